@@ -24,7 +24,7 @@ let package = Package(
 
         // MARK: Tests, beside the module they test
         .testTarget(name: "CLibrariesTests", dependencies: ["CFFmpeg", "CSndFile", "COpenBLAS"]),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

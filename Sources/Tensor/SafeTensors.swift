@@ -1,0 +1,123 @@
+import Foundation
+
+/// A safetensors file could not be read or written; says which file, which tensor and why.
+public struct SafeTensorsError: Error, CustomStringConvertible {
+    public let description: String
+
+    init(_ file: URL, _ reason: String) {
+        description = "\(file.path): \(reason)"
+    }
+}
+
+/// The safetensors format (Hugging Face): an 8-byte little-endian header length, a JSON header
+/// `{name: {dtype, shape, data_offsets}, "__metadata__": {string: string}}`, then the raw data.
+public enum SafeTensors {
+    /// Every tensor in the file (F32, F16, BF16 and F64 are converted to Float32) and its metadata.
+    public static func read(_ file: URL) throws(SafeTensorsError) -> (tensors: [String: Tensor], metadata: [String: String]) {
+        let data: Data
+        do { data = try Data(contentsOf: file, options: .alwaysMapped) } catch {
+            throw SafeTensorsError(file, "cannot read: \(error.localizedDescription)")
+        }
+        guard data.count >= 8 else { throw SafeTensorsError(file, "shorter than the 8-byte header length") }
+        let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard headerLength <= UInt64(data.count - 8) else {
+            throw SafeTensorsError(file, "header length \(headerLength) exceeds the file size \(data.count)")
+        }
+        let dataStart = 8 + Int(headerLength)
+        let json: Any
+        do { json = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<dataStart)) } catch {
+            throw SafeTensorsError(file, "header is not valid JSON")
+        }
+        guard let header = json as? [String: Any] else { throw SafeTensorsError(file, "header is not a JSON object") }
+        var metadata: [String: String] = [:]
+        var tensors: [String: Tensor] = [:]
+        for (name, value) in header {
+            if name == "__metadata__" {
+                guard let entries = value as? [String: String] else {
+                    throw SafeTensorsError(file, "__metadata__ must map strings to strings")
+                }
+                metadata = entries
+                continue
+            }
+            guard let entry = value as? [String: Any], let dtype = entry["dtype"] as? String,
+                  let shape = (entry["shape"] as? [Any])?.compactMap({ $0 as? Int }),
+                  let offsets = (entry["data_offsets"] as? [Any])?.compactMap({ $0 as? Int }), offsets.count == 2
+            else { throw SafeTensorsError(file, "tensor '\(name)': entry needs dtype, shape and two data_offsets") }
+            guard shape.allSatisfy({ $0 >= 0 }), (entry["shape"] as? [Any])?.count == shape.count else {
+                throw SafeTensorsError(file, "tensor '\(name)': bad shape")
+            }
+            guard let width = elementWidth[dtype] else {
+                throw SafeTensorsError(file, "tensor '\(name)': unsupported dtype \(dtype)")
+            }
+            let count = shape.reduce(1, *)
+            let (begin, end) = (offsets[0], offsets[1])
+            guard begin >= 0, end >= begin, end - begin == count * width, dataStart + end <= data.count else {
+                throw SafeTensorsError(file, "tensor '\(name)': data_offsets \(offsets) do not hold \(count) \(dtype) values inside the file")
+            }
+            let tensor = Tensor.zeros(shape)
+            let out = tensor.storage.pointer
+            data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+                let bytes = raw.baseAddress! + dataStart + begin
+                for i in 0..<count { out[i] = decode(dtype, bytes + i * width) }
+            }
+            tensors[name] = tensor
+        }
+        return (tensors, metadata)
+    }
+
+    /// Writes `tensors` as F32 in the given order, with string `metadata`.
+    public static func write(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:],
+                             to file: URL) throws(SafeTensorsError) {
+        var header: [String: Any] = [:]
+        var offset = 0
+        for (name, tensor) in tensors {
+            guard header[name] == nil else { throw SafeTensorsError(file, "tensor '\(name)' appears twice") }
+            header[name] = ["dtype": "F32", "shape": tensor.shape, "data_offsets": [offset, offset + 4 * tensor.count]]
+            offset += 4 * tensor.count
+        }
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var json: Data
+        do { json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]) } catch {
+            throw SafeTensorsError(file, "cannot encode the header: \(error.localizedDescription)")
+        }
+        // Pad with spaces so the data starts 8-byte aligned, as the reference writer does.
+        json.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8))
+        var output = Data(capacity: 8 + json.count + offset)
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { output.append(contentsOf: $0) }
+        output.append(json)
+        for (_, tensor) in tensors {
+            output.append(UnsafeBufferPointer(start: tensor.storage.pointer, count: tensor.count))
+        }
+        do { try output.write(to: file, options: .atomic) } catch {
+            throw SafeTensorsError(file, "cannot write: \(error.localizedDescription)")
+        }
+    }
+
+    private static let elementWidth = ["F32": 4, "F16": 2, "BF16": 2, "F64": 8]
+
+    private static func decode(_ dtype: String, _ p: UnsafeRawPointer) -> Float {
+        switch dtype {
+        case "F16": Float(Float16(bitPattern: UInt16(littleEndian: p.loadUnaligned(as: UInt16.self))))
+        case "BF16": Float(bitPattern: UInt32(UInt16(littleEndian: p.loadUnaligned(as: UInt16.self))) << 16)
+        case "F64": Float(Double(bitPattern: UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))))
+        default: Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)))
+        }
+    }
+}
+
+extension Layer {
+    /// Copies `tensors[prefix + name]` into every parameter (e.g. prefix
+    /// "bert.encoder.layer.0." for one layer of a Hugging Face BERT checkpoint). Fails, naming the
+    /// tensor, when one is missing or has another shape.
+    public func load(_ tensors: [String: Tensor], prefix: String = "", from file: URL) throws(SafeTensorsError) {
+        for (name, parameter) in namedParameters {
+            guard let source = tensors[prefix + name] else {
+                throw SafeTensorsError(file, "tensor '\(prefix + name)' is missing")
+            }
+            guard source.shape == parameter.shape else {
+                throw SafeTensorsError(file, "tensor '\(prefix + name)' has shape \(source.shape), the model needs \(parameter.shape)")
+            }
+            parameter.assign(source)
+        }
+    }
+}
