@@ -21,6 +21,7 @@ let package = Package(
 
         // MARK: Tensor engine: autodiff, BLAS-backed ops, layers, optimizers, checkpoints, Monarch
         .target(name: "Tensor", dependencies: ["COpenBLAS"]),
+        .executableTarget(name: "tensor-bench", dependencies: ["Tensor", "COpenBLAS"], path: "Benchmarks/tensor-bench"),
 
         // MARK: Tests, beside the module they test
         .testTarget(name: "CLibrariesTests", dependencies: ["CFFmpeg", "CSndFile", "COpenBLAS"]),

@@ -50,10 +50,13 @@ extension Tensor {
         GradMode.withoutGradients {
             let order = topologicalOrder()
             var pending: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): start]
+            // Storage a leaf may not adopt as its `grad`: the caller's seed, and storage another
+            // leaf adopted in this pass (later passes add into a leaf's grad in place).
+            var taken: Set<ObjectIdentifier> = [ObjectIdentifier(start.storage)]
             for tensor in order.reversed() {
                 guard let gradient = pending.removeValue(forKey: ObjectIdentifier(tensor)) else { continue }
                 guard let node = tensor.node else {
-                    tensor.accumulateLeafGradient(gradient)
+                    tensor.accumulateLeafGradient(gradient, taken: &taken)
                     continue
                 }
                 let inputGradients = node.backward(gradient)
@@ -90,14 +93,18 @@ extension Tensor {
         return order
     }
 
-    private func accumulateLeafGradient(_ gradient: Tensor) {
+    private func accumulateLeafGradient(_ gradient: Tensor, taken: inout Set<ObjectIdentifier>) {
         if let grad {
             let target = grad.storage.pointer, source = gradient.storage.pointer
-            for i in 0..<count { target[i] += source[i] }
+            parallelFor(count) { start, end in
+                for i in start..<end { target[i] += source[i] }
+            }
+        } else if taken.insert(ObjectIdentifier(gradient.storage)).inserted {
+            grad = Tensor(shape: shape, storage: gradient.storage)
         } else {
-            // A copy: the incoming gradient may be shared with other leaves.
             let owned = Tensor(uninitialized: shape)
             owned.storage.pointer.update(from: gradient.storage.pointer, count: count)
+            taken.insert(ObjectIdentifier(owned.storage))
             grad = owned
         }
     }

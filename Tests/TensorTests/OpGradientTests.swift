@@ -159,5 +159,12 @@ struct OpGradientTests {
         w.zeroGrad()
         (w * w).sum().backward()
         #expect(w.grad?.scalars == w.scalars.map { 2 * $0 })
+        // Two leaves handed the same gradient buffer keep separate sums, and the caller's seed
+        // is never written to.
+        let a = Tensor.zeros([2], requiresGrad: true), b = Tensor.zeros([2], requiresGrad: true)
+        let seed = Tensor.full([2], 1)
+        for _ in 0..<2 { (a + b).backward(seed: seed) }
+        (a + b).sum().backward()
+        #expect(a.grad?.scalars == [3, 3] && b.grad?.scalars == [3, 3] && seed.scalars == [1, 1])
     }
 }
