@@ -107,8 +107,38 @@ def optimizer_fixture():
     write_safetensors(os.path.join(OUT, "optimizers.safetensors"), results)
 
 
+def convolution_fixture():
+    """conv2d (stride, padding) -> BatchNorm2d (training) -> ReLU, and conv1d, forward and backward."""
+    torch.manual_seed(2)
+    x = torch.randn(2, 3, 7, 6).double().requires_grad_()
+    weight = (torch.randn(4, 3, 3, 2) * 0.3).double().requires_grad_()
+    bias = (torch.randn(4) * 0.1).double().requires_grad_()
+    bn = torch.nn.BatchNorm2d(4).double()
+    with torch.no_grad():
+        bn.weight.copy_(1 + 0.1 * torch.randn(4))
+        bn.bias.copy_(0.1 * torch.randn(4))
+    bn.train()
+    out2d = torch.relu(bn(torch.nn.functional.conv2d(x, weight, bias, stride=(2, 1), padding=(1, 1))))
+    probe2d = torch.randn(out2d.shape).double()
+    signal = torch.randn(2, 3, 9).double().requires_grad_()
+    weight1d = (torch.randn(5, 3, 3) * 0.3).double().requires_grad_()
+    bias1d = (torch.randn(5) * 0.1).double().requires_grad_()
+    out1d = torch.nn.functional.conv1d(signal, weight1d, bias1d, stride=2, padding=1)
+    probe1d = torch.randn(out1d.shape).double()
+    ((out2d * probe2d).sum() + (out1d * probe1d).sum()).backward()
+    write_safetensors(os.path.join(OUT, "convolution.safetensors"), {
+        "x": x, "conv.weight": weight, "conv.bias": bias, "bn.weight": bn.weight, "bn.bias": bn.bias,
+        "out2d": out2d, "probe2d": probe2d, "bn.running_mean": bn.running_mean, "bn.running_var": bn.running_var,
+        "grad.x": x.grad, "grad.conv.weight": weight.grad, "grad.conv.bias": bias.grad,
+        "grad.bn.weight": bn.weight.grad, "grad.bn.bias": bn.bias.grad,
+        "signal": signal, "conv1d.weight": weight1d, "conv1d.bias": bias1d, "out1d": out1d, "probe1d": probe1d,
+        "grad.signal": signal.grad, "grad.conv1d.weight": weight1d.grad, "grad.conv1d.bias": bias1d.grad,
+    })
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     bert_layer_fixture()
     optimizer_fixture()
+    convolution_fixture()
     print("torch", torch.__version__, "fixtures written to", os.path.normpath(OUT))

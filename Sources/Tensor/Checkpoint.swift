@@ -1,6 +1,6 @@
 import Foundation
 
-/// A training checkpoint in one safetensors file: the model's parameters under their own names
+/// A training checkpoint in one safetensors file: the model's parameters and buffers under their own names
 /// (so the file also loads as plain weights), the optimizer's state under `optimizer.`, and in the
 /// metadata the step, the optimizer's step count and the random generator's state, so a resumed
 /// run continues exactly where the saved one stopped.
@@ -8,7 +8,7 @@ public enum Checkpoint {
     /// Writes model, optimizer and generator state after `step` updates.
     public static func save(to file: URL, model: some Layer, optimizer: some Optimizer,
                             rng: RandomGenerator, step: Int) throws(SafeTensorsError) {
-        let tensors = model.namedParameters + optimizer.state.map { ("optimizer." + $0.name, $0.tensor) }
+        let tensors = model.namedState + optimizer.state.map { ("optimizer." + $0.name, $0.tensor) }
         let metadata = [
             "format": "sluice-checkpoint-1",
             "step": String(step),

@@ -7,9 +7,14 @@ import Foundation
 public protocol Layer {
     /// Every trainable tensor with its name relative to this layer.
     var namedParameters: [(name: String, tensor: Tensor)] { get }
+    /// State that is saved with the parameters but not trained (BatchNorm running statistics).
+    var namedBuffers: [(name: String, tensor: Tensor)] { get }
 }
 
 extension Layer {
+    public var namedBuffers: [(name: String, tensor: Tensor)] { [] }
+    /// Parameters and buffers: everything a checkpoint or an exported model holds.
+    public var namedState: [(name: String, tensor: Tensor)] { namedParameters + namedBuffers }
     /// The trainable tensors, in `namedParameters` order.
     public var parameters: [Tensor] { namedParameters.map(\.tensor) }
     /// Total number of trainable scalars.

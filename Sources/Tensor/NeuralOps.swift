@@ -72,25 +72,22 @@ extension Tensor {
         precondition(gamma.shape == [width] && beta.shape == [width], "layerNorm: gamma/beta \(gamma.shape) for \(shape)")
         let result = Tensor(uninitialized: shape)
         let normalized = Tensor(uninitialized: shape)
-        var inverseStd = [Float](repeating: 0, count: rows)
+        let inverseStd = Tensor(uninitialized: [rows])
         let input = storage.pointer, out = result.storage.pointer, xhat = normalized.storage.pointer
-        let pgamma = gamma.storage.pointer, pbeta = beta.storage.pointer
-        inverseStd.withUnsafeMutableBufferPointer { rstd in
-            let rstd = rstd.baseAddress!
-            parallelFor(rows, cost: width &* 4) { start, end in
-                for r in start..<end {
-                    let s = input + r &* width, h = xhat + r &* width, o = out + r &* width
-                    var mean: Float = 0
-                    for i in 0..<width { mean += s[i] }
-                    mean /= Float(width)
-                    var variance: Float = 0
-                    for i in 0..<width { let d = s[i] - mean; variance += d * d }
-                    let inv = 1 / (variance / Float(width) + eps).squareRoot()
-                    rstd[r] = inv
-                    for i in 0..<width {
-                        h[i] = (s[i] - mean) * inv
-                        o[i] = h[i] * pgamma[i] + pbeta[i]
-                    }
+        let pgamma = gamma.storage.pointer, pbeta = beta.storage.pointer, rstd = inverseStd.storage.pointer
+        parallelFor(rows, cost: width &* 4) { start, end in
+            for r in start..<end {
+                let s = input + r &* width, h = xhat + r &* width, o = out + r &* width
+                var mean: Float = 0
+                for i in 0..<width { mean += s[i] }
+                mean /= Float(width)
+                var variance: Float = 0
+                for i in 0..<width { let d = s[i] - mean; variance += d * d }
+                let inv = 1 / (variance / Float(width) + eps).squareRoot()
+                rstd[r] = inv
+                for i in 0..<width {
+                    h[i] = (s[i] - mean) * inv
+                    o[i] = h[i] * pgamma[i] + pbeta[i]
                 }
             }
         }
@@ -107,24 +104,21 @@ extension Tensor {
             var dx: Tensor?
             if needX {
                 let gx = Tensor(uninitialized: inputShape)
-                let o = gx.storage.pointer
-                inverseStd.withUnsafeBufferPointer { rstd in
-                    let rstd = rstd.baseAddress!
-                    parallelFor(rows, cost: width &* 6) { start, end in
-                        for r in start..<end {
-                            let base = r &* width
-                            var meanDy: Float = 0, meanDyH: Float = 0
-                            for i in 0..<width {
-                                let dy = pg[base &+ i] * pgamma[i]
-                                meanDy += dy
-                                meanDyH += dy * h[base &+ i]
-                            }
-                            meanDy /= Float(width)
-                            meanDyH /= Float(width)
-                            for i in 0..<width {
-                                let dy = pg[base &+ i] * pgamma[i]
-                                o[base &+ i] = rstd[r] * (dy - meanDy - h[base &+ i] * meanDyH)
-                            }
+                let o = gx.storage.pointer, rstd = inverseStd.storage.pointer
+                parallelFor(rows, cost: width &* 6) { start, end in
+                    for r in start..<end {
+                        let base = r &* width
+                        var meanDy: Float = 0, meanDyH: Float = 0
+                        for i in 0..<width {
+                            let dy = pg[base &+ i] * pgamma[i]
+                            meanDy += dy
+                            meanDyH += dy * h[base &+ i]
+                        }
+                        meanDy /= Float(width)
+                        meanDyH /= Float(width)
+                        for i in 0..<width {
+                            let dy = pg[base &+ i] * pgamma[i]
+                            o[base &+ i] = rstd[r] * (dy - meanDy - h[base &+ i] * meanDyH)
                         }
                     }
                 }

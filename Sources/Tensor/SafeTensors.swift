@@ -106,11 +106,11 @@ public enum SafeTensors {
 }
 
 extension Layer {
-    /// Copies `tensors[prefix + name]` into every parameter (e.g. prefix
+    /// Copies `tensors[prefix + name]` into every parameter and buffer (e.g. prefix
     /// "bert.encoder.layer.0." for one layer of a Hugging Face BERT checkpoint). Fails, naming the
     /// tensor, when one is missing or has another shape.
     public func load(_ tensors: [String: Tensor], prefix: String = "", from file: URL) throws(SafeTensorsError) {
-        for (name, parameter) in namedParameters {
+        for (name, parameter) in namedState {
             guard let source = tensors[prefix + name] else {
                 throw SafeTensorsError(file, "tensor '\(prefix + name)' is missing")
             }

@@ -43,3 +43,15 @@ func expectGradientsMatch(_ inputs: [Tensor], samples: Int = 24, eps: Float = 1e
         }
     }
 }
+
+/// Checks a gradient against a PyTorch reference to 1e-4 relative; a reference that vanishes
+/// analytically (a bias whose shift a softmax or BatchNorm cancels) must vanish here too.
+func expectMatchesReference(_ ours: Tensor, _ theirs: Tensor, _ name: String,
+                            sourceLocation: SourceLocation = #_sourceLocation) {
+    if theirs.scalars.allSatisfy({ abs($0) < 1e-10 }) {
+        #expect(ours.scalars.allSatisfy { abs($0) < 1e-6 }, "\(name) should vanish", sourceLocation: sourceLocation)
+    } else {
+        let error = relativeError(ours, theirs)
+        #expect(error < 1e-4, "\(name): relative error \(error)", sourceLocation: sourceLocation)
+    }
+}
