@@ -2,12 +2,25 @@
 
 extension Tensor {
     /// Sum of all elements (a scalar).
+    ///
+    /// Partial sums over fixed blocks, added in order: large tensors use every compute thread and
+    /// the result does not depend on how many there are (so resumed runs stay bit-exact).
     public func sum() -> Tensor {
-        var total: Float = 0
-        let p = storage.pointer
-        for i in 0..<count { total += p[i] }
+        let block = 1 << 14
+        let blocks = (count + block - 1) / block
+        let partials = Tensor.zeros([Swift.max(blocks, 1)])
+        let p = storage.pointer, out = partials.storage.pointer, total = count
+        parallelFor(blocks, cost: block) { start, end in
+            for b in start..<end {
+                var partial: Float = 0
+                for i in (b &* block)..<Swift.min(total, (b &+ 1) &* block) { partial += p[i] }
+                out[b] = partial
+            }
+        }
+        var sum: Float = 0
+        for b in 0..<blocks { sum += out[b] }
         let inputShape = shape
-        return record(Tensor(total), [self]) { g in [Tensor.full(inputShape, g.item)] }
+        return record(Tensor(sum), [self]) { g in [Tensor.full(inputShape, g.item)] }
     }
 
     /// Mean of all elements (a scalar).
