@@ -58,6 +58,18 @@ public enum LinearKind: Sendable, Equatable {
     case dense
     case monarch(nblocks: Int)
 
+    /// The kind a config names: `dense` (or `linear`), or `monarch` with `nblocks` (default 4).
+    public init(config name: String, nblocks: Int? = nil) throws(ConfigError) {
+        switch name.lowercased() {
+        case "dense", "linear": self = .dense
+        case "monarch":
+            let blocks = nblocks ?? 4
+            guard blocks > 0 else { throw ConfigError(description: "nblocks must be positive, got \(blocks)") }
+            self = .monarch(nblocks: blocks)
+        default: throw ConfigError(description: "unknown linear kind '\(name)' (expected dense or monarch)")
+        }
+    }
+
     /// A freshly initialised map of this kind.
     public func make(_ inFeatures: Int, _ outFeatures: Int, rng: inout RandomGenerator) -> any LinearMap {
         switch self {
@@ -65,6 +77,11 @@ public enum LinearKind: Sendable, Equatable {
         case .monarch(let nblocks): MonarchLinear(inFeatures, outFeatures, nblocks: nblocks, rng: &rng)
         }
     }
+}
+
+/// A model configuration value the engine cannot use.
+public struct ConfigError: Error, CustomStringConvertible {
+    public let description: String
 }
 
 /// y = x W^T + b, with W as `[out, in]` (PyTorch's layout), initialised like `torch.nn.Linear`:
@@ -215,6 +232,20 @@ public struct BertLayer: Layer {
         output = ffn.make(intermediate, hidden, rng: &rng)
         outputNorm = LayerNorm(hidden, eps: eps)
         self.dropout = dropout
+    }
+
+    private init(_ layer: BertLayer, intermediate: any LinearMap, output: any LinearMap) {
+        (attention, attentionNorm, outputNorm, dropout) = (layer.attention, layer.attentionNorm, layer.outputNorm, layer.dropout)
+        self.intermediate = intermediate
+        self.output = output
+    }
+
+    /// This layer with Monarch feed-forward maps multiplied out into dense ones, sharing every
+    /// other parameter: "reverse sparsification" (train Monarch for most steps, finish dense).
+    /// Build a new optimizer for the returned layer's parameters.
+    public func densifyingFeedForward() -> BertLayer {
+        func dense(_ map: any LinearMap) -> any LinearMap { (map as? MonarchLinear)?.densified() ?? map }
+        return BertLayer(self, intermediate: dense(intermediate), output: dense(output))
     }
 
     public var namedParameters: [(name: String, tensor: Tensor)] {

@@ -31,12 +31,12 @@ public final class TensorStorage {
 ///
 /// A training step allocates the same activation and gradient shapes every time; fresh large
 /// allocations come from mmap and cost a page fault per 4 KiB on first touch (15-20% of a small
-/// BERT step measured here). Holds at most `limit` bytes.
+/// BERT step measured here). Holds at most `limit` bytes (a small BERT step frees about 1 GiB).
 final class BufferCache: Sendable {
     static let shared = BufferCache()
     /// Buffers below this many elements go straight to malloc, which reuses them cheaply.
     let minimumCount = 1 << 16
-    let limit = 1 << 30
+    let limit = 2 << 30
     /// Free buffers by element count (addresses as integers), and their total size in bytes.
     private let free = Mutex<(buffers: [Int: [Int]], bytes: Int)>(([:], 0))
 
