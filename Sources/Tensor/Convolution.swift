@@ -186,8 +186,8 @@ public struct ResidualBlock: Layer {
     }
 
     public var namedBuffers: [(name: String, tensor: Tensor)] {
-        bn1.namedBuffers.map { ("bn1." + $0.name, $0.tensor) } + bn2.namedBuffers.map { ("bn2." + $0.name, $0.tensor) }
-            + (downsample?.1.namedBuffers.map { ("downsample.1." + $0.name, $0.tensor) } ?? [])
+        prefixedBuffers("bn1", bn1) + prefixedBuffers("bn2", bn2)
+            + (downsample.map { prefixedBuffers("downsample.1", $0.1) } ?? [])
     }
 
     public func callAsFunction(_ x: Tensor, training: Bool) -> Tensor {

@@ -108,16 +108,18 @@ func sumToShape(_ t: Tensor, _ shape: [Int]) -> Tensor {
 /// Elementwise `a + b` with broadcasting (bias add, additive masks).
 public func + (a: Tensor, b: Tensor) -> Tensor {
     let result = broadcastMap(a, b, +)
-    let shapeA = a.shape, shapeB = b.shape
-    return record(result, [a, b]) { g in [sumToShape(g, shapeA), sumToShape(g, shapeB)] }
+    let shapeA = a.shape, shapeB = b.shape, needA = a.requiresGrad, needB = b.requiresGrad
+    return record(result, [a, b]) { g in
+        [needA ? sumToShape(g, shapeA) : nil, needB ? sumToShape(g, shapeB) : nil]
+    }
 }
 
 /// Elementwise `a - b` with broadcasting.
 public func - (a: Tensor, b: Tensor) -> Tensor {
     let result = broadcastMap(a, b, -)
-    let shapeA = a.shape, shapeB = b.shape, needB = b.requiresGrad
+    let shapeA = a.shape, shapeB = b.shape, needA = a.requiresGrad, needB = b.requiresGrad
     return record(result, [a, b]) { g in
-        [sumToShape(g, shapeA), needB ? sumToShape(-g, shapeB) : nil]
+        [needA ? sumToShape(g, shapeA) : nil, needB ? sumToShape(-g, shapeB) : nil]
     }
 }
 

@@ -23,9 +23,14 @@ extension Layer {
     public func zeroGradients() { for p in parameters { p.zeroGrad() } }
 }
 
-/// Parameters of `layer` with `prefix.` before each name.
+/// Parameters of `layer` with `prefix.` before each name: how a composite layer lists its parts.
 public func prefixed(_ prefix: String, _ layer: some Layer) -> [(name: String, tensor: Tensor)] {
     layer.namedParameters.map { (prefix + "." + $0.name, $0.tensor) }
+}
+
+/// Buffers of `layer` with `prefix.` before each name (composites holding BatchNorm need these).
+public func prefixedBuffers(_ prefix: String, _ layer: some Layer) -> [(name: String, tensor: Tensor)] {
+    layer.namedBuffers.map { (prefix + "." + $0.name, $0.tensor) }
 }
 
 /// Per-call state of a forward pass: whether we are training (dropout on) and the generator
