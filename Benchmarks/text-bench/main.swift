@@ -43,3 +43,23 @@ let all = seconds { _ = encodeAll(threads: threads) }
 print(String(format: "sluice tokenize: %.1f MB, %d lines, %d tokens", megabytes, lines.count, tokens))
 print(String(format: "sluice 1 thread: %.2f s, %.2f MB/s", one, megabytes / one))
 print(String(format: "sluice %d threads: %.2f s, %.2f MB/s", threads, all, megabytes / all))
+
+// RetroMAE collation of a 32 x 512 batch of packed blocks from the same corpus.
+let packer = try BlockPacker(tokenizer: tokenizer, maxLength: 512)
+var blocks: [[Int32]] = []
+for line in lines where blocks.count < 32 {
+    blocks += packer.pack(line + " " + line + " " + line).filter { $0.count == 510 }
+}
+var collator = RetroMAECollator(vocabulary: try MaskingVocabulary(tokenizer: tokenizer))
+for t in [1, threads] {
+    collator.threads = t
+    _ = try collator.collate(Array(blocks.prefix(32)), seed: 0)
+    var times: [Double] = []
+    for seed in 1...20 {
+        var error: Error?
+        times.append(seconds { do { _ = try collator.collate(Array(blocks.prefix(32)), seed: UInt64(seed)) } catch let e { error = e } })
+        if let error { throw error }
+    }
+    times.sort()
+    print(String(format: "retromae collate %d x 512, %d thread(s): median %.2f ms", min(32, blocks.count), t, times[times.count / 2] * 1000))
+}

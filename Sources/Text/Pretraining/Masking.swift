@@ -90,8 +90,8 @@ struct WordSpans {
     }
 
     /// Chooses whole words in random order, skipping any that would overshoot, until
-    /// round(ratio * tokenCount) tokens (at least one) are covered; sets `chosen[i] = 1` for them.
-    mutating func select(ratio: Double, into chosen: UnsafeMutablePointer<UInt8>, using rng: inout SplitMix64) {
+    /// round(ratio * tokenCount) tokens (at least one) are covered; sets `chosen[i] = mark` for them.
+    mutating func select(ratio: Double, into chosen: UnsafeMutablePointer<UInt8>, mark: UInt8 = 1, using rng: inout SplitMix64) {
         let n = starts.count
         guard n > 0 else { return }
         let target = max(1, Int((Double(tokenCount) * ratio).rounded()))
@@ -107,7 +107,8 @@ struct WordSpans {
                         let len = Int(lengths[w])
                         if covered &+ len <= target {
                             let s = Int(starts[w])
-                            for p in s..<(s &+ len) { chosen[p] = 1 }
+                            var p = s
+                            while p < s &+ len { chosen[p] = mark; p &+= 1 }
                             covered &+= len
                         }
                         k &+= 1

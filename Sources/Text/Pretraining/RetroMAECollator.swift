@@ -54,7 +54,10 @@ public struct RetroMAECollator: Sendable {
         var attention = [UInt8](repeating: 0, count: batch * rowSize)
         var decoderInput = [Int32](repeating: vocabulary.padId, count: batch * rowSize)
         var decoderLabels = [Int32](repeating: ignoreLabel, count: batch * rowSize)
-        var decoderMask = [UInt8](repeating: 0, count: batch * rowSize * rowSize)
+        // Every byte of the decoder mask is written by `collateOne`, so it starts uninitialized.
+        var decoderMask = [UInt8](unsafeUninitializedCapacity: batch * rowSize * rowSize) { _, count in
+            count = batch * rowSize * rowSize
+        }
         let vocabulary = self.vocabulary
         let (encoderRatio, decoderRatio, maskSamples) = (self.encoderRatio, self.decoderRatio, self.maskSamples)
 
@@ -130,9 +133,9 @@ public struct RetroMAECollator: Sendable {
         defer { samples.deallocate() }
         for s in 0..<k {
             let visible = samples + s &* L
-            chosen.initialize(repeating: 0, count: L)
-            words.select(ratio: decoderRatio, into: chosen, using: &rng)
-            for j in 0..<L { visible[j] = j < n && chosen[j] == 0 ? 1 : 0 }
+            visible.initialize(repeating: 1, count: n)
+            (visible + n).initialize(repeating: 0, count: L &- n)
+            words.select(ratio: decoderRatio, into: visible, mark: 0, using: &rng)
         }
         let matrix = out.decMask.baseAddress! + b &* L &* L
         for i in 0..<L {
@@ -143,6 +146,7 @@ public struct RetroMAECollator: Sendable {
                 if i >= 1 { rowPtr[0] = 1 }
             } else {
                 rowPtr[0] = 1
+                (rowPtr + 1).initialize(repeating: 0, count: L &- 1)
             }
         }
     }
