@@ -65,7 +65,8 @@ public struct BertTokenizer: Sendable {
     /// Tokens matched literally in the raw text before normalization (the special tokens).
     let addedTokens: [(bytes: [UInt8], id: Int32)]
     let addedFirstBytes: [Bool]
-    let table: ScalarTable
+    /// The normalizer and pre-tokenizer.
+    public let preTokenizer: BertPreTokenizer
 
     /// A tokenizer over a vocabulary; the special tokens are looked up by their BERT names.
     public init(vocabulary: Vocabulary, normalizer: BertNormalizerOptions = .init(),
@@ -93,7 +94,7 @@ public struct BertTokenizer: Sendable {
         var first = [Bool](repeating: false, count: 256)
         for t in self.addedTokens { first[Int(t.bytes[0])] = true }
         addedFirstBytes = first
-        table = ScalarTable(options: normalizer)
+        preTokenizer = BertPreTokenizer(normalizer)
     }
 
     /// Loads a BERT `vocab.txt` with the given options.
@@ -148,10 +149,7 @@ public struct BertTokenizer: Sendable {
 
     /// Token ids of a text without special tokens, truncation or padding: what packing stores.
     public func tokenIds(_ text: String) -> [Int32] {
-        var ids: [Int32] = []
-        var offsets: [Range<Int>] = []
-        tokenize(text, ids: &ids, offsets: &offsets, withOffsets: false)
-        return ids
+        tokenize(text, withOffsets: false).ids
     }
 
     /// Token strings of a text (no special tokens), for inspection.
@@ -160,9 +158,7 @@ public struct BertTokenizer: Sendable {
     }
 
     func encodeWords(_ text: String) -> Encoding {
-        var ids: [Int32] = []
-        var offsets: [Range<Int>] = []
-        tokenize(text, ids: &ids, offsets: &offsets, withOffsets: true)
+        let (ids, offsets) = tokenize(text, withOffsets: true)
         var e = Encoding()
         e.ids = ids
         e.offsets = offsets
@@ -174,7 +170,9 @@ public struct BertTokenizer: Sendable {
 
     /// Splits the raw text at special tokens (matched literally, leftmost then longest, as
     /// `tokenizers` does for non-normalized added tokens) and tokenizes the pieces between them.
-    func tokenize(_ text: String, ids: inout [Int32], offsets: inout [Range<Int>], withOffsets: Bool) {
+    func tokenize(_ text: String, withOffsets: Bool) -> (ids: [Int32], offsets: [Range<Int>]) {
+        var sink = WordPieceSink(vocabulary: vocabulary, unkId: unkId, maxInputCharsPerWord: maxInputCharsPerWord,
+                                 withOffsets: withOffsets, ids: [], offsets: [])
         var text = text
         text.withUTF8 { buffer in
             guard let base = buffer.baseAddress else { return }
@@ -184,17 +182,18 @@ public struct BertTokenizer: Sendable {
             var i = 0
             while i < n {
                 if addedFirstBytes[Int(base[i])], let (id, length) = matchAddedToken(base + i, n - i) {
-                    tokenizeSegment(base, segmentStart, i, &scratch, &ids, &offsets, withOffsets)
-                    ids.append(id)
-                    if withOffsets { offsets.append(i..<(i + length)) }
+                    preTokenizer.splitWords(base, segmentStart, i, &scratch, &sink)
+                    sink.ids.append(id)
+                    if withOffsets { sink.offsets.append(i..<(i + length)) }
                     i += length
                     segmentStart = i
                 } else {
                     i &+= 1
                 }
             }
-            tokenizeSegment(base, segmentStart, n, &scratch, &ids, &offsets, withOffsets)
+            preTokenizer.splitWords(base, segmentStart, n, &scratch, &sink)
         }
+        return (sink.ids, sink.offsets)
     }
 
     private func matchAddedToken(_ p: UnsafePointer<UInt8>, _ remaining: Int) -> (Int32, Int)? {
@@ -206,96 +205,20 @@ public struct BertTokenizer: Sendable {
         }
         return best
     }
+}
 
-    /// Normalizes and pre-tokenizes `base[start..<end]` one scalar at a time, feeding words to WordPiece.
-    private func tokenizeSegment(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int, _ w: inout WordScratch,
-                                 _ ids: inout [Int32], _ offsets: inout [Range<Int>], _ withOffsets: Bool) {
-        table.entries.withUnsafeBufferPointer { entries in
-            table.expansions.withUnsafeBufferPointer { expansions in
-                var i = start
-                while i < end {
-                    // Decode one scalar (the text is valid UTF-8: it came from a String).
-                    let b0 = UInt32(base[i])
-                    var v: UInt32
-                    var len: Int
-                    if b0 < 0x80 {
-                        v = b0; len = 1
-                    } else if b0 < 0xE0 {
-                        v = (b0 & 0x1F) << 6 | UInt32(base[i &+ 1] & 0x3F); len = 2
-                    } else if b0 < 0xF0 {
-                        v = (b0 & 0x0F) << 12 | UInt32(base[i &+ 1] & 0x3F) << 6 | UInt32(base[i &+ 2] & 0x3F); len = 3
-                    } else {
-                        v = (b0 & 0x07) << 18 | UInt32(base[i &+ 1] & 0x3F) << 12 | UInt32(base[i &+ 2] & 0x3F) << 6
-                            | UInt32(base[i &+ 3] & 0x3F)
-                        len = 4
-                    }
-                    let origStart = Int32(truncatingIfNeeded: i)
-                    let origEnd = Int32(truncatingIfNeeded: i &+ len)
-                    i &+= len
-                    if Int(v) < ScalarTable.tableSize {
-                        let entry = entries[Int(v)]
-                        let action = entry & 3
-                        if action == NormalizerAction.remove.rawValue { continue }
-                        if action == NormalizerAction.whitespace.rawValue {
-                            flush(&w, &ids, &offsets, withOffsets); continue
-                        }
-                        let chinese = action == NormalizerAction.chinese.rawValue
-                        if chinese { flush(&w, &ids, &offsets, withOffsets) }
-                        if entry & 4 == 0 {
-                            feed(v, (entry >> 3) & 3, origStart, origEnd, &w, &ids, &offsets, withOffsets)
-                        } else {
-                            let at = Int(entry >> 8)
-                            let count = Int(expansions[at])
-                            var k = 1
-                            while k <= count {
-                                let o = expansions[at &+ k]
-                                feed(o & 0x1F_FFFF, o >> 24, origStart, origEnd, &w, &ids, &offsets, withOffsets)
-                                k &+= 1
-                            }
-                        }
-                        if chinese { flush(&w, &ids, &offsets, withOffsets) }
-                    } else {
-                        guard let u = Unicode.Scalar(v) else { continue }
-                        let (action, outputs) = ScalarTable.normalize(u, table.options)
-                        switch action {
-                        case .remove: continue
-                        case .whitespace: flush(&w, &ids, &offsets, withOffsets); continue
-                        case .chinese, .keep:
-                            if action == .chinese { flush(&w, &ids, &offsets, withOffsets) }
-                            for o in outputs {
-                                feed(o.value, ScalarTable.pretokenClass(o).rawValue, origStart, origEnd,
-                                     &w, &ids, &offsets, withOffsets)
-                            }
-                            if action == .chinese { flush(&w, &ids, &offsets, withOffsets) }
-                        }
-                    }
-                }
-                flush(&w, &ids, &offsets, withOffsets)
-            }
-        }
-    }
+/// Greedy longest-match-first WordPiece over each word; a word with an unmatched piece, or longer
+/// than `maxInputCharsPerWord`, becomes one [UNK].
+struct WordPieceSink: WordSink {
+    let vocabulary: Vocabulary
+    let unkId: Int32
+    let maxInputCharsPerWord: Int
+    let withOffsets: Bool
+    var ids: [Int32]
+    var offsets: [Range<Int>]
 
-    /// Hands one normalized scalar to the pre-tokenizer: whitespace ends a word, punctuation is a word.
-    @inline(__always)
-    private func feed(_ v: UInt32, _ cls: UInt32, _ origStart: Int32, _ origEnd: Int32, _ w: inout WordScratch,
-                      _ ids: inout [Int32], _ offsets: inout [Range<Int>], _ withOffsets: Bool) {
-        if cls == PretokenClass.word.rawValue {
-            w.append(v, origStart, origEnd)
-        } else if cls == PretokenClass.whitespace.rawValue {
-            flush(&w, &ids, &offsets, withOffsets)
-        } else {
-            flush(&w, &ids, &offsets, withOffsets)
-            w.append(v, origStart, origEnd)
-            flush(&w, &ids, &offsets, withOffsets)
-        }
-    }
-
-    /// Greedy longest-match-first WordPiece over the buffered word; a word with an unmatched piece,
-    /// or longer than `maxInputCharsPerWord`, becomes one [UNK].
-    private func flush(_ w: inout WordScratch, _ ids: inout [Int32], _ offsets: inout [Range<Int>], _ withOffsets: Bool) {
+    mutating func word(_ w: borrowing WordScratch) {
         let n = w.scalarCount
-        guard n > 0 else { return }
-        defer { w.reset() }
         if n > maxInputCharsPerWord {
             ids.append(unkId)
             if withOffsets { offsets.append(Int(w.origStarts[0])..<Int(w.origEnds[n - 1])) }
