@@ -49,7 +49,7 @@ let package = Package(
         .target(
             name: "Pipelines",
             dependencies: [
-                "PipelineCore",
+                "PipelineCore", "Text",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
@@ -58,7 +58,7 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "Pipelines", "PipelineCore",
+                "Pipelines", "PipelineCore", "Text",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "sluice-bench", dependencies: ["PipelineCore"], path: "Benchmarks/sluice-bench"),

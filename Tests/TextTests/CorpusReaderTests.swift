@@ -37,7 +37,7 @@ func documents(_ records: [CorpusRecord]) -> [String] {
     records.compactMap { if case .document(let d) = $0 { d.text } else { nil } }
 }
 
-func quarantined(_ records: [CorpusRecord]) -> [QuarantineRecord] {
+func quarantined(_ records: [CorpusRecord]) -> [CorpusQuarantine] {
     records.compactMap { if case .quarantined(let q) = $0 { q } else { nil } }
 }
 
@@ -118,7 +118,7 @@ func quarantined(_ records: [CorpusRecord]) -> [QuarantineRecord] {
         try Data("what is swift\tSwift is a language.\tA bird.\nno positive\n".utf8).write(to: t)
         let tsv = Array(try PairReader(paths: [t.path]))
         #expect(tsv.first == .pair(TextPair(query: "what is swift", positive: "Swift is a language.", negatives: ["A bird."], source: t.path, line: 1)))
-        #expect(tsv.last == .quarantined(QuarantineRecord(source: t.path, line: 2, reason: .missingField("positive (second tab-separated column)"))))
+        #expect(tsv.last == .quarantined(CorpusQuarantine(source: t.path, line: 2, reason: .missingField("positive (second tab-separated column)"))))
 
         let j = dir.appendingPathComponent("pairs.jsonl")
         try Data(#"{"query": "q", "pos": ["p1", "p2"], "neg": ["n"]}"#.utf8 + [0x0A]).write(to: j)

@@ -23,7 +23,11 @@ enum Fixtures {
     static let corpus: [String] = (try? json("corpus.json") as? [String]) ?? []
 
     /// The real bert-base-uncased vocabulary, loaded once for all tests.
-    static let uncased: BertTokenizer? = try? BertTokenizer(vocabFile: url("bert-base-uncased-vocab.txt"))
+    static let uncased: BertTokenizer? = try? BertTokenizer(vocabFile: bertVocabulary)
+
+    /// samples/text/bert-base-uncased-vocab.txt, shared with the demo.
+    static let bertVocabulary = directory.deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("samples/text/bert-base-uncased-vocab.txt")
 }
 
 /// One expected encoding of a fixture file.

@@ -15,7 +15,7 @@ public struct Document: Sendable, Equatable {
 
 /// A record that was set aside instead of read, with the file, the line and the reason: bad input
 /// is counted and reported, never dropped silently.
-public struct QuarantineRecord: Sendable, Equatable, CustomStringConvertible {
+public struct CorpusQuarantine: Sendable, Equatable, CustomStringConvertible {
     public enum Reason: Error, Sendable, Equatable {
         case invalidUTF8
         case lineTooLong(bytes: Int)
@@ -46,7 +46,7 @@ public struct QuarantineRecord: Sendable, Equatable, CustomStringConvertible {
 /// What a corpus reader yields: a document or a quarantined record.
 public enum CorpusRecord: Sendable, Equatable {
     case document(Document)
-    case quarantined(QuarantineRecord)
+    case quarantined(CorpusQuarantine)
 }
 
 /// How documents are laid out in the files.
@@ -105,7 +105,7 @@ public func expandCorpusPaths(_ patterns: [String]) throws(TextError) -> [String
 }
 
 /// Streams documents from text, JSONL, gzip and zstd files with bounded memory, yielding each bad
-/// record as a `QuarantineRecord` in place.
+/// record as a `CorpusQuarantine` in place.
 public final class CorpusReader: IteratorProtocol, Sequence {
     public let files: [String]
     public let format: CorpusFormat
@@ -139,7 +139,7 @@ public final class CorpusReader: IteratorProtocol, Sequence {
             } catch {
                 lines = nil
                 stats.quarantined += 1
-                return .quarantined(QuarantineRecord(source: reader.stream.path, line: 0, reason: .unreadable(error.reason)))
+                return .quarantined(CorpusQuarantine(source: reader.stream.path, line: 0, reason: .unreadable(error.reason)))
             }
             guard let record else { lines = nil; continue }
             switch record {
@@ -159,23 +159,23 @@ public final class CorpusReader: IteratorProtocol, Sequence {
         guard let raw = try reader.next() else { return nil }
         switch raw {
         case .tooLong(let length, let line):
-            return .quarantined(QuarantineRecord(source: path, line: line, reason: .lineTooLong(bytes: length)))
+            return .quarantined(CorpusQuarantine(source: path, line: line, reason: .lineTooLong(bytes: length)))
         case .bytes(let bytes, let line):
             guard let text = String(validating: bytes, as: UTF8.self) else {
-                return .quarantined(QuarantineRecord(source: path, line: line, reason: .invalidUTF8))
+                return .quarantined(CorpusQuarantine(source: path, line: line, reason: .invalidUTF8))
             }
             var document = text
             if case .jsonl(let field) = format {
                 if isBlank(text) {
-                    return .quarantined(QuarantineRecord(source: path, line: line, reason: .emptyDocument))
+                    return .quarantined(CorpusQuarantine(source: path, line: line, reason: .emptyDocument))
                 }
                 switch jsonStringField(text, field) {
                 case .success(let value): document = value
-                case .failure(let reason): return .quarantined(QuarantineRecord(source: path, line: line, reason: reason))
+                case .failure(let reason): return .quarantined(CorpusQuarantine(source: path, line: line, reason: reason))
                 }
             }
             if isBlank(document) {
-                return .quarantined(QuarantineRecord(source: path, line: line, reason: .emptyDocument))
+                return .quarantined(CorpusQuarantine(source: path, line: line, reason: .emptyDocument))
             }
             return .document(Document(text: document, source: path, line: line))
         }
@@ -187,16 +187,16 @@ public final class CorpusReader: IteratorProtocol, Sequence {
         let path = reader.stream.path
         var text = ""
         var firstLine = 0
-        var problem: QuarantineRecord?
+        var problem: CorpusQuarantine?
         while let raw = try reader.next() {
             switch raw {
             case .tooLong(let length, let line):
                 if firstLine == 0 { firstLine = line }
-                problem = problem ?? QuarantineRecord(source: path, line: line, reason: .lineTooLong(bytes: length))
+                problem = problem ?? CorpusQuarantine(source: path, line: line, reason: .lineTooLong(bytes: length))
             case .bytes(let bytes, let line):
                 guard let s = String(validating: bytes, as: UTF8.self) else {
                     if firstLine == 0 { firstLine = line }
-                    problem = problem ?? QuarantineRecord(source: path, line: line, reason: .invalidUTF8)
+                    problem = problem ?? CorpusQuarantine(source: path, line: line, reason: .invalidUTF8)
                     continue
                 }
                 if isBlank(s) {
@@ -206,7 +206,7 @@ public final class CorpusReader: IteratorProtocol, Sequence {
                 if firstLine == 0 { firstLine = line } else { text += "\n" }
                 text += s
                 if text.utf8.count > maxLineBytes {
-                    problem = problem ?? QuarantineRecord(source: path, line: firstLine, reason: .lineTooLong(bytes: text.utf8.count))
+                    problem = problem ?? CorpusQuarantine(source: path, line: firstLine, reason: .lineTooLong(bytes: text.utf8.count))
                     text = ""
                 }
             }
@@ -214,7 +214,7 @@ public final class CorpusReader: IteratorProtocol, Sequence {
         return firstLine == 0 ? nil : finishParagraph(text, path, firstLine, problem)
     }
 
-    private func finishParagraph(_ text: String, _ path: String, _ line: Int, _ problem: QuarantineRecord?) -> CorpusRecord {
+    private func finishParagraph(_ text: String, _ path: String, _ line: Int, _ problem: CorpusQuarantine?) -> CorpusRecord {
         if let problem { return .quarantined(problem) }
         return .document(Document(text: text, source: path, line: line))
     }
@@ -225,7 +225,7 @@ func isBlank(_ s: String) -> Bool {
 }
 
 /// The string value of `field` in a JSON object line.
-func jsonStringField(_ line: String, _ field: String) -> Result<String, QuarantineRecord.Reason> {
+func jsonStringField(_ line: String, _ field: String) -> Result<String, CorpusQuarantine.Reason> {
     switch jsonObject(line) {
     case .failure(let r): return .failure(r)
     case .success(let object):
@@ -234,7 +234,7 @@ func jsonStringField(_ line: String, _ field: String) -> Result<String, Quaranti
     }
 }
 
-func jsonObject(_ line: String) -> Result<[String: Any], QuarantineRecord.Reason> {
+func jsonObject(_ line: String) -> Result<[String: Any], CorpusQuarantine.Reason> {
     do {
         guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
             return .failure(.invalidJSON("not an object"))

@@ -10,7 +10,7 @@ public struct TextPair: Sendable, Equatable {
 /// What a pair reader yields: a pair or a quarantined record.
 public enum PairRecord: Sendable, Equatable {
     case pair(TextPair)
-    case quarantined(QuarantineRecord)
+    case quarantined(CorpusQuarantine)
 }
 
 /// Layout of a query/passage file.
@@ -51,8 +51,8 @@ public final class PairReader: IteratorProtocol, Sequence {
     public func next() -> PairRecord? { try? nextRecord() }
 
     private func parse(_ d: Document) -> [PairRecord] {
-        func quarantine(_ r: QuarantineRecord.Reason) -> [PairRecord] {
-            [.quarantined(QuarantineRecord(source: d.source, line: d.line, reason: r))]
+        func quarantine(_ r: CorpusQuarantine.Reason) -> [PairRecord] {
+            [.quarantined(CorpusQuarantine(source: d.source, line: d.line, reason: r))]
         }
         switch format {
         case .tsv:
