@@ -100,14 +100,19 @@ struct WordSpans {
             starts.withUnsafeBufferPointer { starts in
                 lengths.withUnsafeBufferPointer { lengths in
                     var k = 0
+                    // Each 64-bit draw gives two 32-bit ones (n is far below 2^32).
+                    var bits: UInt64 = 0
                     while k < n && covered < target {
-                        let j = k &+ rng.below(n &- k)
+                        if k & 1 == 0 { bits = rng.next() } else { bits >>= 32 }
+                        let j = k &+ Int(truncatingIfNeeded: ((bits & 0xFFFF_FFFF) &* UInt64(truncatingIfNeeded: n &- k)) >> 32)
                         order.swapAt(k, j)
                         let w = Int(order[k])
                         let len = Int(lengths[w])
                         if covered &+ len <= target {
                             let s = Int(starts[w])
-                            var p = s
+                            // Most words are one token: a plain store, not a memset call.
+                            chosen[s] = mark
+                            var p = s &+ 1
                             while p < s &+ len { chosen[p] = mark; p &+= 1 }
                             covered &+= len
                         }
