@@ -20,6 +20,9 @@ test: deps
 demo: release
 	rm -rf out/demo
 	.build/release/sluice run pipelines/demo.yaml
+	.build/release/sluice run pipelines/text-demo.yaml
+	.build/release/sluice tokenize --tokenizer samples/text/bert-base-uncased-vocab.txt \
+		--in samples/text/corpus.txt --format paragraphs --out out/text-demo/ids.jsonl --stats
 
 bench: release
 	.build/release/sluice-bench

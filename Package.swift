@@ -9,6 +9,15 @@ import PackageDescription
 let package = Package(
     name: "Sluice",
     platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "sluice", targets: ["sluice"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+    ],
     targets: [
         // MARK: C libraries (pkg-config + apt providers; shims re-export macros Swift cannot import)
         .systemLibrary(
@@ -18,14 +27,58 @@ let package = Package(
             name: "CSndFile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(
             name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+
+        // MARK: Domain modules
+        .target(name: "Text", dependencies: ["CZlib", "CZstd"]),
+
+        // MARK: Benchmarks (release builds only)
+        .executableTarget(name: "text-bench", dependencies: ["Text"], path: "Benchmarks/text-bench"),
+
+        // MARK: The engine
+        .target(
+            name: "PipelineCore",
+            dependencies: [
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ],
+            swiftSettings: [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]),
+
+        // MARK: Pipeline files and the stages they can name
+        .target(
+            name: "Pipelines",
+            dependencies: [
+                "PipelineCore", "Text",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+
+        // MARK: The command line
+        .executableTarget(
+            name: "sluice",
+            dependencies: [
+                "Pipelines", "PipelineCore", "Text",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(name: "sluice-bench", dependencies: ["PipelineCore"], path: "Benchmarks/sluice-bench"),
 
         // MARK: Tensor engine: autodiff, BLAS-backed ops, layers, optimizers, checkpoints, Monarch
         .target(name: "Tensor", dependencies: ["COpenBLAS"]),
         .executableTarget(name: "tensor-bench", dependencies: ["Tensor", "COpenBLAS"], path: "Benchmarks/tensor-bench"),
 
+        // MARK: RetroMAE: the BERT encoder with its enhanced decoder, and the trainer loop
+        .target(name: "Models", dependencies: ["Tensor", "Text"]),
+        .target(name: "Training", dependencies: ["Models", "Tensor", "Text"]),
+
         // MARK: Tests, beside the module they test
+        .testTarget(name: "PipelineCoreTests", dependencies: ["PipelineCore"]),
+        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "PipelineCore"]),
         .testTarget(name: "CLibrariesTests", dependencies: ["CFFmpeg", "CSndFile", "COpenBLAS"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),
+        .testTarget(name: "TextTests", dependencies: ["Text"], exclude: ["Fixtures"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensor", "Text"], exclude: ["Fixtures"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Tensor", "Text"]),
     ],
     swiftLanguageModes: [.v6]
 )

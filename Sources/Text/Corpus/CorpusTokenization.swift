@@ -1,0 +1,110 @@
+import Dispatch
+import Foundation
+
+/// Totals of a corpus tokenization run.
+public struct TokenizationStats: Sendable, Equatable {
+    public var documents = 0
+    public var tokens = 0
+    public var unknown = 0
+    public var longestDocument = 0
+    public var quarantined = 0
+    /// UTF-8 bytes of the documents tokenized.
+    public var bytes = 0
+
+    public init() {}
+
+    public var summary: String {
+        let perDocument = documents > 0 ? Double(tokens) / Double(documents) : 0
+        let unkRate = tokens > 0 ? 100 * Double(unknown) / Double(tokens) : 0
+        return String(format: "%d documents, %d tokens (%.1f per document, longest %d), %d [UNK] (%.3f%%), %d quarantined, %.2f MB",
+                      documents, tokens, perDocument, longestDocument, unknown, unkRate, quarantined, Double(bytes) / 1e6)
+    }
+}
+
+/// Tokenizes every document of a corpus in order, `threads` at a time in chunks, and writes one
+/// JSON array of ids per document (`[101,7592,102]\n`). Quarantined records go to `quarantine`.
+public func tokenizeCorpus(_ reader: CorpusReader, tokenizer: BertTokenizer, addSpecialTokens: Bool = true,
+                           threads: Int = 2, chunkSize: Int = 2048,
+                           write: (Data) throws -> Void, quarantine: (CorpusQuarantine) -> Void) throws -> TokenizationStats {
+    var stats = TokenizationStats()
+    var chunk: [String] = []
+    chunk.reserveCapacity(chunkSize)
+
+    func flush() throws {
+        guard !chunk.isEmpty else { return }
+        let workers = max(1, min(threads, chunk.count))
+        let per = (chunk.count + workers - 1) / workers
+        let documents = chunk
+        let results = ChunkResults(count: workers)
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            var out: [UInt8] = []
+            var local = TokenizationStats()
+            for text in documents[min(documents.count, w * per)..<min(documents.count, (w + 1) * per)] {
+                let ids = tokenizer.encode(text, addSpecialTokens: addSpecialTokens).ids
+                local.tokens += ids.count
+                local.longestDocument = max(local.longestDocument, ids.count)
+                out.append(UInt8(ascii: "["))
+                for (k, id) in ids.enumerated() {
+                    if k > 0 { out.append(UInt8(ascii: ",")) }
+                    if id == tokenizer.unkId { local.unknown += 1 }
+                    appendDecimal(id, to: &out)
+                }
+                out.append(contentsOf: [UInt8(ascii: "]"), 0x0A])
+            }
+            results.store(w, out, local)
+        }
+        for w in 0..<workers {
+            let (bytes, local) = results.take(w)
+            stats.tokens += local.tokens
+            stats.unknown += local.unknown
+            stats.longestDocument = max(stats.longestDocument, local.longestDocument)
+            try write(Data(bytes))
+        }
+        chunk.removeAll(keepingCapacity: true)
+    }
+
+    while let record = try reader.nextRecord() {
+        switch record {
+        case .document(let d):
+            stats.documents += 1
+            stats.bytes += d.text.utf8.count
+            chunk.append(d.text)
+            if chunk.count == chunkSize { try flush() }
+        case .quarantined(let q):
+            stats.quarantined += 1
+            quarantine(q)
+        }
+    }
+    try flush()
+    return stats
+}
+
+/// Per-worker outputs of one chunk; each worker writes only its own slot.
+private final class ChunkResults: @unchecked Sendable {
+    private var slots: [([UInt8], TokenizationStats)]
+    private let lock = NSLock()
+
+    init(count: Int) { slots = Array(repeating: ([], TokenizationStats()), count: count) }
+
+    func store(_ index: Int, _ bytes: [UInt8], _ stats: TokenizationStats) {
+        lock.withLock { slots[index] = (bytes, stats) }
+    }
+
+    func take(_ index: Int) -> ([UInt8], TokenizationStats) { lock.withLock { slots[index] } }
+}
+
+@inline(__always)
+func appendDecimal(_ value: Int32, to out: inout [UInt8]) {
+    var v = Int(value)
+    if v < 0 { out.append(UInt8(ascii: "-")); v = -v }
+    var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    var n = 0
+    withUnsafeMutableBytes(of: &digits) { d in
+        repeat {
+            d[n] = UInt8(truncatingIfNeeded: 48 + v % 10)
+            v /= 10
+            n += 1
+        } while v > 0
+        while n > 0 { n -= 1; out.append(d[n]) }
+    }
+}

@@ -1,0 +1,125 @@
+/// The label value that the loss ignores.
+public let ignoreLabel: Int32 = -100
+
+/// Token facts masking needs, taken from a tokenizer once: which ids continue a word (`##`), which
+/// are special, and the ids to substitute.
+public struct MaskingVocabulary: Sendable {
+    /// Per id: true when the token continues the previous word (starts with `##`).
+    public let isContinuation: [Bool]
+    /// Per id: true for [CLS], [SEP], [PAD], [UNK], [MASK].
+    public let isSpecial: [Bool]
+    public let maskId: Int32
+    public let clsId: Int32
+    public let sepId: Int32
+    public let padId: Int32
+    /// Ids a "random token" replacement draws from: every non-special id.
+    public let randomIds: [Int32]
+
+    public init(tokenizer: BertTokenizer) throws(TextError) {
+        guard let mask = tokenizer.maskId else { throw TextError("the vocabulary has no [MASK] token") }
+        let vocab = tokenizer.vocabulary
+        let prefix = vocab.continuingPrefix
+        isContinuation = vocab.tokens.map { $0.hasPrefix(prefix) && $0.count > prefix.count }
+        var special = [Bool](repeating: false, count: vocab.count)
+        for id in tokenizer.specialIds where Int(id) < special.count { special[Int(id)] = true }
+        isSpecial = special
+        maskId = mask; clsId = tokenizer.clsId; sepId = tokenizer.sepId; padId = tokenizer.padId
+        randomIds = (0..<Int32(vocab.count)).filter { !special[Int($0)] }
+    }
+}
+
+/// Whole-word masked-language-model masking: whole words are chosen until `ratio` of the tokens
+/// are covered; each chosen token becomes [MASK] (80%), a random token (10%) or stays (10%);
+/// labels hold the original id there and -100 elsewhere. Special tokens are never chosen.
+public struct WholeWordMasker: Sendable {
+    public let vocabulary: MaskingVocabulary
+
+    public init(vocabulary: MaskingVocabulary) { self.vocabulary = vocabulary }
+
+    /// Masks `ids` (which may include [CLS]/[SEP]/[PAD]) in place of a copy.
+    public func mask(_ ids: [Int32], ratio: Double, using rng: inout SplitMix64) -> (inputIds: [Int32], labels: [Int32]) {
+        var input = ids
+        var labels = [Int32](repeating: ignoreLabel, count: ids.count)
+        guard !ids.isEmpty else { return (input, labels) }
+        var words = WordSpans(ids, vocabulary)
+        var chosen = [UInt8](repeating: 0, count: ids.count)
+        chosen.withUnsafeMutableBufferPointer { words.select(ratio: ratio, into: $0.baseAddress!, using: &rng) }
+        for i in 0..<ids.count where chosen[i] != 0 {
+            labels[i] = ids[i]
+            let roll = rng.unit()
+            if roll < 0.8 {
+                input[i] = vocabulary.maskId
+            } else if roll < 0.9 {
+                input[i] = vocabulary.randomIds[rng.below(vocabulary.randomIds.count)]
+            }
+        }
+        return (input, labels)
+    }
+}
+
+/// The whole words of a sequence (runs of a word start and its `##` continuations, specials
+/// excluded) with a reusable permutation for repeated sampling.
+struct WordSpans {
+    var starts: [Int32] = []
+    var lengths: [Int32] = []
+    var order: [Int32] = []
+    /// Non-special tokens: the base the ratio applies to.
+    var tokenCount = 0
+
+    init(_ ids: [Int32], _ vocabulary: MaskingVocabulary) {
+        self.init(ids[...], offset: 0, vocabulary)
+    }
+
+    /// Words of `ids`, with positions shifted by `offset` (where the slice sits in the row).
+    init(_ ids: ArraySlice<Int32>, offset: Int, _ vocabulary: MaskingVocabulary) {
+        starts.reserveCapacity(ids.count); lengths.reserveCapacity(ids.count)
+        var previousWasWord = false
+        for (k, id) in ids.enumerated() {
+            let idx = Int(id)
+            let special = idx < 0 || idx >= vocabulary.isSpecial.count || vocabulary.isSpecial[idx]
+            if special { previousWasWord = false; continue }
+            tokenCount += 1
+            if previousWasWord && vocabulary.isContinuation[idx] {
+                lengths[lengths.count - 1] += 1
+            } else {
+                starts.append(Int32(k + offset)); lengths.append(1)
+            }
+            previousWasWord = true
+        }
+        order = (0..<Int32(starts.count)).map { $0 }
+    }
+
+    /// Chooses whole words in random order, skipping any that would overshoot, until
+    /// round(ratio * tokenCount) tokens (at least one) are covered; sets `chosen[i] = mark` for them.
+    mutating func select(ratio: Double, into chosen: UnsafeMutablePointer<UInt8>, mark: UInt8 = 1, using rng: inout SplitMix64) {
+        let n = starts.count
+        guard n > 0 else { return }
+        let target = max(1, Int((Double(tokenCount) * ratio).rounded()))
+        var covered = 0
+        order.withUnsafeMutableBufferPointer { order in
+            starts.withUnsafeBufferPointer { starts in
+                lengths.withUnsafeBufferPointer { lengths in
+                    var k = 0
+                    // Each 64-bit draw gives two 32-bit ones (n is far below 2^32).
+                    var bits: UInt64 = 0
+                    while k < n && covered < target {
+                        if k & 1 == 0 { bits = rng.next() } else { bits >>= 32 }
+                        let j = k &+ Int(truncatingIfNeeded: ((bits & 0xFFFF_FFFF) &* UInt64(truncatingIfNeeded: n &- k)) >> 32)
+                        order.swapAt(k, j)
+                        let w = Int(order[k])
+                        let len = Int(lengths[w])
+                        if covered &+ len <= target {
+                            let s = Int(starts[w])
+                            // Most words are one token: a plain store, not a memset call.
+                            chosen[s] = mark
+                            var p = s &+ 1
+                            while p < s &+ len { chosen[p] = mark; p &+= 1 }
+                            covered &+= len
+                        }
+                        k &+= 1
+                    }
+                }
+            }
+        }
+    }
+}
