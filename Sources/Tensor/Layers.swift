@@ -261,9 +261,11 @@ public struct BertLayer: Layer {
             + prefixed("output.LayerNorm", outputNorm)
     }
 
-    /// `x` is `[B, L, hidden]`; `mask` is additive, broadcasting to `[B, heads, L, L]`.
-    public func callAsFunction(_ x: Tensor, mask: Tensor?, context: inout ForwardContext) -> Tensor {
-        let attended = attention(x, memory: x, mask: mask, context: &context)
+    /// `x` is `[B, L, hidden]`; `mask` is additive, broadcasting to `[B, heads, L, Lk]`. Keys and
+    /// values come from `memory` (`[B, Lk, hidden]`) when given, else from `x`: RetroMAE's enhanced
+    /// decoder queries with one stream and attends over another, the residual taken from `x`.
+    public func callAsFunction(_ x: Tensor, memory: Tensor? = nil, mask: Tensor?, context: inout ForwardContext) -> Tensor {
+        let attended = attention(x, memory: memory ?? x, mask: mask, context: &context)
             .dropout(dropout, training: context.training, rng: &context.rng)
         let h = attentionNorm(attended + x)
         let expanded = output(intermediate(h).gelu()).dropout(dropout, training: context.training, rng: &context.rng)

@@ -1,0 +1,45 @@
+import Foundation
+import Tensor
+
+extension RetroMAEModel {
+    /// A model from a directory in the Hugging Face layout: `config.json` and `model.safetensors`.
+    ///
+    /// Reads our own checkpoints and Hugging Face BERT checkpoints (`BertModel` names without a
+    /// prefix, or `BertForMaskedLM`/`BertForPreTraining` names under `bert.`). Parts the file does not
+    /// hold (the MLM head of a bare `BertModel`, the RetroMAE decoder of any BERT) keep their
+    /// random initialisation, as the paper starts RetroMAE from BERT.
+    public init(directory: URL, rng: inout RandomGenerator) throws(ModelError) {
+        let config = try BertConfig(configJSON: directory.appendingPathComponent("config.json"))
+        self.init(config, rng: &rng)
+        let file = directory.appendingPathComponent("model.safetensors")
+        guard FileManager.default.fileExists(atPath: file.path) else {
+            throw ModelError(directory.path, "no model.safetensors (save PyTorch models with safe_serialization=True)")
+        }
+        do throws(SafeTensorsError) {
+            let tensors = try SafeTensors.read(file).tensors
+            let encoderPrefix = tensors["bert.embeddings.word_embeddings.weight"] != nil ? "bert." : ""
+            try encoder.load(tensors, prefix: encoderPrefix, from: file)
+            if tensors["cls.predictions.bias"] != nil { try head.load(tensors, prefix: "cls.predictions.", from: file) }
+            if tensors["c_head.attention.self.query.weight"] != nil { try decoder.load(tensors, prefix: "c_head.", from: file) }
+        } catch {
+            throw ModelError(file.path, error.description)
+        }
+    }
+
+    /// Writes `config.json` and `model.safetensors` (loadable by `init(directory:)` and, for the
+    /// encoder and head, by transformers' `BertForMaskedLM`).
+    public func save(to directory: URL) throws(ModelError) {
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw ModelError(directory.path, "cannot create directory: \(error.localizedDescription)")
+        }
+        try config.writeConfigJSON(to: directory.appendingPathComponent("config.json"))
+        let file = directory.appendingPathComponent("model.safetensors")
+        do throws(SafeTensorsError) {
+            try SafeTensors.write(namedState, metadata: ["format": "pt"], to: file)
+        } catch {
+            throw ModelError(file.path, error.description)
+        }
+    }
+}

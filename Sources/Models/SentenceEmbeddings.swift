@@ -1,0 +1,91 @@
+import Tensor
+import Text
+
+/// How token states become one sentence vector.
+public enum Pooling: String, Sendable, CaseIterable {
+    /// The final [CLS] state (RetroMAE's sentence embedding).
+    case cls
+    /// The mean over real tokens (padding excluded), as sentence-transformers pools.
+    case mean
+}
+
+extension BertEncoder {
+    /// `[N, hidden]` embeddings of token sequences that already hold [CLS] ... [SEP]; they are
+    /// padded with `padId` to the longest one. With `normalize` each row has unit L2 norm.
+    public func sentenceEmbeddings(_ sequences: [[Int32]], padId: Int32, pooling: Pooling, normalize: Bool,
+                                   context: inout ForwardContext) throws(ModelError) -> Tensor {
+        let n = sequences.count, length = sequences.map(\.count).max() ?? 0
+        guard n > 0, length > 0 else { throw ModelError("sentences", "no tokens to embed") }
+        var ids = [Int](repeating: Int(padId), count: n * length)
+        var valid = [UInt8](repeating: 0, count: n * length)
+        for (row, sequence) in sequences.enumerated() {
+            for (column, id) in sequence.enumerated() {
+                ids[row * length + column] = Int(id)
+                valid[row * length + column] = 1
+            }
+        }
+        try validate(ids: ids, batch: n, length: length, source: "sentences")
+        let states = self(ids, valid: valid, batch: n, length: length, context: &context)
+        let pooled: Tensor
+        switch pooling {
+        case .cls:
+            pooled = embedding(states.reshaped([n * length, config.hiddenSize]), indices: (0..<n).map { $0 * length },
+                               indexShape: [n])
+        case .mean:
+            let weights = sequences.flatMap { sequence in
+                (0..<length).map { $0 < sequence.count ? 1 / Float(sequence.count) : 0 }
+            }
+            pooled = matmul(Tensor(shape: [n, 1, length], scalars: weights), states).reshaped([n, config.hiddenSize])
+        }
+        return normalize ? pooled.l2Normalized() : pooled
+    }
+}
+
+/// In-batch-negative contrastive loss (InfoNCE): query i should score passage `positives[i]`
+/// above every other passage of the batch (the other queries' positives and any hard negatives).
+/// Scores are dot products over `temperature`; normalise the embeddings first for cosine scores.
+public func contrastiveLoss(queries: Tensor, passages: Tensor, positives: [Int], temperature: Float) -> (loss: Tensor, accuracy: TokenAccuracy) {
+    precondition(queries.shape[0] == positives.count, "contrastiveLoss: \(positives.count) positives for \(queries.shape[0]) queries")
+    let scores = matmul(queries, passages, transposeB: true) * (1 / temperature)
+    return (crossEntropy(scores, targets: positives), accuracy(scores, targets: positives))
+}
+
+/// Embeds texts with a tokenizer and an encoder, in inference mode: what `sluice embed` and
+/// retrieval evaluation use.
+public struct SentenceEncoder {
+    public let encoder: BertEncoder
+    public let tokenizer: BertTokenizer
+    public var pooling: Pooling
+    public var normalize: Bool
+    public var batchSize = 32
+
+    /// Texts longer than the encoder's positions are truncated by the tokenizer.
+    public init(encoder: BertEncoder, tokenizer: BertTokenizer, pooling: Pooling = .cls, normalize: Bool = false,
+                maxLength: Int? = nil) throws(ModelError) {
+        guard tokenizer.vocabulary.count <= encoder.config.vocabSize else {
+            throw ModelError("vocabulary", "\(tokenizer.vocabulary.count) tokens but the model has vocab_size \(encoder.config.vocabSize)")
+        }
+        var tokenizer = tokenizer
+        tokenizer.truncation = min(maxLength ?? encoder.config.maxPositions, encoder.config.maxPositions)
+        tokenizer.padding = nil
+        (self.encoder, self.tokenizer, self.pooling, self.normalize) = (encoder, tokenizer, pooling, normalize)
+    }
+
+    /// `[texts.count, hidden]` row-major embeddings.
+    public func embed(_ texts: [String]) throws(ModelError) -> [Float] {
+        var result: [Float] = []
+        result.reserveCapacity(texts.count * encoder.config.hiddenSize)
+        var context = ForwardContext.inference
+        for start in stride(from: 0, to: texts.count, by: max(1, batchSize)) {
+            let sequences = texts[start..<min(texts.count, start + max(1, batchSize))].map { tokenizer.encode($0).ids }
+            let vectors = GradMode.withoutGradients {
+                Result { () throws(ModelError) -> Tensor in
+                    try encoder.sentenceEmbeddings(sequences, padId: tokenizer.padId, pooling: pooling,
+                                                   normalize: normalize, context: &context)
+                }
+            }
+            result += try vectors.get().scalars
+        }
+        return result
+    }
+}

@@ -1,0 +1,37 @@
+import Models
+import Tensor
+import Text
+
+/// A handful of sentences, a vocabulary holding exactly their words, and a tiny BERT shape:
+/// small enough that a model overfits them in seconds in a debug build.
+enum TinyCorpus {
+    static let sentences = [
+        "the quick brown fox jumps over the lazy dog",
+        "a stitch in time saves nine small tears",
+        "rivers flow downhill toward the quiet sea",
+        "every cat sleeps most of the warm afternoon",
+    ]
+
+    static let tokenizer: BertTokenizer = {
+        let words = Set(sentences.flatMap { $0.split(separator: " ").map(String.init) }).sorted()
+        let tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words
+        // The five BERT specials are present by construction.
+        return try! BertTokenizer(vocabulary: Vocabulary(tokens: tokens))
+    }()
+
+    /// Token ids of each sentence, without [CLS]/[SEP] (what packing produces).
+    static var blocks: [[Int32]] { sentences.map { tokenizer.tokenIds($0) } }
+
+    static func collator(encoderRatio: Double = 0.3, decoderRatio: Double = 0.5) -> RetroMAECollator {
+        var collator = RetroMAECollator(vocabulary: try! MaskingVocabulary(tokenizer: tokenizer))
+        collator.encoderRatio = encoderRatio
+        collator.decoderRatio = decoderRatio
+        collator.maxLength = 32
+        return collator
+    }
+
+    static func config(dropout: Float = 0, feedForward: LinearKind = .dense) -> BertConfig {
+        BertConfig(vocabSize: tokenizer.vocabulary.count, hiddenSize: 32, layers: 2, heads: 4, intermediateSize: 64,
+                   maxPositions: 32, dropout: dropout, feedForward: feedForward)
+    }
+}
