@@ -69,6 +69,7 @@ let package = Package(
 
         // MARK: RetroMAE: the BERT encoder with its enhanced decoder, and the trainer loop
         .target(name: "Models", dependencies: ["Tensor", "Text"]),
+        .target(name: "Training", dependencies: ["Models", "Tensor", "Text"]),
 
         // MARK: Tests, beside the module they test
         .testTarget(name: "PipelineCoreTests", dependencies: ["PipelineCore"]),
@@ -77,6 +78,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "TextTests", dependencies: ["Text"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensor", "Text"], exclude: ["Fixtures"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Tensor", "Text"]),
     ],
     swiftLanguageModes: [.v6]
 )

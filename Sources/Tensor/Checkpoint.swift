@@ -5,17 +5,26 @@ import Foundation
 /// metadata the step, the optimizer's step count and the random generator's state, so a resumed
 /// run continues exactly where the saved one stopped.
 public enum Checkpoint {
-    /// Writes model, optimizer and generator state after `step` updates.
+    /// Writes model, optimizer and generator state after `step` updates; `extra` holds the
+    /// caller's own resume state (a trainer's data position), read back with `extra(from:)`.
     public static func save(to file: URL, model: some Layer, optimizer: some Optimizer,
-                            rng: RandomGenerator, step: Int) throws(SafeTensorsError) {
+                            rng: RandomGenerator, step: Int, extra: [String: String] = [:]) throws(SafeTensorsError) {
         let tensors = model.namedState + optimizer.state.map { ("optimizer." + $0.name, $0.tensor) }
         let metadata = [
             "format": "sluice-checkpoint-1",
             "step": String(step),
             "optimizer.step": String(optimizer.stepCount),
             "rng": rng.state.map { String($0) }.joined(separator: ","),
-        ]
+        ].merging(extra.map { ("extra." + $0.key, $0.value) }) { $1 }
         try SafeTensors.write(tensors, metadata: metadata, to: file)
+    }
+
+    /// The `extra` entries a checkpoint was saved with.
+    public static func extra(from file: URL) throws(SafeTensorsError) -> [String: String] {
+        let metadata = try SafeTensors.read(file).metadata
+        return Dictionary(uniqueKeysWithValues: metadata.compactMap { key, value in
+            key.hasPrefix("extra.") ? (String(key.dropFirst(6)), value) : nil
+        })
     }
 
     /// Restores model and optimizer in place; returns the generator and the step to continue from.

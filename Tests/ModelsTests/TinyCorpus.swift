@@ -2,6 +2,8 @@ import Models
 import Tensor
 import Text
 
+/// Shared by ModelsTests and TrainingTests (TrainingTests links this file).
+///
 /// A handful of sentences, a vocabulary holding exactly their words, and a tiny BERT shape:
 /// small enough that a model overfits them in seconds in a debug build.
 enum TinyCorpus {

@@ -1,0 +1,124 @@
+import Foundation
+import Models
+import Tensor
+import Text
+
+/// Optimisation settings of a RetroMAE run (the paper's defaults where it has them).
+public struct TrainerConfig: Sendable {
+    public var learningRate: Float = 1e-4
+    public var weightDecay: Float = 0.01
+    /// Updates in the whole run: the schedule decays linearly to zero there.
+    public var totalSteps: Int
+    /// Share of `totalSteps` spent warming up linearly from zero.
+    public var warmupRatio: Float = 0.1
+    /// Micro-batches whose gradients add up to one update.
+    public var accumulation = 1
+    /// Global gradient-norm clipping (nil: none).
+    public var maxGradientNorm: Float? = 1
+    /// Seed of the dropout generator.
+    public var seed: UInt64 = 0
+    /// Update after which Monarch feed-forward maps become dense ("reverse sparsification"; nil: never).
+    public var densifyAtStep: Int?
+
+    public init(totalSteps: Int) { self.totalSteps = totalSteps }
+
+    var schedule: LearningRateSchedule {
+        LearningRateSchedule(peak: learningRate, warmupSteps: Int((warmupRatio * Float(totalSteps)).rounded()),
+                             totalSteps: totalSteps, decay: .linear)
+    }
+}
+
+/// What one update did.
+public struct StepReport: Sendable {
+    public var step: Int
+    public var loss: Float
+    public var encoderLoss: Float
+    public var decoderLoss: Float
+    public var encoderAccuracy: TokenAccuracy
+    public var decoderAccuracy: TokenAccuracy
+    public var learningRate: Float
+    /// Non-padding tokens in the update's micro-batches.
+    public var tokens: Int
+}
+
+/// Trains a `RetroMAEModel` on a `BlockDataset`: gradient accumulation, AdamW with linear warm-up
+/// and decay, gradient clipping, and checkpoints holding model, optimizer, dropout generator and data
+/// position, so a run restarted from a checkpoint takes exactly the updates the uninterrupted run would.
+public final class RetroMAETrainer {
+    public private(set) var model: RetroMAEModel
+    public let data: BlockDataset
+    public let config: TrainerConfig
+    private var optimizer: AdamW
+    private var context: ForwardContext
+    /// Updates taken.
+    public private(set) var step = 0
+    /// Batches consumed from `data`.
+    public private(set) var dataPosition = 0
+    /// Whether Monarch maps were multiplied out (the checkpoint's parameter names depend on it).
+    public private(set) var densified = false
+
+    public init(model: RetroMAEModel, data: BlockDataset, config: TrainerConfig) {
+        self.model = model
+        self.data = data
+        self.config = config
+        optimizer = AdamW(parameters: model.namedParameters, weightDecay: config.weightDecay)
+        context = ForwardContext(training: true, rng: RandomGenerator(seed: config.seed))
+    }
+
+    /// One update over `config.accumulation` micro-batches.
+    public func trainStep() throws -> StepReport {
+        if let densifyAt = config.densifyAtStep, step >= densifyAt, !densified { densifyFeedForward() }
+        model.zeroGradients()
+        var report = StepReport(step: step + 1, loss: 0, encoderLoss: 0, decoderLoss: 0, encoderAccuracy: .init(),
+                                decoderAccuracy: .init(), learningRate: config.schedule.rate(at: step), tokens: 0)
+        let scale = 1 / Float(config.accumulation)
+        for _ in 0..<config.accumulation {
+            let batch = try data.batch(dataPosition)
+            let output = try model(batch, context: &context)
+            (output.loss * scale).backward()
+            dataPosition += 1
+            report.loss += output.loss.item * scale
+            report.encoderLoss += output.encoderLoss.item * scale
+            report.decoderLoss += output.decoderLoss.item * scale
+            report.encoderAccuracy = report.encoderAccuracy + output.encoderAccuracy
+            report.decoderAccuracy = report.decoderAccuracy + output.decoderAccuracy
+            report.tokens += batch.attentionMask.reduce(0) { $0 + Int($1) }
+        }
+        if let maxNorm = config.maxGradientNorm { clipGradientNorm(model.parameters, maxNorm: maxNorm) }
+        optimizer.step(learningRate: report.learningRate)
+        step += 1
+        return report
+    }
+
+    /// Densifies Monarch maps and moves the optimizer to the new parameters, keeping the moments of
+    /// every parameter that survives (all but the feed-forward factors).
+    private func densifyFeedForward() {
+        let previous = Dictionary(optimizer.state.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
+        model.densifyFeedForward()
+        var next = AdamW(parameters: model.namedParameters, weightDecay: config.weightDecay)
+        for (name, tensor) in next.state { if let old = previous[name], old.shape == tensor.shape { tensor.assign(old) } }
+        next.stepCount = optimizer.stepCount
+        optimizer = next
+        densified = true
+    }
+
+    // MARK: Checkpoints
+
+    /// Saves everything a restart needs into one safetensors file (written atomically).
+    public func saveCheckpoint(to file: URL) throws {
+        try Checkpoint.save(to: file, model: model, optimizer: optimizer, rng: context.rng, step: step,
+                            extra: ["data.position": String(dataPosition), "densified": densified ? "1" : "0"])
+    }
+
+    /// Continues from a checkpoint written by `saveCheckpoint` of a trainer with the same model
+    /// shape, data and config.
+    public func resume(from file: URL) throws {
+        let extra = try Checkpoint.extra(from: file)
+        guard let position = extra["data.position"].flatMap({ Int($0) }) else {
+            throw ModelError(file.path, "checkpoint has no data position ('extra.data.position')")
+        }
+        if extra["densified"] == "1", !densified { densifyFeedForward() }
+        let (rng, savedStep) = try Checkpoint.restore(from: file, model: model, optimizer: &optimizer)
+        (context.rng, step, dataPosition) = (rng, savedStep, position)
+    }
+}

@@ -1,0 +1,1 @@
+../ModelsTests/TinyCorpus.swift
