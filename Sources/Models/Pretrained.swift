@@ -26,8 +26,8 @@ extension RetroMAEModel {
         }
     }
 
-    /// Writes `config.json` and `model.safetensors` (loadable by `init(directory:)` and, for the
-    /// encoder and head, by transformers' `BertForMaskedLM`).
+    /// Writes `config.json` and `model.safetensors`, loadable by `init(directory:)`; the encoder
+    /// and head carry transformers' `BertForMaskedLM` names.
     public func save(to directory: URL) throws(ModelError) {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

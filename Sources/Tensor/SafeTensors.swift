@@ -12,7 +12,8 @@ public struct SafeTensorsError: Error, CustomStringConvertible {
 /// The safetensors format (Hugging Face): an 8-byte little-endian header length, a JSON header
 /// `{name: {dtype, shape, data_offsets}, "__metadata__": {string: string}}`, then the raw data.
 public enum SafeTensors {
-    /// Every tensor in the file (F32, F16, BF16 and F64 are converted to Float32) and its metadata.
+    /// Every tensor in the file (F32, F16, BF16, F64 and I64 are converted to Float32) and its
+    /// metadata. I64 appears in Hugging Face BERT files as the `position_ids` buffer.
     public static func read(_ file: URL) throws(SafeTensorsError) -> (tensors: [String: Tensor], metadata: [String: String]) {
         let data: Data
         do { data = try Data(contentsOf: file, options: .alwaysMapped) } catch {
@@ -93,13 +94,14 @@ public enum SafeTensors {
         }
     }
 
-    private static let elementWidth = ["F32": 4, "F16": 2, "BF16": 2, "F64": 8]
+    private static let elementWidth = ["F32": 4, "F16": 2, "BF16": 2, "F64": 8, "I64": 8]
 
     private static func decode(_ dtype: String, _ p: UnsafeRawPointer) -> Float {
         switch dtype {
         case "F16": Float(Float16(bitPattern: UInt16(littleEndian: p.loadUnaligned(as: UInt16.self))))
         case "BF16": Float(bitPattern: UInt32(UInt16(littleEndian: p.loadUnaligned(as: UInt16.self))) << 16)
         case "F64": Float(Double(bitPattern: UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))))
+        case "I64": Float(Int64(littleEndian: p.loadUnaligned(as: Int64.self)))
         default: Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)))
         }
     }
