@@ -50,7 +50,7 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "Pipelines", "PipelineCore",
+                "Pipelines", "PipelineCore", "Tensor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "sluice-bench", dependencies: ["PipelineCore"], path: "Benchmarks/sluice-bench"),
