@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEPS := tools/install-deps.sh
 
-.PHONY: deps build release test demo bench clean
+.PHONY: deps build release test demo bench bench-tensor clean
 
 deps:
 	@bash $(DEPS)
@@ -17,15 +17,21 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-demo: release
+# The demo uses the debug build `make test` also makes, so a newcomer compiles once.
+demo: build
 	rm -rf out/demo
-	.build/release/sluice run pipelines/demo.yaml
-	.build/release/sluice run pipelines/text-demo.yaml
-	.build/release/sluice tokenize --tokenizer samples/text/bert-base-uncased-vocab.txt \
+	.build/debug/sluice run pipelines/demo.yaml
+	.build/debug/sluice run pipelines/text-demo.yaml
+	.build/debug/sluice tokenize --tokenizer samples/text/bert-base-uncased-vocab.txt \
 		--in samples/text/corpus.txt --format paragraphs --out out/text-demo/ids.jsonl --stats
 
 bench: release
 	.build/release/sluice-bench
+
+# Tensor engine against raw sgemm and PyTorch (Debian's python3-torch), one run, release build.
+bench-tensor: deps
+	@bash $(DEPS) python3-torch
+	tools/bench-tensor.sh
 
 clean:
 	rm -rf .build out

@@ -16,11 +16,14 @@ import torch
 OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "TensorTests", "Fixtures")
 
 
-def write_safetensors(path, tensors, metadata=None):
+def write_safetensors(path, tensors, metadata=None, integer_tensors=None):
+    """F32 tensors (converted), plus `integer_tensors` kept as I64."""
     header, blobs, offset = {}, [], 0
-    for name, t in tensors.items():
-        data = t.detach().to(torch.float32).contiguous().numpy().tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+    entries = [(n, t.detach().to(torch.float32), "F32") for n, t in tensors.items()]
+    entries += [(n, t.detach().to(torch.int64), "I64") for n, t in (integer_tensors or {}).items()]
+    for name, t, dtype in entries:
+        data = t.contiguous().numpy().tobytes()
+        header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)
     if metadata:

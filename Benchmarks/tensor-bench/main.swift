@@ -1,6 +1,6 @@
 // Release-build benchmarks of the Tensor engine; tools/bench-tensor.sh runs them beside PyTorch.
 //
-//   tensor-bench matmul            engine matmul against raw cblas_sgemm, n = 256..2048
+//   tensor-bench matmul            engine matmul against raw cblas_sgemm, n = 256..2048 (best ms)
 //   tensor-bench monarch           MonarchLinear against Linear, forward + backward
 //   tensor-bench bert [steps]      one small-BERT training step (forward, backward, AdamW)
 // Every mode honours TENSOR_THREADS (default: all cores).
@@ -8,8 +8,9 @@ import COpenBLAS
 import Foundation
 import Tensor
 
-/// Median wall times in milliseconds of each of `bodies`, run in turn (so load from other
-/// processes on this shared machine hits all of them alike) until about `budget` seconds pass.
+/// Best wall times in milliseconds of each of `bodies`, run in turn until about `budget` seconds
+/// pass: taking turns spreads load from other processes on this shared machine over all of them,
+/// and the best run is the one that load disturbed least.
 func measure(budget: Double = 1.0, minimumRuns: Int = 5, _ bodies: [() -> Void]) -> [Double] {
     bodies.forEach { $0() }  // warm-up
     var times = [[Double]](repeating: [], count: bodies.count)
@@ -22,7 +23,7 @@ func measure(budget: Double = 1.0, minimumRuns: Int = 5, _ bodies: [() -> Void])
         }
         if times[0].count >= 200 { break }
     }
-    return times.map { $0.sorted()[$0.count / 2] }
+    return times.map { $0.min() ?? 0 }
 }
 
 func randomTensor(_ shape: [Int], seed: UInt64, requiresGrad: Bool = false) -> Tensor {

@@ -86,6 +86,9 @@ func broadcastMap(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Ten
 /// Sums `t` down to `shape` (the inverse of broadcasting), outside autodiff.
 func sumToShape(_ t: Tensor, _ shape: [Int]) -> Tensor {
     if t.shape == shape { return t }
+    if !shape.isEmpty, shape.first != 1, t.shape.suffix(shape.count).elementsEqual(shape) {
+        return sumLeadingRows(t, shape)
+    }
     let result = Tensor.zeros(shape)
     let strides = broadcastStrides(shape, to: t.shape)
     let inner = t.shape.last ?? 1, step = strides.last ?? 0
@@ -99,6 +102,33 @@ func sumToShape(_ t: Tensor, _ shape: [Int]) -> Tensor {
         } else {
             for i in 0..<inner { o[i] += s[i] }
         }
+    }
+    return result
+}
+
+/// The bias-gradient case of `sumToShape`: `t` is rows of `shape`, summed. Rows are summed in
+/// fixed blocks on all threads and the blocks added in order, so the result does not depend on
+/// the thread count.
+private func sumLeadingRows(_ t: Tensor, _ shape: [Int]) -> Tensor {
+    let width = shape.reduce(1, *), rows = t.count / width
+    let blockRows = 128
+    let blocks = (rows + blockRows - 1) / blockRows
+    let partials = Tensor.zeros([blocks, width])
+    let source = t.storage.pointer, partial = partials.storage.pointer
+    parallelFor(blocks, cost: blockRows &* width) { start, end in
+        for b in start..<end {
+            let o = partial + b &* width
+            for r in (b &* blockRows)..<min(rows, (b &+ 1) &* blockRows) {
+                let s = source + r &* width
+                for i in 0..<width { o[i] += s[i] }
+            }
+        }
+    }
+    let result = Tensor.zeros(shape)
+    let out = result.storage.pointer
+    for b in 0..<blocks {
+        let o = partial + b &* width
+        for i in 0..<width { out[i] += o[i] }
     }
     return result
 }
@@ -185,8 +215,10 @@ private let inverseSqrt2Pi: Float = 0.398_942_280_401_432_7
 extension Tensor {
     /// GELU in its exact erf form, as BERT uses: x * Phi(x).
     public func gelu() -> Tensor {
-        unaryOp(self, { x in 0.5 * x * (1 + erff(x * inverseSqrt2)) }, derivative: { x, _ in
-            0.5 * (1 + erff(x * inverseSqrt2)) + x * inverseSqrt2Pi * expf(-0.5 * x * x)
+        unaryOp(self, { x in 0.5 * x * (1 + erff(x * inverseSqrt2)) }, derivative: { x, y in
+            // Phi(x) + x phi(x), with Phi(x) = y / x recovered from the output (no second erf).
+            let cdf = abs(x) > 1e-3 ? y / x : 0.5 * (1 + erff(x * inverseSqrt2))
+            return cdf + x * inverseSqrt2Pi * expf(-0.5 * x * x)
         })
     }
 

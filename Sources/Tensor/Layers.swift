@@ -130,6 +130,12 @@ public struct Embedding: Layer {
         weight = .normal([count, dimension], rng: &rng, requiresGrad: true)
     }
 
+    /// A table around an existing `[count, dimension]` tensor.
+    public init(weight: Tensor) {
+        precondition(weight.rank == 2, "Embedding: weight must be [count, dimension], got \(weight.shape)")
+        self.weight = weight
+    }
+
     public var namedParameters: [(name: String, tensor: Tensor)] { [("weight", weight)] }
 
     /// Vectors for `indices` laid out as `shape`: the result is `shape + [dimension]`.

@@ -12,8 +12,7 @@ public struct SafeTensorsError: Error, CustomStringConvertible {
 /// The safetensors format (Hugging Face): an 8-byte little-endian header length, a JSON header
 /// `{name: {dtype, shape, data_offsets}, "__metadata__": {string: string}}`, then the raw data.
 public enum SafeTensors {
-    /// Every tensor in the file (F32, F16, BF16, F64 and I64 are converted to Float32) and its
-    /// metadata. I64 appears in Hugging Face BERT files as the `position_ids` buffer.
+    /// Every tensor in the file (F32, F16, BF16 and F64 are converted to Float32) and its metadata.
     public static func read(_ file: URL) throws(SafeTensorsError) -> (tensors: [String: Tensor], metadata: [String: String]) {
         let data: Data
         do { data = try Data(contentsOf: file, options: .alwaysMapped) } catch {
@@ -94,7 +93,10 @@ public enum SafeTensors {
         }
     }
 
-    private static let elementWidth = ["F32": 4, "F16": 2, "BF16": 2, "F64": 8, "I64": 8]
+    /// Bytes per element of each dtype read. Integer tensors (HF checkpoints carry
+    /// `position_ids` as I64) are converted to Float32 too.
+    private static let elementWidth = ["F32": 4, "F16": 2, "BF16": 2, "F64": 8,
+                                       "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1]
 
     private static func decode(_ dtype: String, _ p: UnsafeRawPointer) -> Float {
         switch dtype {
@@ -102,18 +104,23 @@ public enum SafeTensors {
         case "BF16": Float(bitPattern: UInt32(UInt16(littleEndian: p.loadUnaligned(as: UInt16.self))) << 16)
         case "F64": Float(Double(bitPattern: UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))))
         case "I64": Float(Int64(littleEndian: p.loadUnaligned(as: Int64.self)))
+        case "I32": Float(Int32(littleEndian: p.loadUnaligned(as: Int32.self)))
+        case "I16": Float(Int16(littleEndian: p.loadUnaligned(as: Int16.self)))
+        case "I8": Float(p.load(as: Int8.self))
+        case "U8", "BOOL": Float(p.load(as: UInt8.self))
         default: Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)))
         }
     }
 }
 
 extension Layer {
-    /// Copies `tensors[prefix + name]` into every parameter and buffer (e.g. prefix
-    /// "bert.encoder.layer.0." for one layer of a Hugging Face BERT checkpoint). Fails, naming the
-    /// tensor, when one is missing or has another shape.
+    /// Copies `tensors[prefix + name]` into every parameter and buffer (e.g. prefix "bert." for
+    /// a Hugging Face BERT checkpoint); tensors the layer does not use are ignored. Checkpoints from
+    /// the original BERT release name LayerNorm's weight and bias `gamma` and `beta`: those are
+    /// accepted too. Fails, naming the tensor, when one is missing or has another shape.
     public func load(_ tensors: [String: Tensor], prefix: String = "", from file: URL) throws(SafeTensorsError) {
         for (name, parameter) in namedState {
-            guard let source = tensors[prefix + name] else {
+            guard let source = tensors[prefix + name] ?? tensors[prefix + legacyLayerNormName(name)] else {
                 throw SafeTensorsError(file, "tensor '\(prefix + name)' is missing")
             }
             guard source.shape == parameter.shape else {
@@ -122,4 +129,11 @@ extension Layer {
             parameter.assign(source)
         }
     }
+}
+
+/// `...LayerNorm.gamma` / `...LayerNorm.beta` for `...LayerNorm.weight` / `...LayerNorm.bias`.
+private func legacyLayerNormName(_ name: String) -> String {
+    if name.hasSuffix("LayerNorm.weight") { return String(name.dropLast("weight".count)) + "gamma" }
+    if name.hasSuffix("LayerNorm.bias") { return String(name.dropLast("bias".count)) + "beta" }
+    return name
 }
