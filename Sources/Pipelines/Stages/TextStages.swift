@@ -144,7 +144,7 @@ struct CorpusSource: Source {
     func run(_ emitter: Emitter<Sample>) throws {
         let reader = try CorpusReader(paths: urls.map(\.path), format: format, maxLineBytes: maxLineBytes)
         urls.forEach(log.record)
-        while let record = try reader.nextRecord() {
+        while let record = reader.next() {
             switch record {
             case .document(let d):
                 try emitter.emit(Sample(["text": .string(d.text), "source": .string(d.source), "line": .int(d.line)]))
@@ -164,7 +164,7 @@ struct PairSource: Source {
     func run(_ emitter: Emitter<Sample>) throws {
         let reader = try PairReader(paths: urls.map(\.path), format: format)
         urls.forEach(log.record)
-        while let record = try reader.nextRecord() {
+        while let record = reader.next() {
             switch record {
             case .pair(let p):
                 try emitter.emit(Sample([

@@ -123,14 +123,21 @@ public final class CorpusReader: IteratorProtocol, Sequence {
         self.maxLineBytes = maxLineBytes
     }
 
-    /// The next record; throws only when a file cannot be opened at all.
-    public func nextRecord() throws(TextError) -> CorpusRecord? {
+    /// The next record; a file that cannot be opened or read to its end yields an `unreadable`
+    /// quarantine record and reading goes on with the next file.
+    public func next() -> CorpusRecord? {
         while true {
             if lines == nil {
                 guard fileIndex < files.count else { return nil }
-                lines = LineReader(stream: try ByteStream(path: files[fileIndex]), maxLineBytes: maxLineBytes)
+                let path = files[fileIndex]
                 fileIndex += 1
                 stats.files += 1
+                do {
+                    lines = LineReader(stream: try ByteStream(path: path), maxLineBytes: maxLineBytes)
+                } catch {
+                    stats.quarantined += 1
+                    return .quarantined(CorpusQuarantine(source: path, line: 0, reason: .unreadable(error.reason)))
+                }
             }
             guard let reader = lines else { continue }
             let record: CorpusRecord?
@@ -149,10 +156,6 @@ public final class CorpusReader: IteratorProtocol, Sequence {
             return record
         }
     }
-
-    /// `IteratorProtocol` conformance: stops at a file that cannot be opened (use `nextRecord()` to
-    /// see that error).
-    public func next() -> CorpusRecord? { try? nextRecord() }
 
     private func nextLineRecord(_ reader: LineReader) throws(TextError) -> CorpusRecord? {
         let path = reader.stream.path

@@ -63,7 +63,7 @@ public func tokenizeCorpus(_ reader: CorpusReader, tokenizer: BertTokenizer, add
         chunk.removeAll(keepingCapacity: true)
     }
 
-    while let record = try reader.nextRecord() {
+    while let record = reader.next() {
         switch record {
         case .document(let d):
             stats.documents += 1

@@ -36,10 +36,10 @@ public final class PairReader: IteratorProtocol, Sequence {
     /// Counts of lines read and quarantined so far.
     public var stats: CorpusStats { lines.stats }
 
-    /// The next record; throws only when a file cannot be opened at all.
-    public func nextRecord() throws(TextError) -> PairRecord? {
+    /// The next record; unreadable files and bad lines come as quarantine records.
+    public func next() -> PairRecord? {
         while pending.isEmpty {
-            guard let record = try lines.nextRecord() else { return nil }
+            guard let record = lines.next() else { return nil }
             switch record {
             case .quarantined(let q): return .quarantined(q)
             case .document(let d): pending = parse(d).reversed()
@@ -47,8 +47,6 @@ public final class PairReader: IteratorProtocol, Sequence {
         }
         return pending.popLast()
     }
-
-    public func next() -> PairRecord? { try? nextRecord() }
 
     private func parse(_ d: Document) -> [PairRecord] {
         func quarantine(_ r: CorpusQuarantine.Reason) -> [PairRecord] {
