@@ -1,9 +1,14 @@
 /// A query with a relevant passage and optional hard negatives, for contrastive training.
 public struct TextPair: Sendable, Equatable {
+    /// The query (or NLI anchor).
     public var query: String
+    /// A passage relevant to the query.
     public var positive: String
+    /// Hard negatives, when the file has them.
     public var negatives: [String]
+    /// The file it was read from.
     public var source: String
+    /// 1-based line in that file.
     public var line: Int
 }
 
@@ -25,9 +30,11 @@ public enum PairFormat: Sendable, Equatable {
 /// Streams query/passage pairs from TSV or JSONL files (compressed or not) with bounded memory.
 public final class PairReader: IteratorProtocol, Sequence {
     private let lines: CorpusReader
+    /// How the files are laid out.
     public let format: PairFormat
     private var pending: [PairRecord] = []
 
+    /// Reads `paths` (files, directories, globs); throws when nothing matches a path.
     public init(paths: [String], format: PairFormat = .tsv, maxLineBytes: Int = 1 << 20) throws(TextError) {
         lines = try CorpusReader(paths: paths, format: .lines, maxLineBytes: maxLineBytes)
         self.format = format

@@ -8,13 +8,18 @@ public struct MaskingVocabulary: Sendable {
     public let isContinuation: [Bool]
     /// Per id: true for [CLS], [SEP], [PAD], [UNK], [MASK].
     public let isSpecial: [Bool]
+    /// Id of [MASK].
     public let maskId: Int32
+    /// Id of [CLS].
     public let clsId: Int32
+    /// Id of [SEP].
     public let sepId: Int32
+    /// Id of [PAD].
     public let padId: Int32
     /// Ids a "random token" replacement draws from: every non-special id.
     public let randomIds: [Int32]
 
+    /// Reads the facts from a tokenizer; it needs a [MASK] token and some non-special ids.
     public init(tokenizer: BertTokenizer) throws(TextError) {
         guard let mask = tokenizer.maskId else { throw TextError("the vocabulary has no [MASK] token") }
         let vocab = tokenizer.vocabulary
@@ -25,6 +30,7 @@ public struct MaskingVocabulary: Sendable {
         isSpecial = special
         maskId = mask; clsId = tokenizer.clsId; sepId = tokenizer.sepId; padId = tokenizer.padId
         randomIds = (0..<Int32(vocab.count)).filter { !special[Int($0)] }
+        guard !randomIds.isEmpty else { throw TextError("the vocabulary has only special tokens") }
     }
 }
 
@@ -32,8 +38,10 @@ public struct MaskingVocabulary: Sendable {
 /// are covered; each chosen token becomes [MASK] (80%), a random token (10%) or stays (10%);
 /// labels hold the original id there and -100 elsewhere. Special tokens are never chosen.
 public struct WholeWordMasker: Sendable {
+    /// Special and continuation ids of the tokenizer.
     public let vocabulary: MaskingVocabulary
 
+    /// A masker over `vocabulary`.
     public init(vocabulary: MaskingVocabulary) { self.vocabulary = vocabulary }
 
     /// Masks `ids` (which may include [CLS]/[SEP]/[PAD]) in place of a copy.

@@ -2,6 +2,7 @@ import Dispatch
 
 /// One RetroMAE training batch, row-major and flat, ready for tensors.
 public struct RetroMAEBatch: Sendable {
+    /// B: the number of sequences.
     public let batchSize: Int
     /// L: the longest sequence of the batch, [CLS] and [SEP] included.
     public let length: Int
@@ -28,8 +29,11 @@ public struct RetroMAEBatch: Sendable {
 /// does. Sequences are collated in parallel with per-sequence random streams, so a batch depends only
 /// on its seed.
 public struct RetroMAECollator: Sendable {
+    /// Special and continuation ids of the tokenizer.
     public let vocabulary: MaskingVocabulary
+    /// Share of tokens the encoder input masks (whole words).
     public var encoderRatio = 0.3
+    /// Share of positions each decoder row hides (whole words).
     public var decoderRatio = 0.5
     /// Longest sequence accepted, special tokens included.
     public var maxLength = 512
@@ -38,6 +42,7 @@ public struct RetroMAECollator: Sendable {
     /// Threads used for one batch.
     public var threads = 2
 
+    /// A collator with the paper's defaults.
     public init(vocabulary: MaskingVocabulary) { self.vocabulary = vocabulary }
 
     /// Collates `blocks`; a block longer than `maxLength - 2` is an error (packing should have cut it:
