@@ -37,7 +37,7 @@ PY
 HF1=$(hf 1); HFN=$(hf "$(nproc)")
 OUT=$(.build/release/text-bench "$VOCAB" "$CORPUS" "$(nproc)")
 echo "$OUT"
-S1=$(echo "$OUT" | awk '/1 thread:/ {print $(NF-1)}')
-SN=$(echo "$OUT" | awk '/threads:/ {print $(NF-1)}')
+S1=$(echo "$OUT" | awk '/sluice 1 thread:/ {print $5}')
+SN=$(echo "$OUT" | awk '/sluice [0-9]+ threads:/ {print $5}')
 echo "hf tokenizers 1 thread: $HF1 MB/s; $(nproc) threads: $HFN MB/s"
 python3 -c "print(f'ratio sluice/hf: 1 thread {$S1/$HF1:.1f}x, all cores {$SN/$HFN:.1f}x')"
