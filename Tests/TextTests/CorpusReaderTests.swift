@@ -106,6 +106,33 @@ func quarantined(_ records: [CorpusRecord]) -> [CorpusQuarantine] {
         #expect(quarantined(jr).map(\.line) == [2, 3, 4])
     }
 
+    /// Random bytes, and compressed files with random damage, never crash or hang the reader:
+    /// every line ends up as a document or a quarantine record.
+    @Test func damagedInputsAreReadOrQuarantined() throws {
+        let dir = try temporaryDirectory()
+        var rng = SplitMix64(seed: 3)
+        let text = Array((0..<2000).map { "line \($0) \u{e9}\u{4e2d}" }.joined(separator: "\n").utf8)
+        for k in 0..<24 {
+            var bytes: [UInt8]
+            switch k % 3 {
+            case 0: bytes = (0..<5000).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            case 1: bytes = gzip(text)
+            default: bytes = zstd(text)
+            }
+            if k % 3 != 0 {
+                for _ in 0..<(1 + k / 3) { bytes[10 + rng.below(bytes.count - 10)] ^= UInt8(truncatingIfNeeded: rng.next() | 1) }
+            }
+            try Data(bytes).write(to: dir.appendingPathComponent(String(format: "f%02d", k)))
+        }
+        for format in [CorpusFormat.lines, .paragraphs, .jsonl(field: "text")] {
+            let reader = try CorpusReader(paths: [dir.path], format: format, maxLineBytes: 300)
+            let records = Array(reader)
+            #expect(reader.stats.files == 24)
+            #expect(reader.stats.documents + reader.stats.quarantined == records.count)
+            #expect(quarantined(records).count > 0)
+        }
+    }
+
     @Test func missingFileIsAClearError() {
         #expect(throws: TextError(source: "/nonexistent/x*.txt", "no such file, directory or matching glob")) {
             try CorpusReader(paths: ["/nonexistent/x*.txt"])
