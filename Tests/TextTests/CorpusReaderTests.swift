@@ -86,6 +86,9 @@ func quarantined(_ records: [CorpusRecord]) -> [CorpusQuarantine] {
         let records = Array(try CorpusReader(paths: [dir.path]))
         let q = try #require(quarantined(records).last)
         #expect(q.reason == .unreadable("gzip stream is truncated"))
+        // Every line before the damage was read; the record names the first line that was not.
+        let readFromDamaged = records.filter { if case .document(let d) = $0 { d.source.hasSuffix("a.gz") } else { false } }
+        #expect(q.line == readFromDamaged.count + 1)
         #expect(documents(records).last == "next file")
         #expect(documents(records).count > 100)
     }

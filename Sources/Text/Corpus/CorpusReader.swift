@@ -29,7 +29,7 @@ public struct CorpusQuarantine: Sendable, Equatable, CustomStringConvertible {
     }
     /// The file the record is in.
     public var source: String
-    /// 1-based line (0 when the whole rest of the file is concerned).
+    /// 1-based line (for an unreadable file: the first line that could not be read; 0 if it could not be opened).
     public var line: Int
     /// Why it was set aside.
     public var reason: Reason
@@ -160,7 +160,8 @@ public final class CorpusReader: IteratorProtocol, Sequence {
             } catch {
                 lines = nil
                 stats.quarantined += 1
-                return .quarantined(CorpusQuarantine(source: reader.stream.path, line: 0, reason: .unreadable(error.reason)))
+                return .quarantined(CorpusQuarantine(source: reader.stream.path, line: reader.lineNumber + 1,
+                                                     reason: .unreadable(error.reason)))
             }
             guard let record else { lines = nil; continue }
             switch record {
