@@ -45,12 +45,23 @@ func encodeAll(threads: Int) -> Int {
     return counts.reduce(0, +)
 }
 
+/// CPU time of the whole process (all threads), to tell contention from a busy machine.
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+        + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+}
+
 var tokens = 0
+let cpu0 = processCPUSeconds()
 let one = seconds { tokens = encodeAll(threads: 1) }
+let cpu1 = processCPUSeconds()
 let all = seconds { _ = encodeAll(threads: threads) }
+let cpu2 = processCPUSeconds()
 print(String(format: "sluice tokenize: %.1f MB, %d lines, %d tokens", megabytes, lines.count, tokens))
-print(String(format: "sluice 1 thread: %.2f s, %.2f MB/s", one, megabytes / one))
-print(String(format: "sluice %d threads: %.2f s, %.2f MB/s", threads, all, megabytes / all))
+print(String(format: "sluice 1 thread: %.2f s, %.2f MB/s (CPU %.2f s)", one, megabytes / one, cpu1 - cpu0))
+print(String(format: "sluice %d threads: %.2f s, %.2f MB/s (CPU %.2f s)", threads, all, megabytes / all, cpu2 - cpu1))
 
 // RetroMAE collation of a 32 x 512 batch of packed blocks from the same corpus.
 let packer = try BlockPacker(tokenizer: tokenizer, maxLength: 512)
@@ -59,8 +70,9 @@ for line in lines where blocks.count < 32 {
     blocks += packer.pack(line + " " + line + " " + line).filter { $0.count == 510 }
 }
 var collator = RetroMAECollator(vocabulary: try MaskingVocabulary(tokenizer: tokenizer))
-for t in [1, threads] {
+for (t, samples) in [(1, 256), (threads, 256), (threads, 128)] {
     collator.threads = t
+    collator.maskSamples = samples
     _ = try collator.collate(Array(blocks.prefix(32)), seed: 0)
     var times: [Double] = []
     var cpu: [Double] = []
@@ -74,6 +86,6 @@ for t in [1, threads] {
     times.sort()
     cpu.sort()
     let cpuNote = t == 1 ? String(format: " (CPU %.2f ms)", cpu[cpu.count / 2] * 1000) : ""
-    print(String(format: "retromae collate %d x 512, %d thread(s): median %.2f ms%@", min(32, blocks.count), t,
-                 times[times.count / 2] * 1000, cpuNote))
+    print(String(format: "retromae collate %d x 512, %d decoder masks per sequence, %d thread(s): median %.2f ms%@",
+                 min(32, blocks.count), samples, t, times[times.count / 2] * 1000, cpuNote))
 }

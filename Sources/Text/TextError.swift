@@ -7,12 +7,14 @@ public struct TextError: Error, CustomStringConvertible, Equatable, Sendable {
     /// Why it failed.
     public var reason: String
 
+    /// An error about `source` (and `line` in it), for `reason`.
     public init(source: String? = nil, line: Int? = nil, _ reason: String) {
         self.source = source
         self.line = line
         self.reason = reason
     }
 
+    /// `file:line: reason`, as compilers print it.
     public var description: String {
         switch (source, line) {
         case let (s?, l?): return "\(s):\(l): \(reason)"

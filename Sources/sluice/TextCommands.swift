@@ -131,7 +131,7 @@ struct VocabTrain: ParsableCommand {
                                        normalizer: BertNormalizerOptions(lowercase: !cased))
         let reader = try corpus.reader()
         let reporter = QuarantineReporter()
-        while let record = try reader.nextRecord() {
+        while let record = reader.next() {
             switch record {
             case .document(let d): trainer.add(d.text)
             case .quarantined(let q): reporter.report(q)

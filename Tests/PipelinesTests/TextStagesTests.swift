@@ -41,4 +41,31 @@ struct TextStagesTests {
         let mask = try #require(first["decoder_attention_mask"] as? [[[Int]]])
         #expect(mask[1][5][5] == 0 && mask[1][5][0] == 1)
     }
+
+    @Test func masksTokenizedTextWithLabels() throws {
+        let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("sluice-mlm-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Data((0..<50).map { "sentence number \($0) about tokenization and masking" }.joined(separator: "\n").utf8)
+            .write(to: dir.appendingPathComponent("corpus.txt"))
+        let plan = try PipelineFile().plan(yaml: """
+            name: mlm
+            output: \(dir.path)/out
+            source: {type: text, paths: "\(dir.path)/corpus.txt"}
+            stages:
+              - {type: tokenize, tokenizer: "\(Self.vocab)", workers: 2}
+              - {type: mlm_mask, tokenizer: "\(Self.vocab)", ratio: 0.3, seed: 7}
+            sink: {type: jsonl, path: masked.jsonl}
+            """, file: "mlm.yaml")
+        #expect(try PipelineRunner(plan: plan, progress: nil).run().report.completion == .finished)
+        let rows = try String(contentsOfFile: "\(dir.path)/out/masked.jsonl", encoding: .utf8)
+            .split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        #expect(rows.count == 50)
+        for row in rows {
+            let ids = try #require(row["input_ids"] as? [Int]), labels = try #require(row["labels"] as? [Int])
+            #expect(ids.first == 101 && ids.last == 102 && labels.first == -100 && labels.last == -100)
+            // round(0.3 x the tokens between [CLS] and [SEP]) are masked, whole words at a time.
+            #expect(labels.filter { $0 != -100 }.count == Int((0.3 * Double(ids.count - 2)).rounded()))
+        }
+    }
 }

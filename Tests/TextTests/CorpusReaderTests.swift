@@ -86,6 +86,9 @@ func quarantined(_ records: [CorpusRecord]) -> [CorpusQuarantine] {
         let records = Array(try CorpusReader(paths: [dir.path]))
         let q = try #require(quarantined(records).last)
         #expect(q.reason == .unreadable("gzip stream is truncated"))
+        // Every line before the damage was read; the record names the first line that was not.
+        let readFromDamaged = records.filter { if case .document(let d) = $0 { d.source.hasSuffix("a.gz") } else { false } }
+        #expect(q.line == readFromDamaged.count + 1)
         #expect(documents(records).last == "next file")
         #expect(documents(records).count > 100)
     }
@@ -104,6 +107,33 @@ func quarantined(_ records: [CorpusRecord]) -> [CorpusQuarantine] {
         #expect(documents(jr) == ["hello"])
         #expect(quarantined(jr).map(\.reason).first == .missingField("text"))
         #expect(quarantined(jr).map(\.line) == [2, 3, 4])
+    }
+
+    /// Random bytes, and compressed files with random damage, never crash or hang the reader:
+    /// every line ends up as a document or a quarantine record.
+    @Test func damagedInputsAreReadOrQuarantined() throws {
+        let dir = try temporaryDirectory()
+        var rng = SplitMix64(seed: 3)
+        let text = Array((0..<2000).map { "line \($0) \u{e9}\u{4e2d}" }.joined(separator: "\n").utf8)
+        for k in 0..<24 {
+            var bytes: [UInt8]
+            switch k % 3 {
+            case 0: bytes = (0..<5000).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            case 1: bytes = gzip(text)
+            default: bytes = zstd(text)
+            }
+            if k % 3 != 0 {
+                for _ in 0..<(1 + k / 3) { bytes[10 + rng.below(bytes.count - 10)] ^= UInt8(truncatingIfNeeded: rng.next() | 1) }
+            }
+            try Data(bytes).write(to: dir.appendingPathComponent(String(format: "f%02d", k)))
+        }
+        for format in [CorpusFormat.lines, .paragraphs, .jsonl(field: "text")] {
+            let reader = try CorpusReader(paths: [dir.path], format: format, maxLineBytes: 300)
+            let records = Array(reader)
+            #expect(reader.stats.files == 24)
+            #expect(reader.stats.documents + reader.stats.quarantined == records.count)
+            #expect(quarantined(records).count > 0)
+        }
     }
 
     @Test func missingFileIsAClearError() {

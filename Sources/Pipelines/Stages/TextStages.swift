@@ -5,7 +5,7 @@ import Text
 /// Stages over text corpora: read documents and query/passage pairs, tokenize, pack blocks,
 /// collate RetroMAE batches.
 enum TextStages {
-    static let specs: [StageSpec] = [text, textPairs, tokenize, pack, retromaeCollate]
+    static let specs: [StageSpec] = [text, textPairs, tokenize, pack, mlmMask, retromaeCollate]
 
     static let text = StageSpec(
         type: "text", role: .source,
@@ -112,6 +112,20 @@ enum TextStages {
         }
     }
 
+    static let mlmMask = StageSpec(
+        type: "mlm_mask", role: .stage,
+        summary: "whole-word MLM masking of an ids field (80% [MASK], 10% random, 10% kept), labels -100 elsewhere",
+        parameters: tokenizerParameters + [
+            ParameterSpec("field", .string, default: "input_ids", help: "the int32 ids to mask (special tokens are never masked)"),
+            ParameterSpec("ratio", .double(min: 0, max: 1), default: "0.15", help: "share of tokens masked, whole words at a time"),
+            ParameterSpec("seed", .int(min: 0), default: "0", help: "item i uses the random stream (seed, i)"),
+        ]
+    ) { parameters, _ in
+        let masker = WholeWordMasker(vocabulary: try MaskingVocabulary(tokenizer: loadTokenizer(parameters)))
+        return .transform(MLMMasking(masker: masker, field: parameters.string("field") ?? "input_ids",
+                                     ratio: parameters.double("ratio") ?? 0.15, seed: UInt64(parameters.int("seed") ?? 0)))
+    }
+
     static let retromaeCollate = StageSpec(
         type: "retromae_collate", role: .stage,
         summary: "batches packed blocks into RetroMAE encoder/decoder inputs, labels and [B, L, L] decoder masks",
@@ -144,7 +158,7 @@ struct CorpusSource: Source {
     func run(_ emitter: Emitter<Sample>) throws {
         let reader = try CorpusReader(paths: urls.map(\.path), format: format, maxLineBytes: maxLineBytes)
         urls.forEach(log.record)
-        while let record = try reader.nextRecord() {
+        while let record = reader.next() {
             switch record {
             case .document(let d):
                 try emitter.emit(Sample(["text": .string(d.text), "source": .string(d.source), "line": .int(d.line)]))
@@ -164,7 +178,7 @@ struct PairSource: Source {
     func run(_ emitter: Emitter<Sample>) throws {
         let reader = try PairReader(paths: urls.map(\.path), format: format)
         urls.forEach(log.record)
-        while let record = try reader.nextRecord() {
+        while let record = reader.next() {
             switch record {
             case .pair(let p):
                 try emitter.emit(Sample([
@@ -176,6 +190,29 @@ struct PairSource: Source {
                 try emitter.skip(item: "\(q.source):\(q.line)", reason: q.description)
             }
         }
+    }
+}
+
+/// Masks each item's ids with its own random stream (numbered in input order, so a run is
+/// reproducible from its seed); writes the masked ids back and the labels beside them.
+struct MLMMasking: Transform {
+    let masker: WholeWordMasker
+    let field: String
+    let ratio: Double
+    let seed: UInt64
+    var index = 0
+
+    mutating func process(_ item: Sample, into output: inout [Sample]) throws {
+        guard case let .array(array)? = item[field], array.dtype == .int32, array.shape.count == 1 else {
+            throw StageError(item: item.itemDescription, reason: "field '\(field)' is not a 1-D int32 array of ids")
+        }
+        var rng = SplitMix64.stream(seed: seed, index: index)
+        index += 1
+        let (input, labels) = masker.mask(array.values(as: Int32.self), ratio: ratio, using: &rng)
+        var out = item
+        out[field] = .array(NDArray(shape: [input.count], values: input))
+        out["labels"] = .array(NDArray(shape: [labels.count], values: labels))
+        output.append(out)
     }
 }
 

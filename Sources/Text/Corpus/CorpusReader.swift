@@ -6,6 +6,7 @@ import Glibc
 
 /// A document read from a corpus, with where it came from.
 public struct Document: Sendable, Equatable {
+    /// The document text, as read.
     public var text: String
     /// The file it was read from.
     public var source: String
@@ -16,6 +17,7 @@ public struct Document: Sendable, Equatable {
 /// A record that was set aside instead of read, with the file, the line and the reason: bad input
 /// is counted and reported, never dropped silently.
 public struct CorpusQuarantine: Sendable, Equatable, CustomStringConvertible {
+    /// Why a record was set aside.
     public enum Reason: Error, Sendable, Equatable {
         case invalidUTF8
         case lineTooLong(bytes: Int)
@@ -25,10 +27,14 @@ public struct CorpusQuarantine: Sendable, Equatable, CustomStringConvertible {
         /// The rest of the file could not be read (a corrupt or truncated compressed stream).
         case unreadable(String)
     }
+    /// The file the record is in.
     public var source: String
+    /// 1-based line (for an unreadable file: the first line that could not be read; 0 if it could not be opened).
     public var line: Int
+    /// Why it was set aside.
     public var reason: Reason
 
+    /// `file:line: reason`.
     public var description: String {
         let why: String
         switch reason {
@@ -61,9 +67,13 @@ public enum CorpusFormat: Sendable, Equatable {
 
 /// Counts of what a reader has read and set aside so far.
 public struct CorpusStats: Sendable, Equatable {
+    /// Files opened.
     public var files = 0
+    /// Documents yielded.
     public var documents = 0
+    /// UTF-8 bytes of those documents.
     public var bytes = 0
+    /// Records set aside.
     public var quarantined = 0
 }
 
@@ -107,9 +117,13 @@ public func expandCorpusPaths(_ patterns: [String]) throws(TextError) -> [String
 /// Streams documents from text, JSONL, gzip and zstd files with bounded memory, yielding each bad
 /// record as a `CorpusQuarantine` in place.
 public final class CorpusReader: IteratorProtocol, Sequence {
+    /// The files to read, in order (patterns expanded, directories walked).
     public let files: [String]
+    /// How documents are laid out.
     public let format: CorpusFormat
+    /// Longer lines are quarantined, never held in memory.
     public let maxLineBytes: Int
+    /// Counts so far.
     public private(set) var stats = CorpusStats()
     private var fileIndex = 0
     private var lines: LineReader?
@@ -123,14 +137,21 @@ public final class CorpusReader: IteratorProtocol, Sequence {
         self.maxLineBytes = maxLineBytes
     }
 
-    /// The next record; throws only when a file cannot be opened at all.
-    public func nextRecord() throws(TextError) -> CorpusRecord? {
+    /// The next record; a file that cannot be opened or read to its end yields an `unreadable`
+    /// quarantine record and reading goes on with the next file.
+    public func next() -> CorpusRecord? {
         while true {
             if lines == nil {
                 guard fileIndex < files.count else { return nil }
-                lines = LineReader(stream: try ByteStream(path: files[fileIndex]), maxLineBytes: maxLineBytes)
+                let path = files[fileIndex]
                 fileIndex += 1
                 stats.files += 1
+                do {
+                    lines = LineReader(stream: try ByteStream(path: path), maxLineBytes: maxLineBytes)
+                } catch {
+                    stats.quarantined += 1
+                    return .quarantined(CorpusQuarantine(source: path, line: 0, reason: .unreadable(error.reason)))
+                }
             }
             guard let reader = lines else { continue }
             let record: CorpusRecord?
@@ -139,7 +160,8 @@ public final class CorpusReader: IteratorProtocol, Sequence {
             } catch {
                 lines = nil
                 stats.quarantined += 1
-                return .quarantined(CorpusQuarantine(source: reader.stream.path, line: 0, reason: .unreadable(error.reason)))
+                return .quarantined(CorpusQuarantine(source: reader.stream.path, line: reader.lineNumber + 1,
+                                                     reason: .unreadable(error.reason)))
             }
             guard let record else { lines = nil; continue }
             switch record {
@@ -149,10 +171,6 @@ public final class CorpusReader: IteratorProtocol, Sequence {
             return record
         }
     }
-
-    /// `IteratorProtocol` conformance: stops at a file that cannot be opened (use `nextRecord()` to
-    /// see that error).
-    public func next() -> CorpusRecord? { try? nextRecord() }
 
     private func nextLineRecord(_ reader: LineReader) throws(TextError) -> CorpusRecord? {
         let path = reader.stream.path

@@ -3,16 +3,23 @@ import Foundation
 
 /// Totals of a corpus tokenization run.
 public struct TokenizationStats: Sendable, Equatable {
+    /// Documents tokenized.
     public var documents = 0
+    /// Ids written, special tokens included.
     public var tokens = 0
+    /// How many of them are [UNK].
     public var unknown = 0
+    /// Ids of the longest document.
     public var longestDocument = 0
+    /// Records set aside (bad UTF-8, over-long lines, empty documents).
     public var quarantined = 0
     /// UTF-8 bytes of the documents tokenized.
     public var bytes = 0
 
+    /// All counts at zero.
     public init() {}
 
+    /// One line for people.
     public var summary: String {
         let perDocument = documents > 0 ? Double(tokens) / Double(documents) : 0
         let unkRate = tokens > 0 ? 100 * Double(unknown) / Double(tokens) : 0
@@ -63,7 +70,7 @@ public func tokenizeCorpus(_ reader: CorpusReader, tokenizer: BertTokenizer, add
         chunk.removeAll(keepingCapacity: true)
     }
 
-    while let record = try reader.nextRecord() {
+    while let record = reader.next() {
         switch record {
         case .document(let d):
             stats.documents += 1

@@ -14,7 +14,8 @@ final class LineReader {
     private var start = 0
     private var end = 0
     private var finished = false
-    private var lineNumber = 0
+    /// Lines returned so far.
+    private(set) var lineNumber = 0
 
     init(stream: ByteStream, maxLineBytes: Int) {
         self.stream = stream

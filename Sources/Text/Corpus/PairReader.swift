@@ -1,9 +1,14 @@
 /// A query with a relevant passage and optional hard negatives, for contrastive training.
 public struct TextPair: Sendable, Equatable {
+    /// The query (or NLI anchor).
     public var query: String
+    /// A passage relevant to the query.
     public var positive: String
+    /// Hard negatives, when the file has them.
     public var negatives: [String]
+    /// The file it was read from.
     public var source: String
+    /// 1-based line in that file.
     public var line: Int
 }
 
@@ -25,9 +30,11 @@ public enum PairFormat: Sendable, Equatable {
 /// Streams query/passage pairs from TSV or JSONL files (compressed or not) with bounded memory.
 public final class PairReader: IteratorProtocol, Sequence {
     private let lines: CorpusReader
+    /// How the files are laid out.
     public let format: PairFormat
     private var pending: [PairRecord] = []
 
+    /// Reads `paths` (files, directories, globs); throws when nothing matches a path.
     public init(paths: [String], format: PairFormat = .tsv, maxLineBytes: Int = 1 << 20) throws(TextError) {
         lines = try CorpusReader(paths: paths, format: .lines, maxLineBytes: maxLineBytes)
         self.format = format
@@ -36,10 +43,10 @@ public final class PairReader: IteratorProtocol, Sequence {
     /// Counts of lines read and quarantined so far.
     public var stats: CorpusStats { lines.stats }
 
-    /// The next record; throws only when a file cannot be opened at all.
-    public func nextRecord() throws(TextError) -> PairRecord? {
+    /// The next record; unreadable files and bad lines come as quarantine records.
+    public func next() -> PairRecord? {
         while pending.isEmpty {
-            guard let record = try lines.nextRecord() else { return nil }
+            guard let record = lines.next() else { return nil }
             switch record {
             case .quarantined(let q): return .quarantined(q)
             case .document(let d): pending = parse(d).reversed()
@@ -47,8 +54,6 @@ public final class PairReader: IteratorProtocol, Sequence {
         }
         return pending.popLast()
     }
-
-    public func next() -> PairRecord? { try? nextRecord() }
 
     private func parse(_ d: Document) -> [PairRecord] {
         func quarantine(_ r: CorpusQuarantine.Reason) -> [PairRecord] {

@@ -8,13 +8,18 @@ public struct MaskingVocabulary: Sendable {
     public let isContinuation: [Bool]
     /// Per id: true for [CLS], [SEP], [PAD], [UNK], [MASK].
     public let isSpecial: [Bool]
+    /// Id of [MASK].
     public let maskId: Int32
+    /// Id of [CLS].
     public let clsId: Int32
+    /// Id of [SEP].
     public let sepId: Int32
+    /// Id of [PAD].
     public let padId: Int32
     /// Ids a "random token" replacement draws from: every non-special id.
     public let randomIds: [Int32]
 
+    /// Reads the facts from a tokenizer; it needs a [MASK] token and some non-special ids.
     public init(tokenizer: BertTokenizer) throws(TextError) {
         guard let mask = tokenizer.maskId else { throw TextError("the vocabulary has no [MASK] token") }
         let vocab = tokenizer.vocabulary
@@ -25,6 +30,7 @@ public struct MaskingVocabulary: Sendable {
         isSpecial = special
         maskId = mask; clsId = tokenizer.clsId; sepId = tokenizer.sepId; padId = tokenizer.padId
         randomIds = (0..<Int32(vocab.count)).filter { !special[Int($0)] }
+        guard !randomIds.isEmpty else { throw TextError("the vocabulary has only special tokens") }
     }
 }
 
@@ -32,8 +38,10 @@ public struct MaskingVocabulary: Sendable {
 /// are covered; each chosen token becomes [MASK] (80%), a random token (10%) or stays (10%);
 /// labels hold the original id there and -100 elsewhere. Special tokens are never chosen.
 public struct WholeWordMasker: Sendable {
+    /// Special and continuation ids of the tokenizer.
     public let vocabulary: MaskingVocabulary
 
+    /// A masker over `vocabulary`.
     public init(vocabulary: MaskingVocabulary) { self.vocabulary = vocabulary }
 
     /// Masks `ids` (which may include [CLS]/[SEP]/[PAD]) in place of a copy.
@@ -58,11 +66,9 @@ public struct WholeWordMasker: Sendable {
 }
 
 /// The whole words of a sequence (runs of a word start and its `##` continuations, specials
-/// excluded) with a reusable permutation for repeated sampling.
+/// excluded), each packed as `start << 32 | length`, in an order that sampling keeps permuting.
 struct WordSpans {
-    var starts: [Int32] = []
-    var lengths: [Int32] = []
-    var order: [Int32] = []
+    var words: [UInt64] = []
     /// Non-special tokens: the base the ratio applies to.
     var tokenCount = 0
 
@@ -72,7 +78,7 @@ struct WordSpans {
 
     /// Words of `ids`, with positions shifted by `offset` (where the slice sits in the row).
     init(_ ids: ArraySlice<Int32>, offset: Int, _ vocabulary: MaskingVocabulary) {
-        starts.reserveCapacity(ids.count); lengths.reserveCapacity(ids.count)
+        words.reserveCapacity(ids.count)
         var previousWasWord = false
         for (k, id) in ids.enumerated() {
             let idx = Int(id)
@@ -80,45 +86,41 @@ struct WordSpans {
             if special { previousWasWord = false; continue }
             tokenCount += 1
             if previousWasWord && vocabulary.isContinuation[idx] {
-                lengths[lengths.count - 1] += 1
+                words[words.count - 1] += 1
             } else {
-                starts.append(Int32(k + offset)); lengths.append(1)
+                words.append(UInt64(k + offset) << 32 | 1)
             }
             previousWasWord = true
         }
-        order = (0..<Int32(starts.count)).map { $0 }
     }
 
     /// Chooses whole words in random order, skipping any that would overshoot, until
     /// round(ratio * tokenCount) tokens (at least one) are covered; sets `chosen[i] = mark` for them.
     mutating func select(ratio: Double, into chosen: UnsafeMutablePointer<UInt8>, mark: UInt8 = 1, using rng: inout SplitMix64) {
-        let n = starts.count
+        let n = words.count
         guard n > 0 else { return }
         let target = max(1, Int((Double(tokenCount) * ratio).rounded()))
         var covered = 0
-        order.withUnsafeMutableBufferPointer { order in
-            starts.withUnsafeBufferPointer { starts in
-                lengths.withUnsafeBufferPointer { lengths in
-                    var k = 0
-                    // Each 64-bit draw gives two 32-bit ones (n is far below 2^32).
-                    var bits: UInt64 = 0
-                    while k < n && covered < target {
-                        if k & 1 == 0 { bits = rng.next() } else { bits >>= 32 }
-                        let j = k &+ Int(truncatingIfNeeded: ((bits & 0xFFFF_FFFF) &* UInt64(truncatingIfNeeded: n &- k)) >> 32)
-                        order.swapAt(k, j)
-                        let w = Int(order[k])
-                        let len = Int(lengths[w])
-                        if covered &+ len <= target {
-                            let s = Int(starts[w])
-                            // Most words are one token: a plain store, not a memset call.
-                            chosen[s] = mark
-                            var p = s &+ 1
-                            while p < s &+ len { chosen[p] = mark; p &+= 1 }
-                            covered &+= len
-                        }
-                        k &+= 1
-                    }
+        words.withUnsafeMutableBufferPointer { words in
+            var k = 0
+            // Each 64-bit draw gives two 32-bit ones (n is far below 2^32).
+            var bits: UInt64 = 0
+            while k < n && covered < target {
+                if k & 1 == 0 { bits = rng.next() } else { bits >>= 32 }
+                let j = k &+ Int(truncatingIfNeeded: ((bits & 0xFFFF_FFFF) &* UInt64(truncatingIfNeeded: n &- k)) >> 32)
+                let word = words[j]
+                words[j] = words[k]
+                words[k] = word
+                let len = Int(truncatingIfNeeded: word & 0xFFFF_FFFF)
+                if covered &+ len <= target {
+                    let s = Int(truncatingIfNeeded: word >> 32)
+                    // Most words are one token: a plain store, not a memset call.
+                    chosen[s] = mark
+                    var p = s &+ 1
+                    while p < s &+ len { chosen[p] = mark; p &+= 1 }
+                    covered &+= len
                 }
+                k &+= 1
             }
         }
     }

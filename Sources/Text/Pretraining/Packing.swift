@@ -10,8 +10,10 @@ public struct SentenceSplitter: Sendable {
         "sept", "oct", "nov", "dec", "u.s", "gen", "gov", "sen", "rep", "approx", "dept", "est", "mt",
     ]
 
+    /// A splitter with the default English abbreviations.
     public init() {}
 
+    /// The sentences of `text`, trimmed, in order.
     public func split(_ text: String) -> [String] {
         let scalars = Array(text.unicodeScalars)
         var sentences: [String] = []
@@ -91,8 +93,11 @@ extension String {
 /// fit starts a new block; one longer than a block is cut and continues in the next block, so no
 /// token is lost. Blocks never mix documents.
 public struct BlockPacker: Sendable {
+    /// Tokenizes each sentence (no special tokens).
     public let tokenizer: BertTokenizer
+    /// Most ids in one block: max length - 2.
     public let blockSize: Int
+    /// Splits documents into sentences.
     public var splitter = SentenceSplitter()
 
     /// - Parameter maxLength: model max length, special tokens included (blocks get `maxLength - 2`).

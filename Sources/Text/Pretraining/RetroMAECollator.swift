@@ -2,6 +2,7 @@ import Dispatch
 
 /// One RetroMAE training batch, row-major and flat, ready for tensors.
 public struct RetroMAEBatch: Sendable {
+    /// B: the number of sequences.
     public let batchSize: Int
     /// L: the longest sequence of the batch, [CLS] and [SEP] included.
     public let length: Int
@@ -28,8 +29,11 @@ public struct RetroMAEBatch: Sendable {
 /// does. Sequences are collated in parallel with per-sequence random streams, so a batch depends only
 /// on its seed.
 public struct RetroMAECollator: Sendable {
+    /// Special and continuation ids of the tokenizer.
     public let vocabulary: MaskingVocabulary
+    /// Share of tokens the encoder input masks (whole words).
     public var encoderRatio = 0.3
+    /// Share of positions each decoder row hides (whole words).
     public var decoderRatio = 0.5
     /// Longest sequence accepted, special tokens included.
     public var maxLength = 512
@@ -38,6 +42,7 @@ public struct RetroMAECollator: Sendable {
     /// Threads used for one batch.
     public var threads = 2
 
+    /// A collator with the paper's defaults.
     public init(vocabulary: MaskingVocabulary) { self.vocabulary = vocabulary }
 
     /// Collates `blocks`; a block longer than `maxLength - 2` is an error (packing should have cut it:
@@ -70,12 +75,16 @@ public struct RetroMAECollator: Sendable {
             let out = Outputs(encIn: encIn, encLab: encLab, att: att, decIn: decIn, decLab: decLab, decMask: decMask)
             let workers = max(1, min(threads, batch))
             DispatchQueue.concurrentPerform(iterations: workers) { w in
+                // Scratch for one sequence, reused across this worker's sequences: the encoder's
+                // chosen positions, then the sampled decoder visibility rows.
+                let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: length &* (max(1, min(maskSamples, length)) &+ 1))
+                defer { scratch.deallocate() }
                 var b = w
                 while b < batch {
                     var rng = SplitMix64.stream(seed: seed, index: b)
                     Self.collateOne(blocks[b], row: b, length: length, out: out, vocabulary: vocabulary,
                                     encoderRatio: encoderRatio, decoderRatio: decoderRatio,
-                                    maskSamples: maskSamples, rng: &rng)
+                                    maskSamples: maskSamples, scratch: scratch, rng: &rng)
                     b += workers
                 }
             }
@@ -96,7 +105,8 @@ public struct RetroMAECollator: Sendable {
     }
 
     private static func collateOne(_ block: [Int32], row b: Int, length L: Int, out: Outputs, vocabulary: MaskingVocabulary,
-                                   encoderRatio: Double, decoderRatio: Double, maskSamples: Int, rng: inout SplitMix64) {
+                                   encoderRatio: Double, decoderRatio: Double, maskSamples: Int,
+                                   scratch: UnsafeMutablePointer<UInt8>, rng: inout SplitMix64) {
         let n = block.count + 2
         let base = b &* L
         // Decoder content stream and labels: the original sequence.
@@ -110,8 +120,7 @@ public struct RetroMAECollator: Sendable {
 
         var words = WordSpans(block[...], offset: 1, vocabulary)
         // Encoder: whole-word MLM at the encoder ratio.
-        let chosen = UnsafeMutablePointer<UInt8>.allocate(capacity: L)
-        defer { chosen.deallocate() }
+        let chosen = scratch
         chosen.initialize(repeating: 0, count: L)
         words.select(ratio: encoderRatio, into: chosen, using: &rng)
         for i in 0..<n {
@@ -129,8 +138,7 @@ public struct RetroMAECollator: Sendable {
 
         // Decoder: K sampled visibility rows (1 = visible), then each row copies one of them.
         let k = max(1, min(maskSamples, n))
-        let samples = UnsafeMutablePointer<UInt8>.allocate(capacity: k &* L)
-        defer { samples.deallocate() }
+        let samples = scratch + L
         for s in 0..<k {
             let visible = samples + s &* L
             visible.initialize(repeating: 1, count: n)

@@ -11,6 +11,7 @@ public struct BertNormalizerOptions: Sendable, Equatable {
     /// Lowercase every character (full Unicode mapping, no context).
     public var lowercase: Bool
 
+    /// The defaults are bert-base-uncased's.
     public init(cleanText: Bool = true, handleChineseChars: Bool = true, stripAccents: Bool? = nil, lowercase: Bool = true) {
         self.cleanText = cleanText
         self.handleChineseChars = handleChineseChars

@@ -8,6 +8,7 @@ protocol WordSink {
 public struct BertPreTokenizer: Sendable {
     let table: ScalarTable
 
+    /// Precomputes the per-character tables for `options`.
     public init(_ options: BertNormalizerOptions = .init()) {
         table = ScalarTable(options: options)
     }

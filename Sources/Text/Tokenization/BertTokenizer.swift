@@ -14,10 +14,12 @@ public struct Encoding: Sendable, Equatable {
     /// 1 for real tokens, 0 for padding.
     public var attentionMask: [UInt8]
 
+    /// An empty encoding.
     public init() {
         ids = []; typeIds = []; offsets = []; specialTokensMask = []; attentionMask = []
     }
 
+    /// Number of tokens.
     public var count: Int { ids.count }
 
     mutating func append(_ id: Int32, _ offset: Range<Int>, type: UInt8, special: Bool) {
@@ -57,10 +59,15 @@ public struct BertTokenizer: Sendable {
     /// post-processor does not).
     public var addsClsAndSep = true
 
+    /// Id of [UNK].
     public let unkId: Int32
+    /// Id of [CLS].
     public let clsId: Int32
+    /// Id of [SEP].
     public let sepId: Int32
+    /// Id of [PAD].
     public let padId: Int32
+    /// Id of [MASK], when the vocabulary has one.
     public let maskId: Int32?
     /// Tokens matched literally in the raw text before normalization (the special tokens).
     let addedTokens: [(bytes: [UInt8], id: Int32)]

@@ -97,7 +97,13 @@ extension BertTokenizer {
                       padId: pad, maskId: mask, addedTokens: added)
         if let m = model["max_input_chars_per_word"] as? Int { maxInputCharsPerWord = m }
         addsClsAndSep = root["post_processor"] is [String: Any]
-        if let t = root["truncation"] as? [String: Any], let m = t["max_length"] as? Int { truncation = m }
+        if let t = root["truncation"] as? [String: Any] {
+            guard t["strategy"] as? String ?? "LongestFirst" == "LongestFirst", t["direction"] as? String ?? "Right" == "Right",
+                  t["stride"] as? Int ?? 0 == 0 else {
+                throw fail("truncation other than longest_first from the right without stride is not supported")
+            }
+            truncation = t["max_length"] as? Int
+        }
         if let p = root["padding"] as? [String: Any], let s = p["strategy"] as? [String: Any],
            let fixed = s["Fixed"] as? Int {
             padding = fixed

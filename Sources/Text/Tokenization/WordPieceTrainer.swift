@@ -3,17 +3,22 @@
 /// `##` forms for characters inside words), then repeated merges of the most frequent adjacent pair
 /// (ties to the pair of smaller ids) until the vocabulary has `vocabSize` tokens.
 public struct WordPieceTrainer: Sendable {
+    /// Tokens to learn, special tokens and alphabet included.
     public var vocabSize: Int
     /// Pairs seen fewer times than this are not merged.
     public var minFrequency: Int
     /// Keep at most this many distinct characters (the most frequent).
     public var limitAlphabet: Int?
+    /// Tokens placed first, with ids 0, 1, ...
     public var specialTokens: [String]
+    /// Marks pieces that continue a word.
     public var continuingPrefix = "##"
+    /// Normalizes and splits documents into words.
     public let preTokenizer: BertPreTokenizer
     /// Distinct words seen so far and how often.
     public private(set) var wordCounts: [String: Int] = [:]
 
+    /// Defaults of `tokenizers`' BertWordPieceTokenizer.train.
     public init(vocabSize: Int = 30522, minFrequency: Int = 2, limitAlphabet: Int? = 1000,
                 specialTokens: [String] = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"],
                 normalizer: BertNormalizerOptions = .init()) {
