@@ -59,6 +59,7 @@ let package = Package(
         .testTarget(name: "PipelineCoreTests", dependencies: ["PipelineCore"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "PipelineCore"]),
         .testTarget(name: "CLibrariesTests", dependencies: ["CFFmpeg", "CSndFile", "COpenBLAS"]),
+        .testTarget(name: "sluiceTests", dependencies: ["sluice"]),
     ],
     swiftLanguageModes: [.v6]
 )
