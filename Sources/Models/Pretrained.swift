@@ -9,7 +9,7 @@ extension RetroMAEModel {
     /// hold (the MLM head of a bare `BertModel`, the RetroMAE decoder of any BERT) keep their
     /// random initialisation, as the paper starts RetroMAE from BERT.
     public init(directory: URL, rng: inout RandomGenerator) throws(ModelError) {
-        let config = try BertConfig(configJSON: directory.appendingPathComponent("config.json"))
+        let config = try BertConfig(modelConfig: directory.appendingPathComponent("config.json"))
         self.init(config, rng: &rng)
         let file = directory.appendingPathComponent("model.safetensors")
         guard FileManager.default.fileExists(atPath: file.path) else {
@@ -34,7 +34,7 @@ extension RetroMAEModel {
         } catch {
             throw ModelError(directory.path, "cannot create directory: \(error.localizedDescription)")
         }
-        try config.writeConfigJSON(to: directory.appendingPathComponent("config.json"))
+        try config.writeModelConfig(to: directory.appendingPathComponent("config.json"))
         let file = directory.appendingPathComponent("model.safetensors")
         do throws(SafeTensorsError) {
             try SafeTensors.write(namedState, metadata: ["format": "pt"], to: file)

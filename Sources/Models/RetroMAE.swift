@@ -35,7 +35,7 @@ public struct RetroMAEOutput {
 /// Parameters are named as Hugging Face's `BertForMaskedLM` (`bert.`, `cls.predictions.`) plus
 /// `c_head.` for the decoder layer, so the encoder loads into transformers as it is.
 public struct RetroMAEModel: Layer {
-    public private(set) var encoder: BertEncoder
+    public private(set) var encoder: BertModel
     public private(set) var head: MLMHead
     public private(set) var decoder: BertLayer
 
@@ -43,9 +43,9 @@ public struct RetroMAEModel: Layer {
 
     /// A randomly initialised model (BERT's initialisation).
     public init(_ config: BertConfig, rng: inout RandomGenerator) {
-        encoder = BertEncoder(config, rng: &rng)
-        head = MLMHead(config, wordEmbeddings: encoder.embeddings.words, rng: &rng)
-        decoder = BertLayer(hidden: config.hiddenSize, heads: config.heads, intermediate: config.intermediateSize,
+        encoder = BertModel(config, rng: &rng)
+        head = MLMHead(config, wordEmbeddings: encoder.embeddings.words.weight, rng: &rng)
+        decoder = BertLayer(hidden: config.hidden, heads: config.heads, intermediate: config.intermediate,
                             dropout: config.dropout, eps: config.layerNormEps, ffn: config.feedForward, rng: &rng)
         initializeLikeBert(decoder.namedParameters, rng: &rng)
     }
@@ -56,7 +56,7 @@ public struct RetroMAEModel: Layer {
 
     /// Monarch feed-forward maps of encoder and decoder become dense ("reverse sparsification").
     public mutating func densifyFeedForward() {
-        encoder.densifyFeedForward()
+        encoder = encoder.densifyingFeedForward()
         decoder = decoder.densifyingFeedForward()
     }
 
@@ -65,7 +65,7 @@ public struct RetroMAEModel: Layer {
     /// check that the decoder depends on the embedding.
     public func callAsFunction(_ batch: RetroMAEBatch, context: inout ForwardContext,
                                embeddingOrder: [Int]? = nil) throws(ModelError) -> RetroMAEOutput {
-        let (b, length, hidden) = (batch.batchSize, batch.length, config.hiddenSize)
+        let (b, length, hidden) = (batch.batchSize, batch.length, config.hidden)
         let encoderIds = batch.encoderInputIds.map(Int.init), decoderIds = batch.decoderInputIds.map(Int.init)
         try encoder.validate(ids: encoderIds, batch: b, length: length, source: "encoder input")
         try encoder.validate(ids: decoderIds, batch: b, length: length, source: "decoder input")
@@ -84,9 +84,9 @@ public struct RetroMAEModel: Layer {
         let cls = embedding(flat, indices: (0..<b).map { $0 * length }, indexShape: [b])
         let sentence = embeddingOrder.map { embedding(cls, indices: $0, indexShape: [b]) } ?? cls
         let h = sentence.reshaped([b, 1, hidden])
-        let content = encoder.embeddings(decoderIds, batch: b, length: length, context: &context)
+        let content = encoder.embeddings(decoderIds, batch: b, context: &context)
         let contentStream = concat([h, content.slice(axis: 1, 1..<length)], axis: 1)
-        let queryStream = h + encoder.embeddings.positionVectors(length)
+        let queryStream = h + encoder.embeddings.positions(Array(0..<length), shape: [length])
         let mask = Tensor(shape: [b, 1, length, length],
                           scalars: batch.decoderAttentionMask.map { $0 != 0 ? 0 : MultiHeadAttention.maskedValue })
         let decoded = decoder(queryStream, memory: contentStream, mask: mask, context: &context)
@@ -102,8 +102,8 @@ public struct RetroMAEModel: Layer {
         let rows = labels.indices.filter { labels[$0] != ignoreLabel }
         guard !rows.isEmpty else { return (Tensor(0), TokenAccuracy()) }
         let targets = rows.map { Int(labels[$0]) }
-        if let bad = targets.first(where: { $0 < 0 || $0 >= config.vocabSize }) {
-            throw ModelError("labels", "label \(bad) is outside the vocabulary of \(config.vocabSize)")
+        if let bad = targets.first(where: { $0 < 0 || $0 >= config.vocabularySize }) {
+            throw ModelError("labels", "label \(bad) is outside the vocabulary of \(config.vocabularySize)")
         }
         let logits = head(embedding(states, indices: rows, indexShape: [rows.count]))
         return (crossEntropy(logits, targets: targets), accuracy(logits, targets: targets))

@@ -9,7 +9,7 @@ public enum Pooling: String, Sendable, CaseIterable {
     case mean
 }
 
-extension BertEncoder {
+extension BertModel {
     /// `[N, hidden]` embeddings of token sequences that already hold [CLS] ... [SEP]; they are
     /// padded with `padId` to the longest one. With `normalize` each row has unit L2 norm.
     public func sentenceEmbeddings(_ sequences: [[Int32]], padId: Int32, pooling: Pooling, normalize: Bool,
@@ -29,13 +29,13 @@ extension BertEncoder {
         let pooled: Tensor
         switch pooling {
         case .cls:
-            pooled = embedding(states.reshaped([n * length, config.hiddenSize]), indices: (0..<n).map { $0 * length },
+            pooled = embedding(states.reshaped([n * length, config.hidden]), indices: (0..<n).map { $0 * length },
                                indexShape: [n])
         case .mean:
             let weights = sequences.flatMap { sequence in
                 (0..<length).map { $0 < sequence.count ? 1 / Float(sequence.count) : 0 }
             }
-            pooled = matmul(Tensor(shape: [n, 1, length], scalars: weights), states).reshaped([n, config.hiddenSize])
+            pooled = matmul(Tensor(shape: [n, 1, length], scalars: weights), states).reshaped([n, config.hidden])
         }
         return normalize ? pooled.l2Normalized() : pooled
     }
@@ -53,17 +53,17 @@ public func contrastiveLoss(queries: Tensor, passages: Tensor, positives: [Int],
 /// Embeds texts with a tokenizer and an encoder, in inference mode: what `sluice embed` and
 /// retrieval evaluation use.
 public struct SentenceEncoder {
-    public let encoder: BertEncoder
+    public let encoder: BertModel
     public let tokenizer: BertTokenizer
     public var pooling: Pooling
     public var normalize: Bool
     public var batchSize = 32
 
     /// Texts longer than the encoder's positions are truncated by the tokenizer.
-    public init(encoder: BertEncoder, tokenizer: BertTokenizer, pooling: Pooling = .cls, normalize: Bool = false,
+    public init(encoder: BertModel, tokenizer: BertTokenizer, pooling: Pooling = .cls, normalize: Bool = false,
                 maxLength: Int? = nil) throws(ModelError) {
-        guard tokenizer.vocabulary.count <= encoder.config.vocabSize else {
-            throw ModelError("vocabulary", "\(tokenizer.vocabulary.count) tokens but the model has vocab_size \(encoder.config.vocabSize)")
+        guard tokenizer.vocabulary.count <= encoder.config.vocabularySize else {
+            throw ModelError("vocabulary", "\(tokenizer.vocabulary.count) tokens but the model has vocab_size \(encoder.config.vocabularySize)")
         }
         var tokenizer = tokenizer
         tokenizer.truncation = min(maxLength ?? encoder.config.maxPositions, encoder.config.maxPositions)
@@ -74,7 +74,7 @@ public struct SentenceEncoder {
     /// `[texts.count, hidden]` row-major embeddings.
     public func embed(_ texts: [String]) throws(ModelError) -> [Float] {
         var result: [Float] = []
-        result.reserveCapacity(texts.count * encoder.config.hiddenSize)
+        result.reserveCapacity(texts.count * encoder.config.hidden)
         var context = ForwardContext.inference
         for start in stride(from: 0, to: texts.count, by: max(1, batchSize)) {
             let sequences = texts[start..<min(texts.count, start + max(1, batchSize))].map { tokenizer.encode($0).ids }

@@ -109,6 +109,18 @@ public struct BertModel: Layer {
         }
     }
 
+    private init(config: BertConfig, embeddings: BertEmbeddings, layers: [BertLayer]) {
+        (self.config, self.embeddings, self.layers) = (config, embeddings, layers)
+    }
+
+    /// This encoder with every layer's Monarch feed-forward maps multiplied out into dense ones,
+    /// sharing all other parameters ("reverse sparsification"; see `BertLayer.densifyingFeedForward`).
+    public func densifyingFeedForward() -> BertModel {
+        var dense = config
+        dense.feedForward = .dense
+        return BertModel(config: dense, embeddings: embeddings, layers: layers.map { $0.densifyingFeedForward() })
+    }
+
     public var namedParameters: [(name: String, tensor: Tensor)] {
         prefixed("embeddings", embeddings)
             + layers.enumerated().flatMap { prefixed("encoder.layer.\($0.offset)", $0.element) }

@@ -52,9 +52,8 @@ import Text
         let (model, _, expected) = try Self.load()
         let length = expected.mlm_input_ids.count
         var context = ForwardContext.inference
-        let states = model.encoder(expected.mlm_input_ids, valid: Array(repeating: 1, count: length), batch: 1,
-                                   length: length, context: &context)
-        let logits = model.head(states.reshaped([length, model.config.hiddenSize]))
+        let states = model.encoder(expected.mlm_input_ids, batch: 1, context: &context)
+        let logits = model.head(states.reshaped([length, model.config.hidden]))
         #expect(abs(crossEntropy(logits, targets: expected.mlm_labels).item - expected.mlm_loss) < 1e-4)
     }
 

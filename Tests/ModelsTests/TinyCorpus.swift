@@ -33,7 +33,9 @@ enum TinyCorpus {
     }
 
     static func config(dropout: Float = 0, feedForward: LinearKind = .dense) -> BertConfig {
-        BertConfig(vocabSize: tokenizer.vocabulary.count, hiddenSize: 32, layers: 2, heads: 4, intermediateSize: 64,
-                   maxPositions: 32, dropout: dropout, feedForward: feedForward)
+        var config = BertConfig()
+        (config.vocabularySize, config.hidden, config.layers, config.heads) = (tokenizer.vocabulary.count, 32, 2, 4)
+        (config.intermediate, config.maxPositions, config.dropout, config.feedForward) = (64, 32, dropout, feedForward)
+        return config
     }
 }

@@ -1,0 +1,104 @@
+import Foundation
+import Tensor
+
+/// A model file or input the models cannot use, naming the file (or input) and the reason.
+public struct ModelError: Error, CustomStringConvertible {
+    public let description: String
+
+    public init(_ source: String, _ reason: String) { description = "\(source): \(reason)" }
+}
+
+extension BertConfig {
+    /// Reads a `config.json`: Hugging Face's BERT fields, plus our `ffn`/`nblocks` keys for
+    /// Monarch feed-forward maps (Hugging Face BERT has only dense ones).
+    public init(modelConfig url: URL) throws(ModelError) {
+        do throws(ConfigError) {
+            try self.init(huggingFaceConfig: url)
+            let object = (try? JSONSerialization.jsonObject(with: Data(contentsOf: url))) as? [String: Any]
+            if let ffn = object?["ffn"] as? String {
+                feedForward = try LinearKind(config: ffn, nblocks: (object?["nblocks"] as? NSNumber)?.intValue)
+            }
+        } catch {
+            throw ModelError(url.path, error.description)
+        }
+    }
+
+    /// Writes a `config.json` that `init(modelConfig:)` and transformers read back.
+    public func writeModelConfig(to url: URL) throws(ModelError) {
+        var object: [String: Any] = [
+            "architectures": ["BertForMaskedLM"], "model_type": "bert", "vocab_size": vocabularySize, "hidden_size": hidden,
+            "num_hidden_layers": layers, "num_attention_heads": heads, "intermediate_size": intermediate,
+            "max_position_embeddings": maxPositions, "type_vocab_size": typeVocabularySize,
+            "layer_norm_eps": Double(layerNormEps), "hidden_dropout_prob": Double(dropout),
+            "attention_probs_dropout_prob": Double(dropout), "hidden_act": "gelu", "position_embedding_type": "absolute",
+            "pad_token_id": 0,
+        ]
+        if case .monarch(let nblocks) = feedForward { (object["ffn"], object["nblocks"]) = ("monarch", nblocks) }
+        do {
+            try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]).write(to: url)
+        } catch {
+            throw ModelError(url.path, "cannot write config: \(error.localizedDescription)")
+        }
+    }
+}
+
+extension BertModel {
+    /// Checks ids and length before any tensor op sees them (ops treat bad indices as bugs).
+    public func validate(ids: [Int], batch: Int, length: Int, source: String) throws(ModelError) {
+        guard ids.count == batch * length else {
+            throw ModelError(source, "\(ids.count) ids for a batch of \(batch) x \(length)")
+        }
+        guard length <= config.maxPositions else {
+            throw ModelError(source, "sequence length \(length) exceeds max_position_embeddings \(config.maxPositions)")
+        }
+        if let bad = ids.firstIndex(where: { $0 < 0 || $0 >= config.vocabularySize }) {
+            throw ModelError(source, "token id \(ids[bad]) in row \(bad / max(length, 1)) is outside the vocabulary of \(config.vocabularySize)")
+        }
+    }
+
+    /// Hidden states `[B, L, hidden]` for row-major ids with 1/0 validity flags (the collator's layout).
+    func callAsFunction(_ ids: [Int], valid: [UInt8], batch: Int, length: Int, context: inout ForwardContext) -> Tensor {
+        let rows = (0..<batch).map { b in (0..<length).map { valid[b * length + $0] != 0 } }
+        return self(ids, valid: rows, batch: batch, context: &context)
+    }
+}
+
+/// BERT's masked-language-model head: dense + GELU + LayerNorm, then scores against the word
+/// embeddings (tied) plus a bias. Named as `cls.predictions` in Hugging Face's `BertForMaskedLM`.
+public struct MLMHead: Layer {
+    public let transform: Linear
+    public let norm: LayerNorm
+    public let bias: Tensor
+    /// The encoder's word embeddings (`[vocab, hidden]`), shared, so not listed as a parameter here.
+    public let wordEmbeddings: Tensor
+
+    public init(_ config: BertConfig, wordEmbeddings: Tensor, rng: inout RandomGenerator) {
+        transform = Linear(config.hidden, config.hidden, rng: &rng)
+        norm = LayerNorm(config.hidden, eps: config.layerNormEps)
+        bias = .zeros([config.vocabularySize], requiresGrad: true)
+        self.wordEmbeddings = wordEmbeddings
+        initializeLikeBert(transform.namedParameters, rng: &rng)
+    }
+
+    public var namedParameters: [(name: String, tensor: Tensor)] {
+        prefixed("transform.dense", transform) + prefixed("transform.LayerNorm", norm) + [("bias", bias)]
+    }
+
+    /// Vocabulary logits `[N, vocab]` for hidden states `[N, hidden]`.
+    public func callAsFunction(_ hidden: Tensor) -> Tensor {
+        matmul(norm(transform(hidden).gelu()), wordEmbeddings, transposeB: true) + bias
+    }
+}
+
+/// Re-draws matrices as N(0, 0.02) and zeroes biases, as BERT initialises (and `BertModel`
+/// does for its layers); LayerNorm and Monarch factors keep their own initialisation. It keeps
+/// MLM logits near zero at init, so the losses start at ln(vocab).
+func initializeLikeBert(_ parameters: [(name: String, tensor: Tensor)], rng: inout RandomGenerator) {
+    for (name, tensor) in parameters where !name.contains("LayerNorm") {
+        if name.hasSuffix("bias") {
+            tensor.assign(.zeros(tensor.shape))
+        } else if tensor.rank == 2 {
+            tensor.assign(.normal(tensor.shape, std: 0.02, rng: &rng))
+        }
+    }
+}
