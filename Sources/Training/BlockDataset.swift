@@ -11,6 +11,7 @@ public struct BlockDataset: Sendable {
     public let batchSize: Int
     public let collator: RetroMAECollator
     public let seed: UInt64
+    let order: EpochOrder
 
     /// Fails when there are fewer blocks than one batch.
     public init(blocks: [[Int32]], batchSize: Int, collator: RetroMAECollator, seed: UInt64) throws(ModelError) {
@@ -18,29 +19,18 @@ public struct BlockDataset: Sendable {
             throw ModelError("dataset", "\(blocks.count) blocks cannot fill one batch of \(batchSize)")
         }
         (self.blocks, self.batchSize, self.collator, self.seed) = (blocks, batchSize, collator, seed)
+        order = EpochOrder(count: blocks.count, seed: seed)
     }
 
     /// Full batches per epoch (a last partial batch is left out; the next epoch's order differs).
     public var batchesPerEpoch: Int { blocks.count / batchSize }
 
     /// The block indices of batch `index`.
-    public func blockIndices(ofBatch index: Int) -> [Int] {
-        let order = epochOrder(index / batchesPerEpoch)
-        let start = (index % batchesPerEpoch) * batchSize
-        return Array(order[start..<start + batchSize])
-    }
+    public func blockIndices(ofBatch index: Int) -> [Int] { order.items(ofBatch: index, batchSize: batchSize) }
 
     /// Batch `index`, collated with masks drawn from the seed and `index`.
     public func batch(_ index: Int) throws(TextError) -> RetroMAEBatch {
         var masks = SplitMix64.stream(seed: seed, index: index)
         return try collator.collate(blockIndices(ofBatch: index).map { blocks[$0] }, seed: masks.next())
-    }
-
-    /// A seeded Fisher-Yates permutation of the blocks for `epoch`.
-    private func epochOrder(_ epoch: Int) -> [Int] {
-        var rng = SplitMix64.stream(seed: ~seed, index: epoch)
-        var order = Array(blocks.indices)
-        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, rng.below(i + 1)) }
-        return order
     }
 }

@@ -19,6 +19,11 @@ public struct TrainerConfig: Sendable {
     public var seed: UInt64 = 0
     /// Update after which Monarch feed-forward maps become dense ("reverse sparsification"; nil: never).
     public var densifyAtStep: Int?
+    /// Stage 2: scores are [CLS] dot products over this temperature (0.02 with `normalize`, 1 without,
+    /// in the reference fine-tuners).
+    public var temperature: Float = 0.02
+    /// Stage 2: unit-normalise [CLS] embeddings before scoring (cosine similarity).
+    public var normalize = true
 
     public init(totalSteps: Int) { self.totalSteps = totalSteps }
 
@@ -39,6 +44,12 @@ public struct StepReport: Sendable {
     public var learningRate: Float
     /// Non-padding tokens in the update's micro-batches.
     public var tokens: Int
+    /// Stage 2 only: in-batch contrastive loss and how often the positive scored highest.
+    public var contrastiveLoss: Float = 0
+    public var contrastiveAccuracy = TokenAccuracy()
+    /// Wall time of the update, and the part spent producing batches (collation, masking).
+    public var seconds: Double = 0
+    public var dataSeconds: Double = 0
 }
 
 /// Trains a `RetroMAEModel` on a `BlockDataset`: gradient accumulation, AdamW with linear warm-up
@@ -47,6 +58,8 @@ public struct StepReport: Sendable {
 public final class RetroMAETrainer {
     public private(set) var model: RetroMAEModel
     public let data: BlockDataset
+    /// Stage 2's query/passage pairs (nil in stage 1); batch k of the pairs goes with batch k of `data`.
+    public let pairs: PairDataset?
     public let config: TrainerConfig
     private var optimizer: AdamW
     private var context: ForwardContext
@@ -57,9 +70,10 @@ public final class RetroMAETrainer {
     /// Whether Monarch maps were multiplied out (the checkpoint's parameter names depend on it).
     public private(set) var densified = false
 
-    public init(model: RetroMAEModel, data: BlockDataset, config: TrainerConfig) {
+    public init(model: RetroMAEModel, data: BlockDataset, pairs: PairDataset? = nil, config: TrainerConfig) {
         self.model = model
         self.data = data
+        self.pairs = pairs
         self.config = config
         optimizer = AdamW(parameters: model.namedParameters, weightDecay: config.weightDecay)
         context = ForwardContext(training: true, rng: RandomGenerator(seed: config.seed))
@@ -72,10 +86,28 @@ public final class RetroMAETrainer {
         var report = StepReport(step: step + 1, loss: 0, encoderLoss: 0, decoderLoss: 0, encoderAccuracy: .init(),
                                 decoderAccuracy: .init(), learningRate: config.schedule.rate(at: step), tokens: 0)
         let scale = 1 / Float(config.accumulation)
+        let start = ContinuousClock.now
+        var dataTime = Duration.zero
         for _ in 0..<config.accumulation {
+            let dataStart = ContinuousClock.now
             let batch = try data.batch(dataPosition)
+            let pairBatch = pairs?.batch(dataPosition)
+            dataTime += ContinuousClock.now - dataStart
             let output = try model(batch, context: &context)
-            (output.loss * scale).backward()
+            var loss = output.loss
+            if let pairBatch, let pairs {
+                let encode = { (sequences: [[Int32]], context: inout ForwardContext) throws(ModelError) in
+                    try self.model.encoder.sentenceEmbeddings(sequences, padId: pairs.padId, pooling: .cls,
+                                                              normalize: self.config.normalize, context: &context)
+                }
+                let (contrastive, accuracy) = contrastiveLoss(
+                    queries: try encode(pairBatch.queries, &context), passages: try encode(pairBatch.passages, &context),
+                    positives: pairBatch.positives, temperature: config.temperature)
+                loss = loss + contrastive
+                report.contrastiveLoss += contrastive.item * scale
+                report.contrastiveAccuracy = report.contrastiveAccuracy + accuracy
+            }
+            (loss * scale).backward()
             dataPosition += 1
             report.loss += output.loss.item * scale
             report.encoderLoss += output.encoderLoss.item * scale
@@ -87,6 +119,9 @@ public final class RetroMAETrainer {
         if let maxNorm = config.maxGradientNorm { clipGradientNorm(model.parameters, maxNorm: maxNorm) }
         optimizer.step(learningRate: report.learningRate)
         step += 1
+        report.loss += report.contrastiveLoss
+        report.seconds = seconds(ContinuousClock.now - start)
+        report.dataSeconds = seconds(dataTime)
         return report
     }
 
@@ -121,4 +156,8 @@ public final class RetroMAETrainer {
         let (rng, savedStep) = try Checkpoint.restore(from: file, model: model, optimizer: &optimizer)
         (context.rng, step, dataPosition) = (rng, savedStep, position)
     }
+}
+
+private func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
 }

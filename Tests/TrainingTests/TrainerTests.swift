@@ -77,6 +77,25 @@ import Training
         #expect(abs(before.shuffledDecoderLoss - before.decoderLoss) < 0.2)
     }
 
+    @Test func stageTwoLearnsToMatchQueriesWithTheirPassages() throws {
+        // The query is a sentence's last three words.
+        let pairs = TinyCorpus.sentences.map { sentence in
+            (query: sentence.split(separator: " ").suffix(3).joined(separator: " "), positive: sentence, negatives: [String]())
+        }
+        let pairData = try PairDataset(pairs: pairs, tokenizer: TinyCorpus.tokenizer, maxLength: 32, batchSize: 4, seed: 2)
+        #expect(pairData.batch(0).passages.count == 4 && pairData.batch(0).positives == [0, 1, 2, 3])
+        var rng = RandomGenerator(seed: 8)
+        var config = TrainerConfig(totalSteps: 60)
+        config.learningRate = 3e-3
+        config.temperature = 0.1
+        let data = try BlockDataset(blocks: TinyCorpus.blocks, batchSize: 4, collator: TinyCorpus.collator(), seed: 1)
+        let trainer = RetroMAETrainer(model: RetroMAEModel(TinyCorpus.config(), rng: &rng), data: data, pairs: pairData,
+                                      config: config)
+        let reports = try (0..<60).map { _ in try trainer.trainStep() }
+        #expect(reports[0].contrastiveLoss > 1)
+        #expect(reports.suffix(5).allSatisfy { $0.contrastiveLoss < 0.1 && $0.contrastiveAccuracy.rate == 1 })
+    }
+
     @Test func retrievalMetricsOfAKnownRanking() throws {
         // Query 0 ranks passages 2, 0, 1 (relevant: 0, rank 2); query 1 ranks 1 first (relevant: 1, rank 1).
         let passages: [Float] = [0.5, 0, 0, 1, 1, 0]
