@@ -200,6 +200,7 @@ struct RetroMAETrain: ParsableCommand {
                 line += String(format: " | retrieval MRR@10 %.4f R@1 %.4f R@10 %.4f R@100 %.4f", m.mrrAt10, m.recallAt1, m.recallAt10, m.recallAt100)
             }
             print(line)
+            fflush(nil)  // progress shows live when stdout is a pipe
         }
         if trainer.step == 0 { try evaluate() }
         var window: [StepReport] = []
@@ -214,6 +215,7 @@ struct RetroMAETrain: ParsableCommand {
                              window.reduce(0) { $0 + $1.decoderLoss } / n,
                              pairData == nil ? "" : String(format: ", contrastive %.3f", window.reduce(0) { $0 + $1.contrastiveLoss } / n),
                              report.learningRate, Double(window.reduce(0) { $0 + $1.tokens }) / seconds, 100 * waiting / seconds))
+                fflush(nil)  // progress shows live when stdout is a pipe
                 window.removeAll()
             }
             if trainer.step % checkpointEvery == 0 || trainer.step == steps { try trainer.saveCheckpoint(to: checkpointFile) }

@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+
+/// `sluice retromae train` and `sluice embed` as a user runs them.
+extension CommandLineTests {
+    static func retromaeArguments(out: URL, steps: Int) -> [String] {
+        ["retromae", "train", "--in", "samples/text/corpus.txt", "--format", "paragraphs",
+         "--vocab", "samples/retromae/vocab.txt", "--out", out.path, "--hidden", "32", "--layers", "1", "--heads", "2",
+         "--intermediate", "64", "--max-length", "32", "--batch-size", "4", "--eval-blocks", "8", "--steps", "\(steps)",
+         "--log-every", "1", "--checkpoint-every", "2", "--eval-every", "1000", "--threads", "1"]
+    }
+
+    /// The losses of each progress line ("step 3/12 loss ... lr ..."), timing figures left out.
+    static func lossLines(_ output: String) -> [Int: String] {
+        var lines: [Int: String] = [:]
+        for line in output.split(separator: "\n") where line.hasPrefix("step ") {
+            let step = Int(line.dropFirst(5).prefix { $0 != "/" }) ?? -1
+            lines[step] = String(line.prefix { $0 != "|" })
+        }
+        return lines
+    }
+
+    @Test func killNineThenResumeContinuesWithTheSameLosses() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let steps = 12
+        let whole = try sluice(Self.retromaeArguments(out: dir.appendingPathComponent("whole"), steps: steps))
+        #expect(whole.status == 0, "\(whole.errors)")
+        let expected = Self.lossLines(whole.output)
+        #expect(expected.count == steps)
+        #expect(whole.output.contains("eval step 12: mlm loss"))
+
+        let killedOut = dir.appendingPathComponent("killed")
+        let checkpoint = killedOut.appendingPathComponent("checkpoint.safetensors")
+        let killed = try sluice(Self.retromaeArguments(out: killedOut, steps: steps)) { process in
+            while !FileManager.default.fileExists(atPath: checkpoint.path) && process.isRunning { usleep(2_000) }
+            kill(process.processIdentifier, SIGKILL)
+        }
+        #expect(killed.status == SIGKILL)
+
+        let resumed = try sluice(Self.retromaeArguments(out: killedOut, steps: steps) + ["--resume"])
+        #expect(resumed.status == 0, "\(resumed.errors)")
+        let after = Self.lossLines(resumed.output)
+        let resumedAt = steps - after.count
+        #expect(resumed.errors.contains("resumed at update \(resumedAt)") && resumedAt >= 2)
+        for (step, line) in after { #expect(line == expected[step]) }
+    }
+
+    @Test func embedWritesAnNpyOfTheTinyBertFixture() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let texts = dir.appendingPathComponent("texts.txt"), out = dir.appendingPathComponent("emb.npy")
+        try "The quick brown fox.\nEvery cat sleeps!\n".write(to: texts, atomically: true, encoding: .utf8)
+        let result = try sluice(["embed", "--checkpoint", "Tests/ModelsTests/Fixtures/tiny-bert", "--in", texts.path,
+                                 "--out", out.path, "--pooling", "mean", "--normalize"])
+        #expect(result.status == 0, "\(result.errors)")
+        let data = try Data(contentsOf: out)
+        let header = String(decoding: data.prefix(128), as: UTF8.self)
+        #expect(header.contains("'shape': (2, 32)") && header.contains("<f4"))
+        let values = data.suffix(2 * 32 * 4).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        let norm = values.prefix(32).reduce(0) { $0 + $1 * $1 }.squareRoot()
+        #expect(abs(norm - 1) < 1e-5)
+
+        let missing = try sluice(["embed", "--checkpoint", dir.path, "--in", texts.path, "--out", out.path])
+        #expect(missing.status != 0 && missing.errors.contains("config.json"))
+    }
+}
