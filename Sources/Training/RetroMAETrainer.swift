@@ -57,7 +57,8 @@ public struct StepReport: Sendable {
 /// position, so a run restarted from a checkpoint takes exactly the updates the uninterrupted run would.
 public final class RetroMAETrainer {
     public private(set) var model: RetroMAEModel
-    public let data: BlockDataset
+    /// Where `trainStep()` takes batches from; nil when batches stream in through `trainStep(on:)`.
+    public let data: BlockDataset?
     /// Stage 2's query/passage pairs (nil in stage 1); batch k of the pairs goes with batch k of `data`.
     public let pairs: PairDataset?
     public let config: TrainerConfig
@@ -70,7 +71,7 @@ public final class RetroMAETrainer {
     /// Whether Monarch maps were multiplied out (the checkpoint's parameter names depend on it).
     public private(set) var densified = false
 
-    public init(model: RetroMAEModel, data: BlockDataset, pairs: PairDataset? = nil, config: TrainerConfig) {
+    public init(model: RetroMAEModel, data: BlockDataset?, pairs: PairDataset? = nil, config: TrainerConfig) {
         self.model = model
         self.data = data
         self.pairs = pairs
@@ -79,20 +80,30 @@ public final class RetroMAETrainer {
         context = ForwardContext(training: true, rng: RandomGenerator(seed: config.seed))
     }
 
-    /// One update over `config.accumulation` micro-batches.
+    /// One update over the next `config.accumulation` batches of `data` (and of `pairs` in stage 2).
     public func trainStep() throws -> StepReport {
+        guard let data else { throw ModelError("trainer", "no dataset: pass batches to trainStep(on:)") }
+        let start = ContinuousClock.now
+        let positions = dataPosition..<dataPosition + config.accumulation
+        let batches = try positions.map { index throws(TextError) in try data.batch(index) }
+        let pairBatches = positions.map { pairs?.batch($0) }
+        return try update(batches, pairBatches: pairBatches, dataTime: ContinuousClock.now - start)
+    }
+
+    /// One update over `microBatches` that arrived from elsewhere (a pipeline); they count towards
+    /// `dataPosition`, so a resumed stream skips that many batches.
+    public func trainStep(on microBatches: [RetroMAEBatch]) throws -> StepReport {
+        try update(microBatches, pairBatches: microBatches.map { _ in nil }, dataTime: .zero)
+    }
+
+    private func update(_ batches: [RetroMAEBatch], pairBatches: [PairBatch?], dataTime: Duration) throws -> StepReport {
+        let start = ContinuousClock.now
         if let densifyAt = config.densifyAtStep, step >= densifyAt, !densified { densifyFeedForward() }
         model.zeroGradients()
         var report = StepReport(step: step + 1, loss: 0, encoderLoss: 0, decoderLoss: 0, encoderAccuracy: .init(),
                                 decoderAccuracy: .init(), learningRate: config.schedule.rate(at: step), tokens: 0)
-        let scale = 1 / Float(config.accumulation)
-        let start = ContinuousClock.now
-        var dataTime = Duration.zero
-        for _ in 0..<config.accumulation {
-            let dataStart = ContinuousClock.now
-            let batch = try data.batch(dataPosition)
-            let pairBatch = pairs?.batch(dataPosition)
-            dataTime += ContinuousClock.now - dataStart
+        let scale = 1 / Float(max(1, batches.count))
+        for (batch, pairBatch) in zip(batches, pairBatches) {
             let output = try model(batch, context: &context)
             var loss = output.loss
             if let pairBatch, let pairs {
@@ -120,8 +131,8 @@ public final class RetroMAETrainer {
         optimizer.step(learningRate: report.learningRate)
         step += 1
         report.loss += report.contrastiveLoss
-        report.seconds = seconds(ContinuousClock.now - start)
         report.dataSeconds = seconds(dataTime)
+        report.seconds = seconds(ContinuousClock.now - start) + report.dataSeconds
         return report
     }
 

@@ -20,6 +20,14 @@ public struct RetroMAEBatch: Sendable {
     /// mask at the decoder ratio per row, the diagonal hidden, position 0 visible to rows >= 1,
     /// padding columns hidden (padding rows see only position 0, so no row is empty).
     public var decoderAttentionMask: [UInt8]
+
+    /// A batch from its arrays (e.g. read back from a pipeline's samples); sizes are the caller's to check.
+    public init(batchSize: Int, length: Int, encoderInputIds: [Int32], encoderLabels: [Int32], attentionMask: [UInt8],
+                decoderInputIds: [Int32], decoderLabels: [Int32], decoderAttentionMask: [UInt8]) {
+        (self.batchSize, self.length, self.encoderInputIds, self.encoderLabels) = (batchSize, length, encoderInputIds, encoderLabels)
+        (self.attentionMask, self.decoderInputIds, self.decoderLabels) = (attentionMask, decoderInputIds, decoderLabels)
+        self.decoderAttentionMask = decoderAttentionMask
+    }
 }
 
 /// Builds RetroMAE batches from packed blocks (token ids without special tokens).
