@@ -73,7 +73,7 @@ let package = Package(
 
         // MARK: Tests, beside the module they test
         .testTarget(name: "PipelineCoreTests", dependencies: ["PipelineCore"]),
-        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "PipelineCore"]),
+        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "PipelineCore", "Models", "Tensor"]),
         .testTarget(name: "CLibrariesTests", dependencies: ["CFFmpeg", "CSndFile", "COpenBLAS"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "TextTests", dependencies: ["Text"], exclude: ["Fixtures"]),
