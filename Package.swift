@@ -66,6 +66,7 @@ let package = Package(
         // MARK: Tensor engine: autodiff, BLAS-backed ops, layers, optimizers, checkpoints, Monarch
         .target(name: "Tensor", dependencies: ["COpenBLAS"]),
         .executableTarget(name: "tensor-bench", dependencies: ["Tensor", "COpenBLAS"], path: "Benchmarks/tensor-bench"),
+        .executableTarget(name: "retromae-bench", dependencies: ["Models", "Tensor", "Text"], path: "Benchmarks/retromae-bench"),
 
         // MARK: RetroMAE: the BERT encoder with its enhanced decoder, and the trainer loop
         .target(name: "Models", dependencies: ["Tensor", "Text"]),
