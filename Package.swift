@@ -19,8 +19,13 @@ let package = Package(
         .systemLibrary(
             name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
+        // MARK: Domain modules
+        /// Video frames (FFmpeg), audio (libsndfile, FFmpeg), resampling, log-mel, .npy output.
+        .target(name: "Media", dependencies: ["CFFmpeg", "CSndFile"]),
+
         // MARK: Tests, beside the module they test
         .testTarget(name: "CLibrariesTests", dependencies: ["CFFmpeg", "CSndFile", "COpenBLAS"]),
+        .testTarget(name: "MediaTests", dependencies: ["Media"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )
