@@ -18,14 +18,7 @@ final class MediaInput {
     init(path: String) throws(MediaError) {
         Self.quietLogging
         self.path = path
-        let size: Int
-        do {
-            let attributes = try FileManager.default.attributesOfItem(atPath: path)
-            size = (attributes[.size] as? NSNumber)?.intValue ?? 0
-        } catch {
-            throw MediaError(.unreadable, path: path, "cannot open: no such file or not readable")
-        }
-        if size == 0 { throw MediaError(.empty, path: path, "file is empty (0 bytes)") }
+        try requireNonEmptyFile(path)
         var context: UnsafeMutablePointer<AVFormatContext>?
         let opened = avformat_open_input(&context, path, nil, nil)
         guard opened >= 0, let context else {
@@ -56,6 +49,18 @@ final class MediaInput {
         guard index >= 0 else { throw MediaError(.unsupported, path: path, "no \(kind) stream") }
         return index
     }
+}
+
+/// Fails with `.unreadable` or `.empty` before a library gets a chance to give a vaguer error.
+func requireNonEmptyFile(_ path: String) throws(MediaError) {
+    let size: Int
+    do {
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        size = (attributes[.size] as? NSNumber)?.intValue ?? 0
+    } catch {
+        throw MediaError(.unreadable, path: path, "cannot open: no such file or not readable")
+    }
+    if size == 0 { throw MediaError(.empty, path: path, "file is empty (0 bytes)") }
 }
 
 /// An opened decoder for one stream: owns the AVCodecContext and frees it in `deinit`.
