@@ -69,8 +69,9 @@ public final class MelExtractor {
     private let spectrumBuffer: UnsafeMutablePointer<Double>
     /// The analysis window, already zero-padded to fftSize.
     private let window: [Double]
-    /// Mel filter bank: for each band, its first FFT bin and weights from there.
-    private let bands: [(firstBin: Int, weights: [Double])]
+    /// Mel filter bank, sparse: band b weights FFT bins firstBin[b] ..< firstBin[b] + length[b]
+    /// with weights[offset[b] ...], so the product skips the zeros of each triangle.
+    private let firstBin: [Int], length: [Int], offset: [Int], weights: [Double]
 
     /// Prepares the FFT, window and filter bank; fails for options that make no sense.
     public init(options: MelOptions = MelOptions()) throws(MediaError) {
@@ -97,7 +98,11 @@ public final class MelExtractor {
         frameBuffer = av_mallocz(bytes)!.bindMemory(to: Double.self, capacity: o.fftSize + 2)
         spectrumBuffer = av_mallocz(bytes)!.bindMemory(to: Double.self, capacity: o.fftSize + 2)
         window = Self.paddedWindow(o)
-        bands = Self.filterBank(o, maxFrequency: top)
+        let bands = Self.filterBank(o, maxFrequency: top)
+        firstBin = bands.map(\.firstBin)
+        length = bands.map(\.weights.count)
+        offset = bands.indices.map { band in bands[..<band].reduce(0) { $0 + $1.weights.count } }
+        weights = bands.flatMap(\.weights)
     }
 
     deinit {
@@ -168,24 +173,33 @@ public final class MelExtractor {
         var power = [Double](repeating: 0, count: bins)
         var mel = [Double](repeating: 0, count: frames * mels)
         let exponent = o.power
+        let input = frameBuffer, spectrum = spectrumBuffer
         signal.withUnsafeBufferPointer { x in
             window.withUnsafeBufferPointer { w in
-                for frame in 0..<frames {
-                    let start = frame &* hop &- pad
-                    for i in 0..<n {
-                        let at = start &+ i
-                        frameBuffer[i] = at >= 0 && at < x.count ? x[at] * w[i] : 0
-                    }
-                    run(transform, spectrumBuffer, frameBuffer, MemoryLayout<Double>.stride)
-                    for k in 0..<bins {
-                        let re = spectrumBuffer[2 &* k], im = spectrumBuffer[2 &* k &+ 1]
-                        let squared = re * re + im * im
-                        power[k] = exponent == 2 ? squared : pow(squared.squareRoot(), exponent)
-                    }
-                    for (band, filter) in bands.enumerated() {
-                        var sum = 0.0
-                        for (j, weight) in filter.weights.enumerated() { sum += weight * power[filter.firstBin &+ j] }
-                        mel[frame &* mels &+ band] = sum
+                power.withUnsafeMutableBufferPointer { p in
+                    mel.withUnsafeMutableBufferPointer { out in
+                        weights.withUnsafeBufferPointer { f in
+                            for frame in 0..<frames {
+                                let start = frame &* hop &- pad
+                                let first = max(0, -start)
+                                let inside = first..<max(first, min(n, x.count &- start))
+                                for i in 0..<n where !inside.contains(i) { input[i] = 0 }
+                                for i in inside { input[i] = x[start &+ i] * w[i] }
+                                run(transform, spectrum, input, MemoryLayout<Double>.stride)
+                                for k in 0..<bins {
+                                    let re = spectrum[2 &* k], im = spectrum[2 &* k &+ 1]
+                                    let squared = re * re + im * im
+                                    p[k] = exponent == 2 ? squared : pow(squared.squareRoot(), exponent)
+                                }
+                                let row = frame &* mels
+                                for band in 0..<mels {
+                                    let bin = firstBin[band], base = offset[band]
+                                    var sum = 0.0
+                                    for j in 0..<length[band] { sum += f[base &+ j] * p[bin &+ j] }
+                                    out[row &+ band] = sum
+                                }
+                            }
+                        }
                     }
                 }
             }
