@@ -23,6 +23,9 @@ let package = Package(
         /// Video frames (FFmpeg), audio (libsndfile, FFmpeg), resampling, log-mel, .npy output.
         .target(name: "Media", dependencies: ["CFFmpeg", "CSndFile"]),
 
+        // MARK: Benchmarks (release builds only; tools/bench-media.sh runs them against the peers)
+        .executableTarget(name: "media-bench", dependencies: ["Media"], path: "Benchmarks/media-bench"),
+
         // MARK: Tests, beside the module they test
         .testTarget(name: "CLibrariesTests", dependencies: ["CFFmpeg", "CSndFile", "COpenBLAS"]),
         .testTarget(name: "MediaTests", dependencies: ["Media"], exclude: ["Fixtures"]),

@@ -179,12 +179,16 @@ public final class MelExtractor {
                 power.withUnsafeMutableBufferPointer { p in
                     mel.withUnsafeMutableBufferPointer { out in
                         weights.withUnsafeBufferPointer { f in
+                          firstBin.withUnsafeBufferPointer { firstBin in
+                            length.withUnsafeBufferPointer { length in
+                              offset.withUnsafeBufferPointer { offset in
                             for frame in 0..<frames {
                                 let start = frame &* hop &- pad
                                 let first = max(0, -start)
                                 let inside = first..<max(first, min(n, x.count &- start))
-                                for i in 0..<n where !inside.contains(i) { input[i] = 0 }
+                                for i in 0..<inside.lowerBound { input[i] = 0 }
                                 for i in inside { input[i] = x[start &+ i] * w[i] }
+                                for i in inside.upperBound..<n { input[i] = 0 }
                                 run(transform, spectrum, input, MemoryLayout<Double>.stride)
                                 for k in 0..<bins {
                                     let re = spectrum[2 &* k], im = spectrum[2 &* k &+ 1]
@@ -199,6 +203,9 @@ public final class MelExtractor {
                                     out[row &+ band] = sum
                                 }
                             }
+                              }
+                            }
+                          }
                         }
                     }
                 }
@@ -220,27 +227,35 @@ public final class MelExtractor {
     /// Samples as doubles, pre-emphasised like `librosa.effects.preemphasis`: y[t] - c*y[t-1], with
     /// librosa's initial filter state 2*y[0] - y[1] making the first output 3*y[0] - y[1].
     private func emphasised(_ samples: [Float]) -> [Double] {
-        var signal = samples.map(Double.init)
-        guard let c = options.preEmphasis, signal.count > 1 else { return signal }
-        for t in stride(from: signal.count - 1, through: 1, by: -1) { signal[t] -= c * signal[t - 1] }
-        signal[0] += 2 * Double(samples[0]) - Double(samples[1])
-        return signal
+        let count = samples.count
+        guard let c = options.preEmphasis, count > 1 else { return samples.map(Double.init) }
+        return [Double](unsafeUninitializedCapacity: count) { out, initialised in
+            samples.withUnsafeBufferPointer { x in
+                out[0] = 3 * Double(x[0]) - Double(x[1])
+                for t in 1..<count { out[t] = Double(x[t]) - c * Double(x[t &- 1]) }
+            }
+            initialised = count
+        }
     }
 
     /// power_to_db with ref = max: 10 log10(max(amin, S) / max(amin, max S)), floored at -topDecibels.
     /// For magnitude spectrograms (power 1) librosa's amplitude_to_db is the same with 20 log10;
     /// this follows power_to_db for every exponent, as librosa does when given any S.
+    /// The logarithm runs in float32: its relative error (~1e-7) is ~1e-6 dB, far inside the
+    /// 0.01 dB tolerance, and it is several times faster than the double one.
     private func toDecibels(_ values: inout [Double]) {
         let floor = options.minimumValue
         let reference = 10 * log10(max(floor, values.max() ?? floor))
         var top = -Double.infinity
-        for i in values.indices {
-            values[i] = 10 * log10(max(floor, values[i])) - reference
-            top = max(top, values[i])
-        }
-        if let range = options.topDecibels {
-            let lowest = top - range
-            for i in values.indices where values[i] < lowest { values[i] = lowest }
+        values.withUnsafeMutableBufferPointer { v in
+            for i in 0..<v.count {
+                v[i] = 10 * Double(log10(Float(max(floor, v[i])))) - reference
+                top = max(top, v[i])
+            }
+            if let range = options.topDecibels {
+                let lowest = top - range
+                for i in 0..<v.count where v[i] < lowest { v[i] = lowest }
+            }
         }
     }
 }
