@@ -245,7 +245,7 @@ public final class MelExtractor {
     /// 0.01 dB tolerance, and it is several times faster than the double one.
     private func toDecibels(_ values: inout [Double]) {
         let floor = options.minimumValue
-        let reference = 10 * log10(max(floor, values.max() ?? floor))
+        let reference = 10 * Double(log10(Float(max(floor, values.max() ?? floor))))  // max -> exactly 0 dB
         var top = -Double.infinity
         values.withUnsafeMutableBufferPointer { v in
             for i in 0..<v.count {
