@@ -9,6 +9,15 @@ import PackageDescription
 let package = Package(
     name: "Sluice",
     platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "sluice", targets: ["sluice"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+    ],
     targets: [
         // MARK: C libraries (pkg-config + apt providers; shims re-export macros Swift cannot import)
         .systemLibrary(
@@ -19,16 +28,43 @@ let package = Package(
         .systemLibrary(
             name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
-        // MARK: Domain modules
-        /// Video frames (FFmpeg), audio (libsndfile, FFmpeg), resampling, log-mel, .npy output.
-        .target(name: "Media", dependencies: ["CFFmpeg", "CSndFile"]),
+        // MARK: The engine
+        .target(
+            name: "PipelineCore",
+            dependencies: [
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ],
+            swiftSettings: [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]),
 
-        // MARK: Benchmarks (release builds only; tools/bench-media.sh runs them against the peers)
+        // MARK: Domain modules
+        /// Video frames (FFmpeg), audio (libsndfile, FFmpeg), resampling, log-mel, as PipelineCore arrays.
+        .target(name: "Media", dependencies: ["CFFmpeg", "CSndFile", "PipelineCore"]),
+
+        // MARK: Pipeline files and the stages they can name
+        .target(
+            name: "Pipelines",
+            dependencies: [
+                "PipelineCore", "Media",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+
+        // MARK: The command line
+        .executableTarget(
+            name: "sluice",
+            dependencies: [
+                "Pipelines", "PipelineCore", "Media",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(name: "sluice-bench", dependencies: ["PipelineCore"], path: "Benchmarks/sluice-bench"),
         .executableTarget(name: "media-bench", dependencies: ["Media"], path: "Benchmarks/media-bench"),
 
         // MARK: Tests, beside the module they test
+        .testTarget(name: "PipelineCoreTests", dependencies: ["PipelineCore"]),
+        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "PipelineCore"]),
         .testTarget(name: "CLibrariesTests", dependencies: ["CFFmpeg", "CSndFile", "COpenBLAS"]),
-        .testTarget(name: "MediaTests", dependencies: ["Media"], exclude: ["Fixtures"]),
+        .testTarget(name: "MediaTests", dependencies: ["Media", "PipelineCore"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

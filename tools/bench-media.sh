@@ -32,8 +32,8 @@ fi
 best_of_3() {
   local wall=999999 cpu=999999
   for _ in 1 2 3; do
-    local out; out=$( { /usr/bin/time -f "%e %U %S" "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
-    read -r w u s <<<"$out"
+    /usr/bin/time -o "$work/time.txt" -f "%e %U %S" "$@" >/dev/null 2>&1
+    read -r w u s < "$work/time.txt"
     local c; c=$(echo "$u + $s" | bc -l)
     (( $(echo "$w < $wall" | bc -l) )) && wall=$w
     (( $(echo "$c < $cpu" | bc -l) )) && cpu=$c

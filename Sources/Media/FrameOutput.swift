@@ -179,3 +179,14 @@ final class FrameScaler {
         }
     }
 }
+
+extension FrameSize {
+    /// Parses "WxH" ("224x224") as pipeline files and the CLI write sizes; nil when malformed.
+    public static func dimensions(_ text: String) -> (width: Int, height: Int)? {
+        let parts = text.lowercased().split(separator: "x")
+        guard parts.count == 2, let width = Int(parts[0]), let height = Int(parts[1]), width > 0, height > 0 else {
+            return nil
+        }
+        return (width, height)
+    }
+}
