@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEPS := tools/install-deps.sh
 
-.PHONY: deps build release test demo bench clean
+.PHONY: deps build release test demo bench bench-media clean
 
 deps:
 	@bash $(DEPS)
@@ -18,11 +18,17 @@ test: deps
 	$(SWIFT) test --skip-build
 
 demo: release
-	rm -rf out/demo
+	rm -rf out/demo out/shapes
 	.build/release/sluice run pipelines/demo.yaml
+	.build/release/sluice run pipelines/shapes.yaml
 
 bench: release
 	.build/release/sluice-bench
+
+# Media against the ffmpeg CLI and librosa (VENV: a virtualenv with librosa; see tools/bench-media.sh).
+bench-media: deps
+	@bash $(DEPS) ffmpeg espeak-ng sox bc time
+	bash tools/bench-media.sh
 
 clean:
 	rm -rf .build out
