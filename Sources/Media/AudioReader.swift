@@ -76,12 +76,14 @@ public enum AudioReader {
             let received = avcodec_receive_frame(decoder.context, buffers.frame)
             if received == 0 {
                 let frame = buffers.frame
-                guard Int(frame.pointee.ch_layout.nb_channels) == channels, Int(frame.pointee.sample_rate) == rate else {
-                    throw MediaError(.unsupported, path: path, "audio changes its rate or channel count mid-stream")
+                guard Int(frame.pointee.ch_layout.nb_channels) == channels, Int(frame.pointee.sample_rate) == rate,
+                      frame.pointee.format == parameters.sample_fmt.rawValue
+                else {
+                    throw MediaError(.unsupported, path: path, "audio changes its format, rate or channel count mid-stream")
                 }
-                var planes = withUnsafePointer(to: frame.pointee.data) { data in
-                    data.withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { Array(UnsafeBufferPointer(start: $0, count: 8)) }
-                }
+                // extended_data holds one plane per channel for planar formats (any channel count).
+                let planeCount = av_sample_fmt_is_planar(parameters.sample_fmt) != 0 ? channels : 1
+                var planes = (0..<planeCount).map { UnsafePointer(frame.pointee.extended_data[$0]) }
                 samples.append(contentsOf: try resampler.convert(planes: &planes, frames: Int(frame.pointee.nb_samples)))
                 av_frame_unref(frame)
                 continue

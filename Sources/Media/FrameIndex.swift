@@ -85,9 +85,10 @@ enum FrameIndexCache {
         let stream: Int32
     }
 
-    /// Bound on entries: one index is a few hundred KB at most, so this caps memory near 100 MB
-    /// even for long videos; cleared wholesale when full (simple and good enough for a cache).
-    static let capacity = 4096
+    /// Bound on entries: an index costs about 8 bytes per frame (150 KB for 10 minutes at 30 fps),
+    /// so this stays under ~40 MB even for long videos and is a few MB for short clips; cleared
+    /// wholesale when full (simple, and a miss only costs one demux pass).
+    static let capacity = 256
     private static let entries = Mutex<[Key: FrameIndex]>([:])
 
     static func key(path: String, stream: Int32) -> Key? {

@@ -94,9 +94,17 @@ public final class MelExtractor {
         }
         transform = context
         run = function
+        // av_malloc aligns for FFmpeg's SIMD code, which the transform requires.
         let bytes = (o.fftSize + 2) * MemoryLayout<Double>.stride
-        frameBuffer = av_mallocz(bytes)!.bindMemory(to: Double.self, capacity: o.fftSize + 2)
-        spectrumBuffer = av_mallocz(bytes)!.bindMemory(to: Double.self, capacity: o.fftSize + 2)
+        let frameMemory = av_mallocz(bytes), spectrumMemory = av_mallocz(bytes)
+        guard let frameMemory, let spectrumMemory else {
+            av_free(frameMemory)
+            av_free(spectrumMemory)
+            av_tx_uninit(&transform)
+            throw MediaError(.library, path: source, "cannot allocate FFT buffers")
+        }
+        frameBuffer = frameMemory.bindMemory(to: Double.self, capacity: o.fftSize + 2)
+        spectrumBuffer = spectrumMemory.bindMemory(to: Double.self, capacity: o.fftSize + 2)
         window = Self.paddedWindow(o)
         let bands = Self.filterBank(o, maxFrequency: top)
         firstBin = bands.map(\.firstBin)

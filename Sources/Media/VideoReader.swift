@@ -96,7 +96,7 @@ public final class VideoReader {
             info.declaredFrameCount = stream.pointee.nb_frames > 0 ? Int(stream.pointee.nb_frames) : nil
             if let matrix = av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, nil) {
                 let degrees = matrix.withMemoryRebound(to: Int32.self, capacity: 9) { av_display_rotation_get($0) }
-                info.rotation = degrees.isNaN ? nil : (degrees == 0 ? 0 : degrees)
+                info.rotation = degrees.isNaN ? nil : degrees + 0  // + 0 turns -0 into 0
             } else {
                 info.rotation = 0
             }
@@ -222,7 +222,8 @@ public final class VideoReader {
         var position: Int?  // last frame number decoded since the last seek
         for target in Set(wanted).sorted() {
             var keyframe = index.keyframe(atOrBefore: target)
-            if position == nil || position! >= target || keyframe > position! {
+            // Keep decoding forward when the target is ahead and no keyframe lies in between.
+            if let current = position, current < target, keyframe <= current {} else {
                 try seek(toKeyframe: keyframe, in: index)
                 position = nil
             }
@@ -267,11 +268,11 @@ public final class VideoReader {
                 guard Int(frame.pointee.width) == Int(parameters.width), Int(frame.pointee.height) == Int(parameters.height) else {
                     throw MediaError(.unsupported, path: path, "frame \(number) changes the picture size mid-stream")
                 }
-                let positions = slots[number] ?? []
-                let first = target.baseAddress! + positions[0] &* pictureBytes
+                guard let positions = slots[number], let base = target.baseAddress else { return }
+                let first = base + positions[0] &* pictureBytes
                 try scaler.convert(frame, into: first)
                 for position in positions.dropFirst() {
-                    (target.baseAddress! + position &* pictureBytes).update(from: first, count: pictureBytes)
+                    (base + position &* pictureBytes).update(from: first, count: pictureBytes)
                 }
             }
         }
