@@ -58,15 +58,18 @@ public struct MelSpectrogram: Sendable, Equatable {
     }
 }
 
-/// Computes log-mel spectrograms with FFmpeg's real FFT (av_tx, double precision), so the result
-/// matches librosa for the same options. Owns the FFT context and buffers; reuse one per thread.
+/// Computes log-mel spectrograms with FFmpeg's real FFT (av_tx), matching librosa for the same
+/// options. The FFT runs in float32 (FFmpeg's SIMD path: the whole log-mel is 1.7x faster than with
+/// its double FFT) and everything around it in double: at worst 3.4e-4 dB from librosa's float64
+/// result on the fixtures.
+/// Owns the FFT context and buffers; reuse one per thread.
 public final class MelExtractor {
     /// The options this extractor was built for.
     public let options: MelOptions
     private var transform: OpaquePointer?
     private let run: av_tx_fn
-    private let frameBuffer: UnsafeMutablePointer<Double>
-    private let spectrumBuffer: UnsafeMutablePointer<Double>
+    private let frameBuffer: UnsafeMutablePointer<Float>
+    private let spectrumBuffer: UnsafeMutablePointer<Float>
     /// The analysis window, already zero-padded to fftSize.
     private let window: [Double]
     /// Mel filter bank, sparse: band b weights FFT bins firstBin[b] ..< firstBin[b] + length[b]
@@ -87,15 +90,15 @@ public final class MelExtractor {
         }
         var context: OpaquePointer?
         var function: av_tx_fn?
-        var scale = 1.0
-        let made = av_tx_init(&context, &function, AV_TX_DOUBLE_RDFT, 0, Int32(o.fftSize), &scale, 0)
+        var scale: Float = 1
+        let made = av_tx_init(&context, &function, AV_TX_FLOAT_RDFT, 0, Int32(o.fftSize), &scale, 0)
         guard made >= 0, let context, let function else {
             throw MediaError(.unsupported, path: source, "FFmpeg's FFT cannot do length \(o.fftSize): \(ffmpegMessage(made))")
         }
         transform = context
         run = function
         // av_malloc aligns for FFmpeg's SIMD code, which the transform requires.
-        let bytes = (o.fftSize + 2) * MemoryLayout<Double>.stride
+        let bytes = (o.fftSize + 2) * MemoryLayout<Float>.stride
         let frameMemory = av_mallocz(bytes), spectrumMemory = av_mallocz(bytes)
         guard let frameMemory, let spectrumMemory else {
             av_free(frameMemory)
@@ -103,8 +106,8 @@ public final class MelExtractor {
             av_tx_uninit(&transform)
             throw MediaError(.library, path: source, "cannot allocate FFT buffers")
         }
-        frameBuffer = frameMemory.bindMemory(to: Double.self, capacity: o.fftSize + 2)
-        spectrumBuffer = spectrumMemory.bindMemory(to: Double.self, capacity: o.fftSize + 2)
+        frameBuffer = frameMemory.bindMemory(to: Float.self, capacity: o.fftSize + 2)
+        spectrumBuffer = spectrumMemory.bindMemory(to: Float.self, capacity: o.fftSize + 2)
         window = Self.paddedWindow(o)
         let bands = Self.filterBank(o, maxFrequency: top)
         firstBin = bands.map(\.firstBin)
@@ -195,11 +198,11 @@ public final class MelExtractor {
                                 let first = max(0, -start)
                                 let inside = first..<max(first, min(n, x.count &- start))
                                 for i in 0..<inside.lowerBound { input[i] = 0 }
-                                for i in inside { input[i] = x[start &+ i] * w[i] }
+                                for i in inside { input[i] = Float(x[start &+ i] * w[i]) }
                                 for i in inside.upperBound..<n { input[i] = 0 }
-                                run(transform, spectrum, input, MemoryLayout<Double>.stride)
+                                run(transform, spectrum, input, MemoryLayout<Float>.stride)
                                 for k in 0..<bins {
-                                    let re = spectrum[2 &* k], im = spectrum[2 &* k &+ 1]
+                                    let re = Double(spectrum[2 &* k]), im = Double(spectrum[2 &* k &+ 1])
                                     let squared = re * re + im * im
                                     p[k] = exponent == 2 ? squared : pow(squared.squareRoot(), exponent)
                                 }

@@ -10,6 +10,10 @@ enum Repository {
 
     static func fixture(_ relative: String) -> String { path("Tests/MediaTests/Fixtures/\(relative)") }
 
+    /// Every clip of the committed sample set (MP4/H.264, MKV/H.264, WebM/VP9, AVI/MJPEG in turn).
+    static let allClips = ((try? FileManager.default.contentsOfDirectory(atPath: path("samples/shapes/video"))) ?? [])
+        .sorted().map { path("samples/shapes/video/\($0)") }
+
     /// The first clip of each container in the committed sample set.
     static let clips = ["shapes-00000.mp4", "shapes-00001.mkv", "shapes-00002.webm", "shapes-00003.avi"]
         .map { path("samples/shapes/video/\($0)") }

@@ -47,7 +47,7 @@ struct VideoReaderTests {
     }
 
     /// Random access in any order equals decoding everything and picking: seeks land right.
-    @Test(arguments: Repository.clips)
+    @Test(arguments: Repository.allClips)
     func seekingGivesTheSameFramesAsDecodingEverything(path: String) throws {
         let reader = try VideoReader(path: path)
         let everything = try reader.frames(.all)
@@ -58,6 +58,11 @@ struct VideoReaderTests {
             #expect(sought.pixels[position * bytes..<(position + 1) * bytes]
                     == everything.pixels[number * bytes..<(number + 1) * bytes], "frame \(number)")
         }
+    }
+
+    @Test func sampleSetMixesContainers() {
+        #expect(Repository.allClips.count == 24)
+        #expect(Set(Repository.allClips.map { URL(fileURLWithPath: $0).pathExtension }) == ["mp4", "mkv", "webm", "avi"])
     }
 
     @Test func probeReportsStreamsCodecsAndRotation() throws {
