@@ -61,8 +61,9 @@ echo "3. many files on 2 workers vs 1" >&2
 files=()
 for i in $(seq 1 4); do files+=("$work/720p-20s.mp4"); done
 w=$("$bench" workers 2 "${files[@]}")
-printf '| 4 files (720p, 600 frames each, 224x224) on 2 workers vs 1 | %.3f s | 1 worker %.3f s | %.2fx |\n' \
-  "$(json "$w" manyWorkersSeconds)" "$(json "$w" oneWorkerSeconds)" "$(json "$w" speedup)"
+printf '| 4 files (720p, 600 frames each, 224x224) on 2 workers vs 1 | %.3f s (CPU %.2f s) | 1 worker %.3f s (CPU %.2f s) | %.2fx |\n' \
+  "$(json "$w" manyWorkersSeconds)" "$(json "$w" manyWorkersCPUSeconds)" "$(json "$w" oneWorkerSeconds)" \
+  "$(json "$w" oneWorkerCPUSeconds)" "$(json "$w" speedup)"
 
 echo "4. log-mel of 10 s of speech vs librosa" >&2
 m=$("$bench" mel "$work/speech-10s.wav" 50)

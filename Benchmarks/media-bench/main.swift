@@ -40,6 +40,14 @@ func peakMB() -> Double {
     return Double(usage.ru_maxrss) / 1024
 }
 
+/// CPU seconds (user + system, all threads) this process has used so far.
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let user = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) * 1e-6
+    return user + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) * 1e-6
+}
+
 /// Decodes every frame of `path` at 224x224 with one decoder thread; returns the frame count.
 func decodeAll(_ path: String) throws -> Int {
     var frames = 0
@@ -72,7 +80,9 @@ do {
         emit(["mode": mode, "frames": frames, "uniform8Seconds": eight, "allSeconds": all, "speedup": all / eight])
     case "workers":
         let workers = Int(arguments[1]) ?? 2, files = Array(arguments[2...])
+        let cpuStart = cpuSeconds()
         let one = try time { for file in files { _ = try decodeAll(file) } }
+        let cpuMiddle = cpuSeconds()
         let failures = Mutex(0)
         let many = time {
             DispatchQueue.concurrentPerform(iterations: workers) { worker in
@@ -81,8 +91,11 @@ do {
                 }
             }
         }
+        // CPU time per phase: equal work in both, so a low speed-up with equal CPU means the
+        // workers waited for cores, not for each other.
         emit(["mode": mode, "files": files.count, "workers": workers, "oneWorkerSeconds": one,
-              "manyWorkersSeconds": many, "speedup": one / many, "failures": failures.withLock { $0 }])
+              "manyWorkersSeconds": many, "speedup": one / many, "failures": failures.withLock { $0 },
+              "oneWorkerCPUSeconds": cpuMiddle - cpuStart, "manyWorkersCPUSeconds": cpuSeconds() - cpuMiddle])
     case "mel":
         let audio = try AudioReader.load(path: arguments[1], sampleRate: 16000)
         let repeats = Int(arguments[2]) ?? 20
