@@ -155,7 +155,12 @@ public final class VideoReader {
                              "file truncated: its header lists \(declared) video frames but only \(videoPackets) are present")
         }
         if packets.isEmpty { throw MediaError(.invalidData, path: path, "video stream has no frames") }
-        return FrameIndex(packets: packets, secondsPerTick: av_q2d(stream.pointee.time_base))
+        let index = FrameIndex(packets: packets, secondsPerTick: av_q2d(stream.pointee.time_base))
+        // Frames are told apart by timestamp; two frames sharing one cannot be numbered exactly.
+        if let repeated = zip(index.timestamps, index.timestamps.dropFirst()).first(where: { $0 == $1 }) {
+            throw MediaError(.invalidData, path: path, "two video frames share timestamp \(repeated.0)")
+        }
+        return index
     }
 
     /// Back to the start of the file, decoder emptied.
