@@ -10,7 +10,7 @@ enum MediaStages {
 
     static let manifest = StageSpec(
         type: "manifest", role: .source,
-        summary: "rows of a JSONL clip manifest ({id, video, audio, caption, split}), paths made relative to it",
+        summary: "rows of a JSONL clip manifest ({id, video, audio, caption, split}); relative paths resolved against its directory",
         parameters: [
             ParameterSpec("path", .inputs, required: true, help: "the manifest file(s), one JSON object per line"),
             ParameterSpec("split", .string, help: "keep only rows whose `split` is this (train, test, ...)"),
