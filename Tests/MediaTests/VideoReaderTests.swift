@@ -125,6 +125,20 @@ struct VideoReaderTests {
         #expect(zip(values, expected).allSatisfy { abs($0 - $1) < 1e-6 })
     }
 
+    /// Streaming one frame at a time (constant memory) hands over the same pictures as collecting them.
+    @Test func streamingFramesMatchesCollectingThem() throws {
+        let reader = try VideoReader(path: Repository.clips[2])
+        let output = FrameOutput(size: .exact(width: 24, height: 24), filter: .area)
+        let collected = try reader.frames(.stride(7, start: 1), output: output)
+        var streamed: [UInt8] = [], numbers: [Int] = []
+        try reader.forEachFrame(.stride(7, start: 1), output: output) { number, picture in
+            numbers.append(number)
+            streamed += picture
+        }
+        #expect(numbers == [1, 8, 15, 22, 29, 36, 43] && numbers == collected.frameNumbers)
+        #expect(streamed == collected.pixels)
+    }
+
     @Test func threadedDecodingGivesTheSamePictures() throws {
         let single = try VideoReader(path: Repository.clips[0], threads: 1).frames(.uniform(count: 5))
         let threaded = try VideoReader(path: Repository.clips[0], threads: 2).frames(.uniform(count: 5))
