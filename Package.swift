@@ -65,6 +65,7 @@ let package = Package(
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "PipelineCore"]),
         .testTarget(name: "CLibrariesTests", dependencies: ["CFFmpeg", "CSndFile", "COpenBLAS"]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "PipelineCore"], exclude: ["Fixtures"]),
+        .testTarget(name: "sluiceTests", dependencies: ["sluice"]),
     ],
     swiftLanguageModes: [.v6]
 )
