@@ -228,7 +228,8 @@ public final class VideoReader {
         for target in Set(wanted).sorted() {
             var keyframe = index.keyframe(atOrBefore: target)
             // Keep decoding forward when the target is ahead and no keyframe lies in between.
-            if let current = position, current < target, keyframe <= current {} else {
+            let continueForward = position.map { $0 < target && keyframe <= $0 } ?? false
+            if !continueForward {
                 try seek(toKeyframe: keyframe, in: index)
                 position = nil
             }
