@@ -9,18 +9,54 @@ public struct FrameIndex: Sendable, Equatable {
     public let timestamps: [Int64]
     /// Frame numbers (ascending) that are keyframes: where decoding can start after a seek.
     public let keyframes: [Int]
+    /// The stream time base, seconds per tick = numerator / denominator.
+    public let timeBase: (numerator: Int64, denominator: Int64)
+    /// The container's start time in ticks: the ffmpeg CLI counts output time from here.
+    public let clockStart: Int64
+    /// Ticks the last frame lasts (its packet's duration, else the gap before it).
+    public let lastFrameTicks: Int64
+
     /// Seconds per tick of `timestamps`.
-    public let secondsPerTick: Double
+    public var secondsPerTick: Double { Double(timeBase.numerator) / Double(timeBase.denominator) }
 
     /// The true number of frames (the container header's count may be missing or wrong).
     public var count: Int { timestamps.count }
 
     /// Builds the index from packets in any order (decode order in the file).
-    init(packets: [(timestamp: Int64, isKey: Bool)], secondsPerTick: Double) {
+    init(packets: [(timestamp: Int64, duration: Int64, isKey: Bool)], timeBase: (numerator: Int64, denominator: Int64),
+         clockStart: Int64) {
         let sorted = packets.sorted { $0.timestamp < $1.timestamp }
         timestamps = sorted.map(\.timestamp)
         keyframes = sorted.indices.filter { sorted[$0].isKey }
-        self.secondsPerTick = secondsPerTick
+        self.timeBase = timeBase
+        self.clockStart = clockStart
+        let gap = sorted.count > 1 ? sorted[sorted.count - 1].timestamp &- sorted[sorted.count - 2].timestamp : 0
+        lastFrameTicks = sorted.last.map { $0.duration > 0 ? $0.duration : gap } ?? 0
+    }
+
+    public static func == (a: FrameIndex, b: FrameIndex) -> Bool {
+        a.timestamps == b.timestamps && a.keyframes == b.keyframes && a.timeBase == b.timeBase
+            && a.clockStart == b.clockStart && a.lastFrameTicks == b.lastFrameTicks
+    }
+
+    /// Frame numbers resampled to `fps` exactly as the ffmpeg CLI's `fps` filter does: on the
+    /// container clock, output slot j holds the last frame whose time rounds (half away from
+    /// zero) to at most j x (1/fps), for every slot from the first frame's to the end of the last.
+    public func resampled(fps: Double) -> [Int] {
+        guard count > 0 else { return [] }
+        func slot(_ ticks: Int64) -> Int64 {
+            Int64((Double(ticks &- clockStart) * Double(timeBase.numerator) * fps / Double(timeBase.denominator))
+                .rounded(.toNearestOrAwayFromZero))
+        }
+        let end = slot(timestamps[count - 1] &+ lastFrameTicks)
+        var numbers: [Int] = [], frame = 0
+        var j = slot(timestamps[0])
+        while j < end {
+            while frame + 1 < count && slot(timestamps[frame + 1]) <= j { frame += 1 }
+            numbers.append(frame)
+            j += 1
+        }
+        return numbers
     }
 
     /// Seconds from the first frame to frame `k`.
@@ -28,13 +64,10 @@ public struct FrameIndex: Sendable, Equatable {
         Double(timestamps[k] &- timestamps[0]) * secondsPerTick
     }
 
-    /// Seconds the stream lasts: up to the end of the last frame (its duration taken as the
-    /// previous frame's).
+    /// Seconds the stream lasts: from the start of the first frame to the end of the last.
     public var duration: Double {
-        guard count > 1 else { return 0 }
-        let last = Double(timestamps[count - 1] &- timestamps[0])
-        let step = Double(timestamps[count - 1] &- timestamps[count - 2])
-        return (last + step) * secondsPerTick
+        guard count > 0 else { return 0 }
+        return Double(timestamps[count - 1] &- timestamps[0] &+ lastFrameTicks) * secondsPerTick
     }
 
     /// The frame on display at `seconds` from the start: the last one starting at or before it.

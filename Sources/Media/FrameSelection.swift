@@ -9,7 +9,8 @@ public enum FrameSelection: Sendable, Equatable {
     case timestamps([Double])
     /// `count` frames spread evenly: the middle frame of each of `count` equal segments.
     case uniform(count: Int)
-    /// Resampled to `fps`: the frame on display at 0, 1/fps, 2/fps, ... up to the end.
+    /// Resampled to `fps` as `ffmpeg -vf fps=F` does (frames dropped or repeated; see
+    /// `FrameIndex.resampled(fps:)`).
     case fps(Double)
     /// The frames starting inside a window of `seconds` whose start is drawn uniformly from `seed`.
     case randomClip(seconds: Double, seed: UInt64)
@@ -41,8 +42,7 @@ public enum FrameSelection: Sendable, Equatable {
             return (0..<n).map { min(count - 1, Int((Double($0) + 0.5) * Double(count) / Double(n))) }
         case .fps(let fps):
             guard fps > 0, fps.isFinite else { throw invalid("target fps must be positive, got \(fps)") }
-            let steps = Int((index.duration * fps).rounded(.up))
-            return (0..<steps).compactMap { index.frame(atSeconds: Double($0) / fps) }
+            return index.resampled(fps: fps)
         case .randomClip(let seconds, let seed):
             guard seconds > 0, seconds <= index.duration else {
                 throw invalid("clip of \(seconds) s requested; the stream lasts \(index.duration) s")

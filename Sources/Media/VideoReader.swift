@@ -125,7 +125,7 @@ public final class VideoReader {
     private func scanPackets() throws(MediaError) -> FrameIndex {
         let stream = input.stream(streamIndex)
         let packet = buffers.packet
-        var packets: [(timestamp: Int64, isKey: Bool)] = []
+        var packets: [(timestamp: Int64, duration: Int64, isKey: Bool)] = []
         var videoPackets = 0  // including those an edit list discards
         try rewind()
         while true {
@@ -144,7 +144,7 @@ public final class VideoReader {
             guard timestamp != sluice_av_nopts_value() else {
                 throw MediaError(.invalidData, path: path, "video packet \(packets.count) has no timestamp")
             }
-            packets.append((timestamp, flags & AV_PKT_FLAG_KEY != 0))
+            packets.append((timestamp, packet.pointee.duration, flags & AV_PKT_FLAG_KEY != 0))
         }
         try rewind()
         // MP4 sample tables and AVI indexes list every packet, so fewer packets than listed means
@@ -155,7 +155,11 @@ public final class VideoReader {
                              "file truncated: its header lists \(declared) video frames but only \(videoPackets) are present")
         }
         if packets.isEmpty { throw MediaError(.invalidData, path: path, "video stream has no frames") }
-        let index = FrameIndex(packets: packets, secondsPerTick: av_q2d(stream.pointee.time_base))
+        let timeBase = stream.pointee.time_base
+        let start = input.format.pointee.start_time
+        let clockStart = start == sluice_av_nopts_value()
+            ? 0 : av_rescale_q(start, AVRational(num: 1, den: sluice_av_time_base()), timeBase)
+        let index = FrameIndex(packets: packets, timeBase: (Int64(timeBase.num), Int64(timeBase.den)), clockStart: clockStart)
         // Frames are told apart by timestamp; two frames sharing one cannot be numbered exactly.
         if let repeated = zip(index.timestamps, index.timestamps.dropFirst()).first(where: { $0 == $1 }) {
             throw MediaError(.invalidData, path: path, "two video frames share timestamp \(repeated.0)")

@@ -6,6 +6,7 @@ import Testing
 struct FrameFixtures: Decodable {
     struct Clip: Decodable { let video: String; let fixture: String; let frameCount: Int }
     let indices: [Int]
+    let rates: [Int]
     let clips: [Clip]
 
     static func load() throws -> FrameFixtures {
@@ -37,6 +38,17 @@ struct VideoReaderTests {
         for picture in 0..<batch.count {
             let range = picture * batch.pictureBytes..<(picture + 1) * batch.pictureBytes
             #expect(psnr(batch.pixels[range], expected[range]) > 40, "frame \(fixtures.indices[picture])")
+        }
+    }
+
+    /// `.fps(r)` drops and repeats the same frames as `ffmpeg -vf fps=r`.
+    @Test(arguments: try FrameFixtures.load().clips)
+    func fpsResamplingMatchesTheFFmpegFpsFilter(clip: FrameFixtures.Clip) throws {
+        let fixtures = try FrameFixtures.load()
+        let reader = try VideoReader(path: Repository.path(clip.video))
+        for rate in fixtures.rates {
+            let ours = try reader.frames(.fps(Double(rate)), output: FrameOutput(size: .exact(width: 16, height: 16)))
+            #expect(ours.pixels == (try fixtures.pixels(clip, "fps\(rate)-16x16")), "fps \(rate): frames \(ours.frameNumbers)")
         }
     }
 
@@ -90,7 +102,9 @@ struct VideoReaderTests {
         }
         #expect(try numbers(.timestamps([0, 1.0, 1.05, 2.99])) == [0, 15, 15, 44])
         #expect(try numbers(.uniform(count: 3)) == [7, 22, 37])
-        #expect(try numbers(.fps(5)) == [0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 36, 39, 42])
+        // This clip's first frame is at 16 ms on the container clock, so ffmpeg's fps filter
+        // (round to the nearest slot, keep the last frame per slot) takes frames 1, 4, 7, ...
+        #expect(try numbers(.fps(5)) == [1, 4, 7, 10, 13, 16, 19, 22, 25, 28, 31, 34, 37, 40, 43])
         #expect(try numbers(.stride(10, start: 4)) == [4, 14, 24, 34, 44])
         let clip = try numbers(.randomClip(seconds: 1, seed: 42))
         #expect(clip.count == 15 && clip == Array(clip[0]...clip[0] + 14))
