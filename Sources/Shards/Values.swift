@@ -1,0 +1,165 @@
+/// NumPy's fixed-width element types, with the one-byte codes MDS writes for dynamic-dtype arrays.
+public enum DType: String, CaseIterable, Sendable {
+    case uint8, int8, uint16, int16, float16, uint32, int32, float32, uint64, int64, float64
+
+    /// The byte MDS stores before an array whose column does not fix the dtype.
+    public var code: UInt8 {
+        switch self {
+        case .uint8: 8
+        case .int8: 9
+        case .uint16: 16
+        case .int16: 17
+        case .float16: 18
+        case .uint32: 32
+        case .int32: 33
+        case .float32: 34
+        case .uint64: 64
+        case .int64: 65
+        case .float64: 66
+        }
+    }
+
+    public init?(code: UInt8) {
+        guard let match = DType.allCases.first(where: { $0.code == code }) else { return nil }
+        self = match
+    }
+
+    /// Bytes per element.
+    public var size: Int { Int(code >> 3) }
+    public var isFloat: Bool { self == .float16 || self == .float32 || self == .float64 }
+    public var isSigned: Bool { code & 1 == 1 }
+}
+
+/// An n-dimensional array as MDS stores it: little-endian C-order elements of one dtype.
+public struct NDArray: Equatable, Sendable {
+    public var dtype: DType
+    public var shape: [Int]
+    /// The elements' bytes, little-endian, row-major.
+    public var bytes: [UInt8]
+
+    /// Wraps raw element bytes; the byte count must match the shape.
+    public init(dtype: DType, shape: [Int], bytes: [UInt8]) throws(ShardError) {
+        let count = shape.reduce(1, *)
+        guard !shape.isEmpty, shape.allSatisfy({ $0 > 0 }), count * dtype.size == bytes.count else {
+            throw ShardError(file: "ndarray", "shape \(shape) of \(dtype) does not match \(bytes.count) bytes")
+        }
+        self.dtype = dtype
+        self.shape = shape
+        self.bytes = bytes
+    }
+
+    /// An array of Swift numbers; `T` must have the layout of `dtype` (e.g. `Float` for float32).
+    public init<T: BitwiseCopyable>(_ values: [T], dtype: DType, shape: [Int]) throws(ShardError) {
+        guard MemoryLayout<T>.size == dtype.size else {
+            throw ShardError(file: "ndarray", "\(T.self) is not \(dtype)")
+        }
+        try self.init(dtype: dtype, shape: shape, bytes: values.withUnsafeBytes { Array($0) })
+    }
+
+    /// Number of elements.
+    public var count: Int { bytes.count / dtype.size }
+
+    /// The elements as `T`, which must have the layout of `dtype`.
+    public func values<T: BitwiseCopyable>(as type: T.Type) -> [T] {
+        precondition(MemoryLayout<T>.size == dtype.size, "\(T.self) does not match \(dtype)")
+        return bytes.withUnsafeBytes { raw in
+            (0..<count).map { raw.loadUnaligned(fromByteOffset: $0 * dtype.size, as: T.self) }
+        }
+    }
+
+    /// Element `i` widened to a JSON number (ints stay ints), for printing.
+    func element(_ i: Int) -> JSONValue {
+        bytes.withUnsafeBytes { raw in
+            let o = i * dtype.size
+            switch dtype {
+            case .uint8: return .int(Int64(raw.loadUnaligned(fromByteOffset: o, as: UInt8.self)))
+            case .int8: return .int(Int64(raw.loadUnaligned(fromByteOffset: o, as: Int8.self)))
+            case .uint16: return .int(Int64(raw.loadUnaligned(fromByteOffset: o, as: UInt16.self)))
+            case .int16: return .int(Int64(raw.loadUnaligned(fromByteOffset: o, as: Int16.self)))
+            case .uint32: return .int(Int64(raw.loadUnaligned(fromByteOffset: o, as: UInt32.self)))
+            case .int32: return .int(Int64(raw.loadUnaligned(fromByteOffset: o, as: Int32.self)))
+            case .int64: return .int(raw.loadUnaligned(fromByteOffset: o, as: Int64.self))
+            case .uint64:
+                let v = raw.loadUnaligned(fromByteOffset: o, as: UInt64.self)
+                return v <= UInt64(Int64.max) ? .int(Int64(v)) : .uint(v)
+            case .float16: return .double(Double(Float16(bitPattern: raw.loadUnaligned(fromByteOffset: o, as: UInt16.self))))
+            case .float32: return .double(Double(raw.loadUnaligned(fromByteOffset: o, as: Float.self)))
+            case .float64: return .double(raw.loadUnaligned(fromByteOffset: o, as: Double.self))
+            }
+        }
+    }
+
+    /// The array as nested JSON lists, the way `ndarray.tolist()` prints it.
+    public var nestedList: JSONValue {
+        var index = 0
+        func level(_ axis: Int) -> JSONValue {
+            if axis == shape.count - 1 {
+                defer { index += shape[axis] }
+                return .array((index..<index + shape[axis]).map(element))
+            }
+            return .array((0..<shape[axis]).map { _ in level(axis + 1) })
+        }
+        return level(0)
+    }
+}
+
+/// One column's value in a sample.
+public enum ShardValue: Equatable, Sendable {
+    /// `bytes`, and the undecoded image columns `jpeg` / `png`.
+    case bytes([UInt8])
+    /// `str`.
+    case string(String)
+    /// `int`, `int8`...`int64`, `str_int`.
+    case int(Int64)
+    /// `uint8`...`uint64`.
+    case uint(UInt64)
+    /// `float16`, `float32`, `float64`, `str_float`.
+    case float(Double)
+    /// `ndarray[:dtype[:shape]]`.
+    case array(NDArray)
+    /// `json`.
+    case json(JSONValue)
+
+    /// The value as one JSON value, as `sluice shards cat` prints it: bytes as base64, arrays as
+    /// nested lists.
+    public var jsonValue: JSONValue {
+        switch self {
+        case .bytes(let b): .string(Base64.encode(b))
+        case .string(let s): .string(s)
+        case .int(let i): .int(i)
+        case .uint(let u): u <= UInt64(Int64.max) ? .int(Int64(u)) : .uint(u)
+        case .float(let d): .double(d)
+        case .array(let a): a.nestedList
+        case .json(let j): j
+        }
+    }
+}
+
+/// A sample: column name to value.
+public typealias ShardSample = [String: ShardValue]
+
+/// Standard base64 (RFC 4648, padded), for printing bytes columns.
+enum Base64 {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    static func encode(_ bytes: [UInt8]) -> String {
+        var out = [UInt8]()
+        out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var i = 0
+        while i + 3 <= bytes.count {
+            let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
+            for shift in [18, 12, 6, 0] { out.append(alphabet[Int((v >> UInt32(shift)) & 63)]) }
+            i += 3
+        }
+        let rest = bytes.count - i
+        if rest > 0 {
+            var v = UInt32(bytes[i]) << 16
+            if rest == 2 { v |= UInt32(bytes[i + 1]) << 8 }
+            out.append(alphabet[Int((v >> 18) & 63)])
+            out.append(alphabet[Int((v >> 12) & 63)])
+            out.append(rest == 2 ? alphabet[Int((v >> 6) & 63)] : UInt8(ascii: "="))
+            out.append(UInt8(ascii: "="))
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
