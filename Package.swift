@@ -29,7 +29,7 @@ let package = Package(
 
         // MARK: Tests, beside the module they test
         .testTarget(name: "CLibrariesTests", dependencies: ["CFFmpeg", "CSndFile", "COpenBLAS"]),
-        .testTarget(name: "ShardsTests", dependencies: ["Shards"]),
+        .testTarget(name: "ShardsTests", dependencies: ["Shards"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )
