@@ -27,6 +27,9 @@ let package = Package(
         /// MDS-compatible shards: writer, reader, shuffling, splitting, resume, mixing.
         .target(name: "Shards", dependencies: ["CZstd", "CZlib", "CXXHash", "CLibCrypto"]),
 
+        // MARK: Benchmarks (release builds only; tools/shards-bench.sh runs them beside the peers)
+        .executableTarget(name: "shards-bench", dependencies: ["Shards"], path: "Benchmarks/shards-bench"),
+
         // MARK: Tests, beside the module they test
         .testTarget(name: "CLibrariesTests", dependencies: ["CFFmpeg", "CSndFile", "COpenBLAS"]),
         .testTarget(name: "ShardsTests", dependencies: ["Shards"], exclude: ["Fixtures"]),
