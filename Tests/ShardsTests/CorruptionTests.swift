@@ -81,6 +81,26 @@ struct CorruptionTests {
         #expect(error?.reason.contains("missing") == true)
     }
 
+    /// Streaming readers (3 ranks x 2 workers) skip the damaged shard, report it once, deliver the rest.
+    @Test func streamsSkipAQuarantinedShardAndKeepGoing() throws {
+        let dataset = try damage("python_plain") { try flipByte($0.appendingPathComponent("shard.00003.mds"), at: 500) }
+        defer { try? FileManager.default.removeItem(at: dataset.directory) }
+        var delivered: [Int] = []
+        var reports: [ShardError] = []
+        for rank in 0..<3 {
+            let plan = dataset.plan(ResumeState(seed: 4, worldSize: 3), rank: rank, worldSize: 3, remainder: .drop)
+            for worker in 0..<2 {
+                var stream = ShardStream(datasets: [dataset], plan: plan, worker: worker, workers: 2)
+                while let item = stream.next() { delivered.append(item.sample) }
+                reports += stream.skipped
+            }
+        }
+        let bad = dataset.sampleStarts[3]..<dataset.sampleStarts[4]
+        #expect(Set(delivered) == Set(0..<dataset.count).subtracting(bad))
+        #expect(delivered.count == dataset.count - bad.count)
+        #expect(!reports.isEmpty && reports.allSatisfy { $0.file.hasSuffix("shard.00003.mds") })
+    }
+
     @Test func unreadableIndexIsNamed() throws {
         let copy = try Fixture.copy("python_plain")
         defer { try? FileManager.default.removeItem(at: copy) }
