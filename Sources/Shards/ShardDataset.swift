@@ -5,8 +5,9 @@ import Synchronization
 public struct ReadOptions: Sendable {
     /// Check every hash the index lists when a shard is first opened.
     public var verifyHashes: Bool
-    /// Upper bound on the bytes of open shards (mapped or decompressed) kept at once; the least
-    /// recently used shard is dropped first. One shard is always kept, whatever its size.
+    /// Upper bound on the bytes of decompressed shards kept in memory; the least recently used is
+    /// dropped first (and decompressed again if needed). One is always kept, whatever its size.
+    /// Uncompressed shards are memory-mapped and left to the kernel's page cache.
     public var cacheBytes: Int
 
     public init(verifyHashes: Bool = true, cacheBytes: Int = 1 << 30) {
@@ -19,7 +20,7 @@ public struct ReadOptions: Sendable {
 /// sample counts and then read in O(1) through the shard's offset table.
 ///
 /// Shards open lazily. An uncompressed shard is memory-mapped; a compressed one is decompressed
-/// once into memory. Both are hash-checked when opened. A shard that fails (missing, truncated,
+/// into a bounded in-memory cache. Hashes are checked the first time a shard is opened. A shard that fails (missing, truncated,
 /// wrong hash, bad header) is quarantined with its reason and stays failed, while the others keep
 /// serving samples. Safe to share between threads.
 public final class ShardDataset: Sendable {
@@ -146,9 +147,10 @@ public final class ShardDataset: Sendable {
             switch state {
             case .open(let data): return data
             case .failed(let error): throw error
-            case .closed:
+            case .closed(let verified):
                 do throws(ShardError) {
-                    let data = try ShardData(directory: directory, info: index.shards[shard], verify: options.verifyHashes)
+                    let data = try ShardData(directory: directory, info: index.shards[shard],
+                                             verify: options.verifyHashes && !verified)
                     state = .open(data)
                     return data
                 } catch {
@@ -157,19 +159,21 @@ public final class ShardDataset: Sendable {
                 }
             }
         }
+        guard data.isDecompressed else { return data }
         let victims = cache.withLock { $0.touch(shard, bytes: data.byteCount, budget: options.cacheBytes) }
         for victim in victims {
-            slots[victim].state.withLock { if case .open = $0 { $0 = .closed } }
+            slots[victim].state.withLock { if case .open = $0 { $0 = .closed(verified: true) } }
         }
         return data
     }
 
     private final class Slot: Sendable {
-        let state = Mutex<SlotState>(.closed)
+        let state = Mutex<SlotState>(.closed(verified: false))
     }
 
     private enum SlotState: Sendable {
-        case closed
+        /// Not open; `verified` once its hashes were checked (a dropped cache entry).
+        case closed(verified: Bool)
         case open(ShardData)
         case failed(ShardError)
     }
@@ -211,6 +215,10 @@ final class ShardData: Sendable {
     private enum Storage: Sendable {
         case mapped(MappedFile)
         case decompressed([UInt8])
+    }
+
+    var isDecompressed: Bool {
+        if case .decompressed = storage { return true } else { return false }
     }
 
     var byteCount: Int {

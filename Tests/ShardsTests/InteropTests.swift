@@ -19,6 +19,19 @@ struct InteropTests {
         #expect(dataset.verify().isEmpty)
     }
 
+    /// A cache smaller than one shard still serves every sample, in shuffled order (each access may
+    /// evict and decompress again; hashes are checked only at the first open).
+    @Test func tinyCacheServesShuffledReadsOfCompressedShards() throws {
+        let dataset = try ShardDataset(directory: Fixture.dataset("python_zstd"), options: ReadOptions(cacheBytes: 1))
+        let expected = try Fixture.jsonLines(Fixture.root.appendingPathComponent("expected.jsonl"))
+        let plan = dataset.plan(ResumeState(seed: 11, worldSize: 1), options: ShuffleOptions(canonicalPartitions: 4, blockSize: 3))
+        for j in 0..<plan.count {
+            let i = plan[j].sample
+            let sample = try dataset.sample(i)
+            #expect(JSONValue.object(sample.keys.sorted().map { ($0, sample[$0]!.jsonValue) }) == expected[i])
+        }
+    }
+
     /// Rewriting Python's samples with Python's settings gives identical files: index.json and every
     /// shard, byte for byte (uncompressed), so Python reads what sluice writes as its own.
     @Test func sluiceRewritesPythonsDatasetByteForByte() throws {
