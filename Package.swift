@@ -9,6 +9,15 @@ import PackageDescription
 let package = Package(
     name: "Sluice",
     platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "sluice", targets: ["sluice"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+    ],
     targets: [
         // MARK: C libraries (pkg-config + apt providers; shims re-export macros Swift cannot import)
         .systemLibrary(
@@ -30,7 +39,36 @@ let package = Package(
         // MARK: Benchmarks (release builds only; tools/shards-bench.sh runs them beside the peers)
         .executableTarget(name: "shards-bench", dependencies: ["Shards"], path: "Benchmarks/shards-bench"),
 
+        // MARK: The engine
+        .target(
+            name: "PipelineCore",
+            dependencies: [
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ],
+            swiftSettings: [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]),
+
+        // MARK: Pipeline files and the stages they can name
+        .target(
+            name: "Pipelines",
+            dependencies: [
+                "PipelineCore",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+
+        // MARK: The command line
+        .executableTarget(
+            name: "sluice",
+            dependencies: [
+                "Pipelines", "PipelineCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(name: "sluice-bench", dependencies: ["PipelineCore"], path: "Benchmarks/sluice-bench"),
+
         // MARK: Tests, beside the module they test
+        .testTarget(name: "PipelineCoreTests", dependencies: ["PipelineCore"]),
+        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "PipelineCore"]),
         .testTarget(name: "CLibrariesTests", dependencies: ["CFFmpeg", "CSndFile", "COpenBLAS"]),
         .testTarget(name: "ShardsTests", dependencies: ["Shards"], exclude: ["Fixtures"]),
     ],

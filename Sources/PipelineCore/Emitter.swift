@@ -1,0 +1,63 @@
+import Foundation
+
+/// Hands a source's items downstream in chunks, blocking when the next queue is full.
+public final class Emitter<Output: Sendable> {
+    private let context: RunContext
+    private let metrics: StageMetrics
+    private let output: Channel<Output>
+    private let chunkSize: Int
+    private let maxDelayNanos: Int
+    private let countsBytes = Output.self is any ByteCounted.Type
+    private var buffer: [Output] = []
+    private var bufferStartedAt = 0
+    /// Time spent blocked on the downstream queue, so the source's busy time excludes it.
+    private(set) var blockedNanos = 0
+
+    init(context: RunContext, metrics: StageMetrics, output: Channel<Output>) {
+        self.context = context
+        self.metrics = metrics
+        self.output = output
+        self.chunkSize = max(1, context.options.chunkSize)
+        let delay = context.options.maxChunkDelay.components
+        self.maxDelayNanos = Int(delay.seconds) * 1_000_000_000 + Int(delay.attoseconds / 1_000_000_000)
+        buffer.reserveCapacity(chunkSize)
+    }
+
+    /// Passes one item on. Throws `PipelineStopped` once the run is stopping or has failed.
+    public func emit(_ item: Output) throws {
+        if context.isStopping { throw PipelineStopped() }
+        if buffer.isEmpty { bufferStartedAt = coarseNanos() }
+        buffer.append(item)
+        if buffer.count >= chunkSize || coarseNanos() &- bufferStartedAt > maxDelayNanos {
+            try flush()
+        }
+    }
+
+    /// Reports an item the source could not produce (an unreadable file). Under `skip` it is
+    /// quarantined and the source goes on; under `fail` this throws and the run stops.
+    public func skip(item: String, reason: String) throws {
+        context.itemFailed(stage: metrics, item: item,
+                           error: .itemFailed(stage: metrics.name, item: item, reason: reason))
+        if context.hasFailed { throw PipelineStopped() }
+    }
+
+    /// Whether the run wants sources to stop (Ctrl-C or a failure elsewhere).
+    public var isStopping: Bool { context.isStopping }
+
+    func flush() throws {
+        guard !buffer.isEmpty else { return }
+        metrics.add(metrics.itemsOut, buffer.count)
+        if countsBytes {
+            var bytes = 0
+            for item in buffer { bytes &+= (item as! any ByteCounted).byteCount }
+            metrics.add(metrics.bytesOut, bytes)
+        }
+        let start = monotonicNanos()
+        let sent = output.send(buffer)
+        let blocked = monotonicNanos() &- start
+        blockedNanos &+= blocked
+        metrics.add(metrics.blockedOutputNanos, blocked)
+        buffer.removeAll(keepingCapacity: true)
+        if !sent { throw PipelineStopped() }
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+
+/// What a pipeline does when one item fails in a stage.
+public enum ErrorPolicy: String, Sendable, Codable, CaseIterable {
+    /// Stop the pipeline with the error.
+    case fail
+    /// Record the item and its error in the quarantine file and go on.
+    case skip
+}
+
+/// Items that name themselves in error reports (a file path, a record id).
+public protocol ItemDescribing {
+    var itemDescription: String { get }
+}
+
+/// Why a pipeline stopped early.
+public enum PipelineError: Error, CustomStringConvertible, Equatable {
+    /// A stage's code threw on an item under the `fail` policy.
+    case itemFailed(stage: String, item: String, reason: String)
+    /// A stage spent longer than the watchdog allows on one item.
+    case timedOut(stage: String, item: String, seconds: Double)
+    /// A source or a stage's finishing step failed (not tied to one item).
+    case stageFailed(stage: String, reason: String)
+    /// The run was aborted (e.g. a second Ctrl-C) before it drained.
+    case aborted
+
+    public var description: String {
+        switch self {
+        case let .itemFailed(stage, item, reason): "stage '\(stage)' failed on \(item): \(reason)"
+        case let .timedOut(stage, item, seconds):
+            "stage '\(stage)' timed out after \(Self.format(seconds)) s on \(item) (watchdog)"
+        case let .stageFailed(stage, reason): "stage '\(stage)' failed: \(reason)"
+        case .aborted: "pipeline aborted before it finished"
+        }
+    }
+
+    static func format(_ seconds: Double) -> String { String(format: "%.3g", seconds) }
+}
+
+/// A skipped item: what it was, where it failed, and why.
+public struct QuarantineRecord: Codable, Sendable, Equatable {
+    public var stage: String
+    public var item: String
+    public var error: String
+    public var time: String
+}
+
+/// The skip-policy's manifest of what was skipped and why: a JSONL file written as items fail,
+/// so a crash loses nothing already recorded.
+final class Quarantine: @unchecked Sendable {
+    private let lock = NSLock()
+    private let url: URL?
+    private var handle: FileHandle?
+    private(set) var records: [QuarantineRecord] = []
+
+    init(url: URL?) { self.url = url }
+
+    func record(stage: String, item: String, error: String) throws {
+        let entry = QuarantineRecord(
+            stage: stage, item: item, error: error, time: ISO8601DateFormatter().string(from: Date()))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var line = try encoder.encode(entry)
+        line.append(0x0A)
+        lock.lock()
+        defer { lock.unlock() }
+        records.append(entry)
+        guard let url else { return }
+        if handle == nil {
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            _ = FileManager.default.createFile(atPath: url.path, contents: nil)
+            handle = try FileHandle(forWritingTo: url)
+        }
+        try handle?.write(contentsOf: line)
+        try handle?.synchronize()
+    }
+
+    var count: Int { lock.withLock { records.count } }
+
+    func close() {
+        lock.withLock {
+            try? handle?.close()
+            handle = nil
+        }
+    }
+}
+
+/// How an item is named in errors and the quarantine file.
+func describe<T>(_ item: T) -> String {
+    if let named = item as? any ItemDescribing { return named.itemDescription }
+    let text = String(describing: item)
+    return text.count > 200 ? String(text.prefix(200)) + "…" : text
+}
+
+/// The user-facing reason of an error: its description, not the type dump.
+func reason(_ error: any Error) -> String {
+    if let error = error as? any LocalizedError, let text = error.errorDescription { return text }
+    return String(describing: error)
+}

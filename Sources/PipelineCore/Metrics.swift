@@ -1,0 +1,124 @@
+import Foundation
+import Synchronization
+
+/// Items that know their size in bytes, so stages can report byte throughput.
+public protocol ByteCounted {
+    var byteCount: Int { get }
+}
+
+/// Live counters of one stage, updated by its workers without locks.
+public final class StageMetrics: Sendable {
+    public let name: String
+    public let kind: String
+    public let workers: Int
+    let itemsIn = Atomic<Int>(0)
+    let itemsOut = Atomic<Int>(0)
+    let bytesOut = Atomic<Int>(0)
+    let errors = Atomic<Int>(0)
+    let busyNanos = Atomic<Int>(0)
+    let waitingInputNanos = Atomic<Int>(0)
+    let blockedOutputNanos = Atomic<Int>(0)
+    /// Fill of the queue this stage reads from, in chunks (nil for sources).
+    let inputQueue: (@Sendable () -> (fill: Int, capacity: Int))?
+
+    init(name: String, kind: String, workers: Int,
+         inputQueue: (@Sendable () -> (fill: Int, capacity: Int))?) {
+        self.name = name
+        self.kind = kind
+        self.workers = workers
+        self.inputQueue = inputQueue
+    }
+
+    /// A consistent-enough copy of the counters for display and JSON.
+    public func snapshot() -> StageSnapshot {
+        let queue = inputQueue?()
+        return StageSnapshot(
+            name: name, kind: kind, workers: workers,
+            itemsIn: itemsIn.load(ordering: .relaxed), itemsOut: itemsOut.load(ordering: .relaxed),
+            bytesOut: bytesOut.load(ordering: .relaxed), errors: errors.load(ordering: .relaxed),
+            busySeconds: Self.seconds(busyNanos), waitingInputSeconds: Self.seconds(waitingInputNanos),
+            blockedOutputSeconds: Self.seconds(blockedOutputNanos),
+            inputQueueFill: queue?.fill, inputQueueCapacity: queue?.capacity)
+    }
+
+    private static func seconds(_ counter: borrowing Atomic<Int>) -> Double {
+        Double(counter.load(ordering: .relaxed)) / 1e9
+    }
+
+    func add(_ counter: borrowing Atomic<Int>, _ value: Int) {
+        counter.wrappingAdd(value, ordering: .relaxed)
+    }
+}
+
+/// The counters of one stage at one moment.
+public struct StageSnapshot: Codable, Sendable, Equatable {
+    public var name: String
+    public var kind: String
+    public var workers: Int
+    public var itemsIn: Int
+    public var itemsOut: Int
+    public var bytesOut: Int
+    public var errors: Int
+    /// Time spent inside the stage's own code, summed over workers.
+    public var busySeconds: Double
+    /// Time spent waiting for the upstream stage, summed over workers.
+    public var waitingInputSeconds: Double
+    /// Time spent blocked because the downstream queue was full, summed over workers.
+    public var blockedOutputSeconds: Double
+    public var inputQueueFill: Int?
+    public var inputQueueCapacity: Int?
+
+    /// Share of the stage's worker time spent busy over `wall` seconds.
+    public func utilisation(over wall: Double) -> Double {
+        wall > 0 ? busySeconds / (wall * Double(max(workers, 1))) : 0
+    }
+
+    /// The difference of two snapshots of the same stage: what happened in between.
+    public func delta(since earlier: StageSnapshot) -> StageSnapshot {
+        var d = self
+        d.itemsIn -= earlier.itemsIn
+        d.itemsOut -= earlier.itemsOut
+        d.bytesOut -= earlier.bytesOut
+        d.errors -= earlier.errors
+        d.busySeconds -= earlier.busySeconds
+        d.waitingInputSeconds -= earlier.waitingInputSeconds
+        d.blockedOutputSeconds -= earlier.blockedOutputSeconds
+        return d
+    }
+}
+
+/// All stages' counters at one moment, in pipeline order (source first, sink last).
+public struct PipelineSnapshot: Codable, Sendable {
+    public var pipeline: String
+    public var elapsedSeconds: Double
+    public var stages: [StageSnapshot]
+
+    /// The stage that limits throughput: the one whose workers were busiest over `wall` seconds.
+    public func bottleneck(over wall: Double) -> StageSnapshot? {
+        stages.max { $0.utilisation(over: wall) < $1.utilisation(over: wall) }
+    }
+
+    /// Counters for the interval since `earlier`.
+    public func delta(since earlier: PipelineSnapshot) -> PipelineSnapshot {
+        PipelineSnapshot(
+            pipeline: pipeline, elapsedSeconds: elapsedSeconds - earlier.elapsedSeconds,
+            stages: zip(stages, earlier.stages).map { $0.delta(since: $1) })
+    }
+}
+
+/// Monotonic nanoseconds, for busy/wait accounting.
+@inline(__always)
+func monotonicNanos() -> Int {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return ts.tv_sec &* 1_000_000_000 &+ ts.tv_nsec
+}
+
+/// Monotonic nanoseconds at a few milliseconds' resolution, several times cheaper than
+/// `monotonicNanos`: enough for "flush a chunk after 50 ms".
+@inline(__always)
+func coarseNanos() -> Int {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts)
+    return ts.tv_sec &* 1_000_000_000 &+ ts.tv_nsec
+}

@@ -1,0 +1,342 @@
+import Foundation
+import PipelineCore
+
+/// A pipeline file checked against the stage catalog: everything needed to run it.
+public struct PipelinePlan: Sendable {
+    /// One stage as the file declares it.
+    public struct Stage: Sendable {
+        public var name: String
+        public var spec: StageSpec
+        public var parameters: StageParameters
+        public var workers: Int
+        public var ordered: Bool
+        public var line: Int
+    }
+
+    public var name: String
+    public var file: String
+    public var outputDirectory: URL
+    public var options: PipelineOptions
+    /// Source first, sink last.
+    public var stages: [Stage]
+    /// The document after `--set` overrides, recorded in the manifest.
+    public var config: ConfigNode
+}
+
+/// Reads and checks pipeline YAML files.
+public struct PipelineFile {
+    public let catalog: StageCatalog
+
+    public init(catalog: StageCatalog = .standard) { self.catalog = catalog }
+
+    static let topLevelKeys = ["name", "description", "output", "options", "source", "stages", "sink"]
+    static let optionKeys = ["chunk_size", "queue_capacity", "on_error", "item_timeout"]
+
+    /// Loads `path`, applies `key=value` overrides, and checks everything, reporting every
+    /// problem at once with file, line and key.
+    public func load(path: String, overrides: [String] = []) throws(Diagnostics) -> PipelinePlan {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw Diagnostics([Diagnostic(file: path, line: 0, column: 0, keyPath: "",
+                                          message: "cannot read the pipeline file (missing or unreadable)")])
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw Diagnostics([Diagnostic(file: path, line: 0, column: 0, keyPath: "", message: "the file is not UTF-8")])
+        }
+        return try plan(yaml: text, file: path, overrides: overrides)
+    }
+
+    /// Checks pipeline YAML given as text; `file` names it in diagnostics.
+    public func plan(yaml: String, file: String, overrides: [String] = []) throws(Diagnostics) -> PipelinePlan {
+        var root = try ConfigNode.parse(yaml: yaml, file: file)
+        for override in overrides {
+            guard let equals = override.firstIndex(of: "=") else {
+                throw Diagnostics([Diagnostic(file: "--set", line: 0, column: 0, keyPath: override,
+                                              message: "expected key=value")])
+            }
+            let key = override[..<equals].split(separator: ".")
+            try root.set(path: key[...], to: String(override[override.index(after: equals)...]))
+        }
+        var checker = Checker(file: file, catalog: catalog)
+        let plan = checker.check(root)
+        if !checker.problems.isEmpty { throw Diagnostics(checker.problems) }
+        return plan!
+    }
+}
+
+/// Walks one document, collecting problems instead of stopping at the first.
+private struct Checker {
+    let file: String
+    let catalog: StageCatalog
+    var problems: [Diagnostic] = []
+
+    mutating func problem(_ node: ConfigNode?, _ keyPath: String, _ message: String, line: Int? = nil) {
+        problems.append(Diagnostic(file: file, line: line ?? node?.line ?? 0, column: node?.column ?? 0,
+                                   keyPath: keyPath, message: message))
+    }
+
+    mutating func check(_ root: ConfigNode) -> PipelinePlan? {
+        guard let entries = root.entries else {
+            problem(root, "", "a pipeline file is a mapping with name, output, source, stages and sink")
+            return nil
+        }
+        checkKeys(entries, allowed: PipelineFile.topLevelKeys, at: "")
+        let name = requiredScalar(root, "name", at: "")
+        let output = requiredScalar(root, "output", at: "")
+        let outputDirectory = URL(fileURLWithPath: output ?? ".")
+        let options = checkOptions(root["options"], outputDirectory: outputDirectory)
+
+        var stages: [PipelinePlan.Stage] = []
+        if let source = root["source"] {
+            stages += checkStage(source, at: "source", role: .source, outputDirectory: outputDirectory)
+        } else {
+            problem(root, "source", "missing: every pipeline needs a source")
+        }
+        if let list = root["stages"] {
+            if let items = list.items {
+                for (index, item) in items.enumerated() {
+                    stages += checkStage(item, at: "stages[\(index)]", role: .stage, outputDirectory: outputDirectory)
+                }
+            } else {
+                problem(list, "stages", "expected a list of stages")
+            }
+        }
+        if let sink = root["sink"] {
+            stages += checkStage(sink, at: "sink", role: .sink, outputDirectory: outputDirectory)
+        } else {
+            problem(root, "sink", "missing: every pipeline needs a sink")
+        }
+        var seen: [String: Int] = [:]
+        for stage in stages {
+            if let first = seen[stage.name] {
+                problem(nil, "name", "stage name '\(stage.name)' is used twice (lines \(first) and \(stage.line)); "
+                        + "give one a `name:`", line: stage.line)
+            }
+            seen[stage.name] = stage.line
+        }
+        guard let name, problems.isEmpty else { return nil }
+        return PipelinePlan(name: name, file: file, outputDirectory: outputDirectory, options: options,
+                            stages: stages, config: root)
+    }
+
+    mutating func requiredScalar(_ node: ConfigNode, _ key: String, at path: String) -> String? {
+        let keyPath = path.isEmpty ? key : "\(path).\(key)"
+        guard let value = node[key] else {
+            problem(node, keyPath, "missing (required)")
+            return nil
+        }
+        guard let text = value.scalar, !text.isEmpty else {
+            problem(value, keyPath, "expected a plain value")
+            return nil
+        }
+        return text
+    }
+
+    mutating func checkKeys(_ entries: [(key: String, keyLine: Int, value: ConfigNode)], allowed: [String],
+                            at path: String) {
+        for entry in entries where !allowed.contains(entry.key) {
+            let keyPath = path.isEmpty ? entry.key : "\(path).\(entry.key)"
+            problem(entry.value, keyPath, "unknown key" + suggestion(entry.key, among: allowed)
+                    + "; allowed: \(allowed.joined(separator: ", "))", line: entry.keyLine)
+        }
+    }
+
+    mutating func checkOptions(_ node: ConfigNode?, outputDirectory: URL) -> PipelineOptions {
+        var options = PipelineOptions()
+        options.quarantineFile = outputDirectory.appendingPathComponent("quarantine.jsonl")
+        guard let node else { return options }
+        guard let entries = node.entries else {
+            problem(node, "options", "expected a mapping")
+            return options
+        }
+        checkKeys(entries, allowed: PipelineFile.optionKeys, at: "options")
+        let specs = [
+            ParameterSpec("chunk_size", .int(min: 1, max: 1 << 20), help: ""),
+            ParameterSpec("queue_capacity", .int(min: 1, max: 1 << 16), help: ""),
+            ParameterSpec("on_error", .choice(ErrorPolicy.allCases.map(\.rawValue)), help: ""),
+            ParameterSpec("item_timeout", .duration, help: ""),
+        ]
+        for spec in specs {
+            guard let value = node[spec.name], let typed = convert(value, spec, at: "options.\(spec.name)",
+                                                                   outputDirectory: outputDirectory)
+            else { continue }
+            switch typed {
+            case let .int(n) where spec.name == "chunk_size": options.chunkSize = n
+            case let .int(n): options.queueCapacity = n
+            case let .string(policy): options.errorPolicy = ErrorPolicy(rawValue: policy) ?? .fail
+            case let .duration(limit): options.itemTimeout = limit
+            default: break
+            }
+        }
+        return options
+    }
+
+    mutating func checkStage(_ node: ConfigNode, at path: String, role: StageSpec.Role,
+                             outputDirectory: URL) -> [PipelinePlan.Stage] {
+        guard let entries = node.entries else {
+            problem(node, path, "expected a mapping with a `type`")
+            return []
+        }
+        guard let type = requiredScalar(node, "type", at: path) else { return [] }
+        guard let spec = catalog.spec(type) else {
+            let known = catalog.specs(role: role).map(\.type)
+            problem(node["type"], "\(path).type", "unknown stage type '\(type)'" + suggestion(type, among: known)
+                    + "; \(role)s: \(known.joined(separator: ", "))")
+            return []
+        }
+        guard spec.role == role else {
+            problem(node["type"], "\(path).type", "'\(type)' is a \(spec.role), not a \(role)")
+            return []
+        }
+        let common = ["type", "name"] + (spec.parallel ? ["workers", "ordered"] : [])
+        checkKeys(entries, allowed: common + spec.parameters.map(\.name), at: path)
+
+        var values: [String: ParameterValue] = [:]
+        for parameter in spec.parameters {
+            let keyPath = "\(path).\(parameter.name)"
+            if let value = node[parameter.name] {
+                if let typed = convert(value, parameter, at: keyPath, outputDirectory: outputDirectory) {
+                    values[parameter.name] = typed
+                }
+            } else if let fallback = parameter.defaultValue {
+                if let typed = convert(ConfigNode(scalar: fallback, line: node.line), parameter, at: keyPath,
+                                       outputDirectory: outputDirectory) {
+                    values[parameter.name] = typed
+                }
+            } else if parameter.required {
+                problem(node, keyPath, "missing (required): \(parameter.help)")
+            }
+        }
+        let workerSpec = ParameterSpec("workers", .int(min: 1, max: 256), help: "")
+        let orderedSpec = ParameterSpec("ordered", .bool, help: "")
+        var workers = 1
+        var ordered = true
+        if let node = node["workers"], case let .int(n)? = convert(node, workerSpec, at: "\(path).workers",
+                                                                  outputDirectory: outputDirectory) {
+            workers = n
+        }
+        if let node = node["ordered"], case let .bool(flag)? = convert(node, orderedSpec, at: "\(path).ordered",
+                                                                      outputDirectory: outputDirectory) {
+            ordered = flag
+        }
+        let name = node["name"]?.scalar ?? type
+        return [PipelinePlan.Stage(name: name, spec: spec, parameters: StageParameters(stageName: name, values: values),
+                                   workers: workers, ordered: ordered, line: node.line)]
+    }
+
+    mutating func convert(_ node: ConfigNode, _ spec: ParameterSpec, at keyPath: String,
+                          outputDirectory: URL) -> ParameterValue? {
+        func scalar(_ expected: String) -> String? {
+            guard let text = node.scalar else {
+                problem(node, keyPath, "expected \(expected), got a \(node.items != nil ? "list" : "mapping")")
+                return nil
+            }
+            return text
+        }
+        switch spec.kind {
+        case .string:
+            return scalar("a string").map(ParameterValue.string)
+        case .bool:
+            guard let text = scalar("true or false") else { return nil }
+            switch text.lowercased() {
+            case "true", "yes", "on": return .bool(true)
+            case "false", "no", "off": return .bool(false)
+            default: problem(node, keyPath, "expected true or false, got '\(text)'"); return nil
+            }
+        case let .int(min, max):
+            guard let text = scalar("an integer") else { return nil }
+            guard let value = Int(text) else { problem(node, keyPath, "expected an integer, got '\(text)'"); return nil }
+            guard value >= min && value <= max else {
+                problem(node, keyPath, "\(value) is out of range \(min)...\(max)")
+                return nil
+            }
+            return .int(value)
+        case let .double(min, max):
+            guard let text = scalar("a number") else { return nil }
+            guard let value = Double(text) else { problem(node, keyPath, "expected a number, got '\(text)'"); return nil }
+            guard value >= min && value <= max else {
+                problem(node, keyPath, "\(value) is out of range \(min)...\(max)")
+                return nil
+            }
+            return .double(value)
+        case let .choice(choices):
+            guard let text = scalar("one of \(choices.joined(separator: ", "))") else { return nil }
+            guard choices.contains(text) else {
+                problem(node, keyPath, "'\(text)' is not one of \(choices.joined(separator: ", "))"
+                        + suggestion(text, among: choices))
+                return nil
+            }
+            return .string(text)
+        case .strings:
+            return stringList(node, keyPath).map(ParameterValue.strings)
+        case .inputs:
+            guard let patterns = stringList(node, keyPath) else { return nil }
+            var urls: [URL] = []
+            for pattern in patterns {
+                let matched = FileGlob.expand(pattern)
+                if matched.isEmpty {
+                    problem(node, keyPath, "no file matches '\(pattern)' (from \(FileManager.default.currentDirectoryPath))")
+                }
+                urls += matched
+            }
+            return .inputs(urls)
+        case .output:
+            guard let text = scalar("a file path") else { return nil }
+            return .output(text.hasPrefix("/") ? URL(fileURLWithPath: text)
+                                               : outputDirectory.appendingPathComponent(text))
+        case .duration:
+            guard let text = scalar("a duration such as 30s or 500ms") else { return nil }
+            guard let duration = Self.duration(text) else {
+                problem(node, keyPath, "expected a duration such as 30s, 500ms or 2m, got '\(text)'")
+                return nil
+            }
+            return .duration(duration)
+        }
+    }
+
+    mutating func stringList(_ node: ConfigNode, _ keyPath: String) -> [String]? {
+        if let text = node.scalar { return [text] }
+        guard let items = node.items else {
+            problem(node, keyPath, "expected a string or a list of strings")
+            return nil
+        }
+        var result: [String] = []
+        for item in items {
+            guard let text = item.scalar else {
+                problem(item, keyPath, "expected a string in the list")
+                return nil
+            }
+            result.append(text)
+        }
+        return result
+    }
+
+    static func duration(_ text: String) -> Duration? {
+        let units: [(String, Double)] = [("ms", 1e-3), ("s", 1), ("m", 60), ("h", 3600)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            guard let value = Double(text.dropLast(suffix.count)), value > 0 else { return nil }
+            return .milliseconds(Int64((value * scale * 1000).rounded()))
+        }
+        return Double(text).flatMap { $0 > 0 ? .milliseconds(Int64(($0 * 1000).rounded())) : nil }
+    }
+}
+
+/// "; did you mean 'workers'?" when a known name is within two edits.
+func suggestion(_ word: String, among candidates: [String]) -> String {
+    let best = candidates.map { ($0, editDistance(word, $0)) }.min { $0.1 < $1.1 }
+    guard let (candidate, distance) = best, distance <= 2, distance < word.count else { return "" }
+    return "; did you mean '\(candidate)'?"
+}
+
+/// Levenshtein distance, for suggestions.
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    var previous = Array(0...b.count)
+    for i in 1...max(a.count, 1) where !a.isEmpty {
+        var current = [i] + Array(repeating: 0, count: b.count)
+        for j in 1...max(b.count, 1) where !b.isEmpty {
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        previous = current
+    }
+    return previous[b.count]
+}

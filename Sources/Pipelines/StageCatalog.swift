@@ -1,0 +1,48 @@
+import Foundation
+import PipelineCore
+
+/// The stage kinds pipeline files can name. Each domain adds its kinds in Stages/.
+public struct StageCatalog: Sendable {
+    public private(set) var all: [StageSpec]
+
+    public init(_ specs: [StageSpec]) { all = specs }
+
+    /// Every stage kind sluice ships.
+    public static let standard = StageCatalog(FileStages.specs)
+
+    public func spec(_ type: String) -> StageSpec? { all.first { $0.type == type } }
+
+    public func specs(role: StageSpec.Role) -> [StageSpec] { all.filter { $0.role == role } }
+
+    /// Adds kinds (a program embedding sluice can register its own).
+    public mutating func register(_ specs: [StageSpec]) { all += specs }
+}
+
+extension PipelinePlan {
+    /// Assembles the engine pipeline: the source, each stage, then the sink.
+    public func build(in environment: RunEnvironment) throws -> Pipeline {
+        let pipeline = Pipeline(name: name, options: options)
+        guard let first = stages.first, case let .source(source) = try first.spec.make(first.parameters, environment)
+        else { throw PlanError("the first stage must be a source") }
+        var stream = pipeline.source(first.name, source)
+        for stage in stages.dropFirst() {
+            switch try stage.spec.make(stage.parameters, environment) {
+            case let .map(function):
+                stream = stream.flatMap(stage.name, workers: stage.workers, ordered: stage.ordered, function)
+            case let .transform(transform):
+                stream = stream.transform(stage.name, transform)
+            case let .sink(sink):
+                return stream.sink(stage.name, sink)
+            case .source:
+                throw PlanError("stage '\(stage.name)' is a source in the middle of the pipeline")
+            }
+        }
+        throw PlanError("the pipeline has no sink")
+    }
+}
+
+/// A plan that cannot be assembled (validation prevents these for files it checked).
+public struct PlanError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import PipelineCore
+
+/// A stage kind that pipeline files can name by `type`, with the parameters it accepts.
+public struct StageSpec: Sendable {
+    public enum Role: String, Sendable {
+        case source, stage, sink
+    }
+
+    public var type: String
+    public var role: Role
+    /// One line for `sluice stages` and error hints.
+    public var summary: String
+    public var parameters: [ParameterSpec]
+    /// Per-item stages that can run on several workers accept `workers` and `ordered`.
+    public var parallel: Bool
+    let make: @Sendable (StageParameters, RunEnvironment) throws -> StageBody
+
+    public init(type: String, role: Role, summary: String, parameters: [ParameterSpec], parallel: Bool = false,
+                make: @escaping @Sendable (StageParameters, RunEnvironment) throws -> StageBody) {
+        self.type = type
+        self.role = role
+        self.summary = summary
+        self.parameters = parameters
+        self.parallel = parallel
+        self.make = make
+    }
+}
+
+/// What a stage kind builds for one run.
+public enum StageBody {
+    case source(any Source<Sample>)
+    /// A stateless per-item function; runs on the stage's `workers`.
+    case map(@Sendable (Sample) throws -> [Sample])
+    case transform(any Transform<Sample, Sample>)
+    case sink(any Sink<Sample>)
+}
+
+/// One parameter of a stage kind.
+public struct ParameterSpec: Sendable {
+    public enum Kind: Sendable, Equatable {
+        case string, bool
+        case int(min: Int = .min, max: Int = .max)
+        case double(min: Double = -.infinity, max: Double = .infinity)
+        case choice([String])
+        /// One string or a list of strings.
+        case strings
+        /// Input files or directories, or glob patterns (`samples/**/*.wav`); each must match.
+        case inputs
+        /// A file written under the pipeline's output directory.
+        case output
+        /// `30s`, `500ms`, `2m`, or a number of seconds.
+        case duration
+    }
+
+    public var name: String
+    public var kind: Kind
+    public var required: Bool
+    /// The value used when the key is absent (as YAML text); nil when there is none.
+    public var defaultValue: String?
+    public var help: String
+
+    public init(_ name: String, _ kind: Kind, required: Bool = false, default defaultValue: String? = nil,
+                help: String) {
+        self.name = name
+        self.kind = kind
+        self.required = required
+        self.defaultValue = defaultValue
+        self.help = help
+    }
+}
+
+/// A checked parameter value.
+public enum ParameterValue: Sendable, Equatable {
+    case string(String), bool(Bool), int(Int), double(Double), strings([String])
+    case inputs([URL]), output(URL), duration(Duration)
+}
+
+/// A stage's parameters after validation: typed, defaults filled in.
+public struct StageParameters: Sendable {
+    public var stageName: String
+    var values: [String: ParameterValue]
+
+    public func string(_ key: String) -> String? {
+        if case let .string(value)? = values[key] { return value }
+        return nil
+    }
+    public func bool(_ key: String) -> Bool {
+        if case let .bool(value)? = values[key] { return value }
+        return false
+    }
+    public func int(_ key: String) -> Int? {
+        if case let .int(value)? = values[key] { return value }
+        return nil
+    }
+    public func double(_ key: String) -> Double? {
+        if case let .double(value)? = values[key] { return value }
+        return nil
+    }
+    public func strings(_ key: String) -> [String] {
+        if case let .strings(value)? = values[key] { return value }
+        return []
+    }
+    public func inputs(_ key: String) -> [URL] {
+        if case let .inputs(value)? = values[key] { return value }
+        return []
+    }
+    public func output(_ key: String) -> URL? {
+        if case let .output(value)? = values[key] { return value }
+        return nil
+    }
+    public func duration(_ key: String) -> Duration? {
+        if case let .duration(value)? = values[key] { return value }
+        return nil
+    }
+}
+
+/// What stages of one run share: where output goes, and the log of inputs for the manifest.
+public final class RunEnvironment: Sendable {
+    public let outputDirectory: URL
+    public let inputs = InputLog()
+
+    public init(outputDirectory: URL) { self.outputDirectory = outputDirectory }
+}
+
+/// Input files a run read, with sizes and modification times, for the manifest.
+public final class InputLog: @unchecked Sendable {
+    public struct Entry: Codable, Sendable, Equatable {
+        public var path: String
+        public var bytes: Int
+        public var modified: String
+    }
+
+    private let lock = NSLock()
+    private var entries: [Entry] = []
+
+    public func record(_ url: URL) {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: url.path)
+        let bytes = (attributes?[.size] as? NSNumber)?.intValue ?? 0
+        let modified = (attributes?[.modificationDate] as? Date).map { ISO8601DateFormatter().string(from: $0) } ?? ""
+        lock.withLock { entries.append(Entry(path: url.relativePath, bytes: bytes, modified: modified)) }
+    }
+
+    public var all: [Entry] { lock.withLock { entries } }
+}

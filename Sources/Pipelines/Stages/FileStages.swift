@@ -1,0 +1,148 @@
+import Crypto
+import Foundation
+import PipelineCore
+
+/// Stages over plain files: list them, checksum them, write records as JSON lines.
+enum FileStages {
+    static let specs: [StageSpec] = [files, checksum, jsonl]
+
+    static let files = StageSpec(
+        type: "files", role: .source,
+        summary: "every file matching the patterns, as {path, bytes}",
+        parameters: [
+            ParameterSpec("paths", .inputs, required: true,
+                          help: "files, directories or glob patterns (`samples/**/*.mp4`)"),
+        ]
+    ) { parameters, environment in
+        .source(FilesSource(urls: parameters.inputs("paths"), log: environment.inputs))
+    }
+
+    static let checksum = StageSpec(
+        type: "checksum", role: .stage,
+        summary: "adds the file's digest (streamed in 1 MiB blocks, so any size fits in memory)",
+        parameters: [
+            ParameterSpec("algorithm", .choice(Digest.allCases.map(\.rawValue)), default: "sha256",
+                          help: "digest to compute"),
+            ParameterSpec("field", .string, default: "path", help: "the field holding the file path"),
+        ],
+        parallel: true
+    ) { parameters, _ in
+        let digest = Digest(rawValue: parameters.string("algorithm") ?? "sha256") ?? .sha256
+        let field = parameters.string("field") ?? "path"
+        return .map { sample in
+            guard case let .string(path)? = sample[field] else {
+                throw StageError(item: sample.itemDescription, reason: "no string field '\(field)' to read a file from")
+            }
+            var out = sample
+            out[digest.rawValue] = .string(try digest.hex(ofFile: path))
+            return [out]
+        }
+    }
+
+    static let jsonl = StageSpec(
+        type: "jsonl", role: .sink,
+        summary: "writes each sample as one JSON object per line, atomically",
+        parameters: [
+            ParameterSpec("path", .output, required: true, help: "output file, relative to the pipeline's output"),
+        ]
+    ) { parameters, _ in
+        .sink(try JSONLinesSink(url: parameters.output("path")!))
+    }
+}
+
+/// Lists files; a file that vanished or cannot be read is reported, not silently dropped.
+struct FilesSource: Source {
+    let urls: [URL]
+    let log: InputLog
+
+    func run(_ emitter: Emitter<Sample>) throws {
+        for url in urls {
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: url.path),
+                  let bytes = (attributes[.size] as? NSNumber)?.intValue
+            else {
+                try emitter.skip(item: url.relativePath, reason: "file is missing or unreadable")
+                continue
+            }
+            log.record(url)
+            try emitter.emit(Sample(["path": .string(url.relativePath), "bytes": .int(bytes)]))
+        }
+    }
+}
+
+/// A stage's error about one item, naming it.
+struct StageError: Error, CustomStringConvertible {
+    var item: String
+    var reason: String
+    var description: String { "\(item): \(reason)" }
+}
+
+/// Digests the checksum stage offers, from swift-crypto (BoringSSL's assembly on Linux).
+enum Digest: String, CaseIterable {
+    case sha256, sha512, sha1, md5
+
+    func hex(ofFile path: String) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw StageError(item: path, reason: "cannot open for reading")
+        }
+        defer { try? handle.close() }
+        switch self {
+        case .sha256: return try Self.stream(handle, path, into: SHA256())
+        case .sha512: return try Self.stream(handle, path, into: SHA512())
+        case .sha1: return try Self.stream(handle, path, into: Insecure.SHA1())
+        case .md5: return try Self.stream(handle, path, into: Insecure.MD5())
+        }
+    }
+
+    private static func stream<H: HashFunction>(_ handle: FileHandle, _ path: String, into hasher: H) throws -> String {
+        var hasher = hasher
+        while true {
+            let block: Data
+            do { block = try handle.read(upToCount: 1 << 20) ?? Data() } catch {
+                throw StageError(item: path, reason: "read failed: \(error.localizedDescription)")
+            }
+            if block.isEmpty { break }
+            hasher.update(data: block)
+        }
+        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// Writes JSON lines to `<path>.partial` and renames it into place when the run ends cleanly,
+/// so a file under the final name is always whole. A failed run leaves the `.partial` file,
+/// holding every record written before the failure.
+final class JSONLinesSink: Sink {
+    let url: URL
+    private let partial: URL
+    private let handle: FileHandle
+    private var buffer = Data()
+
+    init(url: URL) throws {
+        self.url = url
+        partial = url.appendingPathExtension("partial")
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        guard FileManager.default.createFile(atPath: partial.path, contents: nil),
+              let handle = FileHandle(forWritingAtPath: partial.path)
+        else { throw StageError(item: partial.path, reason: "cannot create output file") }
+        self.handle = handle
+    }
+
+    func consume(_ item: Sample) throws {
+        buffer.append(try item.jsonLine())
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+
+    func finish(_ completion: Completion) throws {
+        try flush()
+        try handle.synchronize()
+        try handle.close()
+        guard completion != .failed else { return }
+        _ = try? FileManager.default.removeItem(at: url)
+        try FileManager.default.moveItem(at: partial, to: url)
+    }
+
+    private func flush() throws {
+        guard !buffer.isEmpty else { return }
+        try handle.write(contentsOf: buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
+}

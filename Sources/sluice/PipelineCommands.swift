@@ -1,0 +1,122 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import PipelineCore
+import Pipelines
+
+/// Options shared by commands that read a pipeline file.
+struct PipelineFileOptions: ParsableArguments {
+    @Argument(help: "The pipeline file (YAML).")
+    var file: String
+
+    @Option(name: .customLong("set"), help: ArgumentHelp(
+        "Override a value: --set stages.0.workers=4 (repeatable).", valueName: "key=value"))
+    var overrides: [String] = []
+
+    func plan() throws -> PipelinePlan {
+        do {
+            return try PipelineFile().load(path: file, overrides: overrides)
+        } catch {
+            printError(error.description)
+            throw ExitCode(2)
+        }
+    }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a pipeline, with live progress and a manifest next to its output.",
+        discussion: "Ctrl-C stops cleanly (in-flight items drain, sinks finish); a second Ctrl-C aborts.")
+
+    @OptionGroup var pipeline: PipelineFileOptions
+
+    @Option(help: ArgumentHelp("Also write the final per-stage metrics as JSON here.", valueName: "file"))
+    var metrics: String?
+
+    @Flag(help: "No progress display.")
+    var quiet = false
+
+    func run() throws {
+        let plan = try pipeline.plan()
+        let runner = PipelineRunner(plan: plan, progress: quiet ? nil : .standardError)
+        let interrupts = InterruptHandler()
+        let outcome = try runner.run { interrupts.watch($0) }
+        let report = outcome.report
+        if let metrics {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(report.snapshot).write(to: URL(fileURLWithPath: metrics), options: .atomic)
+        }
+        if !report.quarantined.isEmpty, let file = plan.options.quarantineFile {
+            printError("\(report.quarantined.count) item(s) skipped; see \(file.relativePath)")
+        }
+        printError("manifest: \(outcome.manifest.relativePath)")
+        switch report.completion {
+        case .finished: return
+        case .stopped: throw ExitCode(130)
+        case .failed:
+            printError("error: \(report.failure?.description ?? "failed")")
+            throw ExitCode.failure
+        }
+    }
+}
+
+struct Validate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check a pipeline file and report every problem with file, line and key.")
+
+    @OptionGroup var pipeline: PipelineFileOptions
+
+    func run() throws {
+        let plan = try pipeline.plan()
+        print("\(pipeline.file): ok: '\(plan.name)', \(plan.stages.count) stages: "
+              + plan.stages.map { $0.workers > 1 ? "\($0.name)×\($0.workers)" : $0.name }.joined(separator: " -> "))
+    }
+}
+
+struct Stages: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the stage types pipeline files can use.")
+
+    func run() throws {
+        for role in [StageSpec.Role.source, .stage, .sink] {
+            print("\(role)s:")
+            for spec in StageCatalog.standard.specs(role: role) {
+                print("  \(spec.type)\(spec.parallel ? " (workers, ordered)" : ""): \(spec.summary)")
+                for parameter in spec.parameters {
+                    let note = parameter.required ? "required" : parameter.defaultValue.map { "default \($0)" } ?? "optional"
+                    print("      \(parameter.name) (\(note)): \(parameter.help)")
+                }
+            }
+        }
+    }
+}
+
+/// First Ctrl-C stops the run cleanly; the second aborts it; the third exits at once.
+final class InterruptHandler: @unchecked Sendable {
+    private var source: DispatchSourceSignal?
+    private var count = 0
+
+    func watch(_ run: PipelineRun) {
+        signal(SIGINT, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        source.setEventHandler { [self] in
+            count += 1
+            switch count {
+            case 1:
+                printError("\nstopping: draining in-flight items (Ctrl-C again to abort)")
+                run.stop()
+            case 2:
+                printError("\naborting")
+                run.abort()
+            default:
+                exit(130)
+            }
+        }
+        source.resume()
+        self.source = source
+    }
+}
+
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}

@@ -1,0 +1,15 @@
+import ArgumentParser
+
+/// The `sluice` command line.
+@main
+struct Sluice: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Streaming data pipelines for training multimodal and text models.",
+        discussion: """
+            Pipelines are YAML files naming a source, stages and a sink:
+              sluice validate pipelines/demo.yaml
+              sluice run pipelines/demo.yaml --set options.on_error=skip
+            """,
+        version: "0.1.0",
+        subcommands: [Run.self, Validate.self, Stages.self])
+}

@@ -1,0 +1,36 @@
+import Foundation
+import PipelineCore
+import Testing
+
+struct SampleTests {
+    @Test func jsonLineKeepsFieldOrderAndEncodesEveryKind() throws {
+        var sample = Sample()
+        sample["id"] = .string("clip-1")
+        sample["n"] = .int(3)
+        sample["ok"] = .bool(true)
+        sample["raw"] = .bytes([0, 255])
+        sample["ids"] = .array(NDArray(shape: [2, 2], values: [Int32(1), 2, 3, 4]))
+        sample["x"] = .double(0.5)
+        let line = String(decoding: try sample.jsonLine(), as: UTF8.self)
+        #expect(line == #"{"id":"clip-1","n":3,"ok":true,"raw":"AP8=","ids":[[1,2],[3,4]],"x":0.5}"# + "\n")
+        #expect(sample.itemDescription == "clip-1")
+        #expect(sample.byteCount == 6 + 8 + 1 + 2 + 16 + 8)
+    }
+
+    /// Byte-for-byte what `numpy.save` writes for np.arange(6, dtype='<f4').reshape(2, 3)
+    /// and for np.array([7], dtype='u1').
+    @Test func npyMatchesNumPy() {
+        let floats = NPY.encode(NDArray(shape: [2, 3], values: (0..<6).map(Float.init)))
+        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }"
+        var expected = Data([0x93] + Array("NUMPY".utf8) + [1, 0, 118, 0]) + Data(header.utf8)
+        expected += Data(String(repeating: " ", count: 128 - 10 - header.utf8.count - 1).utf8) + Data([0x0A])
+        expected += (0..<6).map(Float.init).withUnsafeBytes { Data($0) }
+        #expect(floats == expected)
+        #expect(floats.count % 64 == 24)
+
+        let bytes = NPY.encode(NDArray(shape: [1], values: [UInt8(7)]))
+        let byteHeader = "{'descr': '|u1', 'fortran_order': False, 'shape': (1,), }"
+        #expect(bytes.count == 128 + 1)
+        #expect(String(decoding: bytes[10..<(10 + byteHeader.utf8.count)], as: UTF8.self) == byteHeader)
+    }
+}
