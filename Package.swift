@@ -34,7 +34,7 @@ let package = Package(
 
         // MARK: Domain modules
         /// MDS-compatible shards: writer, reader, shuffling, splitting, resume, mixing.
-        .target(name: "Shards", dependencies: ["CZstd", "CZlib", "CXXHash", "CLibCrypto"]),
+        .target(name: "Shards", dependencies: ["PipelineCore", "CZstd", "CZlib", "CXXHash", "CLibCrypto"]),
 
         // MARK: Benchmarks (release builds only; tools/shards-bench.sh runs them beside the peers)
         .executableTarget(name: "shards-bench", dependencies: ["Shards"], path: "Benchmarks/shards-bench"),
@@ -52,7 +52,7 @@ let package = Package(
         .target(
             name: "Pipelines",
             dependencies: [
-                "PipelineCore",
+                "PipelineCore", "Shards",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
@@ -61,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "Pipelines", "PipelineCore",
+                "Pipelines", "PipelineCore", "Shards",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "sluice-bench", dependencies: ["PipelineCore"], path: "Benchmarks/sluice-bench"),
@@ -70,7 +70,7 @@ let package = Package(
         .testTarget(name: "PipelineCoreTests", dependencies: ["PipelineCore"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "PipelineCore"]),
         .testTarget(name: "CLibrariesTests", dependencies: ["CFFmpeg", "CSndFile", "COpenBLAS"]),
-        .testTarget(name: "ShardsTests", dependencies: ["Shards"], exclude: ["Fixtures"]),
+        .testTarget(name: "ShardsTests", dependencies: ["Shards", "PipelineCore"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import PipelineCore
 
 /// How one column's values become bytes, named as MDS names them in `index.json`
 /// (`"str"`, `"int"`, `"float32"`, `"ndarray:uint8:2,3"`, `"json"`, ...).
@@ -33,7 +34,7 @@ public enum ColumnEncoding: Equatable, Sendable, CustomStringConvertible {
             var dtype: DType?
             var shape: [Int]?
             if parts.count >= 2 && !parts[1].isEmpty {
-                guard let d = DType(rawValue: parts[1]) else {
+                guard let d = DType(mdsName: parts[1]) else {
                     throw ShardError(file: "column \(column)", "unknown ndarray dtype '\(parts[1])' in '\(name)'")
                 }
                 dtype = d
@@ -47,7 +48,7 @@ public enum ColumnEncoding: Equatable, Sendable, CustomStringConvertible {
             }
             self = .ndarray(dtype: dtype, shape: shape)
         default:
-            if parts.count == 1, let d = DType(rawValue: name) {
+            if parts.count == 1, let d = DType(mdsName: name) {
                 self = .scalar(d)
             } else {
                 throw ShardError(file: "column \(column)",
@@ -82,8 +83,8 @@ public enum ColumnEncoding: Equatable, Sendable, CustomStringConvertible {
     public var fixedSize: Int? {
         switch self {
         case .int: 8
-        case .scalar(let d): d.size
-        case .ndarray(let d?, let s?): s.reduce(1, *) * d.size
+        case .scalar(let d): d.byteWidth
+        case .ndarray(let d?, let s?): s.reduce(1, *) * d.byteWidth
         default: nil
         }
     }
@@ -115,15 +116,16 @@ extension ColumnEncoding {
         case (.scalar(let dtype), _):
             try Self.appendScalar(value, as: dtype, to: &out, mismatch: mismatch)
         case (.ndarray(let dtype, let shape), .array(let a)):
+            guard let code = a.dtype.mdsCode else { throw mismatch() }
             if let dtype {
                 guard a.dtype == dtype else { throw mismatch() }
             } else {
-                out.append(a.dtype.code)
+                out.append(code)
             }
             if let shape {
                 guard a.shape == shape else { throw mismatch() }
             } else {
-                guard a.shape.count < 64 else { throw mismatch() }
+                guard !a.shape.isEmpty, a.shape.count < 64, a.shape.allSatisfy({ $0 > 0 }) else { throw mismatch() }
                 let largest = UInt64(a.shape.max() ?? 0)
                 let widthCode: UInt8 = largest < 1 << 8 ? 0 : largest < 1 << 16 ? 1 : largest < 1 << 32 ? 2 : 3
                 out.append(UInt8(a.shape.count) << 2 | widthCode)
@@ -136,7 +138,7 @@ extension ColumnEncoding {
                     }
                 }
             }
-            out += a.bytes
+            out += a.data
         default:
             throw mismatch()
         }
@@ -177,7 +179,7 @@ extension ColumnEncoding {
         case .int32: guard let x = Int32(exactly: v) else { throw mismatch() }; appendLittleEndian(x, to: &out)
         case .uint64: guard let x = UInt64(exactly: v) else { throw mismatch() }; appendLittleEndian(x, to: &out)
         case .int64: guard let x = Int64(exactly: v) else { throw mismatch() }; appendLittleEndian(x, to: &out)
-        case .float16, .float32, .float64: throw mismatch()
+        case .float16, .float32, .float64, .bool: throw mismatch()
         }
     }
 }
@@ -213,7 +215,7 @@ extension ColumnEncoding {
                 throw fail(error.reason)
             }
         case .scalar(let dtype):
-            guard data.count == dtype.size else { throw fail("\(dtype) takes \(dtype.size) bytes, found \(data.count)") }
+            guard data.count == dtype.byteWidth else { throw fail("\(dtype) takes \(dtype.byteWidth) bytes, found \(data.count)") }
             return Self.decodeScalar(data, dtype)
         case .ndarray(let fixedDType, let fixedShape):
             var offset = 0
@@ -221,7 +223,7 @@ extension ColumnEncoding {
             if let fixedDType {
                 dtype = fixedDType
             } else {
-                guard data.count > 0, let d = DType(code: data[0]) else { throw fail("unknown ndarray dtype code") }
+                guard data.count > 0, let d = DType(mdsCode: data[0]) else { throw fail("unknown ndarray dtype code") }
                 dtype = d
                 offset = 1
             }
@@ -251,14 +253,10 @@ extension ColumnEncoding {
                 shape = dims
             }
             let expected = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
-            guard expected > 0, (data.count - offset) == expected * dtype.size else {
-                throw fail("ndarray of shape \(shape) \(dtype) needs \(expected * dtype.size) bytes, found \(data.count - offset)")
+            guard expected > 0, (data.count - offset) == expected * dtype.byteWidth else {
+                throw fail("ndarray of shape \(shape) \(dtype) needs \(expected * dtype.byteWidth) bytes, found \(data.count - offset)")
             }
-            do {
-                return .array(try NDArray(dtype: dtype, shape: shape, bytes: Array(data[offset...])))
-            } catch {
-                throw fail(error.reason)
-            }
+            return .array(NDArray(dtype: dtype, shape: shape, data: Array(data[offset...])))
         }
     }
 
@@ -275,6 +273,7 @@ extension ColumnEncoding {
         case .float16: .float(Double(Float16(bitPattern: UInt16(littleEndian: data.loadUnaligned(as: UInt16.self)))))
         case .float32: .float(Double(Float(bitPattern: UInt32(littleEndian: data.loadUnaligned(as: UInt32.self)))))
         case .float64: .float(Double(bitPattern: UInt64(littleEndian: data.loadUnaligned(as: UInt64.self))))
+        case .bool: .uint(UInt64(data[0]))  // not an MDS scalar: parsing refuses it
         }
     }
 }

@@ -122,6 +122,13 @@ public final class ShardWriter {
         finished = true
     }
 
+    /// Writes the samples held so far as a shard, leaving the dataset marked unfinished, so that a
+    /// stopped run keeps everything it was given and can be resumed.
+    public func flush() throws(ShardError) {
+        precondition(!finished, "flush after finish")
+        if !pendingEnds.isEmpty { try flushShard() }
+    }
+
     /// Number of shards finished so far.
     public var shardCount: Int { index.shards.count }
 

@@ -1,10 +1,11 @@
-/// NumPy's fixed-width element types, with the one-byte codes MDS writes for dynamic-dtype arrays.
-public enum DType: String, CaseIterable, Sendable {
-    case uint8, int8, uint16, int16, float16, uint32, int32, float32, uint64, int64, float64
+import PipelineCore
 
-    /// The byte MDS stores before an array whose column does not fix the dtype.
-    public var code: UInt8 {
+/// MDS's view of PipelineCore's element types: the one-byte codes it writes before an array whose
+/// column does not fix the dtype. `bool` has none: MDS cannot store boolean arrays.
+extension DType {
+    public var mdsCode: UInt8? {
         switch self {
+        case .bool: nil
         case .uint8: 8
         case .int8: 9
         case .uint16: 16
@@ -19,61 +20,29 @@ public enum DType: String, CaseIterable, Sendable {
         }
     }
 
-    public init?(code: UInt8) {
-        guard let match = DType.allCases.first(where: { $0.code == code }) else { return nil }
+    init?(mdsCode: UInt8) {
+        guard let match = DType.allCases.first(where: { $0.mdsCode == mdsCode }) else { return nil }
         self = match
     }
 
-    /// Bytes per element.
-    public var size: Int { Int(code >> 3) }
-    public var isFloat: Bool { self == .float16 || self == .float32 || self == .float64 }
-    public var isSigned: Bool { code & 1 == 1 }
+    /// The dtype MDS names `name` (`"float32"`), if MDS has it.
+    init?(mdsName name: String) {
+        guard let dtype = DType(rawValue: name), dtype.mdsCode != nil else { return nil }
+        self = dtype
+    }
+
+    var isFloat: Bool { self == .float16 || self == .float32 || self == .float64 }
 }
 
-/// An n-dimensional array as MDS stores it: little-endian C-order elements of one dtype.
-public struct NDArray: Equatable, Sendable {
-    public var dtype: DType
-    public var shape: [Int]
-    /// The elements' bytes, little-endian, row-major.
-    public var bytes: [UInt8]
-
-    /// Wraps raw element bytes; the byte count must match the shape.
-    public init(dtype: DType, shape: [Int], bytes: [UInt8]) throws(ShardError) {
-        let count = shape.reduce(1, *)
-        guard !shape.isEmpty, shape.allSatisfy({ $0 > 0 }), count * dtype.size == bytes.count else {
-            throw ShardError(file: "ndarray", "shape \(shape) of \(dtype) does not match \(bytes.count) bytes")
-        }
-        self.dtype = dtype
-        self.shape = shape
-        self.bytes = bytes
-    }
-
-    /// An array of Swift numbers; `T` must have the layout of `dtype` (e.g. `Float` for float32).
-    public init<T: BitwiseCopyable>(_ values: [T], dtype: DType, shape: [Int]) throws(ShardError) {
-        guard MemoryLayout<T>.size == dtype.size else {
-            throw ShardError(file: "ndarray", "\(T.self) is not \(dtype)")
-        }
-        try self.init(dtype: dtype, shape: shape, bytes: values.withUnsafeBytes { Array($0) })
-    }
-
-    /// Number of elements.
-    public var count: Int { bytes.count / dtype.size }
-
-    /// The elements as `T`, which must have the layout of `dtype`.
-    public func values<T: BitwiseCopyable>(as type: T.Type) -> [T] {
-        precondition(MemoryLayout<T>.size == dtype.size, "\(T.self) does not match \(dtype)")
-        return bytes.withUnsafeBytes { raw in
-            (0..<count).map { raw.loadUnaligned(fromByteOffset: $0 * dtype.size, as: T.self) }
-        }
-    }
-
+extension NDArray {
     /// Element `i` widened to a JSON number (ints stay ints), for printing.
     func element(_ i: Int) -> JSONValue {
-        bytes.withUnsafeBytes { raw in
-            let o = i * dtype.size
+        data.withUnsafeBytes { raw in
+            let o = i * dtype.byteWidth
             switch dtype {
-            case .uint8: return .int(Int64(raw.loadUnaligned(fromByteOffset: o, as: UInt8.self)))
-            case .int8: return .int(Int64(raw.loadUnaligned(fromByteOffset: o, as: Int8.self)))
+            case .bool: return .bool(raw[o] != 0)
+            case .uint8: return .int(Int64(raw[o]))
+            case .int8: return .int(Int64(Int8(bitPattern: raw[o])))
             case .uint16: return .int(Int64(raw.loadUnaligned(fromByteOffset: o, as: UInt16.self)))
             case .int16: return .int(Int64(raw.loadUnaligned(fromByteOffset: o, as: Int16.self)))
             case .uint32: return .int(Int64(raw.loadUnaligned(fromByteOffset: o, as: UInt32.self)))
@@ -99,7 +68,7 @@ public struct NDArray: Equatable, Sendable {
             }
             return .array((0..<shape[axis]).map { _ in level(axis + 1) })
         }
-        return level(0)
+        return shape.isEmpty ? element(0) : level(0)
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import PipelineCore
 import Testing
 @testable import Shards
 
@@ -40,7 +41,7 @@ struct EncodingTests {
 
     /// Dynamic dtype and shape: `[dtype code] [ndim << 2 | shape width] [shape] [values]`.
     @Test func dynamicNDArrayBytesAreMDSs() throws {
-        let array = try NDArray([UInt16](repeating: 1, count: 600), dtype: .uint16, shape: [2, 300])
+        let array = NDArray(shape: [2, 300], values: [UInt16](repeating: 1, count: 600))
         let bytes = try encode(.array(array), "ndarray")
         #expect(Array(bytes.prefix(6)) == [16, 2 << 2 | 1, 2, 0, 0x2C, 0x01])
         #expect(bytes.count == 6 + 1_200)
@@ -48,22 +49,25 @@ struct EncodingTests {
     }
 
     @Test func ndarrayShapeWidthsUpToUInt32() throws {
-        let wide = try NDArray([UInt8](repeating: 3, count: 70_000), dtype: .uint8, shape: [70_000])
+        let wide = NDArray(shape: [70_000], values: [UInt8](repeating: 3, count: 70_000))
         let bytes = try encode(.array(wide), "ndarray:uint8")
         #expect(Array(bytes.prefix(5)) == [1 << 2 | 2, 0x70, 0x11, 0x01, 0x00])
         #expect(try decode(bytes, "ndarray:uint8") == .array(wide))
     }
 
     @Test func fixedShapeNDArrayStoresOnlyValues() throws {
-        let grid = try NDArray([Int16]([1, 2, 3, -4, -5, -6]), dtype: .int16, shape: [2, 3])
+        let grid = NDArray(shape: [2, 3], values: [Int16]([1, 2, 3, -4, -5, -6]))
         let bytes = try encode(.array(grid), "ndarray:int16:2,3")
         #expect(bytes.count == 12)
         #expect(try ColumnEncoding(parsing: "ndarray:int16:2,3").fixedSize == 12)
         #expect(try decode(bytes, "ndarray:int16:2,3") == .array(grid))
         #expect(grid.nestedList == .array([.array([.int(1), .int(2), .int(3)]), .array([.int(-4), .int(-5), .int(-6)])]))
-        let wrongShape = try NDArray([Int16](repeating: 0, count: 6), dtype: .int16, shape: [3, 2])
+        let wrongShape = NDArray(shape: [3, 2], values: [Int16](repeating: 0, count: 6))
         #expect(throws: ShardError.self) { try encode(.array(wrongShape), "ndarray:int16:2,3") }
         #expect(throws: ShardError.self) { try encode(.array(grid), "ndarray:float32") }
+        let flags = NDArray(shape: [2], values: [true, false])
+        #expect(throws: ShardError.self, "MDS has no bool arrays") { try encode(.array(flags), "ndarray") }
+        #expect(throws: ShardError.self) { try ColumnEncoding(parsing: "ndarray:bool") }
     }
 
     @Test func truncatedArrayIsReportedNotCrashed() throws {
