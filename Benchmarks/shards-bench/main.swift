@@ -6,7 +6,10 @@ import Shards
 ///
 ///   shards-bench write DIR TOTAL_MB SAMPLE_BYTES [SIZE_LIMIT_BYTES] [COMPRESSION]
 ///   shards-bench read DIR                sequential: every sample decoded, in order
-///   shards-bench shuffled DIR SEED       shuffled order (ShuffleOptions defaults), every sample decoded
+///   shards-bench read-raw DIR            sequential: every sample's bytes, not decoded (zero-copy)
+///   shards-bench shuffled DIR SEED [no-verify]   shuffled order (ShuffleOptions defaults), every
+///                                        sample decoded; `no-verify` skips the hash check at open,
+///                                        as Python's StreamingDataset does by default
 ///   shards-bench resume POSITION         time to plan a resume at POSITION of a synthetic 20M-sample index
 ///
 /// `write` samples have columns `id` (int) and `payload` (bytes, incompressible); the tests use it
@@ -60,8 +63,16 @@ func run() throws {
             try writer.finish()
         }
         report("write", time, bytes: count * sampleBytes, samples: count)
-    case "read", "shuffled":
+    case "read-raw":
         let dataset = try ShardDataset(directory: URL(fileURLWithPath: args[2]))
+        var bytes = 0
+        let time = try seconds {
+            for i in 0..<dataset.count { bytes &+= try dataset.withRawSample(i) { $0.count } }
+        }
+        report("read-raw", time, bytes: bytes, samples: dataset.count)
+    case "read", "shuffled":
+        let verify = !(args.count > 4 && args[4] == "no-verify")
+        let dataset = try ShardDataset(directory: URL(fileURLWithPath: args[2]), options: ReadOptions(verifyHashes: verify))
         var bytes = 0
         let time: Double
         if args[1] == "read" {
@@ -79,7 +90,7 @@ func run() throws {
                 }
             }
         }
-        report(args[1], time, bytes: bytes, samples: dataset.count)
+        report(args[1] + (verify ? "" : " (no-verify)"), time, bytes: bytes, samples: dataset.count)
     case "resume":
         let position = Int(args[2]) ?? 10_000_000
         let spans = (0..<10_000).map { SampleSpan(start: $0 * 2_000, count: 2_000) }

@@ -316,7 +316,8 @@ final class MappedFile: Sendable {
             base = nil
             return
         }
-        let address = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0)
+        // MAP_POPULATE maps every page in one call: much cheaper than a fault per 4 KiB page on first touch.
+        let address = mmap(nil, count, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0)
         guard let address, address != MAP_FAILED else {
             throw ShardError(file: path, "cannot map: \(String(cString: strerror(errno)))")
         }

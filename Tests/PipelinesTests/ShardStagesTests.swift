@@ -35,6 +35,17 @@ struct ShardStagesTests {
             let path = record["path"] as! String
             #expect(record["bytes"] as? Int == Int(path.split(separator: "file").last!.dropLast(4)))
         }
+
+        // Resuming after 4 global positions (2 per rank) gives rank 1 the rest of the same order.
+        let resumed = try PipelineFile().plan(yaml: """
+            name: resumed
+            output: \(root.path)/out
+            source: {type: shards, paths: "\(root.path)/out/dataset", seed: 3, rank: 1, world_size: 2, start_position: 4}
+            sink: {type: jsonl, path: resumed.jsonl}
+            """, file: "resumed.yaml")
+        #expect(try PipelineRunner(plan: resumed, progress: nil).run().report.completion == .finished)
+        let rest = try String(contentsOfFile: "\(root.path)/out/resumed.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(rest == Array(lines.dropFirst(2)))
     }
 
     @Test func badColumnDeclarationIsAPlanError() throws {

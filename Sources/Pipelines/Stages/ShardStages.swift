@@ -24,6 +24,9 @@ enum ShardStages {
                           help: "partitions the order is defined over (independent of world size)"),
             ParameterSpec("block_size", .int(min: 1), default: "65536", help: "samples shuffled together"),
             ParameterSpec("verify", .bool, default: "true", help: "check shard hashes when first opened"),
+            ParameterSpec("start_epoch", .int(min: 0), default: "0", help: "resume: the epoch to continue"),
+            ParameterSpec("start_position", .int(min: 0), default: "0",
+                          help: "resume: positions of that epoch's global order already consumed by all ranks"),
         ]
     ) { parameters, environment in
         let paths = parameters.strings("paths")
@@ -52,9 +55,12 @@ enum ShardStages {
             shuffle: parameters.bool("shuffle"), seed: UInt64(parameters.int("seed") ?? 0),
             canonicalPartitions: parameters.int("canonical_partitions") ?? 24,
             blockSize: parameters.int("block_size") ?? 1 << 16)
+        let start = ResumeState(epoch: parameters.int("start_epoch") ?? 0, position: parameters.int("start_position") ?? 0,
+                                seed: options.seed, worldSize: worldSize)
         return .source(ShardSource(
             datasets: datasets, weights: weights, options: options, rank: rank, worldSize: worldSize,
-            remainder: parameters.string("remainder") == "drop" ? .drop : .pad, epochs: parameters.int("epochs") ?? 1))
+            remainder: parameters.string("remainder") == "drop" ? .drop : .pad, start: start,
+            epochs: parameters.int("epochs") ?? 1))
     }
 
     static let writer = StageSpec(
