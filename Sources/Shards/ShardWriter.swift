@@ -14,6 +14,7 @@ public final class ShardWriter {
     private var index: DatasetIndex
     private let headerJSON: [UInt8]
     private let hashAlgorithms: [HashAlgorithm]
+    private let variableColumnCount: Int
     /// The shard being filled: concatenated encoded samples and where each one ends.
     private var pending: [UInt8] = []
     private var pendingEnds: [Int] = []
@@ -21,8 +22,7 @@ public final class ShardWriter {
     private var finished = false
 
     /// Starts a new dataset in `directory`, which must not already hold one.
-    public init(directory: URL, config: ShardConfig) throws(ShardError) {
-        let hashes = try Self.checkHashes(config)
+    public convenience init(directory: URL, config: ShardConfig) throws(ShardError) {
         let indexURL = directory.appendingPathComponent(DatasetIndex.fileName)
         guard !FileManager.default.fileExists(atPath: indexURL.path) else {
             throw ShardError(file: indexURL.path, "a dataset already exists here; resume it or choose another directory")
@@ -32,21 +32,14 @@ public final class ShardWriter {
         } catch {
             throw ShardError(file: directory.path, "cannot create the directory (\(error.localizedDescription))")
         }
-        self.directory = directory
-        self.config = config
-        self.hashAlgorithms = hashes
-        self.headerJSON = config.shardHeaderJSON
-        self.index = DatasetIndex(shards: [], inProgress: true)
-        self.samplesWritten = 0
-        try index.save(directory: directory)
+        try self.init(directory: directory, config: config, index: DatasetIndex(shards: []))
     }
 
     /// Continues a dataset whose writer was killed: keeps the shards its index lists, removes files
     /// it had not yet recorded, and appends after them. The caller skips its first `samplesWritten`
     /// input samples. A finished dataset is reopened for appending the same way.
-    public init(resuming directory: URL, config: ShardConfig) throws(ShardError) {
-        let hashes = try Self.checkHashes(config)
-        var index = try DatasetIndex.load(directory: directory)
+    public convenience init(resuming directory: URL, config: ShardConfig) throws(ShardError) {
+        let index = try DatasetIndex.load(directory: directory)
         if let first = index.shards.first, first.config != config {
             throw ShardError(file: directory.appendingPathComponent(DatasetIndex.fileName).path,
                              "was written with other columns, compression, hashes or size limit")
@@ -56,14 +49,20 @@ public final class ShardWriter {
         for name in leftovers where name.hasPrefix("shard.") && !known.contains(name) {
             try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
         }
-        index.inProgress = true
+        try self.init(directory: directory, config: config, index: index)
+    }
+
+    /// Takes over `index` (marking it in progress on disk) and appends after its shards.
+    private init(directory: URL, config: ShardConfig, index: DatasetIndex) throws(ShardError) {
         self.directory = directory
         self.config = config
-        self.hashAlgorithms = hashes
+        self.hashAlgorithms = try Self.checkHashes(config)
+        self.variableColumnCount = config.columnEncodings.filter { $0.fixedSize == nil }.count
         self.headerJSON = config.shardHeaderJSON
         self.index = index
+        self.index.inProgress = true
         self.samplesWritten = index.sampleCount
-        try index.save(directory: directory)
+        try self.index.save(directory: directory)
     }
 
     private static func checkHashes(_ config: ShardConfig) throws(ShardError) -> [HashAlgorithm] {
@@ -86,8 +85,7 @@ public final class ShardWriter {
         precondition(!finished, "write after finish")
         scratch.removeAll(keepingCapacity: true)
         // Size prefixes of the variable-size columns come first; reserve them, then fill.
-        let variableColumns = config.columnEncodings.indices.filter { config.columnEncodings[$0].fixedSize == nil }
-        scratch.append(contentsOf: repeatElement(0, count: 4 * variableColumns.count))
+        scratch.append(contentsOf: repeatElement(0, count: 4 * variableColumnCount))
         var slot = 0
         for (name, encoding) in zip(config.columnNames, config.columnEncodings) {
             guard let value = sample[name] else {
