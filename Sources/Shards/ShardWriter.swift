@@ -19,6 +19,9 @@ public final class ShardWriter {
     private var pending: [UInt8] = []
     private var pendingEnds: [Int] = []
     private var scratch: [UInt8] = []
+    /// The shard file being assembled; kept between shards, like `pending`, so that its pages are
+    /// faulted in once rather than for every shard.
+    private var fileBuffer: [UInt8] = []
     private var finished = false
 
     /// Starts a new dataset in `directory`, which must not already hold one.
@@ -62,6 +65,7 @@ public final class ShardWriter {
         self.index = index
         self.index.inProgress = true
         self.samplesWritten = index.sampleCount
+        pending.reserveCapacity(min(config.sizeLimit ?? 1 << 26, 1 << 30))
         try self.index.save(directory: directory)
     }
 
@@ -133,7 +137,12 @@ public final class ShardWriter {
     private func flushShard() throws(ShardError) {
         let count = pendingEnds.count
         let dataStart = 4 + 4 * (count + 1) + headerJSON.count
-        var file = [UInt8]()
+        var file = fileBuffer
+        fileBuffer = []
+        defer {
+            file.removeAll(keepingCapacity: true)
+            fileBuffer = file
+        }
         file.reserveCapacity(dataStart + pending.count)
         ColumnEncoding.appendLittleEndian(UInt32(count), to: &file)
         ColumnEncoding.appendLittleEndian(UInt32(dataStart), to: &file)
