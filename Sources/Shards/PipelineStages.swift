@@ -142,8 +142,9 @@ public final class ShardSink: Sink {
 // MARK: - Source
 
 /// A pipeline source that reads one rank's share of one or more MDS datasets (mixed by weight),
-/// epoch after epoch, in the deterministic shuffled order. A damaged shard is reported once
-/// through the pipeline's error policy and its samples are skipped.
+/// epoch after epoch, in the deterministic shuffled order, decoding on `readers` threads (the
+/// order does not change with their number). A damaged shard is reported once through the
+/// pipeline's error policy and its samples are skipped.
 public struct ShardSource: Source {
     public let datasets: [ShardDataset]
     public let mixture: Mixture
@@ -155,9 +156,12 @@ public struct ShardSource: Source {
     public let start: ResumeState
     /// Epochs to read, counting from 0 (so `start.epoch < epochs`).
     public let epochs: Int
+    /// Threads decoding samples.
+    public let readers: Int
 
     public init(datasets: [ShardDataset], weights: [MixWeight]? = nil, options: ShuffleOptions, rank: Int = 0,
-                worldSize: Int = 1, remainder: Remainder = .pad, start: ResumeState? = nil, epochs: Int = 1) {
+                worldSize: Int = 1, remainder: Remainder = .pad, start: ResumeState? = nil, epochs: Int = 1,
+                readers: Int = 1) {
         self.datasets = datasets
         let weights = weights ?? datasets.map { _ in MixWeight.repeatFactor(1) }
         mixture = Mixture(zip(datasets, weights).map { Mixture.Source(spans: $0.spans, weight: $1) })
@@ -167,6 +171,7 @@ public struct ShardSource: Source {
         self.remainder = remainder
         self.start = start ?? ResumeState(seed: options.seed, worldSize: worldSize)
         self.epochs = epochs
+        self.readers = max(1, readers)
     }
 
     public func run(_ emitter: Emitter<Sample>) throws {
@@ -174,17 +179,18 @@ public struct ShardSource: Source {
         var state = start
         while state.epoch < epochs {
             let plan = mixture.plan(state, options: options, rank: rank, worldSize: worldSize, remainder: remainder)
-            for j in 0..<plan.count {
-                let (source, index) = plan[j]
-                let dataset = datasets[source]
-                do {
-                    let sample = try dataset.sample(index)
+            let reader = ParallelReader(datasets: datasets, plan: plan, workers: readers)
+            defer { reader.cancel() }
+            while let result = reader.next() {
+                switch result {
+                case .sample(let source, let index, let sample):
+                    let dataset = datasets[source]
                     var record = Sample()
                     for name in dataset.index.shards[dataset.locate(index).shard].config.columnNames {
                         record[name] = sample[name]?.pipelineValue
                     }
                     try emitter.emit(record)
-                } catch let error as ShardError {
+                case .failed(let error):
                     if reported.insert(error.file).inserted {
                         try emitter.skip(item: error.file, reason: error.reason)
                     }

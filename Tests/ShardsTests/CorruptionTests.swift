@@ -101,6 +101,33 @@ struct CorruptionTests {
         #expect(!reports.isEmpty && reports.allSatisfy { $0.file.hasSuffix("shard.00003.mds") })
     }
 
+    /// Decoding on 1, 2 or 3 threads yields the rank's order, with the damaged shard's positions
+    /// reported in place; stopping early does not hang.
+    @Test(.timeLimit(.minutes(1)), arguments: [1, 2, 3])
+    func parallelReaderKeepsTheRankOrder(workers: Int) throws {
+        let dataset = try damage("python_gz") { try FileManager.default.removeItem(at: $0.appendingPathComponent("shard.00001.mds.gz")) }
+        defer { try? FileManager.default.removeItem(at: dataset.directory) }
+        let plan = dataset.plan(ResumeState(seed: 6, worldSize: 2), options: ShuffleOptions(blockSize: 5), rank: 1, worldSize: 2)
+        let reader = ParallelReader(datasets: [dataset], plan: plan, workers: workers, perWorker: 2)
+        var order: [Int?] = []
+        while let result = reader.next() {
+            switch result {
+            case .sample(_, let index, let value):
+                #expect(value == (try dataset.sample(index)))
+                order.append(index)
+            case .failed(let error):
+                #expect(error.file.hasSuffix("shard.00001.mds.gz"))
+                order.append(nil)
+            }
+        }
+        let bad = dataset.sampleStarts[1]..<dataset.sampleStarts[2]
+        #expect(order == (0..<plan.count).map { bad.contains(plan[$0].sample) ? nil : plan[$0].sample })
+
+        let early = ParallelReader(datasets: [dataset], plan: plan, workers: workers, perWorker: 1)
+        _ = early.next()
+        early.cancel()
+    }
+
     @Test func unreadableIndexIsNamed() throws {
         let copy = try Fixture.copy("python_plain")
         defer { try? FileManager.default.removeItem(at: copy) }

@@ -59,9 +59,13 @@ struct PipelineStageTests {
         let dataset = try ShardDataset(directory: directory)
         var ids: [Int] = []
         for rank in 0..<3 {
-            let samples = try Self.read(ShardSource(datasets: [dataset], options: ShuffleOptions(seed: 8, blockSize: 8),
-                                                    rank: rank, worldSize: 3, remainder: .pad))
+            let source = ShardSource(datasets: [dataset], options: ShuffleOptions(seed: 8, blockSize: 8),
+                                     rank: rank, worldSize: 3, remainder: .pad)
+            let samples = try Self.read(source)
             #expect(samples.count == 14)
+            let threaded = ShardSource(datasets: [dataset], options: ShuffleOptions(seed: 8, blockSize: 8),
+                                       rank: rank, worldSize: 3, remainder: .pad, readers: 3)
+            #expect(try Self.read(threaded) == samples, "3 decoding threads, same order")
             ids += samples.compactMap { if case .int(let id)? = $0["id"] { id } else { nil } }
         }
         #expect(Set(ids) == Set(0..<40))

@@ -24,6 +24,8 @@ enum ShardStages {
                           help: "partitions the order is defined over (independent of world size)"),
             ParameterSpec("block_size", .int(min: 1), default: "65536", help: "samples shuffled together"),
             ParameterSpec("verify", .bool, default: "true", help: "check shard hashes when first opened"),
+            ParameterSpec("readers", .int(min: 1, max: 64), default: "1",
+                          help: "threads decoding samples (the order does not depend on their number)"),
             ParameterSpec("start_epoch", .int(min: 0), default: "0", help: "resume: the epoch to continue"),
             ParameterSpec("start_position", .int(min: 0), default: "0",
                           help: "resume: positions of that epoch's global order already consumed by all ranks"),
@@ -60,7 +62,7 @@ enum ShardStages {
         return .source(ShardSource(
             datasets: datasets, weights: weights, options: options, rank: rank, worldSize: worldSize,
             remainder: parameters.string("remainder") == "drop" ? .drop : .pad, start: start,
-            epochs: parameters.int("epochs") ?? 1))
+            epochs: parameters.int("epochs") ?? 1, readers: parameters.int("readers") ?? 1))
     }
 
     static let writer = StageSpec(
