@@ -17,9 +17,10 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-demo: release
+# The demo uses the debug build `make test` also makes, so a newcomer compiles once.
+demo: build
 	rm -rf out/demo
-	.build/release/sluice run pipelines/demo.yaml
+	.build/debug/sluice run pipelines/demo.yaml
 
 bench: release
 	.build/release/sluice-bench
