@@ -74,7 +74,7 @@ extension Value {
         case .int(let i): .int(Int64(i))
         case .double(let d): .double(d)
         case .string(let s): .string(s)
-        case .bytes(let b): .string(Base64.encode(b))
+        case .bytes(let b): .string(Data(b).base64EncodedString())
         case .array(let a): a.nestedList
         case .list(let values): .array(values.map(\.jsonEquivalent))
         }

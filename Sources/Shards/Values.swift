@@ -1,3 +1,4 @@
+import Foundation
 import PipelineCore
 
 /// MDS's view of PipelineCore's element types: the one-byte codes it writes before an array whose
@@ -93,7 +94,7 @@ public enum ShardValue: Equatable, Sendable {
     /// nested lists.
     public var jsonValue: JSONValue {
         switch self {
-        case .bytes(let b): .string(Base64.encode(b))
+        case .bytes(let b): .string(Data(b).base64EncodedString())
         case .string(let s): .string(s)
         case .int(let i): .int(i)
         case .uint(let u): u <= UInt64(Int64.max) ? .int(Int64(u)) : .uint(u)
@@ -106,29 +107,3 @@ public enum ShardValue: Equatable, Sendable {
 
 /// A sample: column name to value.
 public typealias ShardSample = [String: ShardValue]
-
-/// Standard base64 (RFC 4648, padded), for printing bytes columns.
-enum Base64 {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-
-    static func encode(_ bytes: [UInt8]) -> String {
-        var out = [UInt8]()
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var i = 0
-        while i + 3 <= bytes.count {
-            let v = UInt32(bytes[i]) << 16 | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2])
-            for shift in [18, 12, 6, 0] { out.append(alphabet[Int((v >> UInt32(shift)) & 63)]) }
-            i += 3
-        }
-        let rest = bytes.count - i
-        if rest > 0 {
-            var v = UInt32(bytes[i]) << 16
-            if rest == 2 { v |= UInt32(bytes[i + 1]) << 8 }
-            out.append(alphabet[Int((v >> 18) & 63)])
-            out.append(alphabet[Int((v >> 12) & 63)])
-            out.append(rest == 2 ? alphabet[Int((v >> 6) & 63)] : UInt8(ascii: "="))
-            out.append(UInt8(ascii: "="))
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-}
