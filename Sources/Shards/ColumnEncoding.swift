@@ -40,6 +40,9 @@ public enum ColumnEncoding: Equatable, Sendable, CustomStringConvertible {
                 dtype = d
             }
             if parts.count == 3 {
+                guard dtype != nil else {
+                    throw ShardError(file: "column \(column)", "a fixed ndarray shape needs a dtype: '\(name)'")
+                }
                 let dims = parts[2].split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
                 guard !dims.isEmpty, dims.allSatisfy({ ($0 ?? 0) >= 1 }) else {
                     throw ShardError(file: "column \(column)", "bad ndarray shape '\(parts[2])' in '\(name)'")

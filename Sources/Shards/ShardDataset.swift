@@ -73,6 +73,9 @@ public final class ShardDataset: Sendable {
 
     /// Decodes sample `local` of shard `shard`.
     public func sample(shard: Int, _ local: Int) throws(ShardError) -> ShardSample {
+        guard index.shards.indices.contains(shard) else {
+            throw ShardError(file: directory.path, "no shard \(shard): the dataset has \(index.shards.count)")
+        }
         let data = try open(shard)
         let info = index.shards[shard]
         return try data.withSample(local) { bytes throws(ShardError) in

@@ -83,6 +83,8 @@ struct EncodingTests {
         #expect(error?.description.contains("column obj") == true)
         #expect(error?.description.contains("'pkl'") == true)
         #expect(throws: ShardError.self) { try ColumnEncoding(parsing: "ndarray:complex64") }
+        #expect(throws: ShardError.self) { try ColumnEncoding(parsing: "ndarray::2,3") }
+        #expect(throws: ShardError.self) { try ColumnEncoding(parsing: "ndarray:uint8:0") }
         #expect(throws: ShardError.self) { try Compression(parsing: "br") }
         #expect(throws: ShardError.self) { try Compression(parsing: "zstd:99") }
     }
