@@ -6,8 +6,8 @@ import Shards
 struct ShardsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shards",
-        abstract: "Inspect, verify and print MDS shard datasets.",
-        subcommands: [Inspect.self, Verify.self, Cat.self])
+        abstract: "Inspect, verify, print and merge MDS shard datasets.",
+        subcommands: [Inspect.self, Verify.self, Cat.self, Merge.self])
 
     /// The dataset directory argument the subcommands share.
     struct DatasetArgument: ParsableArguments {
@@ -119,6 +119,28 @@ struct ShardsCommand: ParsableCommand {
                 }
             }
             throw ValidationError("--range takes A..<B or A...B, got '\(text)'")
+        }
+    }
+
+    struct Merge: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Join the finished datasets of several writers (subdirectories) into one index.",
+            discussion: "sluice shards merge out/train part-0 part-1   # writes out/train/index.json")
+
+        @Argument(help: "The directory holding the parts; the merged index.json goes here.")
+        var directory: String
+
+        @Argument(help: "The parts: subdirectories of DIRECTORY, each a finished dataset, in order.")
+        var parts: [String]
+
+        func run() throws {
+            do {
+                let merged = try DatasetIndex.merge(parts: parts, into: URL(fileURLWithPath: directory))
+                print("merged \(parts.count) part(s): \(merged.shards.count) shard(s), \(merged.sampleCount) samples")
+            } catch {
+                printError("error: \(error)")
+                throw ExitCode.failure
+            }
         }
     }
 }

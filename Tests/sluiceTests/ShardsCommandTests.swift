@@ -42,4 +42,25 @@ struct ShardsCommandTests {
         #expect(result.status == 1)
         #expect(result.output.contains("FAIL \(copy.path)/shard.00003.mds: missing"))
     }
+
+    @Test func mergeJoinsWritersAndRefusesAnUnfinishedOne() throws {
+        let root = try cli.scratch()
+        defer { try? FileManager.default.removeItem(at: root) }
+        for part in ["a", "b"] {
+            try FileManager.default.copyItem(atPath: "\(CommandLineTests.repository.path)/\(Self.fixtures)/python_plain",
+                                             toPath: root.appendingPathComponent(part).path)
+        }
+        let result = try cli.sluice(["shards", "merge", root.path, "a", "b"])
+        #expect(result.status == 0)
+        #expect(result.output.contains("merged 2 part(s): 12 shard(s), 48 samples"))
+        #expect(try cli.sluice(["shards", "verify", root.path]).output.contains("ok: 12 shard(s), 48 samples"))
+
+        let index = root.appendingPathComponent("b/index.json")
+        let text = try String(contentsOf: index, encoding: .utf8)
+        try text.replacingOccurrences(of: #""version": 2}"#, with: #""sluice": {"in_progress": true}, "version": 2}"#)
+            .write(to: index, atomically: true, encoding: .utf8)
+        let refused = try cli.sluice(["shards", "merge", root.path, "a", "b"])
+        #expect(refused.status == 1)
+        #expect(refused.errors.contains("its writer has not finished"))
+    }
 }
