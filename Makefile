@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEPS := tools/install-deps.sh
 
-.PHONY: deps build release test demo bench bench-media clean
+.PHONY: deps build release test demo bench bench-media bench-shards clean
 
 deps:
 	@bash $(DEPS)
@@ -30,6 +30,10 @@ bench: release
 bench-media: deps
 	@bash $(DEPS) ffmpeg espeak-ng sox bc time
 	bash tools/bench-media.sh
+
+# Shards against dd and Python's mosaicml-streaming (needs PY=python-with-mosaicml-streaming).
+bench-shards: release
+	tools/shards-bench.sh
 
 clean:
 	rm -rf .build out
