@@ -45,12 +45,15 @@ json() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]]
 echo "1. decode + scale 224x224 rgb24, 1 thread, 720p 20 s (600 frames)" >&2
 clip="$work/720p-20s.mp4"
 read -r ours_wall ours_cpu <<<"$(best_of_3 "$bench" decode "$clip")"
+read -r ours2_wall ours2_cpu <<<"$(best_of_3 "$bench" decode "$clip" 2)"
 read -r ff_wall ff_cpu <<<"$(best_of_3 ffmpeg -threads 1 -i "$clip" -vf scale=224:224 -pix_fmt rgb24 -f rawvideo -y /dev/null)"
 read -r ff1_wall ff1_cpu <<<"$(best_of_3 ffmpeg -threads 1 -filter_threads 1 -i "$clip" -vf scale=224:224 -pix_fmt rgb24 -f rawvideo -y /dev/null)"
 printf '| decode + scale 224x224, 720p H.264, 600 frames: wall | %.2f s | ffmpeg -threads 1: %.2f s; with -filter_threads 1: %.2f s | %.2fx; %.2fx |\n' \
   "$ours_wall" "$ff_wall" "$ff1_wall" "$(echo "$ff_wall / $ours_wall" | bc -l)" "$(echo "$ff1_wall / $ours_wall" | bc -l)"
 printf '| same, CPU time (user + sys) | %.2f s | %.2f s; %.2f s | %.2fx; %.2fx |\n' \
   "$ours_cpu" "$ff_cpu" "$ff1_cpu" "$(echo "$ff_cpu / $ours_cpu" | bc -l)" "$(echo "$ff1_cpu / $ours_cpu" | bc -l)"
+printf '| same with 2 scaler slice threads (as the ffmpeg command scales): wall; CPU | %.2f s; %.2f s | %.2f s; %.2f s | %.2fx; %.2fx |\n' \
+  "$ours2_wall" "$ours2_cpu" "$ff_wall" "$ff_cpu" "$(echo "$ff_wall / $ours2_wall" | bc -l)" "$(echo "$ff_cpu / $ours2_cpu" | bc -l)"
 
 echo "2. 8 uniform frames vs all frames, 360p 60 s (1800 frames, keyframe every 250)" >&2
 u=$("$bench" uniform "$work/360p-60s.mp4")

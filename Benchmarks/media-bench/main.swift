@@ -1,7 +1,8 @@
 // Media benchmarks, release builds only; tools/bench-media.sh runs them side by side with the
 // ffmpeg CLI and librosa and writes the ratios. Each mode prints one line of JSON.
 //
-//   media-bench decode FILE           decode + scale every frame to 224x224 RGB, 1 thread
+//   media-bench decode FILE [S]       decode + scale every frame to 224x224 RGB, 1 decoder thread,
+//                                     S scaler slice threads (default 1)
 //   media-bench uniform FILE          8 uniformly spaced frames vs every frame (224x224)
 //   media-bench workers N FILE...     decode all FILEs (224x224) on 1 and on N threads
 //   media-bench mel WAV REPEATS       log-mel (spoken-caption options) of WAV, best of REPEATS
@@ -48,10 +49,13 @@ func cpuSeconds() -> Double {
     return user + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) * 1e-6
 }
 
-/// Decodes every frame of `path` at 224x224 with one decoder thread; returns the frame count.
-func decodeAll(_ path: String) throws -> Int {
+/// Decodes every frame of `path` at 224x224 with one decoder thread and `scalerThreads` scaler
+/// threads; returns the frame count.
+func decodeAll(_ path: String, scalerThreads: Int = 1) throws -> Int {
     var frames = 0
-    try VideoReader(path: path, threads: 1).forEachFrame(.all, output: size) { _, _ in frames += 1 }
+    var output = size
+    output.scalerThreads = scalerThreads
+    try VideoReader(path: path, threads: 1).forEachFrame(.all, output: output) { _, _ in frames += 1 }
     return frames
 }
 
@@ -69,7 +73,8 @@ do {
     switch mode {
     case "decode":
         var frames = 0
-        let elapsed = try time { frames = try decodeAll(arguments[1]) }
+        let scalerThreads = arguments.count > 2 ? Int(arguments[2]) ?? 1 : 1
+        let elapsed = try time { frames = try decodeAll(arguments[1], scalerThreads: scalerThreads) }
         emit(["mode": mode, "frames": frames, "seconds": elapsed, "fps": Double(frames) / elapsed])
     case "uniform":
         let path = arguments[1]

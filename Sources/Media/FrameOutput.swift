@@ -35,11 +35,15 @@ public struct FrameOutput: Sendable, Equatable {
     public var size: FrameSize
     /// Resize filter.
     public var filter: ScaleFilter
+    /// libswscale slice threads per picture (1: the caller's thread only). The ffmpeg CLI's scale
+    /// filter slice-threads over every core by default.
+    public var scalerThreads: Int
 
-    /// RGB at `size` through `filter`.
-    public init(size: FrameSize = .native, filter: ScaleFilter = .bicubic) {
+    /// RGB at `size` through `filter`, scaled on `scalerThreads` threads.
+    public init(size: FrameSize = .native, filter: ScaleFilter = .bicubic, scalerThreads: Int = 1) {
         self.size = size
         self.filter = filter
+        self.scalerThreads = scalerThreads
     }
 
     /// The (scaled width, scaled height, crop x, crop y, output width, output height) for a
@@ -117,9 +121,13 @@ public struct FrameBatch: Sendable, Equatable {
     }
 }
 
-/// Converts decoded frames to packed RGB24 through libswscale; owns the SwsContext.
+/// Converts decoded frames to packed RGB24 through libswscale's frame API (which can slice-thread);
+/// owns the SwsContext and the destination AVFrame.
 final class FrameScaler {
     private var context: OpaquePointer?
+    /// Source width, height and pixel format the context was built for.
+    private var configured: (Int32, Int32, Int32)?
+    private let destination: UnsafeMutablePointer<AVFrame>?
     private let output: FrameOutput
     private let path: String
     /// The full scaled picture when a crop follows; empty otherwise.
@@ -128,9 +136,14 @@ final class FrameScaler {
     init(output: FrameOutput, path: String) {
         self.output = output
         self.path = path
+        destination = av_frame_alloc()
     }
 
-    deinit { sws_freeContext(context) }
+    deinit {
+        sws_freeContext(context)
+        var owned = destination
+        av_frame_free(&owned)
+    }
 
     /// Output (width, height) for frames of the given source size.
     func outputSize(width: Int, height: Int) throws(MediaError) -> (width: Int, height: Int) {
@@ -138,42 +151,58 @@ final class FrameScaler {
         return (g.width, g.height)
     }
 
+    /// A context for this source size and format (rebuilt only when they change).
+    private func prepare(_ source: AVFrame, scaledWidth: Int, scaledHeight: Int) throws(MediaError) -> OpaquePointer {
+        if let context, let configured, configured == (source.width, source.height, source.format) { return context }
+        sws_freeContext(context)
+        context = sws_alloc_context()
+        configured = nil
+        guard let context else { throw MediaError(.library, path: path, "cannot allocate a scaler") }
+        let object = UnsafeMutableRawPointer(context)
+        for (name, value) in [("srcw", Int(source.width)), ("srch", Int(source.height)), ("src_format", Int(source.format)),
+                              ("dstw", scaledWidth), ("dsth", scaledHeight), ("dst_format", Int(AV_PIX_FMT_RGB24.rawValue)),
+                              ("sws_flags", Int(output.filter.swsFlag)), ("threads", max(1, output.scalerThreads))] {
+            av_opt_set_int(object, name, Int64(value), 0)
+        }
+        let initialised = sws_init_context(context, nil, nil)
+        if initialised < 0 {
+            throw MediaError(ffmpeg: initialised, path: path, during: "cannot convert pixel format \(source.format) to RGB")
+        }
+        configured = (source.width, source.height, source.format)
+        return context
+    }
+
     /// Writes `frame` as RGB24 into `target` (output width x height x 3 bytes, tightly packed).
     func convert(_ frame: UnsafePointer<AVFrame>, into target: UnsafeMutablePointer<UInt8>) throws(MediaError) {
         let source = frame.pointee
-        let width = Int(source.width), height = Int(source.height)
-        let g = try output.geometry(width: width, height: height, path: path)
-        context = sws_getCachedContext(
-            context, source.width, source.height, AVPixelFormat(source.format),
-            Int32(g.scaledWidth), Int32(g.scaledHeight), AV_PIX_FMT_RGB24, output.filter.swsFlag, nil, nil, nil)
-        guard let context else {
-            throw MediaError(.unsupported, path: path, "cannot convert pixel format \(source.format) to RGB")
-        }
+        let g = try output.geometry(width: Int(source.width), height: Int(source.height), path: path)
+        let context = try prepare(source, scaledWidth: g.scaledWidth, scaledHeight: g.scaledHeight)
+        guard let destination else { throw MediaError(.library, path: path, "cannot allocate a frame") }
         let cropping = g.scaledWidth != g.width || g.scaledHeight != g.height
         if cropping && scratch.count != g.scaledWidth * g.scaledHeight * 3 {
             scratch = [UInt8](repeating: 0, count: g.scaledWidth * g.scaledHeight * 3)
         }
         try scratch.withUnsafeMutableBufferPointer { (scratchBuffer) throws(MediaError) in
-            let destination = cropping ? scratchBuffer.baseAddress! : target
-            var planes: [UnsafeMutablePointer<UInt8>?] = [destination, nil, nil, nil]
-            var strides: [Int32] = [Int32(g.scaledWidth * 3), 0, 0, 0]
-            let rows = withUnsafePointer(to: source.data) { data in
-                withUnsafePointer(to: source.linesize) { linesize in
-                    data.withMemoryRebound(to: UnsafePointer<UInt8>?.self, capacity: 8) { sourcePlanes in
-                        linesize.withMemoryRebound(to: Int32.self, capacity: 8) { sourceStrides in
-                            sws_scale(context, sourcePlanes, sourceStrides, 0, source.height, &planes, &strides)
-                        }
-                    }
-                }
+            let pixels = cropping ? scratchBuffer.baseAddress! : target
+            let bytes = g.scaledWidth * g.scaledHeight * 3
+            // The frame API wants a refcounted destination: wrap our memory, with a no-op free.
+            guard let buffer = av_buffer_create(pixels, bytes, { _, _ in }, nil, 0) else {
+                throw MediaError(.library, path: path, "cannot wrap the output buffer")
             }
-            guard rows == Int32(g.scaledHeight) else {
-                throw MediaError(.library, path: path, "libswscale returned \(rows) of \(g.scaledHeight) rows")
-            }
+            destination.pointee.buf.0 = buffer
+            destination.pointee.data.0 = pixels
+            destination.pointee.linesize.0 = Int32(g.scaledWidth * 3)
+            destination.pointee.width = Int32(g.scaledWidth)
+            destination.pointee.height = Int32(g.scaledHeight)
+            destination.pointee.format = AV_PIX_FMT_RGB24.rawValue
+            let scaled = sws_scale_frame(context, destination, frame)
+            av_frame_unref(destination)
+            if scaled < 0 { throw MediaError(ffmpeg: scaled, path: path, during: "cannot scale a picture") }
             guard cropping else { return }
             let rowBytes = g.width * 3, scaledRowBytes = g.scaledWidth * 3
             let origin: Int = g.cropY &* scaledRowBytes &+ g.cropX &* 3
             for row in 0..<g.height {
-                let from: UnsafeMutablePointer<UInt8> = destination + (origin &+ row &* scaledRowBytes)
+                let from: UnsafeMutablePointer<UInt8> = pixels + (origin &+ row &* scaledRowBytes)
                 (target + row &* rowBytes).update(from: from, count: rowBytes)
             }
         }

@@ -153,9 +153,12 @@ struct VideoReaderTests {
         #expect(streamed == collected.pixels)
     }
 
-    @Test func threadedDecodingGivesTheSamePictures() throws {
-        let single = try VideoReader(path: Repository.clips[0], threads: 1).frames(.uniform(count: 5))
-        let threaded = try VideoReader(path: Repository.clips[0], threads: 2).frames(.uniform(count: 5))
+    @Test func threadedDecodingAndScalingGiveTheSamePictures() throws {
+        let output = FrameOutput(size: .exact(width: 64, height: 48))
+        let single = try VideoReader(path: Repository.clips[0], threads: 1).frames(.uniform(count: 5), output: output)
+        var threadedOutput = output
+        threadedOutput.scalerThreads = 2
+        let threaded = try VideoReader(path: Repository.clips[0], threads: 2).frames(.uniform(count: 5), output: threadedOutput)
         #expect(single == threaded)
     }
 }
