@@ -72,13 +72,17 @@ public struct BertEmbeddings: Layer {
             + prefixed("token_type_embeddings", tokenTypes) + prefixed("LayerNorm", norm)
     }
 
-    /// `tokens` (and `tokenTypes`, zeros when nil) laid out as `[batch, length]`.
+    /// `tokens` (and `tokenTypes`, zeros when nil) laid out as `[batch, length]`; a token id,
+    /// type id or length the tables cannot hold is an `IndexError`.
     public func callAsFunction(_ tokens: [Int], tokenTypes types: [Int]? = nil, batch: Int,
-                               context: inout ForwardContext) -> Tensor {
+                               context: inout ForwardContext) throws(IndexError) -> Tensor {
         let length = tokens.count / max(batch, 1)
-        precondition(batch * length == tokens.count && length <= positions.weight.shape[0],
-                     "BertEmbeddings: \(tokens.count) tokens as \(batch) rows (max length \(positions.weight.shape[0]))")
-        let x = words(tokens, shape: [batch, length]) + positions(Array(0..<length), shape: [length])
+        precondition(batch * length == tokens.count && (types == nil || types?.count == tokens.count),
+                     "BertEmbeddings: \(tokens.count) tokens (\(types?.count ?? 0) types) as \(batch) rows")
+        guard length <= positions.weight.shape[0] else {
+            throw IndexError(description: "BertEmbeddings: sequence length \(length) exceeds the \(positions.weight.shape[0]) positions")
+        }
+        let x = try words(tokens, shape: [batch, length]) + positions(Array(0..<length), shape: [length])
             + tokenTypes(types ?? [Int](repeating: 0, count: tokens.count), shape: [batch, length])
         return norm(x).dropout(dropout, training: context.training, rng: &context.rng)
     }
@@ -117,8 +121,8 @@ public struct BertModel: Layer {
     /// Hidden states `[batch, length, hidden]` for `tokens` (`[batch, length]` row-major);
     /// `valid` marks real tokens (false = padding, masked out of attention).
     public func callAsFunction(_ tokens: [Int], tokenTypes: [Int]? = nil, valid: [[Bool]]? = nil, batch: Int,
-                               context: inout ForwardContext) -> Tensor {
-        var x = embeddings(tokens, tokenTypes: tokenTypes, batch: batch, context: &context)
+                               context: inout ForwardContext) throws(IndexError) -> Tensor {
+        var x = try embeddings(tokens, tokenTypes: tokenTypes, batch: batch, context: &context)
         let mask = valid.map { MultiHeadAttention.paddingMask($0) }
         for layer in layers { x = layer(x, mask: mask, context: &context) }
         return x

@@ -139,8 +139,8 @@ public struct Embedding: Layer {
     public var namedParameters: [(name: String, tensor: Tensor)] { [("weight", weight)] }
 
     /// Vectors for `indices` laid out as `shape`: the result is `shape + [dimension]`.
-    public func callAsFunction(_ indices: [Int], shape: [Int]) -> Tensor {
-        embedding(weight, indices: indices, indexShape: shape)
+    public func callAsFunction(_ indices: [Int], shape: [Int]) throws(IndexError) -> Tensor {
+        try embedding(weight, indices: indices, indexShape: shape)
     }
 }
 

@@ -30,9 +30,11 @@ struct BertTests {
         let types = try #require(expected["token_type_ids"]).scalars.map { Int($0) }
         let valid = try #require(expected["attention_mask"]).scalars.map { $0 == 1 }
         var context = ForwardContext.inference
-        let hidden = model(ids, tokenTypes: types, valid: [Array(valid[0..<7]), Array(valid[7..<14])], batch: 2,
+        let hidden = try model(ids, tokenTypes: types, valid: [Array(valid[0..<7]), Array(valid[7..<14])], batch: 2,
                            context: &context)
         #expect(relativeError(hidden, try #require(expected["hidden"])) < 1e-4)
+        #expect(throws: IndexError.self) { try model(Array(repeating: 1, count: 17), batch: 1, context: &context) }
+        #expect(throws: IndexError.self) { try model([1, 64], batch: 1, context: &context) }
     }
 
     @Test func legacyGammaBetaNamesLoad() throws {
