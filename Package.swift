@@ -30,11 +30,15 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
-        .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         // MARK: Domain modules
         /// MDS-compatible shards: writer, reader, shuffling, splitting, resume, mixing.
-        .target(name: "Shards", dependencies: ["PipelineCore", "CZstd", "CZlib", "CXXHash", "CLibCrypto"]),
+        .target(
+            name: "Shards",
+            dependencies: [
+                "PipelineCore", "CZstd", "CZlib", "CXXHash",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
 
         // MARK: Benchmarks (release builds only; tools/shards-bench.sh runs them beside the peers)
         .executableTarget(name: "shards-bench", dependencies: ["Shards"], path: "Benchmarks/shards-bench"),
