@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEPS := tools/install-deps.sh
 
-.PHONY: deps build release test demo bench bench-tensor clean
+.PHONY: deps build release test demo bench bench-shards bench-tensor clean
 
 deps:
 	@bash $(DEPS)
@@ -24,6 +24,10 @@ demo: build
 
 bench: release
 	.build/release/sluice-bench
+
+# Shards against dd and Python's mosaicml-streaming (needs PY=python-with-mosaicml-streaming).
+bench-shards: release
+	tools/shards-bench.sh
 
 # Tensor engine against raw sgemm and PyTorch (Debian's python3-torch), one run, release build.
 bench-tensor: deps
