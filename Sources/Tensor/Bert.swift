@@ -128,3 +128,33 @@ public struct BertModel: Layer {
         return x
     }
 }
+
+/// BERT's masked-language-model head, named as Hugging Face's `BertOnlyMLMHead` (`predictions.*`):
+/// dense + GELU + LayerNorm, then scores against the word embeddings it shares with the encoder
+/// (tied weights: the table gets gradient from both uses) plus a per-word bias.
+public struct BertMaskedLMHead: Layer {
+    public let transform: Linear
+    public let norm: LayerNorm
+    public let bias: Tensor
+    /// The encoder's word-embedding table `[vocabulary, hidden]`; listed by the encoder, not here.
+    public let wordEmbeddings: Tensor
+
+    public init(_ config: BertConfig, tiedTo embeddings: BertEmbeddings, rng: inout RandomGenerator) {
+        transform = Linear(weight: .normal([config.hidden, config.hidden], std: 0.02, rng: &rng, requiresGrad: true),
+                           bias: .zeros([config.hidden], requiresGrad: true))
+        norm = LayerNorm(config.hidden, eps: config.layerNormEps)
+        bias = .zeros([config.vocabularySize], requiresGrad: true)
+        wordEmbeddings = embeddings.words.weight
+    }
+
+    public var namedParameters: [(name: String, tensor: Tensor)] {
+        prefixed("predictions.transform.dense", transform) + prefixed("predictions.transform.LayerNorm", norm)
+            + [("predictions.bias", bias)]
+    }
+
+    /// Vocabulary scores `[..., vocabulary]` for hidden states `[..., hidden]` (pass only the
+    /// masked positions to save the large product).
+    public func callAsFunction(_ hidden: Tensor) -> Tensor {
+        matmul(norm(transform(hidden).gelu()), wordEmbeddings, transposeB: true) + bias
+    }
+}
