@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEPS := tools/install-deps.sh
 
-.PHONY: deps build release test demo bench bench-media bench-shards clean
+.PHONY: deps build release test demo bench bench-media bench-shards bench-tensor clean
 
 deps:
 	@bash $(DEPS)
@@ -34,6 +34,11 @@ bench-media: deps
 # Shards against dd and Python's mosaicml-streaming (needs PY=python-with-mosaicml-streaming).
 bench-shards: release
 	tools/shards-bench.sh
+
+# Tensor engine against raw sgemm and PyTorch (Debian's python3-torch), one run, release build.
+bench-tensor: deps
+	@bash $(DEPS) python3-torch
+	tools/bench-tensor.sh
 
 clean:
 	rm -rf .build out

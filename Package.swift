@@ -30,11 +30,15 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
-        .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         // MARK: Domain modules
         /// MDS-compatible shards: writer, reader, shuffling, splitting, resume, mixing.
-        .target(name: "Shards", dependencies: ["PipelineCore", "CZstd", "CZlib", "CXXHash", "CLibCrypto"]),
+        .target(
+            name: "Shards",
+            dependencies: [
+                "PipelineCore", "CZstd", "CZlib", "CXXHash",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
 
         // MARK: Benchmarks (release builds only; tools/shards-bench.sh runs them beside the peers)
         .executableTarget(name: "shards-bench", dependencies: ["Shards"], path: "Benchmarks/shards-bench"),
@@ -65,11 +69,15 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "Pipelines", "PipelineCore", "Media", "Shards",
+                "Pipelines", "PipelineCore", "Media", "Shards", "Tensor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "sluice-bench", dependencies: ["PipelineCore"], path: "Benchmarks/sluice-bench"),
         .executableTarget(name: "media-bench", dependencies: ["Media"], path: "Benchmarks/media-bench"),
+
+        // MARK: Tensor engine: autodiff, BLAS-backed ops, layers, optimizers, checkpoints, Monarch
+        .target(name: "Tensor", dependencies: ["COpenBLAS"]),
+        .executableTarget(name: "tensor-bench", dependencies: ["Tensor", "COpenBLAS"], path: "Benchmarks/tensor-bench"),
 
         // MARK: Tests, beside the module they test
         .testTarget(name: "PipelineCoreTests", dependencies: ["PipelineCore"]),
@@ -78,6 +86,7 @@ let package = Package(
         .testTarget(name: "MediaTests", dependencies: ["Media", "PipelineCore"], exclude: ["Fixtures"]),
         .testTarget(name: "ShardsTests", dependencies: ["Shards", "PipelineCore"], exclude: ["Fixtures"]),
         .testTarget(name: "sluiceTests", dependencies: ["sluice"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

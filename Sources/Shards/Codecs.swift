@@ -1,4 +1,4 @@
-import CLibCrypto
+import Crypto
 import CXXHash
 import CZlib
 import CZstd
@@ -133,12 +133,9 @@ public enum HashAlgorithm: String, CaseIterable, Sendable {
     /// The hex digest Python's `hashlib` / `xxhash` `hexdigest()` prints for these bytes.
     public func hexDigest(_ data: UnsafeRawBufferPointer) -> String {
         switch self {
-        case .md5, .sha1, .sha256:
-            var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-            var length: UInt32 = 0
-            let md = self == .md5 ? EVP_md5() : self == .sha1 ? EVP_sha1() : EVP_sha256()
-            _ = EVP_Digest(data.baseAddress, data.count, &digest, &length, md, nil)
-            return Self.hex(digest.prefix(Int(length)))
+        case .md5: return Self.hex(Insecure.MD5.hash(data: data))
+        case .sha1: return Self.hex(Insecure.SHA1.hash(data: data))
+        case .sha256: return Self.hex(SHA256.hash(data: data))
         case .xxh32:
             return Self.hex(bigEndian: UInt64(XXH32(data.baseAddress, data.count, 0)), width: 8)
         case .xxh64:

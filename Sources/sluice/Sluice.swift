@@ -11,5 +11,6 @@ struct Sluice: ParsableCommand {
               sluice run pipelines/demo.yaml --set options.on_error=skip
             """,
         version: "0.1.0",
-        subcommands: [Run.self, Validate.self, Stages.self, ShardsCommand.self, Probe.self, Frames.self, Mel.self])
+        subcommands: [Run.self, Validate.self, Stages.self, ShardsCommand.self, SafeTensorsInfo.self,
+                      Probe.self, Frames.self, Mel.self])
 }

@@ -1,0 +1,99 @@
+import COpenBLAS
+
+/// One row-major `C = alpha * op(A) op(B) + beta * C` through cblas_sgemm; `op(A)` is m x k and
+/// `op(B)` is k x n. Transposes are BLAS flags, never copies.
+@inline(__always)
+func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+          alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+          beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+/// Shapes of one (possibly batched) matrix product: `batch` products of `op(A)` (m x k) by
+/// `op(B)` (k x n), with element strides between consecutive batch members (0 = shared).
+private struct ProductPlan {
+    let batch: Int, m: Int, n: Int, k: Int
+    let strideA: Int, strideB: Int
+    let transposeA: Bool, transposeB: Bool
+
+    var lda: Int { transposeA ? m : k }
+    var ldb: Int { transposeB ? k : n }
+
+    /// Runs every product of the batch.
+    func run(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
+        for i in 0..<batch {
+            gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k,
+                 a: a + i &* strideA, lda: lda, b: b + i &* strideB, ldb: ldb,
+                 c: c + i &* m &* n, ldc: n)
+        }
+    }
+}
+
+/// Matrix product over the last two axes.
+///
+/// - `a` is `[..., m, k]` (or `[..., k, m]` with `transposeA`), `b` is `[k, n]` (or `[n, k]` with
+///   `transposeB`): the leading axes of `a` fold into one GEMM, as a Linear layer needs.
+/// - Both of rank 3 or more with equal leading axes: one GEMM per batch member (attention).
+public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
+    precondition(a.rank >= 2 && b.rank >= 2, "matmul: needs rank >= 2, got \(a.shape) and \(b.shape)")
+    let (ra, ca) = (a.shape[a.rank - 2], a.shape[a.rank - 1])
+    let (rb, cb) = (b.shape[b.rank - 2], b.shape[b.rank - 1])
+    let m = transposeA ? ca : ra, k = transposeA ? ra : ca
+    let kb = transposeB ? cb : rb, n = transposeB ? rb : cb
+    precondition(k == kb, "matmul: inner extents differ: \(a.shape)\(transposeA ? "^T" : "") x \(b.shape)\(transposeB ? "^T" : "")")
+    let plan: ProductPlan
+    var outShape: [Int]
+    if b.rank == 2 && !transposeA {
+        // Fold the leading axes of `a` into the rows of one GEMM.
+        let rows = a.count / k
+        plan = ProductPlan(batch: 1, m: rows, n: n, k: k, strideA: 0, strideB: 0,
+                           transposeA: false, transposeB: transposeB)
+        outShape = Array(a.shape.dropLast()) + [n]
+    } else {
+        precondition(a.rank == b.rank && a.shape.dropLast(2) == b.shape.dropLast(2),
+                     "matmul: batch axes differ: \(a.shape) and \(b.shape)")
+        plan = ProductPlan(batch: product(a.shape, 0..<(a.rank - 2)), m: m, n: n, k: k,
+                           strideA: m &* k, strideB: k &* n, transposeA: transposeA, transposeB: transposeB)
+        outShape = Array(a.shape.dropLast(2)) + [m, n]
+    }
+    let result = Tensor(uninitialized: outShape)
+    plan.run(a.storage.pointer, b.storage.pointer, result.storage.pointer)
+    let va = a.detached(), vb = b.detached(), needA = a.requiresGrad, needB = b.requiresGrad
+    return record(result, [a, b]) { g in
+        let pg = g.storage.pointer, pa = va.storage.pointer, pb = vb.storage.pointer
+        let (m, n, k) = (plan.m, plan.n, plan.k)
+        let (tA, tB) = (plan.transposeA, plan.transposeB)
+        var gradA: Tensor?, gradB: Tensor?
+        if needA {
+            let ga = Tensor(uninitialized: va.shape)
+            // op(A) grad = G op(B)^T; A^T's grad transposes it back.
+            for i in 0..<plan.batch {
+                let gi = pg + i &* m &* n, bi = pb + i &* plan.strideB, out = ga.storage.pointer + i &* m &* k
+                if tA {
+                    gemm(transposeA: tB, transposeB: true, m: k, n: m, k: n,
+                         a: bi, lda: plan.ldb, b: gi, ldb: n, c: out, ldc: m)
+                } else {
+                    gemm(transposeA: false, transposeB: !tB, m: m, n: k, k: n,
+                         a: gi, lda: n, b: bi, ldb: plan.ldb, c: out, ldc: k)
+                }
+            }
+            gradA = ga
+        }
+        if needB {
+            let gb = Tensor(uninitialized: vb.shape)
+            for i in 0..<plan.batch {
+                let gi = pg + i &* m &* n, ai = pa + i &* plan.strideA, out = gb.storage.pointer + i &* k &* n
+                if tB {
+                    gemm(transposeA: true, transposeB: tA, m: n, n: k, k: m,
+                         a: gi, lda: n, b: ai, ldb: plan.lda, c: out, ldc: k)
+                } else {
+                    gemm(transposeA: !tA, transposeB: false, m: k, n: n, k: m,
+                         a: ai, lda: plan.lda, b: gi, ldb: n, c: out, ldc: n)
+                }
+            }
+            gradB = gb
+        }
+        return [gradA, gradB]
+    }
+}

@@ -1,0 +1,143 @@
+import Foundation
+
+/// A safetensors file could not be read or written; says which file, which tensor and why.
+public struct SafeTensorsError: Error, CustomStringConvertible {
+    public let description: String
+
+    init(_ file: URL, _ reason: String) {
+        description = "\(file.path): \(reason)"
+    }
+}
+
+/// The safetensors format (Hugging Face): an 8-byte little-endian header length, a JSON header
+/// `{name: {dtype, shape, data_offsets}, "__metadata__": {string: string}}`, then the raw data.
+public enum SafeTensors {
+    /// Every tensor in the file (F32, F16, BF16 and F64 are converted to Float32) and its metadata.
+    public static func read(_ file: URL) throws(SafeTensorsError) -> (tensors: [String: Tensor], metadata: [String: String]) {
+        let data: Data
+        do { data = try Data(contentsOf: file, options: .alwaysMapped) } catch {
+            throw SafeTensorsError(file, "cannot read: \(error.localizedDescription)")
+        }
+        guard data.count >= 8 else { throw SafeTensorsError(file, "shorter than the 8-byte header length") }
+        let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+        guard headerLength <= UInt64(data.count - 8) else {
+            throw SafeTensorsError(file, "header length \(headerLength) exceeds the file size \(data.count)")
+        }
+        let dataStart = 8 + Int(headerLength)
+        let json: Any
+        do { json = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<dataStart)) } catch {
+            throw SafeTensorsError(file, "header is not valid JSON")
+        }
+        guard let header = json as? [String: Any] else { throw SafeTensorsError(file, "header is not a JSON object") }
+        var metadata: [String: String] = [:]
+        var tensors: [String: Tensor] = [:]
+        for (name, value) in header {
+            if name == "__metadata__" {
+                guard let entries = value as? [String: String] else {
+                    throw SafeTensorsError(file, "__metadata__ must map strings to strings")
+                }
+                metadata = entries
+                continue
+            }
+            guard let entry = value as? [String: Any], let dtype = entry["dtype"] as? String,
+                  let shape = (entry["shape"] as? [Any])?.compactMap({ $0 as? Int }),
+                  let offsets = (entry["data_offsets"] as? [Any])?.compactMap({ $0 as? Int }), offsets.count == 2
+            else { throw SafeTensorsError(file, "tensor '\(name)': entry needs dtype, shape and two data_offsets") }
+            guard shape.allSatisfy({ $0 >= 0 }), (entry["shape"] as? [Any])?.count == shape.count else {
+                throw SafeTensorsError(file, "tensor '\(name)': bad shape")
+            }
+            guard let width = elementWidth[dtype] else {
+                throw SafeTensorsError(file, "tensor '\(name)': unsupported dtype \(dtype)")
+            }
+            let count = shape.reduce(1, *)
+            let (begin, end) = (offsets[0], offsets[1])
+            guard begin >= 0, end >= begin, end - begin == count * width, dataStart + end <= data.count else {
+                throw SafeTensorsError(file, "tensor '\(name)': data_offsets \(offsets) do not hold \(count) \(dtype) values inside the file")
+            }
+            let tensor = Tensor(uninitialized: shape)
+            data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+                guard let base = raw.baseAddress else { return }
+                decode(dtype, base + dataStart + begin, count: count, into: tensor.storage.pointer)
+            }
+            tensors[name] = tensor
+        }
+        return (tensors, metadata)
+    }
+
+    /// Writes `tensors` as F32 in the given order, with string `metadata`.
+    public static func write(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:],
+                             to file: URL) throws(SafeTensorsError) {
+        var header: [String: Any] = [:]
+        var offset = 0
+        for (name, tensor) in tensors {
+            guard header[name] == nil else { throw SafeTensorsError(file, "tensor '\(name)' appears twice") }
+            header[name] = ["dtype": "F32", "shape": tensor.shape, "data_offsets": [offset, offset + 4 * tensor.count]]
+            offset += 4 * tensor.count
+        }
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var json: Data
+        do { json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]) } catch {
+            throw SafeTensorsError(file, "cannot encode the header: \(error.localizedDescription)")
+        }
+        // Pad with spaces so the data starts 8-byte aligned, as the reference writer does.
+        json.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8))
+        var output = Data(capacity: 8 + json.count + offset)
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { output.append(contentsOf: $0) }
+        output.append(json)
+        for (_, tensor) in tensors {
+            output.append(UnsafeBufferPointer(start: tensor.storage.pointer, count: tensor.count))
+        }
+        do { try output.write(to: file, options: .atomic) } catch {
+            throw SafeTensorsError(file, "cannot write: \(error.localizedDescription)")
+        }
+    }
+
+    /// Bytes per element of each dtype read. Integer tensors (HF checkpoints carry
+    /// `position_ids` as I64) are converted to Float32 too.
+    private static let elementWidth = ["F32": 4, "F16": 2, "BF16": 2, "F64": 8,
+                                       "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1]
+
+    /// Converts `count` little-endian values of `dtype` at `p` to Float32 (F32 is a plain copy:
+    /// the platforms Swift runs on here, x86-64 and arm64, are little-endian).
+    private static func decode(_ dtype: String, _ p: UnsafeRawPointer, count: Int, into out: UnsafeMutablePointer<Float>) {
+        func convert<T>(_: T.Type, _ value: (T) -> Float) {
+            for i in 0..<count { out[i] = value(p.loadUnaligned(fromByteOffset: i &* MemoryLayout<T>.size, as: T.self)) }
+        }
+        switch dtype {
+        case "F32": UnsafeMutableRawPointer(out).copyMemory(from: p, byteCount: count * 4)
+        case "F16": convert(UInt16.self) { Float(Float16(bitPattern: UInt16(littleEndian: $0))) }
+        case "BF16": convert(UInt16.self) { Float(bitPattern: UInt32(UInt16(littleEndian: $0)) << 16) }
+        case "F64": convert(UInt64.self) { Float(Double(bitPattern: UInt64(littleEndian: $0))) }
+        case "I64": convert(Int64.self) { Float(Int64(littleEndian: $0)) }
+        case "I32": convert(Int32.self) { Float(Int32(littleEndian: $0)) }
+        case "I16": convert(Int16.self) { Float(Int16(littleEndian: $0)) }
+        case "I8": convert(Int8.self) { Float($0) }
+        default: convert(UInt8.self) { Float($0) }  // U8, BOOL
+        }
+    }
+}
+
+extension Layer {
+    /// Copies `tensors[prefix + name]` into every parameter and buffer (e.g. prefix "bert." for
+    /// a Hugging Face BERT checkpoint); tensors the layer does not use are ignored. Checkpoints from
+    /// the original BERT release name LayerNorm's weight and bias `gamma` and `beta`: those are
+    /// accepted too. Fails, naming the tensor, when one is missing or has another shape.
+    public func load(_ tensors: [String: Tensor], prefix: String = "", from file: URL) throws(SafeTensorsError) {
+        for (name, parameter) in namedState {
+            guard let source = tensors[prefix + name] ?? tensors[prefix + legacyLayerNormName(name)] else {
+                throw SafeTensorsError(file, "tensor '\(prefix + name)' is missing")
+            }
+            guard source.shape == parameter.shape else {
+                throw SafeTensorsError(file, "tensor '\(prefix + name)' has shape \(source.shape), the model needs \(parameter.shape)")
+            }
+            parameter.assign(source)
+        }
+    }
+}
+
+/// `...LayerNorm.gamma` / `...LayerNorm.beta` for `...LayerNorm.weight` / `...LayerNorm.bias`.
+private func legacyLayerNormName(_ name: String) -> String {
+    if name.hasSuffix("LayerNorm.weight") { return String(name.dropLast("weight".count)) + "gamma" }
+    if name.hasSuffix("LayerNorm.bias") { return String(name.dropLast("bias".count)) + "beta" }
+    return name
+}

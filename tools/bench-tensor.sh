@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Tensor engine benchmarks, release build, side by side with PyTorch in one run:
+#   1. engine matmul against raw cblas_sgemm, n = 256..2048;
+#   2. MonarchLinear against Linear, forward + backward;
+#   3. one small-BERT training step, this engine and PyTorch alternating for ROUNDS rounds, at
+#      each thread count in BERT_THREADS.
+# Usage: tools/bench-tensor.sh   (TENSOR_THREADS for 1-2, default 2; BERT_THREADS, default "2 1";
+#                                 ROUNDS, default 3)
+# Needs Debian's python3 with python3-torch (apt-get install -y python3-torch).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export TENSOR_THREADS=${TENSOR_THREADS:-2}
+rounds=${ROUNDS:-3}
+swift build -c release --product tensor-bench >&2
+bench=.build/release/tensor-bench
+
+echo "### matmul: engine against raw cblas_sgemm (square n x n, best ms)"
+"$bench" matmul
+echo
+echo "### MonarchLinear against Linear (forward + backward, best ms)"
+"$bench" monarch
+echo
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+for threads in ${BERT_THREADS:-2 1}; do
+  echo "### Small BERT training step, $threads thread(s) (4 layers, hidden 256, 4 heads, seq 128, batch 32, AdamW)"
+  ours=() theirs=()
+  for _ in $(seq "$rounds"); do
+    line=$(TENSOR_THREADS=$threads "$bench" bert 2 | grep bert_step_ms)
+    echo "engine:  $line"
+    ours+=("$(sed 's/.*bert_step_ms=\([0-9.]*\).*/\1/' <<<"$line")")
+    torch_line=$(TENSOR_THREADS=$threads /usr/bin/python3 tools/tensor_bench.py 2 | grep bert_step_ms)
+    echo "pytorch: $torch_line"
+    theirs+=("${torch_line#bert_step_ms=}")
+  done
+  m_ours=$(median "${ours[@]}") m_theirs=$(median "${theirs[@]}")
+  echo "median step ($threads thread(s)): engine ${m_ours} ms, pytorch ${m_theirs} ms, pytorch/engine = $(awk "BEGIN {printf \"%.2f\", $m_theirs / $m_ours}")x"
+  echo
+done
