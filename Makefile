@@ -17,11 +17,12 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-demo: release
-	rm -rf out/demo
-	.build/release/sluice run pipelines/demo.yaml
-	.build/release/sluice run pipelines/text-demo.yaml
-	.build/release/sluice tokenize --tokenizer samples/text/bert-base-uncased-vocab.txt \
+# The demo uses the debug build `make test` also makes, so a newcomer compiles once.
+demo: build
+	rm -rf out/demo out/text-demo
+	.build/debug/sluice run pipelines/demo.yaml
+	.build/debug/sluice run pipelines/text-demo.yaml
+	.build/debug/sluice tokenize --tokenizer samples/text/bert-base-uncased-vocab.txt \
 		--in samples/text/corpus.txt --format paragraphs --out out/text-demo/ids.jsonl --stats
 
 bench: release

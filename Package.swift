@@ -68,6 +68,7 @@ let package = Package(
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "PipelineCore"]),
         .testTarget(name: "CLibrariesTests", dependencies: ["CFFmpeg", "CSndFile", "COpenBLAS"]),
         .testTarget(name: "TextTests", dependencies: ["Text"], exclude: ["Fixtures"]),
+        .testTarget(name: "sluiceTests", dependencies: ["sluice"]),
     ],
     swiftLanguageModes: [.v6]
 )

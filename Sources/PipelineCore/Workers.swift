@@ -273,8 +273,6 @@ final class WorkerNode<Input: Sendable, Output: Sendable>: Watched, @unchecked S
                 _ = activeJobs.removeValue(forKey: generation)
                 if restart { activeJobs[replacement] = job } else { runningWorkers -= 1 }
             }
-            // The hung thread is no longer counted: the run can finish without it.
-            context.workerDone()
             if restart {
                 context.itemFailed(stage: metrics, item: item, error: error)
                 context.spawn("\(metrics.name)#r\(replacement)") {
@@ -286,6 +284,9 @@ final class WorkerNode<Input: Sendable, Output: Sendable>: Watched, @unchecked S
                 metrics.add(metrics.errors, 1)
                 context.fail(error)
             }
+            // Only now is the hung thread uncounted, so the run cannot be seen as finished
+            // before its failure or its replacement is recorded.
+            context.workerDone()
         }
     }
 }
