@@ -166,12 +166,17 @@ struct ScalarTable: Sendable {
         }
     }
 
-    /// NFD of one scalar. Hangul syllables are decomposed arithmetically; scalars that cannot
-    /// decompose (ASCII, unified CJK ideographs, unassigned) skip Foundation.
+    /// NFD of one scalar. Hangul syllables are decomposed arithmetically; Foundation is asked only
+    /// about the blocks that hold canonical decompositions (Latin to Tibetan, Myanmar to Greek
+    /// Extended, punctuation to supplemental arrows, kana, compatibility ideographs and Hebrew
+    /// presentation forms, Brahmi-derived scripts of plane 1, musical symbols, plane-2
+    /// compatibility ideographs); the exhaustive fixture test would catch a block left out.
     static func canonicalDecomposition(_ u: Unicode.Scalar) -> [Unicode.Scalar] {
         let v = u.value
-        if v < 0xC0 || (0x3400...0x9FFF).contains(v) || (0x20000...0x2F7FF).contains(v)
-            || u.properties.generalCategory == .unassigned || newerDecompositions.contains(v) {
+        let mayDecompose = (0xC0...0x1FFF).contains(v) || (0x2000...0x2FFF).contains(v) || (0x3000...0x33FF).contains(v)
+            || (0xF900...0xFB4F).contains(v) || (0x11000...0x11FFF).contains(v) || (0x1D100...0x1D1FF).contains(v)
+            || (0x2F800...0x2FA1F).contains(v) || (0xAC00...0xD7A3).contains(v)
+        if !mayDecompose || u.properties.generalCategory == .unassigned || newerDecompositions.contains(v) {
             return [u]
         }
         if (0xAC00...0xD7A3).contains(v) {
