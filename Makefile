@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEPS := tools/install-deps.sh
 
-.PHONY: deps build release test demo bench clean
+.PHONY: deps build release test demo bench bench-shards clean
 
 deps:
 	@bash $(DEPS)
@@ -27,6 +27,10 @@ demo: build
 
 bench: release
 	.build/release/sluice-bench
+
+# Shards against dd and Python's mosaicml-streaming (needs PY=python-with-mosaicml-streaming).
+bench-shards: release
+	tools/shards-bench.sh
 
 clean:
 	rm -rf .build out

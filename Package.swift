@@ -27,13 +27,25 @@ let package = Package(
             name: "CSndFile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(
             name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
-        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
 
         // MARK: Domain modules
+        /// MDS-compatible shards: writer, reader, shuffling, splitting, resume, mixing.
+        .target(
+            name: "Shards",
+            dependencies: [
+                "PipelineCore", "CZstd", "CZlib", "CXXHash",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        /// Corpus readers, BERT WordPiece (identical to HF tokenizers), vocabulary training, packing,
+        /// MLM and RetroMAE masking.
         .target(name: "Text", dependencies: ["CZlib", "CZstd"]),
 
-        // MARK: Benchmarks (release builds only)
+        // MARK: Benchmarks (release builds only; tools/shards-bench.sh and tools/bench_text.sh run
+        // them beside the peers)
+        .executableTarget(name: "shards-bench", dependencies: ["Shards"], path: "Benchmarks/shards-bench"),
         .executableTarget(name: "text-bench", dependencies: ["Text"], path: "Benchmarks/text-bench"),
 
         // MARK: The engine
@@ -49,7 +61,7 @@ let package = Package(
         .target(
             name: "Pipelines",
             dependencies: [
-                "PipelineCore", "Text",
+                "PipelineCore", "Shards", "Text",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
@@ -58,7 +70,7 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "Pipelines", "PipelineCore", "Text",
+                "Pipelines", "PipelineCore", "Shards", "Text",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "sluice-bench", dependencies: ["PipelineCore"], path: "Benchmarks/sluice-bench"),
@@ -67,6 +79,7 @@ let package = Package(
         .testTarget(name: "PipelineCoreTests", dependencies: ["PipelineCore"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "PipelineCore"]),
         .testTarget(name: "CLibrariesTests", dependencies: ["CFFmpeg", "CSndFile", "COpenBLAS"]),
+        .testTarget(name: "ShardsTests", dependencies: ["Shards", "PipelineCore"], exclude: ["Fixtures"]),
         .testTarget(name: "TextTests", dependencies: ["Text"], exclude: ["Fixtures"]),
         .testTarget(name: "sluiceTests", dependencies: ["sluice"]),
     ],

@@ -11,5 +11,5 @@ struct Sluice: ParsableCommand {
               sluice run pipelines/demo.yaml --set options.on_error=skip
             """,
         version: "0.1.0",
-        subcommands: [Run.self, Validate.self, Stages.self, Tokenize.self, Vocab.self])
+        subcommands: [Run.self, Validate.self, Stages.self, ShardsCommand.self, Tokenize.self, Vocab.self])
 }
