@@ -19,9 +19,12 @@ test: deps
 
 # The demo uses the debug build `make test` also makes, so a newcomer compiles once.
 demo: build
-	rm -rf out/demo out/shapes
+	rm -rf out/demo out/shapes out/text-demo
 	.build/debug/sluice run pipelines/demo.yaml
 	.build/debug/sluice run pipelines/shapes.yaml
+	.build/debug/sluice run pipelines/text-demo.yaml
+	.build/debug/sluice tokenize --tokenizer samples/text/bert-base-uncased-vocab.txt \
+		--in samples/text/corpus.txt --format paragraphs --out out/text-demo/ids.jsonl --stats
 
 bench: release
 	.build/release/sluice-bench

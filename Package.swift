@@ -39,9 +39,14 @@ let package = Package(
                 "PipelineCore", "CZstd", "CZlib", "CXXHash",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
+        /// Corpus readers, BERT WordPiece (identical to HF tokenizers), vocabulary training, packing,
+        /// MLM and RetroMAE masking.
+        .target(name: "Text", dependencies: ["CZlib", "CZstd"]),
 
-        // MARK: Benchmarks (release builds only; tools/shards-bench.sh runs them beside the peers)
+        // MARK: Benchmarks (release builds only; tools/shards-bench.sh and tools/bench_text.sh run
+        // them beside the peers)
         .executableTarget(name: "shards-bench", dependencies: ["Shards"], path: "Benchmarks/shards-bench"),
+        .executableTarget(name: "text-bench", dependencies: ["Text"], path: "Benchmarks/text-bench"),
 
         // MARK: The engine
         .target(
@@ -60,7 +65,7 @@ let package = Package(
         .target(
             name: "Pipelines",
             dependencies: [
-                "PipelineCore", "Media", "Shards",
+                "PipelineCore", "Media", "Shards", "Text",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
@@ -69,7 +74,7 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "Pipelines", "PipelineCore", "Media", "Shards", "Tensor",
+                "Pipelines", "PipelineCore", "Media", "Shards", "Tensor", "Text",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(name: "sluice-bench", dependencies: ["PipelineCore"], path: "Benchmarks/sluice-bench"),
@@ -85,6 +90,7 @@ let package = Package(
         .testTarget(name: "CLibrariesTests", dependencies: ["CFFmpeg", "CSndFile", "COpenBLAS"]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "PipelineCore"], exclude: ["Fixtures"]),
         .testTarget(name: "ShardsTests", dependencies: ["Shards", "PipelineCore"], exclude: ["Fixtures"]),
+        .testTarget(name: "TextTests", dependencies: ["Text"], exclude: ["Fixtures"]),
         .testTarget(name: "sluiceTests", dependencies: ["sluice"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),
     ],

@@ -9,7 +9,7 @@ public struct StageCatalog: Sendable {
 
     /// Every stage kind sluice ships.
     public static let standard = StageCatalog(
-        FileStages.specs + BatchStages.specs + MediaStages.specs + ShardStages.specs)
+        FileStages.specs + BatchStages.specs + MediaStages.specs + ShardStages.specs + TextStages.specs)
 
     public func spec(_ type: String) -> StageSpec? { all.first { $0.type == type } }
 

@@ -12,5 +12,5 @@ struct Sluice: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [Run.self, Validate.self, Stages.self, ShardsCommand.self, SafeTensorsInfo.self,
-                      Probe.self, Frames.self, Mel.self])
+                      Probe.self, Frames.self, Mel.self, Tokenize.self, Vocab.self])
 }

@@ -1,0 +1,147 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Text
+
+/// Options naming a corpus and how its documents are laid out.
+struct CorpusOptions: ParsableArguments {
+    @Option(name: .customLong("in"), help: ArgumentHelp("Input files, directories or globs (gzip/zstd detected).", valueName: "path"))
+    var inputs: [String]
+
+    @Option(help: "lines (one document per line), paragraphs (blank-line separated) or jsonl.")
+    var format: String = "lines"
+
+    @Option(help: "The JSONL field holding the document.")
+    var field: String = "text"
+
+    func reader() throws -> CorpusReader {
+        let corpusFormat: CorpusFormat
+        switch format {
+        case "lines": corpusFormat = .lines
+        case "paragraphs": corpusFormat = .paragraphs
+        case "jsonl": corpusFormat = .jsonl(field: field)
+        default: throw ValidationError("--format must be lines, paragraphs or jsonl, not '\(format)'")
+        }
+        do {
+            return try CorpusReader(paths: inputs, format: corpusFormat)
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+}
+
+/// Reports quarantined records on stderr: the first few in full, then a count.
+final class QuarantineReporter {
+    private var shown = 0
+    func report(_ q: CorpusQuarantine) {
+        shown += 1
+        if shown <= 10 { printError("quarantined: \(q.description)") }
+        if shown == 11 { printError("quarantined: (more records not shown)") }
+    }
+}
+
+struct Tokenize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Tokenize a corpus with a BERT WordPiece vocabulary: one JSON array of ids per document.",
+        discussion: """
+            The ids are those Hugging Face tokenizers produces for the same vocabulary and options.
+              sluice tokenize --tokenizer vocab.txt --in corpus.txt --out ids.jsonl --stats
+            """)
+
+    @Option(help: ArgumentHelp("A BERT vocab.txt or a tokenizer.json.", valueName: "file"))
+    var tokenizer: String
+
+    @OptionGroup var corpus: CorpusOptions
+
+    @Option(help: ArgumentHelp("Where to write the ids (JSON lines); omit to only count.", valueName: "file"))
+    var out: String?
+
+    @Flag(help: "Print totals: documents, tokens, [UNK] rate, throughput.")
+    var stats = false
+
+    @Flag(help: "For vocab.txt: keep case and accents (a cased vocabulary).")
+    var cased = false
+
+    @Flag(help: "Leave out [CLS] and [SEP].")
+    var noSpecialTokens = false
+
+    @Option(help: "Threads to tokenize on.")
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    func run() throws {
+        let tokenizer: BertTokenizer
+        do {
+            tokenizer = try BertTokenizer(contentsOf: URL(fileURLWithPath: self.tokenizer), lowercase: !cased)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        let reader = try corpus.reader()
+        var handle: FileHandle?
+        if let out {
+            guard FileManager.default.createFile(atPath: out, contents: nil), let h = FileHandle(forWritingAtPath: out) else {
+                throw ValidationError("cannot create \(out)")
+            }
+            handle = h
+        }
+        defer { try? handle?.close() }
+        let reporter = QuarantineReporter()
+        let start = DispatchTime.now().uptimeNanoseconds
+        let totals = try tokenizeCorpus(reader, tokenizer: tokenizer, addSpecialTokens: !noSpecialTokens,
+                                        threads: max(1, threads),
+                                        write: { try handle?.write(contentsOf: $0) }, quarantine: reporter.report)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        if stats {
+            print(totals.summary + String(format: ", %.2f s, %.1f MB/s", seconds, Double(totals.bytes) / 1e6 / seconds))
+        }
+        if totals.quarantined > 0 { printError("\(totals.quarantined) record(s) quarantined") }
+    }
+}
+
+struct Vocab: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Vocabulary tools.", subcommands: [VocabTrain.self])
+}
+
+struct VocabTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Learn a WordPiece vocab.txt of a given size from a corpus (as tokenizers' WordPiece trainer).",
+        discussion: "  sluice vocab train --in corpus/ --size 30522 --out vocab.txt")
+
+    @OptionGroup var corpus: CorpusOptions
+
+    @Option(help: "Vocabulary size, special tokens included.")
+    var size: Int = 30522
+
+    @Option(help: "Pairs seen fewer times are not merged.")
+    var minFrequency: Int = 2
+
+    @Option(help: "Keep at most this many distinct characters.")
+    var limitAlphabet: Int = 1000
+
+    @Flag(help: "Keep case and accents.")
+    var cased = false
+
+    @Option(help: ArgumentHelp("Where to write vocab.txt.", valueName: "file"))
+    var out: String
+
+    func run() throws {
+        guard size > 5 else { throw ValidationError("--size must leave room beyond the 5 special tokens") }
+        var trainer = WordPieceTrainer(vocabSize: size, minFrequency: minFrequency, limitAlphabet: limitAlphabet,
+                                       normalizer: BertNormalizerOptions(lowercase: !cased))
+        let reader = try corpus.reader()
+        let reporter = QuarantineReporter()
+        while let record = reader.next() {
+            switch record {
+            case .document(let d): trainer.add(d.text)
+            case .quarantined(let q): reporter.report(q)
+            }
+        }
+        let vocabulary = trainer.train()
+        do { try vocabulary.write(to: URL(fileURLWithPath: out)) } catch { throw ValidationError(error.description) }
+        print("\(out): \(vocabulary.count) tokens from \(reader.stats.documents) documents (\(trainer.wordCounts.count) distinct words)")
+        if vocabulary.count < size {
+            printError("note: the corpus supports only \(vocabulary.count) tokens at --min-frequency \(minFrequency)")
+        }
+    }
+}
