@@ -36,7 +36,7 @@ bench-media: deps
 
 # Shards against dd and Python's mosaicml-streaming (needs PY=python-with-mosaicml-streaming).
 bench-shards: release
-	tools/shards-bench.sh
+	tools/bench-shards.sh
 
 # Tensor engine against raw sgemm and PyTorch (Debian's python3-torch), one run, release build.
 bench-tensor: deps

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Python's mosaicml-streaming reading a dataset that shards-bench wrote: the peer side of
-tools/shards-bench.sh. Prints `name seconds MB/s samples/s` like shards-bench.
+tools/bench-shards.sh. Prints `name seconds MB/s samples/s` like shards-bench.
 
 usage: shards-bench-mds.py DIR shuffled|read SEED
 

@@ -1,7 +1,7 @@
 import Foundation
 import Shards
 
-/// Benchmarks for the Shards module, driven by tools/shards-bench.sh (which runs dd and Python's
+/// Benchmarks for the Shards module, driven by tools/bench-shards.sh (which runs dd and Python's
 /// mosaicml-streaming beside it). Each command prints one line: `name seconds MB/s samples/s`.
 ///
 ///   shards-bench write DIR TOTAL_MB SAMPLE_BYTES [SIZE_LIMIT_BYTES] [COMPRESSION]

@@ -2,7 +2,7 @@ import Dispatch
 import Foundation
 import Text
 
-/// Release-build benchmark of the Text module, run by tools/bench_text.sh side by side with
+/// Release-build benchmark of the Text module, run by tools/bench-text.sh side by side with
 /// Hugging Face `tokenizers` on the same corpus and vocabulary.
 /// Usage: text-bench VOCAB CORPUS [THREADS]
 let arguments = CommandLine.arguments

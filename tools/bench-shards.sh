@@ -2,7 +2,7 @@
 # Shards benchmarks, side by side in one run: write and sequential read against dd, shuffled read
 # against Python's mosaicml-streaming on the same shards, and resume time deep into an epoch.
 #
-# usage: tools/shards-bench.sh [WORKDIR]
+# usage: tools/bench-shards.sh [WORKDIR]
 # needs: swift build -c release --product shards-bench; a Python with mosaicml-streaming
 #        (python3 -m venv /tmp/mdsvenv && /tmp/mdsvenv/bin/pip install mosaicml-streaming), PY=... to override.
 set -euo pipefail
