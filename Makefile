@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEPS := tools/install-deps.sh
 
-.PHONY: demo-retromae deps build release test demo bench bench-tensor clean
+.PHONY: demo-retromae deps build release test demo bench bench-media bench-shards bench-tensor bench-retromae clean
 
 deps:
 	@bash $(DEPS)
@@ -19,8 +19,9 @@ test: deps
 
 # The demo uses the debug build `make test` also makes, so a newcomer compiles once.
 demo: build
-	rm -rf out/demo
+	rm -rf out/demo out/shapes out/text-demo
 	.build/debug/sluice run pipelines/demo.yaml
+	.build/debug/sluice run pipelines/shapes.yaml
 	.build/debug/sluice run pipelines/text-demo.yaml
 	.build/debug/sluice tokenize --tokenizer samples/text/bert-base-uncased-vocab.txt \
 		--in samples/text/corpus.txt --format paragraphs --out out/text-demo/ids.jsonl --stats
@@ -37,10 +38,23 @@ demo-retromae: build
 bench: release
 	.build/release/sluice-bench
 
+# Media against the ffmpeg CLI and librosa (VENV: a virtualenv with librosa; see tools/bench-media.sh).
+bench-media: deps
+	@bash $(DEPS) ffmpeg espeak-ng sox bc time
+	bash tools/bench-media.sh
+
+# Shards against dd and Python's mosaicml-streaming (needs PY=python-with-mosaicml-streaming).
+bench-shards: release
+	tools/bench-shards.sh
+
 # Tensor engine against raw sgemm and PyTorch (Debian's python3-torch), one run, release build.
 bench-tensor: deps
 	@bash $(DEPS) python3-torch
 	tools/bench-tensor.sh
+
+# RetroMAE training step against the same model in PyTorch (venv: see tools/retromae_fixtures.py), release build.
+bench-retromae: deps
+	tools/bench-retromae.sh
 
 clean:
 	rm -rf .build out

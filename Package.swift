@@ -4,7 +4,7 @@ import PackageDescription
 /// Sluice: a streaming data pipeline with in-process trainers.
 ///
 /// Dependencies point one way: sluice (CLI) -> Pipelines (YAML runner) -> domain modules
-/// (Media, Text, Shards, ...) -> PipelineCore. The C libraries sit behind tiny system-library
+/// (Media, Text, Shards) -> PipelineCore; Tensor stands on OpenBLAS alone. The C libraries sit behind tiny system-library
 /// targets that hold only a module map and a shim header.
 let package = Package(
     name: "Sluice",
@@ -23,18 +23,11 @@ let package = Package(
         .systemLibrary(
             name: "CFFmpeg", pkgConfig: "libavformat libavcodec libavutil libswscale libswresample",
             providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libswresample-dev"])]),
-        .systemLibrary(
-            name: "CSndFile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
-        .systemLibrary(
-            name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
-        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CSndFile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
-
-        // MARK: Domain modules
-        .target(name: "Text", dependencies: ["CZlib", "CZstd"]),
-
-        // MARK: Benchmarks (release builds only)
-        .executableTarget(name: "text-bench", dependencies: ["Text"], path: "Benchmarks/text-bench"),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
 
         // MARK: The engine
         .target(
@@ -43,13 +36,30 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
             ],
+            // Lets callers' release builds specialise the generic engine for their item types.
             swiftSettings: [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]),
+
+        // MARK: Domain modules
+        /// Video frames (FFmpeg), audio (libsndfile, FFmpeg), resampling, log-mel, as PipelineCore arrays.
+        .target(name: "Media", dependencies: ["CFFmpeg", "CSndFile", "PipelineCore"]),
+        /// Corpus readers, BERT WordPiece (identical to HF tokenizers), vocabulary training, packing,
+        /// MLM and RetroMAE masking.
+        .target(name: "Text", dependencies: ["CZlib", "CZstd"]),
+        /// MDS-compatible shards: writer, reader, shuffling, splitting, resume, mixing.
+        .target(
+            name: "Shards",
+            dependencies: [
+                "PipelineCore", "CZstd", "CZlib", "CXXHash",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        /// Tensors, tape autodiff over OpenBLAS, layers, optimizers, checkpoints, Monarch.
+        .target(name: "Tensor", dependencies: ["COpenBLAS"]),
 
         // MARK: Pipeline files and the stages they can name
         .target(
             name: "Pipelines",
             dependencies: [
-                "PipelineCore", "Text", "Models", "Training", "Tensor",
+                "PipelineCore", "Media", "Shards", "Text", "Models", "Training", "Tensor",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
@@ -58,13 +68,15 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "Pipelines", "PipelineCore", "Text", "Tensor", "Models", "Training",
+                "Pipelines", "PipelineCore", "Media", "Shards", "Tensor", "Text", "Models", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .executableTarget(name: "sluice-bench", dependencies: ["PipelineCore"], path: "Benchmarks/sluice-bench"),
 
-        // MARK: Tensor engine: autodiff, BLAS-backed ops, layers, optimizers, checkpoints, Monarch
-        .target(name: "Tensor", dependencies: ["COpenBLAS"]),
+        // MARK: Benchmarks (release builds only; tools/bench-*.sh run them beside the peer tools)
+        .executableTarget(name: "sluice-bench", dependencies: ["PipelineCore"], path: "Benchmarks/sluice-bench"),
+        .executableTarget(name: "media-bench", dependencies: ["Media"], path: "Benchmarks/media-bench"),
+        .executableTarget(name: "text-bench", dependencies: ["Text"], path: "Benchmarks/text-bench"),
+        .executableTarget(name: "shards-bench", dependencies: ["Shards"], path: "Benchmarks/shards-bench"),
         .executableTarget(name: "tensor-bench", dependencies: ["Tensor", "COpenBLAS"], path: "Benchmarks/tensor-bench"),
         .executableTarget(name: "retromae-bench", dependencies: ["Models", "Tensor", "Text"], path: "Benchmarks/retromae-bench"),
 
@@ -73,13 +85,15 @@ let package = Package(
         .target(name: "Training", dependencies: ["Models", "Tensor", "Text"]),
 
         // MARK: Tests, beside the module they test
-        .testTarget(name: "PipelineCoreTests", dependencies: ["PipelineCore"]),
-        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "PipelineCore", "Models", "Tensor"]),
         .testTarget(name: "CLibrariesTests", dependencies: ["CFFmpeg", "CSndFile", "COpenBLAS"]),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),
+        .testTarget(name: "PipelineCoreTests", dependencies: ["PipelineCore"]),
+        .testTarget(name: "MediaTests", dependencies: ["Media", "PipelineCore"], exclude: ["Fixtures"]),
         .testTarget(name: "TextTests", dependencies: ["Text"], exclude: ["Fixtures"]),
+        .testTarget(name: "ShardsTests", dependencies: ["Shards", "PipelineCore"], exclude: ["Fixtures"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensor", "Text"], exclude: ["Fixtures"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Tensor", "Text"]),
+        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "PipelineCore", "Models", "Tensor"]),
         .testTarget(name: "sluiceTests", dependencies: ["sluice"]),
     ],
     swiftLanguageModes: [.v6]

@@ -9,7 +9,7 @@ Hangul, emoji, private use, control and tag characters. Needs a built
 `sluice` (.build/release or .build/debug). Prints the number of lines compared and the first
 differences; exits 1 when any line differs.
 """
-import json, os, random, subprocess, sys, tempfile
+import atexit, json, os, random, shutil, subprocess, sys, tempfile
 
 from tokenizers import BertWordPieceTokenizer, Tokenizer
 
@@ -40,6 +40,7 @@ def random_corpus(n, path):
 
 
 scratch = tempfile.mkdtemp()
+atexit.register(shutil.rmtree, scratch, True)
 if corpus.startswith("random:"):
     random_corpus(int(corpus.split(":")[1]), os.path.join(scratch, "random.txt"))
     corpus = os.path.join(scratch, "random.txt")

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""A tiny Hugging Face BertForMaskedLM checkpoint in the Hub's file layout, and its encoder output,
-for the Tensor tests (loading public BERT weights by their usual names).
+"""A tiny Hugging Face BertForMaskedLM checkpoint in the Hub's file layout, and its encoder output
+and MLM logits, for the Tensor tests (loading public BERT weights by their usual names).
 
 Needs transformers on Debian's python3 with its torch (peer-tools.md):
     /usr/bin/python3 -m venv --system-site-packages /tmp/hfvenv
@@ -37,8 +37,10 @@ def main():
     valid = torch.tensor([[1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0, 0]])
     with torch.no_grad():
         hidden = model.bert(input_ids=ids, token_type_ids=types, attention_mask=valid).last_hidden_state
+        logits = model(input_ids=ids, token_type_ids=types, attention_mask=valid).logits
     write_safetensors(os.path.join(folder, "expected.safetensors"), {
-        "input_ids": ids.float(), "token_type_ids": types.float(), "attention_mask": valid.float(), "hidden": hidden})
+        "input_ids": ids.float(), "token_type_ids": types.float(), "attention_mask": valid.float(),
+        "hidden": hidden, "logits": logits})
     print("transformers", transformers.__version__, "fixture written to", os.path.normpath(folder))
 
 

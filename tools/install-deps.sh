@@ -8,7 +8,7 @@ packages=(
   libavformat-dev libavcodec-dev libswscale-dev libswresample-dev libavutil-dev
   libsndfile1-dev
   libopenblas-dev
-  zlib1g-dev libzstd-dev
+  libzstd-dev zlib1g-dev libxxhash-dev
 )
 # Extra packages a target needs (e.g. `make bench` adds the ffmpeg CLI) come as arguments.
 packages+=("$@")

@@ -13,6 +13,8 @@ samples/text/corpus.txt (the English prose below, as paragraphs), and writes to 
   uncased-expected.jsonl        per corpus line: HF ids and UTF-8 byte offsets, [CLS]/[SEP] included
   pairs-expected.jsonl          sentence pairs with longest-first truncation at several max lengths
   cased-tokenizer.json          a small cased, accent-stripping WordPiece tokenizer trained by HF
+                                (HF breaks ties between equal pairs in hash order, so this file and
+                                cased-expected.jsonl change from run to run; they stay consistent)
   cased-expected.jsonl          its ids and offsets for the corpus
   unicode-tables.json           HF's per-code-point normalizer / pre-tokenizer behaviour as ranges
 """

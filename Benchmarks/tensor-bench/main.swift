@@ -106,11 +106,11 @@ struct SmallBert: Layer {
             + prefixed("cls", head)
     }
 
-    func loss(tokens: [Int], targets: [Int], batch: Int, context: inout ForwardContext) -> Tensor {
-        var x = norm(words(tokens, shape: [batch, Self.length]) + positions(Array(0..<Self.length), shape: [Self.length]))
+    func loss(tokens: [Int], targets: [Int], batch: Int, context: inout ForwardContext) throws -> Tensor {
+        var x = try norm(words(tokens, shape: [batch, Self.length]) + positions(Array(0..<Self.length), shape: [Self.length]))
             .dropout(0.1, training: context.training, rng: &context.rng)
         for layer in encoder { x = layer(x, mask: nil, context: &context) }
-        return crossEntropy(head(x).reshaped([batch * Self.length, Self.vocabulary]), targets: targets)
+        return try crossEntropy(head(x).reshaped([batch * Self.length, Self.vocabulary]), targets: targets)
     }
 
     /// Matrix-multiply FLOPs of one training step (backward counted as twice the forward).
@@ -121,7 +121,7 @@ struct SmallBert: Layer {
     }
 }
 
-func benchBert(steps: Int) {
+func benchBert(steps: Int) throws {
     let batch = 32
     var rng = RandomGenerator(seed: 5)
     let model = SmallBert(rng: &rng)
@@ -133,7 +133,7 @@ func benchBert(steps: Int) {
     for step in 0...steps {
         let t0 = DispatchTime.now().uptimeNanoseconds
         model.zeroGradients()
-        let loss = model.loss(tokens: tokens, targets: targets, batch: batch, context: &context)
+        let loss = try model.loss(tokens: tokens, targets: targets, batch: batch, context: &context)
         loss.backward()
         optimizer.step(learningRate: 1e-4)
         if step > 0 { times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6) }
@@ -155,7 +155,7 @@ print("threads: \(ComputeThreads.count)")
 switch arguments.first {
 case "matmul": benchMatmul()
 case "monarch": benchMonarch()
-case "bert": benchBert(steps: arguments.dropFirst().first.flatMap { Int($0) } ?? 3)
+case "bert": try benchBert(steps: arguments.dropFirst().first.flatMap { Int($0) } ?? 3)
 default:
     print("usage: tensor-bench matmul | monarch | bert [steps]")
     exit(2)

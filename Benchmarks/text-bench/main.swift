@@ -2,7 +2,7 @@ import Dispatch
 import Foundation
 import Text
 
-/// Release-build benchmark of the Text module, run by tools/bench_text.sh side by side with
+/// Release-build benchmark of the Text module, run by tools/bench-text.sh side by side with
 /// Hugging Face `tokenizers` on the same corpus and vocabulary.
 /// Usage: text-bench VOCAB CORPUS [THREADS]
 let arguments = CommandLine.arguments
@@ -10,7 +10,9 @@ guard arguments.count >= 3 else {
     print("usage: text-bench VOCAB CORPUS [THREADS]")
     exit(2)
 }
+let loadStart = DispatchTime.now().uptimeNanoseconds
 let tokenizer = try BertTokenizer(vocabFile: URL(fileURLWithPath: arguments[1]))
+let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e9
 let corpus = try String(contentsOfFile: arguments[2], encoding: .utf8)
 let lines = corpus.split(separator: "\n").map(String.init)
 let megabytes = Double(corpus.utf8.count) / 1_000_000
@@ -59,7 +61,8 @@ let one = seconds { tokens = encodeAll(threads: 1) }
 let cpu1 = processCPUSeconds()
 let all = seconds { _ = encodeAll(threads: threads) }
 let cpu2 = processCPUSeconds()
-print(String(format: "sluice tokenize: %.1f MB, %d lines, %d tokens", megabytes, lines.count, tokens))
+print(String(format: "sluice tokenize: %.1f MB, %d lines, %d tokens; tokenizer load %.0f ms", megabytes, lines.count,
+             tokens, loadSeconds * 1000))
 print(String(format: "sluice 1 thread: %.2f s, %.2f MB/s (CPU %.2f s)", one, megabytes / one, cpu1 - cpu0))
 print(String(format: "sluice %d threads: %.2f s, %.2f MB/s (CPU %.2f s)", threads, all, megabytes / all, cpu2 - cpu1))
 

@@ -8,6 +8,8 @@
 #include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
 #include <libavutil/channel_layout.h>
+#include <libavutil/display.h>
+#include <libavutil/tx.h>
 #include <libswscale/swscale.h>
 #include <libswresample/swresample.h>
 
@@ -17,6 +19,8 @@ static inline int sluice_averror(int e) { return AVERROR(e); }
 static inline int sluice_averror_eof(void) { return AVERROR_EOF; }
 /// AVERROR(EAGAIN): "feed more input" from the send/receive API.
 static inline int sluice_averror_eagain(void) { return AVERROR(EAGAIN); }
+/// AVERROR_INVALIDDATA: "Invalid data found when processing input".
+static inline int sluice_averror_invaliddata(void) { return AVERROR_INVALIDDATA; }
 /// AV_NOPTS_VALUE: no timestamp.
 static inline int64_t sluice_av_nopts_value(void) { return AV_NOPTS_VALUE; }
 /// AV_TIME_BASE: microseconds, FFmpeg's internal time base.

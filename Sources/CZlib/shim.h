@@ -1,11 +1,11 @@
+// zlib for Swift: gzip-framed shards (`compression: gz[:level]`). deflateInit2/inflateInit2 are
+// macros that pass ZLIB_VERSION and the stream size; the inline wrappers make them callable.
+#pragma once
 #include <zlib.h>
 
-/// inflateInit2 is a macro in zlib.h; re-exported so Swift can call it.
-static inline int czlib_inflate_init2(z_stream *stream, int window_bits) {
-    return inflateInit2(stream, window_bits);
+static inline int sluice_deflate_init2(z_streamp strm, int level, int window_bits) {
+    return deflateInit2(strm, level, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY);
 }
-
-/// deflateInit2 is a macro too (used to write gzip files).
-static inline int czlib_deflate_init2(z_stream *stream, int level, int window_bits) {
-    return deflateInit2(stream, level, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY);
+static inline int sluice_inflate_init2(z_streamp strm, int window_bits) {
+    return inflateInit2(strm, window_bits);
 }

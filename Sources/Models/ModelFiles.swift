@@ -57,36 +57,9 @@ extension BertModel {
     }
 
     /// Hidden states `[B, L, hidden]` for row-major ids with 1/0 validity flags (the collator's layout).
-    func callAsFunction(_ ids: [Int], valid: [UInt8], batch: Int, length: Int, context: inout ForwardContext) -> Tensor {
+    func callAsFunction(_ ids: [Int], valid: [UInt8], batch: Int, length: Int, context: inout ForwardContext) throws -> Tensor {
         let rows = (0..<batch).map { b in (0..<length).map { valid[b * length + $0] != 0 } }
-        return self(ids, valid: rows, batch: batch, context: &context)
-    }
-}
-
-/// BERT's masked-language-model head: dense + GELU + LayerNorm, then scores against the word
-/// embeddings (tied) plus a bias. Named as `cls.predictions` in Hugging Face's `BertForMaskedLM`.
-public struct MLMHead: Layer {
-    public let transform: Linear
-    public let norm: LayerNorm
-    public let bias: Tensor
-    /// The encoder's word embeddings (`[vocab, hidden]`), shared, so not listed as a parameter here.
-    public let wordEmbeddings: Tensor
-
-    public init(_ config: BertConfig, wordEmbeddings: Tensor, rng: inout RandomGenerator) {
-        transform = Linear(config.hidden, config.hidden, rng: &rng)
-        norm = LayerNorm(config.hidden, eps: config.layerNormEps)
-        bias = .zeros([config.vocabularySize], requiresGrad: true)
-        self.wordEmbeddings = wordEmbeddings
-        initializeLikeBert(transform.namedParameters, rng: &rng)
-    }
-
-    public var namedParameters: [(name: String, tensor: Tensor)] {
-        prefixed("transform.dense", transform) + prefixed("transform.LayerNorm", norm) + [("bias", bias)]
-    }
-
-    /// Vocabulary logits `[N, vocab]` for hidden states `[N, hidden]`.
-    public func callAsFunction(_ hidden: Tensor) -> Tensor {
-        matmul(norm(transform(hidden).gelu()), wordEmbeddings, transposeB: true) + bias
+        return try self(ids, valid: rows, batch: batch, context: &context)
     }
 }
 

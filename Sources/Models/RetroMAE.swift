@@ -36,7 +36,7 @@ public struct RetroMAEOutput {
 /// `c_head.` for the decoder layer, so the encoder loads into transformers as it is.
 public struct RetroMAEModel: Layer {
     public private(set) var encoder: BertModel
-    public private(set) var head: MLMHead
+    public private(set) var head: BertMaskedLMHead
     public private(set) var decoder: BertLayer
 
     public var config: BertConfig { encoder.config }
@@ -44,14 +44,14 @@ public struct RetroMAEModel: Layer {
     /// A randomly initialised model (BERT's initialisation).
     public init(_ config: BertConfig, rng: inout RandomGenerator) {
         encoder = BertModel(config, rng: &rng)
-        head = MLMHead(config, wordEmbeddings: encoder.embeddings.words.weight, rng: &rng)
+        head = BertMaskedLMHead(config, tiedTo: encoder.embeddings, rng: &rng)
         decoder = BertLayer(hidden: config.hidden, heads: config.heads, intermediate: config.intermediate,
                             dropout: config.dropout, eps: config.layerNormEps, ffn: config.feedForward, rng: &rng)
         initializeLikeBert(decoder.namedParameters, rng: &rng)
     }
 
     public var namedParameters: [(name: String, tensor: Tensor)] {
-        prefixed("bert", encoder) + prefixed("cls.predictions", head) + prefixed("c_head", decoder)
+        prefixed("bert", encoder) + prefixed("cls", head) + prefixed("c_head", decoder)
     }
 
     /// Monarch feed-forward maps of encoder and decoder become dense ("reverse sparsification").
@@ -64,7 +64,7 @@ public struct RetroMAEModel: Layer {
     /// hands sequence b the sentence embedding of sequence `embeddingOrder[b]`: the evaluation
     /// check that the decoder depends on the embedding.
     public func callAsFunction(_ batch: RetroMAEBatch, context: inout ForwardContext,
-                               embeddingOrder: [Int]? = nil) throws(ModelError) -> RetroMAEOutput {
+                               embeddingOrder: [Int]? = nil) throws -> RetroMAEOutput {
         let (b, length, hidden) = (batch.batchSize, batch.length, config.hidden)
         let encoderIds = batch.encoderInputIds.map(Int.init), decoderIds = batch.decoderInputIds.map(Int.init)
         try encoder.validate(ids: encoderIds, batch: b, length: length, source: "encoder input")
@@ -77,16 +77,16 @@ public struct RetroMAEModel: Layer {
             throw ModelError("embeddingOrder", "\(order) is not a permutation of 0..<\(b)")
         }
 
-        let states = encoder(encoderIds, valid: batch.attentionMask, batch: b, length: length, context: &context)
+        let states = try encoder(encoderIds, valid: batch.attentionMask, batch: b, length: length, context: &context)
         let flat = states.reshaped([b * length, hidden])
         let (encoderLoss, encoderAccuracy) = try predict(flat, labels: batch.encoderLabels)
 
-        let cls = embedding(flat, indices: (0..<b).map { $0 * length }, indexShape: [b])
-        let sentence = embeddingOrder.map { embedding(cls, indices: $0, indexShape: [b]) } ?? cls
+        let cls = try embedding(flat, indices: (0..<b).map { $0 * length }, indexShape: [b])
+        let sentence = try embeddingOrder.map { try embedding(cls, indices: $0, indexShape: [b]) } ?? cls
         let h = sentence.reshaped([b, 1, hidden])
-        let content = encoder.embeddings(decoderIds, batch: b, context: &context)
+        let content = try encoder.embeddings(decoderIds, batch: b, context: &context)
         let contentStream = concat([h, content.slice(axis: 1, 1..<length)], axis: 1)
-        let queryStream = h + encoder.embeddings.positions(Array(0..<length), shape: [length])
+        let queryStream = try h + encoder.embeddings.positions(Array(0..<length), shape: [length])
         let mask = Tensor(shape: [b, 1, length, length],
                           scalars: batch.decoderAttentionMask.map { $0 != 0 ? 0 : MultiHeadAttention.maskedValue })
         let decoded = decoder(queryStream, memory: contentStream, mask: mask, context: &context)
@@ -98,15 +98,15 @@ public struct RetroMAEModel: Layer {
 
     /// Cross-entropy and accuracy of the MLM head on the rows of `states` whose label is not -100
     /// (only those rows go through the head: the vocabulary projection dominates the cost).
-    private func predict(_ states: Tensor, labels: [Int32]) throws(ModelError) -> (Tensor, TokenAccuracy) {
+    private func predict(_ states: Tensor, labels: [Int32]) throws -> (Tensor, TokenAccuracy) {
         let rows = labels.indices.filter { labels[$0] != ignoreLabel }
         guard !rows.isEmpty else { return (Tensor(0), TokenAccuracy()) }
         let targets = rows.map { Int(labels[$0]) }
         if let bad = targets.first(where: { $0 < 0 || $0 >= config.vocabularySize }) {
             throw ModelError("labels", "label \(bad) is outside the vocabulary of \(config.vocabularySize)")
         }
-        let logits = head(embedding(states, indices: rows, indexShape: [rows.count]))
-        return (crossEntropy(logits, targets: targets), accuracy(logits, targets: targets))
+        let logits = head(try embedding(states, indices: rows, indexShape: [rows.count]))
+        return (try crossEntropy(logits, targets: targets), accuracy(logits, targets: targets))
     }
 }
 

@@ -13,7 +13,7 @@ extension BertModel {
     /// `[N, hidden]` embeddings of token sequences that already hold [CLS] ... [SEP]; they are
     /// padded with `padId` to the longest one. With `normalize` each row has unit L2 norm.
     public func sentenceEmbeddings(_ sequences: [[Int32]], padId: Int32, pooling: Pooling, normalize: Bool,
-                                   context: inout ForwardContext) throws(ModelError) -> Tensor {
+                                   context: inout ForwardContext) throws -> Tensor {
         let n = sequences.count, length = sequences.map(\.count).max() ?? 0
         guard n > 0, length > 0 else { throw ModelError("sentences", "no tokens to embed") }
         var ids = [Int](repeating: Int(padId), count: n * length)
@@ -25,11 +25,11 @@ extension BertModel {
             }
         }
         try validate(ids: ids, batch: n, length: length, source: "sentences")
-        let states = self(ids, valid: valid, batch: n, length: length, context: &context)
+        let states = try self(ids, valid: valid, batch: n, length: length, context: &context)
         let pooled: Tensor
         switch pooling {
         case .cls:
-            pooled = embedding(states.reshaped([n * length, config.hidden]), indices: (0..<n).map { $0 * length },
+            pooled = try embedding(states.reshaped([n * length, config.hidden]), indices: (0..<n).map { $0 * length },
                                indexShape: [n])
         case .mean:
             let weights = sequences.flatMap { sequence in
@@ -44,10 +44,10 @@ extension BertModel {
 /// In-batch-negative contrastive loss (InfoNCE): query i should score passage `positives[i]`
 /// above every other passage of the batch (the other queries' positives and any hard negatives).
 /// Scores are dot products over `temperature`; normalise the embeddings first for cosine scores.
-public func contrastiveLoss(queries: Tensor, passages: Tensor, positives: [Int], temperature: Float) -> (loss: Tensor, accuracy: TokenAccuracy) {
+public func contrastiveLoss(queries: Tensor, passages: Tensor, positives: [Int], temperature: Float) throws -> (loss: Tensor, accuracy: TokenAccuracy) {
     precondition(queries.shape[0] == positives.count, "contrastiveLoss: \(positives.count) positives for \(queries.shape[0]) queries")
     let scores = matmul(queries, passages, transposeB: true) * (1 / temperature)
-    return (crossEntropy(scores, targets: positives), accuracy(scores, targets: positives))
+    return (try crossEntropy(scores, targets: positives), accuracy(scores, targets: positives))
 }
 
 /// Embeds texts with a tokenizer and an encoder, in inference mode: what `sluice embed` and
@@ -72,19 +72,17 @@ public struct SentenceEncoder {
     }
 
     /// `[texts.count, hidden]` row-major embeddings.
-    public func embed(_ texts: [String]) throws(ModelError) -> [Float] {
+    public func embed(_ texts: [String]) throws -> [Float] {
         var result: [Float] = []
         result.reserveCapacity(texts.count * encoder.config.hidden)
         var context = ForwardContext.inference
         for start in stride(from: 0, to: texts.count, by: max(1, batchSize)) {
             let sequences = texts[start..<min(texts.count, start + max(1, batchSize))].map { tokenizer.encode($0).ids }
-            let vectors = GradMode.withoutGradients {
-                Result { () throws(ModelError) -> Tensor in
-                    try encoder.sentenceEmbeddings(sequences, padId: tokenizer.padId, pooling: pooling,
-                                                   normalize: normalize, context: &context)
-                }
+            let vectors = try GradMode.withoutGradients {
+                try encoder.sentenceEmbeddings(sequences, padId: tokenizer.padId, pooling: pooling,
+                                               normalize: normalize, context: &context)
             }
-            result += try vectors.get().scalars
+            result += vectors.scalars
         }
         return result
     }

@@ -7,7 +7,6 @@ public final class Emitter<Output: Sendable> {
     private let output: Channel<Output>
     private let chunkSize: Int
     private let maxDelayNanos: Int
-    private let countsBytes = Output.self is any ByteCounted.Type
     private var buffer: [Output] = []
     private var bufferStartedAt = 0
     /// Time spent blocked on the downstream queue, so the source's busy time excludes it.
@@ -46,17 +45,8 @@ public final class Emitter<Output: Sendable> {
 
     func flush() throws {
         guard !buffer.isEmpty else { return }
-        metrics.add(metrics.itemsOut, buffer.count)
-        if countsBytes {
-            var bytes = 0
-            for item in buffer { bytes &+= (item as! any ByteCounted).byteCount }
-            metrics.add(metrics.bytesOut, bytes)
-        }
-        let start = monotonicNanos()
-        let sent = output.send(buffer)
-        let blocked = monotonicNanos() &- start
+        let (sent, blocked) = metrics.send(buffer, to: output)
         blockedNanos &+= blocked
-        metrics.add(metrics.blockedOutputNanos, blocked)
         buffer.removeAll(keepingCapacity: true)
         if !sent { throw PipelineStopped() }
     }

@@ -48,6 +48,22 @@ public final class StageMetrics: Sendable {
     func add(_ counter: borrowing Atomic<Int>, _ value: Int) {
         counter.wrappingAdd(value, ordering: .relaxed)
     }
+
+    /// Counts a chunk as this stage's output and hands it downstream, timing any block.
+    /// Returns whether it was sent (false once the run is cancelled) and the nanoseconds blocked.
+    func send<T>(_ chunk: [T], to channel: Channel<T>) -> (sent: Bool, blockedNanos: Int) {
+        add(itemsOut, chunk.count)
+        if T.self is any ByteCounted.Type {
+            var bytes = 0
+            for item in chunk { bytes &+= (item as! any ByteCounted).byteCount }
+            add(bytesOut, bytes)
+        }
+        let start = monotonicNanos()
+        let sent = channel.send(chunk)
+        let blocked = monotonicNanos() &- start
+        add(blockedOutputNanos, blocked)
+        return (sent, blocked)
+    }
 }
 
 /// The counters of one stage at one moment.

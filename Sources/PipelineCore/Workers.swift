@@ -74,7 +74,6 @@ final class WorkerNode<Input: Sendable, Output: Sendable>: Watched, @unchecked S
     /// Stateless stages can get a replacement worker when one hangs; stateful ones cannot.
     private let restartable: Bool
     private let reorderer: Reorderer<Output>?
-    private let countsBytes = Output.self is any ByteCounted.Type
     private let watchdogged: Bool
 
     /// Guards receive-and-number, so chunk sequence numbers follow input order.
@@ -208,23 +207,10 @@ final class WorkerNode<Input: Sendable, Output: Sendable>: Watched, @unchecked S
         guard let output, !context.hasFailed else { return }
         let outputs = job.outputs
         if let reorderer {
-            reorderer.deliver(job.sequence, outputs) { send($0, to: output) }
+            reorderer.deliver(job.sequence, outputs) { metrics.send($0, to: output).sent }
         } else if !outputs.isEmpty {
-            _ = send(outputs, to: output)
+            _ = metrics.send(outputs, to: output)
         }
-    }
-
-    private func send(_ outputs: [Output], to output: Channel<Output>) -> Bool {
-        metrics.add(metrics.itemsOut, outputs.count)
-        if countsBytes {
-            var bytes = 0
-            for item in outputs { bytes &+= (item as! any ByteCounted).byteCount }
-            metrics.add(metrics.bytesOut, bytes)
-        }
-        let start = monotonicNanos()
-        let sent = output.send(outputs)
-        metrics.add(metrics.blockedOutputNanos, monotonicNanos() &- start)
-        return sent
     }
 
     /// The last worker to leave runs the stage's finishing step and closes its output.
@@ -244,7 +230,7 @@ final class WorkerNode<Input: Sendable, Output: Sendable>: Watched, @unchecked S
                 context.fail(.stageFailed(stage: metrics.name, reason: reason(error)))
             }
             metrics.add(metrics.busyNanos, monotonicNanos() &- start)
-            if let output, !tail.isEmpty, !context.hasFailed { _ = send(tail, to: output) }
+            if let output, !tail.isEmpty, !context.hasFailed { _ = metrics.send(tail, to: output) }
         }
         output?.producerFinished()
     }

@@ -8,7 +8,9 @@ public struct StageCatalog: Sendable {
     public init(_ specs: [StageSpec]) { all = specs }
 
     /// Every stage kind sluice ships.
-    public static let standard = StageCatalog(FileStages.specs + BatchStages.specs + TextStages.specs + RetroMAEStages.specs)
+    public static let standard = StageCatalog(
+        FileStages.specs + BatchStages.specs + MediaStages.specs + ShardStages.specs + TextStages.specs
+            + RetroMAEStages.specs)
 
     public func spec(_ type: String) -> StageSpec? { all.first { $0.type == type } }
 

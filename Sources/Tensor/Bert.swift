@@ -72,13 +72,17 @@ public struct BertEmbeddings: Layer {
             + prefixed("token_type_embeddings", tokenTypes) + prefixed("LayerNorm", norm)
     }
 
-    /// `tokens` (and `tokenTypes`, zeros when nil) laid out as `[batch, length]`.
+    /// `tokens` (and `tokenTypes`, zeros when nil) laid out as `[batch, length]`; a token id,
+    /// type id or length the tables cannot hold is an `IndexError`.
     public func callAsFunction(_ tokens: [Int], tokenTypes types: [Int]? = nil, batch: Int,
-                               context: inout ForwardContext) -> Tensor {
+                               context: inout ForwardContext) throws(IndexError) -> Tensor {
         let length = tokens.count / max(batch, 1)
-        precondition(batch * length == tokens.count && length <= positions.weight.shape[0],
-                     "BertEmbeddings: \(tokens.count) tokens as \(batch) rows (max length \(positions.weight.shape[0]))")
-        let x = words(tokens, shape: [batch, length]) + positions(Array(0..<length), shape: [length])
+        precondition(batch * length == tokens.count && (types == nil || types?.count == tokens.count),
+                     "BertEmbeddings: \(tokens.count) tokens (\(types?.count ?? 0) types) as \(batch) rows")
+        guard length <= positions.weight.shape[0] else {
+            throw IndexError(description: "BertEmbeddings: sequence length \(length) exceeds the \(positions.weight.shape[0]) positions")
+        }
+        let x = try words(tokens, shape: [batch, length]) + positions(Array(0..<length), shape: [length])
             + tokenTypes(types ?? [Int](repeating: 0, count: tokens.count), shape: [batch, length])
         return norm(x).dropout(dropout, training: context.training, rng: &context.rng)
     }
@@ -129,10 +133,40 @@ public struct BertModel: Layer {
     /// Hidden states `[batch, length, hidden]` for `tokens` (`[batch, length]` row-major);
     /// `valid` marks real tokens (false = padding, masked out of attention).
     public func callAsFunction(_ tokens: [Int], tokenTypes: [Int]? = nil, valid: [[Bool]]? = nil, batch: Int,
-                               context: inout ForwardContext) -> Tensor {
-        var x = embeddings(tokens, tokenTypes: tokenTypes, batch: batch, context: &context)
+                               context: inout ForwardContext) throws(IndexError) -> Tensor {
+        var x = try embeddings(tokens, tokenTypes: tokenTypes, batch: batch, context: &context)
         let mask = valid.map { MultiHeadAttention.paddingMask($0) }
         for layer in layers { x = layer(x, mask: mask, context: &context) }
         return x
+    }
+}
+
+/// BERT's masked-language-model head, named as Hugging Face's `BertOnlyMLMHead` (`predictions.*`):
+/// dense + GELU + LayerNorm, then scores against the word embeddings it shares with the encoder
+/// (tied weights: the table gets gradient from both uses) plus a per-word bias.
+public struct BertMaskedLMHead: Layer {
+    public let transform: Linear
+    public let norm: LayerNorm
+    public let bias: Tensor
+    /// The encoder's word-embedding table `[vocabulary, hidden]`; listed by the encoder, not here.
+    public let wordEmbeddings: Tensor
+
+    public init(_ config: BertConfig, tiedTo embeddings: BertEmbeddings, rng: inout RandomGenerator) {
+        transform = Linear(weight: .normal([config.hidden, config.hidden], std: 0.02, rng: &rng, requiresGrad: true),
+                           bias: .zeros([config.hidden], requiresGrad: true))
+        norm = LayerNorm(config.hidden, eps: config.layerNormEps)
+        bias = .zeros([config.vocabularySize], requiresGrad: true)
+        wordEmbeddings = embeddings.words.weight
+    }
+
+    public var namedParameters: [(name: String, tensor: Tensor)] {
+        prefixed("predictions.transform.dense", transform) + prefixed("predictions.transform.LayerNorm", norm)
+            + [("predictions.bias", bias)]
+    }
+
+    /// Vocabulary scores `[..., vocabulary]` for hidden states `[..., hidden]` (pass only the
+    /// masked positions to save the large product).
+    public func callAsFunction(_ hidden: Tensor) -> Tensor {
+        matmul(norm(transform(hidden).gelu()), wordEmbeddings, transposeB: true) + bias
     }
 }

@@ -139,8 +139,8 @@ public struct Embedding: Layer {
     public var namedParameters: [(name: String, tensor: Tensor)] { [("weight", weight)] }
 
     /// Vectors for `indices` laid out as `shape`: the result is `shape + [dimension]`.
-    public func callAsFunction(_ indices: [Int], shape: [Int]) -> Tensor {
-        embedding(weight, indices: indices, indexShape: shape)
+    public func callAsFunction(_ indices: [Int], shape: [Int]) throws(IndexError) -> Tensor {
+        try embedding(weight, indices: indices, indexShape: shape)
     }
 }
 
@@ -164,7 +164,8 @@ public struct LayerNorm: Layer {
 /// Multi-head scaled dot-product attention with query/key/value/output projections.
 ///
 /// Self-attention passes the same tensor as query and memory; cross-attention passes another
-/// sequence as memory (keys and values).
+/// sequence as memory (keys and values). The projections start as `torch.nn.Linear` does
+/// (BERT-style separate projections; `torch.nn.MultiheadAttention` would use Xavier weights).
 public struct MultiHeadAttention: Layer {
     public let query: Linear, key: Linear, value: Linear, output: Linear
     public let heads: Int

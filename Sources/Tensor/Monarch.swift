@@ -76,8 +76,7 @@ public struct MonarchLinear: LinearMap {
     public func densified() -> Linear {
         let weight = denseWeight()
         weight.requiresGrad = true
-        let copiedBias = bias.map { b -> Tensor in let c = b.copy(); c.requiresGrad = true; return c }
-        return Linear(weight: weight, bias: copiedBias)
+        return Linear(weight: weight, bias: bias?.trainableCopy())
     }
 
     /// The Monarch layer closest (Frobenius norm) to the dense `linear`: each block slice of the
@@ -114,8 +113,8 @@ public struct MonarchLinear: LinearMap {
         }
         w1.requiresGrad = true
         w2.requiresGrad = true
-        let copiedBias = linear.bias.map { b -> Tensor in let c = b.copy(); c.requiresGrad = true; return c }
-        self.init(blkdiag1: w1, blkdiag2: w2, bias: copiedBias, inFeatures: inFeatures, outFeatures: outFeatures)
+        self.init(blkdiag1: w1, blkdiag2: w2, bias: linear.bias?.trainableCopy(),
+                  inFeatures: inFeatures, outFeatures: outFeatures)
     }
 }
 

@@ -54,11 +54,10 @@ public enum SafeTensors {
             guard begin >= 0, end >= begin, end - begin == count * width, dataStart + end <= data.count else {
                 throw SafeTensorsError(file, "tensor '\(name)': data_offsets \(offsets) do not hold \(count) \(dtype) values inside the file")
             }
-            let tensor = Tensor.zeros(shape)
-            let out = tensor.storage.pointer
+            let tensor = Tensor(uninitialized: shape)
             data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-                let bytes = raw.baseAddress! + dataStart + begin
-                for i in 0..<count { out[i] = decode(dtype, bytes + i * width) }
+                guard let base = raw.baseAddress else { return }
+                decode(dtype, base + dataStart + begin, count: count, into: tensor.storage.pointer)
             }
             tensors[name] = tensor
         }
@@ -98,17 +97,22 @@ public enum SafeTensors {
     private static let elementWidth = ["F32": 4, "F16": 2, "BF16": 2, "F64": 8,
                                        "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1]
 
-    private static func decode(_ dtype: String, _ p: UnsafeRawPointer) -> Float {
+    /// Converts `count` little-endian values of `dtype` at `p` to Float32 (F32 is a plain copy:
+    /// the platforms Swift runs on here, x86-64 and arm64, are little-endian).
+    private static func decode(_ dtype: String, _ p: UnsafeRawPointer, count: Int, into out: UnsafeMutablePointer<Float>) {
+        func convert<T>(_: T.Type, _ value: (T) -> Float) {
+            for i in 0..<count { out[i] = value(p.loadUnaligned(fromByteOffset: i &* MemoryLayout<T>.size, as: T.self)) }
+        }
         switch dtype {
-        case "F16": Float(Float16(bitPattern: UInt16(littleEndian: p.loadUnaligned(as: UInt16.self))))
-        case "BF16": Float(bitPattern: UInt32(UInt16(littleEndian: p.loadUnaligned(as: UInt16.self))) << 16)
-        case "F64": Float(Double(bitPattern: UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))))
-        case "I64": Float(Int64(littleEndian: p.loadUnaligned(as: Int64.self)))
-        case "I32": Float(Int32(littleEndian: p.loadUnaligned(as: Int32.self)))
-        case "I16": Float(Int16(littleEndian: p.loadUnaligned(as: Int16.self)))
-        case "I8": Float(p.load(as: Int8.self))
-        case "U8", "BOOL": Float(p.load(as: UInt8.self))
-        default: Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(as: UInt32.self)))
+        case "F32": UnsafeMutableRawPointer(out).copyMemory(from: p, byteCount: count * 4)
+        case "F16": convert(UInt16.self) { Float(Float16(bitPattern: UInt16(littleEndian: $0))) }
+        case "BF16": convert(UInt16.self) { Float(bitPattern: UInt32(UInt16(littleEndian: $0)) << 16) }
+        case "F64": convert(UInt64.self) { Float(Double(bitPattern: UInt64(littleEndian: $0))) }
+        case "I64": convert(Int64.self) { Float(Int64(littleEndian: $0)) }
+        case "I32": convert(Int32.self) { Float(Int32(littleEndian: $0)) }
+        case "I16": convert(Int16.self) { Float(Int16(littleEndian: $0)) }
+        case "I8": convert(Int8.self) { Float($0) }
+        default: convert(UInt8.self) { Float($0) }  // U8, BOOL
         }
     }
 }

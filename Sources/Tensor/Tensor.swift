@@ -144,6 +144,13 @@ public final class Tensor {
         return result
     }
 
+    /// A copy that is a new trainable parameter (a layer converted into another keeps its bias).
+    public func trainableCopy() -> Tensor {
+        let result = copy()
+        result.requiresGrad = true
+        return result
+    }
+
     /// The same values cut off from the autodiff graph (a view; no copy).
     public func detached() -> Tensor { Tensor(shape: shape, storage: storage) }
 

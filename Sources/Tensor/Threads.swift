@@ -18,7 +18,13 @@ public enum ComputeThreads {
     public static func configure(_ threads: Int) {
         let threads = max(1, threads)
         openblas_set_num_threads(Int32(threads))
-        current.store(threads, ordering: .relaxed)
+        setKernelThreads(threads)
+    }
+
+    /// Sets only the engine's own kernels' threads. OpenBLAS must not be reconfigured while
+    /// another thread is inside a BLAS call, so tests running in parallel use this.
+    static func setKernelThreads(_ threads: Int) {
+        current.store(max(1, threads), ordering: .relaxed)
     }
 }
 

@@ -16,7 +16,7 @@ public struct RetroMAEEvaluation: Sendable {
 extension RetroMAEModel {
     /// Mean losses and pooled accuracies over `batches`, dropout off. Batches of one sequence have
     /// nothing to shuffle with and are rejected.
-    public func evaluate(_ batches: [RetroMAEBatch]) throws(ModelError) -> RetroMAEEvaluation {
+    public func evaluate(_ batches: [RetroMAEBatch]) throws -> RetroMAEEvaluation {
         guard !batches.isEmpty else { throw ModelError("evaluation", "no batches") }
         var result = RetroMAEEvaluation(encoderLoss: 0, decoderLoss: 0, shuffledDecoderLoss: 0,
                                         encoderAccuracy: .init(), decoderAccuracy: .init())
@@ -25,10 +25,8 @@ extension RetroMAEModel {
             guard batch.batchSize > 1 else { throw ModelError("evaluation", "a batch of one sequence cannot be shuffled") }
             let rotated = Array(1..<batch.batchSize) + [0]
             let (output, shuffled) = try GradMode.withoutGradients {
-                Result { () throws(ModelError) in
-                    (try self(batch, context: &context), try self(batch, context: &context, embeddingOrder: rotated))
-                }
-            }.get()
+                (try self(batch, context: &context), try self(batch, context: &context, embeddingOrder: rotated))
+            }
             result.encoderLoss += output.encoderLoss.item / Float(batches.count)
             result.decoderLoss += output.decoderLoss.item / Float(batches.count)
             result.shuffledDecoderLoss += shuffled.decoderLoss.item / Float(batches.count)

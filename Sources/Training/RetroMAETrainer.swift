@@ -107,11 +107,11 @@ public final class RetroMAETrainer {
             let output = try model(batch, context: &context)
             var loss = output.loss
             if let pairBatch, let pairs {
-                let encode = { (sequences: [[Int32]], context: inout ForwardContext) throws(ModelError) in
+                let encode = { (sequences: [[Int32]], context: inout ForwardContext) throws in
                     try self.model.encoder.sentenceEmbeddings(sequences, padId: pairs.padId, pooling: .cls,
                                                               normalize: self.config.normalize, context: &context)
                 }
-                let (contrastive, accuracy) = contrastiveLoss(
+                let (contrastive, accuracy) = try contrastiveLoss(
                     queries: try encode(pairBatch.queries, &context), passages: try encode(pairBatch.passages, &context),
                     positives: pairBatch.positives, temperature: config.temperature)
                 loss = loss + contrastive

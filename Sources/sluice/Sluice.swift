@@ -11,6 +11,7 @@ struct Sluice: ParsableCommand {
               sluice run pipelines/demo.yaml --set options.on_error=skip
             """,
         version: "0.1.0",
-        subcommands: [Run.self, Validate.self, Stages.self, Tokenize.self, Vocab.self, SafeTensorsInfo.self,
+        subcommands: [Run.self, Validate.self, Stages.self, ShardsCommand.self, SafeTensorsInfo.self,
+                      Probe.self, Frames.self, Mel.self, Tokenize.self, Vocab.self,
                       Embed.self, RetroMAECommand.self])
 }

@@ -30,9 +30,28 @@ struct BertTests {
         let types = try #require(expected["token_type_ids"]).scalars.map { Int($0) }
         let valid = try #require(expected["attention_mask"]).scalars.map { $0 == 1 }
         var context = ForwardContext.inference
-        let hidden = model(ids, tokenTypes: types, valid: [Array(valid[0..<7]), Array(valid[7..<14])], batch: 2,
+        let hidden = try model(ids, tokenTypes: types, valid: [Array(valid[0..<7]), Array(valid[7..<14])], batch: 2,
                            context: &context)
         #expect(relativeError(hidden, try #require(expected["hidden"])) < 1e-4)
+        let head = BertMaskedLMHead(config, tiedTo: model.embeddings, rng: &rng)
+        try head.load(tensors, prefix: "cls.", from: weights)
+        #expect(relativeError(head(hidden), try #require(expected["logits"])) < 1e-4)
+        #expect(throws: IndexError.self) { try model(Array(repeating: 1, count: 17), batch: 1, context: &context) }
+        #expect(throws: IndexError.self) { try model([1, 64], batch: 1, context: &context) }
+    }
+
+    @Test func tiedWordEmbeddingsGetGradientFromBothUses() throws {
+        var rng = RandomGenerator(seed: 4)
+        let model = BertModel(.tiny, rng: &rng)
+        let head = BertMaskedLMHead(.tiny, tiedTo: model.embeddings, rng: &rng)
+        #expect(head.wordEmbeddings === model.embeddings.words.weight)
+        var context = ForwardContext.inference
+        let logits = head(try model([3, 7, 9], batch: 1, context: &context)).reshaped([3, 50])
+        try crossEntropy(logits, targets: [-100, 4, -100]).backward()
+        // Rows never looked up still get gradient through the output projection.
+        let grad = try #require(model.embeddings.words.weight.grad)
+        #expect(grad.scalars[(20 * 16)..<(21 * 16)].contains { $0 != 0 })
+        try expectGradientsMatch([head.transform.weight], samples: 8) { _ in try head(model([3, 7, 9], batch: 1, context: &context)) }
     }
 
     @Test func legacyGammaBetaNamesLoad() throws {

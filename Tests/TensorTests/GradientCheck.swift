@@ -12,15 +12,15 @@ func randomTensor(_ shape: [Int], seed: UInt64, requiresGrad: Bool = true) -> Te
 func expectGradientsMatch(_ inputs: [Tensor], samples: Int = 24, eps: Float = 1e-2,
                           rtol: Float = 1e-2, atol: Float = 2e-3,
                           sourceLocation: SourceLocation = #_sourceLocation,
-                          _ f: ([Tensor]) -> Tensor) {
-    let probe = GradMode.withoutGradients { f(inputs) }
+                          _ f: ([Tensor]) throws -> Tensor) rethrows {
+    let probe = try GradMode.withoutGradients { try f(inputs) }
     let weights = randomTensor(probe.shape, seed: 99, requiresGrad: false)
-    func loss() -> Double {
-        let out = GradMode.withoutGradients { f(inputs) }
+    func loss() throws -> Double {
+        let out = try GradMode.withoutGradients { try f(inputs) }
         return zip(out.scalars, weights.scalars).reduce(0) { $0 + Double($1.0) * Double($1.1) }
     }
     inputs.forEach { $0.zeroGrad() }
-    (f(inputs) * weights).sum().backward()
+    try (f(inputs) * weights).sum().backward()
     for (n, input) in inputs.enumerated() where input.requiresGrad {
         guard let grad = input.grad else {
             Issue.record("input \(n) got no gradient", sourceLocation: sourceLocation)
@@ -31,9 +31,9 @@ func expectGradientsMatch(_ inputs: [Tensor], samples: Int = 24, eps: Float = 1e
         for i in stride(from: 0, to: input.count, by: step) {
             let original = input.storage.pointer[i]
             input.storage.pointer[i] = original + eps
-            let plus = loss()
+            let plus = try loss()
             input.storage.pointer[i] = original - eps
-            let minus = loss()
+            let minus = try loss()
             input.storage.pointer[i] = original
             let numeric = Float((plus - minus) / (2 * Double(eps)))
             let analytic = grad.storage.pointer[i]

@@ -95,19 +95,30 @@ struct OpGradientTests {
         #expect(abs(row.map { $0 * $0 }.reduce(0, +) / 6 - 1) < 1e-3)
     }
 
-    @Test func embeddingScatterAddsRepeatedRows() {
+    @Test func embeddingScatterAddsRepeatedRows() throws {
         let table = randomTensor([5, 3], seed: 16)
-        expectGradientsMatch([table]) { embedding($0[0], indices: [1, 4, 1, 0], indexShape: [2, 2]) }
+        try expectGradientsMatch([table]) { try embedding($0[0], indices: [1, 4, 1, 0], indexShape: [2, 2]) }
         table.zeroGrad()
-        embedding(table, indices: [2, 2, 2], indexShape: [3]).sum().backward()
+        try embedding(table, indices: [2, 2, 2], indexShape: [3]).sum().backward()
         #expect(table.grad?.scalars[6..<9].allSatisfy { $0 == 3 } == true)
         #expect(table.grad?.scalars[0..<6].allSatisfy { $0 == 0 } == true)
     }
 
-    @Test func crossEntropyIgnoresPadding() {
+    @Test func outOfRangeIndicesFromDataAreErrors() {
+        let table = randomTensor([5, 3], seed: 16)
+        #expect(throws: IndexError.self) { try embedding(table, indices: [1, 5], indexShape: [2]) }
+        do {
+            _ = try crossEntropy(.zeros([2, 4]), targets: [1, 7])
+            Issue.record("target 7 of 4 classes accepted")
+        } catch {
+            #expect(error.description == "crossEntropy: target 7 at row 1 is outside 4 classes")
+        }
+    }
+
+    @Test func crossEntropyIgnoresPadding() throws {
         let logits = randomTensor([4, 5], seed: 17)
-        expectGradientsMatch([logits]) { crossEntropy($0[0], targets: [1, -100, 4, 0]) }
-        let uniform = crossEntropy(.zeros([2, 4]), targets: [3, -100])
+        try expectGradientsMatch([logits]) { try crossEntropy($0[0], targets: [1, -100, 4, 0]) }
+        let uniform = try crossEntropy(.zeros([2, 4]), targets: [3, -100])
         #expect(abs(uniform.item - Foundation.log(4)) < 1e-6)
     }
 

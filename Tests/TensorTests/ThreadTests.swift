@@ -11,10 +11,10 @@ struct ThreadTests {
             return [y.scalars, normalized.softmax().scalars, [normalized.sum().item]]
         }
         let before = ComputeThreads.count
-        defer { ComputeThreads.configure(before) }
-        ComputeThreads.configure(1)
+        defer { ComputeThreads.setKernelThreads(before) }
+        ComputeThreads.setKernelThreads(1)
         let single = run()
-        ComputeThreads.configure(2)
+        ComputeThreads.setKernelThreads(2)
         #expect(ComputeThreads.count == 2)
         #expect(run() == single)
     }

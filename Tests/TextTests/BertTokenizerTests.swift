@@ -100,4 +100,28 @@ import Testing
         }
         #expect(wrong.isEmpty, "\(wrong.count) differences: \(wrong.prefix(40))")
     }
+
+    /// The precomputed table the hot loop reads says what `normalize` says, for every entry.
+    @Test func scalarTableEntriesMatchTheNormalizer() {
+        for options in [BertNormalizerOptions(), BertNormalizerOptions(stripAccents: true, lowercase: false),
+                        BertNormalizerOptions(cleanText: false, handleChineseChars: false, lowercase: false)] {
+            let table = ScalarTable.shared(options)
+            var wrong: [UInt32] = []
+            for v in UInt32(0)..<UInt32(ScalarTable.tableSize) {
+                guard let u = Unicode.Scalar(v) else { continue }
+                let (action, outputs) = ScalarTable.normalize(u, options)
+                let entry = table.entries[Int(v)]
+                var got: [UInt32]
+                if entry & 4 == 0 {
+                    got = [v | ((entry >> 3) & 3) << 24]
+                } else {
+                    let at = Int(entry >> 8)
+                    got = Array(table.expansions[(at + 1)..<(at + 1 + Int(table.expansions[at]))])
+                }
+                let want = outputs.map { $0.value | ScalarTable.pretokenClass($0).rawValue << 24 }
+                if entry & 3 != action.rawValue || got != want { wrong.append(v) }
+            }
+            #expect(wrong.isEmpty, "\(options): \(wrong.count) entries differ, first \(wrong.prefix(10))")
+        }
+    }
 }

@@ -13,7 +13,7 @@ func temporaryDirectory() throws -> URL {
 
 func gzip(_ bytes: [UInt8]) -> [UInt8] {
     var z = z_stream()
-    _ = czlib_deflate_init2(&z, 6, 15 + 16)
+    _ = sluice_deflate_init2(&z, 6, 15 + 16)
     defer { deflateEnd(&z) }
     var out = [UInt8](repeating: 0, count: Int(deflateBound(&z, UInt(bytes.count))) + 32)
     var input = bytes

@@ -85,13 +85,13 @@ import Training
         let pairData = try PairDataset(pairs: pairs, tokenizer: TinyCorpus.tokenizer, maxLength: 32, batchSize: 4, seed: 2)
         #expect(pairData.batch(0).passages.count == 4 && pairData.batch(0).positives == [0, 1, 2, 3])
         var rng = RandomGenerator(seed: 8)
-        var config = TrainerConfig(totalSteps: 60)
-        config.learningRate = 3e-3
-        config.temperature = 0.1
+        var config = TrainerConfig(totalSteps: 100)
+        config.learningRate = 2e-3
+        config.temperature = 0.05
         let data = try BlockDataset(blocks: TinyCorpus.blocks, batchSize: 4, collator: TinyCorpus.collator(), seed: 1)
         let trainer = RetroMAETrainer(model: RetroMAEModel(TinyCorpus.config(), rng: &rng), data: data, pairs: pairData,
                                       config: config)
-        let reports = try (0..<60).map { _ in try trainer.trainStep() }
+        let reports = try (0..<100).map { _ in try trainer.trainStep() }
         #expect(reports[0].contrastiveLoss > 1)
         #expect(reports.suffix(5).allSatisfy { $0.contrastiveLoss < 0.1 && $0.contrastiveAccuracy.rate == 1 })
     }

@@ -35,7 +35,7 @@ final class ByteStream {
             codec = .gzip
             let z = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
             z.initialize(to: z_stream())
-            guard czlib_inflate_init2(z, 15 + 16) == Z_OK else {
+            guard sluice_inflate_init2(z, 15 + 16) == Z_OK else {
                 z.deallocate()
                 throw TextError(source: path, "cannot start gzip decompression")
             }

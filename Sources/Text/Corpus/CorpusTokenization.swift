@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Synchronization
 
 /// Totals of a corpus tokenization run.
 public struct TokenizationStats: Sendable, Equatable {
@@ -39,29 +40,35 @@ public func tokenizeCorpus(_ reader: CorpusReader, tokenizer: BertTokenizer, add
 
     func flush() throws {
         guard !chunk.isEmpty else { return }
-        let workers = max(1, min(threads, chunk.count))
-        let per = (chunk.count + workers - 1) / workers
+        // Pieces of 64 documents, claimed one at a time by the workers (a worker that starts late
+        // on a busy machine takes fewer), written back in input order.
+        let pieceSize = 64
+        let pieces = (chunk.count + pieceSize - 1) / pieceSize
         let documents = chunk
-        let results = ChunkResults(count: workers)
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            var out: [UInt8] = []
-            var local = TokenizationStats()
-            for text in documents[min(documents.count, w * per)..<min(documents.count, (w + 1) * per)] {
-                let ids = tokenizer.encode(text, addSpecialTokens: addSpecialTokens).ids
-                local.tokens += ids.count
-                local.longestDocument = max(local.longestDocument, ids.count)
-                out.append(UInt8(ascii: "["))
-                for (k, id) in ids.enumerated() {
-                    if k > 0 { out.append(UInt8(ascii: ",")) }
-                    if id == tokenizer.unkId { local.unknown += 1 }
-                    appendDecimal(id, to: &out)
+        let results = ChunkResults(count: pieces)
+        DispatchQueue.concurrentPerform(iterations: max(1, min(threads, pieces))) { _ in
+            while true {
+                let piece = results.claim()
+                guard piece < pieces else { break }
+                var out: [UInt8] = []
+                var local = TokenizationStats()
+                for text in documents[(piece * pieceSize)..<min(documents.count, (piece + 1) * pieceSize)] {
+                    let ids = tokenizer.encode(text, addSpecialTokens: addSpecialTokens).ids
+                    local.tokens += ids.count
+                    local.longestDocument = max(local.longestDocument, ids.count)
+                    out.append(UInt8(ascii: "["))
+                    for (k, id) in ids.enumerated() {
+                        if k > 0 { out.append(UInt8(ascii: ",")) }
+                        if id == tokenizer.unkId { local.unknown += 1 }
+                        appendDecimal(id, to: &out)
+                    }
+                    out.append(contentsOf: [UInt8(ascii: "]"), 0x0A])
                 }
-                out.append(contentsOf: [UInt8(ascii: "]"), 0x0A])
+                results.store(piece, out, local)
             }
-            results.store(w, out, local)
         }
-        for w in 0..<workers {
-            let (bytes, local) = results.take(w)
+        for piece in 0..<pieces {
+            let (bytes, local) = results.take(piece)
             stats.tokens += local.tokens
             stats.unknown += local.unknown
             stats.longestDocument = max(stats.longestDocument, local.longestDocument)
@@ -86,10 +93,13 @@ public func tokenizeCorpus(_ reader: CorpusReader, tokenizer: BertTokenizer, add
     return stats
 }
 
-/// Per-worker outputs of one chunk; each worker writes only its own slot.
+/// Outputs of one chunk's pieces, and the counter workers claim pieces from.
 private final class ChunkResults: @unchecked Sendable {
     private var slots: [([UInt8], TokenizationStats)]
     private let lock = NSLock()
+    private let next = Atomic<Int>(0)
+
+    func claim() -> Int { next.add(1, ordering: .relaxed).oldValue }
 
     init(count: Int) { slots = Array(repeating: ([], TokenizationStats()), count: count) }
 

@@ -112,13 +112,14 @@ struct WordSpans {
                 words[j] = words[k]
                 words[k] = word
                 let len = Int(truncatingIfNeeded: word & 0xFFFF_FFFF)
-                if covered &+ len <= target {
-                    let s = Int(truncatingIfNeeded: word >> 32)
-                    // Most words are one token: a plain store, not a memset call.
-                    chosen[s] = mark
+                let s = Int(truncatingIfNeeded: word >> 32)
+                let fits = covered &+ len <= target
+                // One-token words (most of them) without a branch: store the old or the new byte.
+                chosen[s] = fits ? mark : chosen[s]
+                if fits {
+                    covered &+= len
                     var p = s &+ 1
                     while p < s &+ len { chosen[p] = mark; p &+= 1 }
-                    covered &+= len
                 }
                 k &+= 1
             }

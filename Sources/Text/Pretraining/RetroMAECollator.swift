@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 
 /// One RetroMAE training batch, row-major and flat, ready for tensors.
 public struct RetroMAEBatch: Sendable {
@@ -82,24 +83,33 @@ public struct RetroMAECollator: Sendable {
         decoderMask.withUnsafeMutableBufferPointer { decMask in
             let out = Outputs(encIn: encIn, encLab: encLab, att: att, decIn: decIn, decLab: decLab, decMask: decMask)
             let workers = max(1, min(threads, batch))
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
+            // Workers claim sequences one at a time, so a worker that starts late (a busy machine)
+            // takes fewer of them instead of holding the batch back.
+            let next = SequenceCounter()
+            DispatchQueue.concurrentPerform(iterations: workers) { _ in
                 // Scratch for one sequence, reused across this worker's sequences: the encoder's
                 // chosen positions, then the sampled decoder visibility rows.
                 let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: length &* (max(1, min(maskSamples, length)) &+ 1))
                 defer { scratch.deallocate() }
-                var b = w
-                while b < batch {
+                while true {
+                    let b = next.claim()
+                    guard b < batch else { break }
                     var rng = SplitMix64.stream(seed: seed, index: b)
                     Self.collateOne(blocks[b], row: b, length: length, out: out, vocabulary: vocabulary,
                                     encoderRatio: encoderRatio, decoderRatio: decoderRatio,
                                     maskSamples: maskSamples, scratch: scratch, rng: &rng)
-                    b += workers
                 }
             }
         }}}}}}
         return RetroMAEBatch(batchSize: batch, length: length, encoderInputIds: encoderInput, encoderLabels: encoderLabels,
                              attentionMask: attention, decoderInputIds: decoderInput, decoderLabels: decoderLabels,
                              decoderAttentionMask: decoderMask)
+    }
+
+    /// Hands out sequence indices to workers.
+    private final class SequenceCounter: Sendable {
+        private let value = Atomic<Int>(0)
+        func claim() -> Int { value.add(1, ordering: .relaxed).oldValue }
     }
 
     /// The output buffers; each sequence writes only its own rows.

@@ -1,7 +1,8 @@
 import Foundation
+import Synchronization
 
 /// Options of BERT's text normalization, named and defaulted as in `tokenizers`' `BertNormalizer`.
-public struct BertNormalizerOptions: Sendable, Equatable {
+public struct BertNormalizerOptions: Sendable, Hashable {
     /// Remove control characters, NUL and U+FFFD; turn every whitespace character into a space.
     public var cleanText: Bool
     /// Put CJK ideographs in words of their own.
@@ -45,11 +46,29 @@ struct ScalarTable: Sendable {
     let entries: [UInt32]
     let expansions: [UInt32]
 
+    /// Tables built so far in this process, by options (building one takes about 0.1 s).
+    private static let built = Mutex<[BertNormalizerOptions: ScalarTable]>([:])
+
+    /// The table for `options`, built once per process.
+    static func shared(_ options: BertNormalizerOptions) -> ScalarTable {
+        if let table = built.withLock({ $0[options] }) { return table }
+        let table = ScalarTable(options: options)
+        built.withLock { $0[options] = table }
+        return table
+    }
+
     init(options: BertNormalizerOptions) {
         self.options = options
         var entries = [UInt32](repeating: 0, count: Self.tableSize)
         var expansions: [UInt32] = [0]
+        let ideograph = options.handleChineseChars ? NormalizerAction.chinese.rawValue : NormalizerAction.keep.rawValue
         for v in 0..<UInt32(Self.tableSize) {
+            // Unified ideographs (and the unassigned rest of plane 2 before the compatibility block):
+            // no decomposition, no case, no punctuation, so no per-scalar work.
+            if (0x3400...0x4DBF).contains(v) || (0x4E00...0x9FFF).contains(v) || (0x20000...0x2F7FF).contains(v) {
+                entries[Int(v)] = Self.isChinese(v) ? ideograph : NormalizerAction.keep.rawValue
+                continue
+            }
             guard let u = Unicode.Scalar(v) else { continue }
             let (action, outputs) = Self.normalize(u, options)
             var entry = action.rawValue
@@ -147,12 +166,17 @@ struct ScalarTable: Sendable {
         }
     }
 
-    /// NFD of one scalar. Hangul syllables are decomposed arithmetically; scalars that cannot
-    /// decompose (ASCII, unified CJK ideographs, unassigned) skip Foundation.
+    /// NFD of one scalar. Hangul syllables are decomposed arithmetically; Foundation is asked only
+    /// about the blocks that hold canonical decompositions (Latin to Tibetan, Myanmar to Greek
+    /// Extended, punctuation to supplemental arrows, kana, compatibility ideographs and Hebrew
+    /// presentation forms, Brahmi-derived scripts of plane 1, musical symbols, plane-2
+    /// compatibility ideographs); the exhaustive fixture test would catch a block left out.
     static func canonicalDecomposition(_ u: Unicode.Scalar) -> [Unicode.Scalar] {
         let v = u.value
-        if v < 0xC0 || (0x3400...0x9FFF).contains(v) || (0x20000...0x2F7FF).contains(v)
-            || u.properties.generalCategory == .unassigned || newerDecompositions.contains(v) {
+        let mayDecompose = (0xC0...0x1FFF).contains(v) || (0x2000...0x2FFF).contains(v) || (0x3000...0x33FF).contains(v)
+            || (0xF900...0xFB4F).contains(v) || (0x11000...0x11FFF).contains(v) || (0x1D100...0x1D1FF).contains(v)
+            || (0x2F800...0x2FA1F).contains(v) || (0xAC00...0xD7A3).contains(v)
+        if !mayDecompose || u.properties.generalCategory == .unassigned || newerDecompositions.contains(v) {
             return [u]
         }
         if (0xAC00...0xD7A3).contains(v) {

@@ -10,7 +10,7 @@ public struct BertPreTokenizer: Sendable {
 
     /// Precomputes the per-character tables for `options`.
     public init(_ options: BertNormalizerOptions = .init()) {
-        table = ScalarTable(options: options)
+        table = ScalarTable.shared(options)
     }
 
     /// The normalized words of a text (what `tokenizers`' normalizer + pre-tokenizer produce).

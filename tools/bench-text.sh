@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of Sluice's BERT tokenizer against Hugging Face `tokenizers`, one run, same
 # corpus and vocabulary; prints both throughputs and their ratio. Release build only.
-#   bash tools/bench_text.sh [MB]      (default 32 MB of English text)
+#   bash tools/bench-text.sh [MB]      (default 32 MB of English text)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MB=${1:-32}

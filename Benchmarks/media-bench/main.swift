@@ -1,0 +1,136 @@
+// Media benchmarks, release builds only; tools/bench-media.sh runs them side by side with the
+// ffmpeg CLI and librosa and writes the ratios. Each mode prints one line of JSON.
+//
+//   media-bench decode FILE [S]       decode + scale every frame to 224x224 RGB, 1 decoder thread,
+//                                     S scaler slice threads (default 1)
+//   media-bench uniform FILE          8 uniformly spaced frames vs every frame (224x224)
+//   media-bench workers N FILE...     decode all FILEs (224x224) on 1 and on N threads
+//   media-bench mel WAV REPEATS       log-mel (spoken-caption options) of WAV, best of REPEATS
+//   media-bench memory FILE           decode every frame (native size), report peak RSS
+//   media-bench leak ROUNDS FILE...   open + decode + close FILEs ROUNDS times, RSS along the way
+import Foundation
+import Media
+import Synchronization
+
+let size = FrameOutput(size: .exact(width: 224, height: 224), filter: .bicubic)
+
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+}
+
+func time(_ body: () throws -> Void) rethrows -> Double {
+    let clock = ContinuousClock()
+    let start = clock.now
+    try body()
+    return seconds(clock.now - start)
+}
+
+/// Resident set size now, from /proc (Linux), in MB.
+func residentMB() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+          let kb = Double(line.split(separator: " ").dropFirst().first ?? "")
+    else { return -1 }
+    return kb / 1024
+}
+
+/// Peak resident set size of this process so far, in MB.
+func peakMB() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
+}
+
+/// CPU seconds (user + system, all threads) this process has used so far.
+func cpuSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let user = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) * 1e-6
+    return user + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) * 1e-6
+}
+
+/// Decodes every frame of `path` at 224x224 with one decoder thread and `scalerThreads` scaler
+/// threads; returns the frame count.
+func decodeAll(_ path: String, scalerThreads: Int = 1) throws -> Int {
+    var frames = 0
+    var output = size
+    output.scalerThreads = scalerThreads
+    try VideoReader(path: path, threads: 1).forEachFrame(.all, output: output) { _, _ in frames += 1 }
+    return frames
+}
+
+func emit(_ fields: [String: Any]) {
+    let data = try! JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
+    print(String(decoding: data, as: UTF8.self))
+}
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+guard let mode = arguments.first else {
+    FileHandle.standardError.write(Data("usage: media-bench decode|uniform|workers|mel|memory|leak ...\n".utf8))
+    exit(2)
+}
+do {
+    switch mode {
+    case "decode":
+        var frames = 0
+        let scalerThreads = arguments.count > 2 ? Int(arguments[2]) ?? 1 : 1
+        let elapsed = try time { frames = try decodeAll(arguments[1], scalerThreads: scalerThreads) }
+        emit(["mode": mode, "frames": frames, "seconds": elapsed, "fps": Double(frames) / elapsed])
+    case "uniform":
+        let path = arguments[1]
+        _ = try VideoReader(path: path).index()  // both runs share the cached index, as in a pipeline
+        let eight = try time { _ = try VideoReader(path: path, threads: 1).frames(.uniform(count: 8), output: size) }
+        var frames = 0
+        let all = try time { frames = try decodeAll(path) }
+        emit(["mode": mode, "frames": frames, "uniform8Seconds": eight, "allSeconds": all, "speedup": all / eight])
+    case "workers":
+        let workers = Int(arguments[1]) ?? 2, files = Array(arguments[2...])
+        let cpuStart = cpuSeconds()
+        let one = try time { for file in files { _ = try decodeAll(file) } }
+        let cpuMiddle = cpuSeconds()
+        let failures = Mutex(0)
+        let many = time {
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                for file in stride(from: worker, to: files.count, by: workers) {
+                    do { _ = try decodeAll(files[file]) } catch { failures.withLock { $0 += 1 } }
+                }
+            }
+        }
+        // CPU time per phase: equal work in both, so a low speed-up with equal CPU means the
+        // workers waited for cores, not for each other.
+        emit(["mode": mode, "files": files.count, "workers": workers, "oneWorkerSeconds": one,
+              "manyWorkersSeconds": many, "speedup": one / many, "failures": failures.withLock { $0 },
+              "oneWorkerCPUSeconds": cpuMiddle - cpuStart, "manyWorkersCPUSeconds": cpuSeconds() - cpuMiddle])
+    case "mel":
+        let audio = try AudioReader.load(path: arguments[1], sampleRate: 16000)
+        let repeats = Int(arguments[2]) ?? 20
+        let extractor = try MelExtractor()
+        var times: [Double] = []
+        for _ in 0..<repeats { times.append(try time { _ = try extractor.compute(audio) }) }
+        emit(["mode": mode, "audioSeconds": audio.seconds, "bestSeconds": times.min() ?? 0])
+    case "memory":
+        var frames = 0
+        let elapsed = try time {
+            try VideoReader(path: arguments[1], threads: 1).forEachFrame(.all) { _, _ in frames += 1 }
+        }
+        emit(["mode": mode, "frames": frames, "seconds": elapsed, "peakMB": peakMB()])
+    case "leak":
+        let rounds = Int(arguments[1]) ?? 1000, files = Array(arguments[2...])
+        var samples: [String: Double] = [:]
+        var errors = 0
+        for round in 1...rounds {
+            let file = files[round % files.count]
+            do {
+                _ = try VideoReader(path: file, threads: 1).frames(.uniform(count: 4), output: size)
+            } catch { errors += 1 }
+            if round == rounds / 10 || round == rounds / 2 || round == rounds { samples["rssMBAfter\(round)"] = residentMB() }
+        }
+        emit(["mode": mode, "rounds": rounds, "errors": errors].merging(samples) { a, _ in a })
+    default:
+        FileHandle.standardError.write(Data("media-bench: unknown mode \(mode)\n".utf8))
+        exit(2)
+    }
+} catch {
+    FileHandle.standardError.write(Data("media-bench: \(error)\n".utf8))
+    exit(1)
+}

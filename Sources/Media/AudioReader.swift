@@ -1,0 +1,112 @@
+import CFFmpeg
+import CSndFile
+
+/// Reads audio into an `AudioBuffer`: audio files through libsndfile, audio tracks of video
+/// containers through FFmpeg and libswresample.
+public enum AudioReader {
+    /// Extensions libsndfile reads; `load` sends everything else to FFmpeg.
+    public static let soundFileExtensions: Set<String> = [
+        "wav", "wave", "flac", "ogg", "oga", "opus", "aif", "aiff", "aifc", "au", "snd", "caf", "w64", "rf64", "mp3",
+    ]
+
+    /// The audio of any file, as a pipeline wants it: optionally mixed to mono and resampled.
+    /// Picks libsndfile or FFmpeg by the file extension.
+    public static func load(path: String, sampleRate: Int? = nil, mono: Bool = true) throws(MediaError) -> AudioBuffer {
+        let ext = path.split(separator: ".").last.map { $0.lowercased() } ?? ""
+        var audio = soundFileExtensions.contains(ext) ? try readSoundFile(path: path) : try readTrack(path: path)
+        if mono { audio = audio.mono() }
+        if let sampleRate { audio = try audio.resampled(to: sampleRate) }
+        return audio
+    }
+
+    /// Every frame of an audio file through libsndfile (WAV, FLAC, Ogg/Vorbis, Opus, AIFF, ...).
+    public static func readSoundFile(path: String) throws(MediaError) -> AudioBuffer {
+        try requireNonEmptyFile(path)
+        var info = SF_INFO()
+        guard let file = sf_open(path, Int32(sluice_sfm_read), &info) else {
+            let code = sf_error(nil)
+            let kind: MediaError.Kind = switch Int(code) {
+            case SF_ERR_SYSTEM: .unreadable
+            case SF_ERR_UNSUPPORTED_ENCODING: .unsupported
+            default: .invalidData
+            }
+            throw MediaError(kind, path: path, "libsndfile cannot open it: \(String(cString: sf_error_number(code)))")
+        }
+        defer { sf_close(file) }
+        let channels = Int(info.channels), expected = Int(info.frames)
+        guard channels > 0, info.samplerate > 0 else {
+            throw MediaError(.invalidData, path: path, "header gives \(channels) channels at \(info.samplerate) Hz")
+        }
+        var samples: [Float] = []
+        samples.reserveCapacity(max(0, expected) * channels)
+        let chunk = 65536
+        var block = [Float](repeating: 0, count: chunk * channels)
+        while true {
+            let read = Int(sf_readf_float(file, &block, sf_count_t(chunk)))
+            if read <= 0 { break }
+            samples.append(contentsOf: block[0..<read * channels])
+        }
+        if sf_error(file) != 0 {
+            throw MediaError(.invalidData, path: path, "libsndfile: \(String(cString: sf_strerror(file)))")
+        }
+        if expected > 0 && samples.count / channels < expected {
+            throw MediaError(.truncated, path: path,
+                             "file truncated: header promises \(expected) frames, \(samples.count / channels) are present")
+        }
+        return AudioBuffer(source: path, sampleRate: Int(info.samplerate), channels: channels, samples: samples)
+    }
+
+    /// The best audio track of any FFmpeg-readable file (MP4, MKV, WebM, AVI, ...), decoded and
+    /// converted to interleaved float at its own rate and channel count.
+    public static func readTrack(path: String) throws(MediaError) -> AudioBuffer {
+        let input = try MediaInput(path: path)
+        let streamIndex = try input.bestStream(AVMEDIA_TYPE_AUDIO, named: "audio")
+        let decoder = try StreamDecoder(stream: input.stream(streamIndex), threads: 1, path: path)
+        let buffers = try PacketAndFrame(path: path)
+        let parameters = decoder.context.pointee
+        let rate = Int(parameters.sample_rate), channels = Int(parameters.ch_layout.nb_channels)
+        guard rate > 0, channels > 0 else {
+            throw MediaError(.invalidData, path: path, "audio track has \(channels) channels at \(rate) Hz")
+        }
+        let resampler = try Resampler(
+            inputRate: rate, inputChannels: channels, inputFormat: parameters.sample_fmt, outputRate: rate, path: path)
+        var samples: [Float] = []
+        var draining = false
+        while true {
+            let received = avcodec_receive_frame(decoder.context, buffers.frame)
+            if received == 0 {
+                let frame = buffers.frame
+                guard Int(frame.pointee.ch_layout.nb_channels) == channels, Int(frame.pointee.sample_rate) == rate,
+                      frame.pointee.format == parameters.sample_fmt.rawValue
+                else {
+                    throw MediaError(.unsupported, path: path, "audio changes its format, rate or channel count mid-stream")
+                }
+                // extended_data holds one plane per channel for planar formats (any channel count).
+                let planeCount = av_sample_fmt_is_planar(parameters.sample_fmt) != 0 ? channels : 1
+                var planes = (0..<planeCount).map { UnsafePointer(frame.pointee.extended_data[$0]) }
+                samples.append(contentsOf: try resampler.convert(planes: &planes, frames: Int(frame.pointee.nb_samples)))
+                av_frame_unref(frame)
+                continue
+            }
+            if received == sluice_averror_eof() || (draining && received == sluice_averror_eagain()) { break }
+            if received != sluice_averror_eagain() {
+                throw MediaError(ffmpeg: received, path: path, during: "cannot decode audio")
+            }
+            let read = av_read_frame(input.format, buffers.packet)
+            if read == sluice_averror_eof() {
+                draining = true
+                avcodec_send_packet(decoder.context, nil)
+                continue
+            }
+            if read < 0 { throw MediaError(ffmpeg: read, path: path, during: "cannot read an audio packet") }
+            defer { av_packet_unref(buffers.packet) }
+            guard buffers.packet.pointee.stream_index == streamIndex else { continue }
+            let sent = avcodec_send_packet(decoder.context, buffers.packet)
+            if sent < 0 && sent != sluice_averror_eagain() {
+                throw MediaError(ffmpeg: sent, path: path, during: "cannot decode an audio packet")
+            }
+        }
+        samples.append(contentsOf: try resampler.flush())
+        return AudioBuffer(source: path, sampleRate: rate, channels: channels, samples: samples)
+    }
+}

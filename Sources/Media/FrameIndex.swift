@@ -1,0 +1,145 @@
+import Foundation
+import Synchronization
+
+/// Where every frame of a video stream is: presentation timestamps and keyframes, from one demux
+/// pass (no decoding). Frame k is the k-th frame in presentation order, which is the k-th frame
+/// the decoder outputs and the k-th frame the ffmpeg CLI numbers (`select=eq(n\,k)`).
+public struct FrameIndex: Sendable, Equatable {
+    /// Presentation timestamps in stream time-base ticks, ascending; one per frame.
+    public let timestamps: [Int64]
+    /// Frame numbers (ascending) that are keyframes: where decoding can start after a seek.
+    public let keyframes: [Int]
+    /// The stream time base, seconds per tick = numerator / denominator.
+    public let timeBase: (numerator: Int64, denominator: Int64)
+    /// The container's start time in ticks: the ffmpeg CLI counts output time from here.
+    public let clockStart: Int64
+    /// Ticks the last frame lasts (its packet's duration, else the gap before it).
+    public let lastFrameTicks: Int64
+
+    /// Seconds per tick of `timestamps`.
+    public var secondsPerTick: Double { Double(timeBase.numerator) / Double(timeBase.denominator) }
+
+    /// The true number of frames (the container header's count may be missing or wrong).
+    public var count: Int { timestamps.count }
+
+    /// Builds the index from packets in any order (decode order in the file).
+    init(packets: [(timestamp: Int64, duration: Int64, isKey: Bool)], timeBase: (numerator: Int64, denominator: Int64),
+         clockStart: Int64) {
+        let sorted = packets.sorted { $0.timestamp < $1.timestamp }
+        timestamps = sorted.map(\.timestamp)
+        keyframes = sorted.indices.filter { sorted[$0].isKey }
+        self.timeBase = timeBase
+        self.clockStart = clockStart
+        let gap = sorted.count > 1 ? sorted[sorted.count - 1].timestamp &- sorted[sorted.count - 2].timestamp : 0
+        lastFrameTicks = sorted.last.map { $0.duration > 0 ? $0.duration : gap } ?? 0
+    }
+
+    public static func == (a: FrameIndex, b: FrameIndex) -> Bool {
+        a.timestamps == b.timestamps && a.keyframes == b.keyframes && a.timeBase == b.timeBase
+            && a.clockStart == b.clockStart && a.lastFrameTicks == b.lastFrameTicks
+    }
+
+    /// Frame numbers resampled to `fps` exactly as the ffmpeg CLI's `fps` filter does: on the
+    /// container clock, output slot j holds the last frame whose time rounds (half away from
+    /// zero) to at most j x (1/fps), for every slot from the first frame's to the end of the last.
+    public func resampled(fps: Double) -> [Int] {
+        guard count > 0 else { return [] }
+        func slot(_ ticks: Int64) -> Int64 {
+            Int64((Double(ticks &- clockStart) * Double(timeBase.numerator) * fps / Double(timeBase.denominator))
+                .rounded(.toNearestOrAwayFromZero))
+        }
+        let end = slot(timestamps[count - 1] &+ lastFrameTicks)
+        var numbers: [Int] = [], frame = 0
+        var j = slot(timestamps[0])
+        while j < end {
+            while frame + 1 < count && slot(timestamps[frame + 1]) <= j { frame += 1 }
+            numbers.append(frame)
+            j += 1
+        }
+        return numbers
+    }
+
+    /// Seconds from the first frame to frame `k`.
+    public func seconds(ofFrame k: Int) -> Double {
+        Double(timestamps[k] &- timestamps[0]) * secondsPerTick
+    }
+
+    /// Seconds the stream lasts: from the start of the first frame to the end of the last.
+    public var duration: Double {
+        guard count > 0 else { return 0 }
+        return Double(timestamps[count - 1] &- timestamps[0] &+ lastFrameTicks) * secondsPerTick
+    }
+
+    /// The frame on display at `seconds` from the start: the last one starting at or before it.
+    /// Nil past the end of the stream or before its start.
+    public func frame(atSeconds seconds: Double) -> Int? {
+        guard count > 0, seconds >= 0, seconds < duration else { return nil }
+        let target = Double(timestamps[0]) + seconds / secondsPerTick
+        // Rounding guard: a request for a frame's own time must land on that frame.
+        let tick = Int64((target + 1e-6).rounded(.down))
+        var low = 0, high = count - 1
+        while low < high {
+            let middle = (low + high + 1) / 2
+            if timestamps[middle] <= tick { low = middle } else { high = middle - 1 }
+        }
+        return low
+    }
+
+    /// The keyframe at or before frame `k` (frame 0 when none is marked before it).
+    public func keyframe(atOrBefore k: Int) -> Int {
+        var low = 0, high = keyframes.count - 1, found = 0
+        while low <= high {
+            let middle = (low + high) / 2
+            if keyframes[middle] <= k { found = keyframes[middle]; low = middle + 1 } else { high = middle - 1 }
+        }
+        return found
+    }
+
+    /// Looks up a frame number by its timestamp.
+    func frameNumber(ofTimestamp timestamp: Int64) -> Int? {
+        var low = 0, high = count - 1
+        while low <= high {
+            let middle = (low + high) / 2
+            if timestamps[middle] == timestamp { return middle }
+            if timestamps[middle] < timestamp { low = middle + 1 } else { high = middle - 1 }
+        }
+        return nil
+    }
+}
+
+/// Indexes already built in this process, keyed by file identity, so reopening a file for
+/// random access does not rescan it.
+enum FrameIndexCache {
+    /// Path plus size and modification time: a rewritten file gets a new entry.
+    struct Key: Hashable {
+        let path: String
+        let size: Int
+        let modified: Double
+        let stream: Int32
+    }
+
+    /// Bound on entries: an index costs about 8 bytes per frame (150 KB for 10 minutes at 30 fps),
+    /// so this stays under ~40 MB even for long videos and is a few MB for short clips; cleared
+    /// wholesale when full (simple, and a miss only costs one demux pass).
+    static let capacity = 256
+    private static let entries = Mutex<[Key: FrameIndex]>([:])
+
+    static func key(path: String, stream: Int32) -> Key? {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+              let size = (attributes[.size] as? NSNumber)?.intValue,
+              let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970
+        else { return nil }
+        return Key(path: path, size: size, modified: modified, stream: stream)
+    }
+
+    static func lookup(_ key: Key) -> FrameIndex? {
+        entries.withLock { $0[key] }
+    }
+
+    static func store(_ index: FrameIndex, for key: Key) {
+        entries.withLock { entries in
+            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            entries[key] = index
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import CFFmpeg
+
+/// A media file could not be read: which file, what was being done, and why.
+///
+/// Every failure on input data surfaces as this error (never a crash), so a pipeline can
+/// quarantine the record under its `skip` policy and a user can see what to fix.
+public struct MediaError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// What kind of failure: lets callers and tests branch without parsing the message.
+    public enum Kind: String, Sendable {
+        /// The file does not exist or cannot be opened.
+        case unreadable
+        /// Zero bytes.
+        case empty
+        /// Not a recognisable media file, or its header is damaged.
+        case invalidData
+        /// The data ends early or a packet is incomplete.
+        case truncated
+        /// No stream of the requested kind, or no decoder for its codec.
+        case unsupported
+        /// A frame index, timestamp or option outside what the file or the operation allows.
+        case outOfRange
+        /// A native library call failed for a reason not listed above.
+        case library
+    }
+
+    /// What kind of failure.
+    public let kind: Kind
+    /// The file that failed.
+    public let path: String
+    /// A sentence a user can act on.
+    public let reason: String
+
+    /// Builds the error from its parts.
+    public init(_ kind: Kind, path: String, _ reason: String) {
+        self.kind = kind
+        self.path = path
+        self.reason = reason
+    }
+
+    /// Translates an FFmpeg return code into the kind a user cares about, keeping FFmpeg's text.
+    init(ffmpeg code: Int32, path: String, during action: String) {
+        let kind: Kind
+        switch code {
+        case sluice_averror(ENOENT), sluice_averror(EACCES), sluice_averror(EISDIR): kind = .unreadable
+        case sluice_averror_eof(): kind = .truncated
+        case sluice_averror(EINVAL), sluice_averror(ENOSYS): kind = .unsupported
+        case sluice_averror_invaliddata(): kind = .invalidData
+        default: kind = .library
+        }
+        self.init(kind, path: path, "\(action): \(ffmpegMessage(code))")
+    }
+
+    public var description: String { "\(path): \(reason)" }
+}
+
+/// FFmpeg's own text for an error code.
+func ffmpegMessage(_ code: Int32) -> String {
+    let size = Int(sluice_av_error_max_string_size())
+    return withUnsafeTemporaryAllocation(of: CChar.self, capacity: size) { buffer in
+        String(cString: sluice_av_err2str(code, buffer.baseAddress, size))
+    }
+}

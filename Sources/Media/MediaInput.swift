@@ -1,0 +1,124 @@
+import CFFmpeg
+import Foundation
+
+/// An open FFmpeg container: owns the AVFormatContext and closes it in `deinit`.
+///
+/// Shared by the video and the in-container audio readers, so the open/probe/error translation
+/// exists once. A class because it owns a native resource that must be freed exactly once.
+final class MediaInput {
+    /// The file, for error messages.
+    let path: String
+    /// The demuxer; non-nil for the object's whole life.
+    let format: UnsafeMutablePointer<AVFormatContext>
+
+    /// FFmpeg logs to stderr by default; errors reach callers as `MediaError`, so keep it quiet.
+    private static let quietLogging: Void = av_log_set_level(AV_LOG_QUIET)
+
+    /// Opens `path` and reads enough of it to know its streams.
+    init(path: String) throws(MediaError) {
+        Self.quietLogging
+        self.path = path
+        try requireNonEmptyFile(path)
+        var context: UnsafeMutablePointer<AVFormatContext>?
+        let opened = avformat_open_input(&context, path, nil, nil)
+        guard opened >= 0, let context else {
+            throw MediaError(ffmpeg: opened, path: path, during: "cannot open as a media file")
+        }
+        let found = avformat_find_stream_info(context, nil)
+        if found < 0 {
+            var owned: UnsafeMutablePointer<AVFormatContext>? = context
+            avformat_close_input(&owned)
+            throw MediaError(ffmpeg: found, path: path, during: "cannot read stream information")
+        }
+        format = context
+    }
+
+    deinit {
+        var owned: UnsafeMutablePointer<AVFormatContext>? = format
+        avformat_close_input(&owned)
+    }
+
+    /// The stream at `index`; valid while `self` lives.
+    func stream(_ index: Int32) -> UnsafeMutablePointer<AVStream> {
+        format.pointee.streams[Int(index)]!
+    }
+
+    /// The index of the best stream of `type`, or an `.unsupported` error naming what is missing.
+    func bestStream(_ type: AVMediaType, named kind: String) throws(MediaError) -> Int32 {
+        let index = av_find_best_stream(format, type, -1, -1, nil, 0)
+        guard index >= 0 else { throw MediaError(.unsupported, path: path, "no \(kind) stream") }
+        return index
+    }
+}
+
+/// Fails with `.unreadable` or `.empty` before a library gets a chance to give a vaguer error.
+func requireNonEmptyFile(_ path: String) throws(MediaError) {
+    let size: Int
+    do {
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        size = (attributes[.size] as? NSNumber)?.intValue ?? 0
+    } catch {
+        throw MediaError(.unreadable, path: path, "cannot open: no such file or not readable")
+    }
+    if size == 0 { throw MediaError(.empty, path: path, "file is empty (0 bytes)") }
+}
+
+/// An opened decoder for one stream: owns the AVCodecContext and frees it in `deinit`.
+final class StreamDecoder {
+    /// The codec context; non-nil for the object's whole life.
+    let context: UnsafeMutablePointer<AVCodecContext>
+
+    /// Opens the decoder of `stream` with `threads` decoding threads (0: FFmpeg picks).
+    init(stream: UnsafeMutablePointer<AVStream>, threads: Int, path: String) throws(MediaError) {
+        let parameters = stream.pointee.codecpar!
+        guard let codec = avcodec_find_decoder(parameters.pointee.codec_id) else {
+            let name = String(cString: avcodec_get_name(parameters.pointee.codec_id))
+            throw MediaError(.unsupported, path: path, "no decoder for codec \(name)")
+        }
+        guard let context = avcodec_alloc_context3(codec) else {
+            throw MediaError(.library, path: path, "cannot allocate a decoder context")
+        }
+        self.context = context
+        let copied = avcodec_parameters_to_context(context, parameters)
+        if copied < 0 { throw MediaError(ffmpeg: copied, path: path, during: "cannot configure the decoder") }
+        context.pointee.thread_count = Int32(clamping: threads)
+        context.pointee.thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE
+        context.pointee.pkt_timebase = stream.pointee.time_base
+        let opened = avcodec_open2(context, codec, nil)
+        if opened < 0 { throw MediaError(ffmpeg: opened, path: path, during: "cannot open the decoder") }
+    }
+
+    deinit {
+        var owned: UnsafeMutablePointer<AVCodecContext>? = context
+        avcodec_free_context(&owned)
+    }
+}
+
+/// An AVPacket and an AVFrame, freed together in `deinit`.
+final class PacketAndFrame {
+    /// Reused for every av_read_frame.
+    let packet: UnsafeMutablePointer<AVPacket>
+    /// Reused for every avcodec_receive_frame.
+    let frame: UnsafeMutablePointer<AVFrame>
+
+    /// Allocates both, or fails with an error naming `path`.
+    init(path: String) throws(MediaError) {
+        guard let packet = av_packet_alloc() else {
+            throw MediaError(.library, path: path, "cannot allocate a packet")
+        }
+        guard let frame = av_frame_alloc() else {
+            var owned: UnsafeMutablePointer<AVPacket>? = packet
+            av_packet_free(&owned)
+            throw MediaError(.library, path: path, "cannot allocate a frame")
+        }
+        self.packet = packet
+        self.frame = frame
+    }
+
+    deinit {
+        var ownedPacket: UnsafeMutablePointer<AVPacket>? = packet
+        av_packet_free(&ownedPacket)
+        var ownedFrame: UnsafeMutablePointer<AVFrame>? = frame
+        av_frame_free(&ownedFrame)
+    }
+}

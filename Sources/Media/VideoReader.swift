@@ -1,0 +1,316 @@
+import CFFmpeg
+
+/// One stream of a media file, as `probe` reports it.
+public struct StreamInfo: Codable, Sendable, Equatable {
+    /// Position in the container.
+    public var index: Int
+    /// "video", "audio", "subtitle", "data" or "attachment".
+    public var kind: String
+    /// FFmpeg's codec name, e.g. "h264", "vp9", "mjpeg", "aac".
+    public var codec: String
+    /// Video: coded width and height in pixels.
+    public var width: Int?
+    public var height: Int?
+    /// Video: average frame rate, frames per second.
+    public var frameRate: Double?
+    /// Video: display rotation in degrees (counter-clockwise) from the display matrix; frames are
+    /// returned as stored, unrotated.
+    public var rotation: Double?
+    /// Audio: samples per second and channel count.
+    public var sampleRate: Int?
+    public var channels: Int?
+    /// Seconds, when the container states it.
+    public var duration: Double?
+    /// The frame count the container header states (may be missing or wrong).
+    public var declaredFrameCount: Int?
+}
+
+/// What `VideoReader.probe` finds in a file.
+public struct VideoInfo: Codable, Sendable, Equatable {
+    /// The file.
+    public var path: String
+    /// FFmpeg's name for the container format, e.g. "mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm".
+    public var container: String
+    /// Seconds, from the container.
+    public var duration: Double?
+    /// Every stream in the container.
+    public var streams: [StreamInfo]
+    /// Position of the video stream the reader decodes.
+    public var videoStream: Int
+    /// True frame count from indexing every packet; nil unless counting was asked for.
+    public var frameCount: Int?
+}
+
+/// Reads frames of one video file with FFmpeg, exactly: frame k is the k-th picture in
+/// presentation order, the same one the ffmpeg CLI calls frame k.
+///
+/// Random access seeks to the keyframe before the wanted frame and decodes forward; a
+/// keyframe/timestamp index is built once per file (and kept in a process-wide cache) so
+/// repeated access does not rescan. Owns every FFmpeg context it opens and frees them in `deinit`.
+/// Not thread-safe: use one reader per thread.
+public final class VideoReader {
+    /// The file being read.
+    public let path: String
+    private let input: MediaInput
+    private let streamIndex: Int32
+    private let decoder: StreamDecoder
+    private let buffers: PacketAndFrame
+    private var cachedIndex: FrameIndex?
+    /// The decoder has been sent its end-of-stream flush and only drains now.
+    private var draining = false
+
+    /// Opens the best video stream of `path`, decoding with `threads` threads (0: FFmpeg picks).
+    public init(path: String, threads: Int = 1) throws(MediaError) {
+        self.path = path
+        input = try MediaInput(path: path)
+        streamIndex = try input.bestStream(AVMEDIA_TYPE_VIDEO, named: "video")
+        decoder = try StreamDecoder(stream: input.stream(streamIndex), threads: threads, path: path)
+        buffers = try PacketAndFrame(path: path)
+    }
+
+    /// Streams, codecs, sizes, rates, duration, rotation; with `countFrames`, the true frame count
+    /// from indexing the file (headers can be missing or wrong).
+    public func probe(countFrames: Bool = false) throws(MediaError) -> VideoInfo {
+        let format = input.format.pointee
+        let streams = (0..<Int32(format.nb_streams)).map { streamInfo(input.stream($0), index: Int($0)) }
+        let duration = format.duration == sluice_av_nopts_value() || format.duration <= 0
+            ? nil : Double(format.duration) / Double(sluice_av_time_base())
+        return VideoInfo(
+            path: path, container: String(cString: format.iformat.pointee.name), duration: duration,
+            streams: streams, videoStream: Int(streamIndex), frameCount: countFrames ? try index().count : nil)
+    }
+
+    private func streamInfo(_ stream: UnsafeMutablePointer<AVStream>, index: Int) -> StreamInfo {
+        let parameters = stream.pointee.codecpar.pointee
+        let kind = av_get_media_type_string(parameters.codec_type).map { String(cString: $0) } ?? "unknown"
+        var info = StreamInfo(index: index, kind: kind, codec: String(cString: avcodec_get_name(parameters.codec_id)))
+        let timeBase = stream.pointee.time_base
+        if stream.pointee.duration != sluice_av_nopts_value() && stream.pointee.duration > 0 {
+            info.duration = Double(stream.pointee.duration) * av_q2d(timeBase)
+        }
+        if parameters.codec_type == AVMEDIA_TYPE_VIDEO {
+            info.width = Int(parameters.width)
+            info.height = Int(parameters.height)
+            let rate = stream.pointee.avg_frame_rate.num != 0 ? stream.pointee.avg_frame_rate : stream.pointee.r_frame_rate
+            info.frameRate = rate.den != 0 ? av_q2d(rate) : nil
+            info.declaredFrameCount = stream.pointee.nb_frames > 0 ? Int(stream.pointee.nb_frames) : nil
+            if let matrix = av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, nil) {
+                let degrees = matrix.withMemoryRebound(to: Int32.self, capacity: 9) { av_display_rotation_get($0) }
+                info.rotation = degrees.isNaN ? nil : degrees + 0  // + 0 turns -0 into 0
+            } else {
+                info.rotation = 0
+            }
+        } else if parameters.codec_type == AVMEDIA_TYPE_AUDIO {
+            info.sampleRate = Int(parameters.sample_rate)
+            info.channels = Int(parameters.ch_layout.nb_channels)
+        }
+        return info
+    }
+
+    /// The keyframe/timestamp index of the video stream: built by reading every packet once
+    /// (no decoding), then kept for this reader and for later readers of the same file.
+    public func index() throws(MediaError) -> FrameIndex {
+        if let cachedIndex { return cachedIndex }
+        let key = FrameIndexCache.key(path: path, stream: streamIndex)
+        if let key, let cached = FrameIndexCache.lookup(key) {
+            cachedIndex = cached
+            return cached
+        }
+        let built = try scanPackets()
+        cachedIndex = built
+        if let key { FrameIndexCache.store(built, for: key) }
+        return built
+    }
+
+    private func scanPackets() throws(MediaError) -> FrameIndex {
+        let stream = input.stream(streamIndex)
+        let packet = buffers.packet
+        var packets: [(timestamp: Int64, duration: Int64, isKey: Bool)] = []
+        var videoPackets = 0  // including those an edit list discards
+        try rewind()
+        while true {
+            let read = av_read_frame(input.format, packet)
+            if read == sluice_averror_eof() { break }
+            if read < 0 { throw MediaError(ffmpeg: read, path: path, during: "cannot read packet \(packets.count)") }
+            defer { av_packet_unref(packet) }
+            guard packet.pointee.stream_index == streamIndex else { continue }
+            videoPackets += 1
+            let flags = packet.pointee.flags
+            if flags & AV_PKT_FLAG_CORRUPT != 0 {
+                throw MediaError(.truncated, path: path, "video packet \(packets.count) is incomplete (file truncated or damaged)")
+            }
+            if flags & AV_PKT_FLAG_DISCARD != 0 { continue }
+            let timestamp = packet.pointee.pts != sluice_av_nopts_value() ? packet.pointee.pts : packet.pointee.dts
+            guard timestamp != sluice_av_nopts_value() else {
+                throw MediaError(.invalidData, path: path, "video packet \(packets.count) has no timestamp")
+            }
+            packets.append((timestamp, packet.pointee.duration, flags & AV_PKT_FLAG_KEY != 0))
+        }
+        try rewind()
+        // MP4 sample tables and AVI indexes list every packet, so fewer packets than listed means
+        // the data was cut off (the demuxer just stops at the end of the file).
+        let declared = Int(stream.pointee.nb_frames)
+        if declared > videoPackets {
+            throw MediaError(.truncated, path: path,
+                             "file truncated: its header lists \(declared) video frames but only \(videoPackets) are present")
+        }
+        if packets.isEmpty { throw MediaError(.invalidData, path: path, "video stream has no frames") }
+        let timeBase = stream.pointee.time_base
+        let start = input.format.pointee.start_time
+        let clockStart = start == sluice_av_nopts_value()
+            ? 0 : av_rescale_q(start, AVRational(num: 1, den: sluice_av_time_base()), timeBase)
+        let index = FrameIndex(packets: packets, timeBase: (Int64(timeBase.num), Int64(timeBase.den)), clockStart: clockStart)
+        // Frames are told apart by timestamp; two frames sharing one cannot be numbered exactly.
+        if let repeated = zip(index.timestamps, index.timestamps.dropFirst()).first(where: { $0 == $1 }) {
+            throw MediaError(.invalidData, path: path, "two video frames share timestamp \(repeated.0)")
+        }
+        return index
+    }
+
+    /// Back to the start of the file, decoder emptied.
+    private func rewind() throws(MediaError) {
+        let sought = avformat_seek_file(input.format, -1, Int64.min, Int64.min, Int64.min, 0)
+        if sought < 0 { throw MediaError(ffmpeg: sought, path: path, during: "cannot seek to the start") }
+        avcodec_flush_buffers(decoder.context)
+        draining = false
+    }
+
+    /// Positions the demuxer at the keyframe `keyframe` (a frame number), decoder emptied.
+    private func seek(toKeyframe keyframe: Int, in index: FrameIndex) throws(MediaError) {
+        if keyframe == 0 { return try rewind() }
+        let sought = av_seek_frame(input.format, streamIndex, index.timestamps[keyframe], AVSEEK_FLAG_BACKWARD)
+        if sought < 0 { throw MediaError(ffmpeg: sought, path: path, during: "cannot seek to frame \(keyframe)") }
+        avcodec_flush_buffers(decoder.context)
+        draining = false
+    }
+
+    /// Decodes the next picture; returns its frame number, or nil at the end of the stream.
+    private func decodeNext(in index: FrameIndex) throws(MediaError) -> Int? {
+        let packet = buffers.packet, frame = buffers.frame
+        while true {
+            let received = avcodec_receive_frame(decoder.context, frame)
+            if received == 0 {
+                let stamp = frame.pointee.best_effort_timestamp != sluice_av_nopts_value()
+                    ? frame.pointee.best_effort_timestamp : frame.pointee.pts
+                guard let number = index.frameNumber(ofTimestamp: stamp) else {
+                    throw MediaError(.invalidData, path: path, "decoded a picture with timestamp \(stamp), which no packet has")
+                }
+                return number
+            }
+            if received == sluice_averror_eof() { return nil }
+            if received != sluice_averror_eagain() {
+                throw MediaError(ffmpeg: received, path: path, during: "cannot decode a picture")
+            }
+            if draining { return nil }
+            let read = av_read_frame(input.format, packet)
+            if read == sluice_averror_eof() {
+                draining = true
+                avcodec_send_packet(decoder.context, nil)
+                continue
+            }
+            if read < 0 { throw MediaError(ffmpeg: read, path: path, during: "cannot read a packet") }
+            defer { av_packet_unref(packet) }
+            guard packet.pointee.stream_index == streamIndex else { continue }
+            if packet.pointee.flags & AV_PKT_FLAG_CORRUPT != 0 {
+                throw MediaError(.truncated, path: path, "a video packet is incomplete (file truncated or damaged)")
+            }
+            let sent = avcodec_send_packet(decoder.context, packet)
+            if sent < 0 && sent != sluice_averror_eagain() {
+                throw MediaError(ffmpeg: sent, path: path, during: "cannot decode packet at timestamp \(packet.pointee.pts)")
+            }
+        }
+    }
+
+    /// Decodes the frames `wanted` (any order, repeats allowed) and hands each decoded picture to
+    /// `body` with its frame number, in ascending frame order. Frames are reached by seeking to
+    /// the preceding keyframe only when that skips work; otherwise decoding continues forward.
+    private func decode(
+        _ wanted: [Int], in index: FrameIndex,
+        _ body: (Int, UnsafePointer<AVFrame>) throws(MediaError) -> Void
+    ) throws(MediaError) {
+        var position: Int?  // last frame number decoded since the last seek
+        for target in Set(wanted).sorted() {
+            var keyframe = index.keyframe(atOrBefore: target)
+            // Keep decoding forward when the target is ahead and no keyframe lies in between.
+            let continueForward = position.map { $0 < target && keyframe <= $0 } ?? false
+            if !continueForward {
+                try seek(toKeyframe: keyframe, in: index)
+                position = nil
+            }
+            while true {
+                guard let number = try decodeNext(in: index) else {
+                    throw MediaError(.truncated, path: path, "stream ended before frame \(target) could be decoded")
+                }
+                if position == nil && number > target {
+                    // The demuxer landed after the wanted frame: step back one keyframe and retry.
+                    guard keyframe > 0 else {
+                        throw MediaError(.invalidData, path: path, "cannot reach frame \(target): decoding starts at frame \(number)")
+                    }
+                    keyframe = index.keyframe(atOrBefore: keyframe - 1)
+                    try seek(toKeyframe: keyframe, in: index)
+                    continue
+                }
+                position = number
+                if number == target {
+                    try body(number, buffers.frame)
+                    break
+                }
+                if number > target {
+                    throw MediaError(.invalidData, path: path, "decoder skipped frame \(target)")
+                }
+            }
+        }
+    }
+
+    /// The selected frames as RGB pictures, in the selection's order.
+    public func frames(_ selection: FrameSelection, output: FrameOutput = FrameOutput()) throws(MediaError) -> FrameBatch {
+        let index = try index()
+        let numbers = try selection.frameNumbers(in: index, path: path)
+        let parameters = input.stream(streamIndex).pointee.codecpar.pointee
+        let scaler = FrameScaler(output: output, path: path)
+        let size = try scaler.outputSize(width: Int(parameters.width), height: Int(parameters.height))
+        let pictureBytes = size.width * size.height * 3
+        var pixels = [UInt8](repeating: 0, count: numbers.count * pictureBytes)
+        var slots: [Int: [Int]] = [:]  // frame number -> positions in the output
+        for (position, number) in numbers.enumerated() { slots[number, default: []].append(position) }
+        try pixels.withUnsafeMutableBufferPointer { (target) throws(MediaError) in
+            try decode(numbers, in: index) { (number, frame) throws(MediaError) in
+                guard Int(frame.pointee.width) == Int(parameters.width), Int(frame.pointee.height) == Int(parameters.height) else {
+                    throw MediaError(.unsupported, path: path, "frame \(number) changes the picture size mid-stream")
+                }
+                guard let positions = slots[number], let base = target.baseAddress else { return }
+                let first = base + positions[0] &* pictureBytes
+                try scaler.convert(frame, into: first)
+                for position in positions.dropFirst() {
+                    (base + position &* pictureBytes).update(from: first, count: pictureBytes)
+                }
+            }
+        }
+        return FrameBatch(
+            frameNumbers: numbers, seconds: numbers.map { index.seconds(ofFrame: $0) },
+            height: size.height, width: size.width, pixels: pixels)
+    }
+
+    /// Decodes the selected frames one at a time into one reused RGB buffer and hands each to
+    /// `body` (frame number, H x W x 3 bytes): constant memory however long the video.
+    public func forEachFrame(
+        _ selection: FrameSelection, output: FrameOutput = FrameOutput(),
+        _ body: (Int, UnsafeBufferPointer<UInt8>) throws(MediaError) -> Void
+    ) throws(MediaError) {
+        let index = try index()
+        let numbers = try selection.frameNumbers(in: index, path: path)
+        let parameters = input.stream(streamIndex).pointee.codecpar.pointee
+        let scaler = FrameScaler(output: output, path: path)
+        let size = try scaler.outputSize(width: Int(parameters.width), height: Int(parameters.height))
+        var picture = [UInt8](repeating: 0, count: size.width * size.height * 3)
+        try picture.withUnsafeMutableBufferPointer { (buffer) throws(MediaError) in
+            try decode(numbers, in: index) { (number, frame) throws(MediaError) in
+                guard Int(frame.pointee.width) == Int(parameters.width), Int(frame.pointee.height) == Int(parameters.height) else {
+                    throw MediaError(.unsupported, path: path, "frame \(number) changes the picture size mid-stream")
+                }
+                try scaler.convert(frame, into: buffer.baseAddress!)
+                try body(number, UnsafeBufferPointer(buffer))
+            }
+        }
+    }
+}

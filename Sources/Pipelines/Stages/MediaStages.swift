@@ -1,0 +1,299 @@
+import Foundation
+import Media
+import PipelineCore
+
+/// Stages over media: a JSONL manifest of clips, video frames, audio waveforms, log-mel features.
+/// Decoding errors name the item and the file, so under `on_error: skip` bad clips are
+/// quarantined and the run goes on.
+enum MediaStages {
+    static let specs: [StageSpec] = [manifest, videoFrames, audioDecode, logMel, npy]
+
+    static let manifest = StageSpec(
+        type: "manifest", role: .source,
+        summary: "rows of a JSONL clip manifest ({id, video, audio, caption, split}); relative paths resolved against its directory",
+        parameters: [
+            ParameterSpec("path", .inputs, required: true, help: "the manifest file(s), one JSON object per line"),
+            ParameterSpec("split", .string, help: "keep only rows whose `split` is this (train, test, ...)"),
+        ]
+    ) { parameters, environment in
+        .source(ManifestSource(urls: parameters.inputs("path"), split: parameters.string("split"), log: environment.inputs))
+    }
+
+    static let videoFrames = StageSpec(
+        type: "video_frames", role: .stage,
+        summary: "decodes selected frames of the video at `field` into `output` (uint8 N x H x W x 3 or float32 N x 3 x H x W)",
+        parameters: [
+            ParameterSpec("field", .string, default: "video", help: "the field holding the video path"),
+            ParameterSpec("output", .string, default: "frames", help: "the field the frames go to"),
+            ParameterSpec("select", .choice(["all", "uniform", "fps", "clip", "stride", "indices", "timestamps"]),
+                          default: "uniform", help: "which frames: see count, fps, seconds, stride, indices, timestamps"),
+            ParameterSpec("count", .int(min: 1), default: "8", help: "uniform: how many frames, evenly spread"),
+            ParameterSpec("fps", .double(min: 0.001), default: "1", help: "fps: frames per second to resample to"),
+            ParameterSpec("seconds", .double(min: 0.001), default: "1", help: "clip: length of the random window"),
+            ParameterSpec("seed", .int(), default: "0", help: "clip: seed, mixed with each item's id"),
+            ParameterSpec("stride", .int(min: 1), default: "2", help: "stride: every n-th frame"),
+            ParameterSpec("indices", .strings, help: "indices: frame numbers"),
+            ParameterSpec("timestamps", .strings, help: "timestamps: seconds from the start"),
+            ParameterSpec("size", .string, help: "WxH output size (default: the video's own)"),
+            ParameterSpec("resize", .choice(["exact", "shorter_side_crop"]), default: "exact",
+                          help: "exact WxH, or scale the shorter side to `shorter_side` then centre-crop WxH"),
+            ParameterSpec("shorter_side", .int(min: 1), default: "256", help: "shorter_side_crop: the scaled shorter side"),
+            ParameterSpec("filter", .choice(ScaleFilter.allCases.map(\.rawValue)), default: "bicubic",
+                          help: "libswscale resize filter"),
+            ParameterSpec("threads", .int(min: 0, max: 64), default: "1", help: "decoder threads per worker (0: auto)"),
+            ParameterSpec("format", .choice(["uint8", "float32"]), default: "uint8",
+                          help: "uint8 RGB HWC, or float32 CHW normalised by ImageNet mean/std"),
+        ],
+        parallel: true
+    ) { parameters, _ in
+        let field = parameters.string("field") ?? "video", output = parameters.string("output") ?? "frames"
+        let frameOutput = try frameOutput(parameters)
+        let threads = parameters.int("threads") ?? 1, normalised = parameters.string("format") == "float32"
+        let selection = try frameSelection(parameters)
+        return .map { sample in
+            let path = try stringField(field, of: sample)
+            var out = sample
+            do {
+                let frames = try VideoReader(path: path, threads: threads)
+                    .frames(selection(sample), output: frameOutput)
+                out[output] = .array(normalised ? frames.normalizedNDArray() : frames.ndarray)
+            } catch {
+                throw StageError(item: sample.itemDescription, reason: "\(error)")
+            }
+            return [out]
+        }
+    }
+
+    static let audioDecode = StageSpec(
+        type: "audio_decode", role: .stage,
+        summary: "decodes the audio at `field` (audio files or video tracks) to a float32 waveform in `output`",
+        parameters: [
+            ParameterSpec("field", .string, default: "audio", help: "the field holding the audio (or video) path"),
+            ParameterSpec("output", .string, default: "waveform", help: "the field the samples go to"),
+            ParameterSpec("sample_rate", .int(min: 1), default: "16000", help: "resample to this rate (also written to `sample_rate`)"),
+            ParameterSpec("mono", .bool, default: "true", help: "average the channels"),
+            ParameterSpec("seconds", .double(min: 0.001), help: "crop or pad to exactly this length"),
+            ParameterSpec("random_window", .bool, default: "false",
+                          help: "crop a random window (seeded by `seed` and the item's id) instead of the start"),
+            ParameterSpec("seed", .int(), default: "0", help: "seed for the random window"),
+        ],
+        parallel: true
+    ) { parameters, _ in
+        let field = parameters.string("field") ?? "audio", output = parameters.string("output") ?? "waveform"
+        let rate = parameters.int("sample_rate") ?? 16000, mono = parameters.bool("mono")
+        let seconds = parameters.double("seconds"), random = parameters.bool("random_window")
+        let seed = UInt64(bitPattern: Int64(parameters.int("seed") ?? 0))
+        return .map { sample in
+            let path = try stringField(field, of: sample)
+            var out = sample
+            do {
+                var audio = try AudioReader.load(path: path, sampleRate: rate, mono: mono)
+                if let seconds {
+                    audio = audio.fitted(toSeconds: seconds, seed: random ? seed ^ stableHash(sample.itemDescription) : nil)
+                }
+                out[output] = .array(audio.ndarray)
+                out["sample_rate"] = .int(rate)
+            } catch {
+                throw StageError(item: sample.itemDescription, reason: "\(error)")
+            }
+            return [out]
+        }
+    }
+
+    static let logMel = StageSpec(
+        type: "log_mel", role: .stage,
+        summary: "log-mel spectrogram (librosa melspectrogram + power_to_db) of the mono waveform in `field`",
+        parameters: [
+            ParameterSpec("field", .string, default: "waveform", help: "the float32 mono waveform; its rate is read from `sample_rate`"),
+            ParameterSpec("output", .string, default: "mel", help: "the field the frames x mels spectrogram goes to"),
+            ParameterSpec("n_fft", .int(min: 2), default: "512", help: "FFT length"),
+            ParameterSpec("win_length", .int(min: 1), default: "400", help: "window length, zero-padded to n_fft"),
+            ParameterSpec("hop_length", .int(min: 1), default: "160", help: "samples between frames"),
+            ParameterSpec("window", .choice(MelOptions.Window.allCases.map(\.rawValue)), default: "hamming", help: "window shape"),
+            ParameterSpec("n_mels", .int(min: 1), default: "40", help: "mel bands"),
+            ParameterSpec("fmin", .double(min: 0), default: "20", help: "lowest band edge, Hz"),
+            ParameterSpec("fmax", .double(min: 0), help: "highest band edge, Hz (default: half the sample rate)"),
+            ParameterSpec("mel_scale", .choice(MelOptions.Scale.allCases.map(\.rawValue)), default: "slaney", help: "Hz-to-mel mapping"),
+            ParameterSpec("power", .double(min: 0.001), default: "2", help: "2 for power, 1 for magnitude"),
+            ParameterSpec("preemphasis", .double(min: 0, max: 1), default: "0.97", help: "pre-emphasis coefficient (0: none)"),
+            ParameterSpec("decibels", .bool, default: "true", help: "power_to_db relative to the maximum"),
+            ParameterSpec("top_db", .double(min: 0), default: "80", help: "floor at max - top_db (0: no floor)"),
+        ],
+        parallel: true
+    ) { parameters, _ in
+        let field = parameters.string("field") ?? "waveform", output = parameters.string("output") ?? "mel"
+        var options = MelOptions()
+        options.fftSize = parameters.int("n_fft") ?? options.fftSize
+        options.windowLength = parameters.int("win_length") ?? options.windowLength
+        options.hopLength = parameters.int("hop_length") ?? options.hopLength
+        options.window = parameters.string("window").flatMap(MelOptions.Window.init) ?? options.window
+        options.melBins = parameters.int("n_mels") ?? options.melBins
+        options.minFrequency = parameters.double("fmin") ?? options.minFrequency
+        options.maxFrequency = parameters.double("fmax")
+        options.scale = parameters.string("mel_scale").flatMap(MelOptions.Scale.init) ?? options.scale
+        options.power = parameters.double("power") ?? options.power
+        options.preEmphasis = parameters.double("preemphasis").flatMap { $0 > 0 ? $0 : nil }
+        options.decibels = parameters.bool("decibels")
+        options.topDecibels = parameters.double("top_db").flatMap { $0 > 0 ? $0 : nil }
+        let configured = options
+        return .map { sample in
+            guard case let .array(waveform)? = sample[field], waveform.dtype == .float32, waveform.shape.count == 1 else {
+                throw StageError(item: sample.itemDescription, reason: "no mono float32 waveform in '\(field)'")
+            }
+            guard case let .int(rate)? = sample["sample_rate"] else {
+                throw StageError(item: sample.itemDescription, reason: "no 'sample_rate' field for the waveform")
+            }
+            var options = configured
+            options.sampleRate = rate
+            var out = sample
+            do {
+                out[output] = .array(try MelExtractor(options: options).compute(waveform.values(as: Float.self)).ndarray)
+            } catch {
+                throw StageError(item: sample.itemDescription, reason: "\(error)")
+            }
+            return [out]
+        }
+    }
+
+    static let npy = StageSpec(
+        type: "npy", role: .sink,
+        summary: "writes each array field as <id>.<field>.npy and the other fields, with those file names, to index.jsonl",
+        parameters: [
+            ParameterSpec("directory", .output, required: true, help: "output directory, relative to the pipeline's output"),
+        ]
+    ) { parameters, _ in
+        .sink(try NPYFilesSink(directory: parameters.output("directory")!))
+    }
+
+    /// The frame output the parameters ask for; a malformed size is a configuration error.
+    private static func frameOutput(_ parameters: StageParameters) throws -> FrameOutput {
+        let filter = parameters.string("filter").flatMap(ScaleFilter.init) ?? .bicubic
+        guard let text = parameters.string("size") else { return FrameOutput(size: .native, filter: filter) }
+        guard let (width, height) = FrameSize.dimensions(text) else {
+            throw PlanError("stage '\(parameters.stageName)': size '\(text)' is not WxH, e.g. 224x224")
+        }
+        if parameters.string("resize") == "shorter_side_crop" {
+            let side = parameters.int("shorter_side") ?? 256
+            return FrameOutput(size: .shorterSideThenCrop(shorterSide: side, width: width, height: height), filter: filter)
+        }
+        return FrameOutput(size: .exact(width: width, height: height), filter: filter)
+    }
+
+    /// The selection for each item (a random clip's seed depends on the item).
+    private static func frameSelection(_ parameters: StageParameters) throws -> @Sendable (Sample) -> FrameSelection {
+        func numbers<T>(_ key: String, _ parse: (String) -> T?) throws -> [T] {
+            try parameters.strings(key).map { text in
+                guard let value = parse(text) else {
+                    throw PlanError("stage '\(parameters.stageName)': '\(text)' in \(key) is not a number")
+                }
+                return value
+            }
+        }
+        let seed = UInt64(bitPattern: Int64(parameters.int("seed") ?? 0)), seconds = parameters.double("seconds") ?? 1
+        let fixed: FrameSelection
+        switch parameters.string("select") ?? "uniform" {
+        case "all": fixed = .all
+        case "fps": fixed = .fps(parameters.double("fps") ?? 1)
+        case "stride": fixed = .stride(parameters.int("stride") ?? 2)
+        case "indices": fixed = .indices(try numbers("indices") { Int($0) })
+        case "timestamps": fixed = .timestamps(try numbers("timestamps") { Double($0) })
+        case "clip": return { .randomClip(seconds: seconds, seed: seed ^ stableHash($0.itemDescription)) }
+        default: fixed = .uniform(count: parameters.int("count") ?? 8)
+        }
+        return { _ in fixed }
+    }
+
+    private static func stringField(_ field: String, of sample: Sample) throws -> String {
+        guard case let .string(path)? = sample[field] else {
+            throw StageError(item: sample.itemDescription, reason: "no string field '\(field)' to read media from")
+        }
+        return path
+    }
+}
+
+/// Writes array fields as .npy files (numpy-readable frames and spectrograms) and an
+/// index.jsonl of the remaining fields; the index is renamed into place only when the run
+/// ends cleanly, like the jsonl sink.
+final class NPYFilesSink: Sink {
+    private let directory: URL
+    private let index: JSONLinesSink
+
+    init(directory: URL) throws {
+        self.directory = directory
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        index = try JSONLinesSink(url: directory.appendingPathComponent("index.jsonl"))
+    }
+
+    func consume(_ item: Sample) throws {
+        var row = Sample()
+        let stem = item.itemDescription.replacingOccurrences(of: "/", with: "_")
+        for (key, value) in item.fields {
+            guard case let .array(array) = value else {
+                row[key] = value
+                continue
+            }
+            let name = "\(stem).\(key).npy"
+            try NPY.write(array, to: directory.appendingPathComponent(name))
+            row[key] = .string(name)
+        }
+        try index.consume(row)
+    }
+
+    func finish(_ completion: Completion) throws {
+        try index.finish(completion)
+    }
+}
+
+/// FNV-1a of the item's name: a per-item seed that is the same on every run and platform
+/// (Swift's `hashValue` is randomised per process).
+func stableHash(_ text: String) -> UInt64 {
+    var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+    for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+    return hash
+}
+
+/// Reads clip manifests: one JSON object per line with at least an `id`; `video` and `audio`
+/// paths are resolved against the manifest's directory. A malformed row is reported (and, under
+/// `skip`, quarantined) by file and line.
+struct ManifestSource: Source {
+    let urls: [URL]
+    let split: String?
+    let log: InputLog
+
+    func run(_ emitter: Emitter<Sample>) throws {
+        for url in urls {
+            let text: String
+            do { text = try String(contentsOf: url, encoding: .utf8) } catch {
+                try emitter.skip(item: url.relativePath, reason: "cannot read the manifest")
+                continue
+            }
+            log.record(url)
+            let directory = url.deletingLastPathComponent()
+            for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+            where !line.trimmingCharacters(in: .whitespaces).isEmpty {
+                let item = "\(url.relativePath):\(number + 1)"
+                guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
+                    try emitter.skip(item: item, reason: "not a JSON object")
+                    continue
+                }
+                guard let id = object["id"] as? String else {
+                    try emitter.skip(item: item, reason: "row has no string 'id'")
+                    continue
+                }
+                if let split, object["split"] as? String != split { continue }
+                var sample = Sample(["id": .string(id)])
+                for key in ["video", "audio", "caption", "split"] {
+                    guard let value = object[key] as? String else { continue }
+                    let isPath = key == "video" || key == "audio"
+                    sample[key] = .string(isPath && !value.hasPrefix("/") ? directory.appendingPathComponent(value).relativePath : value)
+                }
+                for (key, value) in object.sorted(by: { $0.key < $1.key }) where sample[key] == nil {
+                    if let text = value as? String { sample[key] = .string(text) }
+                    else if let number = value as? Int { sample[key] = .int(number) }
+                    else if let number = value as? Double { sample[key] = .double(number) }
+                }
+                try emitter.emit(sample)
+            }
+        }
+    }
+}

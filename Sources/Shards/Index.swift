@@ -1,0 +1,258 @@
+import Foundation
+
+/// One file of a shard as `index.json` lists it: name, size and hex digests.
+public struct ShardFileInfo: Equatable, Sendable {
+    /// Path relative to the dataset directory (`shard.00000.mds`, or `part-1/shard.00000.mds` after a merge).
+    public var basename: String
+    public var bytes: Int
+    /// Algorithm name to lowercase hex digest; algorithms sluice does not know are kept, not checked.
+    public var hashes: [String: String]
+
+    public init(basename: String, bytes: Int, hashes: [String: String]) {
+        self.basename = basename
+        self.bytes = bytes
+        self.hashes = hashes
+    }
+
+    var json: JSONValue {
+        .object([
+            ("basename", .string(basename)), ("bytes", .int(Int64(bytes))),
+            ("hashes", .object(hashes.map { ($0.key, .string($0.value)) })),
+        ])
+    }
+
+    init(json: JSONValue, file: String) throws(ShardError) {
+        guard let basename = json["basename"]?.stringValue, let bytes = json["bytes"]?.intValue, bytes >= 0,
+              case .object(let pairs)? = json["hashes"] else {
+            throw ShardError(file: file, "a shard file entry lacks basename, bytes or hashes")
+        }
+        var hashes: [String: String] = [:]
+        for (name, value) in pairs {
+            guard let digest = value.stringValue else { throw ShardError(file: file, "hash \(name) of \(basename) is not a string") }
+            hashes[name] = digest
+        }
+        guard !basename.hasPrefix("/"), !basename.split(separator: "/").contains("..") else {
+            throw ShardError(file: file, "shard basename '\(basename)' leaves the dataset directory")
+        }
+        self.init(basename: basename, bytes: Int(bytes), hashes: hashes)
+    }
+}
+
+/// The writer settings MDS repeats in every shard's index entry and in the shard file itself.
+public struct ShardConfig: Equatable, Sendable {
+    /// Column names in the order their bytes are stored (MDS sorts them).
+    public var columnNames: [String]
+    public var columnEncodings: [ColumnEncoding]
+    public var compression: Compression?
+    /// Hash algorithm names, sorted, as MDS requires.
+    public var hashes: [String]
+    public var sizeLimit: Int?
+
+    /// Columns sorted by name, as MDS stores them.
+    public init(columns: [String: ColumnEncoding], compression: Compression? = nil,
+                hashes: [HashAlgorithm] = [], sizeLimit: Int? = 1 << 26) {
+        let names = columns.keys.sorted(by: JSONValue.codepointLess)
+        self.columnNames = names
+        self.columnEncodings = names.map { columns[$0]! }
+        self.compression = compression
+        self.hashes = hashes.map(\.rawValue).sorted()
+        self.sizeLimit = sizeLimit
+    }
+
+    /// The JSON object in MDS's key order (sorted), without the per-shard fields.
+    var pairs: [(String, JSONValue)] {
+        [
+            ("column_encodings", .array(columnEncodings.map { .string($0.description) })),
+            ("column_names", .array(columnNames.map { .string($0) })),
+            ("column_sizes", .array(columnEncodings.map { $0.fixedSize.map { .int(Int64($0)) } ?? .null })),
+            ("compression", compression.map { .string($0.description) } ?? .null),
+            ("format", .string("mds")),
+            ("hashes", .array(hashes.map { .string($0) })),
+            ("size_limit", sizeLimit.map { .int(Int64($0)) } ?? .null),
+            ("version", .int(2)),
+        ]
+    }
+
+    /// The bytes MDS embeds in each shard file after the offset table.
+    var shardHeaderJSON: [UInt8] { Array(JSONValue.object(pairs).pythonJSON(sortKeys: true).utf8) }
+
+    init(json: JSONValue, file: String) throws(ShardError) {
+        guard json["version"]?.intValue == 2 else {
+            throw ShardError(file: file, "unsupported shard version \(json["version"].map { $0.pythonJSON() } ?? "none") (expected 2)")
+        }
+        guard json["format"]?.stringValue == "mds" else {
+            throw ShardError(file: file, "unsupported shard format \(json["format"].map { $0.pythonJSON() } ?? "none") (sluice reads mds)")
+        }
+        guard let names = json["column_names"]?.arrayValue?.compactMap(\.stringValue),
+              let encodingNames = json["column_encodings"]?.arrayValue?.compactMap(\.stringValue),
+              names.count == encodingNames.count, !names.isEmpty else {
+            throw ShardError(file: file, "column_names and column_encodings are missing or differ in length")
+        }
+        var encodings: [ColumnEncoding] = []
+        for (name, encoding) in zip(names, encodingNames) {
+            encodings.append(try ColumnEncoding(parsing: encoding, column: name))
+        }
+        self.columnNames = names
+        self.columnEncodings = encodings
+        if let c = json["compression"]?.stringValue {
+            compression = try Compression(parsing: c)
+        } else {
+            compression = nil
+        }
+        hashes = json["hashes"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        sizeLimit = json["size_limit"]?.intValue.map { Int($0) }
+    }
+}
+
+/// One shard's entry in `index.json`.
+public struct ShardInfo: Equatable, Sendable {
+    public var config: ShardConfig
+    public var samples: Int
+    /// The uncompressed `.mds` file.
+    public var rawData: ShardFileInfo
+    /// The compressed file, which is what is on disk when the shard is compressed.
+    public var zipData: ShardFileInfo?
+
+    public init(config: ShardConfig, samples: Int, rawData: ShardFileInfo, zipData: ShardFileInfo?) {
+        self.config = config
+        self.samples = samples
+        self.rawData = rawData
+        self.zipData = zipData
+    }
+
+    /// The file on disk: the compressed one if any.
+    public var storedFile: ShardFileInfo { zipData ?? rawData }
+
+    var json: JSONValue {
+        .object(config.pairs + [
+            ("raw_data", rawData.json), ("samples", .int(Int64(samples))), ("zip_data", zipData?.json ?? .null),
+        ])
+    }
+
+    init(json: JSONValue, file: String) throws(ShardError) {
+        config = try ShardConfig(json: json, file: file)
+        guard let samples = json["samples"]?.intValue, samples >= 0, let raw = json["raw_data"] else {
+            throw ShardError(file: file, "a shard entry lacks samples or raw_data")
+        }
+        self.samples = Int(samples)
+        rawData = try ShardFileInfo(json: raw, file: file)
+        if let zip = json["zip_data"], !zip.isNull {
+            zipData = try ShardFileInfo(json: zip, file: file)
+            guard config.compression != nil else { throw ShardError(file: file, "zip_data without compression") }
+        } else {
+            zipData = nil
+            guard config.compression == nil else { throw ShardError(file: file, "compression without zip_data") }
+        }
+    }
+}
+
+/// `index.json`: the shards of a dataset, in order.
+public struct DatasetIndex: Equatable, Sendable {
+    public static let fileName = "index.json"
+
+    public var shards: [ShardInfo]
+    /// Set while a sluice writer is still running (or was killed): the shards listed are complete,
+    /// more were meant to follow. Stored under a top-level `sluice` key, which Python ignores.
+    public var inProgress: Bool
+
+    public init(shards: [ShardInfo], inProgress: Bool = false) {
+        self.shards = shards
+        self.inProgress = inProgress
+    }
+
+    /// Total samples over all shards.
+    public var sampleCount: Int { shards.reduce(0) { $0 + $1.samples } }
+
+    /// The text Python's `json.dump(obj, f, sort_keys=True)` writes, plus our in-progress marker.
+    public var text: String {
+        var pairs: [(String, JSONValue)] = [("shards", .array(shards.map(\.json)))]
+        if inProgress { pairs.append(("sluice", .object([("in_progress", .bool(true))]))) }
+        pairs.append(("version", .int(2)))
+        return JSONValue.object(pairs).pythonJSON(sortKeys: true)
+    }
+
+    /// Reads `directory/index.json`.
+    public static func load(directory: URL) throws(ShardError) -> DatasetIndex {
+        let url = directory.appendingPathComponent(fileName)
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw ShardError(file: url.path, "cannot read the dataset index (\(error.localizedDescription))")
+        }
+        let json = try JSONValue.parse(data, what: url.path)
+        guard json["version"]?.intValue == 2 else { throw ShardError(file: url.path, "unsupported index version (expected 2)") }
+        guard let entries = json["shards"]?.arrayValue else { throw ShardError(file: url.path, "no shards list") }
+        var shards: [ShardInfo] = []
+        for (i, entry) in entries.enumerated() {
+            shards.append(try ShardInfo(json: entry, file: "\(url.path) (shard \(i))"))
+        }
+        return DatasetIndex(shards: shards, inProgress: json["sluice"]?["in_progress"] == .bool(true))
+    }
+
+    /// Replaces `directory/index.json` atomically: readers see the old or the new index, never a mix.
+    public func save(directory: URL) throws(ShardError) {
+        try AtomicFile.write(Array(text.utf8), to: directory.appendingPathComponent(Self.fileName))
+    }
+
+    /// Joins the finished datasets in `parts` (subdirectories of `directory`, one per writer) into one
+    /// index at `directory/index.json`, whose shard basenames point into the subdirectories.
+    @discardableResult
+    public static func merge(parts: [String], into directory: URL) throws(ShardError) -> DatasetIndex {
+        var shards: [ShardInfo] = []
+        for part in parts {
+            let index = try load(directory: directory.appendingPathComponent(part))
+            guard !index.inProgress else {
+                throw ShardError(file: directory.appendingPathComponent(part).path,
+                                 "its writer has not finished; resume or finish it before merging")
+            }
+            for var shard in index.shards {
+                shard.rawData.basename = part + "/" + shard.rawData.basename
+                if let zip = shard.zipData { shard.zipData?.basename = part + "/" + zip.basename }
+                shards.append(shard)
+            }
+        }
+        let merged = DatasetIndex(shards: shards)
+        try merged.save(directory: directory)
+        return merged
+    }
+}
+
+/// Write-to-temporary, fsync, rename, fsync-directory: the file appears whole or not at all.
+enum AtomicFile {
+    static let temporarySuffix = ".tmp"
+
+    static func write(_ bytes: [UInt8], to url: URL) throws(ShardError) {
+        try bytes.withBytes { raw throws(ShardError) in try write(raw, to: url) }
+    }
+
+    static func write(_ bytes: UnsafeRawBufferPointer, to url: URL) throws(ShardError) {
+        let temporary = url.path + temporarySuffix
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ShardError(file: temporary, "cannot create: \(String(cString: strerror(errno)))") }
+        var written = 0
+        while written < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + written, bytes.count - written)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                let reason = String(cString: strerror(errno))
+                close(fd)
+                throw ShardError(file: temporary, "write failed: \(reason)")
+            }
+            written += n
+        }
+        guard fsync(fd) == 0 else {
+            close(fd)
+            throw ShardError(file: temporary, "fsync failed: \(String(cString: strerror(errno)))")
+        }
+        close(fd)
+        guard rename(temporary, url.path) == 0 else {
+            throw ShardError(file: url.path, "rename failed: \(String(cString: strerror(errno)))")
+        }
+        let directory = open(url.deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directory >= 0 {
+            fsync(directory)
+            close(directory)
+        }
+    }
+}

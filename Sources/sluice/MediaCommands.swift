@@ -1,0 +1,189 @@
+import ArgumentParser
+import Foundation
+import Media
+import PipelineCore
+
+/// `sluice probe FILE`: streams, codecs, sizes, rates, duration, rotation and the true frame count, as JSON.
+struct Probe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Describe a video file as JSON (streams, codec, size, fps, duration, rotation, frame count).")
+
+    @Argument(help: "The video file.")
+    var file: String
+
+    @Flag(help: "Skip counting frames by indexing every packet (faster; the header's count may be wrong).")
+    var noCount = false
+
+    func run() throws {
+        let info = try media { try VideoReader(path: file).probe(countFrames: !noCount) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: try encoder.encode(info), as: UTF8.self))
+    }
+}
+
+/// `sluice frames FILE ... --out frames.npy`: exact frames as uint8 N x H x W x 3.
+struct Frames: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Decode frames of a video into a .npy file (uint8 N x H x W x 3, RGB).",
+        discussion: """
+            Frame k is the k-th frame in presentation order, as `ffmpeg -vf select=eq(n\\,k)` numbers it.
+              sluice frames clip.mp4 --indices 0,10,20 --size 224x224 --out frames.npy
+              sluice frames clip.mp4 --count 8 --out frames.npy
+            """)
+
+    @Argument(help: "The video file.")
+    var file: String
+
+    @Option(help: ArgumentHelp("Frame numbers, comma-separated.", valueName: "k,k,..."))
+    var indices: String?
+
+    @Option(help: ArgumentHelp("Times in seconds, comma-separated.", valueName: "t,t,..."))
+    var timestamps: String?
+
+    @Option(help: "Resample to this many frames per second.")
+    var fps: Double?
+
+    @Option(help: "This many frames, evenly spread.")
+    var count: Int?
+
+    @Option(help: ArgumentHelp("A random clip of this many seconds (see --seed).", valueName: "seconds"))
+    var clip: Double?
+
+    @Option(help: "Seed of --clip.")
+    var seed: UInt64 = 0
+
+    @Option(help: "Every n-th frame.")
+    var stride: Int?
+
+    @Option(help: ArgumentHelp("Output size (default: the video's own).", valueName: "WxH"))
+    var size: String?
+
+    @Option(help: ArgumentHelp("Scale the shorter side to this, then centre-crop --size.", valueName: "pixels"))
+    var shorterSide: Int?
+
+    @Option(help: "Resize filter: \(ScaleFilter.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var filter: String = "bicubic"
+
+    @Option(help: "Decoder threads (0: FFmpeg picks).")
+    var threads: Int = 1
+
+    @Option(help: "The .npy file to write.")
+    var out: String
+
+    func validate() throws {
+        let chosen = [indices != nil, timestamps != nil, fps != nil, count != nil, clip != nil, stride != nil]
+        guard chosen.filter({ $0 }).count <= 1 else {
+            throw ValidationError("choose one of --indices, --timestamps, --fps, --count, --clip, --stride")
+        }
+        if let size, FrameSize.dimensions(size) == nil { throw ValidationError("--size '\(size)' is not WxH, e.g. 224x224") }
+        if shorterSide != nil && size == nil { throw ValidationError("--shorter-side needs --size for the crop") }
+        if ScaleFilter(rawValue: filter) == nil { throw ValidationError("unknown --filter '\(filter)'") }
+    }
+
+    func run() throws {
+        let frames = try media {
+            try VideoReader(path: file, threads: threads).frames(try selection(), output: output())
+        }
+        try NPY.write(frames.ndarray, to: URL(fileURLWithPath: out))
+        printError("\(out): \(frames.count) x \(frames.height) x \(frames.width) x 3 uint8 (frames \(summary(frames.frameNumbers)))")
+    }
+
+    private func selection() throws -> FrameSelection {
+        func list<T>(_ text: String, _ parse: (String) -> T?) throws -> [T] {
+            try text.split(separator: ",").map { part in
+                guard let value = parse(part.trimmingCharacters(in: .whitespaces)) else {
+                    throw ValidationError("'\(part)' is not a number")
+                }
+                return value
+            }
+        }
+        if let indices { return .indices(try list(indices) { Int($0) }) }
+        if let timestamps { return .timestamps(try list(timestamps) { Double($0) }) }
+        if let fps { return .fps(fps) }
+        if let count { return .uniform(count: count) }
+        if let clip { return .randomClip(seconds: clip, seed: seed) }
+        if let stride { return .stride(stride) }
+        return .all
+    }
+
+    private func output() -> FrameOutput {
+        let filter = ScaleFilter(rawValue: filter) ?? .bicubic
+        guard let size, let (width, height) = FrameSize.dimensions(size) else { return FrameOutput(filter: filter) }
+        if let shorterSide {
+            return FrameOutput(size: .shorterSideThenCrop(shorterSide: shorterSide, width: width, height: height), filter: filter)
+        }
+        return FrameOutput(size: .exact(width: width, height: height), filter: filter)
+    }
+
+    private func summary(_ numbers: [Int]) -> String {
+        numbers.count <= 12 ? numbers.map(String.init).joined(separator: ",")
+            : "\(numbers.prefix(6).map(String.init).joined(separator: ",")),...,\(numbers.last!)"
+    }
+}
+
+/// `sluice mel FILE [options] --out mel.npy`: a log-mel spectrogram as float32 frames x mels.
+struct Mel: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compute a log-mel spectrogram of an audio file (or a video's audio) into a .npy file (float32 frames x mels).",
+        discussion: "Matches librosa.feature.melspectrogram + power_to_db(ref=np.max) for the same options; check with tools/mel-fixtures.py --check.")
+
+    @Argument(help: "The audio or video file.")
+    var file: String
+
+    @Option(help: "Resample to this rate first.") var sampleRate = 16000
+    @Option(help: "FFT length.") var nFft = 512
+    @Option(help: "Window length, zero-padded to --n-fft.") var winLength = 400
+    @Option(help: "Samples between frames.") var hopLength = 160
+    @Option(help: "hann or hamming.") var window = "hamming"
+    @Option(help: "Mel bands.") var nMels = 40
+    @Option(help: "Lowest band edge, Hz.") var fmin = 20.0
+    @Option(help: "Highest band edge, Hz (default: half the sample rate).") var fmax: Double?
+    @Option(help: "slaney or htk.") var melScale = "slaney"
+    @Option(help: "2 for power, 1 for magnitude.") var power = 2.0
+    @Option(help: "Pre-emphasis coefficient (0: none).") var preemphasis = 0.97
+    @Option(help: "Floor at max - top_db (0: no floor).") var topDb = 80.0
+    @Flag(help: "Linear mel energies instead of dB.") var linear = false
+    @Flag(help: "No slaney area normalisation of the bands.") var unnormalized = false
+    @Flag(help: "Do not pad n_fft/2 on both sides (frames start at sample 0).") var noCenter = false
+
+    @Option(help: "The .npy file to write.")
+    var out: String
+
+    func run() throws {
+        var options = MelOptions()
+        guard let window = MelOptions.Window(rawValue: window), let scale = MelOptions.Scale(rawValue: melScale) else {
+            throw ValidationError("--window must be hann or hamming, --mel-scale slaney or htk")
+        }
+        options.sampleRate = sampleRate
+        options.fftSize = nFft
+        options.windowLength = winLength
+        options.hopLength = hopLength
+        options.window = window
+        options.melBins = nMels
+        options.minFrequency = fmin
+        options.maxFrequency = fmax
+        options.scale = scale
+        options.normalizeBands = !unnormalized
+        options.power = power
+        options.preEmphasis = preemphasis > 0 ? preemphasis : nil
+        options.center = !noCenter
+        options.decibels = !linear
+        options.topDecibels = topDb > 0 ? topDb : nil
+        let mel = try media {
+            try MelExtractor(options: options).compute(try AudioReader.load(path: file, sampleRate: sampleRate))
+        }
+        try NPY.write(mel.ndarray, to: URL(fileURLWithPath: out))
+        printError("\(out): \(mel.frames) x \(mel.melBins) float32")
+    }
+}
+
+/// Runs a media call; a `MediaError` becomes a one-line message naming the file and exit code 1.
+private func media<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as MediaError {
+        printError("error: \(error)")
+        throw ExitCode.failure
+    }
+}

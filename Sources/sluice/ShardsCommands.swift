@@ -1,0 +1,146 @@
+import ArgumentParser
+import Foundation
+import Shards
+
+/// `sluice shards ...`: look into MDS datasets without writing a pipeline.
+struct ShardsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "shards",
+        abstract: "Inspect, verify, print and merge MDS shard datasets.",
+        subcommands: [Inspect.self, Verify.self, Cat.self, Merge.self])
+
+    /// The dataset directory argument the subcommands share.
+    struct DatasetArgument: ParsableArguments {
+        @Argument(help: "The dataset directory (holding index.json).")
+        var directory: String
+
+        func open(verify: Bool = true) throws -> ShardDataset {
+            do {
+                return try ShardDataset(directory: URL(fileURLWithPath: directory), options: ReadOptions(verifyHashes: verify))
+            } catch {
+                printError("error: \(error)")
+                throw ExitCode(2)
+            }
+        }
+    }
+
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Columns, sample and shard counts, sizes, compression and hashes.")
+
+        @OptionGroup var dataset: DatasetArgument
+
+        @Flag(help: "Also list every shard.")
+        var shards = false
+
+        func run() throws {
+            let data = try dataset.open()
+            let index = data.index
+            print("dataset: \(dataset.directory)\(data.isComplete ? "" : "  (UNFINISHED: its writer stopped; listing the shards it completed)")")
+            print("samples: \(data.count) in \(index.shards.count) shard(s)")
+            let raw = index.shards.reduce(0) { $0 + $1.rawData.bytes }
+            let stored = index.shards.reduce(0) { $0 + $1.storedFile.bytes }
+            print("bytes: \(raw) uncompressed, \(stored) on disk")
+            let configs = index.shards.map(\.config).reduce(into: [ShardConfig]()) { if !$0.contains($1) { $0.append($1) } }
+            for config in configs {
+                print("columns:")
+                for (name, encoding) in zip(config.columnNames, config.columnEncodings) {
+                    print("  \(name): \(encoding)\(encoding.fixedSize.map { " (\($0) bytes)" } ?? "")")
+                }
+                print("compression: \(config.compression?.description ?? "none")")
+                print("hashes: \(config.hashes.isEmpty ? "none" : config.hashes.joined(separator: ", "))")
+                print("size limit: \(config.sizeLimit.map(String.init) ?? "none")")
+            }
+            guard shards else { return }
+            for (i, shard) in index.shards.enumerated() {
+                print("  \(shard.storedFile.basename): \(shard.samples) samples, \(shard.storedFile.bytes) bytes"
+                      + (shard.zipData != nil ? " (\(shard.rawData.bytes) uncompressed)" : "")
+                      + ", samples \(data.sampleStarts[i])..<\(data.sampleStarts[i + 1])")
+            }
+        }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check every shard's hashes and decode every sample; exit 1 if anything is wrong.")
+
+        @OptionGroup var dataset: DatasetArgument
+
+        func run() throws {
+            let data = try dataset.open()
+            let problems = data.verify()
+            for problem in problems { print("FAIL \(problem)") }
+            let note = data.isComplete ? "" : " (unfinished dataset: only its completed shards were checked)"
+            if problems.isEmpty {
+                print("ok: \(data.index.shards.count) shard(s), \(data.count) samples\(note)")
+            } else {
+                print("\(problems.count) of \(data.index.shards.count) shard(s) damaged\(note)")
+                throw ExitCode.failure
+            }
+        }
+    }
+
+    struct Cat: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print samples as JSON lines: numbers as numbers, ndarrays as nested lists, bytes as base64.",
+            discussion: "sluice shards cat DIR --index 7\nsluice shards cat DIR --range 100..<110")
+
+        @OptionGroup var dataset: DatasetArgument
+
+        @Option(help: "One sample's global index (repeatable).")
+        var index: [Int] = []
+
+        @Option(help: ArgumentHelp("A range of global indices: A..<B or A...B.", valueName: "range"))
+        var range: String?
+
+        func run() throws {
+            let data = try dataset.open()
+            var indices = index
+            if let range { indices += try Self.parse(range) }
+            if index.isEmpty && range == nil { indices = Array(0..<data.count) }
+            for i in indices {
+                do {
+                    let sample = try data.sample(i)
+                    let shard = data.index.shards[data.locate(i).shard]
+                    let fields = shard.config.columnNames.compactMap { name in sample[name].map { (name, $0.jsonValue) } }
+                    print(JSONValue.object(fields).pythonJSON())
+                } catch {
+                    printError("error: \(error)")
+                    throw ExitCode.failure
+                }
+            }
+        }
+
+        static func parse(_ text: String) throws -> [Int] {
+            for (separator, closed) in [("..<", false), ("...", true)] {
+                let parts = text.components(separatedBy: separator)
+                if parts.count == 2, let low = Int(parts[0]), let high = Int(parts[1]), low <= high + (closed ? 1 : 0) {
+                    return Array(closed ? low..<(high + 1) : low..<high)
+                }
+            }
+            throw ValidationError("--range takes A..<B or A...B, got '\(text)'")
+        }
+    }
+
+    struct Merge: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Join the finished datasets of several writers (subdirectories) into one index.",
+            discussion: "sluice shards merge out/train part-0 part-1   # writes out/train/index.json")
+
+        @Argument(help: "The directory holding the parts; the merged index.json goes here.")
+        var directory: String
+
+        @Argument(help: "The parts: subdirectories of DIRECTORY, each a finished dataset, in order.")
+        var parts: [String]
+
+        func run() throws {
+            do {
+                let merged = try DatasetIndex.merge(parts: parts, into: URL(fileURLWithPath: directory))
+                print("merged \(parts.count) part(s): \(merged.shards.count) shard(s), \(merged.sampleCount) samples")
+            } catch {
+                printError("error: \(error)")
+                throw ExitCode.failure
+            }
+        }
+    }
+}

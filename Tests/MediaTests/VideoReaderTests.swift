@@ -1,0 +1,164 @@
+import Foundation
+import Media
+import Testing
+
+/// The reference frames exported by tools/export-video-fixtures.sh with the ffmpeg CLI.
+struct FrameFixtures: Decodable {
+    struct Clip: Decodable { let video: String; let fixture: String; let frameCount: Int }
+    let indices: [Int]
+    let rates: [Int]
+    let clips: [Clip]
+
+    static func load() throws -> FrameFixtures {
+        let data = try Data(contentsOf: URL(fileURLWithPath: Repository.fixture("video/frames.json")))
+        return try JSONDecoder().decode(FrameFixtures.self, from: data)
+    }
+
+    func pixels(_ clip: Clip, _ variant: String) throws -> [UInt8] {
+        [UInt8](try Data(contentsOf: URL(fileURLWithPath: Repository.fixture("video/\(clip.fixture)-\(variant).rgb"))))
+    }
+}
+
+struct VideoReaderTests {
+    @Test(arguments: try FrameFixtures.load().clips)
+    func framesMatchTheFFmpegCLIExactlyAtNativeSize(clip: FrameFixtures.Clip) throws {
+        let fixtures = try FrameFixtures.load()
+        let reader = try VideoReader(path: Repository.path(clip.video))
+        let batch = try reader.frames(.indices(fixtures.indices))
+        #expect(batch.width == 112 && batch.height == 112)
+        #expect(batch.pixels == (try fixtures.pixels(clip, "native")))
+    }
+
+    @Test(arguments: try FrameFixtures.load().clips)
+    func scaledFramesMatchTheFFmpegCLIAbove40dB(clip: FrameFixtures.Clip) throws {
+        let fixtures = try FrameFixtures.load()
+        let reader = try VideoReader(path: Repository.path(clip.video))
+        let batch = try reader.frames(.indices(fixtures.indices), output: FrameOutput(size: .exact(width: 80, height: 80)))
+        let expected = try fixtures.pixels(clip, "80x80")
+        for picture in 0..<batch.count {
+            let range = picture * batch.pictureBytes..<(picture + 1) * batch.pictureBytes
+            #expect(psnr(batch.pixels[range], expected[range]) > 40, "frame \(fixtures.indices[picture])")
+        }
+    }
+
+    /// `.fps(r)` drops and repeats the same frames as `ffmpeg -vf fps=r`.
+    @Test(arguments: try FrameFixtures.load().clips)
+    func fpsResamplingMatchesTheFFmpegFpsFilter(clip: FrameFixtures.Clip) throws {
+        let fixtures = try FrameFixtures.load()
+        let reader = try VideoReader(path: Repository.path(clip.video))
+        for rate in fixtures.rates {
+            let ours = try reader.frames(.fps(Double(rate)), output: FrameOutput(size: .exact(width: 16, height: 16)))
+            #expect(ours.pixels == (try fixtures.pixels(clip, "fps\(rate)-16x16")), "fps \(rate): frames \(ours.frameNumbers)")
+        }
+    }
+
+    @Test(arguments: try FrameFixtures.load().clips)
+    func countsTheTrueNumberOfFrames(clip: FrameFixtures.Clip) throws {
+        let info = try VideoReader(path: Repository.path(clip.video)).probe(countFrames: true)
+        #expect(info.frameCount == clip.frameCount)
+    }
+
+    /// Random access in any order equals decoding everything and picking: seeks land right.
+    @Test(arguments: Repository.allClips)
+    func seekingGivesTheSameFramesAsDecodingEverything(path: String) throws {
+        let reader = try VideoReader(path: path)
+        let everything = try reader.frames(.all)
+        let wanted = [44, 2, 30, 16, 15, 29, 0, 30]
+        let sought = try reader.frames(.indices(wanted))
+        for (position, number) in wanted.enumerated() {
+            let bytes = sought.pictureBytes
+            #expect(sought.pixels[position * bytes..<(position + 1) * bytes]
+                    == everything.pixels[number * bytes..<(number + 1) * bytes], "frame \(number)")
+        }
+    }
+
+    @Test func sampleSetMixesContainers() {
+        #expect(Repository.allClips.count == 24)
+        #expect(Set(Repository.allClips.map { URL(fileURLWithPath: $0).pathExtension }) == ["mp4", "mkv", "webm", "avi"])
+    }
+
+    @Test func probeReportsStreamsCodecsAndRotation() throws {
+        let mp4 = try VideoReader(path: Repository.clips[0]).probe()
+        #expect(mp4.streams.map(\.kind) == ["video", "audio"])
+        #expect(mp4.streams.map(\.codec) == ["h264", "aac"])
+        let video = mp4.streams[mp4.videoStream]
+        #expect(video.width == 112 && video.height == 112 && video.frameRate == 15)
+        #expect(video.declaredFrameCount == 45 && video.rotation == 0)
+        #expect(abs((mp4.duration ?? 0) - 3) < 0.1)
+        #expect(mp4.streams[1].sampleRate == 16000 && mp4.streams[1].channels == 1)
+
+        let webm = try VideoReader(path: Repository.clips[2]).probe()
+        #expect(webm.streams.map(\.codec) == ["vp9", "opus"])
+        #expect(webm.streams[0].declaredFrameCount == nil)  // Matroska headers carry no count
+        let rotated = try VideoReader(path: Repository.path("samples/shapes/rotated.mp4")).probe()
+        #expect(rotated.streams[rotated.videoStream].rotation == 90)
+    }
+
+    @Test func selectionsResolveToExactFrameNumbers() throws {
+        let reader = try VideoReader(path: Repository.clips[1])
+        let index = try reader.index()  // 45 frames at 15 fps: frame k starts at k/15 s
+        func numbers(_ selection: FrameSelection) throws -> [Int] {
+            try selection.frameNumbers(in: index, path: reader.path)
+        }
+        #expect(try numbers(.timestamps([0, 1.0, 1.05, 2.99])) == [0, 15, 15, 44])
+        #expect(try numbers(.uniform(count: 3)) == [7, 22, 37])
+        // This clip's first frame is at 16 ms on the container clock, so ffmpeg's fps filter
+        // (round to the nearest slot, keep the last frame per slot) takes frames 1, 4, 7, ...
+        #expect(try numbers(.fps(5)) == [1, 4, 7, 10, 13, 16, 19, 22, 25, 28, 31, 34, 37, 40, 43])
+        #expect(try numbers(.stride(10, start: 4)) == [4, 14, 24, 34, 44])
+        let clip = try numbers(.randomClip(seconds: 1, seed: 42))
+        #expect(clip.count == 15 && clip == Array(clip[0]...clip[0] + 14))
+        #expect(try numbers(.randomClip(seconds: 1, seed: 42)) == clip)
+        #expect(throws: MediaError.self) { try numbers(.indices([45])) }
+        #expect(throws: MediaError.self) { try numbers(.timestamps([3.5])) }
+    }
+
+    @Test func timestampSelectionDecodesThePictureOnDisplay() throws {
+        let reader = try VideoReader(path: Repository.clips[0])
+        let byTime = try reader.frames(.timestamps([1.5]))
+        #expect(byTime.frameNumbers == [22])
+        #expect(byTime.pixels == (try reader.frames(.indices([22]))).pixels)
+    }
+
+    @Test func shorterSideThenCentreCropKeepsTheMiddle() throws {
+        let reader = try VideoReader(path: Repository.clips[0])
+        let output = FrameOutput(size: .shorterSideThenCrop(shorterSide: 112, width: 64, height: 32))
+        let cropped = try reader.frames(.indices([10]), output: output)
+        let full = try reader.frames(.indices([10]))
+        #expect(cropped.width == 64 && cropped.height == 32)
+        for row in 0..<32 {  // native-size scale, so the crop is a plain window of the full frame
+            let from = ((row + 40) * 112 + 24) * 3
+            #expect(Array(cropped.pixels[row * 64 * 3..<(row + 1) * 64 * 3]) == Array(full.pixels[from..<from + 64 * 3]))
+        }
+    }
+
+    @Test func normalisedCHWPutsChannelsInPlanes() {
+        let batch = FrameBatch(frameNumbers: [0], seconds: [0], height: 1, width: 2, pixels: [255, 0, 51, 0, 255, 102])
+        let values = batch.normalizedCHW(mean: [0, 0, 0], std: [1, 1, 0.5])
+        let expected: [Float] = [1, 0, 0, 1, 0.4, 0.8]  // R plane, G plane, B plane (/0.5)
+        #expect(zip(values, expected).allSatisfy { abs($0 - $1) < 1e-6 })
+    }
+
+    /// Streaming one frame at a time (constant memory) hands over the same pictures as collecting them.
+    @Test func streamingFramesMatchesCollectingThem() throws {
+        let reader = try VideoReader(path: Repository.clips[2])
+        let output = FrameOutput(size: .exact(width: 24, height: 24), filter: .area)
+        let collected = try reader.frames(.stride(7, start: 1), output: output)
+        var streamed: [UInt8] = [], numbers: [Int] = []
+        try reader.forEachFrame(.stride(7, start: 1), output: output) { number, picture in
+            numbers.append(number)
+            streamed += picture
+        }
+        #expect(numbers == [1, 8, 15, 22, 29, 36, 43] && numbers == collected.frameNumbers)
+        #expect(streamed == collected.pixels)
+    }
+
+    @Test func threadedDecodingAndScalingGiveTheSamePictures() throws {
+        let output = FrameOutput(size: .exact(width: 64, height: 48))
+        let single = try VideoReader(path: Repository.clips[0], threads: 1).frames(.uniform(count: 5), output: output)
+        var threadedOutput = output
+        threadedOutput.scalerThreads = 2
+        let threaded = try VideoReader(path: Repository.clips[0], threads: 2).frames(.uniform(count: 5), output: threadedOutput)
+        #expect(single == threaded)
+    }
+}

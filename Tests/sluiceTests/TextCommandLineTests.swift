@@ -1,0 +1,40 @@
+import Foundation
+import Testing
+
+/// `sluice tokenize` and `sluice vocab train` as a user runs them.
+extension CommandLineTests {
+    @Test func tokenizeWritesOneArrayOfIdsPerDocumentAndReportsBadLines() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let corpus = dir.appendingPathComponent("corpus.txt")
+        try Data("Hello, world!\n\nUnaffable tokenization.\n".utf8 + [0xFF, 0x0A]).write(to: corpus)
+        let out = dir.appendingPathComponent("ids.jsonl")
+        let result = try sluice(["tokenize", "--tokenizer", "samples/text/bert-base-uncased-vocab.txt",
+                                 "--in", corpus.path, "--out", out.path, "--stats"])
+        #expect(result.status == 0)
+        #expect(try String(contentsOf: out, encoding: .utf8)
+            == "[101,7592,1010,2088,999,102]\n[101,14477,20961,3468,19204,3989,1012,102]\n")
+        #expect(result.output.hasPrefix("2 documents, 14 tokens"))
+        #expect(result.errors.contains("\(corpus.path):2: empty document"))
+        #expect(result.errors.contains("\(corpus.path):4: invalid UTF-8"))
+
+        let missing = try sluice(["tokenize", "--tokenizer", dir.appendingPathComponent("none.txt").path, "--in", corpus.path])
+        #expect(missing.status != 0)
+        #expect(missing.errors.contains("none.txt: cannot read vocabulary"))
+    }
+
+    @Test func vocabTrainWritesAVocabularyThatTokenizes() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let vocab = dir.appendingPathComponent("vocab.txt")
+        let result = try sluice(["vocab", "train", "--in", "samples/text/corpus.txt", "--format", "paragraphs",
+                                 "--size", "800", "--out", vocab.path])
+        #expect(result.status == 0)
+        #expect(result.output.contains("800 tokens from 300 documents"))
+        let tokens = try String(contentsOf: vocab, encoding: .utf8).split(separator: "\n")
+        #expect(tokens.count == 800 && tokens.prefix(5) == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
+        let stats = try sluice(["tokenize", "--tokenizer", vocab.path, "--in", "samples/text/corpus.txt",
+                                "--format", "paragraphs", "--stats"])
+        #expect(stats.output.contains(" 0 [UNK]"))
+    }
+}

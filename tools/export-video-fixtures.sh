@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Exports the reference frames the Media tests compare against, with the ffmpeg CLI:
+# for one clip per container, frames 3, 22 and 44 (ffmpeg's own numbering, select=eq(n,k)) as
+# raw RGB24 at the native size and scaled to 80x80 (bicubic), ffprobe's counted frame total, and
+# the clip resampled with the fps filter to 4 and 10 fps (scaled to 16x16 to stay small).
+# Writes Tests/MediaTests/Fixtures/video/. Needs: apt-get install -y ffmpeg
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+out="$root/Tests/MediaTests/Fixtures/video"
+mkdir -p "$out"
+indices=(3 22 44)
+rates=(4 10)
+select="select='$(printf 'eq(n\\,%s)+' "${indices[@]}" | sed 's/+$//')'"
+
+entries=()
+for clip in shapes-00000.mp4 shapes-00001.mkv shapes-00002.webm shapes-00003.avi; do
+  file="$root/samples/shapes/video/$clip"
+  name="${clip%.*}-${clip##*.}"
+  ffmpeg -v error -nostdin -threads 1 -i "$file" -vf "$select" -fps_mode passthrough \
+    -pix_fmt rgb24 -f rawvideo -y "$out/$name-native.rgb"
+  ffmpeg -v error -nostdin -threads 1 -i "$file" -vf "$select,scale=80:80:flags=bicubic" \
+    -fps_mode passthrough -pix_fmt rgb24 -f rawvideo -y "$out/$name-80x80.rgb"
+  for rate in "${rates[@]}"; do
+    ffmpeg -v error -nostdin -threads 1 -i "$file" -vf "fps=$rate,scale=16:16:flags=bicubic" \
+      -pix_fmt rgb24 -f rawvideo -y "$out/$name-fps$rate-16x16.rgb"
+  done
+  count=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 "$file")
+  entries+=("{\"video\": \"samples/shapes/video/$clip\", \"fixture\": \"$name\", \"frameCount\": $count}")
+done
+{
+  echo "{\"indices\": [$(IFS=,; echo "${indices[*]}")], \"rates\": [$(IFS=,; echo "${rates[*]}")], \"ffmpeg\": \"$(ffmpeg -version | head -1 | cut -d' ' -f3)\","
+  echo " \"clips\": ["
+  (IFS=$'\n'; echo "${entries[*]}") | sed '$!s/$/,/'
+  echo "]}"
+} > "$out/frames.json"
+echo "export-video-fixtures: wrote $out"
