@@ -27,7 +27,7 @@ demo: build
 		--in samples/text/corpus.txt --format paragraphs --out out/text-demo/ids.jsonl --stats
 	$(MAKE) demo-retromae
 
-# A short RetroMAE stage 1 on the sample corpus (debug build: a small model, about a minute),
+# A short RetroMAE stage 1 on the sample corpus (debug build: a small model, 1-2 minutes),
 # printing MLM/decoder accuracy, the shuffled-embedding check and held-out retrieval.
 demo-retromae: build
 	.build/debug/sluice retromae train --in samples/retromae/corpus.txt.gz --format paragraphs \
