@@ -6,6 +6,9 @@ public struct ModelError: Error, CustomStringConvertible {
     public let description: String
 
     public init(_ source: String, _ reason: String) { description = "\(source): \(reason)" }
+
+    /// An error whose message already names its source (the engine's errors do).
+    init(_ error: some CustomStringConvertible) { description = error.description }
 }
 
 extension BertConfig {
@@ -19,7 +22,7 @@ extension BertConfig {
                 feedForward = try LinearKind(config: ffn, nblocks: (object?["nblocks"] as? NSNumber)?.intValue)
             }
         } catch {
-            throw ModelError(url.path, error.description)
+            throw ModelError(error)
         }
     }
 

@@ -22,7 +22,7 @@ extension RetroMAEModel {
             if tensors["cls.predictions.bias"] != nil { try head.load(tensors, prefix: "cls.", from: file) }
             if tensors["c_head.attention.self.query.weight"] != nil { try decoder.load(tensors, prefix: "c_head.", from: file) }
         } catch {
-            throw ModelError(file.path, error.description)
+            throw ModelError(error)
         }
     }
 
@@ -39,7 +39,7 @@ extension RetroMAEModel {
         do throws(SafeTensorsError) {
             try SafeTensors.write(namedState, metadata: ["format": "pt"], to: file)
         } catch {
-            throw ModelError(file.path, error.description)
+            throw ModelError(error)
         }
     }
 }

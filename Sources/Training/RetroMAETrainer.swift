@@ -91,9 +91,11 @@ public final class RetroMAETrainer {
     }
 
     /// One update over `microBatches` that arrived from elsewhere (a pipeline); they count towards
-    /// `dataPosition`, so a resumed stream skips that many batches.
+    /// `dataPosition`, so a resumed stream skips that many batches. In stage 2 each goes with the
+    /// pair batch of its position.
     public func trainStep(on microBatches: [RetroMAEBatch]) throws -> StepReport {
-        try update(microBatches, pairBatches: microBatches.map { _ in nil }, dataTime: .zero)
+        let positions = dataPosition..<dataPosition + microBatches.count
+        return try update(microBatches, pairBatches: positions.map { pairs?.batch($0) }, dataTime: .zero)
     }
 
     private func update(_ batches: [RetroMAEBatch], pairBatches: [PairBatch?], dataTime: Duration) throws -> StepReport {

@@ -11,10 +11,10 @@ enum RetroMAEStages {
 
     static let train = StageSpec(
         type: "retromae_train", role: .sink,
-        summary: "trains RetroMAE on retromae_collate batches; checkpoints (resumable) and a model directory under `out`",
+        summary: "trains RetroMAE on retromae_collate batches (+ contrastive on `pairs`: stage 2); resumable checkpoints and a model under `out`",
         parameters: TextStages.tokenizerParameters + [
             ParameterSpec("out", .output, required: true, help: "directory for checkpoint.safetensors and model/"),
-            ParameterSpec("init", .inputs, help: "start from this model directory (ours or a Hugging Face BERT)"),
+            ParameterSpec("init", .string, help: "start from this model directory (ours or a Hugging Face BERT)"),
             ParameterSpec("resume", .bool, default: "false", help: "continue from out/checkpoint.safetensors, skipping the batches it consumed"),
             ParameterSpec("hidden", .int(min: 1), default: "128", help: "new model: hidden size"),
             ParameterSpec("layers", .int(min: 1), default: "2", help: "new model: encoder layers"),
@@ -30,6 +30,10 @@ enum RetroMAEStages {
             ParameterSpec("warmup", .double(min: 0, max: 1), default: "0.1", help: "warm-up share of the updates"),
             ParameterSpec("weight_decay", .double(min: 0), default: "0.01", help: "AdamW weight decay"),
             ParameterSpec("seed", .int(min: 0), default: "0", help: "model initialisation and dropout"),
+            ParameterSpec("pairs", .inputs, help: "stage 2: query<TAB>passage[<TAB>negative...] files for the contrastive loss"),
+            ParameterSpec("pair_batch_size", .int(min: 1), default: "32", help: "stage 2: pairs per batch"),
+            ParameterSpec("pair_max_length", .int(min: 3), default: "64", help: "stage 2: tokens per query or passage"),
+            ParameterSpec("temperature", .double(min: 1e-6), default: "0.05", help: "stage 2: similarity temperature"),
             ParameterSpec("checkpoint_every", .int(min: 1), default: "100", help: "updates between checkpoints"),
             ParameterSpec("log_every", .int(min: 1), default: "10", help: "updates between progress lines"),
         ]
@@ -37,8 +41,8 @@ enum RetroMAEStages {
         let tokenizer = try TextStages.loadTokenizer(parameters)
         var rng = RandomGenerator(seed: UInt64(parameters.int("seed") ?? 0))
         let model: RetroMAEModel
-        if let initial = parameters.inputs("init").first {
-            model = try RetroMAEModel(directory: initial, rng: &rng)
+        if let initial = parameters.string("init") {
+            model = try RetroMAEModel(directory: URL(fileURLWithPath: initial), rng: &rng)
         } else {
             var config = BertConfig()
             config.vocabularySize = tokenizer.vocabulary.count
@@ -57,11 +61,28 @@ enum RetroMAEStages {
         config.warmupRatio = Float(parameters.double("warmup") ?? 0.1)
         config.weightDecay = Float(parameters.double("weight_decay") ?? 0.01)
         config.seed = UInt64(parameters.int("seed") ?? 0)
+        config.temperature = Float(parameters.double("temperature") ?? 0.05)
         guard let out = parameters.output("out") else { throw StageError(item: parameters.stageName, reason: "no out directory") }
-        return .sink(try RetroMAESink(trainer: RetroMAETrainer(model: model, data: nil, config: config), tokenizer: tokenizer, out: out,
+        let pairFiles = parameters.inputs("pairs")
+        let pairs = try pairFiles.isEmpty ? nil : PairDataset(
+            pairs: readPairs(pairFiles), tokenizer: tokenizer, maxLength: parameters.int("pair_max_length") ?? 64,
+            batchSize: parameters.int("pair_batch_size") ?? 32, seed: config.seed)
+        return .sink(try RetroMAESink(trainer: RetroMAETrainer(model: model, data: nil, pairs: pairs, config: config), tokenizer: tokenizer, out: out,
                                       resume: parameters.bool("resume"), checkpointEvery: parameters.int("checkpoint_every") ?? 100,
                                       logEvery: parameters.int("log_every") ?? 10))
     }
+}
+
+/// Every query/passage pair of `files`; a malformed line is an error naming file and line.
+private func readPairs(_ files: [URL]) throws -> [(query: String, positive: String, negatives: [String])] {
+    var pairs: [(query: String, positive: String, negatives: [String])] = []
+    for record in try PairReader(paths: files.map(\.path)) {
+        switch record {
+        case .pair(let pair): pairs.append((pair.query, pair.positive, pair.negatives))
+        case .quarantined(let quarantine): throw StageError(item: "\(quarantine.source):\(quarantine.line)", reason: quarantine.description)
+        }
+    }
+    return pairs
 }
 
 /// Feeds streamed batches to a `RetroMAETrainer`, `accumulation` at a time.
@@ -93,9 +114,10 @@ final class RetroMAESink: Sink {
         pending.removeAll()
         if trainer.step % logEvery == 0 {
             let n = Float(window.count), seconds = window.reduce(0) { $0 + $1.seconds }
-            print(String(format: "retromae step %d/%d loss %.3f (mlm %.3f, decoder %.3f) | %.0f tokens/s", trainer.step,
+            print(String(format: "retromae step %d/%d loss %.3f (mlm %.3f, decoder %.3f, contrastive %.3f) | %.0f tokens/s", trainer.step,
                          trainer.config.totalSteps, window.reduce(0) { $0 + $1.loss } / n, window.reduce(0) { $0 + $1.encoderLoss } / n,
-                         window.reduce(0) { $0 + $1.decoderLoss } / n, Double(window.reduce(0) { $0 + $1.tokens }) / seconds))
+                         window.reduce(0) { $0 + $1.decoderLoss } / n, window.reduce(0) { $0 + $1.contrastiveLoss } / n,
+                         Double(window.reduce(0) { $0 + $1.tokens }) / seconds))
             window.removeAll()
         }
         if trainer.step % checkpointEvery == 0 { try trainer.saveCheckpoint(to: checkpoint) }
