@@ -54,6 +54,9 @@ let package = Package(
             ]),
         /// Tensors, tape autodiff over OpenBLAS, layers, optimizers, checkpoints, Monarch.
         .target(name: "Tensor", dependencies: ["COpenBLAS"]),
+        // RetroMAE: the BERT encoder with its enhanced decoder (Models), the trainer loop (Training)
+        .target(name: "Models", dependencies: ["Tensor", "Text"]),
+        .target(name: "Training", dependencies: ["Models", "Tensor", "Text"]),
 
         // MARK: Pipeline files and the stages they can name
         .target(
@@ -79,10 +82,6 @@ let package = Package(
         .executableTarget(name: "shards-bench", dependencies: ["Shards"], path: "Benchmarks/shards-bench"),
         .executableTarget(name: "tensor-bench", dependencies: ["Tensor", "COpenBLAS"], path: "Benchmarks/tensor-bench"),
         .executableTarget(name: "retromae-bench", dependencies: ["Models", "Tensor", "Text"], path: "Benchmarks/retromae-bench"),
-
-        // MARK: RetroMAE: the BERT encoder with its enhanced decoder, and the trainer loop
-        .target(name: "Models", dependencies: ["Tensor", "Text"]),
-        .target(name: "Training", dependencies: ["Models", "Tensor", "Text"]),
 
         // MARK: Tests, beside the module they test
         .testTarget(name: "CLibrariesTests", dependencies: ["CFFmpeg", "CSndFile", "COpenBLAS"]),
