@@ -66,15 +66,3 @@ extension BertModel {
     }
 }
 
-/// Re-draws matrices as N(0, 0.02) and zeroes biases, as BERT initialises (and `BertModel`
-/// does for its layers); LayerNorm and Monarch factors keep their own initialisation. It keeps
-/// MLM logits near zero at init, so the losses start at ln(vocab).
-func initializeLikeBert(_ parameters: [(name: String, tensor: Tensor)], rng: inout RandomGenerator) {
-    for (name, tensor) in parameters where !name.contains("LayerNorm") {
-        if name.hasSuffix("bias") {
-            tensor.assign(.zeros(tensor.shape))
-        } else if tensor.rank == 2 {
-            tensor.assign(.normal(tensor.shape, std: 0.02, rng: &rng))
-        }
-    }
-}

@@ -103,12 +103,7 @@ public struct BertModel: Layer {
         layers = (0..<config.layers).map { _ in
             let layer = BertLayer(hidden: config.hidden, heads: config.heads, intermediate: config.intermediate,
                                   dropout: config.dropout, eps: config.layerNormEps, ffn: config.feedForward, rng: &rng)
-            for (name, tensor) in layer.namedParameters where tensor.rank == 2 && name.hasSuffix(".weight") {
-                tensor.assign(.normal(tensor.shape, std: 0.02, rng: &rng))
-            }
-            for (name, tensor) in layer.namedParameters where name.hasSuffix(".bias") && !name.contains("LayerNorm") {
-                tensor.assign(.zeros(tensor.shape))
-            }
+            initializeLikeBert(layer.namedParameters, rng: &rng)
             return layer
         }
     }
@@ -168,5 +163,18 @@ public struct BertMaskedLMHead: Layer {
     /// masked positions to save the large product).
     public func callAsFunction(_ hidden: Tensor) -> Tensor {
         matmul(norm(transform(hidden).gelu()), wordEmbeddings, transposeB: true) + bias
+    }
+}
+
+/// Re-draws matrices as N(0, 0.02) and zeroes biases, as BERT initialises its layers (and any
+/// layer a BERT-based model adds); LayerNorm and Monarch factors keep their own initialisation.
+/// It keeps MLM logits near zero at init, so losses start near ln(vocab).
+public func initializeLikeBert(_ parameters: [(name: String, tensor: Tensor)], rng: inout RandomGenerator) {
+    for (name, tensor) in parameters where !name.contains("LayerNorm") {
+        if name.hasSuffix(".bias") {
+            tensor.assign(.zeros(tensor.shape))
+        } else if tensor.rank == 2 && name.hasSuffix(".weight") {
+            tensor.assign(.normal(tensor.shape, std: 0.02, rng: &rng))
+        }
     }
 }
