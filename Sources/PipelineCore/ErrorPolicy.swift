@@ -76,8 +76,6 @@ final class Quarantine: @unchecked Sendable {
         try handle?.synchronize()
     }
 
-    var count: Int { lock.withLock { records.count } }
-
     func close() {
         lock.withLock {
             try? handle?.close()

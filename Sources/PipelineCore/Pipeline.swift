@@ -181,7 +181,6 @@ public final class PipelineRun: @unchecked Sendable {
     public let pipeline: Pipeline
     private let startedAt = monotonicNanos()
     private let done = Atomic<Bool>(false)
-    private let aborted = Atomic<Bool>(false)
 
     init(pipeline: Pipeline) { self.pipeline = pipeline }
 
@@ -196,11 +195,8 @@ public final class PipelineRun: @unchecked Sendable {
 
     /// Stops at once: queues are emptied and sinks finish with `.failed`.
     public func abort() {
-        aborted.store(true, ordering: .relaxed)
         pipeline.context.fail(.aborted)
     }
-
-    public var isFinished: Bool { done.load(ordering: .relaxed) }
 
     /// Blocks until every stage is done (hung workers the watchdog gave up on excepted).
     public func wait() -> PipelineReport {

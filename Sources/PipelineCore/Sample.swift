@@ -24,14 +24,8 @@ public struct Sample: Sendable, Equatable, ByteCounted, ItemDescribing {
         return "sample with fields \(fields.keys.joined(separator: ", "))"
     }
 
-    /// The sample as one JSON object: numbers as numbers, arrays as nested lists, bytes as base64.
-    public func jsonObject() -> [String: Any] {
-        var object: [String: Any] = [:]
-        for (key, value) in fields { object[key] = value.jsonValue }
-        return object
-    }
-
-    /// One line of JSONL with keys in field order.
+    /// One line of JSONL with keys in field order: numbers as numbers, arrays as nested lists,
+    /// bytes as base64.
     public func jsonLine() throws -> Data {
         var line = Data("{".utf8)
         for (index, (key, value)) in fields.enumerated() {

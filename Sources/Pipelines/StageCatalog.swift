@@ -3,7 +3,7 @@ import PipelineCore
 
 /// The stage kinds pipeline files can name. Each domain adds its kinds in Stages/.
 public struct StageCatalog: Sendable {
-    public private(set) var all: [StageSpec]
+    public let all: [StageSpec]
 
     public init(_ specs: [StageSpec]) { all = specs }
 
@@ -16,8 +16,6 @@ public struct StageCatalog: Sendable {
 
     public func specs(role: StageSpec.Role) -> [StageSpec] { all.filter { $0.role == role } }
 
-    /// Adds kinds (a program embedding sluice can register its own).
-    public mutating func register(_ specs: [StageSpec]) { all += specs }
 }
 
 extension PipelinePlan {
