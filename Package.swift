@@ -24,10 +24,14 @@ let package = Package(
             name: "CFFmpeg", pkgConfig: "libavformat libavcodec libavutil libswscale libswresample",
             providers: [.apt(["libavformat-dev", "libavcodec-dev", "libswscale-dev", "libswresample-dev"])]),
         .systemLibrary(name: "CSndFile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
+        .systemLibrary(name: "CFFTW", pkgConfig: "fftw3f", providers: [.apt(["libfftw3-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
+
+        /// The log-mel inner loops, built for AVX2 and for baseline x86-64 with the loader choosing.
+        .target(name: "CMelKernels"),
 
         // MARK: The engine
         .target(
@@ -40,8 +44,9 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]),
 
         // MARK: Domain modules
-        /// Video frames (FFmpeg), audio (libsndfile, FFmpeg), resampling, log-mel, as PipelineCore arrays.
-        .target(name: "Media", dependencies: ["CFFmpeg", "CSndFile", "PipelineCore"]),
+        /// Video frames (FFmpeg), audio (libsndfile, FFmpeg), resampling, log-mel (FFmpeg's FFT, and
+        /// FFTW for lengths FFmpeg 5.1 has no fast path for), as PipelineCore arrays.
+        .target(name: "Media", dependencies: ["CFFmpeg", "CSndFile", "CFFTW", "CMelKernels", "PipelineCore"]),
         /// Corpus readers, BERT WordPiece (identical to HF tokenizers), vocabulary training, packing,
         /// MLM and RetroMAE masking.
         .target(name: "Text", dependencies: ["CZlib", "CZstd"]),

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   pkg-config
   libavformat-dev libavcodec-dev libswscale-dev libswresample-dev libavutil-dev
-  libsndfile1-dev
+  libsndfile1-dev libfftw3-dev
   libopenblas-dev
   libzstd-dev zlib1g-dev libxxhash-dev
 )

@@ -1,10 +1,13 @@
+import CFFTW
 import CFFmpeg
+import CMelKernels
 import Foundation
+import Synchronization
 
 /// Options of a (log-)mel spectrogram, named as in librosa's `melspectrogram` + `power_to_db`,
 /// which the output matches for the same options. The defaults are the spoken-caption setup:
 /// 16 kHz, pre-emphasis 0.97, 25 ms Hamming window in a 512-point FFT, 10 ms hop, 40 mels from 20 Hz.
-public struct MelOptions: Sendable, Equatable, Codable {
+public struct MelOptions: Sendable, Hashable, Codable {
     /// Analysis window shape (periodic, as librosa/scipy `fftbins=True`).
     public enum Window: String, Sendable, Codable, CaseIterable { case hann, hamming }
     /// Hz-to-mel mapping: Slaney's (librosa's default, linear below 1 kHz) or HTK's.
@@ -58,72 +61,70 @@ public struct MelSpectrogram: Sendable, Equatable {
     }
 }
 
-/// Computes log-mel spectrograms with FFmpeg's FFT (av_tx), matching librosa for the same
-/// options. Everything runs in float32 (FFmpeg's SIMD FFT, and loops the compiler vectorises):
-/// at worst 5.6e-4 dB from librosa's float64 result on the fixtures (3.4e-4 with double around the FFT).
-/// Owns the FFT context and buffers; reuse one per thread.
+/// Computes log-mel spectrograms, matching librosa for the same options. Everything runs in
+/// float32 (SIMD FFTs, and CMelKernels' loops built for AVX2): at worst 5.6e-4 dB from librosa's
+/// float64 result on the fixtures.
+///
+/// One spectrogram's frames can be split over several threads, each with its own FFT, so a single
+/// long clip uses every core; a pipeline that already runs one clip per worker wants 1.
+/// Not reentrant: use one extractor per thread.
 public final class MelExtractor {
     /// The options this extractor was built for.
     public let options: MelOptions
-    private var transform: OpaquePointer?
-    private let run: av_tx_fn
-    private let frameBuffer: UnsafeMutablePointer<Float>
-    private let spectrumBuffer: UnsafeMutablePointer<Float>
+    /// Threads one spectrogram is split over.
+    public let threads: Int
     /// The analysis window, already zero-padded to fftSize.
-    private let window: [Float]
-    /// cos and sin of 2 pi k / fftSize for k in 0...fftSize/2, to untangle the half-length FFT.
-    private let twiddleCos: [Float], twiddleSin: [Float]
-    /// Mel filter bank, sparse: band b weights FFT bins firstBin[b] ..< firstBin[b] + length[b]
-    /// with weights[offset[b] ...], so the product skips the zeros of each triangle.
-    private let firstBin: [Int], length: [Int], offset: [Int], weights: [Float]
+    private let window: UnsafeMutableBufferPointer<Float>
+    /// Mel filter bank in blocks of eight bands (see `sluice_mel_group`), pointing into `weights`.
+    private let groups: UnsafeMutableBufferPointer<sluice_mel_group>, weights: UnsafeMutableBufferPointer<Float>
+    /// One FFT and its buffers per thread.
+    private let spectra: [PowerSpectrum]
 
-    /// Prepares the FFT, window and filter bank; fails for options that make no sense.
-    public init(options: MelOptions = MelOptions()) throws(MediaError) {
+    /// Prepares FFTs, window and filter bank; fails for options that make no sense.
+    public init(options: MelOptions = MelOptions(), threads: Int = 1) throws(MediaError) {
         self.options = options
-        let source = "log-mel options"
+        self.threads = max(1, threads)
         let o = options
         let top = o.maxFrequency ?? Double(o.sampleRate) / 2
         guard o.sampleRate > 0, o.fftSize >= 2, o.fftSize % 2 == 0, o.hopLength > 0,
               o.windowLength > 0, o.windowLength <= o.fftSize, o.melBins > 0, o.power > 0,
               o.minFrequency >= 0, top > o.minFrequency, top <= Double(o.sampleRate) / 2 + 1e-9
         else {
-            throw MediaError(.outOfRange, path: source, "inconsistent options \(o)")
+            throw MediaError(.outOfRange, path: "log-mel options", "inconsistent options \(o)")
         }
-        var context: OpaquePointer?
-        var function: av_tx_fn?
-        var scale: Float = 1
-        let made = av_tx_init(&context, &function, AV_TX_FLOAT_FFT, 0, Int32(o.fftSize / 2), &scale, 0)
-        guard made >= 0, let context, let function else {
-            throw MediaError(.unsupported, path: source, "FFmpeg's FFT cannot do length \(o.fftSize): \(ffmpegMessage(made))")
+        var spectra: [PowerSpectrum] = []
+        for _ in 0..<self.threads { spectra.append(try PowerSpectrum(length: o.fftSize)) }
+        self.spectra = spectra
+        window = .allocate(copying: Self.paddedWindow(o))
+        // Each group of eight bands spans the bins from its lowest band's first to its highest
+        // band's last nonzero weight (bands with none, possible with many bands and a short FFT, add nothing).
+        let bank = Self.filterBank(o, maxFrequency: top)
+        var spans: [Range<Int>] = [], blocks: [Float] = []
+        for group in stride(from: 0, to: bank.count, by: 8) {
+            let members = bank[group..<min(group + 8, bank.count)]
+            let covered = members.filter { !$0.weights.isEmpty }
+            let first = covered.map(\.firstBin).min() ?? 0
+            let end = covered.map { $0.firstBin + $0.weights.count }.max() ?? first
+            var block = [Float](repeating: 0, count: (end - first) * 8)
+            for (i, band) in members.enumerated() {
+                for (j, weight) in band.weights.enumerated() { block[(band.firstBin - first + j) * 8 + i] = Float(weight) }
+            }
+            spans.append(first..<end)
+            blocks += block
         }
-        transform = context
-        run = function
-        // av_malloc aligns for FFmpeg's SIMD code, which the transform requires.
-        let bytes = (o.fftSize + 2) * MemoryLayout<Float>.stride
-        let frameMemory = av_mallocz(bytes), spectrumMemory = av_mallocz(bytes)
-        guard let frameMemory, let spectrumMemory else {
-            av_free(frameMemory)
-            av_free(spectrumMemory)
-            av_tx_uninit(&transform)
-            throw MediaError(.library, path: source, "cannot allocate FFT buffers")
-        }
-        frameBuffer = frameMemory.bindMemory(to: Float.self, capacity: o.fftSize + 2)
-        spectrumBuffer = spectrumMemory.bindMemory(to: Float.self, capacity: o.fftSize + 2)
-        window = Self.paddedWindow(o)
-        let angles = (0...(o.fftSize / 2)).map { 2 * Double.pi * Double($0) / Double(o.fftSize) }
-        twiddleCos = angles.map { Float(cos($0)) }
-        twiddleSin = angles.map { Float(sin($0)) }
-        let bands = Self.filterBank(o, maxFrequency: top)
-        firstBin = bands.map(\.firstBin)
-        length = bands.map(\.weights.count)
-        offset = bands.indices.map { band in bands[..<band].reduce(0) { $0 + $1.weights.count } }
-        weights = bands.flatMap(\.weights).map(Float.init)
+        let weights = UnsafeMutableBufferPointer.allocate(copying: blocks)
+        var offset = 0
+        groups = .allocate(copying: spans.map { span in
+            defer { offset += span.count * 8 }
+            return sluice_mel_group(first: span.lowerBound, count: span.count, weights: weights.baseAddress! + offset)
+        })
+        self.weights = weights
     }
 
     deinit {
-        av_tx_uninit(&transform)
-        av_free(frameBuffer)
-        av_free(spectrumBuffer)
+        window.deallocate()
+        groups.deallocate()
+        weights.deallocate()
     }
 
     /// Periodic window of windowLength, centred in fftSize zeros (librosa `pad_center`).
@@ -173,118 +174,6 @@ public final class MelExtractor {
         }
     }
 
-    /// The spectrogram of mono samples at `options.sampleRate`.
-    public func compute(_ samples: [Float]) throws(MediaError) -> MelSpectrogram {
-        let o = options
-        let n = o.fftSize, hop = o.hopLength, bins = n / 2 + 1, mels = o.melBins
-        let pad = o.center ? n / 2 : 0
-        let padded = samples.count + 2 * pad
-        guard padded >= n else {
-            throw MediaError(.outOfRange, path: "log-mel input",
-                             "\(samples.count) samples are fewer than one \(n)-sample frame")
-        }
-        let signal = emphasised(samples)
-        let frames = 1 + (padded - n) / hop
-        let exponent = Float(o.power)
-        let input = frameBuffer, spectrum = spectrumBuffer
-        // The window is zero outside [lead, lead + windowLength), so only that span is written;
-        // the rest of the frame buffer stays zero from av_mallocz.
-        let lead = (n - o.windowLength) / 2, tail = lead + o.windowLength
-        var mel = [Float](unsafeUninitializedCapacity: frames * mels) { out, initialised in
-            signal.withUnsafeBufferPointer { x in
-            window.withUnsafeBufferPointer { w in
-            weights.withUnsafeBufferPointer { f in
-            firstBin.withUnsafeBufferPointer { firstBin in
-            length.withUnsafeBufferPointer { length in
-            offset.withUnsafeBufferPointer { offset in
-            twiddleCos.withUnsafeBufferPointer { tc in
-            twiddleSin.withUnsafeBufferPointer { ts in
-                let p = UnsafeMutablePointer<Float>.allocate(capacity: bins)
-                defer { p.deallocate() }
-                for frame in 0..<frames {
-                    let start = frame &* hop &- pad
-                    let first = min(tail, max(lead, -start))
-                    let end = max(first, min(tail, x.count &- start))
-                    for i in lead..<first { input[i] = 0 }
-                    for i in first..<end { input[i] = x[start &+ i] * w[i] }
-                    for i in end..<tail { input[i] = 0 }
-                    run(transform, spectrum, input, 2 &* MemoryLayout<Float>.stride)
-                    Self.realPower(spectrum, half: bins &- 1, cos: tc.baseAddress!, sin: ts.baseAddress!, into: p)
-                    if exponent != 2 {
-                        for k in 0..<bins { p[k] = pow(p[k].squareRoot(), exponent) }
-                    }
-                    let row = frame &* mels
-                    for band in 0..<mels {
-                        let bin = firstBin[band], base = offset[band]
-                        out[row &+ band] = Self.dot(f.baseAddress! + base, p + bin, length[band])
-                    }
-                }
-            }
-            }
-            }
-            }
-            }
-            }
-            }
-            }
-            initialised = frames * mels
-        }
-        if o.decibels { toDecibels(&mel) }
-        return MelSpectrogram(frames: frames, melBins: mels, values: mel)
-    }
-
-    /// |X[k]|^2 for k in 0...half of the real frame x whose even and odd samples were the real and
-    /// imaginary parts of the complex FFT z (length `half`): X[k] = E[k] + e^(-2 pi i k / 2half) O[k]
-    /// with E[k] = (Z[k] + conj Z[half-k]) / 2 and O[k] = (Z[k] - conj Z[half-k]) / 2i. FFmpeg's own
-    /// RDFT (libavutil 57) does this step in scalar C, most of its time here; this loop vectorises.
-    @inline(__always)
-    private static func realPower(_ z: UnsafePointer<Float>, half m: Int, cos: UnsafePointer<Float>,
-                                  sin: UnsafePointer<Float>, into p: UnsafeMutablePointer<Float>) {
-        p[0] = (z[0] + z[1]) * (z[0] + z[1])
-        p[m] = (z[0] - z[1]) * (z[0] - z[1])
-        for k in 1..<m {
-            let a = z[2 &* k], b = z[2 &* k &+ 1]
-            let c = z[2 &* (m &- k)], d = z[2 &* (m &- k) &+ 1]
-            let sumRe = a + c, difIm = b - d, sumIm = b + d, difRe = c - a
-            let re = sumRe + cos[k] * sumIm + sin[k] * difRe
-            let im = difIm + cos[k] * difRe - sin[k] * sumIm
-            p[k] = 0.25 * (re * re + im * im)
-        }
-    }
-
-    /// Dot product of `count` floats with four independent sums, which the CPU overlaps (a single
-    /// float sum is serialised by the add latency, as the compiler may not reorder it).
-    @inline(__always)
-    private static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {
-        var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
-        var j = 0
-        while j &+ 4 <= count {
-            s0 += a[j] * b[j]
-            s1 += a[j &+ 1] * b[j &+ 1]
-            s2 += a[j &+ 2] * b[j &+ 2]
-            s3 += a[j &+ 3] * b[j &+ 3]
-            j &+= 4
-        }
-        while j < count {
-            s0 += a[j] * b[j]
-            j &+= 1
-        }
-        return (s0 + s1) + (s2 + s3)
-    }
-
-    /// 10 log10(x) for positive normal x, as exponent plus 2 atanh((m-1)/(m+1)) of the mantissa m in
-    /// [sqrt(1/2), sqrt(2)) to the s^7 term: relative error ~1e-8, below float rounding, and unlike
-    /// libm's log10f it has no calls or branches, so the loop over the spectrogram vectorises.
-    @inline(__always)
-    private static func decibels(_ x: Float) -> Float {
-        let bits = x.bitPattern &- 0x3F35_04F3  // bits of sqrt(1/2): m lands in [sqrt(1/2), sqrt(2))
-        let exponent = Float(Int32(bitPattern: bits) >> 23)
-        let m = Float(bitPattern: (bits & 0x007F_FFFF) &+ 0x3F35_04F3)
-        let s = (m - 1) / (m + 1), s2 = s * s
-        let ln = 2 * s * (1 + s2 * (1 / 3 + s2 * (1 / 5 + s2 * (1 / 7))))
-        return 10 * (exponent * 0.30102999566 + ln * 0.43429448190)
-    }
-
     /// The spectrogram of `audio`, which must already be mono at `options.sampleRate`.
     public func compute(_ audio: AudioBuffer) throws(MediaError) -> MelSpectrogram {
         guard audio.channels == 1, audio.sampleRate == options.sampleRate else {
@@ -294,34 +183,140 @@ public final class MelExtractor {
         return try compute(audio.samples)
     }
 
-    /// Samples pre-emphasised like `librosa.effects.preemphasis`: y[t] - c*y[t-1], with librosa's
-    /// initial filter state 2*y[0] - y[1] making the first output 3*y[0] - y[1].
-    private func emphasised(_ samples: [Float]) -> [Float] {
-        let count = samples.count
-        guard let c = options.preEmphasis.map(Float.init), count > 1 else { return samples }
-        return [Float](unsafeUninitializedCapacity: count) { out, initialised in
+    /// The spectrogram of mono samples at `options.sampleRate`.
+    public func compute(_ samples: [Float]) throws(MediaError) -> MelSpectrogram {
+        let n = options.fftSize, mels = options.melBins
+        let pad = options.center ? n / 2 : 0
+        guard samples.count + 2 * pad >= n else {
+            throw MediaError(.outOfRange, path: "log-mel input",
+                             "\(samples.count) samples are fewer than one \(n)-sample frame")
+        }
+        let frames = 1 + (samples.count + 2 * pad - n) / options.hopLength
+        // Frames go out in chunks that the threads claim in turn, so a thread that starts late on a
+        // busy machine takes fewer; a short clip is not worth waking a second thread for.
+        let chunk = 64, chunks = (frames + chunk - 1) / chunk
+        let rows = { (index: Int) in (index * chunk)..<min(frames, (index + 1) * chunk) }
+        let workers = min(spectra.count, chunks)
+        // power_to_db with ref = max: 10 log10(max(amin, S)) - 10 log10(max(amin, max S)),
+        // floored at max - topDecibels, as the maximum is 0 dB. The threads take the logarithms
+        // and the maxima of their chunks; the shift by the overall maximum is a light pass after.
+        // For magnitude spectrograms (power 1) librosa's amplitude_to_db would use 20 log10; this
+        // follows power_to_db for every exponent, as librosa does when given any S.
+        let amin = Float(options.minimumValue)
+        let mel = [Float](unsafeUninitializedCapacity: frames * mels) { out, initialised in
             samples.withUnsafeBufferPointer { x in
-                out[0] = 3 * x[0] - x[1]
-                for t in 1..<count { out[t] = x[t] - c * x[t &- 1] }
+                let out = out.baseAddress!
+                var maxima = [Float](repeating: 0, count: workers)
+                maxima.withUnsafeMutableBufferPointer { maxima in
+                    Self.share(chunks, among: workers) { worker, index in
+                        let span = rows(index), values = out + span.lowerBound * mels
+                        melFrames(span, with: spectra[worker], of: x, into: out)
+                        maxima[worker] = max(maxima[worker], sluice_largest(values, span.count * mels))
+                        if options.decibels { sluice_decibels_of(values, span.count * mels, amin) }
+                    }
+                }
+                if options.decibels {
+                    let lowest = options.topDecibels.map { -Float($0) } ?? -.infinity
+                    sluice_relative_decibels(out, frames * mels, sluice_decibels(max(amin, maxima.max()!)), lowest)
+                }
             }
-            initialised = count
+            initialised = frames * mels
+        }
+        return MelSpectrogram(frames: frames, melBins: mels, values: mel)
+    }
+
+    /// Runs body(worker, chunk) for every chunk in 0..<chunks on `workers` threads, which claim
+    /// chunks in order.
+    private static func share(_ chunks: Int, among workers: Int, _ body: (_ worker: Int, _ chunk: Int) -> Void) {
+        guard workers > 1 else {
+            for index in 0..<chunks { body(0, index) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            let work = SharedChunks(body: body)
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                while case let index = work.next.add(1, ordering: .relaxed).oldValue, index < chunks {
+                    work.body(worker, index)
+                }
+            }
         }
     }
 
-    /// power_to_db with ref = max: 10 log10(max(amin, S) / max(amin, max S)), floored at -topDecibels.
-    /// For magnitude spectrograms (power 1) librosa's amplitude_to_db is the same with 20 log10;
-    /// this follows power_to_db for every exponent, as librosa does when given any S.
-    private func toDecibels(_ values: inout [Float]) {
-        let floor = Float(options.minimumValue)
-        let reference = Self.decibels(max(floor, values.max() ?? floor))  // max -> exactly 0 dB
-        // The maximum is 0 dB, so librosa's floor (max - topDecibels) is -topDecibels.
-        let lowest = options.topDecibels.map { -Float($0) } ?? -.infinity
-        values.withUnsafeMutableBufferPointer { v in
-            for i in 0..<v.count {
-                let x = v[i]
-                let db = Self.decibels(x > floor ? x : floor) - reference
-                v[i] = db < lowest ? lowest : db
+    /// Writes the mel rows of `frames` (melBins floats each, at out + frame x melBins).
+    private func melFrames(_ frames: Range<Int>, with spectrum: PowerSpectrum, of x: UnsafeBufferPointer<Float>,
+                           into out: UnsafeMutablePointer<Float>) {
+        let o = options
+        let n = o.fftSize, hop = o.hopLength, half = n / 2, mels = o.melBins
+        let pad = o.center ? n / 2 : 0
+        let input = spectrum.input, p = spectrum.power
+        // The window is zero outside [lead, tail), so only that span is written; the rest of the
+        // frame buffer stays zero from allocation.
+        let lead = (n - o.windowLength) / 2, tail = lead + o.windowLength
+        let emphasis = x.count > 1 ? o.preEmphasis.map { Float($0) } : nil
+        let exponent = Float(o.power)
+        for frame in frames {
+            let start = frame &* hop &- pad
+            // Pre-emphasis y[t] - c y[t-1] is applied on the fly, so no emphasised copy is made.
+            if start &+ lead >= (emphasis == nil ? 0 : 1), start &+ tail <= x.count {
+                sluice_window_frame(input + lead, x.baseAddress! + (start &+ lead), window.baseAddress! + lead,
+                                    emphasis ?? 0, tail &- lead)
+            } else {
+                for i in lead..<tail { input[i] = Self.emphasised(x, at: start &+ i, by: emphasis) * window[i] }
             }
+            spectrum.transform()
+            if exponent != 2 {
+                for k in 0...half { p[k] = pow(p[k].squareRoot(), exponent) }
+            }
+            sluice_mel_bands(out + frame &* mels, p, groups.baseAddress!, mels)
         }
+    }
+
+    /// Sample t of the signal as librosa.effects.preemphasis leaves it: y[t] - c y[t-1], with the
+    /// initial filter state 2 y[0] - y[1] making y[0] 3 y[0] - y[1]; zero outside the signal.
+    @inline(__always)
+    private static func emphasised(_ x: UnsafeBufferPointer<Float>, at t: Int, by c: Float?) -> Float {
+        guard t >= 0, t < x.count else { return 0 }
+        guard let c else { return x[t] }
+        return t == 0 ? 3 * x[0] - x[1] : x[t] - c * x[t &- 1]
+    }
+}
+
+/// Single-threaded extractors for callers on many threads, such as a pipeline's parallel stage:
+/// building one plans an FFT and a filter bank, which can cost more than a short clip's spectrogram,
+/// so each is kept for reuse, at most one per thread per set of options.
+public final class MelExtractorPool: @unchecked Sendable {
+    private let lock = NSLock()
+    /// Idle extractors. Guarded by `lock`; an extractor taken out belongs to one caller until returned.
+    private var idle: [MelOptions: [MelExtractor]] = [:]
+
+    public init() {}
+
+    /// The spectrogram of `samples` with `options`, on an idle extractor, made if none is free.
+    public func compute(_ samples: [Float], options: MelOptions) throws(MediaError) -> MelSpectrogram {
+        let extractor: MelExtractor
+        if let reused = lock.withLock({ idle[options]?.popLast() }) {
+            extractor = reused
+        } else {
+            extractor = try MelExtractor(options: options)
+        }
+        defer { lock.withLock { idle[options, default: []].append(extractor) } }
+        return try extractor.compute(samples)
+    }
+}
+
+/// Work shared among threads. Unchecked: each chunk writes only its own rows, and each worker
+/// index (so each FFT and each running maximum) belongs to one thread.
+private final class SharedChunks: @unchecked Sendable {
+    let body: (Int, Int) -> Void
+    let next = Atomic<Int>(0)
+    init(body: @escaping (Int, Int) -> Void) { self.body = body }
+}
+
+private extension UnsafeMutableBufferPointer {
+    /// A new buffer holding a copy of `values`; the caller deallocates it.
+    static func allocate(copying values: [Element]) -> Self {
+        let buffer = allocate(capacity: values.count)
+        _ = buffer.initialize(from: values)
+        return buffer
     }
 }

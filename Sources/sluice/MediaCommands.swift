@@ -147,6 +147,9 @@ struct Mel: ParsableCommand {
     @Flag(help: "No slaney area normalisation of the bands.") var unnormalized = false
     @Flag(help: "Do not pad n_fft/2 on both sides (frames start at sample 0).") var noCenter = false
 
+    @Option(help: "Threads the spectrogram is split over (default: every core).")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+
     @Option(help: "The .npy file to write.")
     var out: String
 
@@ -171,7 +174,7 @@ struct Mel: ParsableCommand {
         options.decibels = !linear
         options.topDecibels = topDb > 0 ? topDb : nil
         let mel = try media {
-            try MelExtractor(options: options).compute(try AudioReader.load(path: file, sampleRate: sampleRate))
+            try MelExtractor(options: options, threads: threads).compute(try AudioReader.load(path: file, sampleRate: sampleRate))
         }
         try NPY.write(mel.ndarray, to: URL(fileURLWithPath: out))
         printError("\(out): \(mel.frames) x \(mel.melBins) float32")

@@ -1,5 +1,6 @@
 import Foundation
 import Media
+import Synchronization
 import Testing
 
 /// The librosa outputs written by tools/mel-fixtures.py.
@@ -34,6 +35,29 @@ struct LogMelTests {
         let expected = try fixture.expected()
         let worst = zip(mel.values, expected).map { abs($0 - $1) }.max() ?? .infinity
         #expect(worst < 0.01, "max abs difference \(worst) dB")
+    }
+
+    @Test func splittingOneSpectrogramOverThreadsChangesNothing() throws {
+        let audio = try AudioReader.load(path: Repository.path("samples/shapes/audio/shapes-00000.wav"))
+        let alone = try MelExtractor().compute(audio)
+        #expect(alone.frames > 128)  // more than one chunk of frames, so both threads get work
+        #expect(try MelExtractor(threads: 2).compute(audio) == alone)
+    }
+
+    @Test func aPoolServesManyThreadsAtOnce() throws {
+        let audio = try AudioReader.load(path: Repository.path("samples/shapes/audio/shapes-00000.wav"))
+        var whisperLike = MelOptions()  // n_fft 400 takes the FFTW path
+        whisperLike.fftSize = 400
+        whisperLike.melBins = 80
+        let options = [MelOptions(), whisperLike]
+        let expected = try options.map { try MelExtractor(options: $0).compute(audio) }
+        let pool = MelExtractorPool()
+        let mismatches = Mutex(0)
+        DispatchQueue.concurrentPerform(iterations: 16) { call in
+            let result = try? pool.compute(audio.samples, options: options[call % 2])
+            if result != expected[call % 2] { mismatches.withLock { $0 += 1 } }
+        }
+        #expect(mismatches.withLock { $0 } == 0)
     }
 
     @Test func topDecibelsFloorsRelativeToTheMaximum() throws {

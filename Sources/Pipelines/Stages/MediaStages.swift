@@ -136,6 +136,7 @@ enum MediaStages {
         options.decibels = parameters.bool("decibels")
         options.topDecibels = parameters.double("top_db").flatMap { $0 > 0 ? $0 : nil }
         let configured = options
+        let extractors = MelExtractorPool()
         return .map { sample in
             guard case let .array(waveform)? = sample[field], waveform.dtype == .float32, waveform.shape.count == 1 else {
                 throw StageError(item: sample.itemDescription, reason: "no mono float32 waveform in '\(field)'")
@@ -147,7 +148,7 @@ enum MediaStages {
             options.sampleRate = rate
             var out = sample
             do {
-                out[output] = .array(try MelExtractor(options: options).compute(waveform.values(as: Float.self)).ndarray)
+                out[output] = .array(try extractors.compute(waveform.values(as: Float.self), options: options).ndarray)
             } catch {
                 throw StageError(item: sample.itemDescription, reason: "\(error)")
             }
