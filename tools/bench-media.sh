@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Media benchmarks side by side with the peer tools, in one run, release build.
 # Inputs are generated in /tmp (never committed). Prints a markdown table for BENCHMARKS.md.
-#   tools/bench-media.sh            (needs: ffmpeg, espeak-ng, sox; librosa in $VENV, default /tmp/venv-media)
+#   tools/bench-media.sh [SECTION]  (needs: ffmpeg, espeak-ng, sox; librosa in $VENV, default /tmp/venv-media)
+# SECTION runs one part only: decode, uniform, workers, mel, memory or leak.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work=/tmp/sluice-media-bench
 venv="${VENV:-/tmp/venv-media}"
+only="${1:-all}"
+want() { [ "$only" = all ] || [ "$only" = "$1" ]; }
 mkdir -p "$work"
 cd "$root"
 swift build -c release --product media-bench >&2
@@ -42,6 +45,7 @@ best_of_3() {
 }
 json() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 
+if want decode; then
 echo "1. decode + scale 224x224 rgb24, 1 thread, 720p 20 s (600 frames)" >&2
 clip="$work/720p-20s.mp4"
 read -r ours_wall ours_cpu <<<"$(best_of_3 "$bench" decode "$clip")"
@@ -54,12 +58,16 @@ printf '| same, CPU time (user + sys) | %.2f s | %.2f s; %.2f s | %.2fx; %.2fx |
   "$ours_cpu" "$ff_cpu" "$ff1_cpu" "$(echo "$ff_cpu / $ours_cpu" | bc -l)" "$(echo "$ff1_cpu / $ours_cpu" | bc -l)"
 printf '| same with 2 scaler slice threads (as the ffmpeg command scales): wall; CPU | %.2f s; %.2f s | %.2f s; %.2f s | %.2fx; %.2fx |\n' \
   "$ours2_wall" "$ours2_cpu" "$ff_wall" "$ff_cpu" "$(echo "$ff_wall / $ours2_wall" | bc -l)" "$(echo "$ff_cpu / $ours2_cpu" | bc -l)"
+fi
 
+if want uniform; then
 echo "2. 8 uniform frames vs all frames, 360p 60 s (1800 frames, keyframe every 250)" >&2
 u=$("$bench" uniform "$work/360p-60s.mp4")
 printf '| 8 uniform frames of a 60 s clip vs every frame | %.3f s | all frames %.3f s | %.1fx |\n' \
   "$(json "$u" uniform8Seconds)" "$(json "$u" allSeconds)" "$(json "$u" speedup)"
+fi
 
+if want workers; then
 echo "3. many files on 2 workers vs 1" >&2
 files=()
 for i in $(seq 1 4); do files+=("$work/720p-20s.mp4"); done
@@ -67,34 +75,54 @@ w=$("$bench" workers 2 "${files[@]}")
 printf '| 4 files (720p, 600 frames each, 224x224) on 2 workers vs 1 | %.3f s (CPU %.2f s) | 1 worker %.3f s (CPU %.2f s) | %.2fx |\n' \
   "$(json "$w" manyWorkersSeconds)" "$(json "$w" manyWorkersCPUSeconds)" "$(json "$w" oneWorkerSeconds)" \
   "$(json "$w" oneWorkerCPUSeconds)" "$(json "$w" speedup)"
+fi
 
-echo "4. log-mel of 10 s of speech vs librosa" >&2
-m=$("$bench" mel "$work/speech-10s.wav" 50)
-lib=$("$venv/bin/python" - "$work/speech-10s.wav" <<'PY'
+if want mel; then
+echo "4. log-mel of 10 s of speech vs librosa, two option sets, best and median of many runs" >&2
+librosa_mel() {  # preset -> "best median" seconds
+  "$venv/bin/python" - "$work/speech-10s.wav" "$1" <<'PY'
 import sys, time, numpy as np, soundfile, librosa
 y, sr = soundfile.read(sys.argv[1], dtype="float32")
+if sys.argv[2] == "speech":  # the spoken-caption defaults
+    options = dict(n_fft=512, win_length=400, window="hamming", n_mels=40, fmin=20)
+    prepare = lambda y: librosa.effects.preemphasis(y, coef=0.97)
+else:  # whisper-like: n_fft 400, Hann, 80 mels, no pre-emphasis
+    options = dict(n_fft=400, win_length=400, window="hann", n_mels=80, fmin=0)
+    prepare = lambda y: y
 def run():
-    e = librosa.effects.preemphasis(y, coef=0.97)
-    s = librosa.feature.melspectrogram(y=e, sr=sr, n_fft=512, hop_length=160, win_length=400, window="hamming",
-                                       n_mels=40, fmin=20)
+    s = librosa.feature.melspectrogram(y=prepare(y), sr=sr, hop_length=160, **options)
     return librosa.power_to_db(s, ref=np.max, top_db=80)
 run()
 times = []
-for _ in range(20):
+for _ in range(200):
     t = time.perf_counter(); run(); times.append(time.perf_counter() - t)
-print(min(times))
+times.sort()
+print(times[0], times[len(times) // 2])
 PY
-)
-printf '| log-mel 40 bins, 10 s at 16 kHz (best of 50 / 20) | %.2f ms | librosa %.2f ms | %.1fx |\n' \
-  "$(echo "$(json "$m" bestSeconds) * 1000" | bc -l)" "$(echo "$lib * 1000" | bc -l)" \
-  "$(echo "$lib / $(json "$m" bestSeconds)" | bc -l)"
+}
+for preset in speech whisper; do
+  read -r lib_best lib_median <<<"$(librosa_mel $preset)"
+  for threads in 1 2; do
+    m=$("$bench" mel "$work/speech-10s.wav" 1000 $threads $preset)
+    best=$(json "$m" bestSeconds) median=$(json "$m" medianSeconds)
+    printf '| log-mel %s, 10 s at 16 kHz, %s thread(s): best; median | %.3f; %.3f ms | librosa %.2f; %.2f ms | %.1fx; %.1fx |\n' \
+      "$preset" "$threads" "$(echo "$best * 1000" | bc -l)" "$(echo "$median * 1000" | bc -l)" \
+      "$(echo "$lib_best * 1000" | bc -l)" "$(echo "$lib_median * 1000" | bc -l)" \
+      "$(echo "$lib_best / $best" | bc -l)" "$(echo "$lib_median / $median" | bc -l)"
+  done
+done
+fi
 
+if want memory; then
 echo "5. peak memory decoding a 10-minute 720p video (every frame, native size)" >&2
 p=$("$bench" memory "$work/720p-10min.mp4")
 printf '| peak RSS decoding 10 min 720p (%s frames) | %.0f MB | target < 200 MB | %.1f s |\n' \
   "$(json "$p" frames)" "$(json "$p" peakMB)" "$(json "$p" seconds)"
+fi
 
+if want leak; then
 echo "6. 1,000 open/decode/close rounds over the sample clips and the broken inputs" >&2
 l=$("$bench" leak 1000 "$root"/samples/shapes/video/*.* "$root"/samples/broken/*.mp4)
 printf '| 1,000 open+decode+close rounds (%s expected errors) | RSS %.1f MB after 100 | %.1f MB after 500 | %.1f MB after 1000 |\n' \
   "$(json "$l" errors)" "$(json "$l" rssMBAfter100)" "$(json "$l" rssMBAfter500)" "$(json "$l" rssMBAfter1000)"
+fi

@@ -5,7 +5,9 @@
 //                                     S scaler slice threads (default 1)
 //   media-bench uniform FILE          8 uniformly spaced frames vs every frame (224x224)
 //   media-bench workers N FILE...     decode all FILEs (224x224) on 1 and on N threads
-//   media-bench mel WAV REPEATS       log-mel (spoken-caption options) of WAV, best of REPEATS
+//   media-bench mel WAV REPEATS [T] [P]  log-mel of WAV, best of REPEATS, one spectrogram split over
+//                                     T threads (default 1); P: `speech` (the spoken-caption
+//                                     defaults) or `whisper` (n_fft 400, Hann, 80 mels, no pre-emphasis)
 //   media-bench memory FILE           decode every frame (native size), report peak RSS
 //   media-bench leak ROUNDS FILE...   open + decode + close FILEs ROUNDS times, RSS along the way
 import Foundation
@@ -104,10 +106,21 @@ do {
     case "mel":
         let audio = try AudioReader.load(path: arguments[1], sampleRate: 16000)
         let repeats = Int(arguments[2]) ?? 20
-        let extractor = try MelExtractor()
+        let threads = arguments.count > 3 ? Int(arguments[3]) ?? 1 : 1
+        var options = MelOptions()
+        if arguments.count > 4, arguments[4] == "whisper" {
+            options.fftSize = 400
+            options.window = .hann
+            options.melBins = 80
+            options.minFrequency = 0
+            options.preEmphasis = nil
+        }
+        let extractor = try MelExtractor(options: options, threads: threads)
         var times: [Double] = []
         for _ in 0..<repeats { times.append(try time { _ = try extractor.compute(audio) }) }
-        emit(["mode": mode, "audioSeconds": audio.seconds, "bestSeconds": times.min() ?? 0])
+        times.sort()
+        emit(["mode": mode, "threads": threads, "fftSize": options.fftSize, "audioSeconds": audio.seconds, "bestSeconds": times[0],
+              "medianSeconds": times[times.count / 2]])
     case "memory":
         var frames = 0
         let elapsed = try time {
