@@ -59,9 +59,10 @@ public struct FrameIndex: Sendable, Equatable {
         return numbers
     }
 
-    /// Seconds from the first frame to frame `k`.
+    /// Seconds from the container's start to the start of frame `k`: the clock the ffmpeg CLI's
+    /// `-ss` counts on (ffprobe's pts_time minus the container's start_time).
     public func seconds(ofFrame k: Int) -> Double {
-        Double(timestamps[k] &- timestamps[0]) * secondsPerTick
+        Double(timestamps[k] &- clockStart) * secondsPerTick
     }
 
     /// Seconds the stream lasts: from the start of the first frame to the end of the last.
@@ -70,17 +71,17 @@ public struct FrameIndex: Sendable, Equatable {
         return Double(timestamps[count - 1] &- timestamps[0] &+ lastFrameTicks) * secondsPerTick
     }
 
-    /// The frame on display at `seconds` from the start: the last one starting at or before it.
-    /// Nil past the end of the stream or before its start.
-    public func frame(atSeconds seconds: Double) -> Int? {
-        guard count > 0, seconds >= 0, seconds < duration else { return nil }
-        let target = Double(timestamps[0]) + seconds / secondsPerTick
-        // Rounding guard: a request for a frame's own time must land on that frame.
-        let tick = Int64((target + 1e-6).rounded(.down))
+    /// The first frame starting at or after `seconds` on the container clock: the picture
+    /// `ffmpeg -ss T -i F -frames:v 1` gives (the time rounds to the nearest tick first, as
+    /// FFmpeg's trim does). Nil when no frame starts that late, or for a negative time.
+    public func frame(atOrAfter seconds: Double) -> Int? {
+        guard count > 0, seconds >= 0 else { return nil }
+        let tick = clockStart &+ Int64((seconds / secondsPerTick).rounded(.toNearestOrAwayFromZero))
+        guard tick <= timestamps[count - 1] else { return nil }
         var low = 0, high = count - 1
         while low < high {
-            let middle = (low + high + 1) / 2
-            if timestamps[middle] <= tick { low = middle } else { high = middle - 1 }
+            let middle = (low + high) / 2
+            if timestamps[middle] >= tick { high = middle } else { low = middle + 1 }
         }
         return low
     }

@@ -5,7 +5,8 @@ public enum FrameSelection: Sendable, Equatable {
     case all
     /// These frame numbers, in the order given (repeats allowed).
     case indices([Int])
-    /// The frame on display at each time, in seconds from the start.
+    /// For each time, in seconds from the container's start, the first frame starting at or after
+    /// it: the picture `ffmpeg -ss T -i F -frames:v 1` gives.
     case timestamps([Double])
     /// `count` frames spread evenly: the middle frame of each of `count` equal segments.
     case uniform(count: Int)
@@ -32,8 +33,9 @@ public enum FrameSelection: Sendable, Equatable {
             return numbers
         case .timestamps(let times):
             return try times.map { (time) throws(MediaError) -> Int in
-                guard let frame = index.frame(atSeconds: time) else {
-                    throw invalid("time \(time) s requested; the stream lasts \(index.duration) s")
+                guard time >= 0 else { throw invalid("time \(time) s requested; times count from 0") }
+                guard let frame = index.frame(atOrAfter: time) else {
+                    throw invalid("no frame starts at or after \(time) s; the last starts at \(index.seconds(ofFrame: count - 1)) s")
                 }
                 return frame
             }
@@ -48,7 +50,8 @@ public enum FrameSelection: Sendable, Equatable {
                 throw invalid("clip of \(seconds) s requested; the stream lasts \(index.duration) s")
             }
             var generator = SplitMix64(seed: seed)
-            let start = generator.nextUnit() * (index.duration - seconds), end = start + seconds
+            let start = index.seconds(ofFrame: 0) + generator.nextUnit() * (index.duration - seconds)
+            let end = start + seconds
             return (0..<count).filter { index.seconds(ofFrame: $0) >= start && index.seconds(ofFrame: $0) < end }
         case .stride(let step, let start):
             guard step > 0, start >= 0, start < count else {

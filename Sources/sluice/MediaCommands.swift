@@ -38,7 +38,8 @@ struct Frames: ParsableCommand {
     @Option(help: ArgumentHelp("Frame numbers, comma-separated.", valueName: "k,k,..."))
     var indices: String?
 
-    @Option(help: ArgumentHelp("Times in seconds, comma-separated.", valueName: "t,t,..."))
+    @Option(help: ArgumentHelp("Times in seconds, comma-separated: the first frame at or after each, as ffmpeg -ss picks.",
+                               valueName: "t,t,..."))
     var timestamps: String?
 
     @Option(help: "Resample to this many frames per second.")

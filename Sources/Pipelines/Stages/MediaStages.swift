@@ -33,7 +33,7 @@ enum MediaStages {
             ParameterSpec("seed", .int(), default: "0", help: "clip: seed, mixed with each item's id"),
             ParameterSpec("stride", .int(min: 1), default: "2", help: "stride: every n-th frame"),
             ParameterSpec("indices", .strings, help: "indices: frame numbers"),
-            ParameterSpec("timestamps", .strings, help: "timestamps: seconds from the start"),
+            ParameterSpec("timestamps", .strings, help: "timestamps: seconds from the start; the first frame at or after each, as ffmpeg -ss picks"),
             ParameterSpec("size", .string, help: "WxH output size (default: the video's own)"),
             ParameterSpec("resize", .choice(["exact", "shorter_side_crop"]), default: "exact",
                           help: "exact WxH, or scale the shorter side to `shorter_side` then centre-crop WxH"),
