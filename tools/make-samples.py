@@ -116,6 +116,26 @@ def make_clip(index, rng, out, work):
             "voice": voice, "speed": speed}
 
 
+def make_rotated(mp4, out):
+    """Outside the manifest: rotated-{90,180,270}.mp4, the first clip cropped to 112x64 (so a
+    quarter turn changes its shape) with a display rotation in the header, which the probe reports
+    and frames follow as the ffmpeg CLI's autorotation does; rotated-90-yuv422p.mp4 the same in
+    4:2:2."""
+    with tempfile.TemporaryDirectory() as work:
+        upright = os.path.join(work, "upright.mp4")
+        run(["ffmpeg", "-nostdin", "-y", "-i", mp4, "-vf", "crop=112:64:0:24", "-an", "-c:v", "libx264",
+             "-preset", "medium", "-crf", "26", "-g", "15", "-pix_fmt", "yuv420p", "-threads", "1", upright])
+        # 4:2:2 chroma cannot be turned plane by plane, so it takes the reader's other path.
+        upright422 = os.path.join(work, "upright-yuv422p.mp4")
+        run(["ffmpeg", "-nostdin", "-y", "-i", upright, "-c:v", "libx264", "-preset", "medium", "-crf", "26",
+             "-g", "15", "-pix_fmt", "yuv422p", "-threads", "1", upright422])
+        # The rotation tag is written to the header's display matrix only when copying the stream.
+        for source, degrees, name in [(upright, 90, "rotated-90"), (upright, 180, "rotated-180"),
+                                      (upright, 270, "rotated-270"), (upright422, 90, "rotated-90-yuv422p")]:
+            run(["ffmpeg", "-nostdin", "-y", "-i", source, "-c", "copy", "-metadata:s:v:0", f"rotate={degrees}",
+                 os.path.join(out, f"{name}.mp4")])
+
+
 def make_broken(out, valid_mp4, valid_wav, rng):
     """The inputs the error tests need: each must fail with a clear error, never hang or crash."""
     os.makedirs(out, exist_ok=True)
@@ -158,10 +178,8 @@ def main():
     with open(os.path.join(args.out, "manifest.jsonl"), "w") as f:
         for row in rows:
             f.write(json.dumps(row) + "\n")
-    # Outside the manifest: a display rotation in the header that the probe must report.
     first_mp4 = os.path.join(args.out, next(r for r in rows if r["video"].endswith(".mp4"))["video"])
-    run(["ffmpeg", "-nostdin", "-y", "-i", first_mp4, "-c", "copy", "-metadata:s:v:0", "rotate=90",
-         os.path.join(args.out, "rotated.mp4")])
+    make_rotated(first_mp4, args.out)
     if args.broken:
         mp4 = next(r for r in rows if r["video"].endswith(".mp4"))
         wav = next(r for r in rows if r["audio"].endswith(".wav"))

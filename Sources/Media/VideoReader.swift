@@ -13,8 +13,8 @@ public struct StreamInfo: Codable, Sendable, Equatable {
     public var height: Int?
     /// Video: average frame rate, frames per second.
     public var frameRate: Double?
-    /// Video: display rotation in degrees (counter-clockwise) from the display matrix; frames are
-    /// returned as stored, unrotated.
+    /// Video: display rotation in degrees (counter-clockwise) from the display matrix; frames come
+    /// upright unless `FrameOutput.autorotate` is off.
     public var rotation: Double?
     /// Audio: samples per second and channel count.
     public var sampleRate: Int?
@@ -94,12 +94,7 @@ public final class VideoReader {
             let rate = stream.pointee.avg_frame_rate.num != 0 ? stream.pointee.avg_frame_rate : stream.pointee.r_frame_rate
             info.frameRate = rate.den != 0 ? av_q2d(rate) : nil
             info.declaredFrameCount = stream.pointee.nb_frames > 0 ? Int(stream.pointee.nb_frames) : nil
-            if let matrix = av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, nil) {
-                let degrees = matrix.withMemoryRebound(to: Int32.self, capacity: 9) { av_display_rotation_get($0) }
-                info.rotation = degrees.isNaN ? nil : degrees + 0  // + 0 turns -0 into 0
-            } else {
-                info.rotation = 0
-            }
+            info.rotation = Self.displayRotation(of: stream)
         } else if parameters.codec_type == AVMEDIA_TYPE_AUDIO {
             info.sampleRate = Int(parameters.sample_rate)
             info.channels = Int(parameters.ch_layout.nb_channels)
@@ -262,14 +257,31 @@ public final class VideoReader {
         }
     }
 
+    /// Degrees (counter-clockwise) the stream's display matrix turns its pictures: 0 without one,
+    /// nil when the matrix is not a rotation.
+    private static func displayRotation(of stream: UnsafeMutablePointer<AVStream>) -> Double? {
+        guard let matrix = av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, nil) else { return 0 }
+        let degrees = matrix.withMemoryRebound(to: Int32.self, capacity: 9) { av_display_rotation_get($0) }
+        return degrees.isNaN ? nil : degrees + 0  // + 0 turns -0 into 0
+    }
+
+    /// A scaler for the video stream's pictures, and the size of what it writes.
+    private func scaler(for output: FrameOutput) throws(MediaError) -> (FrameScaler, width: Int, height: Int) {
+        let stream = input.stream(streamIndex)
+        let turn = QuarterTurn(displayRotation: Self.displayRotation(of: stream) ?? 0)
+        let scaler = FrameScaler(output: output, turn: turn, path: path)
+        let parameters = stream.pointee.codecpar.pointee
+        let size = try scaler.outputSize(width: Int(parameters.width), height: Int(parameters.height))
+        return (scaler, size.width, size.height)
+    }
+
     /// The selected frames as RGB pictures, in the selection's order.
     public func frames(_ selection: FrameSelection, output: FrameOutput = FrameOutput()) throws(MediaError) -> FrameBatch {
         let index = try index()
         let numbers = try selection.frameNumbers(in: index, path: path)
         let parameters = input.stream(streamIndex).pointee.codecpar.pointee
-        let scaler = FrameScaler(output: output, path: path)
-        let size = try scaler.outputSize(width: Int(parameters.width), height: Int(parameters.height))
-        let pictureBytes = size.width * size.height * 3
+        let (scaler, width, height) = try scaler(for: output)
+        let pictureBytes = width * height * 3
         var pixels = [UInt8](repeating: 0, count: numbers.count * pictureBytes)
         var slots: [Int: [Int]] = [:]  // frame number -> positions in the output
         for (position, number) in numbers.enumerated() { slots[number, default: []].append(position) }
@@ -288,7 +300,7 @@ public final class VideoReader {
         }
         return FrameBatch(
             frameNumbers: numbers, seconds: numbers.map { index.seconds(ofFrame: $0) },
-            height: size.height, width: size.width, pixels: pixels)
+            height: height, width: width, pixels: pixels)
     }
 
     /// Decodes the selected frames one at a time into one reused RGB buffer and hands each to
@@ -300,9 +312,8 @@ public final class VideoReader {
         let index = try index()
         let numbers = try selection.frameNumbers(in: index, path: path)
         let parameters = input.stream(streamIndex).pointee.codecpar.pointee
-        let scaler = FrameScaler(output: output, path: path)
-        let size = try scaler.outputSize(width: Int(parameters.width), height: Int(parameters.height))
-        var picture = [UInt8](repeating: 0, count: size.width * size.height * 3)
+        let (scaler, width, height) = try scaler(for: output)
+        var picture = [UInt8](repeating: 0, count: width * height * 3)
         try picture.withUnsafeMutableBufferPointer { (buffer) throws(MediaError) in
             try decode(numbers, in: index) { (number, frame) throws(MediaError) in
                 guard Int(frame.pointee.width) == Int(parameters.width), Int(frame.pointee.height) == Int(parameters.height) else {

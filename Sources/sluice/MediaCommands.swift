@@ -66,6 +66,9 @@ struct Frames: ParsableCommand {
     @Option(help: "Resize filter: \(ScaleFilter.allCases.map(\.rawValue).joined(separator: ", ")).")
     var filter: String = "bicubic"
 
+    @Flag(help: "Keep pictures as stored instead of turning them upright as the display matrix asks.")
+    var noAutorotate = false
+
     @Option(help: "Decoder threads (0: FFmpeg picks).")
     var threads: Int = 1
 
@@ -109,12 +112,12 @@ struct Frames: ParsableCommand {
     }
 
     private func output() -> FrameOutput {
-        let filter = ScaleFilter(rawValue: filter) ?? .bicubic
-        guard let size, let (width, height) = FrameSize.dimensions(size) else { return FrameOutput(filter: filter) }
-        if let shorterSide {
-            return FrameOutput(size: .shorterSideThenCrop(shorterSide: shorterSide, width: width, height: height), filter: filter)
+        var output = FrameOutput(filter: ScaleFilter(rawValue: filter) ?? .bicubic, autorotate: !noAutorotate)
+        if let size, let (width, height) = FrameSize.dimensions(size) {
+            output.size = shorterSide.map { .shorterSideThenCrop(shorterSide: $0, width: width, height: height) }
+                ?? .exact(width: width, height: height)
         }
-        return FrameOutput(size: .exact(width: width, height: height), filter: filter)
+        return output
     }
 
     private func summary(_ numbers: [Int]) -> String {

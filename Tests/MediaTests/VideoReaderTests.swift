@@ -5,10 +5,13 @@ import Testing
 /// The reference frames exported by tools/export-video-fixtures.sh with the ffmpeg CLI.
 struct FrameFixtures: Decodable {
     struct Clip: Decodable { let video: String; let fixture: String; let frameCount: Int }
+    /// A sample with a display rotation, and its upright size.
+    struct Rotated: Decodable { let video: String; let fixture: String; let width: Int; let height: Int }
     let indices: [Int]
     let rates: [Int]
     let times: [Double]
     let clips: [Clip]
+    let rotated: [Rotated]
 
     static func load() throws -> FrameFixtures {
         let data = try Data(contentsOf: URL(fileURLWithPath: Repository.fixture("video/frames.json")))
@@ -16,7 +19,11 @@ struct FrameFixtures: Decodable {
     }
 
     func pixels(_ clip: Clip, _ variant: String) throws -> [UInt8] {
-        [UInt8](try Data(contentsOf: URL(fileURLWithPath: Repository.fixture("video/\(clip.fixture)-\(variant).rgb"))))
+        try pixels(clip.fixture, variant)
+    }
+
+    func pixels(_ fixture: String, _ variant: String) throws -> [UInt8] {
+        [UInt8](try Data(contentsOf: URL(fileURLWithPath: Repository.fixture("video/\(fixture)-\(variant).rgb"))))
     }
 }
 
@@ -63,6 +70,22 @@ struct VideoReaderTests {
         #expect(ours.pixels == (try fixtures.pixels(clip, "ss-16x16")), "times \(fixtures.times): frames \(ours.frameNumbers)")
     }
 
+    /// Frames of a rotated video come upright, pixel for pixel as the ffmpeg CLI's autorotation
+    /// turns them (a quarter turn either way, a half turn, and a 4:2:2 picture, which both convert
+    /// before turning), also when scaled; `autorotate: false` keeps them as stored.
+    @Test(arguments: try FrameFixtures.load().rotated)
+    func rotatedVideosComeUprightAsTheFFmpegCLITurnsThem(clip: FrameFixtures.Rotated) throws {
+        let fixtures = try FrameFixtures.load()
+        let reader = try VideoReader(path: Repository.path(clip.video))
+        let upright = try reader.frames(.indices(fixtures.indices))
+        #expect(upright.width == clip.width && upright.height == clip.height)
+        #expect(upright.pixels == (try fixtures.pixels(clip.fixture, "native")))
+        let scaled = try reader.frames(.indices(fixtures.indices), output: FrameOutput(size: .exact(width: 32, height: 56)))
+        #expect(scaled.pixels == (try fixtures.pixels(clip.fixture, "32x56")))
+        let stored = try reader.frames(.indices([3]), output: FrameOutput(autorotate: false))
+        #expect(stored.width == 112 && stored.height == 64)
+    }
+
     @Test(arguments: try FrameFixtures.load().clips)
     func countsTheTrueNumberOfFrames(clip: FrameFixtures.Clip) throws {
         let info = try VideoReader(path: Repository.path(clip.video)).probe(countFrames: true)
@@ -101,8 +124,11 @@ struct VideoReaderTests {
         let webm = try VideoReader(path: Repository.clips[2]).probe()
         #expect(webm.streams.map(\.codec) == ["vp9", "opus"])
         #expect(webm.streams[0].declaredFrameCount == nil)  // Matroska headers carry no count
-        let rotated = try VideoReader(path: Repository.path("samples/shapes/rotated.mp4")).probe()
-        #expect(rotated.streams[rotated.videoStream].rotation == 90)
+        let rotations = try [90, 180, 270].map { degrees in
+            let info = try VideoReader(path: Repository.path("samples/shapes/rotated-\(degrees).mp4")).probe()
+            return info.streams[info.videoStream].rotation
+        }
+        #expect(rotations == [90, -180, -90])  // as av_display_rotation_get and ffprobe report them
     }
 
     @Test func selectionsResolveToExactFrameNumbers() throws {

@@ -40,6 +40,8 @@ enum MediaStages {
             ParameterSpec("shorter_side", .int(min: 1), default: "256", help: "shorter_side_crop: the scaled shorter side"),
             ParameterSpec("filter", .choice(ScaleFilter.allCases.map(\.rawValue)), default: "bicubic",
                           help: "libswscale resize filter"),
+            ParameterSpec("autorotate", .bool, default: "true",
+                          help: "turn pictures upright as the display matrix asks, as the ffmpeg CLI does"),
             ParameterSpec("threads", .int(min: 0, max: 64), default: "1", help: "decoder threads per worker (0: auto)"),
             ParameterSpec("format", .choice(["uint8", "float32"]), default: "uint8",
                           help: "uint8 RGB HWC, or float32 CHW normalised by ImageNet mean/std"),
@@ -168,16 +170,16 @@ enum MediaStages {
 
     /// The frame output the parameters ask for; a malformed size is a configuration error.
     private static func frameOutput(_ parameters: StageParameters) throws -> FrameOutput {
-        let filter = parameters.string("filter").flatMap(ScaleFilter.init) ?? .bicubic
-        guard let text = parameters.string("size") else { return FrameOutput(size: .native, filter: filter) }
+        var output = FrameOutput(filter: parameters.string("filter").flatMap(ScaleFilter.init) ?? .bicubic,
+                                 autorotate: parameters.bool("autorotate"))
+        guard let text = parameters.string("size") else { return output }
         guard let (width, height) = FrameSize.dimensions(text) else {
             throw PlanError("stage '\(parameters.stageName)': size '\(text)' is not WxH, e.g. 224x224")
         }
-        if parameters.string("resize") == "shorter_side_crop" {
-            let side = parameters.int("shorter_side") ?? 256
-            return FrameOutput(size: .shorterSideThenCrop(shorterSide: side, width: width, height: height), filter: filter)
-        }
-        return FrameOutput(size: .exact(width: width, height: height), filter: filter)
+        output.size = parameters.string("resize") == "shorter_side_crop"
+            ? .shorterSideThenCrop(shorterSide: parameters.int("shorter_side") ?? 256, width: width, height: height)
+            : .exact(width: width, height: height)
+        return output
     }
 
     /// The selection for each item (a random clip's seed depends on the item).
