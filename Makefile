@@ -14,8 +14,10 @@ release: deps
 	$(SWIFT) build -c release
 
 test: deps
+	@bash $(DEPS) qemu-user
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	tools/test-baseline-cpu.sh
 
 # The demo uses the debug build `make test` also makes, so a newcomer compiles once.
 demo: build
