@@ -70,9 +70,9 @@ fi
 if want workers; then
 echo "3. many files on 2 workers vs 1, 3 rounds alternating the two, best of each" >&2
 files=()
-for i in $(seq 1 4); do files+=("$work/720p-20s.mp4"); done
+for i in $(seq 1 8); do files+=("$work/720p-20s.mp4"); done
 w=$("$bench" workers 2 3 "${files[@]}")
-printf '| 4 files (720p, 600 frames each, 224x224) on 2 workers vs 1, best of 3 alternating rounds | %.3f s (CPU %.2f s) | 1 worker %.3f s (CPU %.2f s) | %.2fx |\n' \
+printf '| 8 files (720p, 600 frames each, 224x224) on 2 workers vs 1, best of 3 alternating rounds | %.3f s (CPU %.2f s) | 1 worker %.3f s (CPU %.2f s) | %.2fx |\n' \
   "$(json "$w" manyWorkersSeconds)" "$(json "$w" manyWorkersCPUSeconds)" "$(json "$w" oneWorkerSeconds)" \
   "$(json "$w" oneWorkerCPUSeconds)" "$(json "$w" speedup)"
 fi

@@ -97,8 +97,10 @@ do {
             let alone = try time { for file in files { _ = try decodeAll(file) } }
             let cpuMiddle = cpuSeconds()
             let together = time {
-                DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                    for file in stride(from: worker, to: files.count, by: workers) {
+                // Workers take the next file as they finish one, as a pipeline's workers take items.
+                let next = Atomic(0)
+                DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                    while case let file = next.add(1, ordering: .relaxed).oldValue, file < files.count {
                         do { _ = try decodeAll(files[file]) } catch { failures.withLock { $0 += 1 } }
                     }
                 }
