@@ -160,6 +160,9 @@ final class FrameScaler {
     /// A picture whose format cannot be turned, converted to one that can, and the scaler for that.
     private let intermediate: UnsafeMutablePointer<AVFrame>?
     private var formatContext: OpaquePointer?
+    private var convertedFrom: Int32 = -1
+    /// The last unturnable format seen and the format it is converted to (a search over every format).
+    private var closest: (from: AVPixelFormat, to: AVPixelFormat)?
 
     /// A scaler for `output`, turning pictures by `turn` when `output.autorotate` is on.
     init(output: FrameOutput, turn: QuarterTurn, path: String) {
@@ -227,9 +230,12 @@ final class FrameScaler {
         // filter graph does: straight to RGB when nothing is scaled after the turn, else to the
         // closest format that can be turned.
         let format = AVPixelFormat(frame.pointee.format)
-        let turnable = Self.turnable(format) ? frame
-            : try converted(frame, to: output.size == .native ? AV_PIX_FMT_RGB24 : Self.closestTurnable(to: format))
-        try scale(try turnedPlanes(turnable), into: target)
+        guard !Self.turnable(format) else { return try scale(try turnedPlanes(frame), into: target) }
+        if output.size == .native {
+            return try scale(try turnedPlanes(try converted(frame, to: AV_PIX_FMT_RGB24)), into: target)
+        }
+        if closest?.from != format { closest = (format, Self.closestTurnable(to: format)) }
+        try scale(try turnedPlanes(try converted(frame, to: closest!.to)), into: target)
     }
 
     /// Whether the planes of `format` can be turned pixel by pixel: chroma subsampled equally both
@@ -261,7 +267,7 @@ final class FrameScaler {
         let source = frame.pointee
         guard let intermediate else { throw MediaError(.library, path: path, "cannot allocate a frame") }
         if intermediate.pointee.width != source.width || intermediate.pointee.height != source.height
-            || intermediate.pointee.format != format.rawValue {
+            || intermediate.pointee.format != format.rawValue || convertedFrom != source.format {
             av_frame_unref(intermediate)
             intermediate.pointee.width = source.width
             intermediate.pointee.height = source.height
@@ -269,6 +275,7 @@ final class FrameScaler {
             let allocated = av_frame_get_buffer(intermediate, 0)
             if allocated < 0 { throw MediaError(ffmpeg: allocated, path: path, during: "cannot allocate a converted picture") }
             sws_freeContext(formatContext)
+            convertedFrom = source.format
             formatContext = sws_getContext(source.width, source.height, AVPixelFormat(source.format),
                                            source.width, source.height, format, SWS_BICUBIC, nil, nil, nil)
         }
