@@ -151,7 +151,7 @@ struct Mel: ParsableCommand {
     @Flag(help: "No slaney area normalisation of the bands.") var unnormalized = false
     @Flag(help: "Do not pad n_fft/2 on both sides (frames start at sample 0).") var noCenter = false
 
-    @Option(help: "Threads the spectrogram is split over (default: every core).")
+    @Option(help: "Threads the spectrogram is split over (the default is this machine's core count).")
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
     @Option(help: "The .npy file to write.")
