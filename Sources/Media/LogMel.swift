@@ -72,7 +72,7 @@ public final class MelExtractor {
     /// The options this extractor was built for.
     public let options: MelOptions
     /// Threads one spectrogram is split over.
-    public let threads: Int
+    public var threads: Int { spectra.count }
     /// The analysis window, already zero-padded to fftSize.
     private let window: UnsafeMutableBufferPointer<Float>
     /// Mel filter bank in blocks of eight bands (see `sluice_mel_group`), pointing into `weights`.
@@ -83,7 +83,6 @@ public final class MelExtractor {
     /// Prepares FFTs, window and filter bank; fails for options that make no sense.
     public init(options: MelOptions = MelOptions(), threads: Int = 1) throws(MediaError) {
         self.options = options
-        self.threads = max(1, threads)
         let o = options
         let top = o.maxFrequency ?? Double(o.sampleRate) / 2
         guard o.sampleRate > 0, o.fftSize >= 2, o.fftSize % 2 == 0, o.hopLength > 0,
@@ -93,7 +92,7 @@ public final class MelExtractor {
             throw MediaError(.outOfRange, path: "log-mel options", "inconsistent options \(o)")
         }
         var spectra: [PowerSpectrum] = []
-        for _ in 0..<self.threads { spectra.append(try PowerSpectrum(length: o.fftSize)) }
+        for _ in 0..<max(1, threads) { spectra.append(try PowerSpectrum(length: o.fftSize)) }
         self.spectra = spectra
         window = .allocate(copying: Self.paddedWindow(o))
         // Each group of eight bands spans the bins from its lowest band's first to its highest

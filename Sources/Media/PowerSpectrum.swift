@@ -21,11 +21,11 @@ final class PowerSpectrum {
     /// The complex spectrum, interleaved: n/2 + 1 bins (FFTW) or n/2 (FFmpeg, before untangling).
     private let spectrum: UnsafeMutablePointer<Float>
     private let backend: Backend
-    /// cos then sin of 2 pi k / n for k in 0...n/2, to untangle FFmpeg's half-length FFT.
-    private let twiddles: UnsafeMutablePointer<Float>
 
     private enum Backend {
-        case ffmpeg(context: OpaquePointer, run: av_tx_fn)
+        /// FFmpeg's transform, and cos then sin of 2 pi k / n for k in 0...n/2 to untangle its
+        /// half-length output.
+        case ffmpeg(context: OpaquePointer, run: av_tx_fn, twiddles: UnsafeMutablePointer<Float>)
         case fftw(fftwf_plan)
     }
 
@@ -48,19 +48,19 @@ final class PowerSpectrum {
         spectrum = spectrumMemory.bindMemory(to: Float.self, capacity: n + 2)
         power = .allocate(capacity: half + 1)
         power.initialize(repeating: 0, count: half + 1)
-        twiddles = .allocate(capacity: 2 * (half + 1))
-        for k in 0...half {
-            let angle = 2 * Double.pi * Double(k) / Double(n)
-            twiddles[k] = Float(cos(angle))
-            twiddles[half + 1 + k] = Float(sin(angle))
-        }
         if half & (half - 1) == 0 {
             var context: OpaquePointer?
             var function: av_tx_fn?
             var scale: Float = 1
             let made = av_tx_init(&context, &function, AV_TX_FLOAT_FFT, 0, Int32(half), &scale, 0)
             if made >= 0, let context, let function {
-                backend = .ffmpeg(context: context, run: function)
+                let twiddles = UnsafeMutablePointer<Float>.allocate(capacity: 2 * (half + 1))
+                for k in 0...half {
+                    let angle = 2 * Double.pi * Double(k) / Double(n)
+                    twiddles[k] = Float(cos(angle))
+                    twiddles[half + 1 + k] = Float(sin(angle))
+                }
+                backend = .ffmpeg(context: context, run: function, twiddles: twiddles)
                 return
             }
         }
@@ -72,7 +72,6 @@ final class PowerSpectrum {
             av_free(input)
             av_free(spectrum)
             power.deallocate()
-            twiddles.deallocate()
             throw MediaError(.unsupported, path: "log-mel options", "no FFT of length \(n)")
         }
         backend = .fftw(plan)
@@ -80,16 +79,16 @@ final class PowerSpectrum {
 
     deinit {
         switch backend {
-        case let .ffmpeg(context, _):
+        case let .ffmpeg(context, _, twiddles):
             var context: OpaquePointer? = context
             av_tx_uninit(&context)
+            twiddles.deallocate()
         case let .fftw(plan):
             Self.planner.withLock { fftwf_destroy_plan(plan) }
         }
         av_free(input)
         av_free(spectrum)
         power.deallocate()
-        twiddles.deallocate()
     }
 
     /// Computes `power` from `input`.
@@ -97,7 +96,7 @@ final class PowerSpectrum {
     func transform() {
         let half = length / 2
         switch backend {
-        case let .ffmpeg(context, run):
+        case let .ffmpeg(context, run, twiddles):
             run(context, spectrum, input, 2 &* MemoryLayout<Float>.stride)
             sluice_untangle_power(power, spectrum, twiddles, twiddles + half + 1, half)
         case let .fftw(plan):
