@@ -61,7 +61,7 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["COpenBLAS"]),
         // RetroMAE: the BERT encoder with its enhanced decoder (Models), the trainer loop (Training)
         .target(name: "Models", dependencies: ["Tensor", "Text"]),
-        .target(name: "Training", dependencies: ["Models", "Tensor", "Text"]),
+        .target(name: "Training", dependencies: ["Models", "Tensor", "Text", "PipelineCore"]),
 
         // MARK: Pipeline files and the stages they can name
         .target(
@@ -85,8 +85,8 @@ let package = Package(
         .executableTarget(name: "media-bench", dependencies: ["Media"], path: "Benchmarks/media-bench"),
         .executableTarget(name: "text-bench", dependencies: ["Text"], path: "Benchmarks/text-bench"),
         .executableTarget(name: "shards-bench", dependencies: ["Shards"], path: "Benchmarks/shards-bench"),
-        .executableTarget(name: "tensor-bench", dependencies: ["Tensor", "COpenBLAS"], path: "Benchmarks/tensor-bench"),
-        .executableTarget(name: "retromae-bench", dependencies: ["Models", "Tensor", "Text"], path: "Benchmarks/retromae-bench"),
+        .executableTarget(name: "tensor-bench", dependencies: ["Tensor", "Models", "COpenBLAS"], path: "Benchmarks/tensor-bench"),
+        .executableTarget(name: "retromae-bench", dependencies: ["Models", "Tensor", "Text", "Training"], path: "Benchmarks/retromae-bench"),
 
         // MARK: Tests, beside the module they test
         .testTarget(name: "CLibrariesTests", dependencies: ["CFFmpeg", "CSndFile", "COpenBLAS"]),
@@ -96,8 +96,8 @@ let package = Package(
         .testTarget(name: "ShardsTests", dependencies: ["Shards", "PipelineCore"], exclude: ["Fixtures"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensor", "Text"], exclude: ["Fixtures"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Tensor", "Text"]),
-        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "PipelineCore", "Models", "Tensor"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Tensor", "Text"], exclude: ["Fixtures"]),
+        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "PipelineCore", "Models", "Tensor", "Training", "Text"]),
         .testTarget(name: "sluiceTests", dependencies: ["sluice"]),
     ],
     swiftLanguageModes: [.v6]

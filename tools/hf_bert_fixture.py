@@ -6,7 +6,7 @@ Needs transformers on Debian's python3 with its torch (peer-tools.md):
     /usr/bin/python3 -m venv --system-site-packages /tmp/hfvenv
     /tmp/hfvenv/bin/pip install transformers==4.30.2 tokenizers==0.13.3
     /tmp/hfvenv/bin/python tools/hf_bert_fixture.py
-Writes Tests/TensorTests/Fixtures/hf_bert/{config.json,model.safetensors,expected.safetensors}.
+Writes Tests/ModelsTests/Fixtures/hf_bert/{config.json,model.safetensors,expected.safetensors}.
 """
 import os
 import sys
@@ -15,11 +15,11 @@ import torch
 import transformers
 
 sys.path.insert(0, os.path.dirname(__file__))
-from torch_fixtures import OUT, write_safetensors  # noqa: E402
+from torch_fixtures import MODELS_OUT, write_safetensors  # noqa: E402
 
 
 def main():
-    folder = os.path.join(OUT, "hf_bert")
+    folder = os.path.join(MODELS_OUT, "hf_bert")
     os.makedirs(folder, exist_ok=True)
     torch.manual_seed(3)
     config = transformers.BertConfig(vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Checks that a model directory written by sluice loads in transformers and gives the embeddings
-`sluice embed` gave (mean pooling over real tokens).
+`sluice retromae embed` gave (mean pooling over real tokens).
 
-    sluice embed --checkpoint DIR --in TEXTS --out EMB.npy --pooling mean
+    sluice retromae embed --model DIR --in TEXTS --out EMB.npy --pooling mean
     /tmp/venv-retromae/bin/python tools/retromae_check_export.py DIR TEXTS EMB.npy
 (venv: see tools/retromae_fixtures.py). Prints the largest absolute difference.
 """

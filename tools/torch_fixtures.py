@@ -3,7 +3,7 @@
 
 Run with Debian's python3 and its torch (`apt-get install -y python3-torch`):
     /usr/bin/python3 tools/torch_fixtures.py
-Writes Tests/TensorTests/Fixtures/*.safetensors (little-endian F32, the Hugging Face layout),
+Writes Tests/TensorTests/Fixtures/*.safetensors (BERT's in Tests/ModelsTests/Fixtures) (little-endian F32, the Hugging Face layout),
 written here by hand so the Swift reader is checked against a file it did not write.
 """
 import json
@@ -14,6 +14,8 @@ import struct
 import torch
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "TensorTests", "Fixtures")
+# BERT is a model, so its fixtures sit beside the Models tests.
+MODELS_OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "ModelsTests", "Fixtures")
 
 
 def write_safetensors(path, tensors, metadata=None, integer_tensors=None):
@@ -87,12 +89,12 @@ def bert_layer_fixture():
     tensors = dict(names)
     tensors.update({"input": x, "mask": mask, "probe": probe, "output": out, "grad.input": x.grad})
     tensors.update({"grad." + n: t.grad for n, t in names.items()})
-    write_safetensors(os.path.join(OUT, "bert_layer.safetensors"), tensors,
+    write_safetensors(os.path.join(MODELS_OUT, "bert_layer.safetensors"), tensors,
                       {"hidden": str(hidden), "heads": str(heads), "intermediate": str(inter), "eps": str(eps)})
 
 
 def optimizer_fixture():
-    """Three steps of torch's AdamW and SGD (momentum) on fixed gradients."""
+    """Three steps of torch's AdamW, Adam (L2 weight decay) and SGD (momentum) on fixed gradients."""
     torch.manual_seed(1)
     start = torch.randn(10)
     grads = [torch.randn(10) for _ in range(3)]
@@ -100,6 +102,7 @@ def optimizer_fixture():
     for i, g in enumerate(grads):
         results[f"grad{i}"] = g
     for label, make in [("adamw", lambda p: torch.optim.AdamW([p], lr=0.01, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.1)),
+                        ("adam", lambda p: torch.optim.Adam([p], lr=0.01, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.1)),
                         ("sgd", lambda p: torch.optim.SGD([p], lr=0.1, momentum=0.9, weight_decay=0.01))]:
         p = start.clone().requires_grad_()
         opt = make(p)

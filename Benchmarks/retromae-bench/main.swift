@@ -3,9 +3,11 @@ import Foundation
 import Models
 import Tensor
 import Text
+import Training
 
 /// One RetroMAE training step (encoder MLM + enhanced decoder, backward, AdamW) of a BERT-small
-/// shape, timed; tools/bench-retromae.sh runs it beside the same model in PyTorch.
+/// shape, as the training loop takes it (`Trainer.update`), timed; tools/bench-retromae.sh runs it
+/// beside the same model in PyTorch.
 ///   retromae-bench VOCAB.txt [--ffn dense|monarch] [--threads N] [--steps N]
 let arguments = CommandLine.arguments
 func option(_ name: String) -> String? { arguments.firstIndex(of: name).flatMap { $0 + 1 < arguments.count ? arguments[$0 + 1] : nil } }
@@ -23,9 +25,10 @@ var config = BertConfig()
 (config.vocabularySize, config.hidden, config.layers, config.heads, config.intermediate) = (tokenizer.vocabulary.count, 256, 4, 4, 1024)
 config.feedForward = try LinearKind(config: option("--ffn") ?? "dense")
 var rng = RandomGenerator(seed: 0)
-let model = RetroMAEModel(config, rng: &rng)
-var optimizer = AdamW(parameters: model.namedParameters)
-var context = ForwardContext(training: true, rng: rng)
+// As the PyTorch side: AdamW at a constant 1e-4, no clipping.
+var loop = LoopOptions()
+(loop.steps, loop.learningRate, loop.schedule, loop.warmup, loop.clipNorm) = (steps + 1, 1e-4, .constant, 0, 0)
+let trainer = Trainer(model: RetroMAETraining(model: RetroMAEModel(config, rng: &rng), options: RetroMAEOptions()), options: loop)
 // Random word-piece blocks filling every row: the same shapes the PyTorch side uses.
 var ids = SplitMix64(seed: 1)
 let ordinary = (0..<Int32(tokenizer.vocabulary.count)).filter { !tokenizer.specialIds.contains($0) }
@@ -35,13 +38,10 @@ var times: [Double] = [], losses: [Float] = []
 for step in 0..<(steps + 1) {
     let batch = try collator.collate(blocks, seed: UInt64(step))
     let start = DispatchTime.now().uptimeNanoseconds
-    model.zeroGradients()
-    let output = try model(batch, context: &context)
-    output.loss.backward()
-    optimizer.step(learningRate: 1e-4)
+    let report = try trainer.update([batch])
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     if step > 0 { times.append(seconds) }   // step 0 warms up caches and the buffer pool
-    losses.append(output.loss.item)
+    losses.append(report.loss)
 }
 let median = times.sorted()[times.count / 2]
 print(String(format: "sluice retromae step: %.1f ms, %.0f tokens/s (median of %d; losses %@)", median * 1000,

@@ -6,6 +6,7 @@
 // Every mode honours TENSOR_THREADS (default: all cores).
 import COpenBLAS
 import Foundation
+import Models
 import Tensor
 
 /// Best wall times in milliseconds of each of `bodies`, run in turn until about `budget` seconds
@@ -125,7 +126,7 @@ func benchBert(steps: Int) throws {
     let batch = 32
     var rng = RandomGenerator(seed: 5)
     let model = SmallBert(rng: &rng)
-    var optimizer = AdamW(parameters: model.namedParameters)
+    var optimizer = Adam(parameters: model.namedParameters)
     var context = ForwardContext(training: true, rng: RandomGenerator(seed: 6))
     let tokens = (0..<batch * SmallBert.length).map { _ in Int(rng.next() % UInt64(SmallBert.vocabulary)) }
     let targets = tokens.map { rng.nextUniform() < 0.15 ? $0 : -100 }

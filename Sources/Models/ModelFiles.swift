@@ -8,25 +8,11 @@ public struct ModelError: Error, CustomStringConvertible {
     public init(_ source: String, _ reason: String) { description = "\(source): \(reason)" }
 
     /// An error whose message already names its source (the engine's errors do).
-    init(_ error: some CustomStringConvertible) { description = error.description }
+    public init(_ error: some CustomStringConvertible) { description = error.description }
 }
 
 extension BertConfig {
-    /// Reads a `config.json`: Hugging Face's BERT fields, plus our `ffn`/`nblocks` keys for
-    /// Monarch feed-forward maps (Hugging Face BERT has only dense ones).
-    public init(modelConfig url: URL) throws(ModelError) {
-        do throws(ConfigError) {
-            try self.init(huggingFaceConfig: url)
-            let object = (try? JSONSerialization.jsonObject(with: Data(contentsOf: url))) as? [String: Any]
-            if let ffn = object?["ffn"] as? String {
-                feedForward = try LinearKind(config: ffn, nblocks: (object?["nblocks"] as? NSNumber)?.intValue)
-            }
-        } catch {
-            throw ModelError(error)
-        }
-    }
-
-    /// Writes a `config.json` that `init(modelConfig:)` and transformers read back.
+    /// Writes a `config.json` that `init(configFile:)` and transformers read back.
     public func writeModelConfig(to url: URL) throws(ModelError) {
         var object: [String: Any] = [
             "architectures": ["BertForMaskedLM"], "model_type": "bert", "vocab_size": vocabularySize, "hidden_size": hidden,

@@ -29,6 +29,7 @@ public struct PipelineRunner {
         let startedAt = Date()
         let pipeline = try plan.build(in: environment)
         let run = pipeline.start()
+        environment.attach(run)
         started(run)
         let reporter = progress.map { ProgressLoop(run: run, sink: $0, interval: interval) }
         reporter?.start()

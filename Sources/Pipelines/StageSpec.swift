@@ -1,5 +1,6 @@
 import Foundation
 import PipelineCore
+import Synchronization
 
 /// A stage kind that pipeline files can name by `type`, with the parameters it accepts.
 public struct StageSpec: Sendable {
@@ -115,12 +116,19 @@ public struct StageParameters: Sendable {
     }
 }
 
-/// What stages of one run share: where output goes, and the log of inputs for the manifest.
+/// What stages of one run share: where output goes, the log of inputs for the manifest, and the
+/// run's live counters once it has started (a trainer sink names the stage it waits on).
 public final class RunEnvironment: Sendable {
     public let outputDirectory: URL
     public let inputs = InputLog()
+    private let run = Mutex<PipelineRun?>(nil)
 
     public init(outputDirectory: URL) { self.outputDirectory = outputDirectory }
+
+    func attach(_ started: PipelineRun) { run.withLock { $0 = started } }
+
+    /// Every stage's counters now; nil before the run has started.
+    public func snapshot() -> PipelineSnapshot? { run.withLock { $0 }?.snapshot() }
 }
 
 /// Input files a run read, with sizes and modification times, for the manifest.

@@ -2,29 +2,42 @@ import Foundation
 
 /// Updates parameters from their accumulated gradients; its state can go into a checkpoint.
 public protocol Optimizer {
-    /// Steps taken so far (bias correction and momentum start depend on it).
-    var stepCount: Int { get set }
-    /// Named state tensors (moments, momentum buffers), saved and restored by `Checkpoint`.
+    /// The parameters it updates, by name; `stepCounts` and `step(_:learningRate:)` index this list.
+    var parameters: [(name: String, tensor: Tensor)] { get }
+    /// Updates each parameter has taken. Counted per parameter, as PyTorch's `state["step"]`, so a
+    /// group unfrozen late starts its bias correction afresh.
+    var stepCounts: [Int] { get set }
+    /// Named state tensors (moments, momentum buffers), saved and restored with a checkpoint.
     var state: [(name: String, tensor: Tensor)] { get }
-    /// One update of every parameter that has a gradient, at `learningRate`.
-    mutating func step(learningRate: Float)
+    /// One update, at `learningRate`, of the parameters at `indices` that have a gradient.
+    mutating func step(_ indices: [Int], learningRate: Float)
 }
 
-/// Adam with decoupled weight decay (Loshchilov & Hutter), computed as `torch.optim.AdamW` does.
-public struct AdamW: Optimizer {
+extension Optimizer {
+    /// One update of every parameter that has a gradient.
+    public mutating func step(learningRate: Float) { step(Array(parameters.indices), learningRate: learningRate) }
+}
+
+/// Adam as `torch.optim.Adam` computes it, or with decoupled weight decay as `torch.optim.AdamW`
+/// (Loshchilov & Hutter) does.
+public struct Adam: Optimizer {
     public var beta1: Float, beta2: Float, eps: Float, weightDecay: Float
-    public var stepCount = 0
-    private let parameters: [(name: String, tensor: Tensor)]
+    /// true: AdamW (decay the weights directly); false: Adam (add L2 decay to the gradient).
+    public var decoupledWeightDecay: Bool
+    public let parameters: [(name: String, tensor: Tensor)]
+    public var stepCounts: [Int]
     private let firstMoments: [Tensor]
     private let secondMoments: [Tensor]
 
-    /// Typically `AdamW(parameters: model.namedParameters)`; PyTorch's defaults otherwise.
+    /// Typically `Adam(parameters: model.namedParameters)`: AdamW with PyTorch's defaults.
     public init(parameters: [(name: String, tensor: Tensor)], beta1: Float = 0.9, beta2: Float = 0.999,
-                eps: Float = 1e-8, weightDecay: Float = 0.01) {
+                eps: Float = 1e-8, weightDecay: Float = 0.01, decoupledWeightDecay: Bool = true) {
         self.parameters = parameters
+        stepCounts = Array(repeating: 0, count: parameters.count)
         firstMoments = parameters.map { Tensor.zeros($0.tensor.shape) }
         secondMoments = parameters.map { Tensor.zeros($0.tensor.shape) }
         (self.beta1, self.beta2, self.eps, self.weightDecay) = (beta1, beta2, eps, weightDecay)
+        self.decoupledWeightDecay = decoupledWeightDecay
     }
 
     public var state: [(name: String, tensor: Tensor)] {
@@ -32,21 +45,24 @@ public struct AdamW: Optimizer {
             + zip(parameters, secondMoments).map { ("exp_avg_sq." + $0.name, $1) }
     }
 
-    public mutating func step(learningRate lr: Float) {
-        stepCount += 1
-        let t = Float(stepCount)
-        let stepSize = lr / (1 - powf(beta1, t))
-        let inverseCorrection2 = 1 / (1 - powf(beta2, t)).squareRoot()
-        let (b1, b2, eps, decay) = (beta1, beta2, eps, 1 - lr * weightDecay)
-        for (index, parameter) in parameters.enumerated() {
+    public mutating func step(_ indices: [Int], learningRate lr: Float) {
+        for index in indices {
+            let parameter = parameters[index]
             guard let grad = parameter.tensor.grad else { continue }
+            stepCounts[index] += 1
+            let t = Float(stepCounts[index])
+            let stepSize = lr / (1 - powf(beta1, t))
+            let inverseCorrection2 = 1 / (1 - powf(beta2, t)).squareRoot()
+            let (b1, b2, eps) = (beta1, beta2, eps)
+            let (decay, l2) = decoupledWeightDecay ? (1 - lr * weightDecay, Float(0)) : (1, weightDecay)
             let p = parameter.tensor.storage.pointer, g = grad.storage.pointer
             let m = firstMoments[index].storage.pointer, v = secondMoments[index].storage.pointer
             parallelFor(parameter.tensor.count, cost: 8) { start, end in
                 for i in start..<end {
+                    let gi = g[i] + l2 * p[i]
                     p[i] *= decay
-                    m[i] = b1 * m[i] + (1 - b1) * g[i]
-                    v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]
+                    m[i] = b1 * m[i] + (1 - b1) * gi
+                    v[i] = b2 * v[i] + (1 - b2) * gi * gi
                     p[i] -= stepSize * m[i] / (v[i].squareRoot() * inverseCorrection2 + eps)
                 }
             }
@@ -57,12 +73,13 @@ public struct AdamW: Optimizer {
 /// SGD with momentum and (coupled, L2) weight decay, computed as `torch.optim.SGD` does.
 public struct SGD: Optimizer {
     public var momentum: Float, weightDecay: Float
-    public var stepCount = 0
-    private let parameters: [(name: String, tensor: Tensor)]
+    public let parameters: [(name: String, tensor: Tensor)]
+    public var stepCounts: [Int]
     private let buffers: [Tensor]
 
     public init(parameters: [(name: String, tensor: Tensor)], momentum: Float = 0.9, weightDecay: Float = 0) {
         self.parameters = parameters
+        stepCounts = Array(repeating: 0, count: parameters.count)
         buffers = parameters.map { Tensor.zeros($0.tensor.shape) }
         self.momentum = momentum
         self.weightDecay = weightDecay
@@ -72,12 +89,13 @@ public struct SGD: Optimizer {
         zip(parameters, buffers).map { ("momentum_buffer." + $0.name, $1) }
     }
 
-    public mutating func step(learningRate lr: Float) {
-        let first = stepCount == 0
-        stepCount += 1
+    public mutating func step(_ indices: [Int], learningRate lr: Float) {
         let (mu, decay) = (momentum, weightDecay)
-        for (index, parameter) in parameters.enumerated() {
+        for index in indices {
+            let parameter = parameters[index]
             guard let grad = parameter.tensor.grad else { continue }
+            let first = stepCounts[index] == 0
+            stepCounts[index] += 1
             let p = parameter.tensor.storage.pointer, g = grad.storage.pointer, b = buffers[index].storage.pointer
             parallelFor(parameter.tensor.count, cost: 4) { start, end in
                 for i in start..<end {

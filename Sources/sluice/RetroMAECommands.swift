@@ -6,68 +6,35 @@ import Tensor
 import Text
 import Training
 
-/// `sluice embed`: sentence embeddings from a model directory (ours or a Hugging Face BERT).
-struct Embed: ParsableCommand {
+/// `sluice retromae train|embed|eval`.
+struct RetroMAECommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Embed texts (one per line) with a BERT checkpoint directory into a float32 .npy [N, hidden].",
-        discussion: """
-            The directory holds config.json, model.safetensors and vocab.txt: a model written by
-            `sluice retromae train` or a Hugging Face BERT saved with safe_serialization=True.
-              sluice embed --checkpoint out/retromae/model --in texts.txt --out emb.npy --pooling cls --normalize
-            """)
+        commandName: "retromae",
+        abstract: "RetroMAE: pre-training (stage 1), contrastive continuation (stage 2), embedding and evaluation.",
+        subcommands: [RetroMAETrain.self, RetroMAEEmbed.self, RetroMAEEval.self])
+}
 
-    @Option(help: ArgumentHelp("Model directory: config.json, model.safetensors, vocab.txt.", valueName: "dir"))
-    var checkpoint: String
+extension Pooling: ExpressibleByArgument {}
 
-    @Option(name: .customLong("in"), help: ArgumentHelp("Texts, one per line.", valueName: "file"))
-    var input: String
-
-    @Option(help: ArgumentHelp("Where to write the embeddings (.npy).", valueName: "file"))
-    var out: String
-
-    @Option(help: "cls (the final [CLS] state) or mean (over real tokens).")
-    var pooling: String = "cls"
-
-    @Flag(help: "Scale every embedding to unit length.")
-    var normalize = false
+/// The model-directory, tokenizer and thread options every RetroMAE command takes.
+struct ModelDirectoryOptions: ParsableArguments {
+    @Option(name: .customLong("model"), help: ArgumentHelp("Model directory: config.json, model.safetensors, vocab.txt (ours or a Hugging Face BERT).", valueName: "dir"))
+    var directory: String
 
     @Flag(help: "Keep case and accents (a cased vocabulary).")
     var cased = false
 
-    @Option(help: "Texts per forward pass.")
-    var batchSize = 32
-
     @Option(help: "Math threads.")
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
-    func run() throws {
-        guard let pooling = Pooling(rawValue: pooling) else { throw ValidationError("--pooling must be cls or mean, not '\(pooling)'") }
+    func load() throws -> (model: RetroMAEModel, tokenizer: BertTokenizer) {
         ComputeThreads.configure(max(1, threads))
-        let directory = URL(fileURLWithPath: checkpoint)
-        let texts: [String]
-        do {
-            texts = try String(contentsOfFile: input, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
-                .map(String.init).filter { !$0.isEmpty }
-        } catch {
-            throw ValidationError("\(input): cannot read UTF-8 text (\(error.localizedDescription))")
-        }
-        guard !texts.isEmpty else { throw ValidationError("\(input): no texts") }
+        let url = URL(fileURLWithPath: directory)
         var rng = RandomGenerator(seed: 0)
-        let model = try RetroMAEModel(directory: directory, rng: &rng)
-        let tokenizer = try BertTokenizer(contentsOf: directory.appendingPathComponent("vocab.txt"), lowercase: !cased)
-        var encoder = try SentenceEncoder(encoder: model.encoder, tokenizer: tokenizer, pooling: pooling, normalize: normalize)
-        encoder.batchSize = max(1, batchSize)
-        let values = try encoder.embed(texts)
-        try NPY.write(NDArray(shape: [texts.count, model.config.hidden], values: values), to: URL(fileURLWithPath: out))
-        printError("\(texts.count) embeddings of dimension \(model.config.hidden) -> \(out)")
+        let model = try RetroMAEModel(directory: url, rng: &rng)
+        let tokenizer = try BertTokenizer(contentsOf: url.appendingPathComponent("vocab.txt"), lowercase: !cased)
+        return (model, tokenizer)
     }
-}
-
-/// RetroMAE training commands.
-struct RetroMAECommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "retromae", abstract: "RetroMAE pre-training (stage 1) and contrastive continuation (stage 2).",
-        subcommands: [RetroMAETrain.self])
 }
 
 struct RetroMAETrain: ParsableCommand {
@@ -75,11 +42,15 @@ struct RetroMAETrain: ParsableCommand {
         commandName: "train",
         abstract: "Train RetroMAE on a corpus (stage 1), plus query/passage pairs with --pairs (stage 2).",
         discussion: """
-            Writes OUT/model (config.json, model.safetensors, vocab.txt: loadable by `sluice embed` and
-            --init) and OUT/checkpoint.safetensors (model, optimizer, RNG, data position). After a
-            kill, the same command with --resume continues with the same losses.
+            Writes into OUT: model/ (config.json, model.safetensors, vocab.txt: read by `sluice retromae
+            embed` and --init-from), checkpoint.safetensors (model, optimizer, RNG, data position),
+            metrics.jsonl and TensorBoard event files (`tensorboard --logdir OUT`). After a kill, the
+            same command with --resume continues with the same losses.
               sluice retromae train --in samples/retromae/corpus.txt.gz --format paragraphs \\
                 --vocab samples/retromae/vocab.txt --heldout samples/retromae/heldout.tsv --out out/retromae
+
+            Trainer settings (the `retromae_train` pipeline sink takes the same, in snake_case):
+            \(TrainerSettings<RetroMAEOptions>.help)
             """)
 
     @OptionGroup var corpus: CorpusOptions
@@ -96,61 +67,41 @@ struct RetroMAETrain: ParsableCommand {
     @Flag(help: "Continue from OUT/checkpoint.safetensors.")
     var resume = false
 
-    @Option(help: "New model: hidden size.") var hidden = 128
-    @Option(help: "New model: encoder layers.") var layers = 2
-    @Option(help: "New model: attention heads.") var heads = 4
-    @Option(help: "New model: feed-forward width.") var intermediate = 512
-    @Option(help: "New model: dense or monarch feed-forward maps.") var ffn = "dense"
-    @Option(help: "Monarch blocks.") var nblocks = 4
-    @Option(help: "Update at which Monarch maps become dense (reverse sparsification).") var densifyAt: Int?
-    @Option(help: "Dropout.") var dropout: Float = 0.1
-
     @Option(help: "Max tokens per block, [CLS]/[SEP] included.") var maxLength = 64
     @Option(help: "Blocks per micro-batch.") var batchSize = 16
-    @Option(help: "Micro-batches per update.") var accumulation = 1
-    @Option(help: "Updates.") var steps = 200
-    @Option(help: "Peak learning rate.") var lr: Float = 1e-3
-    @Option(help: "Warm-up share of the updates.") var warmup: Float = 0.1
-    @Option(help: "AdamW weight decay.") var weightDecay: Float = 0.01
-    @Option(help: "Encoder mask ratio.") var encoderRatio = 0.3
-    @Option(help: "Decoder mask ratio.") var decoderRatio = 0.5
-    @Option(help: "Seed of order, masks and dropout.") var seed: UInt64 = 0
+    @Option(help: "Encoder mask ratio (default: the collator's, 0.3).") var encoderRatio: Double?
+    @Option(help: "Decoder mask ratio (default: the collator's, 0.5).") var decoderRatio: Double?
 
     @Option(help: ArgumentHelp("Stage 2: query<TAB>passage[<TAB>negative...] training pairs.", valueName: "file"))
     var pairs: String?
-    @Option(help: "Stage 2: contrastive temperature.") var temperature: Float = 0.05
 
     @Option(help: ArgumentHelp("Held-out query<TAB>passage pairs for MRR@10 / Recall@k.", valueName: "file"))
     var heldout: String?
     @Option(help: "Blocks held out of training for MLM/reconstruction evaluation.") var evalBlocks = 64
-    @Option(help: "Evaluate every this many updates (and at the start and end).") var evalEvery = 100
-    @Option(help: "Checkpoint every this many updates.") var checkpointEvery = 50
-    @Option(help: "Print progress every this many updates.") var logEvery = 10
     @Option(help: "Math threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
 
+    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Trainer settings (listed above).", valueName: "setting"))
+    var settings: [String] = []
+
+    func validate() throws {
+        let options = try TrainerSettings<RetroMAEOptions>.parse(settings)
+        if initFrom == nil, maxLength > options.maxPositions {
+            throw ValidationError("--max-length \(maxLength) exceeds --max-positions \(options.maxPositions)")
+        }
+        guard maxLength >= 3, batchSize >= 1, evalBlocks >= 0 else {
+            throw ValidationError("--max-length must be at least 3, --batch-size at least 1, --eval-blocks at least 0")
+        }
+    }
+
     func run() throws {
+        let options = try TrainerSettings<RetroMAEOptions>.parse(settings)
         ComputeThreads.configure(max(1, threads))
         let outDirectory = URL(fileURLWithPath: out)
-        try FileManager.default.createDirectory(at: outDirectory, withIntermediateDirectories: true)
         guard let vocabPath = vocab ?? initFrom.map({ $0 + "/vocab.txt" }) else {
             throw ValidationError("give --vocab for a new model or --init-from a model directory")
         }
         let tokenizer = try BertTokenizer(contentsOf: URL(fileURLWithPath: vocabPath))
-        var rng = RandomGenerator(seed: seed)
-        let model: RetroMAEModel
-        if let initFrom {
-            model = try RetroMAEModel(directory: URL(fileURLWithPath: initFrom), rng: &rng)
-        } else {
-            var config = BertConfig()
-            (config.vocabularySize, config.hidden, config.layers, config.heads) = (tokenizer.vocabulary.count, hidden, layers, heads)
-            (config.intermediate, config.maxPositions, config.dropout) = (intermediate, max(maxLength, 64), dropout)
-            config.feedForward = try LinearKind(config: ffn, nblocks: nblocks)
-            guard hidden % heads == 0 else { throw ValidationError("--hidden \(hidden) is not divisible by --heads \(heads)") }
-            model = RetroMAEModel(config, rng: &rng)
-        }
-        guard tokenizer.vocabulary.count <= model.config.vocabularySize else {
-            throw ValidationError("\(vocabPath) has \(tokenizer.vocabulary.count) tokens, the model only \(model.config.vocabularySize)")
-        }
+        let model = try options.makeModel(init: initFrom.map { URL(fileURLWithPath: $0) }, vocabularySize: tokenizer.vocabulary.count)
 
         // Corpus -> sentences -> packed blocks; the last evalBlocks are held out.
         let packer = try BlockPacker(tokenizer: tokenizer, maxLength: maxLength)
@@ -166,7 +117,10 @@ struct RetroMAETrain: ParsableCommand {
             throw ValidationError("the corpus gives \(blocks.count) blocks: too few for \(evalBlocks) held out and a batch of \(batchSize)")
         }
         var collator = RetroMAECollator(vocabulary: try MaskingVocabulary(tokenizer: tokenizer))
-        (collator.encoderRatio, collator.decoderRatio, collator.maxLength) = (encoderRatio, decoderRatio, maxLength)
+        collator.maxLength = maxLength
+        if let encoderRatio { collator.encoderRatio = encoderRatio }
+        if let decoderRatio { collator.decoderRatio = decoderRatio }
+        let seed = options.loop.seed
         let evalSet = Array(blocks.suffix(evalBlocks))
         let data = try BlockDataset(blocks: Array(blocks.dropLast(evalBlocks)), batchSize: batchSize, collator: collator, seed: seed)
         let evalBatches = try stride(from: 0, to: evalSet.count, by: batchSize).map { start in
@@ -174,76 +128,154 @@ struct RetroMAETrain: ParsableCommand {
         }.filter { $0.batchSize > 1 }
         let pairData = try pairs.map { path in
             try PairDataset(pairs: readPairs(path).map { ($0.query, $0.positive, $0.negatives) }, tokenizer: tokenizer,
-                            maxLength: maxLength, batchSize: batchSize, seed: seed)
+                            maxLength: options.pairMaxLength, batchSize: options.pairBatchSize, seed: seed)
         }
         let heldoutPairs = try heldout.map(readPairs)
         printError("\(blocks.count) blocks of at most \(maxLength) tokens (\(evalSet.count) held out), "
                    + "\(model.parameterCount) parameters" + (pairData.map { ", \($0.queries.count) training pairs" } ?? ""))
 
-        var config = TrainerConfig(totalSteps: steps)
-        (config.learningRate, config.warmupRatio, config.weightDecay) = (lr, warmup, weightDecay)
-        (config.accumulation, config.seed, config.densifyAtStep, config.temperature) = (max(1, accumulation), seed, densifyAt, temperature)
-        let trainer = RetroMAETrainer(model: model, data: data, pairs: pairData, config: config)
-        let checkpointFile = outDirectory.appendingPathComponent("checkpoint.safetensors")
-        if resume {
-            try trainer.resume(from: checkpointFile)
-            printError("resumed at update \(trainer.step) (batch \(trainer.dataPosition))")
+        let trainer = Trainer(model: RetroMAETraining(model: model, pairs: pairData, options: options), options: options.loop)
+        let run = try TrainingRun(trainer: trainer, directory: outDirectory, name: "retromae", unit: "tokens", resume: resume)
+        if resume { printError("resumed at update \(trainer.step) (batch \(trainer.dataPosition))") }
+        run.evaluate = { training in
+            try evaluationFigures(training.model, batches: evalBatches, tokenizer: tokenizer, heldout: heldoutPairs)
         }
-
-        func evaluate() throws {
-            let e = try trainer.model.evaluate(evalBatches)
-            var line = String(format: "eval step %d: mlm loss %.3f acc %.3f | decoder loss %.3f acc %.3f | shuffled-embedding decoder loss %.3f",
-                              trainer.step, e.encoderLoss, e.encoderAccuracy.rate, e.decoderLoss, e.decoderAccuracy.rate,
-                              e.shuffledDecoderLoss)
-            if let heldoutPairs {
-                let m = try retrieval(trainer.model.encoder, tokenizer: tokenizer, pairs: heldoutPairs)
-                line += String(format: " | retrieval MRR@10 %.4f R@1 %.4f R@10 %.4f R@100 %.4f", m.mrrAt10, m.recallAt1, m.recallAt10, m.recallAt100)
-            }
-            print(line)
-            fflush(nil)  // progress shows live when stdout is a pipe
+        run.export = { try $0.export(to: outDirectory.appendingPathComponent("model"), tokenizer: tokenizer) }
+        var index = 0
+        while !run.isComplete {
+            try run.feed(data.batch(index), waitingOn: "collate")
+            index += 1
         }
-        if trainer.step == 0 { try evaluate() }
-        var window: [StepReport] = []
-        while trainer.step < steps {
-            let report = try trainer.trainStep()
-            window.append(report)
-            if trainer.step % logEvery == 0 || trainer.step == steps {
-                let seconds = window.reduce(0) { $0 + $1.seconds }, waiting = window.reduce(0) { $0 + $1.dataSeconds }
-                let n = Float(window.count)
-                print(String(format: "step %d/%d loss %.3f (mlm %.3f, decoder %.3f%@) lr %.2e | %.0f tokens/s, data %.1f%% of step time",
-                             trainer.step, steps, window.reduce(0) { $0 + $1.loss } / n, window.reduce(0) { $0 + $1.encoderLoss } / n,
-                             window.reduce(0) { $0 + $1.decoderLoss } / n,
-                             pairData == nil ? "" : String(format: ", contrastive %.3f", window.reduce(0) { $0 + $1.contrastiveLoss } / n),
-                             report.learningRate, Double(window.reduce(0) { $0 + $1.tokens }) / seconds, 100 * waiting / seconds))
-                fflush(nil)  // progress shows live when stdout is a pipe
-                window.removeAll()
-            }
-            if trainer.step % checkpointEvery == 0 || trainer.step == steps { try trainer.saveCheckpoint(to: checkpointFile) }
-            if trainer.step % evalEvery == 0 && trainer.step < steps { try evaluate() }
-        }
-        try evaluate()
-        let modelDirectory = outDirectory.appendingPathComponent("model")
-        try trainer.model.save(to: modelDirectory)
-        try tokenizer.vocabulary.write(to: modelDirectory.appendingPathComponent("vocab.txt"))
-        printError("model -> \(modelDirectory.path)")
-    }
-
-    private func readPairs(_ path: String) throws -> [TextPair] {
-        var result: [TextPair] = []
-        let reporter = QuarantineReporter()
-        for record in try PairReader(paths: [path]) {
-            switch record {
-            case .pair(let pair): result.append(pair)
-            case .quarantined(let quarantine): reporter.report(quarantine)
-            }
-        }
-        return result
+        try run.finish()
+        printError("model -> \(outDirectory.appendingPathComponent("model").path)")
     }
 }
 
-/// Held-out retrieval: every query against every held-out passage, cosine similarity of [CLS].
-func retrieval(_ encoder: BertModel, tokenizer: BertTokenizer, pairs: [TextPair]) throws -> RetrievalMetrics {
-    let sentences = try SentenceEncoder(encoder: encoder, tokenizer: tokenizer, pooling: .cls, normalize: true)
-    return try RetrievalMetrics(queries: sentences.embed(pairs.map(\.query)), passages: sentences.embed(pairs.map(\.positive)),
-                                dimension: encoder.config.hidden, relevant: pairs.indices.map { [$0] })
+/// `sluice retromae embed`: sentence embeddings from a model directory (ours or a Hugging Face BERT).
+struct RetroMAEEmbed: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "embed",
+        abstract: "Embed texts (one per line) with a BERT model directory into a float32 .npy [N, hidden].",
+        discussion: """
+            The directory holds config.json, model.safetensors and vocab.txt: a model written by
+            `sluice retromae train` or a Hugging Face BERT saved with safe_serialization=True.
+              sluice retromae embed --model out/retromae/model --in texts.txt --out emb.npy --pooling cls --normalize
+            """)
+
+    @OptionGroup var model: ModelDirectoryOptions
+
+    @Option(name: .customLong("in"), help: ArgumentHelp("Texts, one per line.", valueName: "file"))
+    var input: String
+
+    @Option(help: ArgumentHelp("Where to write the embeddings (.npy).", valueName: "file"))
+    var out: String
+
+    @Option(help: "cls (the final [CLS] state) or mean (over real tokens).")
+    var pooling = Pooling.cls
+
+    @Flag(help: "Scale every embedding to unit length.")
+    var normalize = false
+
+    @Option(help: "Texts per forward pass.")
+    var batchSize = 32
+
+    func run() throws {
+        let texts = try readLines(input)
+        let (bert, tokenizer) = try model.load()
+        var encoder = try SentenceEncoder(encoder: bert.encoder, tokenizer: tokenizer, pooling: pooling, normalize: normalize)
+        encoder.batchSize = max(1, batchSize)
+        let values = try encoder.embed(texts)
+        try NPY.write(NDArray(shape: [texts.count, bert.config.hidden], values: values), to: URL(fileURLWithPath: out))
+        printError("\(texts.count) embeddings of dimension \(bert.config.hidden) -> \(out)")
+    }
+}
+
+/// `sluice retromae eval`: a model's MLM and reconstruction figures on a corpus, and retrieval on pairs.
+struct RetroMAEEval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Evaluate a RetroMAE model: MLM/decoder loss and accuracy on a corpus, MRR@10 and Recall@k on pairs.",
+        discussion: """
+              sluice retromae eval --model out/retromae/model --in samples/retromae/corpus.txt.gz --format paragraphs \\
+                --heldout samples/retromae/heldout.tsv
+            """)
+
+    @OptionGroup var model: ModelDirectoryOptions
+    @OptionGroup var corpus: CorpusOptions
+
+    @Option(help: ArgumentHelp("query<TAB>passage pairs for MRR@10 / Recall@k.", valueName: "file"))
+    var heldout: String?
+    @Option(help: "Max tokens per block, [CLS]/[SEP] included.") var maxLength = 64
+    @Option(help: "Blocks per batch.") var batchSize = 16
+    @Option(help: "Blocks evaluated (the corpus's first).") var blocks = 256
+    @Option(help: "Seed of the evaluation masks.") var seed: UInt64 = 0
+
+    func run() throws {
+        let (bert, tokenizer) = try model.load()
+        let packer = try BlockPacker(tokenizer: tokenizer, maxLength: maxLength)
+        var packed: [[Int32]] = []
+        let reporter = QuarantineReporter()
+        for record in try corpus.reader() where packed.count < blocks {
+            switch record {
+            case .document(let document): packed += packer.pack(document.text)
+            case .quarantined(let quarantine): reporter.report(quarantine)
+            }
+        }
+        packed = Array(packed.prefix(blocks))
+        var collator = RetroMAECollator(vocabulary: try MaskingVocabulary(tokenizer: tokenizer))
+        collator.maxLength = maxLength
+        let batches = try stride(from: 0, to: packed.count, by: max(1, batchSize)).map { start in
+            try collator.collate(Array(packed[start..<min(packed.count, start + batchSize)]), seed: seed &+ UInt64(start))
+        }.filter { $0.batchSize > 1 }
+        guard !batches.isEmpty else { throw ValidationError("the corpus gives \(packed.count) blocks: too few for a batch of two") }
+        let figures = try GradMode.withoutGradients {
+            try evaluationFigures(bert, batches: batches, tokenizer: tokenizer, heldout: try heldout.map(readPairs))
+        }
+        print(figures.map { "\($0.name) \(String(format: "%.4f", $0.value))" }.joined(separator: ", "))
+    }
+}
+
+/// What a RetroMAE evaluation reports: MLM and decoder figures, the decoder's loss on shuffled
+/// sentence embeddings (it rises when the decoder relies on them), and held-out retrieval.
+func evaluationFigures(_ model: RetroMAEModel, batches: [RetroMAEBatch], tokenizer: BertTokenizer,
+                       heldout: [TextPair]?) throws -> [(name: String, value: Double)] {
+    let e = try model.evaluate(batches)
+    var figures: [(name: String, value: Double)] = [
+        ("mlm_loss", Double(e.encoderLoss)), ("mlm_accuracy", e.encoderAccuracy.rate),
+        ("decoder_loss", Double(e.decoderLoss)), ("decoder_accuracy", e.decoderAccuracy.rate),
+        ("shuffled_decoder_loss", Double(e.shuffledDecoderLoss)),
+    ]
+    if let heldout {
+        let sentences = try SentenceEncoder(encoder: model.encoder, tokenizer: tokenizer, pooling: .cls, normalize: true)
+        let m = try RetrievalMetrics(queries: sentences.embed(heldout.map(\.query)), passages: sentences.embed(heldout.map(\.positive)),
+                                     dimension: model.config.hidden, relevant: heldout.indices.map { [$0] })
+        figures += [("mrr_at_10", m.mrrAt10), ("recall_at_1", m.recallAt1), ("recall_at_10", m.recallAt10), ("recall_at_100", m.recallAt100)]
+    }
+    return figures
+}
+
+/// Every query/passage pair of `path`; malformed lines are reported and skipped.
+private func readPairs(_ path: String) throws -> [TextPair] {
+    var result: [TextPair] = []
+    let reporter = QuarantineReporter()
+    for record in try PairReader(paths: [path]) {
+        switch record {
+        case .pair(let pair): result.append(pair)
+        case .quarantined(let quarantine): reporter.report(quarantine)
+        }
+    }
+    return result
+}
+
+/// The non-empty lines of a UTF-8 file.
+private func readLines(_ path: String) throws -> [String] {
+    let texts: [String]
+    do {
+        texts = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+            .map(String.init).filter { !$0.isEmpty }
+    } catch {
+        throw ValidationError("\(path): cannot read UTF-8 text (\(error.localizedDescription))")
+    }
+    guard !texts.isEmpty else { throw ValidationError("\(path): no texts") }
+    return texts
 }

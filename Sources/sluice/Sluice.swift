@@ -13,5 +13,5 @@ struct Sluice: ParsableCommand {
         version: "0.1.0",
         subcommands: [Run.self, Validate.self, Stages.self, ShardsCommand.self, SafeTensorsInfo.self,
                       Probe.self, Frames.self, Mel.self, Tokenize.self, Vocab.self,
-                      Embed.self, RetroMAECommand.self])
+                      RetroMAECommand.self])
 }

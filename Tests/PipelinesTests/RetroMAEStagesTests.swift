@@ -1,9 +1,11 @@
 import Foundation
 import Models
 import PipelineCore
-import Pipelines
+@testable import Pipelines
 import Tensor
+import Training
 import Testing
+import Text
 
 /// The RetroMAE trainer as the sink of a pipeline file.
 struct RetroMAEStagesTests {
@@ -41,5 +43,45 @@ struct RetroMAEStagesTests {
         #expect(try PipelineRunner(plan: Self.plan(dir, steps: 5, resume: true), progress: nil).run().report.completion == .finished)
         #expect(try SafeTensors.read(checkpoint).metadata["step"] == "5")
         #expect(try Checkpoint.extra(from: checkpoint)["data.position"] == "10")
+    }
+}
+
+extension RetroMAEStagesTests {
+    /// A pipeline file and the command line spell the same settings differently (`densify_at: 3`,
+    /// `--densify-at 3`); both give the same options, so the same model and the same losses.
+    @Test func pipelineFileAndCommandLineGiveTheSameOptionsModelAndLosses() throws {
+        let vocab = Self.root.appendingPathComponent("samples/retromae/vocab.txt").path
+        let plan = try PipelineFile().plan(yaml: """
+            name: same
+            output: /tmp/unused
+            source: {type: text, paths: "\(Self.root.path)/samples/text/corpus.txt"}
+            sink: {type: retromae_train, tokenizer: "\(vocab)", out: t, hidden: 32, layers: 1, heads: 2, intermediate: 64,
+                   max_positions: 32, ffn: monarch, nblocks: 2, densify_at: 2, lr: 0.002, warmup: 0.25, seed: 3,
+                   optimizer: adam, schedule: cosine, normalize: false, steps: 4}
+            """, file: "same.yaml")
+        let fromFile = try RetroMAEOptions(try #require(plan.stages.last).parameters)
+        var fromFlags = RetroMAEOptions()
+        try fromFlags.apply([("--hidden", "32"), ("--layers", "1"), ("--heads", "2"), ("--intermediate", "64"),
+                             ("--max-positions", "32"), ("--ffn", "monarch"), ("--nblocks", "2"), ("--densify-at", "2"),
+                             ("--lr", "2e-3"), ("--warmup", "0.25"), ("--seed", "3"), ("--optimizer", "adam"),
+                             ("--schedule", "cosine"), ("--normalize", "false"), ("--steps", "4")])
+        #expect(fromFile == fromFlags)
+        #expect(try RetroMAEOptions(try PipelineFile().plan(yaml: """
+            name: defaults
+            output: /tmp/unused
+            source: {type: text, paths: "\(Self.root.path)/samples/text/corpus.txt"}
+            sink: {type: retromae_train, tokenizer: "\(vocab)", out: t}
+            """, file: "defaults.yaml").stages.last!.parameters) == RetroMAEOptions())
+
+        let tokenizer = try BertTokenizer(contentsOf: URL(fileURLWithPath: vocab))
+        let collator = RetroMAECollator(vocabulary: try MaskingVocabulary(tokenizer: tokenizer))
+        let blocks = ["rivers flow downhill toward the quiet sea", "every cat sleeps most of the warm afternoon",
+                      "a stitch in time saves nine", "the quick brown fox jumps over the lazy dog"].map { tokenizer.tokenIds($0) }
+        func losses(_ options: RetroMAEOptions) throws -> [Float] {
+            let model = try options.makeModel(init: nil, vocabularySize: tokenizer.vocabulary.count)
+            let trainer = Trainer(model: RetroMAETraining(model: model, options: options), options: options.loop)
+            return try (0..<4).map { try trainer.update([collator.collate(blocks, seed: UInt64($0))]).loss }
+        }
+        #expect(try losses(fromFile) == losses(fromFlags))
     }
 }

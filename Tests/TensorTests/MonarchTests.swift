@@ -77,18 +77,6 @@ struct MonarchTests {
         #expect(MonarchLinear(768, 768, nblocks: 4, rng: &rng).parameterCount == 768 * 768 / 2 + 768)
     }
 
-    @Test func reverseSparsificationKeepsTheFunction() throws {
-        var rng = RandomGenerator(seed: 49)
-        let layer = BertLayer(hidden: 16, heads: 2, intermediate: 32, dropout: 0, ffn: try LinearKind(config: "monarch", nblocks: 4), rng: &rng)
-        let dense = layer.densifyingFeedForward()
-        #expect(dense.intermediate is Linear && dense.attention.query.weight === layer.attention.query.weight)
-        let x = randomTensor([2, 3, 16], seed: 50)
-        var context = ForwardContext.inference
-        #expect(relativeError(dense(x, mask: nil, context: &context), layer(x, mask: nil, context: &context)) < 1e-5)
-        #expect(throws: ConfigError.self) { try LinearKind(config: "butterfly") }
-        #expect(try LinearKind(config: "dense") == .dense)
-    }
-
     @Test func usableWhereverALinearIs() {
         var rng = RandomGenerator(seed: 47)
         let maps: [any LinearMap] = [LinearKind.dense.make(8, 12, rng: &rng), LinearKind.monarch(nblocks: 2).make(8, 12, rng: &rng)]

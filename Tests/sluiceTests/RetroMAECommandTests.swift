@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// `sluice retromae train` and `sluice embed` as a user runs them.
+/// `sluice retromae train` and `sluice retromae embed` as a user runs them.
 extension CommandLineTests {
     static func retromaeArguments(out: URL, steps: Int) -> [String] {
         ["retromae", "train", "--in", "samples/text/corpus.txt", "--format", "paragraphs",
@@ -10,11 +10,11 @@ extension CommandLineTests {
          "--log-every", "1", "--checkpoint-every", "2", "--eval-every", "1000", "--threads", "1"]
     }
 
-    /// The losses of each progress line ("step 3/12 loss ... lr ..."), timing figures left out.
+    /// The losses of each progress line ("retromae step 3/12 loss ... lr ..."), timing figures left out.
     static func lossLines(_ output: String) -> [Int: String] {
         var lines: [Int: String] = [:]
-        for line in output.split(separator: "\n") where line.hasPrefix("step ") {
-            let step = Int(line.dropFirst(5).prefix { $0 != "/" }) ?? -1
+        for line in output.split(separator: "\n") where line.hasPrefix("retromae step ") {
+            let step = Int(line.dropFirst(14).prefix { $0 != "/" }) ?? -1
             lines[step] = String(line.prefix { $0 != "|" })
         }
         return lines
@@ -28,7 +28,7 @@ extension CommandLineTests {
         #expect(whole.status == 0, "\(whole.errors)")
         let expected = Self.lossLines(whole.output)
         #expect(expected.count == steps)
-        #expect(whole.output.contains("eval step 12: mlm loss"))
+        #expect(whole.output.contains("retromae eval step 12: mlm_loss"))
 
         let killedOut = dir.appendingPathComponent("killed")
         let checkpoint = killedOut.appendingPathComponent("checkpoint.safetensors")
@@ -51,7 +51,7 @@ extension CommandLineTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let texts = dir.appendingPathComponent("texts.txt"), out = dir.appendingPathComponent("emb.npy")
         try "The quick brown fox.\nEvery cat sleeps!\n".write(to: texts, atomically: true, encoding: .utf8)
-        let result = try sluice(["embed", "--checkpoint", "Tests/ModelsTests/Fixtures/tiny-bert", "--in", texts.path,
+        let result = try sluice(["retromae", "embed", "--model", "Tests/ModelsTests/Fixtures/tiny-bert", "--in", texts.path,
                                  "--out", out.path, "--pooling", "mean", "--normalize"])
         #expect(result.status == 0, "\(result.errors)")
         let data = try Data(contentsOf: out)
@@ -61,7 +61,7 @@ extension CommandLineTests {
         let norm = values.prefix(32).reduce(0) { $0 + $1 * $1 }.squareRoot()
         #expect(abs(norm - 1) < 1e-5)
 
-        let missing = try sluice(["embed", "--checkpoint", dir.path, "--in", texts.path, "--out", out.path])
+        let missing = try sluice(["retromae", "embed", "--model", dir.path, "--in", texts.path, "--out", out.path])
         #expect(missing.status != 0 && missing.errors.contains("config.json"))
     }
 }

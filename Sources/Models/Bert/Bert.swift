@@ -1,4 +1,5 @@
 import Foundation
+import Tensor
 
 /// Sizes of a BERT encoder, as in a Hugging Face `config.json`.
 public struct BertConfig: Sendable, Equatable {
@@ -16,18 +17,21 @@ public struct BertConfig: Sendable, Equatable {
 
     public init() {}
 
-    /// Reads the fields BERT needs from a Hugging Face `config.json` (absent keys keep the
-    /// defaults of bert-base); only the exact-erf "gelu" activation is supported.
-    public init(huggingFaceConfig file: URL) throws(ConfigError) {
+    /// Reads a `config.json`: the fields BERT needs from a Hugging Face config (absent keys keep
+    /// bert-base's values; only the exact-erf "gelu" activation is supported), plus our `ffn` and
+    /// `nblocks` keys for Monarch feed-forward maps. Sizes past `BertConfig.limits` are refused
+    /// before anything is allocated.
+    public init(configFile file: URL) throws(ModelError) {
         let object: Any
         do { object = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) } catch {
-            throw ConfigError(description: "\(file.path): cannot read a JSON object (\(error.localizedDescription))")
+            throw ModelError(file.path, "cannot read a JSON object (\(error.localizedDescription))")
         }
-        guard let json = object as? [String: Any] else { throw ConfigError(description: "\(file.path): not a JSON object") }
-        func int(_ key: String, _ fallback: Int) throws(ConfigError) -> Int {
+        guard let json = object as? [String: Any] else { throw ModelError(file.path, "not a JSON object") }
+        func int(_ key: String, _ fallback: Int) throws(ModelError) -> Int {
             guard let value = json[key] else { return fallback }
-            guard let number = value as? Int, number > 0 else {
-                throw ConfigError(description: "\(file.path): '\(key)' must be a positive integer")
+            let limit = Self.limits[key] ?? Int(Int32.max)
+            guard let number = value as? Int, number > 0, number <= limit else {
+                throw ModelError(file.path, "'\(key)' must be an integer from 1 to \(limit), not \(value)")
             }
             return number
         }
@@ -38,14 +42,36 @@ public struct BertConfig: Sendable, Equatable {
         intermediate = try int("intermediate_size", intermediate)
         maxPositions = try int("max_position_embeddings", maxPositions)
         typeVocabularySize = try int("type_vocab_size", typeVocabularySize)
-        if let p = json["hidden_dropout_prob"] as? Double { dropout = Float(p) }
-        if let eps = json["layer_norm_eps"] as? Double { layerNormEps = Float(eps) }
+        if let p = json["hidden_dropout_prob"] as? Double, p >= 0, p < 1 { dropout = Float(p) }
+        if let eps = json["layer_norm_eps"] as? Double, eps > 0, eps < 1 { layerNormEps = Float(eps) }
         if let activation = json["hidden_act"] as? String, activation != "gelu" {
-            throw ConfigError(description: "\(file.path): hidden_act '\(activation)' is not supported (only 'gelu')")
+            throw ModelError(file.path, "hidden_act '\(activation)' is not supported (only 'gelu')")
         }
         guard hidden % heads == 0 else {
-            throw ConfigError(description: "\(file.path): hidden_size \(hidden) is not divisible by \(heads) heads")
+            throw ModelError(file.path, "hidden_size \(hidden) is not divisible by \(heads) heads")
         }
+        if let ffn = json["ffn"] as? String {
+            do throws(ConfigError) {
+                feedForward = try LinearKind(config: ffn, nblocks: (json["nblocks"] as? NSNumber)?.intValue)
+            } catch {
+                throw ModelError(file.path, error.description)
+            }
+        }
+    }
+
+    /// The largest value each size in a `config.json` may take: far past any BERT, and small enough
+    /// that a hostile file cannot make us allocate without bound.
+    public static let limits = [
+        "vocab_size": 1 << 21, "hidden_size": 1 << 14, "num_hidden_layers": 256, "num_attention_heads": 256,
+        "intermediate_size": 1 << 16, "max_position_embeddings": 1 << 16, "type_vocab_size": 1 << 10,
+    ]
+
+    /// Parameters of an encoder of this shape (embeddings, layers), for checking a weights file
+    /// holds them before allocating.
+    public var parameterCount: Int {
+        let embeddings = (vocabularySize + maxPositions + typeVocabularySize + 2) * hidden
+        let layer = 4 * (hidden * hidden + hidden) + 2 * hidden * intermediate + intermediate + hidden + 4 * hidden
+        return embeddings + layers * layer
     }
 }
 
@@ -75,16 +101,20 @@ public struct BertEmbeddings: Layer {
     /// `tokens` (and `tokenTypes`, zeros when nil) laid out as `[batch, length]`; a token id,
     /// type id or length the tables cannot hold is an `IndexError`.
     public func callAsFunction(_ tokens: [Int], tokenTypes types: [Int]? = nil, batch: Int,
-                               context: inout ForwardContext) throws(IndexError) -> Tensor {
+                               context: inout ForwardContext) throws(ModelError) -> Tensor {
         let length = tokens.count / max(batch, 1)
         precondition(batch * length == tokens.count && (types == nil || types?.count == tokens.count),
                      "BertEmbeddings: \(tokens.count) tokens (\(types?.count ?? 0) types) as \(batch) rows")
         guard length <= positions.weight.shape[0] else {
-            throw IndexError(description: "BertEmbeddings: sequence length \(length) exceeds the \(positions.weight.shape[0]) positions")
+            throw ModelError("BertEmbeddings", "sequence length \(length) exceeds the \(positions.weight.shape[0]) positions")
         }
-        let x = try words(tokens, shape: [batch, length]) + positions(Array(0..<length), shape: [length])
-            + tokenTypes(types ?? [Int](repeating: 0, count: tokens.count), shape: [batch, length])
-        return norm(x).dropout(dropout, training: context.training, rng: &context.rng)
+        do throws(IndexError) {
+            let x = try words(tokens, shape: [batch, length]) + positions(Array(0..<length), shape: [length])
+                + tokenTypes(types ?? [Int](repeating: 0, count: tokens.count), shape: [batch, length])
+            return norm(x).dropout(dropout, training: context.training, rng: &context.rng)
+        } catch {
+            throw ModelError(error)
+        }
     }
 }
 
@@ -128,7 +158,7 @@ public struct BertModel: Layer {
     /// Hidden states `[batch, length, hidden]` for `tokens` (`[batch, length]` row-major);
     /// `valid` marks real tokens (false = padding, masked out of attention).
     public func callAsFunction(_ tokens: [Int], tokenTypes: [Int]? = nil, valid: [[Bool]]? = nil, batch: Int,
-                               context: inout ForwardContext) throws(IndexError) -> Tensor {
+                               context: inout ForwardContext) throws(ModelError) -> Tensor {
         var x = try embeddings(tokens, tokenTypes: tokenTypes, batch: batch, context: &context)
         let mask = valid.map { MultiHeadAttention.paddingMask($0) }
         for layer in layers { x = layer(x, mask: mask, context: &context) }
@@ -176,5 +206,61 @@ public func initializeLikeBert(_ parameters: [(name: String, tensor: Tensor)], r
         } else if tensor.rank == 2 && name.hasSuffix(".weight") {
             tensor.assign(.normal(tensor.shape, std: 0.02, rng: &rng))
         }
+    }
+}
+
+/// One BERT encoder layer (post-norm): self-attention, residual, LayerNorm; GELU feed-forward,
+/// residual, LayerNorm. Parameter names match Hugging Face's `BertLayer`.
+public struct BertLayer: Layer {
+    public let attention: MultiHeadAttention
+    public let attentionNorm: LayerNorm
+    public let intermediate: any LinearMap
+    public let output: any LinearMap
+    public let outputNorm: LayerNorm
+    public let dropout: Float
+
+    /// BERT's defaults: dropout 0.1 and LayerNorm eps 1e-12; `ffn` picks dense or Monarch
+    /// feed-forward maps.
+    public init(hidden: Int, heads: Int, intermediate: Int, dropout: Float = 0.1, eps: Float = 1e-12,
+                ffn: LinearKind = .dense, rng: inout RandomGenerator) {
+        attention = MultiHeadAttention(hidden: hidden, heads: heads, dropout: dropout, rng: &rng)
+        attentionNorm = LayerNorm(hidden, eps: eps)
+        self.intermediate = ffn.make(hidden, intermediate, rng: &rng)
+        output = ffn.make(intermediate, hidden, rng: &rng)
+        outputNorm = LayerNorm(hidden, eps: eps)
+        self.dropout = dropout
+    }
+
+    private init(_ layer: BertLayer, intermediate: any LinearMap, output: any LinearMap) {
+        (attention, attentionNorm, outputNorm, dropout) = (layer.attention, layer.attentionNorm, layer.outputNorm, layer.dropout)
+        self.intermediate = intermediate
+        self.output = output
+    }
+
+    /// This layer with Monarch feed-forward maps multiplied out into dense ones, sharing every
+    /// other parameter: "reverse sparsification" (train Monarch for most steps, finish dense).
+    /// Build a new optimizer for the returned layer's parameters.
+    public func densifyingFeedForward() -> BertLayer {
+        func dense(_ map: any LinearMap) -> any LinearMap { (map as? MonarchLinear)?.densified() ?? map }
+        return BertLayer(self, intermediate: dense(intermediate), output: dense(output))
+    }
+
+    public var namedParameters: [(name: String, tensor: Tensor)] {
+        prefixed("attention.self.query", attention.query) + prefixed("attention.self.key", attention.key)
+            + prefixed("attention.self.value", attention.value) + prefixed("attention.output.dense", attention.output)
+            + prefixed("attention.output.LayerNorm", attentionNorm)
+            + prefixed("intermediate.dense", intermediate) + prefixed("output.dense", output)
+            + prefixed("output.LayerNorm", outputNorm)
+    }
+
+    /// `x` is `[B, L, hidden]`; `mask` is additive, broadcasting to `[B, heads, L, Lk]`. Keys and
+    /// values come from `memory` (`[B, Lk, hidden]`) when given, else from `x`: RetroMAE's enhanced
+    /// decoder queries with one stream and attends over another, the residual taken from `x`.
+    public func callAsFunction(_ x: Tensor, memory: Tensor? = nil, mask: Tensor?, context: inout ForwardContext) -> Tensor {
+        let attended = attention(x, memory: memory ?? x, mask: mask, context: &context)
+            .dropout(dropout, training: context.training, rng: &context.rng)
+        let h = attentionNorm(attended + x)
+        let expanded = output(intermediate(h).gelu()).dropout(dropout, training: context.training, rng: &context.rng)
+        return outputNorm(expanded + h)
     }
 }

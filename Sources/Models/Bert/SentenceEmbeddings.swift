@@ -50,7 +50,7 @@ public func contrastiveLoss(queries: Tensor, passages: Tensor, positives: [Int],
     return (try crossEntropy(scores, targets: positives), accuracy(scores, targets: positives))
 }
 
-/// Embeds texts with a tokenizer and an encoder, in inference mode: what `sluice embed` and
+/// Embeds texts with a tokenizer and an encoder, in inference mode: what `sluice retromae embed` and
 /// retrieval evaluation use.
 public struct SentenceEncoder {
     public let encoder: BertModel

@@ -9,12 +9,17 @@ extension RetroMAEModel {
     /// hold (the MLM head of a bare `BertModel`, the RetroMAE decoder of any BERT) keep their
     /// random initialisation, as the paper starts RetroMAE from BERT.
     public init(directory: URL, rng: inout RandomGenerator) throws(ModelError) {
-        let config = try BertConfig(modelConfig: directory.appendingPathComponent("config.json"))
-        self.init(config, rng: &rng)
+        let config = try BertConfig(configFile: directory.appendingPathComponent("config.json"))
         let file = directory.appendingPathComponent("model.safetensors")
-        guard FileManager.default.fileExists(atPath: file.path) else {
+        let bytes = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? NSNumber)?.intValue
+        guard let bytes else {
             throw ModelError(directory.path, "no model.safetensors (save PyTorch models with safe_serialization=True)")
         }
+        // Checked before allocating: the weights (16-bit at the least) must fit in the file.
+        guard config.parameterCount <= bytes / 2 else {
+            throw ModelError(file.path, "\(bytes) bytes cannot hold the \(config.parameterCount) encoder parameters config.json describes")
+        }
+        self.init(config, rng: &rng)
         do throws(SafeTensorsError) {
             let tensors = try SafeTensors.read(file).tensors
             let encoderPrefix = tensors["bert.embeddings.word_embeddings.weight"] != nil ? "bert." : ""

@@ -1,0 +1,76 @@
+import Foundation
+import PipelineCore
+import Training
+
+/// What every trainer sink shares: its parameters come from the trainer's own settings (so a
+/// pipeline file and the command line take the same names with the same defaults), and it feeds
+/// streamed batches into a `TrainingRun`.
+extension SettingsDescribed {
+    /// A stage parameter per setting, with the options' initial values as defaults.
+    static var parameterSpecs: [ParameterSpec] {
+        let defaults = Self()
+        return settings.map { setting in
+            let kind: ParameterSpec.Kind = switch setting.kind {
+            case .int(let min, let max): .int(min: min, max: max)
+            case .float(let min, let max): .double(min: min, max: max)
+            case .bool: .bool
+            case .choice(let values): .choice(values)
+            }
+            return ParameterSpec(setting.name, kind, default: setting.read(defaults), help: setting.help)
+        }
+    }
+
+    /// The options a stage's checked parameters give; settings the file leaves out keep their defaults.
+    init(_ parameters: StageParameters) throws {
+        self.init()
+        let values = Self.settings.compactMap { setting -> (name: String, text: String)? in
+            switch parameters.values[setting.name] {
+            case .int(let value)?: (setting.name, String(value))
+            case .double(let value)?: (setting.name, String(value))
+            case .bool(let value)?: (setting.name, String(value))
+            case .string(let value)?: (setting.name, value)
+            default: nil
+            }
+        }
+        do throws(TrainingError) {
+            try apply(values)
+        } catch {
+            throw StageError(item: parameters.stageName, reason: error.description)
+        }
+    }
+}
+
+/// A trainer as a pipeline sink: each item is decoded into one micro-batch and fed to the run; the
+/// time between items is the data wait, attributed to the busiest stage upstream.
+final class TrainerSink<Model: TrainableModel>: Sink {
+    let run: TrainingRun<Model>
+    let environment: RunEnvironment
+    let decode: (Sample) throws -> Model.Batch
+    private var lastReturn: ContinuousClock.Instant?
+
+    init(run: TrainingRun<Model>, environment: RunEnvironment, decode: @escaping (Sample) throws -> Model.Batch) {
+        (self.run, self.environment, self.decode) = (run, environment, decode)
+    }
+
+    func consume(_ item: Sample) throws {
+        let waited = lastReturn.map { (ContinuousClock.now - $0).inSeconds } ?? 0
+        try run.feed(try decode(item), waited: waited, waitingOn: busiestUpstreamStage())
+        lastReturn = .now
+    }
+
+    func finish(_ completion: Completion) throws {
+        switch completion {
+        case .finished: try run.finish()
+        // Ctrl-C: keep what was trained so far; `resume: true` continues from here.
+        case .stopped: try run.trainer.saveCheckpoint(to: run.checkpointFile)
+        case .failed: break
+        }
+    }
+
+    private func busiestUpstreamStage() -> String {
+        guard let snapshot = environment.snapshot() else { return "-" }
+        let upstream = snapshot.stages.dropLast()
+        return upstream.max { $0.utilisation(over: snapshot.elapsedSeconds) < $1.utilisation(over: snapshot.elapsedSeconds) }?.name ?? "-"
+    }
+}
+

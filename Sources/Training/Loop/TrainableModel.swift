@@ -1,0 +1,62 @@
+import Models
+import Tensor
+
+/// What the training loop needs from a model: what a batch is, the loss of one, and how its
+/// parameters fall into groups. Everything else (accumulation, clipping, the optimizer and its
+/// schedule, checkpoints, logs) is the loop's.
+public protocol TrainableModel: Layer {
+    associatedtype Batch
+
+    /// The loss of one micro-batch, number `position` of the data stream (a model may draw
+    /// per-batch data from it, as RetroMAE's stage 2 takes the pair batch of the same number).
+    func loss(on batch: Batch, position: Int, context: inout ForwardContext) throws -> LossReport
+
+    /// The group a parameter belongs to (`backbone`, `head`): groups get their own learning rate
+    /// and can be frozen. One group, `all`, unless a model says otherwise.
+    func group(ofParameter name: String) -> String
+
+    /// Called before update `step` (0-based). Returns true when it replaced parameters (Monarch maps
+    /// multiplied out); the loop then moves the optimizer's state over by parameter name.
+    mutating func prepareUpdate(_ step: Int) -> Bool
+
+    /// What a checkpoint must hold besides tensors to rebuild this model's shape, and the restore.
+    var checkpointMetadata: [String: String] { get }
+    mutating func restore(checkpointMetadata: [String: String]) throws
+}
+
+extension TrainableModel {
+    public func group(ofParameter name: String) -> String { "all" }
+    public mutating func prepareUpdate(_ step: Int) -> Bool { false }
+    public var checkpointMetadata: [String: String] { [:] }
+    public mutating func restore(checkpointMetadata: [String: String]) throws {}
+}
+
+/// One micro-batch's loss, and what to log about it.
+public struct LossReport {
+    /// The scalar to minimise.
+    public var loss: Tensor
+    /// Parts of the loss and other figures, averaged over an update's micro-batches in the log.
+    public var terms: [(name: String, value: Float)]
+    /// Accuracies, pooled over an update's micro-batches.
+    public var accuracies: [(name: String, value: TokenAccuracy)]
+    /// Tokens or examples the batch held (the unit the options name), for throughput.
+    public var count: Int
+
+    public init(loss: Tensor, terms: [(name: String, value: Float)] = [], accuracies: [(name: String, value: TokenAccuracy)] = [],
+                count: Int) {
+        (self.loss, self.terms, self.accuracies, self.count) = (loss, terms, accuracies, count)
+    }
+}
+
+/// Where an update's gradients are combined across replicas before clipping and the optimizer:
+/// the one seam data-parallel training fills in (an MPI allreduce averaging over ranks).
+public protocol GradientReducer {
+    /// Replaces each gradient by its mean over all replicas, in place.
+    func averageAcrossReplicas(_ gradients: [Tensor]) throws
+}
+
+/// One process: its gradients are already the mean.
+public struct SingleProcess: GradientReducer {
+    public init() {}
+    public func averageAcrossReplicas(_ gradients: [Tensor]) {}
+}

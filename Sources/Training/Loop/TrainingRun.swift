@@ -1,0 +1,127 @@
+import Foundation
+import PipelineCore
+import Models
+import Tensor
+
+/// A training run as both front-ends drive it: `sluice <trainer> train` pulls batches from its
+/// dataset and a pipeline sink pushes streamed ones, and each feeds them here one micro-batch at a
+/// time. The run owns what happens between updates: accumulation, progress lines, `metrics.jsonl`
+/// and TensorBoard records, checkpoints, evaluations, and the final export.
+///
+/// Files in `directory`: `checkpoint.safetensors`, `metrics.jsonl`, `events.out.tfevents.*`, and
+/// whatever `export` writes.
+public final class TrainingRun<Model: TrainableModel> {
+    public let trainer: Trainer<Model>
+    public let directory: URL
+    /// The trainer's name at the start of progress lines (`retromae`).
+    public let name: String
+    /// What `LossReport.count` counts (`tokens`, `examples`), for throughput.
+    public let unit: String
+    /// Figures on held-out data, at the start, every `evalEvery` updates and at the end.
+    public var evaluate: ((Model) throws -> [(name: String, value: Double)])?
+    /// Writes the trained model (e.g. a model directory) when the run finishes.
+    public var export: ((Model) throws -> Void)?
+    /// Where progress lines go (standard output by default, flushed so a pipe shows them live).
+    public var progress: (String) -> Void = { line in
+        print(line)
+        fflush(nil)
+    }
+
+    private let log: RunLog
+    private var pending: [Model.Batch] = []
+    private var pendingWait = 0.0
+    private var window: [StepReport] = []
+    /// Seconds of data wait per stage waited on, over the log window.
+    private var waits: [String: Double] = [:]
+    /// Micro-batches offered so far, counting those a resumed run skips.
+    private var offered = 0
+    private var evaluatedAt: Int?
+
+    public var checkpointFile: URL { directory.appendingPathComponent("checkpoint.safetensors") }
+    public var isComplete: Bool { trainer.step >= trainer.options.steps }
+
+    /// Creates `directory`; with `resume`, continues from its checkpoint (the data stream is then
+    /// expected from its start again: `feed` skips what the checkpoint has consumed).
+    public init(trainer: Trainer<Model>, directory: URL, name: String, unit: String, resume: Bool) throws {
+        (self.trainer, self.directory, self.name, self.unit) = (trainer, directory, name, unit)
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        } catch {
+            throw TrainingError(.checkpoint, directory.path, "cannot create the run directory (\(error.localizedDescription))")
+        }
+        log = try RunLog(directory: directory)
+        if resume { try trainer.resume(from: checkpointFile) }
+    }
+
+    /// Feeds the next micro-batch of the stream. `batch` is only evaluated when it will be trained on
+    /// (not for batches a resumed run skips); the time it takes counts as data wait, plus `waited`
+    /// (time spent waiting before this call), attributed to `waitingOn` (a stage, or `collate`).
+    public func feed(_ batch: @autoclosure () throws -> Model.Batch, waited: Double = 0, waitingOn: String) throws {
+        offered += 1
+        guard offered > trainer.dataPosition, !isComplete else { return }
+        if trainer.step == 0, pending.isEmpty, evaluatedAt == nil { try evaluateNow() }
+        let start = ContinuousClock.now
+        pending.append(try batch())
+        let wait = waited + (ContinuousClock.now - start).inSeconds
+        pendingWait += wait
+        waits[waitingOn, default: 0] += wait
+        guard pending.count == trainer.options.accumulation else { return }
+        let report = try trainer.update(pending, dataSeconds: pendingWait)
+        (pending, pendingWait) = ([], 0)
+        window.append(report)
+        let step = trainer.step, options = trainer.options
+        if step % options.logEvery == 0 || isComplete { try writeWindow() }
+        if step % options.checkpointEvery == 0 || isComplete { try trainer.saveCheckpoint(to: checkpointFile) }
+        if step % options.evalEvery == 0, !isComplete { try evaluateNow() }
+    }
+
+    /// Ends the run: micro-batches short of a whole update are dropped (an update is never made of
+    /// fewer than `accumulation` of them), then a last log line, checkpoint, evaluation and export.
+    public func finish() throws {
+        pending = []
+        if !window.isEmpty { try writeWindow() }
+        try trainer.saveCheckpoint(to: checkpointFile)
+        if evaluatedAt != trainer.step { try evaluateNow() }
+        try export?(trainer.model)
+        try log.close()
+    }
+
+    private func evaluateNow() throws {
+        guard let evaluate else { return }
+        evaluatedAt = trainer.step
+        let figures = try GradMode.withoutGradients { try evaluate(trainer.model) }
+        try log.write(step: trainer.step, group: "eval", numbers: figures)
+        progress("\(name) eval step \(trainer.step): " + figures.map { "\($0.name) \(format($0.value))" }.joined(separator: ", "))
+    }
+
+    /// Averages the window's updates into one progress line and one log record.
+    private func writeWindow() throws {
+        let n = Double(window.count)
+        let seconds = window.reduce(0) { $0 + $1.seconds }, waited = window.reduce(0) { $0 + $1.dataSeconds }
+        var numbers: [(name: String, value: Double)] = [("loss", window.reduce(0) { $0 + Double($1.loss) } / n)]
+        for (name, _) in window[0].terms {
+            numbers.append((name, window.reduce(0) { $0 + Double($1[term: name] ?? 0) } / n))
+        }
+        for (name, _) in window[0].accuracies {
+            let pooled = window.reduce(TokenAccuracy()) { $0 + ($1[accuracy: name] ?? TokenAccuracy()) }
+            numbers.append((name + "_accuracy", pooled.rate))
+        }
+        let last = window[window.count - 1]
+        let throughput = Double(window.reduce(0) { $0 + $1.count }) / max(seconds, 1e-9)
+        let waitShare = waited / max(seconds, 1e-9)
+        numbers += [("lr", Double(last.learningRate)), (unit + "_per_second", throughput), ("data_wait_share", waitShare)]
+        if let norm = last.gradientNorm { numbers.append(("gradient_norm", Double(norm))) }
+        let waitedOn = waits.max { $0.value < $1.value }?.key ?? "-"
+        try log.write(step: trainer.step, group: "train", numbers: numbers, texts: [("waiting_on", waitedOn)])
+
+        let parts = numbers.dropFirst().prefix(window[0].terms.count).map { "\($0.name) \(format($0.value))" }
+        progress(String(format: "%@ step %d/%d loss %@%@ lr %.2e | %.0f %@/s, data wait %.1f%% (on %@)",
+                        name, trainer.step, trainer.options.steps, format(numbers[0].value),
+                        parts.isEmpty ? "" : " (" + parts.joined(separator: ", ") + ")", last.learningRate, throughput, unit,
+                        100 * waitShare, waitedOn))
+        window.removeAll()
+        waits.removeAll()
+    }
+}
+
+private func format(_ value: Double) -> String { String(format: abs(value) >= 1e-3 || value == 0 ? "%.4f" : "%.3e", value) }

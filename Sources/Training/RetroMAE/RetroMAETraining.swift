@@ -1,0 +1,142 @@
+import Foundation
+import Models
+import Tensor
+import Text
+
+/// Dense or Monarch feed-forward maps, as a setting names them.
+public enum FeedForwardKind: String, CaseIterable, Sendable {
+    case dense, monarch
+}
+
+/// Every setting of a RetroMAE run and its default, written once: `sluice retromae train` and the
+/// `retromae_train` pipeline sink are both built from `settings`.
+public struct RetroMAEOptions: SettingsDescribed, Sendable, Equatable {
+    // A new model's shape (a model started from a directory keeps its own).
+    public var hidden = 128
+    public var layers = 2
+    public var heads = 4
+    public var intermediate = 512
+    public var maxPositions = 512
+    public var feedForward = FeedForwardKind.dense
+    public var nblocks = 4
+    /// Update at which Monarch maps become dense ("reverse sparsification"); nil: never.
+    public var densifyAt: Int?
+    public var dropout: Float = 0.1
+    // Stage 2: the in-batch contrastive loss on query/passage pairs.
+    /// Scores are [CLS] dot products over this (0.02 with `normalize`, as the reference fine-tuners).
+    public var temperature: Float = 0.02
+    /// Unit-normalise [CLS] embeddings before scoring (cosine similarity).
+    public var normalize = true
+    public var pairBatchSize = 32
+    public var pairMaxLength = 64
+    /// The loop's settings, at the paper's learning rate of 1e-4 (the loop's own default).
+    public var loop = LoopOptions()
+
+    public init() {}
+
+    public static var settings: [Setting<Self>] {
+        [
+            .int("hidden", \.hidden, "new model: hidden size"),
+            .int("layers", \.layers, "new model: encoder layers"),
+            .int("heads", \.heads, "new model: attention heads"),
+            .int("intermediate", \.intermediate, "new model: feed-forward width"),
+            .int("max_positions", \.maxPositions, min: 3, "new model: longest sequence, [CLS] and [SEP] included"),
+            .choice("ffn", \.feedForward, "new model: feed-forward maps"),
+            .int("nblocks", \.nblocks, "Monarch blocks"),
+            .int("densify_at", \.densifyAt, "update at which Monarch maps become dense (reverse sparsification)"),
+            .float("dropout", \.dropout, max: 0.99, "dropout"),
+            .float("temperature", \.temperature, min: 1e-6, "stage 2: similarity temperature"),
+            .flag("normalize", \.normalize, "stage 2: cosine similarity (unit-length [CLS] embeddings)"),
+            .int("pair_batch_size", \.pairBatchSize, "stage 2: pairs per batch"),
+            .int("pair_max_length", \.pairMaxLength, min: 3, "stage 2: tokens per query or passage"),
+        ] + LoopOptions.settings(at: \.loop)
+    }
+
+    public func problems() -> [String] {
+        var problems: [String] = []
+        if hidden % heads != 0 { problems.append("hidden \(hidden) is not divisible by \(heads) heads") }
+        return problems
+    }
+
+    /// A new model's shape for a vocabulary of `vocabularySize` tokens.
+    public func bertConfig(vocabularySize: Int) -> BertConfig {
+        var config = BertConfig()
+        (config.vocabularySize, config.hidden, config.layers, config.heads) = (vocabularySize, hidden, layers, heads)
+        (config.intermediate, config.maxPositions, config.dropout) = (intermediate, maxPositions, dropout)
+        config.feedForward = feedForward == .dense ? .dense : .monarch(nblocks: nblocks)
+        return config
+    }
+
+    /// A new model (`init == nil`, BERT's initialisation from the seed) or one read from a model
+    /// directory (ours or a Hugging Face BERT); its vocabulary must hold the tokenizer's.
+    public func makeModel(init directory: URL?, vocabularySize: Int) throws -> RetroMAEModel {
+        var rng = RandomGenerator(seed: loop.seed)
+        let model = try directory.map { try RetroMAEModel(directory: $0, rng: &rng) }
+            ?? RetroMAEModel(bertConfig(vocabularySize: vocabularySize), rng: &rng)
+        guard vocabularySize <= model.config.vocabularySize else {
+            throw TrainingError(.data, directory?.path ?? "model", "the vocabulary has \(vocabularySize) tokens, the model only \(model.config.vocabularySize)")
+        }
+        return model
+    }
+}
+
+/// RetroMAE on the training loop: the encoder's MLM loss plus the enhanced decoder's, and in stage
+/// 2 the in-batch contrastive loss of pair batch k added to collated batch k.
+public struct RetroMAETraining: TrainableModel {
+    public private(set) var model: RetroMAEModel
+    /// Stage 2's query/passage pairs (nil in stage 1).
+    public let pairs: PairDataset?
+    public let options: RetroMAEOptions
+    /// Whether Monarch maps were multiplied out (the checkpoint's parameter names depend on it).
+    public private(set) var densified = false
+
+    public init(model: RetroMAEModel, pairs: PairDataset? = nil, options: RetroMAEOptions) {
+        (self.model, self.pairs, self.options) = (model, pairs, options)
+    }
+
+    public var namedParameters: [(name: String, tensor: Tensor)] { model.namedParameters }
+    public var namedBuffers: [(name: String, tensor: Tensor)] { model.namedBuffers }
+
+    public func loss(on batch: RetroMAEBatch, position: Int, context: inout ForwardContext) throws -> LossReport {
+        let output = try model(batch, context: &context)
+        var report = LossReport(loss: output.loss, terms: [("mlm", output.encoderLoss.item), ("decoder", output.decoderLoss.item)],
+                                accuracies: [("mlm", output.encoderAccuracy), ("decoder", output.decoderAccuracy)],
+                                count: batch.attentionMask.reduce(0) { $0 + Int($1) })
+        guard let pairs else { return report }
+        let pairBatch = pairs.batch(position)
+        let encode = { (sequences: [[Int32]], context: inout ForwardContext) throws in
+            try model.encoder.sentenceEmbeddings(sequences, padId: pairs.padId, pooling: .cls, normalize: options.normalize,
+                                                 context: &context)
+        }
+        let (contrastive, accuracy) = try contrastiveLoss(
+            queries: try encode(pairBatch.queries, &context), passages: try encode(pairBatch.passages, &context),
+            positives: pairBatch.positives, temperature: options.temperature)
+        report.loss = report.loss + contrastive
+        report.terms.append(("contrastive", contrastive.item))
+        report.accuracies.append(("contrastive", accuracy))
+        return report
+    }
+
+    public mutating func prepareUpdate(_ step: Int) -> Bool {
+        guard let densifyAt = options.densifyAt, step >= densifyAt, !densified else { return false }
+        model.densifyFeedForward()
+        densified = true
+        return true
+    }
+
+    public var checkpointMetadata: [String: String] { ["densified": densified ? "1" : "0"] }
+
+    public mutating func restore(checkpointMetadata: [String: String]) throws {
+        if checkpointMetadata["densified"] == "1", !densified {
+            model.densifyFeedForward()
+            densified = true
+        }
+    }
+
+    /// Writes the model directory `sluice retromae embed` and `init` read: config.json,
+    /// model.safetensors, and the tokenizer's vocab.txt.
+    public func export(to directory: URL, tokenizer: BertTokenizer) throws {
+        try model.save(to: directory)
+        try tokenizer.vocabulary.write(to: directory.appendingPathComponent("vocab.txt"))
+    }
+}

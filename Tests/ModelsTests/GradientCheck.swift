@@ -1,0 +1,1 @@
+../TensorTests/GradientCheck.swift
