@@ -247,9 +247,12 @@ func evaluationFigures(_ model: RetroMAEModel, batches: [RetroMAEBatch], tokeniz
     ]
     if let heldout {
         let sentences = try SentenceEncoder(encoder: model.encoder, tokenizer: tokenizer, pooling: .cls, normalize: true)
-        let m = try RetrievalMetrics(queries: sentences.embed(heldout.map(\.query)), passages: sentences.embed(heldout.map(\.positive)),
-                                     dimension: model.config.hidden, relevant: heldout.indices.map { [$0] })
-        figures += [("mrr_at_10", m.mrrAt10), ("recall_at_1", m.recallAt1), ("recall_at_10", m.recallAt10), ("recall_at_100", m.recallAt100)]
+        let scores = try RankingFigures.scores(queries: sentences.embed(heldout.map(\.query)),
+                                               candidates: sentences.embed(heldout.map(\.positive)), dimension: model.config.hidden)
+        let m = RankingFigures(scores: scores, queries: heldout.count, candidates: heldout.count,
+                               relevant: heldout.indices.map { [$0] }, ks: [1, 10, 100])
+        figures += [("mrr_at_10", m.mrrAt10), ("recall_at_1", m.recall[1] ?? 0), ("recall_at_10", m.recall[10] ?? 0),
+                    ("recall_at_100", m.recall[100] ?? 0)]
     }
     return figures
 }

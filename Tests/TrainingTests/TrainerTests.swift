@@ -135,13 +135,4 @@ import Training
         #expect(try #require(reports[0][term: "contrastive"]) > 1)
         #expect(reports.suffix(5).allSatisfy { ($0[term: "contrastive"] ?? 1) < 0.1 && $0[accuracy: "contrastive"]?.rate == 1 })
     }
-
-    @Test func retrievalMetricsOfAKnownRanking() throws {
-        // Query 0 ranks passages 2, 0, 1 (relevant: 0, rank 2); query 1 ranks 1 first (relevant: 1, rank 1).
-        let passages: [Float] = [0.5, 0, 0, 1, 1, 0]
-        let queries: [Float] = [1, 0, 0, 1]
-        let metrics = try RetrievalMetrics(queries: queries, passages: passages, dimension: 2, relevant: [[0], [1]])
-        #expect(metrics.mrrAt10 == 0.75 && metrics.recallAt1 == 0.5 && metrics.recallAt10 == 1 && metrics.recallAt100 == 1)
-        #expect(throws: ModelError.self) { try RetrievalMetrics(queries: queries, passages: passages, dimension: 2, relevant: [[0]]) }
-    }
 }

@@ -36,37 +36,3 @@ extension RetroMAEModel {
         return result
     }
 }
-
-/// Ranking quality of passage retrieval by embedding similarity.
-public struct RetrievalMetrics: Sendable, Equatable {
-    /// Mean reciprocal rank of the first relevant passage, counted only within the top 10.
-    public var mrrAt10: Double
-    /// Mean share of a query's relevant passages found in the top 1, 10, 100.
-    public var recallAt1: Double
-    public var recallAt10: Double
-    public var recallAt100: Double
-
-    /// Ranks all passages for every query by dot product (normalise the embeddings first for
-    /// cosine); `queries` is `[Q, dimension]` and `passages` `[P, dimension]`, row-major;
-    /// `relevant[q]` holds the passage indices relevant to query q.
-    public init(queries: [Float], passages: [Float], dimension: Int, relevant: [Set<Int>]) throws(ModelError) {
-        let (q, p) = (queries.count / max(dimension, 1), passages.count / max(dimension, 1))
-        guard dimension > 0, q * dimension == queries.count, p * dimension == passages.count, q == relevant.count, q > 0 else {
-            throw ModelError("retrieval", "\(queries.count) query and \(passages.count) passage values of dimension \(dimension) for \(relevant.count) queries")
-        }
-        let scores = matmul(Tensor(shape: [q, dimension], scalars: queries), Tensor(shape: [p, dimension], scalars: passages),
-                            transposeB: true).scalars
-        var (mrr, r1, r10, r100) = (0.0, 0.0, 0.0, 0.0)
-        for query in 0..<q {
-            let row = scores[query * p..<(query + 1) * p]
-            let ranking = row.indices.sorted { row[$0] > row[$1] || (row[$0] == row[$1] && $0 < $1) }.map { $0 - query * p }
-            let wanted = relevant[query]
-            guard !wanted.isEmpty else { continue }
-            if let first = ranking.prefix(10).firstIndex(where: wanted.contains) { mrr += 1 / Double(first + 1) }
-            func recall(_ k: Int) -> Double { Double(ranking.prefix(k).filter(wanted.contains).count) / Double(wanted.count) }
-            (r1, r10, r100) = (r1 + recall(1), r10 + recall(10), r100 + recall(100))
-        }
-        let n = Double(q)
-        (mrrAt10, recallAt1, recallAt10, recallAt100) = (mrr / n, r1 / n, r10 / n, r100 / n)
-    }
-}
