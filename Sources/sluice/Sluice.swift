@@ -11,7 +11,10 @@ struct Sluice: ParsableCommand {
               sluice run pipelines/demo.yaml --set options.on_error=skip
             """,
         version: "0.1.0",
-        subcommands: [Run.self, Validate.self, Stages.self, ShardsCommand.self, SafeTensorsInfo.self,
-                      Probe.self, Frames.self, Mel.self, Tokenize.self, Vocab.self,
-                      RetroMAECommand.self])
+        subcommands: [Run.self, Validate.self, Stages.self],
+        groupedSubcommands: [
+            CommandGroup(name: "Data", subcommands: [ShardsCommand.self, SafeTensorsInfo.self, Probe.self, Frames.self,
+                                                     Mel.self, Tokenize.self, Vocab.self]),
+            CommandGroup(name: "Trainer", subcommands: [RetroMAECommand.self]),
+        ])
 }
