@@ -11,6 +11,11 @@ public protocol TrainableModel: Layer {
     /// per-batch data from it, as RetroMAE's stage 2 takes the pair batch of the same number).
     func loss(on batch: Batch, position: Int, context: inout ForwardContext) throws -> LossReport
 
+    /// Adds `scale` times the gradient of the micro-batch's loss into the parameters' gradients.
+    /// By default `loss` and one backward pass; a contrastive model whose batch is larger than one
+    /// forward pass can hold computes it chunk by chunk with `GradientCache` instead.
+    func accumulateGradients(on batch: Batch, position: Int, scale: Float, context: inout ForwardContext) throws -> LossReport
+
     /// The group a parameter belongs to (`backbone`, `head`): groups get their own learning rate
     /// and can be frozen. One group, `all`, unless a model says otherwise.
     func group(ofParameter name: String) -> String
@@ -25,6 +30,12 @@ public protocol TrainableModel: Layer {
 }
 
 extension TrainableModel {
+    public func accumulateGradients(on batch: Batch, position: Int, scale: Float, context: inout ForwardContext) throws -> LossReport {
+        let report = try loss(on: batch, position: position, context: &context)
+        (report.loss * scale).backward()
+        return report
+    }
+
     public func group(ofParameter name: String) -> String { "all" }
     public mutating func prepareUpdate(_ step: Int) -> Bool { false }
     public var checkpointMetadata: [String: String] { [:] }

@@ -86,8 +86,7 @@ public final class Trainer<Model: TrainableModel> {
                                 learningRate: rates.first { !settings($0.0.group).frozen }?.1 ?? 0, count: 0)
         let scale = 1 / Float(max(1, batches.count))
         for batch in batches {
-            let output = try model.loss(on: batch, position: dataPosition, context: &context)
-            (output.loss * scale).backward()
+            let output = try model.accumulateGradients(on: batch, position: dataPosition, scale: scale, context: &context)
             dataPosition += 1
             report.loss += output.loss.item * scale
             report.count += output.count
