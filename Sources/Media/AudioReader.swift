@@ -22,6 +22,7 @@ public enum AudioReader {
     /// Every frame of an audio file through libsndfile (WAV, FLAC, Ogg/Vorbis, Opus, AIFF, ...).
     public static func readSoundFile(path: String) throws(MediaError) -> AudioBuffer {
         try requireNonEmptyFile(path)
+        try ContainerLength.check(path)
         var info = SF_INFO()
         guard let file = sf_open(path, Int32(sluice_sfm_read), &info) else {
             let code = sf_error(nil)
@@ -46,12 +47,13 @@ public enum AudioReader {
             if read <= 0 { break }
             samples.append(contentsOf: block[0..<read * channels])
         }
-        if sf_error(file) != 0 {
-            throw MediaError(.invalidData, path: path, "libsndfile: \(String(cString: sf_strerror(file)))")
-        }
+        // A cut FLAC file loses sync in its last frame: fewer frames than STREAMINFO promises says why.
         if expected > 0 && samples.count / channels < expected {
             throw MediaError(.truncated, path: path,
                              "file truncated: header promises \(expected) frames, \(samples.count / channels) are present")
+        }
+        if sf_error(file) != 0 {
+            throw MediaError(.invalidData, path: path, "libsndfile: \(String(cString: sf_strerror(file)))")
         }
         return AudioBuffer(source: path, sampleRate: Int(info.samplerate), channels: channels, samples: samples)
     }
@@ -71,7 +73,7 @@ public enum AudioReader {
         let resampler = try Resampler(
             inputRate: rate, inputChannels: channels, inputFormat: parameters.sample_fmt, outputRate: rate, path: path)
         var samples: [Float] = []
-        var draining = false
+        var draining = false, packets = 0
         while true {
             let received = avcodec_receive_frame(decoder.context, buffers.frame)
             if received == 0 {
@@ -94,6 +96,7 @@ public enum AudioReader {
             }
             let read = av_read_frame(input.format, buffers.packet)
             if read == sluice_averror_eof() {
+                try input.requireListedPackets(of: streamIndex, read: packets, kind: "audio")
                 draining = true
                 avcodec_send_packet(decoder.context, nil)
                 continue
@@ -101,6 +104,10 @@ public enum AudioReader {
             if read < 0 { throw MediaError(ffmpeg: read, path: path, during: "cannot read an audio packet") }
             defer { av_packet_unref(buffers.packet) }
             guard buffers.packet.pointee.stream_index == streamIndex else { continue }
+            packets += 1
+            if buffers.packet.pointee.flags & AV_PKT_FLAG_CORRUPT != 0 {
+                throw MediaError(.truncated, path: path, "audio packet \(packets - 1) is incomplete (file truncated or damaged)")
+            }
             let sent = avcodec_send_packet(decoder.context, buffers.packet)
             if sent < 0 && sent != sluice_averror_eagain() {
                 throw MediaError(ffmpeg: sent, path: path, during: "cannot decode an audio packet")

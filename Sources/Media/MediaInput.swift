@@ -19,6 +19,7 @@ final class MediaInput {
         Self.quietLogging
         self.path = path
         try requireNonEmptyFile(path)
+        try ContainerLength.check(path)
         var context: UnsafeMutablePointer<AVFormatContext>?
         let opened = avformat_open_input(&context, path, nil, nil)
         guard opened >= 0, let context else {
@@ -43,6 +44,18 @@ final class MediaInput {
         format.pointee.streams[Int(index)]!
     }
 
+    /// Fails with `.truncated` when the container's own index (an MP4 sample table, an AVI idx1)
+    /// lists more packets of the stream than the `read` that reached the end of the file: the
+    /// demuxer just stops where the data does. Headers that merely state a frame count (AVI's
+    /// dwLength, often wrong) are not evidence, and indexes of keyframes only (Matroska cues) list fewer.
+    func requireListedPackets(of index: Int32, read: Int, kind: String) throws(MediaError) {
+        let listed = Int(avformat_index_get_entries_count(stream(index)))
+        if listed > read {
+            throw MediaError(.truncated, path: path,
+                             "file truncated: its index lists \(listed) \(kind) packets but only \(read) are present")
+        }
+    }
+
     /// The index of the best stream of `type`, or an `.unsupported` error naming what is missing.
     func bestStream(_ type: AVMediaType, named kind: String) throws(MediaError) -> Int32 {
         let index = av_find_best_stream(format, type, -1, -1, nil, 0)
@@ -51,16 +64,33 @@ final class MediaInput {
     }
 }
 
-/// Fails with `.unreadable` or `.empty` before a library gets a chance to give a vaguer error.
+/// Fails with `.unreadable`, `.notRegularFile` or `.empty` before a library gets a chance to give
+/// a vaguer error, or to block: opening a FIFO waits for a writer, and /dev/zero never ends.
+/// Symbolic links are followed, so a link is judged by the file it names.
 func requireNonEmptyFile(_ path: String) throws(MediaError) {
-    let size: Int
-    do {
-        let attributes = try FileManager.default.attributesOfItem(atPath: path)
-        size = (attributes[.size] as? NSNumber)?.intValue ?? 0
-    } catch {
-        throw MediaError(.unreadable, path: path, "cannot open: no such file or not readable")
+    var status = stat()
+    guard stat(path, &status) == 0 else {
+        let reason = errno == EACCES ? "permission denied" : errno == ENOENT ? "no such file" : String(cString: strerror(errno))
+        throw MediaError(.unreadable, path: path, "cannot open: \(reason)")
     }
-    if size == 0 { throw MediaError(.empty, path: path, "file is empty (0 bytes)") }
+    if let kind = nonRegularKind(status.st_mode) {
+        throw MediaError(.notRegularFile, path: path, "is \(kind), not a regular file; save the stream to a file first")
+    }
+    if status.st_size == 0 { throw MediaError(.empty, path: path, "file is empty (0 bytes)") }
+}
+
+/// What a `st_mode` that is not a regular file names ("a directory", "a named pipe (FIFO)", ...),
+/// or nil for a regular file.
+func nonRegularKind(_ mode: mode_t) -> String? {
+    switch mode & S_IFMT {
+    case S_IFREG: nil
+    case S_IFDIR: "a directory"
+    case S_IFIFO: "a named pipe (FIFO)"
+    case S_IFCHR: "a character device"
+    case S_IFBLK: "a block device"
+    case S_IFSOCK: "a socket"
+    default: "an unknown kind of file"
+    }
 }
 
 /// An opened decoder for one stream: owns the AVCodecContext and frees it in `deinit`.

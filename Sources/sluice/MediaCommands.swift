@@ -83,6 +83,7 @@ struct Frames: ParsableCommand {
         if let size, FrameSize.dimensions(size) == nil { throw ValidationError("--size '\(size)' is not WxH, e.g. 224x224") }
         if shorterSide != nil && size == nil { throw ValidationError("--shorter-side needs --size for the crop") }
         if ScaleFilter(rawValue: filter) == nil { throw ValidationError("unknown --filter '\(filter)'") }
+        if !(0...64).contains(threads) { throw ValidationError("--threads \(threads) is outside 0...64") }
     }
 
     func run() throws {
@@ -173,10 +174,10 @@ struct Mel: ParsableCommand {
         options.scale = scale
         options.normalizeBands = !unnormalized
         options.power = power
-        options.preEmphasis = preemphasis > 0 ? preemphasis : nil
+        options.preEmphasis = preemphasis == 0 ? nil : preemphasis  // anything else is checked by MelOptions
         options.center = !noCenter
         options.decibels = !linear
-        options.topDecibels = topDb > 0 ? topDb : nil
+        options.topDecibels = topDb == 0 ? nil : topDb
         let mel = try media {
             try MelExtractor(options: options, threads: threads).compute(try AudioReader.load(path: file, sampleRate: sampleRate))
         }
