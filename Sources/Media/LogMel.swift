@@ -125,7 +125,7 @@ public final class MelExtractor {
         if let problem = o.problem {
             throw MediaError(.outOfRange, path: "log-mel options", problem)
         }
-        guard (1...Self.maximumThreads).contains(threads) || threads == 0 else {
+        guard threads <= Self.maximumThreads else {
             throw MediaError(.outOfRange, path: "log-mel options", "threads is \(threads); use 1...\(Self.maximumThreads)")
         }
         var spectra: [PowerSpectrum] = []
