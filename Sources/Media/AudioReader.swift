@@ -21,10 +21,9 @@ public enum AudioReader {
 
     /// Every frame of an audio file through libsndfile (WAV, FLAC, Ogg/Vorbis, Opus, AIFF, ...).
     public static func readSoundFile(path: String) throws(MediaError) -> AudioBuffer {
-        try requireNonEmptyFile(path)
-        try ContainerLength.check(path)
+        let readable = try ReadableFile(path)
         var info = SF_INFO()
-        guard let file = sf_open(path, Int32(sluice_sfm_read), &info) else {
+        guard let file = sf_open(readable.readPath, Int32(sluice_sfm_read), &info) else {
             let code = sf_error(nil)
             let kind: MediaError.Kind = switch Int(code) {
             case SF_ERR_SYSTEM: .unreadable
@@ -61,7 +60,7 @@ public enum AudioReader {
     /// The best audio track of any FFmpeg-readable file (MP4, MKV, WebM, AVI, ...), decoded and
     /// converted to interleaved float at its own rate and channel count.
     public static func readTrack(path: String) throws(MediaError) -> AudioBuffer {
-        let input = try MediaInput(path: path)
+        let input = try MediaInput(file: ReadableFile(path))
         let streamIndex = try input.bestStream(AVMEDIA_TYPE_AUDIO, named: "audio")
         let decoder = try StreamDecoder(stream: input.stream(streamIndex), threads: 1, path: path)
         let buffers = try PacketAndFrame(path: path)

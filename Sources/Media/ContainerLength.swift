@@ -7,8 +7,9 @@ import Foundation
 enum ContainerLength {
     /// Throws `.truncated` when `path` is a WAV, AVI, AIFF or Ogg file that ends before its own
     /// header or page structure says; other formats, and files streamed with an unknown length, pass.
-    static func check(_ path: String) throws(MediaError) {
-        let descriptor = open(path, O_RDONLY)
+    /// `name` is the file as the caller named it, for the message.
+    static func check(_ file: String, name path: String) throws(MediaError) {
+        let descriptor = open(file, O_RDONLY)
         guard descriptor >= 0 else { return }  // the reader itself reports why it cannot open it
         defer { close(descriptor) }
         var status = stat()

@@ -67,7 +67,7 @@ public final class VideoReader {
     /// Opens the best video stream of `path`, decoding with `threads` threads (0: FFmpeg picks).
     public init(path: String, threads: Int = 1) throws(MediaError) {
         self.path = path
-        input = try MediaInput(path: path)
+        input = try MediaInput(file: ReadableFile(path))
         streamIndex = try input.bestStream(AVMEDIA_TYPE_VIDEO, named: "video")
         decoder = try StreamDecoder(stream: input.stream(streamIndex), threads: threads, path: path)
         buffers = try PacketAndFrame(path: path)
@@ -111,7 +111,8 @@ public final class VideoReader {
     /// (no decoding), then kept for this reader and for later readers of the same file.
     public func index() throws(MediaError) -> FrameIndex {
         if let cachedIndex { return cachedIndex }
-        let key = FrameIndexCache.key(path: path, stream: streamIndex)
+        // A pipe's copy is new for every reader: nothing to share.
+        let key = input.file.readPath == path ? FrameIndexCache.key(path: path, stream: streamIndex) : nil
         if let key, let cached = FrameIndexCache.lookup(key) {
             cachedIndex = cached
             return cached
@@ -196,7 +197,7 @@ public final class VideoReader {
     /// some raw streams) is opened again instead, which only a sequential index can use.
     private func rewind() throws(MediaError) {
         if avformat_seek_file(input.format, -1, Int64.min, Int64.min, Int64.min, 0) < 0 {
-            input = try MediaInput(path: path)
+            input = try MediaInput(file: input.file)
             canSeek = false
         }
         avcodec_flush_buffers(decoder.context)

@@ -73,16 +73,42 @@ struct HostileInputTests {
 
     // MARK: Files that are not regular files
 
-    @Test func aFIFOIsNamedAsSuchWithoutBlocking() throws {
+    /// Writes `data` into the named pipe `fifo` on another thread, as `cat file > fifo` would.
+    static func feed(_ fifo: String, _ data: Data) {
+        Thread.detachNewThread {
+            guard let pipe = FileHandle(forWritingAtPath: fifo) else { return }
+            pipe.write(data)
+            try? pipe.close()
+        }
+    }
+
+    static func contents(_ path: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: path)) }
+
+    /// A pipe is read once, as the ffmpeg CLI reads it, and then indexed and decoded like a file.
+    @Test(.timeLimit(.minutes(1)))
+    func aPipeIsDecodedLikeTheFileWrittenToIt() throws {
         let directory = try Self.scratch()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let fifo = directory.appendingPathComponent("stream.wav").path
+        let fifo = directory.appendingPathComponent("stream.mp4").path
         #expect(mkfifo(fifo, 0o600) == 0)
-        for read in [{ _ = try AudioReader.load(path: fifo) }, { _ = try VideoReader(path: fifo) }] {
-            let error = failure(read)
-            #expect(error?.kind == .notRegularFile)
-            #expect(error?.reason.hasPrefix("is a named pipe (FIFO), not a regular file") == true)
-        }
+        Self.feed(fifo, try Self.contents(Repository.clips[0]))
+        let piped = try VideoReader(path: fifo).frames(.indices([44, 0, 22]))
+        #expect(piped == (try VideoReader(path: Repository.clips[0]).frames(.indices([44, 0, 22]))))
+
+        Self.feed(fifo, try Self.contents(Repository.path("samples/shapes/audio/shapes-00000.wav")))
+        #expect(try AudioReader.load(path: fifo) == (try AudioReader.load(path: Repository.path("samples/shapes/audio/shapes-00000.wav"))).withSource(fifo))
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func aPipeClosedWithoutDataIsEmpty() throws {
+        let directory = try Self.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let fifo = directory.appendingPathComponent("silent.wav").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        Self.feed(fifo, Data())
+        let error = failure { _ = try AudioReader.load(path: fifo) }
+        #expect(error?.kind == .empty)
+        #expect(error?.reason == "the pipe closed without data (0 bytes)")
     }
 
     @Test func devZeroIsACharacterDeviceNotAnEmptyFile() {
@@ -158,5 +184,12 @@ struct HostileInputTests {
             #expect(reason != nil && reason?.contains("MelOptions(") == false)
         }
         #expect(failure { _ = try MelExtractor(threads: 1 << 30) }?.kind == .outOfRange)
+    }
+}
+
+extension AudioBuffer {
+    /// The same samples, named as read from `source`.
+    func withSource(_ source: String) -> AudioBuffer {
+        AudioBuffer(source: source, sampleRate: sampleRate, channels: channels, samples: samples)
     }
 }
