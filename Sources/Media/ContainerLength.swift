@@ -2,11 +2,12 @@ import Foundation
 
 /// Containers that state their own length, checked against what the file holds: libsndfile reads
 /// a cut WAV or AIFF up to where it ends and a cut Ogg stream up to its last whole page, and
-/// FFmpeg reads a cut AVI (its idx1 index lost with the tail) up to the last whole chunk, all
-/// without a word, so a truncated file would come back as a shorter signal or fewer frames.
+/// FFmpeg reads a cut AVI (its idx1 index lost with the tail), Matroska or MP4 up to the last whole
+/// packet, all without a word, so a truncated file would come back as a shorter signal or fewer frames.
 enum ContainerLength {
-    /// Throws `.truncated` when `path` is a WAV, AVI, AIFF or Ogg file that ends before its own
-    /// header or page structure says; other formats, and files streamed with an unknown length, pass.
+    /// Throws `.truncated` when `file` is a WAV, AVI, AIFF, Ogg, Matroska/WebM or MP4 file that ends
+    /// before its own header, pages or boxes say; other formats, and files streamed with an unknown
+    /// length, pass.
     /// `name` is the file as the caller named it, for the message.
     static func check(_ file: String, name path: String) throws(MediaError) {
         let descriptor = open(file, O_RDONLY)
@@ -33,6 +34,28 @@ enum ContainerLength {
             try checkOggPages(file, path: path)
         } else if magic.starts(with: [0x1A, 0x45, 0xDF, 0xA3]) {
             try checkMatroskaSegment(file, path: path)
+        } else if String(decoding: magic[4..<8], as: UTF8.self) == "ftyp" {
+            try checkTopLevelBoxes(file, path: path)
+        }
+    }
+
+    /// MP4, MOV and M4A: every top-level box (ftyp, moov, mdat, ...) must fit, so a file cut
+    /// anywhere, before or after its sample table, says so.
+    private static func checkTopLevelBoxes(_ file: Bytes, path: String) throws(MediaError) {
+        var offset = 0
+        while offset + 8 <= file.size {
+            let header = file.read(at: offset, count: 16)
+            guard header.count >= 8 else { return }
+            var size = integer(header[0..<4])
+            let type = String(decoding: header[4..<8], as: UTF8.self)
+            if size == 1, header.count == 16 { size = integer(header[8..<16]) }  // 64-bit size follows
+            if size == 0 { return }  // the box runs to the end of the file
+            guard size >= 8 else { return }  // not a box: FFmpeg judges it
+            guard size <= file.size - offset else {
+                throw MediaError(.truncated, path: path,
+                                 "file truncated: its '\(type)' box promises \(size) bytes from byte \(offset), \(file.size - offset) are present")
+            }
+            offset += size
         }
     }
 

@@ -20,19 +20,6 @@ struct HostileInputTests {
         return url.path
     }
 
-    /// The MediaError `body` throws, or nil (recording an issue) when it throws none.
-    func failure(_ body: () throws -> Void) -> MediaError? {
-        do {
-            try body()
-            Issue.record("expected a MediaError")
-        } catch let error as MediaError {
-            return error
-        } catch {
-            Issue.record("expected a MediaError, got \(error)")
-        }
-        return nil
-    }
-
     // MARK: Truncated containers
 
     /// Sound files and video containers cut at 60%: libsndfile and FFmpeg would return the part
@@ -47,7 +34,7 @@ struct HostileInputTests {
         let directory = try Self.scratch()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = try Self.cut(sample, to: 0.6, in: directory)
-        let error = failure { _ = try AudioReader.load(path: path, sampleRate: 16000) }
+        let error = mediaFailure { _ = try AudioReader.load(path: path, sampleRate: 16000) }
         #expect(error?.kind == .truncated, "\(error.map(String.init(describing:)) ?? "no error")")
         #expect(error?.path == path)
     }
@@ -60,7 +47,7 @@ struct HostileInputTests {
         let directory = try Self.scratch()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = try Self.cut(sample, to: 0.6, in: directory)
-        #expect(failure { _ = try VideoReader(path: path).frames(.all) }?.kind == .truncated)
+        #expect(mediaFailure { _ = try VideoReader(path: path).frames(.all) }?.kind == .truncated)
     }
 
     /// The untouched samples still read in full: the length checks accept what is whole.
@@ -82,6 +69,13 @@ struct HostileInputTests {
         }
     }
 
+    /// A new named pipe `name` in `directory`.
+    static func fifo(_ name: String, in directory: URL) throws -> String {
+        let path = directory.appendingPathComponent(name).path
+        guard mkfifo(path, 0o600) == 0 else { throw CocoaError(.fileWriteUnknown) }
+        return path
+    }
+
     static func contents(_ path: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: path)) }
 
     /// A pipe is read once, as the ffmpeg CLI reads it, and then indexed and decoded like a file.
@@ -89,8 +83,7 @@ struct HostileInputTests {
     func aPipeIsDecodedLikeTheFileWrittenToIt() throws {
         let directory = try Self.scratch()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let fifo = directory.appendingPathComponent("stream.mp4").path
-        #expect(mkfifo(fifo, 0o600) == 0)
+        let fifo = try Self.fifo("stream.mp4", in: directory)
         Self.feed(fifo, try Self.contents(Repository.clips[0]))
         let piped = try VideoReader(path: fifo).frames(.indices([44, 0, 22]))
         #expect(piped == (try VideoReader(path: Repository.clips[0]).frames(.indices([44, 0, 22]))))
@@ -103,19 +96,18 @@ struct HostileInputTests {
     func aPipeClosedWithoutDataIsEmpty() throws {
         let directory = try Self.scratch()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let fifo = directory.appendingPathComponent("silent.wav").path
-        #expect(mkfifo(fifo, 0o600) == 0)
+        let fifo = try Self.fifo("silent.wav", in: directory)
         Self.feed(fifo, Data())
-        let error = failure { _ = try AudioReader.load(path: fifo) }
+        let error = mediaFailure { _ = try AudioReader.load(path: fifo) }
         #expect(error?.kind == .empty)
         #expect(error?.reason == "the pipe closed without data (0 bytes)")
     }
 
     @Test func devZeroIsACharacterDeviceNotAnEmptyFile() {
-        let error = failure { _ = try VideoReader(path: "/dev/zero") }
+        let error = mediaFailure { _ = try VideoReader(path: "/dev/zero") }
         #expect(error?.kind == .notRegularFile)
         #expect(error?.reason.hasPrefix("is a character device") == true)
-        #expect(failure { _ = try AudioReader.load(path: "/dev/zero") }?.kind == .notRegularFile)
+        #expect(mediaFailure { _ = try AudioReader.load(path: "/dev/zero") }?.kind == .notRegularFile)
     }
 
     @Test func aSymbolicLinkIsReadAsTheFileItNames() throws {
@@ -130,19 +122,19 @@ struct HostileInputTests {
 
     @Test func hugeOutputSizesAreRefusedBeforeAllocating() throws {
         let reader = try VideoReader(path: Repository.clips[0])
-        let exact = failure { _ = try reader.frames(.indices([0]), output: FrameOutput(size: .exact(width: 100_000, height: 100_000))) }
+        let exact = mediaFailure { _ = try reader.frames(.indices([0]), output: FrameOutput(size: .exact(width: 100_000, height: 100_000))) }
         #expect(exact?.kind == .outOfRange)
         #expect(exact?.reason == "output size 100000x100000 is not a picture size FFmpeg can hold")
-        let side = failure {
+        let side = mediaFailure {
             _ = try reader.frames(.indices([0]), output: FrameOutput(size: .shorterSideThenCrop(shorterSide: 100_000, width: 64, height: 64)))
         }
         #expect(side?.kind == .outOfRange)
-        let sideMax = failure {
+        let sideMax = mediaFailure {
             _ = try reader.frames(.indices([0]), output: FrameOutput(size: .shorterSideThenCrop(shorterSide: .max, width: 64, height: 64)))
         }
         #expect(sideMax?.kind == .outOfRange)
         // Each picture fits, but not a million of them in one batch.
-        let batch = failure { _ = try reader.frames(.uniform(count: 1_000_000), output: FrameOutput(size: .exact(width: 1000, height: 1000))) }
+        let batch = mediaFailure { _ = try reader.frames(.uniform(count: 1_000_000), output: FrameOutput(size: .exact(width: 1000, height: 1000))) }
         #expect(batch?.kind == .outOfRange)
     }
 
@@ -152,16 +144,16 @@ struct HostileInputTests {
             .timestamps([.infinity]), .timestamps([1e19]), .timestamps([.nan]), .fps(1e19), .fps(.infinity),
             .randomClip(seconds: .infinity, seed: 1), .randomClip(seconds: 1e19, seed: 1), .uniform(count: .max),
         ] {
-            #expect(failure { _ = try reader.frames(selection) }?.kind == .outOfRange, "\(selection)")
+            #expect(mediaFailure { _ = try reader.frames(selection) }?.kind == .outOfRange, "\(selection)")
         }
     }
 
     @Test func fittingToAnImpossibleLengthIsOutOfRange() {
         let audio = AudioBuffer(source: "tone.wav", sampleRate: 16000, channels: 1, samples: [0, 1, 0])
         for seconds in [Double.infinity, 1e19, -1, .nan] {
-            #expect(failure { _ = try audio.fitted(toSeconds: seconds) }?.kind == .outOfRange)
+            #expect(mediaFailure { _ = try audio.fitted(toSeconds: seconds) }?.kind == .outOfRange)
         }
-        #expect(failure { _ = try audio.resampled(to: 1 << 40) }?.kind == .outOfRange)
+        #expect(mediaFailure { _ = try audio.resampled(to: 1 << 40) }?.kind == .outOfRange)
     }
 
     // MARK: Log-mel options
@@ -171,7 +163,7 @@ struct HostileInputTests {
         func problem(_ change: (inout MelOptions) -> Void) -> String? {
             var options = MelOptions()
             change(&options)
-            return failure { _ = try MelExtractor(options: options) }?.reason
+            return mediaFailure { _ = try MelExtractor(options: options) }?.reason
         }
         #expect(problem { $0.windowLength = 1024 } == "window length (win_length) 1024 must be in 1...512, the FFT length")
         #expect(problem { $0.preEmphasis = .infinity } == "pre-emphasis coefficient inf must be in 0...1")
@@ -183,7 +175,7 @@ struct HostileInputTests {
         for reason in [problem { $0.hopLength = 0 }, problem { $0.minFrequency = .infinity }, problem { $0.sampleRate = -1 }] {
             #expect(reason != nil && reason?.contains("MelOptions(") == false)
         }
-        #expect(failure { _ = try MelExtractor(threads: 1 << 30) }?.kind == .outOfRange)
+        #expect(mediaFailure { _ = try MelExtractor(threads: 1 << 30) }?.kind == .outOfRange)
     }
 }
 
