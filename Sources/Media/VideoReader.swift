@@ -129,7 +129,6 @@ public final class VideoReader {
         // Raw elementary streams (.m1v, .264) carry no timestamps; the parser's guesses are not
         // the decoder's output order.
         if input.format.pointee.iformat.pointee.flags & AVFMT_NOTIMESTAMPS != 0 { return try scanPictures() }
-        let stream = input.stream(streamIndex)
         let packet = buffers.packet
         var packets: [(timestamp: Int64, duration: Int64, isKey: Bool)] = []
         var videoPackets = 0  // including those an edit list discards
@@ -148,12 +147,16 @@ public final class VideoReader {
             if flags & AV_PKT_FLAG_DISCARD != 0 { continue }
             // A packet without its own presentation time (an MPEG program stream stamps only some)
             // cannot be placed by timestamp; its decoding time would collide with another frame's.
-            guard packet.pointee.pts != sluice_av_nopts_value() else { return try scanPictures() }
+            guard packet.pointee.pts != sluice_av_nopts_value() else {
+                av_packet_unref(packet)  // scanPictures reads into the same packet
+                return try scanPictures()
+            }
             packets.append((packet.pointee.pts, packet.pointee.duration, flags & AV_PKT_FLAG_KEY != 0))
         }
         try input.requireListedPackets(of: streamIndex, read: videoPackets, kind: "video")
         try rewind()
         if !canSeek { return try scanPictures() }
+        let stream = input.stream(streamIndex)  // after the rewinds: opening again makes new streams
         if packets.isEmpty { throw MediaError(.invalidData, path: path, "video stream has no frames") }
         let timeBase = stream.pointee.time_base
         let start = input.format.pointee.start_time
