@@ -9,7 +9,7 @@ public struct MediaError: Error, CustomStringConvertible, Sendable, Equatable {
     public enum Kind: String, Sendable {
         /// The file does not exist or cannot be opened.
         case unreadable
-        /// A directory, named pipe, device or socket: reading it could block or never end.
+        /// A directory, device or socket: reading it could block or never end (/dev/zero).
         case notRegularFile
         /// Zero bytes.
         case empty
