@@ -33,7 +33,23 @@ OPTION_SETS = {
                                        minFrequency=0.0, scale="slaney", normalizeBands=False, power=2.0,
                                        preEmphasis=0.97, center=False, decibels=True, topDecibels=60.0),
 }
-CLIPS = ["samples/shapes/audio/shapes-00000.wav", "samples/shapes/audio/shapes-00001.flac"]
+CLIPS = ["samples/shapes/audio/shapes-00000.wav", "samples/shapes/audio/shapes-00001.flac",
+         "Tests/MediaTests/Fixtures/mel/speech-mid-utterance.wav"]
+SPEECH = "Please call Stella. Ask her to bring these things with her from the store."
+
+
+def write_speech_clip(path):
+    """Read speech that starts mid-word, as a cut recording does: the first two
+    frames (the ones the centre padding reaches) then hold signal, and pre-emphasis starts on a
+    large sample. espeak-ng (Debian's espeak-ng) speaks; librosa resamples to 16 kHz."""
+    import subprocess
+    import tempfile
+    with tempfile.NamedTemporaryFile(suffix=".wav") as spoken:
+        subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", spoken.name, SPEECH], check=True)
+        y, sr = soundfile.read(spoken.name, dtype="float64")
+    y = librosa.resample(y, orig_sr=sr, target_sr=16000)
+    start = int(0.83 * 16000)
+    soundfile.write(path, y[start:start + 2 * 16000], 16000, subtype="PCM_16")
 
 
 def log_mel(y, sr, o):
@@ -52,6 +68,9 @@ def log_mel(y, sr, o):
 
 def write_fixtures():
     os.makedirs(OUT, exist_ok=True)
+    speech = os.path.join(ROOT, CLIPS[2])
+    if not os.path.exists(speech):
+        write_speech_clip(speech)
     cases = []
     for clip in CLIPS:
         y, sr = soundfile.read(os.path.join(ROOT, clip), dtype="float32")

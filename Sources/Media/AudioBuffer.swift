@@ -20,6 +20,11 @@ public struct AudioBuffer: Sendable, Equatable {
         self.samples = samples
     }
 
+    /// The longest `fitted(toSeconds:)` pads to: a day, 5.5 GB of float samples at 16 kHz.
+    public static let maximumSeconds = 86_400.0
+    /// The highest rate `resampled(to:)` converts to (FFmpeg's resampler takes 32-bit rates).
+    public static let maximumSampleRate = 768_000
+
     /// Samples per channel.
     public var frameCount: Int { channels > 0 ? samples.count / channels : 0 }
 
@@ -50,7 +55,9 @@ public struct AudioBuffer: Sendable, Equatable {
     /// doing the same job). The result has exactly round(frameCount x rate / sampleRate) frames.
     public func resampled(to rate: Int) throws(MediaError) -> AudioBuffer {
         guard rate != sampleRate else { return self }
-        guard rate > 0 else { throw MediaError(.outOfRange, path: source, "target sample rate \(rate) is not positive") }
+        guard rate > 0, rate <= Self.maximumSampleRate else {
+            throw MediaError(.outOfRange, path: source, "target sample rate \(rate) Hz is outside 1...\(Self.maximumSampleRate)")
+        }
         let resampler = try Resampler(
             inputRate: sampleRate, inputChannels: channels, inputFormat: AV_SAMPLE_FMT_FLT,
             outputRate: rate, path: source)
@@ -68,8 +75,12 @@ public struct AudioBuffer: Sendable, Equatable {
     /// Exactly `seconds` long: a longer buffer is cropped to a window (the start when `seed` is
     /// nil, else a start drawn uniformly from `seed`); a shorter one is padded with silence at
     /// the end. This is the fixed-length input a spoken-caption encoder takes.
-    public func fitted(toSeconds seconds: Double, seed: UInt64? = nil) -> AudioBuffer {
-        let wanted = max(0, Int((seconds * Double(sampleRate)).rounded()))
+    /// A length that is not a number, negative or over `maximumSeconds` is an `.outOfRange` error.
+    public func fitted(toSeconds seconds: Double, seed: UInt64? = nil) throws(MediaError) -> AudioBuffer {
+        guard seconds >= 0, seconds <= Self.maximumSeconds else {
+            throw MediaError(.outOfRange, path: source, "cannot fit audio to \(seconds) s: lengths go from 0 to \(Self.maximumSeconds) s")
+        }
+        let wanted = Int((seconds * Double(sampleRate)).rounded())
         var copy = self
         if frameCount > wanted {
             var start = 0

@@ -21,9 +21,9 @@ public enum AudioReader {
 
     /// Every frame of an audio file through libsndfile (WAV, FLAC, Ogg/Vorbis, Opus, AIFF, ...).
     public static func readSoundFile(path: String) throws(MediaError) -> AudioBuffer {
-        try requireNonEmptyFile(path)
+        let readable = try ReadableFile(path)
         var info = SF_INFO()
-        guard let file = sf_open(path, Int32(sluice_sfm_read), &info) else {
+        guard let file = sf_open(readable.readPath, Int32(sluice_sfm_read), &info) else {
             let code = sf_error(nil)
             let kind: MediaError.Kind = switch Int(code) {
             case SF_ERR_SYSTEM: .unreadable
@@ -46,12 +46,13 @@ public enum AudioReader {
             if read <= 0 { break }
             samples.append(contentsOf: block[0..<read * channels])
         }
-        if sf_error(file) != 0 {
-            throw MediaError(.invalidData, path: path, "libsndfile: \(String(cString: sf_strerror(file)))")
-        }
+        // A cut FLAC file loses sync in its last frame: fewer frames than STREAMINFO promises says why.
         if expected > 0 && samples.count / channels < expected {
             throw MediaError(.truncated, path: path,
                              "file truncated: header promises \(expected) frames, \(samples.count / channels) are present")
+        }
+        if sf_error(file) != 0 {
+            throw MediaError(.invalidData, path: path, "libsndfile: \(String(cString: sf_strerror(file)))")
         }
         return AudioBuffer(source: path, sampleRate: Int(info.samplerate), channels: channels, samples: samples)
     }
@@ -59,7 +60,7 @@ public enum AudioReader {
     /// The best audio track of any FFmpeg-readable file (MP4, MKV, WebM, AVI, ...), decoded and
     /// converted to interleaved float at its own rate and channel count.
     public static func readTrack(path: String) throws(MediaError) -> AudioBuffer {
-        let input = try MediaInput(path: path)
+        let input = try MediaInput(file: ReadableFile(path))
         let streamIndex = try input.bestStream(AVMEDIA_TYPE_AUDIO, named: "audio")
         let decoder = try StreamDecoder(stream: input.stream(streamIndex), threads: 1, path: path)
         let buffers = try PacketAndFrame(path: path)
@@ -71,7 +72,7 @@ public enum AudioReader {
         let resampler = try Resampler(
             inputRate: rate, inputChannels: channels, inputFormat: parameters.sample_fmt, outputRate: rate, path: path)
         var samples: [Float] = []
-        var draining = false
+        var draining = false, packets = 0
         while true {
             let received = avcodec_receive_frame(decoder.context, buffers.frame)
             if received == 0 {
@@ -94,6 +95,7 @@ public enum AudioReader {
             }
             let read = av_read_frame(input.format, buffers.packet)
             if read == sluice_averror_eof() {
+                try input.requireListedPackets(of: streamIndex, read: packets, kind: "audio")
                 draining = true
                 avcodec_send_packet(decoder.context, nil)
                 continue
@@ -101,6 +103,10 @@ public enum AudioReader {
             if read < 0 { throw MediaError(ffmpeg: read, path: path, during: "cannot read an audio packet") }
             defer { av_packet_unref(buffers.packet) }
             guard buffers.packet.pointee.stream_index == streamIndex else { continue }
+            packets += 1
+            if buffers.packet.pointee.flags & AV_PKT_FLAG_CORRUPT != 0 {
+                throw MediaError(.truncated, path: path, "audio packet \(packets - 1) is incomplete (file truncated or damaged)")
+            }
             let sent = avcodec_send_packet(decoder.context, buffers.packet)
             if sent < 0 && sent != sluice_averror_eagain() {
                 throw MediaError(ffmpeg: sent, path: path, during: "cannot decode an audio packet")

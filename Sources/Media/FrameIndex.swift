@@ -15,6 +15,10 @@ public struct FrameIndex: Sendable, Equatable {
     public let clockStart: Int64
     /// Ticks the last frame lasts (its packet's duration, else the gap before it).
     public let lastFrameTicks: Int64
+    /// Frames are numbered by counting decoded pictures from the start, not by packet timestamps:
+    /// for raw streams, packets without unique timestamps (MPEG program streams) and files that
+    /// cannot seek. Every access then decodes forward from frame 0, the only keyframe listed.
+    public let sequential: Bool
 
     /// Seconds per tick of `timestamps`.
     public var secondsPerTick: Double { Double(timeBase.numerator) / Double(timeBase.denominator) }
@@ -32,22 +36,40 @@ public struct FrameIndex: Sendable, Equatable {
         self.clockStart = clockStart
         let gap = sorted.count > 1 ? sorted[sorted.count - 1].timestamp &- sorted[sorted.count - 2].timestamp : 0
         lastFrameTicks = sorted.last.map { $0.duration > 0 ? $0.duration : gap } ?? 0
+        sequential = false
+    }
+
+    /// The index of a stream read by counting decoded pictures: `timestamps` (ascending) in
+    /// decoding order, each picture lasting `frameTicks`.
+    init(decodedTimestamps timestamps: [Int64], frameTicks: Int64, timeBase: (numerator: Int64, denominator: Int64),
+         clockStart: Int64) {
+        self.timestamps = timestamps
+        keyframes = [0]
+        self.timeBase = timeBase
+        self.clockStart = clockStart
+        lastFrameTicks = frameTicks
+        sequential = true
     }
 
     public static func == (a: FrameIndex, b: FrameIndex) -> Bool {
         a.timestamps == b.timestamps && a.keyframes == b.keyframes && a.timeBase == b.timeBase
-            && a.clockStart == b.clockStart && a.lastFrameTicks == b.lastFrameTicks
+            && a.clockStart == b.clockStart && a.lastFrameTicks == b.lastFrameTicks && a.sequential == b.sequential
     }
 
     /// Frame numbers resampled to `fps` exactly as the ffmpeg CLI's `fps` filter does: on the
     /// container clock, output slot j holds the last frame whose time rounds (half away from
     /// zero) to at most j x (1/fps), for every slot from the first frame's to the end of the last.
-    public func resampled(fps: Double) -> [Int] {
+    /// Nil when that would be more than `limit` output frames (or `fps` is not a positive number).
+    public func resampled(fps: Double, limit: Int = FrameSelection.maximumFrames) -> [Int]? {
         guard count > 0 else { return [] }
-        func slot(_ ticks: Int64) -> Int64 {
-            Int64((Double(ticks &- clockStart) * Double(timeBase.numerator) * fps / Double(timeBase.denominator))
-                .rounded(.toNearestOrAwayFromZero))
+        func time(_ ticks: Int64) -> Double {
+            (Double(ticks &- clockStart) * Double(timeBase.numerator) * fps / Double(timeBase.denominator))
+                .rounded(.toNearestOrAwayFromZero)
         }
+        let first = time(timestamps[0]), last = time(timestamps[count - 1] &+ lastFrameTicks)
+        guard fps > 0, last - first <= Double(limit), abs(first) < 0x1p62, abs(last) < 0x1p62 else { return nil }
+        // Every slot lies between `first` and `last`, so each fits an Int64.
+        func slot(_ ticks: Int64) -> Int64 { Int64(time(ticks)) }
         let end = slot(timestamps[count - 1] &+ lastFrameTicks)
         var numbers: [Int] = [], frame = 0
         var j = slot(timestamps[0])
@@ -76,8 +98,10 @@ public struct FrameIndex: Sendable, Equatable {
     /// FFmpeg's trim does). Nil when no frame starts that late, or for a negative time.
     public func frame(atOrAfter seconds: Double) -> Int? {
         guard count > 0, seconds >= 0 else { return nil }
-        let tick = clockStart &+ Int64((seconds / secondsPerTick).rounded(.toNearestOrAwayFromZero))
-        guard tick <= timestamps[count - 1] else { return nil }
+        // In floating point first: a time past the last frame (1e19 s, infinity) has no tick.
+        let ticks = (seconds / secondsPerTick).rounded(.toNearestOrAwayFromZero)
+        guard ticks <= Double(timestamps[count - 1]) - Double(clockStart) else { return nil }
+        let tick = clockStart &+ Int64(ticks)
         var low = 0, high = count - 1
         while low < high {
             let middle = (low + high) / 2
@@ -125,12 +149,12 @@ enum FrameIndexCache {
     static let capacity = 256
     private static let entries = Mutex<[Key: FrameIndex]>([:])
 
+    /// The key of the file `path` names (of its target, for a symbolic link), nil if it is gone.
     static func key(path: String, stream: Int32) -> Key? {
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-              let size = (attributes[.size] as? NSNumber)?.intValue,
-              let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970
-        else { return nil }
-        return Key(path: path, size: size, modified: modified, stream: stream)
+        var status = stat()
+        guard stat(path, &status) == 0 else { return nil }
+        let modified = Double(status.st_mtim.tv_sec) + Double(status.st_mtim.tv_nsec) / 1e9
+        return Key(path: path, size: Int(status.st_size), modified: modified, stream: stream)
     }
 
     static func lookup(_ key: Key) -> FrameIndex? {

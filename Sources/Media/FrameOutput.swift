@@ -59,17 +59,54 @@ public struct FrameOutput: Sendable, Equatable {
         case .native:
             return (width, height, 0, 0, width, height)
         case .exact(let w, let h):
-            guard w > 0, h > 0 else { throw MediaError(.outOfRange, path: path, "output size \(w)x\(h) is empty") }
+            try Self.requirePicture(width: w, height: h, what: "output size", path: path)
             return (w, h, 0, 0, w, h)
         case .shorterSideThenCrop(let side, let w, let h):
-            let scaledWidth = width <= height ? side : Int((Double(width) * Double(side) / Double(height)).rounded())
-            let scaledHeight = width <= height ? Int((Double(height) * Double(side) / Double(width)).rounded()) : side
-            guard side > 0, w > 0, h > 0, w <= scaledWidth, h <= scaledHeight else {
+            try Self.requirePicture(width: w, height: h, what: "crop", path: path)
+            // Both sides of the scaled picture, checked in floating point before they become integers.
+            let longer = Double(max(width, height)) * Double(side) / Double(max(1, min(width, height)))
+            guard width > 0, height > 0, longer.rounded() <= Double(Int32.max) else {
+                throw MediaError(.outOfRange, path: path, "shorter side \(side) scales a \(width)x\(height) picture beyond any size")
+            }
+            let scaledWidth = width <= height ? side : Int(longer.rounded())
+            let scaledHeight = width <= height ? Int(longer.rounded()) : side
+            try Self.requirePicture(width: scaledWidth, height: scaledHeight, what: "scaled picture (shorter side \(side))",
+                                    path: path)
+            guard w <= scaledWidth, h <= scaledHeight else {
                 throw MediaError(.outOfRange, path: path,
                                  "crop \(w)x\(h) does not fit in \(scaledWidth)x\(scaledHeight) (shorter side \(side))")
             }
             return (scaledWidth, scaledHeight, (scaledWidth - w) / 2, (scaledHeight - h) / 2, w, h)
         }
+    }
+}
+
+extension FrameOutput {
+    /// Fails unless a `width` x `height` picture is one FFmpeg can hold (`av_image_check_size`:
+    /// positive sides, about 268 million pixels at most), before anything of that size is allocated.
+    static func requirePicture(width: Int, height: Int, what: String, path: String) throws(MediaError) {
+        guard width > 0, height > 0, width <= Int32.max, height <= Int32.max,
+              av_image_check_size(UInt32(width), UInt32(height), 0, nil) >= 0
+        else {
+            throw MediaError(.outOfRange, path: path, "\(what) \(width)x\(height) is not a picture size FFmpeg can hold")
+        }
+    }
+
+    /// The most bytes one batch of pictures may take (`VideoReader.frames`); `forEachFrame` streams
+    /// any number of frames through one picture instead.
+    public static let maximumBatchBytes = 4 << 30
+
+    /// Bytes of `count` pictures of `width` x `height` RGB, or an error when that is more than
+    /// `maximumBatchBytes` (computed without overflow).
+    static func batchBytes(count: Int, width: Int, height: Int, path: String) throws(MediaError) -> Int {
+        let picture = width.multipliedReportingOverflow(by: height * 3)
+        let total = picture.partialValue.multipliedReportingOverflow(by: count)
+        guard !picture.overflow, !total.overflow, total.partialValue <= maximumBatchBytes else {
+            throw MediaError(.outOfRange, path: path,
+                             "\(count) frames of \(width)x\(height) RGB exceed the \(maximumBatchBytes >> 30) GiB a batch may hold; "
+                                 + "ask for fewer frames or a smaller size")
+        }
+        return total.partialValue
     }
 }
 

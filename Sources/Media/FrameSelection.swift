@@ -18,6 +18,10 @@ public enum FrameSelection: Sendable, Equatable {
     /// Every `step`-th frame from `start`.
     case stride(Int, start: Int = 0)
 
+    /// The most frames one selection may name (uniform counts, resampled rates): ten million
+    /// frame numbers are 80 MB, and far more pictures than any batch can hold.
+    public static let maximumFrames = 10_000_000
+
     /// The frame numbers this selection means for a stream indexed by `index`.
     public func frameNumbers(in index: FrameIndex, path: String) throws(MediaError) -> [Int] {
         let count = index.count
@@ -33,18 +37,23 @@ public enum FrameSelection: Sendable, Equatable {
             return numbers
         case .timestamps(let times):
             return try times.map { (time) throws(MediaError) -> Int in
-                guard time >= 0 else { throw invalid("time \(time) s requested; times count from 0") }
+                guard time >= 0, time.isFinite else { throw invalid("time \(time) s requested; times are finite and count from 0") }
                 guard let frame = index.frame(atOrAfter: time) else {
                     throw invalid("no frame starts at or after \(time) s; the last starts at \(index.seconds(ofFrame: count - 1)) s")
                 }
                 return frame
             }
         case .uniform(let n):
-            guard n > 0 else { throw invalid("uniform frame count must be positive, got \(n)") }
+            guard n > 0, n <= Self.maximumFrames else {
+                throw invalid("uniform frame count must be in 1...\(Self.maximumFrames), got \(n)")
+            }
             return (0..<n).map { min(count - 1, Int((Double($0) + 0.5) * Double(count) / Double(n))) }
         case .fps(let fps):
-            guard fps > 0, fps.isFinite else { throw invalid("target fps must be positive, got \(fps)") }
-            return index.resampled(fps: fps)
+            guard fps > 0, fps.isFinite else { throw invalid("target fps must be a positive number, got \(fps)") }
+            guard let numbers = index.resampled(fps: fps) else {
+                throw invalid("\(fps) fps over \(index.duration) s would make more than \(Self.maximumFrames) frames")
+            }
+            return numbers
         case .randomClip(let seconds, let seed):
             guard seconds > 0, seconds <= index.duration else {
                 throw invalid("clip of \(seconds) s requested; the stream lasts \(index.duration) s")

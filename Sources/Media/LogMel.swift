@@ -44,6 +44,41 @@ public struct MelOptions: Sendable, Hashable, Codable {
 
     /// The spoken-caption defaults described above.
     public init() {}
+
+    /// The largest FFT length accepted (a million points; 8 MB of buffers per thread).
+    public static let maximumFFTSize = 1 << 20
+    /// The most mel bands accepted.
+    public static let maximumMelBins = 4096
+
+    /// Why these options cannot make a spectrogram, as a sentence naming the option and the
+    /// librosa parameter; nil when they can. Every number is checked for being finite, so no
+    /// option can trap or silently produce zeros further on.
+    public var problem: String? {
+        let nyquist = Double(sampleRate) / 2
+        let top = maxFrequency ?? nyquist
+        if sampleRate <= 0 || sampleRate > AudioBuffer.maximumSampleRate {
+            return "sample rate \(sampleRate) Hz is outside 1...\(AudioBuffer.maximumSampleRate)"
+        }
+        if fftSize < 2 || fftSize % 2 != 0 || fftSize > Self.maximumFFTSize {
+            return "FFT length (n_fft) \(fftSize) must be even and in 2...\(Self.maximumFFTSize)"
+        }
+        if windowLength <= 0 || windowLength > fftSize {
+            return "window length (win_length) \(windowLength) must be in 1...\(fftSize), the FFT length"
+        }
+        if hopLength <= 0 { return "hop length (hop_length) \(hopLength) must be positive" }
+        if melBins <= 0 || melBins > Self.maximumMelBins {
+            return "mel band count (n_mels) \(melBins) must be in 1...\(Self.maximumMelBins)"
+        }
+        if !(power > 0 && power.isFinite) { return "power \(power) must be a positive number (2 for power, 1 for magnitude)" }
+        if let c = preEmphasis, !(c >= 0 && c <= 1) { return "pre-emphasis coefficient \(c) must be in 0...1" }
+        if !(minFrequency >= 0 && minFrequency.isFinite) { return "lowest band edge (fmin) \(minFrequency) Hz must be a number from 0" }
+        if !(top > minFrequency && top <= nyquist + 1e-9) {
+            return "highest band edge (fmax) \(top) Hz must lie above fmin \(minFrequency) Hz and at most at half the sample rate, \(nyquist) Hz"
+        }
+        if let floor = topDecibels, !(floor >= 0 && floor.isFinite) { return "top_db \(floor) must be a number from 0" }
+        if !(minimumValue > 0 && minimumValue.isFinite) { return "amin \(minimumValue) must be a positive number" }
+        return nil
+    }
 }
 
 /// A mel spectrogram: `frames` rows of `melBins` float32 values, row-major (frames x mels).
@@ -73,6 +108,8 @@ public final class MelExtractor {
     public let options: MelOptions
     /// Threads one spectrogram is split over.
     public var threads: Int { spectra.count }
+    /// The most threads one spectrogram is split over (each holds its own FFT).
+    public static let maximumThreads = 256
     /// The analysis window, already zero-padded to fftSize.
     private let window: UnsafeMutableBufferPointer<Float>
     /// Mel filter bank in blocks of eight bands (see `sluice_mel_group`), pointing into `weights`.
@@ -85,11 +122,11 @@ public final class MelExtractor {
         self.options = options
         let o = options
         let top = o.maxFrequency ?? Double(o.sampleRate) / 2
-        guard o.sampleRate > 0, o.fftSize >= 2, o.fftSize % 2 == 0, o.hopLength > 0,
-              o.windowLength > 0, o.windowLength <= o.fftSize, o.melBins > 0, o.power > 0,
-              o.minFrequency >= 0, top > o.minFrequency, top <= Double(o.sampleRate) / 2 + 1e-9
-        else {
-            throw MediaError(.outOfRange, path: "log-mel options", "inconsistent options \(o)")
+        if let problem = o.problem {
+            throw MediaError(.outOfRange, path: "log-mel options", problem)
+        }
+        guard threads <= Self.maximumThreads else {
+            throw MediaError(.outOfRange, path: "log-mel options", "threads is \(threads); use 1...\(Self.maximumThreads)")
         }
         var spectra: [PowerSpectrum] = []
         for _ in 0..<max(1, threads) { spectra.append(try PowerSpectrum(length: o.fftSize)) }

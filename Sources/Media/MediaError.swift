@@ -9,6 +9,8 @@ public struct MediaError: Error, CustomStringConvertible, Sendable, Equatable {
     public enum Kind: String, Sendable {
         /// The file does not exist or cannot be opened.
         case unreadable
+        /// A directory, device or socket: reading it could block or never end (/dev/zero).
+        case notRegularFile
         /// Zero bytes.
         case empty
         /// Not a recognisable media file, or its header is damaged.

@@ -7,20 +7,22 @@ import Foundation
 /// exists once. A class because it owns a native resource that must be freed exactly once.
 final class MediaInput {
     /// The file, for error messages.
-    let path: String
+    var path: String { file.path }
+    /// What is opened; kept alive with the demuxer.
+    let file: ReadableFile
     /// The demuxer; non-nil for the object's whole life.
     let format: UnsafeMutablePointer<AVFormatContext>
 
     /// FFmpeg logs to stderr by default; errors reach callers as `MediaError`, so keep it quiet.
     private static let quietLogging: Void = av_log_set_level(AV_LOG_QUIET)
 
-    /// Opens `path` and reads enough of it to know its streams.
-    init(path: String) throws(MediaError) {
+    /// Opens `file` and reads enough of it to know its streams.
+    init(file: ReadableFile) throws(MediaError) {
         Self.quietLogging
-        self.path = path
-        try requireNonEmptyFile(path)
+        self.file = file
+        let path = file.path
         var context: UnsafeMutablePointer<AVFormatContext>?
-        let opened = avformat_open_input(&context, path, nil, nil)
+        let opened = avformat_open_input(&context, file.readPath, nil, nil)
         guard opened >= 0, let context else {
             throw MediaError(ffmpeg: opened, path: path, during: "cannot open as a media file")
         }
@@ -43,6 +45,18 @@ final class MediaInput {
         format.pointee.streams[Int(index)]!
     }
 
+    /// Fails with `.truncated` when the container's own index (an MP4 sample table, an AVI idx1)
+    /// lists more packets of the stream than the `read` that reached the end of the file: the
+    /// demuxer just stops where the data does. Headers that merely state a frame count (AVI's
+    /// dwLength, often wrong) are not evidence, and indexes of keyframes only (Matroska cues) list fewer.
+    func requireListedPackets(of index: Int32, read: Int, kind: String) throws(MediaError) {
+        let listed = Int(avformat_index_get_entries_count(stream(index)))
+        if listed > read {
+            throw MediaError(.truncated, path: path,
+                             "file truncated: its index lists \(listed) \(kind) packets but only \(read) are present")
+        }
+    }
+
     /// The index of the best stream of `type`, or an `.unsupported` error naming what is missing.
     func bestStream(_ type: AVMediaType, named kind: String) throws(MediaError) -> Int32 {
         let index = av_find_best_stream(format, type, -1, -1, nil, 0)
@@ -51,16 +65,94 @@ final class MediaInput {
     }
 }
 
-/// Fails with `.unreadable` or `.empty` before a library gets a chance to give a vaguer error.
-func requireNonEmptyFile(_ path: String) throws(MediaError) {
-    let size: Int
-    do {
-        let attributes = try FileManager.default.attributesOfItem(atPath: path)
-        size = (attributes[.size] as? NSNumber)?.intValue ?? 0
-    } catch {
-        throw MediaError(.unreadable, path: path, "cannot open: no such file or not readable")
+/// The regular file a reader opens for `path`, checked before a library gets a chance to give a
+/// vaguer error or to block: the file itself (a symbolic link judged by its target), or, for a
+/// named pipe, a temporary copy of everything written to it, since probing, indexing and decoding
+/// each read the file from the start and a pipe can be read only once. Devices, sockets and
+/// directories are refused (/dev/zero never ends). Removes its copy in `deinit`.
+final class ReadableFile: Sendable {
+    /// The name the caller gave, for error messages.
+    let path: String
+    /// What the libraries open: `path`, or the copy of a pipe.
+    let readPath: String
+
+    /// The most bytes copied from a pipe before giving up: it might never end.
+    static let maximumPipeBytes = 16 << 30
+
+    init(_ path: String) throws(MediaError) {
+        self.path = path
+        var status = stat()
+        guard stat(path, &status) == 0 else { throw Self.unreadable(path, errno) }
+        if status.st_mode & S_IFMT == S_IFIFO {
+            readPath = try Self.copy(pipe: path)
+        } else if let kind = nonRegularKind(status.st_mode) {
+            throw MediaError(.notRegularFile, path: path, "is \(kind), not a regular file")
+        } else {
+            readPath = path
+        }
+        if readPath == path, status.st_size == 0 { throw MediaError(.empty, path: path, "file is empty (0 bytes)") }
+        do { try ContainerLength.check(readPath, name: path) } catch {
+            if readPath != path { unlink(readPath) }
+            throw error
+        }
     }
-    if size == 0 { throw MediaError(.empty, path: path, "file is empty (0 bytes)") }
+
+    deinit {
+        if readPath != path { unlink(readPath) }
+    }
+
+    private static func unreadable(_ path: String, _ code: Int32) -> MediaError {
+        let reason = code == EACCES ? "permission denied" : code == ENOENT ? "no such file" : String(cString: strerror(code))
+        return MediaError(.unreadable, path: path, "cannot open: \(reason)")
+    }
+
+    /// Copies what is written to the pipe until its writer closes it, into a new temporary file.
+    private static func copy(pipe path: String) throws(MediaError) -> String {
+        var template = Array("\(NSTemporaryDirectory())/sluice-pipe-XXXXXX".utf8CString)
+        let output = mkstemp(&template)
+        guard output >= 0 else { throw MediaError(.library, path: path, "cannot create a temporary copy of the pipe") }
+        let copyPath = String(cString: template)
+        defer { close(output) }
+        let input = open(path, O_RDONLY)  // waits for a writer, as reading a pipe does
+        guard input >= 0 else {
+            unlink(copyPath)
+            throw unreadable(path, errno)
+        }
+        defer { close(input) }
+        var block = [UInt8](repeating: 0, count: 1 << 20)
+        var total = 0
+        while true {
+            let got = block.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+            if got == 0 { break }
+            let written = got > 0 ? block.withUnsafeBytes { write(output, $0.baseAddress, got) } : -1
+            total += max(0, got)
+            guard got > 0, written == got, total <= maximumPipeBytes else {
+                unlink(copyPath)
+                let reason = total > maximumPipeBytes ? "more than \(maximumPipeBytes >> 30) GiB came through the pipe; save the stream to a file"
+                    : "cannot copy the pipe to a temporary file: \(String(cString: strerror(errno)))"
+                throw MediaError(got < 0 ? .unreadable : .library, path: path, reason)
+            }
+        }
+        if total == 0 {
+            unlink(copyPath)
+            throw MediaError(.empty, path: path, "the pipe closed without data (0 bytes)")
+        }
+        return copyPath
+    }
+}
+
+/// What a `st_mode` that is not a regular file names ("a directory", "a named pipe (FIFO)", ...),
+/// or nil for a regular file.
+func nonRegularKind(_ mode: mode_t) -> String? {
+    switch mode & S_IFMT {
+    case S_IFREG: nil
+    case S_IFDIR: "a directory"
+    case S_IFIFO: "a named pipe (FIFO)"
+    case S_IFCHR: "a character device"
+    case S_IFBLK: "a block device"
+    case S_IFSOCK: "a socket"
+    default: "an unknown kind of file"
+    }
 }
 
 /// An opened decoder for one stream: owns the AVCodecContext and frees it in `deinit`.

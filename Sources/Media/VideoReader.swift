@@ -51,18 +51,23 @@ public struct VideoInfo: Codable, Sendable, Equatable {
 public final class VideoReader {
     /// The file being read.
     public let path: String
-    private let input: MediaInput
+    /// Opened again (not sought) to go back to the start of a file that cannot seek.
+    private var input: MediaInput
     private let streamIndex: Int32
     private let decoder: StreamDecoder
     private let buffers: PacketAndFrame
     private var cachedIndex: FrameIndex?
     /// The decoder has been sent its end-of-stream flush and only drains now.
     private var draining = false
+    /// Pictures decoded since the last rewind: the frame number in a sequential index.
+    private var decodedSinceRewind = 0
+    /// Cleared when seeking to the start failed and the file had to be opened again.
+    private var canSeek = true
 
     /// Opens the best video stream of `path`, decoding with `threads` threads (0: FFmpeg picks).
     public init(path: String, threads: Int = 1) throws(MediaError) {
         self.path = path
-        input = try MediaInput(path: path)
+        input = try MediaInput(file: ReadableFile(path))
         streamIndex = try input.bestStream(AVMEDIA_TYPE_VIDEO, named: "video")
         decoder = try StreamDecoder(stream: input.stream(streamIndex), threads: threads, path: path)
         buffers = try PacketAndFrame(path: path)
@@ -106,7 +111,8 @@ public final class VideoReader {
     /// (no decoding), then kept for this reader and for later readers of the same file.
     public func index() throws(MediaError) -> FrameIndex {
         if let cachedIndex { return cachedIndex }
-        let key = FrameIndexCache.key(path: path, stream: streamIndex)
+        // A pipe's copy is new for every reader: nothing to share.
+        let key = input.file.readPath == path ? FrameIndexCache.key(path: path, stream: streamIndex) : nil
         if let key, let cached = FrameIndexCache.lookup(key) {
             cachedIndex = cached
             return cached
@@ -117,8 +123,12 @@ public final class VideoReader {
         return built
     }
 
+    /// The index from packet timestamps, or from decoding when the packets cannot number the
+    /// frames exactly (see `FrameIndex.sequential`).
     private func scanPackets() throws(MediaError) -> FrameIndex {
-        let stream = input.stream(streamIndex)
+        // Raw elementary streams (.m1v, .264) carry no timestamps; the parser's guesses are not
+        // the decoder's output order.
+        if input.format.pointee.iformat.pointee.flags & AVFMT_NOTIMESTAMPS != 0 { return try scanPictures() }
         let packet = buffers.packet
         var packets: [(timestamp: Int64, duration: Int64, isKey: Bool)] = []
         var videoPackets = 0  // including those an edit list discards
@@ -135,39 +145,67 @@ public final class VideoReader {
                 throw MediaError(.truncated, path: path, "video packet \(packets.count) is incomplete (file truncated or damaged)")
             }
             if flags & AV_PKT_FLAG_DISCARD != 0 { continue }
-            let timestamp = packet.pointee.pts != sluice_av_nopts_value() ? packet.pointee.pts : packet.pointee.dts
-            guard timestamp != sluice_av_nopts_value() else {
-                throw MediaError(.invalidData, path: path, "video packet \(packets.count) has no timestamp")
+            // A packet without its own presentation time (an MPEG program stream stamps only some)
+            // cannot be placed by timestamp; its decoding time would collide with another frame's.
+            guard packet.pointee.pts != sluice_av_nopts_value() else {
+                av_packet_unref(packet)  // scanPictures reads into the same packet
+                return try scanPictures()
             }
-            packets.append((timestamp, packet.pointee.duration, flags & AV_PKT_FLAG_KEY != 0))
+            packets.append((packet.pointee.pts, packet.pointee.duration, flags & AV_PKT_FLAG_KEY != 0))
         }
+        try input.requireListedPackets(of: streamIndex, read: videoPackets, kind: "video")
         try rewind()
-        // MP4 sample tables and AVI indexes list every packet, so fewer packets than listed means
-        // the data was cut off (the demuxer just stops at the end of the file).
-        let declared = Int(stream.pointee.nb_frames)
-        if declared > videoPackets {
-            throw MediaError(.truncated, path: path,
-                             "file truncated: its header lists \(declared) video frames but only \(videoPackets) are present")
-        }
+        if !canSeek { return try scanPictures() }
+        let stream = input.stream(streamIndex)  // after the rewinds: opening again makes new streams
         if packets.isEmpty { throw MediaError(.invalidData, path: path, "video stream has no frames") }
         let timeBase = stream.pointee.time_base
         let start = input.format.pointee.start_time
         let clockStart = start == sluice_av_nopts_value()
             ? 0 : av_rescale_q(start, AVRational(num: 1, den: sluice_av_time_base()), timeBase)
         let index = FrameIndex(packets: packets, timeBase: (Int64(timeBase.num), Int64(timeBase.den)), clockStart: clockStart)
-        // Frames are told apart by timestamp; two frames sharing one cannot be numbered exactly.
-        if let repeated = zip(index.timestamps, index.timestamps.dropFirst()).first(where: { $0 == $1 }) {
-            throw MediaError(.invalidData, path: path, "two video frames share timestamp \(repeated.0)")
-        }
+        // Frames are told apart by timestamp; two sharing one are numbered by decoding instead.
+        if zip(index.timestamps, index.timestamps.dropFirst()).contains(where: { $0 == $1 }) { return try scanPictures() }
         return index
     }
 
-    /// Back to the start of the file, decoder emptied.
+    /// The sequential index: decodes every picture once, numbering them in the order the decoder
+    /// gives them, as the ffmpeg CLI's `select=eq(n\,k)` does. A picture without a usable
+    /// timestamp (none, or not after the previous one) is placed one frame duration after the last.
+    private func scanPictures() throws(MediaError) -> FrameIndex {
+        let stream = input.stream(streamIndex)
+        let timeBase = stream.pointee.time_base
+        let rate = stream.pointee.avg_frame_rate.num > 0 ? stream.pointee.avg_frame_rate : stream.pointee.r_frame_rate
+        let frameTicks = rate.num > 0 && rate.den > 0
+            ? max(1, av_rescale_q(1, AVRational(num: rate.den, den: rate.num), timeBase)) : 1
+        try rewind()
+        var timestamps: [Int64] = []
+        while try decodeNext(in: nil) != nil {
+            let stamp = buffers.frame.pointee.best_effort_timestamp
+            if let last = timestamps.last {
+                timestamps.append(stamp != sluice_av_nopts_value() && stamp > last ? stamp : last &+ frameTicks)
+            } else {
+                timestamps.append(stamp != sluice_av_nopts_value() ? stamp : 0)
+            }
+        }
+        try rewind()
+        if timestamps.isEmpty { throw MediaError(.invalidData, path: path, "video stream has no frames") }
+        let start = input.format.pointee.start_time
+        let clockStart = start == sluice_av_nopts_value()
+            ? min(0, timestamps[0]) : av_rescale_q(start, AVRational(num: 1, den: sluice_av_time_base()), timeBase)
+        return FrameIndex(decodedTimestamps: timestamps, frameTicks: frameTicks,
+                          timeBase: (Int64(timeBase.num), Int64(timeBase.den)), clockStart: clockStart)
+    }
+
+    /// Back to the start of the file, decoder emptied. A file whose demuxer cannot seek (SWF,
+    /// some raw streams) is opened again instead, which only a sequential index can use.
     private func rewind() throws(MediaError) {
-        let sought = avformat_seek_file(input.format, -1, Int64.min, Int64.min, Int64.min, 0)
-        if sought < 0 { throw MediaError(ffmpeg: sought, path: path, during: "cannot seek to the start") }
+        if avformat_seek_file(input.format, -1, Int64.min, Int64.min, Int64.min, 0) < 0 {
+            input = try MediaInput(file: input.file)
+            canSeek = false
+        }
         avcodec_flush_buffers(decoder.context)
         draining = false
+        decodedSinceRewind = 0
     }
 
     /// Positions the demuxer at the keyframe `keyframe` (a frame number), decoder emptied.
@@ -180,11 +218,16 @@ public final class VideoReader {
     }
 
     /// Decodes the next picture; returns its frame number, or nil at the end of the stream.
-    private func decodeNext(in index: FrameIndex) throws(MediaError) -> Int? {
+    /// Without an index, or with a sequential one, the number counts pictures since the last rewind.
+    private func decodeNext(in index: FrameIndex?) throws(MediaError) -> Int? {
         let packet = buffers.packet, frame = buffers.frame
         while true {
             let received = avcodec_receive_frame(decoder.context, frame)
             if received == 0 {
+                guard let index, !index.sequential else {
+                    decodedSinceRewind += 1
+                    return decodedSinceRewind - 1
+                }
                 let stamp = frame.pointee.best_effort_timestamp != sluice_av_nopts_value()
                     ? frame.pointee.best_effort_timestamp : frame.pointee.pts
                 guard let number = index.frameNumber(ofTimestamp: stamp) else {
@@ -282,7 +325,8 @@ public final class VideoReader {
         let parameters = input.stream(streamIndex).pointee.codecpar.pointee
         let (scaler, width, height) = try scaler(for: output)
         let pictureBytes = width * height * 3
-        var pixels = [UInt8](repeating: 0, count: numbers.count * pictureBytes)
+        var pixels = [UInt8](
+            repeating: 0, count: try FrameOutput.batchBytes(count: numbers.count, width: width, height: height, path: path))
         var slots: [Int: [Int]] = [:]  // frame number -> positions in the output
         for (position, number) in numbers.enumerated() { slots[number, default: []].append(position) }
         try pixels.withUnsafeMutableBufferPointer { (target) throws(MediaError) in

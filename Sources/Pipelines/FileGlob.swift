@@ -2,7 +2,9 @@ import Foundation
 
 /// Expands input patterns the way pipeline files write them: a file, a directory (every file
 /// below it), a glob (`*.mp4`, `clip-??.wav`), or `**` for any depth. Results are sorted so
-/// runs are reproducible.
+/// runs are reproducible. Directories and globs yield regular files and links to them only, as
+/// `find -L -type f` does: a FIFO, device or socket among them would block or never end when read.
+/// A path named on its own is kept whatever it is, so the stage that reads it can say why it cannot.
 enum FileGlob {
     static func expand(_ pattern: String) -> [URL] {
         var isDirectory: ObjCBool = false
@@ -17,7 +19,7 @@ enum FileGlob {
         return (0..<Int(result.gl_pathc)).compactMap { index in
             result.gl_pathv[index].map { String(cString: $0) }
         }
-        .filter { !isDirectoryPath($0) }
+        .filter { InputFile(path: $0)?.isRegular == true }
         .sorted()
         .map { URL(fileURLWithPath: $0) }
     }
@@ -39,13 +41,36 @@ enum FileGlob {
         var files: [String] = []
         while let relative = walker.nextObject() as? String {
             let path = directory == "." ? "./" + relative : (directory as NSString).appendingPathComponent(relative)
-            if !isDirectoryPath(path) { files.append(path) }
+            if InputFile(path: path)?.isRegular == true { files.append(path) }
         }
         return files.sorted().map { URL(fileURLWithPath: $0) }
     }
+}
 
-    private static func isDirectoryPath(_ path: String) -> Bool {
-        var isDirectory: ObjCBool = false
-        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+/// What `stat` says of an input path, following symbolic links, so a link is recorded with the size
+/// and time of the file it names (FileManager's attributes describe the link itself).
+struct InputFile {
+    /// Bytes of the file (of the target, for a link).
+    let bytes: Int
+    /// Last modification of the file.
+    let modified: Date
+    /// nil for a regular file, else what it is instead ("a named pipe (FIFO)", ...).
+    let irregularKind: String?
+
+    var isRegular: Bool { irregularKind == nil }
+
+    /// nil when the path (or a link's target) does not exist or cannot be looked at.
+    init?(path: String) {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return nil }
+        bytes = Int(status.st_size)
+        modified = Date(timeIntervalSince1970: Double(status.st_mtim.tv_sec) + Double(status.st_mtim.tv_nsec) / 1e9)
+        irregularKind = switch status.st_mode & S_IFMT {
+        case S_IFREG: nil
+        case S_IFDIR: "a directory"
+        case S_IFIFO: "a named pipe (FIFO)"
+        case S_IFCHR, S_IFBLK: "a device"
+        default: "a socket or other special file"
+        }
     }
 }

@@ -143,9 +143,9 @@ public final class InputLog: @unchecked Sendable {
     private var entries: [Entry] = []
 
     public func record(_ url: URL) {
-        let attributes = try? FileManager.default.attributesOfItem(atPath: url.path)
-        let bytes = (attributes?[.size] as? NSNumber)?.intValue ?? 0
-        let modified = (attributes?[.modificationDate] as? Date).map { ISO8601DateFormatter().string(from: $0) } ?? ""
+        let file = InputFile(path: url.path)
+        let bytes = file?.bytes ?? 0
+        let modified = file.map { ISO8601DateFormatter().string(from: $0.modified) } ?? ""
         lock.withLock { entries.append(Entry(path: url.relativePath, bytes: bytes, modified: modified)) }
     }
 

@@ -69,7 +69,7 @@ struct Frames: ParsableCommand {
     @Flag(help: "Keep pictures as stored instead of turning them upright as the display matrix asks.")
     var noAutorotate = false
 
-    @Option(help: "Decoder threads (0: FFmpeg picks).")
+    @Option(help: "Decoder threads, 0...64 (0: FFmpeg picks).")
     var threads: Int = 1
 
     @Option(help: "The .npy file to write.")
@@ -83,6 +83,7 @@ struct Frames: ParsableCommand {
         if let size, FrameSize.dimensions(size) == nil { throw ValidationError("--size '\(size)' is not WxH, e.g. 224x224") }
         if shorterSide != nil && size == nil { throw ValidationError("--shorter-side needs --size for the crop") }
         if ScaleFilter(rawValue: filter) == nil { throw ValidationError("unknown --filter '\(filter)'") }
+        if !(0...64).contains(threads) { throw ValidationError("--threads \(threads) is outside 0...64") }
     }
 
     func run() throws {
@@ -145,7 +146,7 @@ struct Mel: ParsableCommand {
     @Option(help: "Highest band edge, Hz (default: half the sample rate).") var fmax: Double?
     @Option(help: "slaney or htk.") var melScale = "slaney"
     @Option(help: "2 for power, 1 for magnitude.") var power = 2.0
-    @Option(help: "Pre-emphasis coefficient (0: none).") var preemphasis = 0.97
+    @Option(help: "Pre-emphasis coefficient, 0...1 (0: none).") var preemphasis = 0.97
     @Option(help: "Floor at max - top_db (0: no floor).") var topDb = 80.0
     @Flag(help: "Linear mel energies instead of dB.") var linear = false
     @Flag(help: "No slaney area normalisation of the bands.") var unnormalized = false
@@ -173,10 +174,10 @@ struct Mel: ParsableCommand {
         options.scale = scale
         options.normalizeBands = !unnormalized
         options.power = power
-        options.preEmphasis = preemphasis > 0 ? preemphasis : nil
+        options.preEmphasis = preemphasis == 0 ? nil : preemphasis  // anything else is checked by MelOptions
         options.center = !noCenter
         options.decibels = !linear
-        options.topDecibels = topDb > 0 ? topDb : nil
+        options.topDecibels = topDb == 0 ? nil : topDb
         let mel = try media {
             try MelExtractor(options: options, threads: threads).compute(try AudioReader.load(path: file, sampleRate: sampleRate))
         }

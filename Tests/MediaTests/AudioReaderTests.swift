@@ -44,15 +44,15 @@ struct AudioReaderTests {
         #expect(stereo.mono().samples == [0.5, 0.5, 0])
     }
 
-    @Test func fittingCropsASeededWindowOrPadsWithSilence() {
+    @Test func fittingCropsASeededWindowOrPadsWithSilence() throws {
         let ramp = AudioBuffer(source: "r", sampleRate: 10, channels: 1, samples: (0..<50).map(Float.init))
-        let window = ramp.fitted(toSeconds: 2, seed: 3)
+        let window = try ramp.fitted(toSeconds: 2, seed: 3)
         #expect(window.frameCount == 20)
         let start = Int(window.samples[0])
         #expect(window.samples == (start..<start + 20).map(Float.init))  // a contiguous window
-        #expect(ramp.fitted(toSeconds: 2, seed: 3) == window)  // same seed, same window
-        #expect(ramp.fitted(toSeconds: 2).samples == (0..<20).map(Float.init))  // no seed: the start
-        let padded = ramp.fitted(toSeconds: 6)
+        #expect(try ramp.fitted(toSeconds: 2, seed: 3) == window)  // same seed, same window
+        #expect(try ramp.fitted(toSeconds: 2).samples == (0..<20).map(Float.init))  // no seed: the start
+        let padded = try ramp.fitted(toSeconds: 6)
         #expect(padded.frameCount == 60 && padded.samples[50...].allSatisfy { $0 == 0 })
     }
 

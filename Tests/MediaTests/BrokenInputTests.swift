@@ -5,46 +5,33 @@ import Testing
 struct BrokenInputTests {
     static func broken(_ name: String) -> String { Repository.path("samples/broken/\(name)") }
 
-    /// Runs `read` and returns the MediaError it throws (recording an issue when it does not).
-    func failure(_ read: () throws -> Void) -> MediaError? {
-        do {
-            try read()
-            Issue.record("expected a MediaError")
-        } catch let error as MediaError {
-            return error
-        } catch {
-            Issue.record("expected a MediaError, got \(error)")
-        }
-        return nil
-    }
-
     @Test func truncatedMP4SaysItIsTruncated() {
         let path = Self.broken("truncated.mp4")
-        let error = failure { _ = try VideoReader(path: path).frames(.all) }
+        let error = mediaFailure { _ = try VideoReader(path: path).frames(.all) }
         #expect(error?.kind == .truncated)
         #expect(error?.path == path)
     }
 
     @Test func randomBytesAreNotAMediaFile() {
         let path = Self.broken("random-bytes.mp4")
-        let error = failure { _ = try VideoReader(path: path) }
+        let error = mediaFailure { _ = try VideoReader(path: path) }
         #expect(error?.kind == .invalidData)
         #expect(error?.description.hasPrefix(path) == true)
     }
 
     @Test func zeroLengthVideoIsEmpty() {
-        let error = failure { _ = try VideoReader(path: Self.broken("empty.mp4")) }
+        let error = mediaFailure { _ = try VideoReader(path: Self.broken("empty.mp4")) }
         #expect(error?.kind == .empty)
         #expect(error?.reason == "file is empty (0 bytes)")
     }
 
     @Test func missingFileIsUnreadable() {
-        let error = failure { _ = try VideoReader(path: Self.broken("no-such-file.mkv")) }
+        let error = mediaFailure { _ = try VideoReader(path: Self.broken("no-such-file.mkv")) }
         #expect(error?.kind == .unreadable)
     }
 
     @Test func audioOnlyFileHasNoVideoStream() {
-        let error = failure { _ = try VideoReader(path: Repository.path("samples/shapes/audio/shapes-00002.ogg")) }
+        let error = mediaFailure { _ = try VideoReader(path: Repository.path("samples/shapes/audio/shapes-00002.ogg")) }
         #expect(error?.kind == .unsupported)
         #expect(error?.reason == "no video stream")
     }

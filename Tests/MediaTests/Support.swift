@@ -1,5 +1,6 @@
 import Foundation
 import Media
+import Testing
 
 /// Paths into the repository, so tests run from any working directory.
 enum Repository {
@@ -25,4 +26,17 @@ func psnr(_ a: ArraySlice<UInt8>, _ b: ArraySlice<UInt8>) -> Double {
     for (x, y) in zip(a, b) { let d = Double(x) - Double(y); squared += d * d }
     let mse = squared / Double(a.count)
     return mse == 0 ? .infinity : 10 * log10(255 * 255 / mse)
+}
+
+/// The MediaError `body` throws, or nil (recording an issue) when it throws none or another error.
+func mediaFailure(_ body: () throws -> Void) -> MediaError? {
+    do {
+        try body()
+        Issue.record("expected a MediaError")
+    } catch let error as MediaError {
+        return error
+    } catch {
+        Issue.record("expected a MediaError, got \(error)")
+    }
+    return nil
 }

@@ -41,4 +41,52 @@ extension CommandLineTests {
         let empty = try sluice(["probe", "samples/broken/empty.mp4"])
         #expect(empty.errors.contains("samples/broken/empty.mp4: file is empty (0 bytes)"))
     }
+
+    /// Hostile numbers end in exit 1 and a sentence, never a signal, a struct dump or zeros.
+    @Test func hostileMediaOptionsFailWithASentence() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("x.npy").path, clip = "samples/shapes/video/shapes-00000.mp4"
+        let cases: [([String], String)] = [
+            (["frames", clip, "--size", "100000x100000"], "output size 100000x100000 is not a picture size FFmpeg can hold"),
+            (["frames", clip, "--size", "64x64", "--shorter-side", "100000"], "is not a picture size FFmpeg can hold"),
+            (["frames", clip, "--timestamps", "inf"], "time inf s requested"),
+            (["frames", clip, "--timestamps", "1e19"], "no frame starts at or after 1e+19 s"),
+            (["frames", clip, "--fps", "1e19"], "would make more than 10000000 frames"),
+            (["mel", "samples/smoke/tone440.wav", "--preemphasis", "inf"], "pre-emphasis coefficient inf must be in 0...1"),
+            (["mel", "samples/smoke/tone440.wav", "--win-length", "1024"], "window length (win_length) 1024 must be in 1...512"),
+            (["probe", "/dev/zero"], "/dev/zero: is a character device, not a regular file"),
+        ]
+        for (arguments, message) in cases {
+            let result = try sluice(arguments + (arguments[0] == "probe" ? [] : ["--out", out]))
+            #expect(result.status == 1, "\(arguments)")
+            #expect(result.errors.contains(message), "\(arguments): \(result.errors)")
+            #expect(!result.errors.contains("MelOptions("))
+        }
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+
+    @Test func melOfACutFileSaysItIsTruncated() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let whole = try Data(contentsOf: Self.repository.appendingPathComponent("samples/shapes/audio/shapes-00002.ogg"))
+        let cut = dir.appendingPathComponent("cut.ogg")
+        try whole.prefix(whole.count / 2).write(to: cut)
+        let result = try sluice(["mel", cut.path, "--out", dir.appendingPathComponent("x.npy").path])
+        #expect(result.status == 1)
+        #expect(result.errors.contains("cut.ogg: file truncated"))
+    }
+
+    /// An MPEG program stream whose packets share decoding times: probed and decoded as ffmpeg does.
+    @Test func programStreamsAreProbedAndDecoded() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let clip = "Tests/MediaTests/Fixtures/containers/clip.mpg"
+        let probed = try sluice(["probe", clip])
+        #expect(probed.status == 0)
+        let info = try JSONSerialization.jsonObject(with: Data(probed.output.utf8)) as? [String: Any]
+        #expect(info?["frameCount"] as? Int == 45)
+        let framed = try sluice(["frames", clip, "--indices", "0,1,44", "--out", dir.appendingPathComponent("f.npy").path])
+        #expect(framed.status == 0, "\(framed.errors)")
+    }
 }

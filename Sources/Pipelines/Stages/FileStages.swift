@@ -57,14 +57,16 @@ struct FilesSource: Source {
 
     func run(_ emitter: Emitter<Sample>) throws {
         for url in urls {
-            guard let attributes = try? FileManager.default.attributesOfItem(atPath: url.path),
-                  let bytes = (attributes[.size] as? NSNumber)?.intValue
-            else {
+            guard let file = InputFile(path: url.path) else {
                 try emitter.skip(item: url.relativePath, reason: "file is missing or unreadable")
                 continue
             }
+            if let kind = file.irregularKind {
+                try emitter.skip(item: url.relativePath, reason: "is \(kind), not a regular file")
+                continue
+            }
             log.record(url)
-            try emitter.emit(Sample(["path": .string(url.relativePath), "bytes": .int(bytes)]))
+            try emitter.emit(Sample(["path": .string(url.relativePath), "bytes": .int(file.bytes)]))
         }
     }
 }

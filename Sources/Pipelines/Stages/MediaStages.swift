@@ -72,9 +72,9 @@ enum MediaStages {
         parameters: [
             ParameterSpec("field", .string, default: "audio", help: "the field holding the audio (or video) path"),
             ParameterSpec("output", .string, default: "waveform", help: "the field the samples go to"),
-            ParameterSpec("sample_rate", .int(min: 1), default: "16000", help: "resample to this rate (also written to `sample_rate`)"),
+            ParameterSpec("sample_rate", .int(min: 1, max: AudioBuffer.maximumSampleRate), default: "16000", help: "resample to this rate (also written to `sample_rate`)"),
             ParameterSpec("mono", .bool, default: "true", help: "average the channels"),
-            ParameterSpec("seconds", .double(min: 0.001), help: "crop or pad to exactly this length"),
+            ParameterSpec("seconds", .double(min: 0.001, max: AudioBuffer.maximumSeconds), help: "crop or pad to exactly this length"),
             ParameterSpec("random_window", .bool, default: "false",
                           help: "crop a random window (seeded by `seed` and the item's id) instead of the start"),
             ParameterSpec("seed", .int(), default: "0", help: "seed for the random window"),
@@ -91,7 +91,7 @@ enum MediaStages {
             do {
                 var audio = try AudioReader.load(path: path, sampleRate: rate, mono: mono)
                 if let seconds {
-                    audio = audio.fitted(toSeconds: seconds, seed: random ? seed ^ stableHash(sample.itemDescription) : nil)
+                    audio = try audio.fitted(toSeconds: seconds, seed: random ? seed ^ stableHash(sample.itemDescription) : nil)
                 }
                 out[output] = .array(audio.ndarray)
                 out["sample_rate"] = .int(rate)
@@ -137,6 +137,11 @@ enum MediaStages {
         options.preEmphasis = parameters.double("preemphasis").flatMap { $0 > 0 ? $0 : nil }
         options.decibels = parameters.bool("decibels")
         options.topDecibels = parameters.double("top_db").flatMap { $0 > 0 ? $0 : nil }
+        // The rate comes with each waveform; checked here at the highest rate, so every other
+        // option is reported before the run starts (fmax is checked again against each item's rate).
+        var checked = options
+        checked.sampleRate = AudioBuffer.maximumSampleRate
+        if let problem = checked.problem { throw PlanError("stage '\(parameters.stageName)': \(problem)") }
         let configured = options
         let extractors = MelExtractorPool()
         return .map { sample in
