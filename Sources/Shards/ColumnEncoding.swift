@@ -48,6 +48,10 @@ public enum ColumnEncoding: Equatable, Sendable, CustomStringConvertible {
                     throw ShardError(file: "column \(column)", "bad ndarray shape '\(parts[2])' in '\(name)'")
                 }
                 shape = dims.compactMap { $0 }
+                // A sample's bytes sit between two 32-bit shard offsets.
+                guard let bytes = NDArray.byteCount(shape: shape!, dtype: dtype!), bytes <= UInt32.max else {
+                    throw ShardError(file: "column \(column)", "ndarray shape '\(parts[2])' in '\(name)' is over 4 GiB per value")
+                }
             }
             self = .ndarray(dtype: dtype, shape: shape)
         default:
@@ -87,7 +91,8 @@ public enum ColumnEncoding: Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .int: 8
         case .scalar(let d): d.byteWidth
-        case .ndarray(let d?, let s?): s.reduce(1, *) * d.byteWidth
+        // Parsing bounds the shape; an unparsed one too large for an Int can match no bytes.
+        case .ndarray(let d?, let s?): NDArray.byteCount(shape: s, dtype: d) ?? Int.max
         default: nil
         }
     }
@@ -255,9 +260,9 @@ extension ColumnEncoding {
                 offset += ndim * width
                 shape = dims
             }
-            let expected = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
-            guard expected > 0, (data.count - offset) == expected * dtype.byteWidth else {
-                throw fail("ndarray of shape \(shape) \(dtype) needs \(expected * dtype.byteWidth) bytes, found \(data.count - offset)")
+            guard let expected = NDArray.byteCount(shape: shape, dtype: dtype), expected == data.count - offset else {
+                let needs = NDArray.byteCount(shape: shape, dtype: dtype).map { "\($0) bytes" } ?? "more bytes than memory holds"
+                throw fail("ndarray of shape \(shape) \(dtype) needs \(needs), found \(data.count - offset)")
             }
             return .array(NDArray(dtype: dtype, shape: shape, data: Array(data[offset...])))
         }

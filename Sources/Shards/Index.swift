@@ -136,6 +136,14 @@ public struct ShardInfo: Equatable, Sendable {
         }
         self.samples = Int(samples)
         rawData = try ShardFileInfo(json: raw, file: file)
+        // The shard's own layout bounds both numbers: 32-bit offsets, and 4 bytes of offset table
+        // per sample after the count. An index claiming more cannot match its files.
+        guard rawData.bytes <= UInt32.max else {
+            throw ShardError(file: file, "raw_data claims \(rawData.bytes) bytes; an MDS shard holds at most \(UInt32.max) (32-bit offsets)")
+        }
+        guard samples <= (rawData.bytes - 8) / 4 else {
+            throw ShardError(file: file, "claims \(samples) samples, more than its \(rawData.bytes) raw bytes can hold")
+        }
         if let zip = json["zip_data"], !zip.isNull {
             zipData = try ShardFileInfo(json: zip, file: file)
             guard config.compression != nil else { throw ShardError(file: file, "zip_data without compression") }
@@ -198,9 +206,20 @@ public struct DatasetIndex: Equatable, Sendable {
     /// Joins the finished datasets in `parts` (subdirectories of `directory`, one per writer) into one
     /// index at `directory/index.json`, whose shard basenames point into the subdirectories.
     @discardableResult
+    /// A part must lie inside `directory` and be named once: the merged index may only point at
+    /// files of the dataset, each once.
     public static func merge(parts: [String], into directory: URL) throws(ShardError) -> DatasetIndex {
         var shards: [ShardInfo] = []
-        for part in parts {
+        var seen: Set<String> = []
+        for given in parts {
+            let components = given.split(separator: "/").filter { $0 != "." }
+            guard !given.hasPrefix("/"), !components.isEmpty, !components.contains("..") else {
+                throw ShardError(file: given, "a part must be a subdirectory of \(directory.path), given relative to it")
+            }
+            let part = components.joined(separator: "/")
+            guard seen.insert(part).inserted else {
+                throw ShardError(file: directory.appendingPathComponent(part).path, "is named twice; each part is merged once")
+            }
             let index = try load(directory: directory.appendingPathComponent(part))
             guard !index.inProgress else {
                 throw ShardError(file: directory.appendingPathComponent(part).path,

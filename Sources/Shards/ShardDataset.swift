@@ -38,7 +38,14 @@ public final class ShardDataset: Sendable {
         self.options = options
         index = try DatasetIndex.load(directory: directory)
         var starts = [0]
-        for shard in index.shards { starts.append(starts[starts.count - 1] + shard.samples) }
+        for (i, shard) in index.shards.enumerated() {
+            let (next, overflow) = starts[starts.count - 1].addingReportingOverflow(shard.samples)
+            guard !overflow else {
+                throw ShardError(file: directory.appendingPathComponent(DatasetIndex.fileName).path,
+                                 "shard \(i): sample counts add up past \(Int.max)")
+            }
+            starts.append(next)
+        }
         sampleStarts = starts
         slots = index.shards.map { _ in Slot() }
         cache = Mutex(LRU())
@@ -130,7 +137,7 @@ public final class ShardDataset: Sendable {
         }
         var result: ShardSample = [:]
         for (column, (encoding, size)) in zip(config.columnNames, zip(encodings, sizes)) {
-            guard cursor + size <= bytes.count else {
+            guard size <= bytes.count - cursor else {
                 throw ShardError(file: file, sample: sample, "column '\(column)' runs past the sample's end")
             }
             let field = UnsafeRawBufferPointer(rebasing: bytes[cursor..<cursor + size])
