@@ -142,15 +142,15 @@ public struct NDArray: Sendable, Equatable {
     /// not fit in an `Int`: the check to make before trusting a shape read from a file.
     public static func elementCount(shape: some Sequence<Int>) -> Int? {
         var total = 1
-        var zero = false
+        var overflowed = false
         for dim in shape {
             guard dim >= 0 else { return nil }
-            if dim == 0 { zero = true; continue }
+            if dim == 0 { return shape.allSatisfy { $0 >= 0 } ? 0 : nil }
             let (product, overflow) = total.multipliedReportingOverflow(by: dim)
-            guard !overflow else { return nil }
+            overflowed = overflowed || overflow
             total = product
         }
-        return zero ? 0 : total
+        return overflowed ? nil : total
     }
 
     /// Bytes of an array of `shape` and `dtype`, or nil when that does not fit in an `Int`.
