@@ -91,6 +91,18 @@ func describe<T>(_ item: T) -> String {
     return text.count > 200 ? String(text.prefix(200)) + "…" : text
 }
 
+/// The reason `error` gives for failing on `item`, without the item's name in front: stage errors
+/// usually start with it, and wrapped ones (a media error inside a stage error) more than once,
+/// which put the same path three times into one message.
+func reason(_ error: any Error, about item: String) -> String { withoutItem(reason(error), item) }
+
+func withoutItem(_ text: String, _ item: String) -> String {
+    let prefix = item + ": "
+    var text = Substring(text)
+    while text.hasPrefix(prefix) && text.count > prefix.count { text = text.dropFirst(prefix.count) }
+    return String(text)
+}
+
 /// The user-facing reason of an error: its description, not the type dump.
 func reason(_ error: any Error) -> String {
     if let error = error as? any LocalizedError, let text = error.errorDescription { return text }

@@ -111,6 +111,21 @@ struct PipelineTests {
         #expect(report.snapshot.stages[1].errors == 10)
     }
 
+    /// A stage error wrapping a file error names the file once, not once per layer.
+    @Test func itemNameIsNotRepeatedInTheReason() throws {
+        struct Wrapped: Error, CustomStringConvertible {
+            let path: String
+            var description: String { "\(path): \(path): cannot open" }
+        }
+        struct Named: ItemDescribing, Sendable { let itemDescription: String }
+        let report = try Pipeline(name: "names", options: PipelineOptions(errorPolicy: .skip))
+            .source("files", SequenceSource([Named(itemDescription: "in/a.mp4")]))
+            .map("decode") { (item: Named) -> Named in throw Wrapped(path: item.itemDescription) }
+            .forEach("drop") { _ in }
+            .run()
+        #expect(report.quarantined.map(\.error) == ["stage 'decode' failed on in/a.mp4: cannot open"])
+    }
+
     @Test func sourceCanQuarantineItemsItCannotProduce() throws {
         struct FlakySource: Source {
             func run(_ emitter: Emitter<Int>) throws {
