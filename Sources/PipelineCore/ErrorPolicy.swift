@@ -24,6 +24,20 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
     /// The run was aborted (e.g. a second Ctrl-C) before it drained.
     case aborted
 
+    /// The case without its details, to branch on (as `MediaError.Kind`).
+    public enum Kind: String, Sendable {
+        case itemFailed, timedOut, stageFailed, aborted
+    }
+
+    public var kind: Kind {
+        switch self {
+        case .itemFailed: .itemFailed
+        case .timedOut: .timedOut
+        case .stageFailed: .stageFailed
+        case .aborted: .aborted
+        }
+    }
+
     public var description: String {
         switch self {
         case let .itemFailed(stage, item, reason): "stage '\(stage)' failed on \(item): \(reason)"

@@ -25,6 +25,7 @@ struct HostileInputTests {
         for claim in ["4611686018427387904", "\(Int.max)", "1000"] {
             try rewriteIndex(directory, text.replacingOccurrences(of: #""samples": 10"#, with: #""samples": \#(claim)"#))
             let error = #expect(throws: ShardError.self) { try ShardDataset(directory: directory) }
+            #expect(error?.kind == .damaged)
             #expect(error?.reason.contains("claims \(claim) samples, more than its") == true, "\(claim)")
         }
     }
@@ -70,7 +71,7 @@ struct HostileInputTests {
         bytes += [UInt8](repeating: 0, count: 8)
         let error = #expect(throws: ShardError.self) {
             try bytes.withBytes { raw throws(ShardError) in
-                try ColumnEncoding.ndarray(dtype: nil, shape: nil).decode(raw) { ShardError(file: "s", sample: 0, $0) }
+                try ColumnEncoding.ndarray(dtype: nil, shape: nil).decode(raw) { ShardError(.damaged, file: "s", sample: 0, $0) }
             }
         }
         #expect(error?.reason == "ndarray of shape [1073741824, 1073741824, 4] float64 needs more bytes than memory holds, found 8")
@@ -92,6 +93,20 @@ struct HostileInputTests {
                 #expect(reason.map { error.reason.hasSuffix($0) } == true, "\(text): \(error.reason)")
             }
         }
+    }
+
+    @Test func writerNamesTheFileInTheWayOfItsDirectory() throws {
+        let root = Fixture.scratch()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let file = root.appendingPathComponent("taken")
+        try Data("keep".utf8).write(to: file)
+        for (target, reason) in [(file, "is a file, not a dataset directory"),
+                                 (file.appendingPathComponent("sub"), "cannot create the directory: \(file.path) is a file")] {
+            let error = #expect(throws: ShardError.self) { try ShardWriter(directory: target, config: ShardConfig(columns: numberedColumns)) }
+            #expect(error?.kind == .writeFailed)
+            #expect(error?.reason == reason)
+        }
+        #expect(try String(contentsOf: file, encoding: .utf8) == "keep")
     }
 
     @Test func mergeRefusesPartsOutsideTheDirectoryAndRepeats() throws {

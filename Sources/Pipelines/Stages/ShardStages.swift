@@ -124,7 +124,7 @@ extension ShardValue {
     /// string as JSON text, and any other value as the JSON it maps to.
     public init(_ value: Value, for encoding: ColumnEncoding, column: String) throws(ShardError) {
         func refuse() -> ShardError {
-            ShardError(file: "column \(column)", "a \(value.kindName) value cannot be stored as \(encoding)")
+            ShardError(.invalidValue, file: "column \(column)", "a \(value.kindName) value cannot be stored as \(encoding)")
         }
         switch (encoding, value) {
         case (.bytes, .bytes(let b)), (.jpeg, .bytes(let b)), (.png, .bytes(let b)): self = .bytes(b)
@@ -146,7 +146,7 @@ extension ShardValue {
             do {
                 self = .json(try JSONValue.parse(Array(text.utf8), what: "column \(column)"))
             } catch {
-                throw ShardError(file: "column \(column)", "a json column takes JSON text: \(error.reason)")
+                throw ShardError(.invalidValue, file: "column \(column)", "a json column takes JSON text: \(error.reason)")
             }
         case (.json, _): self = .json(value.jsonEquivalent)
         default: throw refuse()
@@ -205,14 +205,16 @@ public final class ShardSink: Sink {
         }
     }
 
-    /// Removes a previous run's dataset files (and nothing else) before writing anew.
+    /// Removes a previous run's dataset files (index.json and shard.* files, nothing else, and
+    /// never a directory) before writing anew.
     private static func clear(_ directory: URL) throws(ShardError) {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
         for name in names where name == DatasetIndex.fileName || name.hasPrefix("shard.") {
-            do {
-                try FileManager.default.removeItem(at: directory.appendingPathComponent(name))
-            } catch {
-                throw ShardError(file: directory.appendingPathComponent(name).path, "cannot remove the previous run's file")
+            let path = directory.appendingPathComponent(name).path
+            var info = stat()
+            guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
+            guard unlink(path) == 0 else {
+                throw ShardError(.writeFailed, file: path, "cannot remove the previous run's file: \(String(cString: strerror(errno)))")
             }
         }
     }
@@ -225,7 +227,7 @@ public final class ShardSink: Sink {
         var sample: ShardSample = [:]
         for (name, encoding) in zip(writer.config.columnNames, writer.config.columnEncodings) {
             guard let value = item[name] else {
-                throw ShardError(file: item.itemDescription, "has no field '\(name)' for the shard column of that name")
+                throw ShardError(.invalidValue, file: item.itemDescription, "has no field '\(name)' for the shard column of that name")
             }
             sample[name] = try ShardValue(value, for: encoding, column: name)
         }
