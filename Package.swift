@@ -88,6 +88,11 @@ let package = Package(
         .executableTarget(name: "tensor-bench", dependencies: ["Tensor", "COpenBLAS"], path: "Benchmarks/tensor-bench"),
         .executableTarget(name: "retromae-bench", dependencies: ["Models", "Tensor", "Text"], path: "Benchmarks/retromae-bench"),
 
+        // MARK: Fuzzing (tools/fuzz.sh builds it with libFuzzer; plain builds replay kept inputs)
+        .executableTarget(
+            name: "sluice-fuzz", dependencies: ["Pipelines", "PipelineCore", "Shards", "Text", "Tensor"],
+            path: "Fuzz/sluice-fuzz"),
+
         // MARK: Tests, beside the module they test
         .testTarget(name: "CLibrariesTests", dependencies: ["CFFmpeg", "CSndFile", "COpenBLAS"]),
         .testTarget(name: "PipelineCoreTests", dependencies: ["PipelineCore"]),

@@ -5,24 +5,18 @@ import Testing
 @testable import Pipelines
 import Shards
 
-/// The committed datasets of the Shards tests, and scratch copies of them.
+/// Scratch directories, and copies of the datasets the Shards tests commit.
 private enum Fixture {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../ShardsTests/Fixtures").standardizedFileURL
-
-    /// A fresh empty directory under /tmp, removed by the caller's `defer`.
-    static func scratch(_ label: String = #function) -> URL {
-        let name = "sluice-adapter-" + label.filter { $0.isLetter || $0.isNumber } + "-" + UUID().uuidString.prefix(8)
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent(name)
+    static func scratch() -> URL {
+        let url = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("sluice-adapter-\(UUID().uuidString)")
         try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }
 
-    /// Copies a committed dataset to scratch, so a test may damage it.
-    static func copy(_ name: String) throws -> URL {
-        let target = scratch(name)
-        try FileManager.default.removeItem(at: target)
-        try FileManager.default.copyItem(at: root.appendingPathComponent(name), to: target)
+    static func copy(_ dataset: String) throws -> URL {
+        let target = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("sluice-adapter-\(UUID().uuidString)")
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../ShardsTests/Fixtures/\(dataset)")
+        try FileManager.default.copyItem(at: source.standardizedFileURL, to: target)
         return target
     }
 }
