@@ -1,6 +1,7 @@
 import Foundation
 import PipelineCore
 @testable import Pipelines
+import Shards
 import Testing
 
 /// Pipeline files and sinks given hostile or careless input: a clear error, never lost data,
@@ -149,6 +150,40 @@ struct HostileInputTests {
             sink: {type: jsonl, path: x.jsonl}
             """)
         #expect(found.map(\.message) == ["9223372036854775807 is out of range 1...1073741824"])
+    }
+
+    /// An index claiming 2^62 samples stops the run at once with the reason, instead of the
+    /// source spinning through 2^62 failing positions.
+    @Test(.timeLimit(.minutes(1))) func shardsSourceRefusesAnImpossibleSampleCount() throws {
+        defer { try? FileManager.default.removeItem(at: root) }
+        let dataset = root.appendingPathComponent("data")
+        let writer = try ShardWriter(directory: dataset, config: ShardConfig(columns: ["id": .int]))
+        for i in 0..<5 { try writer.write(["id": .int(Int64(i))]) }
+        try writer.finish()
+        // A share of inf made the mixture's counts NaN, which trapped converting to Int.
+        let share = #expect(throws: PlanError.self) {
+            _ = try run("""
+                name: mix
+                output: \(root.path)/out
+                source: {type: shards, paths: \(dataset.path), proportions: inf}
+                sink: {type: jsonl, path: rows.jsonl}
+                """)
+        }
+        #expect(share?.description == "stage 'shards': proportions must be 1 finite non-negative numbers, one per path")
+        let index = dataset.appendingPathComponent("index.json")
+        try String(contentsOf: index, encoding: .utf8).replacingOccurrences(of: #""samples": 5"#, with: #""samples": 4611686018427387904"#)
+            .write(to: index, atomically: true, encoding: .utf8)
+        let error = #expect(throws: ShardError.self) {
+            _ = try run("""
+                name: spin
+                output: \(root.path)/out
+                options: {on_error: skip}
+                source: {type: shards, paths: \(dataset.path)}
+                sink: {type: jsonl, path: rows.jsonl}
+                """)
+        }
+        #expect(error?.kind == .damaged)
+        #expect(error?.description.hasPrefix("\(index.path) (shard 0): claims 4611686018427387904 samples") == true)
     }
 
     // MARK: YAML

@@ -43,8 +43,8 @@ enum ShardStages {
         let proportions = parameters.strings("proportions")
         if !proportions.isEmpty {
             let shares = proportions.compactMap(Double.init)
-            guard shares.count == paths.count, shares.allSatisfy({ $0 >= 0 }) else {
-                throw PlanError("stage '\(parameters.stageName)': proportions must be \(paths.count) non-negative numbers, one per path")
+            guard shares.count == paths.count, shares.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
+                throw PlanError("stage '\(parameters.stageName)': proportions must be \(paths.count) finite non-negative numbers, one per path")
             }
             weights = shares.map(MixWeight.proportion)
         }
