@@ -42,12 +42,13 @@ final class QuarantineReporter {
 
 struct Tokenize: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Tokenize a corpus with a BERT WordPiece vocabulary: one JSON array of ids per document.",
+        abstract: "Tokenize a corpus with a BERT WordPiece vocabulary: one JSON array of ids per input record.",
         discussion: """
-            The ids are those Hugging Face tokenizers produces for the same vocabulary and options.
-            Output line N is input record N: an empty line gives [CLS] [SEP] (as Hugging Face does),
-            a quarantined record (invalid UTF-8, an over-long line) gives null; --skip-empty drops both.
+            The ids are those Hugging Face tokenizers produces for the same vocabulary and options. \
+            Output line N is input record N: an empty line gives [CLS] [SEP] (as Hugging Face does), \
+            a quarantined record (invalid UTF-8, an over-long line) gives null; --skip-empty drops both. \
             The output is written to FILE.partial and renamed to FILE when every record is done.
+
               sluice tokenize --tokenizer vocab.txt --in corpus.txt --out ids.jsonl --stats
             """)
 
