@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEPS := tools/install-deps.sh
 
-.PHONY: demo-retromae deps build release test demo bench bench-media bench-shards bench-tensor bench-retromae clean
+.PHONY: demo-retromae deps build release test fuzz-smoke demo bench bench-media bench-shards bench-tensor bench-retromae clean
 
 deps:
 	@bash $(DEPS)
@@ -18,6 +18,13 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	tools/test-baseline-cpu.sh
+	tools/fuzz.sh --replay
+	@if [ -n "$(FUZZ_SECONDS)" ]; then tools/fuzz.sh --smoke $(FUZZ_SECONDS); fi
+
+# libFuzzer over every parser of untrusted files for a few seconds each (its own ASan build in
+# .build-fuzz); `make test FUZZ_SECONDS=5` runs it too, tools/fuzz.sh TARGET SECONDS runs one longer.
+fuzz-smoke: deps
+	tools/fuzz.sh --smoke 5
 
 # The demo uses the debug build `make test` also makes, so a newcomer compiles once.
 demo: build

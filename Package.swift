@@ -88,6 +88,11 @@ let package = Package(
         .executableTarget(name: "tensor-bench", dependencies: ["Tensor", "Models", "COpenBLAS"], path: "Benchmarks/tensor-bench"),
         .executableTarget(name: "retromae-bench", dependencies: ["Models", "Tensor", "Text", "Training"], path: "Benchmarks/retromae-bench"),
 
+        // MARK: Fuzzing (tools/fuzz.sh builds it with libFuzzer; plain builds replay kept inputs)
+        .executableTarget(
+            name: "sluice-fuzz", dependencies: ["Pipelines", "PipelineCore", "Shards", "Text", "Tensor"],
+            path: "Fuzz/sluice-fuzz"),
+
         // MARK: Tests, beside the module they test
         .testTarget(name: "CLibrariesTests", dependencies: ["CFFmpeg", "CSndFile", "COpenBLAS"]),
         .testTarget(name: "PipelineCoreTests", dependencies: ["PipelineCore"]),
@@ -97,7 +102,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensor", "Text"], exclude: ["Fixtures"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Tensor", "Text"], exclude: ["Fixtures"]),
-        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "PipelineCore", "Models", "Tensor", "Training", "Text"]),
+        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "PipelineCore", "Shards", "Models", "Tensor", "Training", "Text"]),
         .testTarget(name: "sluiceTests", dependencies: ["sluice"]),
     ],
     swiftLanguageModes: [.v6]

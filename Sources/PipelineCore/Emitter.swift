@@ -36,7 +36,7 @@ public final class Emitter<Output: Sendable> {
     /// quarantined and the source goes on; under `fail` this throws and the run stops.
     public func skip(item: String, reason: String) throws {
         context.itemFailed(stage: metrics, item: item,
-                           error: .itemFailed(stage: metrics.name, item: item, reason: reason))
+                           error: .itemFailed(stage: metrics.name, item: item, reason: withoutItem(reason, item)))
         if context.hasFailed { throw PipelineStopped() }
     }
 

@@ -24,6 +24,20 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
     /// The run was aborted (e.g. a second Ctrl-C) before it drained.
     case aborted
 
+    /// The case without its details, to branch on (as `MediaError.Kind`).
+    public enum Kind: String, Sendable {
+        case itemFailed, timedOut, stageFailed, aborted
+    }
+
+    public var kind: Kind {
+        switch self {
+        case .itemFailed: .itemFailed
+        case .timedOut: .timedOut
+        case .stageFailed: .stageFailed
+        case .aborted: .aborted
+        }
+    }
+
     public var description: String {
         switch self {
         case let .itemFailed(stage, item, reason): "stage '\(stage)' failed on \(item): \(reason)"
@@ -89,6 +103,18 @@ func describe<T>(_ item: T) -> String {
     if let named = item as? any ItemDescribing { return named.itemDescription }
     let text = String(describing: item)
     return text.count > 200 ? String(text.prefix(200)) + "…" : text
+}
+
+/// The reason `error` gives for failing on `item`, without the item's name in front: stage errors
+/// usually start with it, and wrapped ones (a media error inside a stage error) more than once,
+/// which put the same path three times into one message.
+func reason(_ error: any Error, about item: String) -> String { withoutItem(reason(error), item) }
+
+func withoutItem(_ text: String, _ item: String) -> String {
+    let prefix = item + ": "
+    var text = Substring(text)
+    while text.hasPrefix(prefix) && text.count > prefix.count { text = text.dropFirst(prefix.count) }
+    return String(text)
 }
 
 /// The user-facing reason of an error: its description, not the type dump.

@@ -212,8 +212,11 @@ public final class PipelineRun: @unchecked Sendable {
     }
 
     func startWatchdog(timeout: Duration) {
+        // Saturating: a limit beyond Int.max nanoseconds (292 years) never fires rather than trapping.
         let parts = timeout.components
-        let limit = Int(parts.seconds) * 1_000_000_000 + Int(parts.attoseconds / 1_000_000_000)
+        let (whole, overflow) = Int(parts.seconds).multipliedReportingOverflow(by: 1_000_000_000)
+        let (sum, carry) = whole.addingReportingOverflow(Int(parts.attoseconds / 1_000_000_000))
+        let limit = overflow || carry ? Int.max : max(sum, 1)
         let interval = min(max(limit / 4, 1_000_000), 100_000_000)
         let watched = pipeline.watched
         let thread = Thread { [self] in

@@ -110,7 +110,7 @@ public struct NDArray: Sendable, Equatable {
     public var data: [UInt8]
 
     public init(dtype: DType, shape: [Int], data: [UInt8]) {
-        precondition(shape.reduce(1, *) * dtype.byteWidth == data.count, "shape does not match data")
+        precondition(Self.byteCount(shape: shape, dtype: dtype) == data.count, "shape does not match data")
         self.dtype = dtype
         self.shape = shape
         self.data = data
@@ -136,7 +136,29 @@ public struct NDArray: Sendable, Equatable {
         self.init(dtype: dtype, shape: shape, data: values.withUnsafeBytes { Array($0) })
     }
 
-    public var count: Int { shape.reduce(1, *) }
+    public var count: Int { data.count / dtype.byteWidth }
+
+    /// Elements of an array of `shape`, or nil when a dimension is negative or the product does
+    /// not fit in an `Int`: the check to make before trusting a shape read from a file.
+    public static func elementCount(shape: some Sequence<Int>) -> Int? {
+        var total = 1
+        var overflowed = false
+        for dim in shape {
+            guard dim >= 0 else { return nil }
+            if dim == 0 { return shape.allSatisfy { $0 >= 0 } ? 0 : nil }
+            let (product, overflow) = total.multipliedReportingOverflow(by: dim)
+            overflowed = overflowed || overflow
+            total = product
+        }
+        return overflowed ? nil : total
+    }
+
+    /// Bytes of an array of `shape` and `dtype`, or nil when that does not fit in an `Int`.
+    public static func byteCount(shape: some Sequence<Int>, dtype: DType) -> Int? {
+        guard let elements = elementCount(shape: shape) else { return nil }
+        let (bytes, overflow) = elements.multipliedReportingOverflow(by: dtype.byteWidth)
+        return overflow ? nil : bytes
+    }
 
     /// The elements as `T`, which must match the dtype's width.
     public func values<T: BitwiseCopyable>(as _: T.Type) -> [T] {
@@ -164,7 +186,8 @@ public struct NDArray: Sendable, Equatable {
         }
         func nest(_ elements: ArraySlice<Any>, _ dims: ArraySlice<Int>) -> Any {
             guard let first = dims.first else { return elements.first ?? NSNull() }
-            let step = dims.dropFirst().reduce(1, *)
+            // From the element count rather than the remaining dims: [0, 2^40, 2^40] is a valid empty array.
+            let step = first == 0 ? 0 : elements.count / first
             return (0..<first).map { i in
                 nest(elements[(elements.startIndex + i * step)..<(elements.startIndex + (i + 1) * step)],
                      dims.dropFirst())

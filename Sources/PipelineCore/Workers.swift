@@ -200,7 +200,7 @@ final class WorkerNode<Input: Sendable, Output: Sendable>: Watched, @unchecked S
     private func failed(_ item: Input, _ error: any Error) {
         let name = describe(item)
         context.itemFailed(stage: metrics, item: name,
-                           error: .itemFailed(stage: metrics.name, item: name, reason: reason(error)))
+                           error: .itemFailed(stage: metrics.name, item: name, reason: reason(error, about: name)))
     }
 
     private func deliver(_ job: ItemJob<Input, Output>) {

@@ -13,34 +13,108 @@ public struct ConfigNode: Sendable {
     public var line: Int
     public var column: Int
 
-    /// Parses YAML text. Syntax errors come back as a diagnostic with the line and column.
+    /// Parses YAML text. Syntax errors come back as a diagnostic with the line and column; every
+    /// duplicate key is reported at its own line and column; aliases may not expand the document
+    /// past `maxNodes` nodes (a "billion laughs" file of a few hundred bytes would fill memory).
     public static func parse(yaml: String, file: String) throws(Diagnostics) -> ConfigNode {
-        let node: Node?
-        do {
-            node = try Yams.compose(yaml: yaml)
-        } catch let error as YamlError {
-            throw Diagnostics([Diagnostic(file: file, line: error.line, column: error.column, keyPath: "",
-                                          message: "invalid YAML: \(error.problem)")])
-        } catch {
-            throw Diagnostics([Diagnostic(file: file, line: 1, column: 1, keyPath: "", message: "\(error)")])
+        var text = yaml
+        var node: Node?
+        // Yams stops at the first mapping with a repeated key. Each repeat found is tagged
+        // `!<marker>N` (which makes it a distinct key) and the text parsed again, so that every
+        // repeat is reported from the tree, at its place.
+        for attempt in 0...maxDuplicateReports {
+            do {
+                node = try Yams.compose(yaml: text)
+                break
+            } catch let YamlError.duplicatedKeysInMapping(duplicates, context) {
+                guard attempt < maxDuplicateReports, let key = duplicates.sorted().first,
+                      let tagged = tagRepeat(of: key, after: context.mark, in: text, number: attempt) else {
+                    throw Diagnostics([Diagnostic(file: file, line: context.mark.line, column: context.mark.column, keyPath: "",
+                                                  message: "duplicate key(s) \(duplicates.sorted().map { "'\($0)'" }.joined(separator: ", ")) in this mapping")])
+                }
+                text = tagged
+            } catch let error as YamlError {
+                throw Diagnostics([Diagnostic(file: file, line: error.line, column: error.column, keyPath: "",
+                                              message: "invalid YAML: \(error.problem)")])
+            } catch {
+                throw Diagnostics([Diagnostic(file: file, line: 1, column: 1, keyPath: "", message: "\(error)")])
+            }
         }
         guard let node else {
             throw Diagnostics([Diagnostic(file: file, line: 1, column: 1, keyPath: "", message: "the file is empty")])
         }
-        return ConfigNode(node)
+        var converter = Converter(file: file)
+        let root = try converter.convert(node, at: "")
+        if !converter.duplicates.isEmpty { throw Diagnostics(converter.duplicates) }
+        return root
     }
 
-    init(_ node: Node) {
-        line = node.mark?.line ?? 0
-        column = node.mark?.column ?? 0
-        switch node {
-        case let .scalar(scalar): content = .scalar(scalar.string)
-        case let .mapping(mapping):
-            content = .mapping(mapping.map { key, value in
-                (key: key.string ?? "\(key)", keyLine: key.mark?.line ?? 0, value: ConfigNode(value))
-            })
-        case let .sequence(sequence): content = .sequence(sequence.map(ConfigNode.init))
-        case let .alias(alias): content = .scalar(alias.anchor.rawValue)
+    /// Nodes a document may hold once aliases are expanded.
+    static let maxNodes = 100_000
+    /// Repeated keys reported before giving up on finding more.
+    static let maxDuplicateReports = 50
+    private static let duplicateMarker = "sluice-repeated-key-"
+
+    /// `text` with the next use of `key` as a mapping key after `mark` (its first use) tagged as
+    /// a repeat; nil when none is found (a quoted or complex key).
+    static func tagRepeat(of key: String, after mark: Mark, in text: String, number: Int) -> String? {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { Array($0.unicodeScalars) }
+        let pattern = Array(key.unicodeScalars)
+        let blockColumn = mark.column - 1
+        for row in (mark.line - 1)..<lines.count where row >= 0 {
+            let line = lines[row]
+            var start = row == mark.line - 1 ? blockColumn + pattern.count : 0
+            while start + pattern.count <= line.count {
+                defer { start += 1 }
+                guard Array(line[start..<start + pattern.count]) == pattern else { continue }
+                var after = start + pattern.count
+                while after < line.count, line[after] == " " { after += 1 }
+                guard after < line.count, line[after] == ":", after + 1 == line.count || line[after + 1] == " " else { continue }
+                let before = line[..<start].reversed().first { $0 != " " }
+                let blockKey = start == blockColumn && (before == nil || before == "-")
+                guard blockKey || before == "{" || before == "," else { continue }
+                lines[row].insert(contentsOf: "!\(duplicateMarker)\(number) ".unicodeScalars, at: start)
+                return lines.map { String(String.UnicodeScalarView($0)) }.joined(separator: "\n")
+            }
+        }
+        return nil
+    }
+
+    /// Yams nodes to config nodes, counting nodes against `maxNodes` and collecting repeated keys.
+    private struct Converter {
+        let file: String
+        var nodes = 0
+        var duplicates: [Diagnostic] = []
+
+        mutating func convert(_ node: Node, at path: String) throws(Diagnostics) -> ConfigNode {
+            nodes += 1
+            guard nodes <= ConfigNode.maxNodes else {
+                throw Diagnostics([Diagnostic(file: file, line: node.mark?.line ?? 1, column: node.mark?.column ?? 1, keyPath: "",
+                                              message: "aliases expand the document past \(ConfigNode.maxNodes) values; write them out or use fewer aliases")])
+            }
+            let line = node.mark?.line ?? 0, column = node.mark?.column ?? 0
+            switch node {
+            case let .scalar(scalar): return ConfigNode(content: .scalar(scalar.string), line: line, column: column)
+            case let .mapping(mapping):
+                var entries: [(key: String, keyLine: Int, value: ConfigNode)] = []
+                for (key, value) in mapping {
+                    let name = key.string ?? "\(key)"
+                    let keyPath = path.isEmpty ? name : "\(path).\(name)"
+                    if key.tag.rawValue.contains(ConfigNode.duplicateMarker) {
+                        let first = entries.first { $0.key == name }.map { " (first at line \($0.keyLine))" } ?? ""
+                        duplicates.append(Diagnostic(file: file, line: key.mark?.line ?? 0, column: key.mark?.column ?? 0,
+                                                     keyPath: keyPath, message: "duplicate key\(first)"))
+                        continue
+                    }
+                    entries.append((key: name, keyLine: key.mark?.line ?? 0, value: try convert(value, at: keyPath)))
+                }
+                return ConfigNode(content: .mapping(entries), line: line, column: column)
+            case let .sequence(sequence):
+                var items: [ConfigNode] = []
+                for (index, item) in sequence.enumerated() { items.append(try convert(item, at: "\(path)[\(index)]")) }
+                return ConfigNode(content: .sequence(items), line: line, column: column)
+            case let .alias(alias): return ConfigNode(content: .scalar(alias.anchor.rawValue), line: line, column: column)
+            }
         }
     }
 

@@ -253,6 +253,7 @@ private struct Checker {
         case let .double(min, max):
             guard let text = scalar("a number") else { return nil }
             guard let value = Double(text) else { problem(node, keyPath, "expected a number, got '\(text)'"); return nil }
+            guard value.isFinite else { problem(node, keyPath, "expected a finite number, got '\(text)'"); return nil }
             guard value >= min && value <= max else {
                 problem(node, keyPath, "\(value) is out of range \(min)...\(max)")
                 return nil
@@ -285,11 +286,15 @@ private struct Checker {
                                                : outputDirectory.appendingPathComponent(text))
         case .duration:
             guard let text = scalar("a duration such as 30s or 500ms") else { return nil }
-            guard let duration = Self.duration(text) else {
+            guard let seconds = Self.seconds(text) else {
                 problem(node, keyPath, "expected a duration such as 30s, 500ms or 2m, got '\(text)'")
                 return nil
             }
-            return .duration(duration)
+            guard Self.durationRange.contains(seconds) else {
+                problem(node, keyPath, "'\(text)' is outside 1ms...365d")
+                return nil
+            }
+            return .duration(.milliseconds(Int64((seconds * 1000).rounded())))
         }
     }
 
@@ -310,12 +315,15 @@ private struct Checker {
         return result
     }
 
-    static func duration(_ text: String) -> Duration? {
-        let units: [(String, Double)] = [("ms", 1e-3), ("s", 1), ("m", 60), ("h", 3600)]
-        for (suffix, scale) in units where text.hasSuffix(suffix) {
-            guard let value = Double(text.dropLast(suffix.count)), value > 0 else { return nil }
-            return .milliseconds(Int64((value * scale * 1000).rounded()))
-        }
-        return Double(text).flatMap { $0 > 0 ? .milliseconds(Int64(($0 * 1000).rounded())) : nil }
+    /// Durations a pipeline takes: a millisecond (the resolution kept) to a year, so any of them
+    /// converts to whole milliseconds and nanoseconds without overflow.
+    static let durationRange = 0.001...(365 * 86400.0)
+
+    /// The seconds `30s`, `500ms`, `2m`, `1h`, `1d` or a plain number stands for; nil unless a number.
+    static func seconds(_ text: String) -> Double? {
+        let units: [(String, Double)] = [("ms", 1e-3), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400)]
+        let (number, scale) = units.first { text.hasSuffix($0.0) }.map { (text.dropLast($0.0.count), $0.1) } ?? (Substring(text), 1)
+        guard let value = Double(number), value.isFinite else { return nil }
+        return value * scale
     }
 }

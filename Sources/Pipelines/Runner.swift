@@ -24,8 +24,8 @@ public struct PipelineRunner {
     /// Runs to the end. `started` gets the live run, e.g. so Ctrl-C can stop it.
     public func run(started: (PipelineRun) -> Void = { _ in }) throws -> Outcome {
         let environment = RunEnvironment(outputDirectory: plan.outputDirectory)
-        try FileManager.default.createDirectory(at: plan.outputDirectory, withIntermediateDirectories: true)
-        try? FileManager.default.removeItem(at: plan.outputDirectory.appendingPathComponent("quarantine.jsonl"))
+        try OutputPaths.createDirectory(plan.outputDirectory)
+        if let quarantine = plan.options.quarantineFile { try OutputPaths.removeFile(quarantine, what: "the quarantine records") }
         let startedAt = Date()
         let pipeline = try plan.build(in: environment)
         let run = pipeline.start()

@@ -9,7 +9,7 @@ public struct StageCatalog: Sendable {
 
     /// Every stage kind sluice ships.
     public static let standard = StageCatalog(
-        FileStages.specs + BatchStages.specs + MediaStages.specs + ShardStages.specs + TextStages.specs
+        FileStages.specs + BatchStages.specs + MediaStages.specs + NPYStages.specs + ShardStages.specs + TextStages.specs
             + RetroMAEStages.specs)
 
     public func spec(_ type: String) -> StageSpec? { all.first { $0.type == type } }
@@ -23,7 +23,7 @@ extension PipelinePlan {
     public func build(in environment: RunEnvironment) throws -> Pipeline {
         let pipeline = Pipeline(name: name, options: options)
         guard let first = stages.first, case let .source(source) = try first.spec.make(first.parameters, environment)
-        else { throw PlanError("the first stage must be a source") }
+        else { throw PlanError("the first stage must be a source", kind: .invalidStructure) }
         var stream = pipeline.source(first.name, source)
         for stage in stages.dropFirst() {
             switch try stage.spec.make(stage.parameters, environment) {
@@ -34,15 +34,9 @@ extension PipelinePlan {
             case let .sink(sink):
                 return stream.sink(stage.name, sink)
             case .source:
-                throw PlanError("stage '\(stage.name)' is a source in the middle of the pipeline")
+                throw PlanError("stage '\(stage.name)' is a source in the middle of the pipeline", kind: .invalidStructure)
             }
         }
-        throw PlanError("the pipeline has no sink")
+        throw PlanError("the pipeline has no sink", kind: .invalidStructure)
     }
-}
-
-/// A plan that cannot be assembled (validation prevents these for files it checked).
-public struct PlanError: Error, CustomStringConvertible {
-    public var description: String
-    init(_ description: String) { self.description = description }
 }

@@ -25,19 +25,19 @@ public struct Compression: Equatable, Sendable, CustomStringConvertible {
         let parts = name.split(separator: ":", maxSplits: 1).map(String.init)
         let level = parts.count == 2 ? Int(parts[1]) : nil
         if parts.count == 2 && level == nil {
-            throw ShardError(file: "compression", "bad level in '\(name)'")
+            throw ShardError(.invalidArgument, file: "compression", "bad level in '\(name)'")
         }
         switch parts.first {
         case "zstd":
             let l = level ?? 3
-            guard (1...22).contains(l) else { throw ShardError(file: "compression", "zstd level must be 1...22 in '\(name)'") }
+            guard (1...22).contains(l) else { throw ShardError(.invalidArgument, file: "compression", "zstd level must be 1...22 in '\(name)'") }
             self.init(algorithm: .zstd, level: l, description: name)
         case "gz":
             let l = level ?? 9
-            guard (0...9).contains(l) else { throw ShardError(file: "compression", "gz level must be 0...9 in '\(name)'") }
+            guard (0...9).contains(l) else { throw ShardError(.invalidArgument, file: "compression", "gz level must be 0...9 in '\(name)'") }
             self.init(algorithm: .gzip, level: l, description: name)
         default:
-            throw ShardError(file: "compression", "unsupported compression '\(name)' (sluice supports zstd and gz)")
+            throw ShardError(.unsupported, file: "compression", "unsupported compression '\(name)' (sluice supports zstd and gz)")
         }
     }
 
@@ -54,7 +54,7 @@ public struct Compression: Equatable, Sendable, CustomStringConvertible {
                 ZSTD_compress($0.baseAddress, bound, input.baseAddress, input.count, Int32(level))
             }
             guard ZSTD_isError(written) == 0 else {
-                throw ShardError(file: "zstd", String(cString: ZSTD_getErrorName(written)))
+                throw ShardError(.writeFailed, file: "zstd", String(cString: ZSTD_getErrorName(written)))
             }
             out.removeSubrange(written...)
             return out
@@ -63,31 +63,91 @@ public struct Compression: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Decompresses a whole shard whose raw size the index gives; `file` names it in errors.
+    /// Decompresses a whole shard whose raw size the index gives; `file` names it in errors. The
+    /// output grows with what the stream really produces, so an index claiming more than the data
+    /// holds costs no more memory than the data.
     public func decompress(_ input: UnsafeRawBufferPointer, rawSize: Int, file: String) throws(ShardError) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: rawSize)
+        guard input.count <= UInt32.max else { throw ShardError(.damaged, file: file, "compressed shard over 4 GiB") }
         switch algorithm {
         case .zstd:
-            let produced = out.withUnsafeMutableBytes {
-                ZSTD_decompress($0.baseAddress, rawSize, input.baseAddress, input.count)
-            }
-            guard ZSTD_isError(produced) == 0 else {
-                throw ShardError(file: file, "zstd: \(String(cString: ZSTD_getErrorName(produced)))")
-            }
-            guard produced == rawSize else {
-                throw ShardError(file: file, "decompressed to \(produced) bytes, index says \(rawSize)")
+            guard let context = ZSTD_createDCtx() else { throw ShardError(.unreadable, file: file, "zstd: out of memory") }
+            defer { ZSTD_freeDCtx(context) }
+            var source = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
+            return try Self.growing(rawSize: rawSize, inputSize: input.count, file: file) { region in
+                var target = ZSTD_outBuffer(dst: region.baseAddress, size: region.count, pos: 0)
+                let status = ZSTD_decompressStream(context, &target, &source)
+                if ZSTD_isError(status) != 0 { return .failed("zstd: \(String(cString: ZSTD_getErrorName(status)))") }
+                return status == 0 && source.pos == source.size ? .finished(target.pos) : .progress(target.pos)
             }
         case .gzip:
-            try Self.inflate(input, into: &out, file: file)
+            var stream = z_stream()
+            guard sluice_inflate_init2(&stream, 31) == Z_OK else { throw ShardError(.unreadable, file: file, "inflateInit2 failed") }
+            defer { inflateEnd(&stream) }
+            stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
+            stream.avail_in = uInt(input.count)
+            return try Self.growing(rawSize: rawSize, inputSize: input.count, file: file) { region in
+                stream.next_out = region.baseAddress?.assumingMemoryBound(to: Bytef.self)
+                stream.avail_out = uInt(region.count)
+                let status = CZlib.inflate(&stream, Z_NO_FLUSH)
+                let produced = region.count - Int(stream.avail_out)
+                switch status {
+                case Z_STREAM_END: return .finished(produced)
+                case Z_OK, Z_BUF_ERROR: return .progress(produced)
+                default: return .failed("gzip: \(stream.msg.map { String(cString: $0) } ?? "status \(status)")")
+                }
+            }
         }
-        return out
+    }
+
+    /// What one call of a streaming decompressor did with the room it was given.
+    private enum Step {
+        case progress(Int), finished(Int), failed(String)
+    }
+
+    /// Runs `step` into a buffer that starts small and doubles, never past `rawSize`: the one
+    /// allocation path for decompressed shards. Output beyond `rawSize`, or a stream that ends
+    /// before it, is an error naming the file.
+    private static func growing(rawSize: Int, inputSize: Int, file: String,
+                                _ step: (UnsafeMutableRawBufferPointer) -> Step) throws(ShardError) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: min(rawSize, max(1 << 20, 16 &* inputSize)))
+        var filled = 0
+        var probe: UInt8 = 0
+        var idle = 0
+        while true {
+            let result: Step
+            if filled == out.count && out.count == rawSize {
+                // Full: any further byte means the index understates the size.
+                result = withUnsafeMutableBytes(of: &probe) { step($0) }
+                if case .progress(let n) = result, n > 0 { throw ShardError(.damaged, file: file, "decompresses to more than the \(rawSize) bytes the index says") }
+                if case .finished(let n) = result, n > 0 { throw ShardError(.damaged, file: file, "decompresses to more than the \(rawSize) bytes the index says") }
+            } else {
+                if filled == out.count { out.append(contentsOf: repeatElement(0, count: min(out.count, rawSize - out.count))) }
+                result = out.withUnsafeMutableBytes { step(UnsafeMutableRawBufferPointer(rebasing: $0[filled...])) }
+            }
+            switch result {
+            case .failed(let reason): throw ShardError(.damaged, file: file, reason)
+            case .finished(let n):
+                filled += n
+                guard filled == rawSize else {
+                    throw ShardError(.damaged, file: file, "decompressed to \(filled) bytes, index says \(rawSize)")
+                }
+                return out
+            case .progress(let n):
+                // A decoder may read a header without output once; more means the input ran out.
+                idle = n > 0 ? 0 : idle + 1
+                guard idle < 3 else {
+                    throw ShardError(.damaged, file: file, "compressed data ends after \(filled) of the \(rawSize) bytes the index says (truncated)")
+                }
+                filled += n
+            }
+        }
     }
 
     /// gzip framing (window bits 15 + 16) around raw deflate, as Python's `gzip.compress` writes.
     private static func deflate(_ input: UnsafeRawBufferPointer, level: Int) throws(ShardError) -> [UInt8] {
         var stream = z_stream()
         guard sluice_deflate_init2(&stream, Int32(level), 31) == Z_OK else {
-            throw ShardError(file: "gzip", "deflateInit2 failed")
+            throw ShardError(.writeFailed, file: "gzip", "deflateInit2 failed")
         }
         defer { deflateEnd(&stream) }
         let bound = Int(deflateBound(&stream, uLong(input.count))) + 32
@@ -99,30 +159,9 @@ public struct Compression: Equatable, Sendable, CustomStringConvertible {
             stream.avail_out = uInt(bound)
             return CZlib.deflate(&stream, Z_FINISH)
         }
-        guard status == Z_STREAM_END else { throw ShardError(file: "gzip", "deflate failed (\(status))") }
+        guard status == Z_STREAM_END else { throw ShardError(.writeFailed, file: "gzip", "deflate failed (\(status))") }
         out.removeSubrange(Int(stream.total_out)...)
         return out
-    }
-
-    private static func inflate(_ input: UnsafeRawBufferPointer, into out: inout [UInt8], file: String) throws(ShardError) {
-        var stream = z_stream()
-        guard sluice_inflate_init2(&stream, 31) == Z_OK else { throw ShardError(file: file, "inflateInit2 failed") }
-        defer { inflateEnd(&stream) }
-        let capacity = out.count
-        let status = out.withUnsafeMutableBytes { o in
-            stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
-            stream.avail_in = uInt(input.count)
-            stream.next_out = o.baseAddress?.assumingMemoryBound(to: Bytef.self)
-            stream.avail_out = uInt(capacity)
-            return CZlib.inflate(&stream, Z_FINISH)
-        }
-        guard status == Z_STREAM_END else {
-            let reason = stream.msg.map { String(cString: $0) } ?? "status \(status)"
-            throw ShardError(file: file, "gzip: \(status == Z_BUF_ERROR ? "larger than the index says" : reason)")
-        }
-        guard Int(stream.total_out) == capacity else {
-            throw ShardError(file: file, "decompressed to \(stream.total_out) bytes, index says \(capacity)")
-        }
     }
 }
 

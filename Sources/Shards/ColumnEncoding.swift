@@ -35,26 +35,30 @@ public enum ColumnEncoding: Equatable, Sendable, CustomStringConvertible {
             var shape: [Int]?
             if parts.count >= 2 && !parts[1].isEmpty {
                 guard let d = DType(mdsName: parts[1]) else {
-                    throw ShardError(file: "column \(column)", "unknown ndarray dtype '\(parts[1])' in '\(name)'")
+                    throw ShardError(.unsupported, file: "column \(column)", "unknown ndarray dtype '\(parts[1])' in '\(name)'")
                 }
                 dtype = d
             }
             if parts.count == 3 {
                 guard dtype != nil else {
-                    throw ShardError(file: "column \(column)", "a fixed ndarray shape needs a dtype: '\(name)'")
+                    throw ShardError(.invalidArgument, file: "column \(column)", "a fixed ndarray shape needs a dtype: '\(name)'")
                 }
                 let dims = parts[2].split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
                 guard !dims.isEmpty, dims.allSatisfy({ ($0 ?? 0) >= 1 }) else {
-                    throw ShardError(file: "column \(column)", "bad ndarray shape '\(parts[2])' in '\(name)'")
+                    throw ShardError(.invalidArgument, file: "column \(column)", "bad ndarray shape '\(parts[2])' in '\(name)'")
                 }
                 shape = dims.compactMap { $0 }
+                // A sample's bytes sit between two 32-bit shard offsets.
+                guard let bytes = NDArray.byteCount(shape: shape!, dtype: dtype!), bytes <= UInt32.max else {
+                    throw ShardError(.invalidArgument, file: "column \(column)", "ndarray shape '\(parts[2])' in '\(name)' is over 4 GiB per value")
+                }
             }
             self = .ndarray(dtype: dtype, shape: shape)
         default:
             if parts.count == 1, let d = DType(mdsName: name) {
                 self = .scalar(d)
             } else {
-                throw ShardError(file: "column \(column)",
+                throw ShardError(.unsupported, file: "column \(column)",
                                  "unsupported encoding '\(name)' (sluice reads bytes, str, int, str_int, str_float, "
                                      + "the numeric scalars, ndarray, json, jpeg, png)")
             }
@@ -87,7 +91,8 @@ public enum ColumnEncoding: Equatable, Sendable, CustomStringConvertible {
         switch self {
         case .int: 8
         case .scalar(let d): d.byteWidth
-        case .ndarray(let d?, let s?): s.reduce(1, *) * d.byteWidth
+        // Parsing bounds the shape; an unparsed one too large for an Int can match no bytes.
+        case .ndarray(let d?, let s?): NDArray.byteCount(shape: s, dtype: d) ?? Int.max
         default: nil
         }
     }
@@ -99,7 +104,7 @@ extension ColumnEncoding {
     /// Appends `value`'s bytes to `out`; `column` names the column in errors.
     func encode(_ value: ShardValue, column: String, into out: inout [UInt8]) throws(ShardError) {
         func mismatch() -> ShardError {
-            ShardError(file: "column \(column)", "value \(value) does not fit encoding \(self)")
+            ShardError(.invalidValue, file: "column \(column)", "value \(value) does not fit encoding \(self)")
         }
         switch (self, value) {
         case (.bytes, .bytes(let b)), (.jpeg, .bytes(let b)), (.png, .bytes(let b)):
@@ -255,9 +260,9 @@ extension ColumnEncoding {
                 offset += ndim * width
                 shape = dims
             }
-            let expected = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
-            guard expected > 0, (data.count - offset) == expected * dtype.byteWidth else {
-                throw fail("ndarray of shape \(shape) \(dtype) needs \(expected * dtype.byteWidth) bytes, found \(data.count - offset)")
+            guard let expected = NDArray.byteCount(shape: shape, dtype: dtype), expected == data.count - offset else {
+                let needs = NDArray.byteCount(shape: shape, dtype: dtype).map { "\($0) bytes" } ?? "more bytes than memory holds"
+                throw fail("ndarray of shape \(shape) \(dtype) needs \(needs), found \(data.count - offset)")
             }
             return .array(NDArray(dtype: dtype, shape: shape, data: Array(data[offset...])))
         }

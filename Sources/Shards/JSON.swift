@@ -192,7 +192,7 @@ private struct JSONParser {
     }
 
     func error(_ reason: String) -> ShardError {
-        ShardError(file: what, "invalid JSON at byte \(position): \(reason)")
+        ShardError(.damaged, file: what, "invalid JSON at byte \(position): \(reason)")
     }
 
     mutating func skipWhitespace() {
@@ -321,9 +321,14 @@ private struct JSONParser {
                        bytes[position] == UInt8(ascii: "\\"), bytes[position + 1] == UInt8(ascii: "u") {
                         position += 2
                         let low = try parseHex4()
+                        guard low >= 0xDC00 && low < 0xE000 else {
+                            throw error("\\u\(String(unit, radix: 16)) is not followed by a low surrogate (\\u\(String(low, radix: 16)))")
+                        }
                         unit = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
                     }
-                    guard let scalar = Unicode.Scalar(unit) else { throw error("bad \\u escape") }
+                    guard let scalar = Unicode.Scalar(unit) else {
+                        throw error("\\u\(String(unit, radix: 16)) is a lone surrogate, which a string cannot hold")
+                    }
                     scalars.append(scalar)
                 default: throw error("bad escape")
                 }

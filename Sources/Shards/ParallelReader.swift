@@ -8,7 +8,8 @@ public final class ParallelReader: @unchecked Sendable {
     /// One position of the rank's order: a sample, or the error of its damaged shard.
     public enum Result: Sendable {
         case sample(source: Int, index: Int, value: ShardSample)
-        case failed(ShardError)
+        /// The sample at `index` of dataset `source` could not be read.
+        case failed(source: Int, index: Int, ShardError)
     }
 
     private let queues: [BoundedQueue<Result>]
@@ -31,7 +32,7 @@ public final class ParallelReader: @unchecked Sendable {
                     do throws(ShardError) {
                         result = .sample(source: source, index: index, value: try datasets[source].sample(index))
                     } catch {
-                        result = .failed(error)
+                        result = .failed(source: source, index: index, error)
                     }
                     guard queue.push(result) else { return }
                 }

@@ -38,7 +38,14 @@ public final class ShardDataset: Sendable {
         self.options = options
         index = try DatasetIndex.load(directory: directory)
         var starts = [0]
-        for shard in index.shards { starts.append(starts[starts.count - 1] + shard.samples) }
+        for (i, shard) in index.shards.enumerated() {
+            let (next, overflow) = starts[starts.count - 1].addingReportingOverflow(shard.samples)
+            guard !overflow else {
+                throw ShardError(.damaged, file: directory.appendingPathComponent(DatasetIndex.fileName).path,
+                                 "shard \(i): sample counts add up past \(Int.max)")
+            }
+            starts.append(next)
+        }
         sampleStarts = starts
         slots = index.shards.map { _ in Slot() }
         cache = Mutex(LRU())
@@ -65,7 +72,7 @@ public final class ShardDataset: Sendable {
     /// Decodes global sample `i`.
     public func sample(_ i: Int) throws(ShardError) -> ShardSample {
         guard i >= 0 && i < count else {
-            throw ShardError(file: directory.path, sample: i, "out of range: the dataset has \(count) samples")
+            throw ShardError(.outOfRange, file: directory.path, sample: i, "out of range: the dataset has \(count) samples")
         }
         let (shard, local) = locate(i)
         return try sample(shard: shard, local)
@@ -74,7 +81,7 @@ public final class ShardDataset: Sendable {
     /// Decodes sample `local` of shard `shard`.
     public func sample(shard: Int, _ local: Int) throws(ShardError) -> ShardSample {
         guard index.shards.indices.contains(shard) else {
-            throw ShardError(file: directory.path, "no shard \(shard): the dataset has \(index.shards.count)")
+            throw ShardError(.outOfRange, file: directory.path, "no shard \(shard): the dataset has \(index.shards.count)")
         }
         let data = try open(shard)
         let info = index.shards[shard]
@@ -86,7 +93,7 @@ public final class ShardDataset: Sendable {
     /// Calls `body` with the encoded bytes of global sample `i`, without decoding or copying.
     public func withRawSample<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) throws(ShardError) -> R) throws(ShardError) -> R {
         guard i >= 0 && i < count else {
-            throw ShardError(file: directory.path, sample: i, "out of range: the dataset has \(count) samples")
+            throw ShardError(.outOfRange, file: directory.path, sample: i, "out of range: the dataset has \(count) samples")
         }
         let (shard, local) = locate(i)
         return try open(shard).withSample(local, body)
@@ -123,19 +130,19 @@ public final class ShardDataset: Sendable {
             if let fixed = encoding.fixedSize {
                 sizes.append(fixed)
             } else {
-                guard cursor + 4 <= bytes.count else { throw ShardError(file: file, sample: sample, "column sizes truncated") }
+                guard cursor + 4 <= bytes.count else { throw ShardError(.damaged, file: file, sample: sample, "column sizes truncated") }
                 sizes.append(Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: cursor, as: UInt32.self))))
                 cursor += 4
             }
         }
         var result: ShardSample = [:]
         for (column, (encoding, size)) in zip(config.columnNames, zip(encodings, sizes)) {
-            guard cursor + size <= bytes.count else {
-                throw ShardError(file: file, sample: sample, "column '\(column)' runs past the sample's end")
+            guard size <= bytes.count - cursor else {
+                throw ShardError(.damaged, file: file, sample: sample, "column '\(column)' runs past the sample's end")
             }
             let field = UnsafeRawBufferPointer(rebasing: bytes[cursor..<cursor + size])
             result[column] = try encoding.decode(field) { reason in
-                ShardError(file: file, sample: sample, "column '\(column)': \(reason)")
+                ShardError(.damaged, file: file, sample: sample, "column '\(column)': \(reason)")
             }
             cursor += size
         }
@@ -238,7 +245,7 @@ final class ShardData: Sendable {
         sampleCount = info.samples
         let file = try MappedFile(path: path)
         guard file.count == stored.bytes else {
-            throw ShardError(file: path, "is \(file.count) bytes, the index says \(stored.bytes) (truncated or overwritten)")
+            throw ShardError(.damaged, file: path, "is \(file.count) bytes, the index says \(stored.bytes) (truncated or overwritten)")
         }
         if verify { try file.withBytes { raw throws(ShardError) in try Self.checkHashes(raw, stored, path) } }
         if let compression = info.config.compression {
@@ -263,7 +270,7 @@ final class ShardData: Sendable {
     /// Calls `body` with the bytes of sample `j` (0-based within this shard).
     func withSample<R>(_ j: Int, _ body: (UnsafeRawBufferPointer) throws(ShardError) -> R) throws(ShardError) -> R {
         guard j >= 0 && j < sampleCount else {
-            throw ShardError(file: name, sample: j, "out of range: the shard has \(sampleCount) samples")
+            throw ShardError(.outOfRange, file: name, sample: j, "out of range: the shard has \(sampleCount) samples")
         }
         return try withBytes { raw throws(ShardError) in
             let begin = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 &+ 4 &* j, as: UInt32.self)))
@@ -277,26 +284,26 @@ final class ShardData: Sendable {
             guard let algorithm = HashAlgorithm(rawValue: name) else { continue }
             let actual = algorithm.hexDigest(bytes)
             guard actual == expected.lowercased() else {
-                throw ShardError(file: path, "\(name) is \(actual), the index says \(expected): the file is damaged")
+                throw ShardError(.damaged, file: path, "\(name) is \(actual), the index says \(expected): the file is damaged")
             }
         }
     }
 
     private static func checkLayout(_ raw: UnsafeRawBufferPointer, samples: Int, _ path: String) throws(ShardError) {
-        guard raw.count >= 8 else { throw ShardError(file: path, "too short for a shard header") }
+        guard raw.count >= 8 else { throw ShardError(.damaged, file: path, "too short for a shard header") }
         let count = Int(UInt32(littleEndian: raw.loadUnaligned(as: UInt32.self)))
-        guard count == samples else { throw ShardError(file: path, "holds \(count) samples, the index says \(samples)") }
+        guard count == samples else { throw ShardError(.damaged, file: path, "holds \(count) samples, the index says \(samples)") }
         let tableEnd = 4 + 4 * (count + 1)
-        guard raw.count >= tableEnd else { throw ShardError(file: path, "offset table truncated") }
+        guard raw.count >= tableEnd else { throw ShardError(.damaged, file: path, "offset table truncated") }
         var previous = tableEnd
         for j in 0...count {
             let offset = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 + 4 * j, as: UInt32.self)))
             guard offset >= previous, offset <= raw.count else {
-                throw ShardError(file: path, sample: j, "offset \(offset) is out of order or past the end (\(raw.count) bytes)")
+                throw ShardError(.damaged, file: path, sample: j, "offset \(offset) is out of order or past the end (\(raw.count) bytes)")
             }
             previous = offset
         }
-        guard previous == raw.count else { throw ShardError(file: path, "ends at \(raw.count), its last sample at \(previous)") }
+        guard previous == raw.count else { throw ShardError(.damaged, file: path, "ends at \(raw.count), its last sample at \(previous)") }
     }
 }
 
@@ -308,12 +315,12 @@ final class MappedFile: Sendable {
     init(path: String) throws(ShardError) {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            let reason = errno == ENOENT ? "missing: the index lists it but the file is not there" : String(cString: strerror(errno))
-            throw ShardError(file: path, reason)
+            if errno == ENOENT { throw ShardError(.missing, file: path, "missing: the index lists it but the file is not there") }
+            throw ShardError(.unreadable, file: path, String(cString: strerror(errno)))
         }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw ShardError(file: path, "cannot stat: \(String(cString: strerror(errno)))") }
+        guard fstat(fd, &info) == 0 else { throw ShardError(.unreadable, file: path, "cannot stat: \(String(cString: strerror(errno)))") }
         count = Int(info.st_size)
         if count == 0 {
             base = nil
@@ -322,7 +329,7 @@ final class MappedFile: Sendable {
         // MAP_POPULATE maps every page in one call: much cheaper than a fault per 4 KiB page on first touch.
         let address = mmap(nil, count, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0)
         guard let address, address != MAP_FAILED else {
-            throw ShardError(file: path, "cannot map: \(String(cString: strerror(errno)))")
+            throw ShardError(.unreadable, file: path, "cannot map: \(String(cString: strerror(errno)))")
         }
         base = UnsafeRawPointer(address)
     }

@@ -28,12 +28,19 @@ public final class ShardWriter {
     public convenience init(directory: URL, config: ShardConfig) throws(ShardError) {
         let indexURL = directory.appendingPathComponent(DatasetIndex.fileName)
         guard !FileManager.default.fileExists(atPath: indexURL.path) else {
-            throw ShardError(file: indexURL.path, "a dataset already exists here; resume it or choose another directory")
+            throw ShardError(.unfinished, file: indexURL.path, "a dataset already exists here; resume it or choose another directory")
         }
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
-            throw ShardError(file: directory.path, "cannot create the directory (\(error.localizedDescription))")
+            // Name the path component in the way rather than Foundation's generic message.
+            var blocker = directory
+            while blocker.path != "/" && !FileManager.default.fileExists(atPath: blocker.path) { blocker.deleteLastPathComponent() }
+            var isDirectory: ObjCBool = false
+            let reason = FileManager.default.fileExists(atPath: blocker.path, isDirectory: &isDirectory) && !isDirectory.boolValue
+                ? (blocker == directory ? "is a file, not a dataset directory" : "cannot create the directory: \(blocker.path) is a file")
+                : "cannot create the directory: permission denied or no space"
+            throw ShardError(.writeFailed, file: directory.path, reason)
         }
         try self.init(directory: directory, config: config, index: DatasetIndex(shards: []))
     }
@@ -44,13 +51,16 @@ public final class ShardWriter {
     public convenience init(resuming directory: URL, config: ShardConfig) throws(ShardError) {
         let index = try DatasetIndex.load(directory: directory)
         if let first = index.shards.first, first.config != config {
-            throw ShardError(file: directory.appendingPathComponent(DatasetIndex.fileName).path,
+            throw ShardError(.invalidArgument, file: directory.appendingPathComponent(DatasetIndex.fileName).path,
                              "was written with other columns, compression, hashes or size limit")
         }
         let known = Set(index.shards.flatMap { [$0.rawData.basename, $0.zipData?.basename].compactMap { $0 } })
         let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
         for name in leftovers where name.hasPrefix("shard.") && !known.contains(name) {
-            try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
+            // Only files: a directory of that name is not something a writer leaves.
+            let path = directory.appendingPathComponent(name).path
+            var info = stat()
+            if lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG { unlink(path) }
         }
         try self.init(directory: directory, config: config, index: index)
     }
@@ -73,12 +83,12 @@ public final class ShardWriter {
         var algorithms: [HashAlgorithm] = []
         for name in config.hashes {
             guard let a = HashAlgorithm(rawValue: name) else {
-                throw ShardError(file: "hashes", "unsupported hash '\(name)' (sluice writes \(HashAlgorithm.allCases.map(\.rawValue)))")
+                throw ShardError(.unsupported, file: "hashes", "unsupported hash '\(name)' (sluice writes \(HashAlgorithm.allCases.map(\.rawValue)))")
             }
             algorithms.append(a)
         }
         if let limit = config.sizeLimit, limit >= 1 << 32 {
-            throw ShardError(file: "size_limit", "must be below 2^32: shard offsets are 32-bit")
+            throw ShardError(.invalidArgument, file: "size_limit", "must be below 2^32: shard offsets are 32-bit")
         }
         return algorithms
     }
@@ -93,15 +103,15 @@ public final class ShardWriter {
         var slot = 0
         for (name, encoding) in zip(config.columnNames, config.columnEncodings) {
             guard let value = sample[name] else {
-                throw ShardError(file: directory.path, sample: samplesWritten + pendingEnds.count, "missing column '\(name)'")
+                throw ShardError(.invalidValue, file: directory.path, sample: samplesWritten + pendingEnds.count, "missing column '\(name)'")
             }
             let start = scratch.count
             try encoding.encode(value, column: name, into: &scratch)
             let size = scratch.count - start
             if let fixed = encoding.fixedSize {
-                guard size == fixed else { throw ShardError(file: "column \(name)", "encoded to \(size) bytes, expected \(fixed)") }
+                guard size == fixed else { throw ShardError(.invalidValue, file: "column \(name)", "encoded to \(size) bytes, expected \(fixed)") }
             } else {
-                guard let size32 = UInt32(exactly: size) else { throw ShardError(file: "column \(name)", "value over 4 GiB") }
+                guard let size32 = UInt32(exactly: size) else { throw ShardError(.invalidValue, file: "column \(name)", "value over 4 GiB") }
                 withUnsafeBytes(of: size32.littleEndian) { scratch.replaceSubrange(slot * 4..<slot * 4 + 4, with: $0) }
                 slot += 1
             }
@@ -148,7 +158,7 @@ public final class ShardWriter {
         ColumnEncoding.appendLittleEndian(UInt32(dataStart), to: &file)
         for end in pendingEnds {
             guard let offset = UInt32(exactly: dataStart + end) else {
-                throw ShardError(file: directory.path, "shard over 4 GiB: lower the size limit")
+                throw ShardError(.invalidValue, file: directory.path, "shard over 4 GiB: lower the size limit")
             }
             ColumnEncoding.appendLittleEndian(offset, to: &file)
         }

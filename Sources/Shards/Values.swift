@@ -32,7 +32,8 @@ extension DType {
         self = dtype
     }
 
-    var isFloat: Bool { self == .float16 || self == .float32 || self == .float64 }
+    /// float16, float32 or float64.
+    public var isFloat: Bool { self == .float16 || self == .float32 || self == .float64 }
 }
 
 extension NDArray {

@@ -49,9 +49,14 @@ public enum SafeTensors {
             guard let width = elementWidth[dtype] else {
                 throw SafeTensorsError(file, "tensor '\(name)': unsupported dtype \(dtype)")
             }
-            let count = shape.reduce(1, *)
+            // Every size is checked against the file before use: a hostile header's shape or
+            // offsets near 2^63 must not overflow, nor size an allocation the file cannot fill.
+            guard let count = checkedProduct(shape), case (let bytes, false) = count.multipliedReportingOverflow(by: width) else {
+                throw SafeTensorsError(file, "tensor '\(name)': shape \(shape) has more elements than memory can hold")
+            }
             let (begin, end) = (offsets[0], offsets[1])
-            guard begin >= 0, end >= begin, end - begin == count * width, dataStart + end <= data.count else {
+            let available = data.count - dataStart
+            guard begin >= 0, end >= begin, end <= available, end - begin == bytes else {
                 throw SafeTensorsError(file, "tensor '\(name)': data_offsets \(offsets) do not hold \(count) \(dtype) values inside the file")
             }
             let tensor = Tensor(uninitialized: shape)
@@ -133,6 +138,17 @@ extension Layer {
             parameter.assign(source)
         }
     }
+}
+
+/// The product of `factors`, or nil when it overflows an `Int`.
+private func checkedProduct(_ factors: [Int]) -> Int? {
+    var product = 1
+    for factor in factors {
+        let (next, overflow) = product.multipliedReportingOverflow(by: factor)
+        if overflow { return nil }
+        product = next
+    }
+    return product
 }
 
 /// `...LayerNorm.gamma` / `...LayerNorm.beta` for `...LayerNorm.weight` / `...LayerNorm.bias`.

@@ -45,7 +45,15 @@ struct Run: ParsableCommand {
         if let metrics {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(report.snapshot).write(to: URL(fileURLWithPath: metrics), options: .atomic)
+            do {
+                try encoder.encode(report.snapshot).write(to: URL(fileURLWithPath: metrics), options: .atomic)
+            } catch {
+                var isDirectory: ObjCBool = false
+                let why = FileManager.default.fileExists(atPath: metrics, isDirectory: &isDirectory) && isDirectory.boolValue
+                    ? "it is a directory" : "the directory is missing or not writable"
+                printError("error: cannot write the metrics to \(metrics): \(why)")
+                throw ExitCode.failure
+            }
         }
         if !report.quarantined.isEmpty, let file = plan.options.quarantineFile {
             printError("\(report.quarantined.count) item(s) skipped; see \(file.relativePath)")

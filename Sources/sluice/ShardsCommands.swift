@@ -95,30 +95,37 @@ struct ShardsCommand: ParsableCommand {
 
         func run() throws {
             let data = try dataset.open()
-            var indices = index
-            if let range { indices += try Self.parse(range) }
-            if index.isEmpty && range == nil { indices = Array(0..<data.count) }
-            for i in indices {
-                do {
-                    let sample = try data.sample(i)
-                    let shard = data.index.shards[data.locate(i).shard]
-                    let fields = shard.config.columnNames.compactMap { name in sample[name].map { (name, $0.jsonValue) } }
-                    print(JSONValue.object(fields).pythonJSON())
-                } catch {
-                    printError("error: \(error)")
-                    throw ExitCode.failure
-                }
+            let range = try range.map(Self.parse)
+            let all = index.isEmpty && range == nil ? 0..<data.count : nil
+            // Ranges are walked, never materialised: `--range 0..<9223372036854775807` costs nothing up front.
+            for i in index { try show(i, of: data) }
+            for r in [range, all].compactMap({ $0 }) {
+                for i in r.clamped(to: 0..<data.count) { try show(i, of: data) }
+                if !r.isEmpty && r.upperBound > data.count { try show(max(r.lowerBound, data.count), of: data) }
             }
         }
 
-        static func parse(_ text: String) throws -> [Int] {
+        private func show(_ i: Int, of data: ShardDataset) throws {
+            do {
+                let sample = try data.sample(i)
+                let shard = data.index.shards[data.locate(i).shard]
+                let fields = shard.config.columnNames.compactMap { name in sample[name].map { (name, $0.jsonValue) } }
+                print(JSONValue.object(fields).pythonJSON())
+            } catch {
+                printError("error: \(error)")
+                throw ExitCode.failure
+            }
+        }
+
+        /// `A..<B` or `A...B` with 0 <= A; `A...Int.max` saturates rather than overflowing.
+        static func parse(_ text: String) throws -> Range<Int> {
             for (separator, closed) in [("..<", false), ("...", true)] {
                 let parts = text.components(separatedBy: separator)
-                if parts.count == 2, let low = Int(parts[0]), let high = Int(parts[1]), low <= high + (closed ? 1 : 0) {
-                    return Array(closed ? low..<(high + 1) : low..<high)
-                }
+                guard parts.count == 2, let low = Int(parts[0]), let high = Int(parts[1]), low >= 0 else { continue }
+                let upper = closed ? (high == Int.max ? high : high + 1) : high
+                if low <= upper { return low..<upper }
             }
-            throw ValidationError("--range takes A..<B or A...B, got '\(text)'")
+            throw ValidationError("--range takes A..<B or A...B with 0 <= A <= B, got '\(text)'")
         }
     }
 

@@ -14,7 +14,7 @@ struct CorpusOptions: ParsableArguments {
     @Option(help: "The JSONL field holding the document.")
     var field: String = "text"
 
-    func reader() throws -> CorpusReader {
+    func reader(keepEmptyDocuments: Bool = false) throws -> CorpusReader {
         let corpusFormat: CorpusFormat
         switch format {
         case "lines": corpusFormat = .lines
@@ -23,7 +23,7 @@ struct CorpusOptions: ParsableArguments {
         default: throw ValidationError("--format must be lines, paragraphs or jsonl, not '\(format)'")
         }
         do {
-            return try CorpusReader(paths: inputs, format: corpusFormat)
+            return try CorpusReader(paths: inputs, format: corpusFormat, keepEmptyDocuments: keepEmptyDocuments)
         } catch {
             throw ValidationError(error.description)
         }
@@ -42,9 +42,13 @@ final class QuarantineReporter {
 
 struct Tokenize: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Tokenize a corpus with a BERT WordPiece vocabulary: one JSON array of ids per document.",
+        abstract: "Tokenize a corpus with a BERT WordPiece vocabulary: one JSON array of ids per input record.",
         discussion: """
-            The ids are those Hugging Face tokenizers produces for the same vocabulary and options.
+            The ids are those Hugging Face tokenizers produces for the same vocabulary and options. \
+            Output line N is input record N: an empty line gives [CLS] [SEP] (as Hugging Face does), \
+            a quarantined record (invalid UTF-8, an over-long line) gives null; --skip-empty drops both. \
+            The output is written to FILE.partial and renamed to FILE when every record is done.
+
               sluice tokenize --tokenizer vocab.txt --in corpus.txt --out ids.jsonl --stats
             """)
 
@@ -65,6 +69,9 @@ struct Tokenize: ParsableCommand {
     @Flag(help: "Leave out [CLS] and [SEP].")
     var noSpecialTokens = false
 
+    @Flag(help: "Drop empty documents and quarantined records (the output is then no longer line for line with the input).")
+    var skipEmpty = false
+
     @Option(help: "Threads to tokenize on.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
@@ -75,26 +82,58 @@ struct Tokenize: ParsableCommand {
         } catch {
             throw ValidationError(error.description)
         }
-        let reader = try corpus.reader()
-        var handle: FileHandle?
-        if let out {
-            guard FileManager.default.createFile(atPath: out, contents: nil), let h = FileHandle(forWritingAtPath: out) else {
-                throw ValidationError("cannot create \(out)")
-            }
-            handle = h
-        }
-        defer { try? handle?.close() }
+        let reader = try corpus.reader(keepEmptyDocuments: !skipEmpty)
+        let output = try out.map(PartialFile.init)
         let reporter = QuarantineReporter()
         let start = DispatchTime.now().uptimeNanoseconds
         let totals = try tokenizeCorpus(reader, tokenizer: tokenizer, addSpecialTokens: !noSpecialTokens,
-                                        threads: max(1, threads),
-                                        write: { try handle?.write(contentsOf: $0) }, quarantine: reporter.report)
+                                        threads: max(1, threads), aligned: !skipEmpty,
+                                        write: { try output?.write($0) }, quarantine: reporter.report)
+        try output?.commit()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         if stats {
             print(totals.summary + String(format: ", %.2f s, %.1f MB/s", seconds, Double(totals.bytes) / 1e6 / seconds))
         }
         if totals.quarantined > 0 { printError("\(totals.quarantined) record(s) quarantined") }
     }
+}
+
+/// An output file written as `path.partial` and renamed to `path` by `commit()`, so a file under
+/// the final name is always complete; a killed or failed run leaves only the `.partial`.
+final class PartialFile {
+    let path: String
+    let partial: String
+    private let handle: FileHandle
+    private var closed = false
+
+    init(_ path: String) throws {
+        self.path = path
+        partial = path + ".partial"
+        for candidate in [path, partial] {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), isDirectory.boolValue {
+                throw ValidationError("\(candidate) is a directory; name the output file")
+            }
+        }
+        guard FileManager.default.createFile(atPath: partial, contents: nil), let handle = FileHandle(forWritingAtPath: partial) else {
+            throw ValidationError("cannot create \(partial): \(String(cString: strerror(errno)))")
+        }
+        self.handle = handle
+    }
+
+    func write(_ data: Data) throws { try handle.write(contentsOf: data) }
+
+    /// Flushes to disk and renames into place.
+    func commit() throws {
+        try handle.synchronize()
+        try handle.close()
+        closed = true
+        guard rename(partial, path) == 0 else {
+            throw ValidationError("cannot rename \(partial) to \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    deinit { if !closed { try? handle.close() } }
 }
 
 struct Vocab: ParsableCommand {

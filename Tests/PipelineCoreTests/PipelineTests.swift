@@ -77,9 +77,10 @@ struct PipelineTests {
                 return n
             }
             .sink("collect", CollectingSink(into: out))
-        #expect(throws: PipelineError.itemFailed(stage: "check", item: "500", reason: "cannot handle 500")) {
+        let error = #expect(throws: PipelineError.itemFailed(stage: "check", item: "500", reason: "cannot handle 500")) {
             try pipeline.run()
         }
+        #expect(error?.kind == .itemFailed)
         #expect(out.completion == .failed)
         #expect(out.items.count <= 500)
         #expect(out.items == Array(0..<out.items.count))
@@ -109,6 +110,21 @@ struct PipelineTests {
         #expect(Set(records.map(\.item)) == Set(failed.map(String.init)))
         #expect(records.allSatisfy { $0.stage == "check" && $0.error.contains("cannot handle") })
         #expect(report.snapshot.stages[1].errors == 10)
+    }
+
+    /// A stage error wrapping a file error names the file once, not once per layer.
+    @Test func itemNameIsNotRepeatedInTheReason() throws {
+        struct Wrapped: Error, CustomStringConvertible {
+            let path: String
+            var description: String { "\(path): \(path): cannot open" }
+        }
+        struct Named: ItemDescribing, Sendable { let itemDescription: String }
+        let report = try Pipeline(name: "names", options: PipelineOptions(errorPolicy: .skip))
+            .source("files", SequenceSource([Named(itemDescription: "in/a.mp4")]))
+            .map("decode") { (item: Named) -> Named in throw Wrapped(path: item.itemDescription) }
+            .forEach("drop") { _ in }
+            .run()
+        #expect(report.quarantined.map(\.error) == ["stage 'decode' failed on in/a.mp4: cannot open"])
     }
 
     @Test func sourceCanQuarantineItemsItCannotProduce() throws {

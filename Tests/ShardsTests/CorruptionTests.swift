@@ -109,18 +109,19 @@ struct CorruptionTests {
         defer { try? FileManager.default.removeItem(at: dataset.directory) }
         let plan = dataset.plan(ResumeState(seed: 6, worldSize: 2), options: ShuffleOptions(blockSize: 5), rank: 1, worldSize: 2)
         let reader = ParallelReader(datasets: [dataset], plan: plan, workers: workers, perWorker: 2)
+        let bad = dataset.sampleStarts[1]..<dataset.sampleStarts[2]
         var order: [Int?] = []
         while let result = reader.next() {
             switch result {
             case .sample(_, let index, let value):
                 #expect(value == (try dataset.sample(index)))
                 order.append(index)
-            case .failed(let error):
+            case .failed(_, let index, let error):
                 #expect(error.file.hasSuffix("shard.00001.mds.gz"))
+                #expect(bad.contains(index))
                 order.append(nil)
             }
         }
-        let bad = dataset.sampleStarts[1]..<dataset.sampleStarts[2]
         #expect(order == (0..<plan.count).map { bad.contains(plan[$0].sample) ? nil : plan[$0].sample })
 
         let early = ParallelReader(datasets: [dataset], plan: plan, workers: workers, perWorker: 1)

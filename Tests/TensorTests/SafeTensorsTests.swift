@@ -56,6 +56,11 @@ final class SafeTensorsTests {
             (try handMade("offsets.safetensors", header: #"{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#,
                           data: Array(repeating: 0, count: 8)), "tensor 'w': data_offsets"),
             (try handMade("fields.safetensors", header: #"{"w":{"dtype":"F32"}}"#), "tensor 'w': entry needs"),
+            // Shapes and offsets near 2^63 must be errors, not overflow traps.
+            (try handMade("huge-shape.safetensors", header: #"{"w":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,0]}}"#),
+             "tensor 'w': shape [4611686018427387904, 4] has more elements than memory can hold"),
+            (try handMade("huge-offsets.safetensors", header: #"{"w":{"dtype":"U8","shape":[1],"data_offsets":[9223372036854775806,9223372036854775807]}}"#,
+                          data: [0]), "tensor 'w': data_offsets"),
             (directory.appendingPathComponent("absent.safetensors"), "cannot read"),
         ]
         for (url, reason) in cases {

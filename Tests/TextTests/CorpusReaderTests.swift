@@ -136,8 +136,36 @@ func quarantined(_ records: [CorpusRecord]) -> [CorpusQuarantine] {
         }
     }
 
+    /// Written one per line, the fixture corpus (blank entries included) tokenizes line for line to
+    /// exactly the ids Hugging Face gives each entry: "" and "   " are [CLS] [SEP].
+    @Test func alignedTokenizationMatchesHuggingFaceLineForLine() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let expected = try Fixtures.jsonLines("uncased-expected.jsonl").map { $0["ids"] as! [Int] }
+        let lines = zip(Fixtures.corpus, expected).filter { !$0.0.contains("\n") && !$0.0.contains("\r") }
+        #expect(lines.contains { $0.0.isEmpty })
+        let file = dir.appendingPathComponent("lines.txt")
+        try Data((lines.map(\.0).joined(separator: "\n") + "\n").utf8 + [0xFF, 0x0A]).write(to: file)
+        var output = Data()
+        let stats = try tokenizeCorpus(try CorpusReader(paths: [file.path], keepEmptyDocuments: true),
+                                       tokenizer: try #require(Fixtures.uncased), chunkSize: 7, aligned: true,
+                                       write: { output.append($0) }, quarantine: { _ in })
+        let written = String(decoding: output, as: UTF8.self).split(separator: "\n").map(String.init)
+        #expect(written.count == lines.count + 1)
+        for ((text, ids), line) in zip(lines, written) {
+            #expect(line == "[" + ids.map(String.init).joined(separator: ",") + "]", "\(text)")
+        }
+        #expect(written.last == "null")
+        #expect(stats.documents == lines.count && stats.quarantined == 1)
+    }
+
+    @Test func lineLimitIsBounded() {
+        let error = #expect(throws: TextError.self) { try CorpusReader(paths: [], maxLineBytes: Int.max) }
+        #expect(error?.kind == .invalidOption)
+    }
+
     @Test func missingFileIsAClearError() {
-        #expect(throws: TextError(source: "/nonexistent/x*.txt", "no such file, directory or matching glob")) {
+        #expect(throws: TextError(.notFound, source: "/nonexistent/x*.txt", "no such file, directory or matching glob")) {
             try CorpusReader(paths: ["/nonexistent/x*.txt"])
         }
     }

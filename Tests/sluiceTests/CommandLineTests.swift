@@ -83,9 +83,10 @@ struct CommandLineTests {
         let manifest = try JSONSerialization.jsonObject(
             with: Data(contentsOf: dir.appendingPathComponent("out/manifest.json"))) as? [String: Any]
         #expect(manifest?["completion"] as? String == "stopped")
-        // The output is whole (renamed into place); the source stopped early, so it holds the
-        // few files in flight at the interrupt, not all of them.
-        let lines = try String(contentsOf: dir.appendingPathComponent("out/sums.jsonl"), encoding: .utf8)
+        // A stopped run is not a finished one: nothing gets the final name, and the .partial
+        // holds the few files in flight at the interrupt, not all of them.
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("out/sums.jsonl").path))
+        let lines = try String(contentsOf: dir.appendingPathComponent("out/sums.jsonl.partial"), encoding: .utf8)
             .split(separator: "\n")
         #expect(lines.count > 0 && lines.count < files)
         #expect(lines.allSatisfy { $0.contains("\"sha256\"") })

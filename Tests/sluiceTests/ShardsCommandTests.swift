@@ -64,3 +64,35 @@ struct ShardsCommandTests {
         #expect(refused.errors.contains("its writer has not finished"))
     }
 }
+
+/// `shards cat` and `shards merge` given numbers and paths a careless or hostile user might type.
+struct ShardsCommandHostileTests {
+    let cli = CommandLineTests()
+
+    @Test func catWalksAHugeRangeWithoutAllocatingIt() throws {
+        let result = try cli.sluice(["shards", "cat", "\(ShardsCommandTests.fixtures)/python_gz", "--range", "20...\(Int.max)"])
+        #expect(result.status == 1)
+        #expect(result.output.split(separator: "\n").count == 4)
+        #expect(result.errors.contains("sample 24: out of range: the dataset has 24 samples"))
+        let backwards = try cli.sluice(["shards", "cat", "\(ShardsCommandTests.fixtures)/python_gz", "--range", "5..<2"])
+        #expect(backwards.status != 0)
+        #expect(backwards.errors.contains("--range takes A..<B or A...B with 0 <= A <= B, got '5..<2'"))
+    }
+
+    @Test func mergeKeepsPathsInsideTheDirectory() throws {
+        let root = try cli.scratch()
+        defer { try? FileManager.default.removeItem(at: root) }
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("data"), withIntermediateDirectories: true)
+        for part in ["data/p0", "other"] {
+            try FileManager.default.copyItem(atPath: "\(CommandLineTests.repository.path)/\(ShardsCommandTests.fixtures)/python_plain",
+                                             toPath: root.appendingPathComponent(part).path)
+        }
+        let outside = try cli.sluice(["shards", "merge", root.appendingPathComponent("data").path, "../other"])
+        #expect(outside.status == 1)
+        #expect(outside.errors.contains("a part must be a subdirectory of"))
+        let twice = try cli.sluice(["shards", "merge", root.appendingPathComponent("data").path, "p0", "p0"])
+        #expect(twice.status == 1)
+        #expect(twice.errors.contains("p0: is named twice; each part is merged once"))
+        #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("data/index.json").path))
+    }
+}

@@ -11,12 +11,27 @@ extension CommandLineTests {
         let out = dir.appendingPathComponent("ids.jsonl")
         let result = try sluice(["tokenize", "--tokenizer", "samples/text/bert-base-uncased-vocab.txt",
                                  "--in", corpus.path, "--out", out.path, "--stats"])
+        // Line for line with the input: the empty line is [CLS] [SEP] (as Hugging Face encodes ""),
+        // the invalid one null; the file appears under its name only once complete.
         #expect(result.status == 0)
         #expect(try String(contentsOf: out, encoding: .utf8)
-            == "[101,7592,1010,2088,999,102]\n[101,14477,20961,3468,19204,3989,1012,102]\n")
-        #expect(result.output.hasPrefix("2 documents, 14 tokens"))
-        #expect(result.errors.contains("\(corpus.path):2: empty document"))
+            == "[101,7592,1010,2088,999,102]\n[101,102]\n[101,14477,20961,3468,19204,3989,1012,102]\nnull\n")
+        #expect(!FileManager.default.fileExists(atPath: out.path + ".partial"))
+        #expect(result.output.hasPrefix("3 documents, 16 tokens"))
         #expect(result.errors.contains("\(corpus.path):4: invalid UTF-8"))
+
+        let skipped = try sluice(["tokenize", "--tokenizer", "samples/text/bert-base-uncased-vocab.txt",
+                                  "--in", corpus.path, "--out", out.path, "--skip-empty"])
+        #expect(skipped.status == 0)
+        #expect(try String(contentsOf: out, encoding: .utf8)
+            == "[101,7592,1010,2088,999,102]\n[101,14477,20961,3468,19204,3989,1012,102]\n")
+        #expect(skipped.errors.contains("\(corpus.path):2: empty document"))
+
+        let taken = try sluice(["tokenize", "--tokenizer", "samples/text/bert-base-uncased-vocab.txt",
+                                "--in", corpus.path, "--out", dir.path])
+        #expect(taken.status != 0)
+        #expect(taken.errors.contains("\(dir.path) is a directory; name the output file"))
+        #expect(FileManager.default.fileExists(atPath: corpus.path))
 
         let missing = try sluice(["tokenize", "--tokenizer", dir.appendingPathComponent("none.txt").path, "--in", corpus.path])
         #expect(missing.status != 0)

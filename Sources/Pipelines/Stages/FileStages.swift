@@ -71,20 +71,13 @@ struct FilesSource: Source {
     }
 }
 
-/// A stage's error about one item, naming it.
-struct StageError: Error, CustomStringConvertible {
-    var item: String
-    var reason: String
-    var description: String { "\(item): \(reason)" }
-}
-
 /// Digests the checksum stage offers, from swift-crypto (BoringSSL's assembly on Linux).
 enum Digest: String, CaseIterable {
     case sha256, sha512, sha1, md5
 
     func hex(ofFile path: String) throws -> String {
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw StageError(item: path, reason: "cannot open for reading")
+            throw StageError(.unreadableInput, item: path, reason: "cannot open for reading")
         }
         defer { try? handle.close() }
         switch self {
@@ -100,7 +93,7 @@ enum Digest: String, CaseIterable {
         while true {
             let block: Data
             do { block = try handle.read(upToCount: 1 << 20) ?? Data() } catch {
-                throw StageError(item: path, reason: "read failed: \(error.localizedDescription)")
+                throw StageError(.unreadableInput, item: path, reason: "read failed: \(error.localizedDescription)")
             }
             if block.isEmpty { break }
             hasher.update(data: block)
@@ -109,22 +102,25 @@ enum Digest: String, CaseIterable {
     }
 }
 
-/// Writes JSON lines to `<path>.partial` and renames it into place when the run ends cleanly,
-/// so a file under the final name is always whole. A failed run leaves the `.partial` file,
-/// holding every record written before the failure.
+/// Writes JSON lines to `<path>.partial` and renames it into place only when every item went
+/// through, so a file under the final name is always whole. A stopped (Ctrl-C) or failed run
+/// leaves the `.partial` file, holding every record written before it ended. A path taken by a
+/// directory or anything else the run did not write is refused before the run starts.
 final class JSONLinesSink: Sink {
     let url: URL
     private let partial: URL
     private let handle: FileHandle
     private var buffer = Data()
 
-    init(url: URL) throws {
+    init(url: URL) throws(StageError) {
         self.url = url
         partial = url.appendingPathExtension("partial")
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try OutputPaths.checkReplaceable(url, what: "a JSON lines file")
+        try OutputPaths.checkReplaceable(partial, what: "the JSON lines file being written")
+        try OutputPaths.createDirectory(url.deletingLastPathComponent())
         guard FileManager.default.createFile(atPath: partial.path, contents: nil),
               let handle = FileHandle(forWritingAtPath: partial.path)
-        else { throw StageError(item: partial.path, reason: "cannot create output file") }
+        else { throw StageError(.outputFailed, item: partial.relativePath, reason: "cannot create the output file") }
         self.handle = handle
     }
 
@@ -137,9 +133,8 @@ final class JSONLinesSink: Sink {
         try flush()
         try handle.synchronize()
         try handle.close()
-        guard completion != .failed else { return }
-        _ = try? FileManager.default.removeItem(at: url)
-        try FileManager.default.moveItem(at: partial, to: url)
+        guard completion == .finished else { return }
+        try OutputPaths.commit(partial, to: url)
     }
 
     private func flush() throws {

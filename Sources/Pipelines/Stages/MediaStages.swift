@@ -6,7 +6,7 @@ import PipelineCore
 /// Decoding errors name the item and the file, so under `on_error: skip` bad clips are
 /// quarantined and the run goes on.
 enum MediaStages {
-    static let specs: [StageSpec] = [manifest, videoFrames, audioDecode, logMel, npy]
+    static let specs: [StageSpec] = [manifest, videoFrames, audioDecode, logMel]
 
     static let manifest = StageSpec(
         type: "manifest", role: .source,
@@ -163,16 +163,6 @@ enum MediaStages {
         }
     }
 
-    static let npy = StageSpec(
-        type: "npy", role: .sink,
-        summary: "writes each array field as <id>.<field>.npy and the other fields, with those file names, to index.jsonl",
-        parameters: [
-            ParameterSpec("directory", .output, required: true, help: "output directory, relative to the pipeline's output"),
-        ]
-    ) { parameters, _ in
-        .sink(try NPYFilesSink(directory: parameters.output("directory")!))
-    }
-
     /// The frame output the parameters ask for; a malformed size is a configuration error.
     private static func frameOutput(_ parameters: StageParameters) throws -> FrameOutput {
         var output = FrameOutput(filter: parameters.string("filter").flatMap(ScaleFilter.init) ?? .bicubic,
@@ -216,39 +206,6 @@ enum MediaStages {
             throw StageError(item: sample.itemDescription, reason: "no string field '\(field)' to read media from")
         }
         return path
-    }
-}
-
-/// Writes array fields as .npy files (numpy-readable frames and spectrograms) and an
-/// index.jsonl of the remaining fields; the index is renamed into place only when the run
-/// ends cleanly, like the jsonl sink.
-final class NPYFilesSink: Sink {
-    private let directory: URL
-    private let index: JSONLinesSink
-
-    init(directory: URL) throws {
-        self.directory = directory
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        index = try JSONLinesSink(url: directory.appendingPathComponent("index.jsonl"))
-    }
-
-    func consume(_ item: Sample) throws {
-        var row = Sample()
-        let stem = item.itemDescription.replacingOccurrences(of: "/", with: "_")
-        for (key, value) in item.fields {
-            guard case let .array(array) = value else {
-                row[key] = value
-                continue
-            }
-            let name = "\(stem).\(key).npy"
-            try NPY.write(array, to: directory.appendingPathComponent(name))
-            row[key] = .string(name)
-        }
-        try index.consume(row)
-    }
-
-    func finish(_ completion: Completion) throws {
-        try index.finish(completion)
     }
 }
 

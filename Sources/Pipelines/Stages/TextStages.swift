@@ -15,7 +15,8 @@ enum TextStages {
             ParameterSpec("format", .choice(["lines", "paragraphs", "jsonl"]), default: "lines",
                           help: "one document per line, blank-line separated documents, or JSON lines"),
             ParameterSpec("field", .string, default: "text", help: "the JSONL field holding the document"),
-            ParameterSpec("max_line_bytes", .int(min: 1), default: "1048576", help: "longer lines are quarantined"),
+            ParameterSpec("max_line_bytes", .int(min: 1, max: CorpusReader.maxLineBytesLimit), default: "1048576",
+                          help: "longer lines are quarantined (one line is held in memory: at most 1 GiB)"),
         ]
     ) { parameters, environment in
         let format: CorpusFormat =

@@ -14,6 +14,14 @@ public struct Document: Sendable, Equatable {
     public var line: Int
 }
 
+extension CorpusQuarantine.Reason {
+    /// True when one record (a line, a paragraph) was set aside, false when the rest of a file was.
+    public var isRecord: Bool {
+        if case .unreadable = self { return false }
+        return true
+    }
+}
+
 /// A record that was set aside instead of read, with the file, the line and the reason: bad input
 /// is counted and reported, never dropped silently.
 public struct CorpusQuarantine: Sendable, Equatable, CustomStringConvertible {
@@ -85,7 +93,7 @@ public func expandCorpusPaths(_ patterns: [String]) throws(TextError) -> [String
         if FileManager.default.fileExists(atPath: pattern, isDirectory: &isDirectory) {
             if isDirectory.boolValue {
                 guard let walker = FileManager.default.enumerator(atPath: pattern) else {
-                    throw TextError(source: pattern, "cannot list directory")
+                    throw TextError(.unreadable, source: pattern, "cannot list directory")
                 }
                 var found: [String] = []
                 while let relative = walker.nextObject() as? String {
@@ -104,7 +112,7 @@ public func expandCorpusPaths(_ patterns: [String]) throws(TextError) -> [String
         }
         var g = glob_t()
         defer { globfree(&g) }
-        guard glob(pattern, 0, nil, &g) == 0 else { throw TextError(source: pattern, "no such file, directory or matching glob") }
+        guard glob(pattern, 0, nil, &g) == 0 else { throw TextError(.notFound, source: pattern, "no such file, directory or matching glob") }
         var matched: [String] = []
         for i in 0..<Int(g.gl_pathc) {
             if let p = g.gl_pathv[i] { matched.append(String(cString: p)) }
@@ -123,6 +131,9 @@ public final class CorpusReader: IteratorProtocol, Sequence {
     public let format: CorpusFormat
     /// Longer lines are quarantined, never held in memory.
     public let maxLineBytes: Int
+    /// Blank documents (an empty line, an empty `text` field) are yielded rather than quarantined,
+    /// so output can stay line for line with the input (Hugging Face encodes "" as [CLS] [SEP]).
+    public let keepsEmptyDocuments: Bool
     /// Counts so far.
     public private(set) var stats = CorpusStats()
     private var fileIndex = 0
@@ -130,12 +141,21 @@ public final class CorpusReader: IteratorProtocol, Sequence {
 
     /// - Parameters:
     ///   - paths: files, directories or glob patterns.
-    ///   - maxLineBytes: longer lines are quarantined without being held in memory.
-    public init(paths: [String], format: CorpusFormat = .lines, maxLineBytes: Int = 1 << 20) throws(TextError) {
+    ///   - maxLineBytes: longer lines are quarantined without being held in memory (at most 1 GiB).
+    ///   - keepEmptyDocuments: yield blank documents instead of quarantining them.
+    public init(paths: [String], format: CorpusFormat = .lines, maxLineBytes: Int = 1 << 20,
+                keepEmptyDocuments: Bool = false) throws(TextError) {
+        guard (1...Self.maxLineBytesLimit).contains(maxLineBytes) else {
+            throw TextError(.invalidOption, "max line bytes must be 1...\(Self.maxLineBytesLimit), not \(maxLineBytes)")
+        }
         files = try expandCorpusPaths(paths)
         self.format = format
         self.maxLineBytes = maxLineBytes
+        keepsEmptyDocuments = keepEmptyDocuments
     }
+
+    /// The largest line limit: one line is held in memory whole.
+    public static let maxLineBytesLimit = 1 << 30
 
     /// The next record; a file that cannot be opened or read to its end yields an `unreadable`
     /// quarantine record and reading goes on with the next file.
@@ -192,7 +212,7 @@ public final class CorpusReader: IteratorProtocol, Sequence {
                 case .failure(let reason): return .quarantined(CorpusQuarantine(source: path, line: line, reason: reason))
                 }
             }
-            if isBlank(document) {
+            if isBlank(document) && !keepsEmptyDocuments {
                 return .quarantined(CorpusQuarantine(source: path, line: line, reason: .emptyDocument))
             }
             return .document(Document(text: document, source: path, line: line))

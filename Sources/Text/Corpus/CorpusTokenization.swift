@@ -30,12 +30,15 @@ public struct TokenizationStats: Sendable, Equatable {
 }
 
 /// Tokenizes every document of a corpus in order, `threads` at a time in chunks, and writes one
-/// JSON array of ids per document (`[101,7592,102]\n`). Quarantined records go to `quarantine`.
+/// JSON array of ids per document (`[101,7592,102]\n`). Quarantined records go to `quarantine`;
+/// with `aligned`, each also writes a `null` line in its place, so output line N belongs to input
+/// record N (a reader keeping empty documents makes that line for line with the file).
 public func tokenizeCorpus(_ reader: CorpusReader, tokenizer: BertTokenizer, addSpecialTokens: Bool = true,
-                           threads: Int = 2, chunkSize: Int = 2048,
+                           threads: Int = 2, chunkSize: Int = 2048, aligned: Bool = false,
                            write: (Data) throws -> Void, quarantine: (CorpusQuarantine) -> Void) throws -> TokenizationStats {
     var stats = TokenizationStats()
-    var chunk: [String] = []
+    /// nil: a quarantined record's place.
+    var chunk: [String?] = []
     chunk.reserveCapacity(chunkSize)
 
     func flush() throws {
@@ -53,6 +56,10 @@ public func tokenizeCorpus(_ reader: CorpusReader, tokenizer: BertTokenizer, add
                 var out: [UInt8] = []
                 var local = TokenizationStats()
                 for text in documents[(piece * pieceSize)..<min(documents.count, (piece + 1) * pieceSize)] {
+                    guard let text else {
+                        out.append(contentsOf: Array("null\n".utf8))
+                        continue
+                    }
                     let ids = tokenizer.encode(text, addSpecialTokens: addSpecialTokens).ids
                     local.tokens += ids.count
                     local.longestDocument = max(local.longestDocument, ids.count)
@@ -87,6 +94,11 @@ public func tokenizeCorpus(_ reader: CorpusReader, tokenizer: BertTokenizer, add
         case .quarantined(let q):
             stats.quarantined += 1
             quarantine(q)
+            // An unreadable rest of file is no one record: it has no line to hold.
+            if aligned, q.reason.isRecord {
+                chunk.append(nil)
+                if chunk.count == chunkSize { try flush() }
+            }
         }
     }
     try flush()

@@ -21,7 +21,7 @@ public struct MaskingVocabulary: Sendable {
 
     /// Reads the facts from a tokenizer; it needs a [MASK] token and some non-special ids.
     public init(tokenizer: BertTokenizer) throws(TextError) {
-        guard let mask = tokenizer.maskId else { throw TextError("the vocabulary has no [MASK] token") }
+        guard let mask = tokenizer.maskId else { throw TextError(.invalidData, "the vocabulary has no [MASK] token") }
         let vocab = tokenizer.vocabulary
         let prefix = vocab.continuingPrefix
         isContinuation = vocab.tokens.map { $0.hasPrefix(prefix) && $0.count > prefix.count }
@@ -30,7 +30,7 @@ public struct MaskingVocabulary: Sendable {
         isSpecial = special
         maskId = mask; clsId = tokenizer.clsId; sepId = tokenizer.sepId; padId = tokenizer.padId
         randomIds = (0..<Int32(vocab.count)).filter { !special[Int($0)] }
-        guard !randomIds.isEmpty else { throw TextError("the vocabulary has only special tokens") }
+        guard !randomIds.isEmpty else { throw TextError(.invalidData, "the vocabulary has only special tokens") }
     }
 }
 

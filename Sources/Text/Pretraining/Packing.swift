@@ -102,7 +102,7 @@ public struct BlockPacker: Sendable {
 
     /// - Parameter maxLength: model max length, special tokens included (blocks get `maxLength - 2`).
     public init(tokenizer: BertTokenizer, maxLength: Int) throws(TextError) {
-        guard maxLength > 2 else { throw TextError("max length \(maxLength) leaves no room for tokens besides [CLS] and [SEP]") }
+        guard maxLength > 2 else { throw TextError(.invalidOption, "max length \(maxLength) leaves no room for tokens besides [CLS] and [SEP]") }
         self.tokenizer = tokenizer
         blockSize = maxLength - 2
     }

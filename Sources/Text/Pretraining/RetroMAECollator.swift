@@ -58,7 +58,7 @@ public struct RetroMAECollator: Sendable {
     /// the collator never drops tokens silently).
     public func collate(_ blocks: [[Int32]], seed: UInt64) throws(TextError) -> RetroMAEBatch {
         for (b, block) in blocks.enumerated() where block.count > maxLength - 2 {
-            throw TextError(line: b + 1, "block of \(block.count) tokens is longer than max length \(maxLength) - 2")
+            throw TextError(.invalidOption, line: b + 1, "block of \(block.count) tokens is longer than max length \(maxLength) - 2")
         }
         let batch = blocks.count
         let length = (blocks.map(\.count).max() ?? 0) + 2

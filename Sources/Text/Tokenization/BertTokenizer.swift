@@ -80,7 +80,7 @@ public struct BertTokenizer: Sendable {
                 unkToken: String = "[UNK]", clsToken: String = "[CLS]", sepToken: String = "[SEP]",
                 padToken: String = "[PAD]", maskToken: String = "[MASK]") throws(TextError) {
         func required(_ t: String) throws(TextError) -> Int32 {
-            guard let id = vocabulary.id(of: t) else { throw TextError("vocabulary has no \(t) token") }
+            guard let id = vocabulary.id(of: t) else { throw TextError(.invalidData, "vocabulary has no \(t) token") }
             return id
         }
         let unk = try required(unkToken), cls = try required(clsToken), sep = try required(sepToken)

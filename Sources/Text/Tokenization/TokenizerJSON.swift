@@ -6,7 +6,7 @@ extension BertTokenizer {
     /// Anything else is refused with an error naming the unsupported part.
     public init(tokenizerJSON url: URL) throws(TextError) {
         let path = url.path
-        func fail(_ reason: String) -> TextError { TextError(source: path, reason) }
+        func fail(_ reason: String) -> TextError { TextError(.invalidData, source: path, reason) }
         let root: [String: Any]
         do {
             let data = try Data(contentsOf: url)

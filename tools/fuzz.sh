@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Fuzzes one parser of untrusted files with libFuzzer (the Swift toolchain's):
+#   tools/fuzz.sh TARGET SECONDS     # e.g. tools/fuzz.sh index 600
+#   tools/fuzz.sh --smoke SECONDS    # every target for SECONDS each (make fuzz-smoke)
+#   tools/fuzz.sh --replay           # the kept inputs through a plain debug build (make test)
+# Targets: pipeline, index, shard, safetensors, npy, vocab, tokenizerjson, json. The fuzzing
+# build (AddressSanitizer + coverage, release) goes to .build-fuzz; a crashing input is written
+# to Fuzz/crashes/TARGET/ and should be fixed, then moved to Fuzz/regressions/TARGET/ where
+# --replay runs it on every `make test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+targets=(pipeline index shard safetensors npy vocab tokenizerjson json)
+
+if [ "${1:-}" = "--replay" ]; then
+  swift build --product sluice-fuzz >/dev/null
+  for t in "${targets[@]}"; do
+    inputs=(Fuzz/regressions/"$t"/* Fuzz/seeds/"$t"/*)
+    existing=()
+    for f in "${inputs[@]}"; do [ -f "$f" ] && existing+=("$f"); done
+    [ ${#existing[@]} -eq 0 ] && continue
+    SWIFT_BACKTRACE=enable=no .build/debug/sluice-fuzz "$t" "${existing[@]}"
+  done
+  exit 0
+fi
+
+fuzzer_lib="$(dirname "$(dirname "$(command -v swiftc)")")/lib/clang"
+fuzzer_lib="$(ls "$fuzzer_lib"/*/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a | head -1)"
+swift build -c release --product sluice-fuzz --scratch-path .build-fuzz \
+  -Xswiftc -sanitize=address -Xswiftc -sanitize-coverage=edge,pc-table,inline-8bit-counters,trace-cmp \
+  -Xswiftc -DFUZZING -Xlinker "$fuzzer_lib" -Xlinker -lstdc++ >&2
+binary=.build-fuzz/release/sluice-fuzz
+
+run() {  # TARGET SECONDS
+  local target=$1 seconds=$2
+  mkdir -p "Fuzz/corpus/$target" "Fuzz/crashes/$target"
+  echo "fuzz: $target for ${seconds}s" >&2
+  ASAN_OPTIONS=detect_leaks=0 SWIFT_BACKTRACE=enable=no "$binary" "$target" \
+    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+    -artifact_prefix="Fuzz/crashes/$target/" "Fuzz/corpus/$target" "Fuzz/seeds/$target" 2>&1 |
+    grep -E "^(#[0-9]+.*(DONE|INITED)|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY|artifact_prefix|Test unit written)" >&2
+}
+
+if [ "${1:-}" = "--smoke" ]; then
+  for t in "${targets[@]}"; do run "$t" "${2:-5}"; done
+else
+  [ $# -eq 2 ] || { echo "usage: tools/fuzz.sh TARGET SECONDS | --smoke SECONDS | --replay" >&2; exit 2; }
+  run "$1" "$2"
+fi
