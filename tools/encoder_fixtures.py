@@ -97,7 +97,7 @@ class ResDAVEnet(torch.nn.Module):
     @staticmethod
     def mask(x, lengths):
         frames = torch.arange(x.shape[-1]).view(1, 1, 1, -1)
-        return x * (frames < lengths.view(-1, 1, 1, 1)).double()
+        return x * (frames < lengths.view(-1, 1, 1, 1)).to(x.dtype)
 
     def forward(self, mel, lengths):
         x = self.mask(torch.relu(self.bn1(self.conv1(mel.unsqueeze(1)))), lengths)
@@ -108,7 +108,7 @@ class ResDAVEnet(torch.nn.Module):
                 h = block.bn2(block.conv2(h))
                 shortcut = x if block.downsample is None else block.downsample(x)
                 x = self.mask(torch.relu(h + shortcut), lengths)
-        return x.squeeze(2).sum(-1) / lengths.view(-1, 1).double()
+        return x.squeeze(2).sum(-1) / lengths.view(-1, 1).to(x.dtype)
 
 
 def randomize(model, seed):

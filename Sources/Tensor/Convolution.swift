@@ -114,9 +114,10 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int
     let patch = c &* g.kh &* g.kw, positions = g.positions
     let chunk = Swift.max(1, Swift.min(n, patchBudget / Swift.max(1, patch &* positions)))
     let result = Tensor(uninitialized: [n, o, g.oh, g.ow])
-    let col = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, patch &* chunk &* positions))
-    let product = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, o &* chunk &* positions))
-    defer { col.deallocate(); product.deallocate() }
+    // Scratch as tensors: large buffers come back from the engine's cache instead of fresh,
+    // page-faulting memory on every call.
+    let colScratch = Tensor(uninitialized: [patch &* chunk &* positions]), productScratch = Tensor(uninitialized: [o &* chunk &* positions])
+    let col = colScratch.storage.pointer, product = productScratch.storage.pointer
     let px = x.storage.pointer, pw = weight.storage.pointer, out = result.storage.pointer
     for first in Swift.stride(from: 0, to: n, by: chunk) {
         let images = Swift.min(chunk, n &- first), width = images &* positions
@@ -125,14 +126,14 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int
              a: pw, lda: patch, b: col, ldb: width, c: product, ldc: width)
         exchangeChannelsFirst(product, out, channels: o, positions: positions, first: first, images: images, toBatched: true)
     }
+    withExtendedLifetime((colScratch, productScratch)) {}
     if let bias { addPerChannel(bias.storage.pointer, to: out, images: n, channels: o, positions: positions) }
     let vx = x.detached(), vw = weight.detached()
     let (needX, needW) = (x.requiresGrad, weight.requiresGrad)
     return record(result, [x, weight] + (bias.map { [$0] } ?? [])) { gradient in
         let gx = needX ? Tensor.zeros(vx.shape) : nil, gw = needW ? Tensor.zeros(vw.shape) : nil
-        let col = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, patch &* chunk &* positions))
-        let gy = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(1, o &* chunk &* positions))
-        defer { col.deallocate(); gy.deallocate() }
+        let colScratch = Tensor(uninitialized: [patch &* chunk &* positions]), gyScratch = Tensor(uninitialized: [o &* chunk &* positions])
+        let col = colScratch.storage.pointer, gy = gyScratch.storage.pointer
         for first in Swift.stride(from: 0, to: n, by: chunk) {
             let images = Swift.min(chunk, n &- first), width = images &* positions
             exchangeChannelsFirst(gy, gradient.storage.pointer, channels: o, positions: positions,
@@ -148,6 +149,7 @@ public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int
                 col2im(col, channels: c, g, first: first, images: images, into: gx.storage.pointer)
             }
         }
+        withExtendedLifetime((colScratch, gyScratch)) {}
         let gb = bias == nil ? nil : sumPerChannel(gradient.storage.pointer, images: n, channels: o, positions: positions)
         return [gx, gw] + (bias == nil ? [] : [gb])
     }
