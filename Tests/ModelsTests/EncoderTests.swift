@@ -91,6 +91,25 @@ struct VideoEncoderTests {
         #expect(GradMode.withoutGradients { resnet50.features(x, training: false) }.shape == [2, 2048])
     }
 
+    @Test func temporalShiftMakesFrameFeaturesDependOnFrameOrder() {
+        var rng = RandomGenerator(seed: 8)
+        var model = ResNet(.resnet18, classes: nil, rng: &rng)
+        let clip = Tensor.uniform([1, 3, 3, 32, 32], low: -1, high: 1, rng: &rng)
+        let reversed = concat((0..<3).reversed().map { clip.slice(axis: 1, $0..<($0 + 1)) }, axis: 1)
+        func lastFrame(_ clip: Tensor) -> Tensor {
+            GradMode.withoutGradients { model.frameFeatures(clip, training: false).slice(axis: 1, 2..<3) }
+        }
+        func firstFrame(_ clip: Tensor) -> Tensor {
+            GradMode.withoutGradients { model.frameFeatures(clip, training: false).slice(axis: 1, 0..<1) }
+        }
+        // A per-frame network only sees each frame: played backwards, the features are reversed.
+        #expect(EncoderFixtures.relativeError(firstFrame(reversed), lastFrame(clip)) < 1e-6)
+        // With the shift, a frame's features depend on its neighbours: "moves left" and "moves right" differ.
+        model.temporalShift = true
+        #expect(EncoderFixtures.relativeError(firstFrame(reversed), lastFrame(clip)) > 1e-2)
+        #expect(model.namedState.count == 100)  // no new parameters (torchvision's 102 less fc): its weights still load
+    }
+
     @Test func frameCNNWithTemporalShiftMatchesPyTorch() throws {
         let (url, tensors) = try EncoderFixtures.read("frame_cnn.safetensors")
         var rng = RandomGenerator(seed: 0)

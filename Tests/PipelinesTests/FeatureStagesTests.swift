@@ -5,6 +5,9 @@ import Testing
 
 /// video_features and audio_features over the committed sample clips.
 struct FeatureStagesTests {
+    /// OpenBLAS's own thread count, so the stages do not reconfigure it while other tests run GEMMs.
+    static let threads = ProcessInfo.processInfo.activeProcessorCount
+
     func run(_ stages: String, split: String = "test", sink: String = "{type: npy, directory: arrays}") throws
         -> (outcome: PipelineRunner.Outcome, rows: [String: [String: Any]], out: URL) {
         let out = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("sluice-features-\(UUID())")
@@ -42,9 +45,9 @@ struct FeatureStagesTests {
 
     @Test func videoFeaturesBatchAcrossClipsAndMatchOneClipAtATime() throws {
         let frames = "  - {type: video_frames, select: uniform, count: 4, size: 32x32, workers: 2}\n"
-        let batched = try run(frames + "  - {type: video_features, model: frame_cnn, batch: 4, threads: 1}")
+        let batched = try run(frames + "  - {type: video_features, model: frame_cnn, batch: 4, threads: \(Self.threads)}")
         defer { try? FileManager.default.removeItem(at: batched.out) }
-        let single = try run(frames + "  - {type: video_features, model: frame_cnn, batch: 1, pooling: mean, keep_input: true}")
+        let single = try run(frames + "  - {type: video_features, model: frame_cnn, batch: 1, pooling: mean, keep_input: true, threads: \(Self.threads)}")
         defer { try? FileManager.default.removeItem(at: single.out) }
         #expect(batched.outcome.report.completion == .finished && batched.rows.count == 6)
         #expect(batched.rows.values.allSatisfy { $0["frames"] == nil })  // replaced by the features
@@ -56,7 +59,7 @@ struct FeatureStagesTests {
             let mean = try #require(meanPooled[id]).values
             #expect(zip(pooled.values, mean).allSatisfy { $0 >= $1 - 1e-5 }, "\(id)")
         }
-        let again = try run(frames + "  - {type: video_features, model: frame_cnn, batch: 1}")
+        let again = try run(frames + "  - {type: video_features, model: frame_cnn, batch: 1, threads: \(Self.threads)}")
         defer { try? FileManager.default.removeItem(at: again.out) }
         for (id, one) in try features(again, "video_features") {
             let many = try #require(maxPooled[id]).values
@@ -67,7 +70,7 @@ struct FeatureStagesTests {
     @Test func audioFeaturesOfPaddedBatchesMatchSingleClips() throws {
         // No fixed length: the clips' spectrograms differ in length and are padded within a batch.
         let stages = "  - {type: audio_decode}\n  - {type: log_mel}\n"
-        let model = "type: audio_features, widths: [8, 8, 16, 16], seed: 3"
+        let model = "type: audio_features, widths: [8, 8, 16, 16], seed: 3, threads: \(Self.threads)"
         let batched = try run(stages + "  - {\(model), batch: 6}")
         defer { try? FileManager.default.removeItem(at: batched.out) }
         let single = try run(stages + "  - {\(model), batch: 1}")
@@ -80,7 +83,7 @@ struct FeatureStagesTests {
     }
 
     @Test func framesOfTheWrongKindAreQuarantinedNamingTheField() throws {
-        let result = try run("  - {type: audio_decode, output: frames}\n  - {type: video_features, model: frame_cnn}")
+        let result = try run("  - {type: audio_decode, output: frames}\n  - {type: video_features, model: frame_cnn, threads: \(Self.threads)}")
         defer { try? FileManager.default.removeItem(at: result.out) }
         #expect(result.outcome.report.completion == .finished && result.rows.isEmpty)
         let reasons = result.outcome.report.quarantined.map(\.error)

@@ -81,7 +81,7 @@ public struct ResDAVEnet: Layer {
         for stage in stages {
             lengths = lengths.map { ($0 + 1) / 2 }
             let mask = frameMask(lengths, frames: (x.shape[3] + 1) / 2)
-            for block in stage { x = block(x, training: training, mask: mask) }
+            for block in stage { x = block(x, training: training, mask: mask, shiftFrames: nil) }
         }
         return (x.reshaped([n, x.shape[1], x.shape[3]]), lengths)
     }

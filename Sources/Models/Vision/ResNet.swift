@@ -23,6 +23,9 @@ public struct ResNet: Layer {
     public let stages: [[any ResidualUnit]]
     /// The classifier; nil for a backbone that only embeds.
     public let fc: Linear?
+    /// Whether every block's residual branch sees a temporal shift across a clip's frames (the
+    /// TSM ResNet of Spoken Moments' video tower); it adds no parameters, so torchvision weights load.
+    public var temporalShift = false
 
     /// Width of `features`: 512 for ResNet-18/34, 2048 for ResNet-50.
     public var featureWidth: Int { stages.last?.last?.outChannels ?? 0 }
@@ -74,11 +77,13 @@ public struct ResNet: Layer {
         }
     }
 
-    /// `[N, featureWidth]`: the globally averaged output of the last stage for `[N, C, H, W]` images.
-    public func features(_ images: Tensor, training: Bool) -> Tensor {
+    /// `[N, featureWidth]`: the globally averaged output of the last stage for `[N, C, H, W]`
+    /// images; with `temporalShift`, N is clips x `frames` and blocks shift across each clip.
+    public func features(_ images: Tensor, training: Bool, frames: Int? = nil) -> Tensor {
+        let shift = temporalShift ? frames : nil
         var x = stem(images, training: training).relu().maxPool2d(kernel: (3, 3), stride: (2, 2), padding: (1, 1))
         for stage in stages {
-            for block in stage { x = block(x, training: training, mask: nil) }
+            for block in stage { x = block(x, training: training, mask: nil, shiftFrames: shift) }
         }
         return x.adaptiveAveragePool2d((1, 1)).reshaped([images.shape[0], -1])
     }

@@ -6,7 +6,9 @@ public protocol ResidualUnit: Layer {
     var outChannels: Int { get }
     /// The block on `[N, C, H, W]`; with `mask` (`[N, 1, 1, W]`, ones and zeros) every activation a
     /// convolution reads is zeroed where the mask is, so padding past a clip's end stays zero.
-    func callAsFunction(_ x: Tensor, training: Bool, mask: Tensor?) -> Tensor
+    /// With `shiftFrames` (N is clips x frames), the residual branch reads the temporally shifted
+    /// input (TSM's "residual shift"), the shortcut the input as it is.
+    func callAsFunction(_ x: Tensor, training: Bool, mask: Tensor?, shiftFrames: Int?) -> Tensor
 }
 
 /// The shortcut when a block changes shape: a strided 1x1 convolution and BatchNorm
@@ -20,6 +22,9 @@ private func projectionShortcut(_ inChannels: Int, _ outChannels: Int, stride: (
 extension Tensor {
     /// Zeroes what `mask` zeroes; no mask leaves the tensor as it is.
     func masked(_ mask: Tensor?) -> Tensor { mask.map { self * $0 } ?? self }
+
+    /// Temporally shifted over clips of `frames` frames, or as it is without.
+    func shifted(_ frames: Int?) -> Tensor { frames.map { temporalShift(frames: $0) } ?? self }
 }
 
 /// ResNet's basic block: conv-BN-ReLU-conv-BN plus the shortcut, then ReLU. Square 3x3 kernels
@@ -47,8 +52,8 @@ public struct BasicBlock: ResidualUnit {
             + (downsample.map { prefixedBuffers("downsample", $0) } ?? [])
     }
 
-    public func callAsFunction(_ x: Tensor, training: Bool, mask: Tensor? = nil) -> Tensor {
-        let h = first(x, training: training).relu().masked(mask)
+    public func callAsFunction(_ x: Tensor, training: Bool, mask: Tensor? = nil, shiftFrames: Int? = nil) -> Tensor {
+        let h = first(x.shifted(shiftFrames), training: training).relu().masked(mask)
         let shortcut = downsample.map { $0(x, training: training) } ?? x
         return (second(h, training: training) + shortcut).relu().masked(mask)
     }
@@ -81,8 +86,9 @@ public struct Bottleneck: ResidualUnit {
             + (downsample.map { prefixedBuffers("downsample", $0) } ?? [])
     }
 
-    public func callAsFunction(_ x: Tensor, training: Bool, mask: Tensor? = nil) -> Tensor {
-        let h = spatial(reduce(x, training: training).relu().masked(mask), training: training).relu().masked(mask)
+    public func callAsFunction(_ x: Tensor, training: Bool, mask: Tensor? = nil, shiftFrames: Int? = nil) -> Tensor {
+        let h = spatial(reduce(x.shifted(shiftFrames), training: training).relu().masked(mask), training: training)
+            .relu().masked(mask)
         let shortcut = downsample.map { $0(x, training: training) } ?? x
         return (expand(h, training: training) + shortcut).relu().masked(mask)
     }

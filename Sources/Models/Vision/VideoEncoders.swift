@@ -28,9 +28,11 @@ func flattenedFrames(_ clips: Tensor) -> Tensor {
 }
 
 extension ResNet: FrameEncoder {
-    /// Each frame on its own through the backbone (no classifier).
+    /// Every frame through the backbone (no classifier); frames of a clip meet only through the
+    /// temporal shift, when it is on.
     public func frameFeatures(_ clips: Tensor, training: Bool) -> Tensor {
-        features(flattenedFrames(clips), training: training).reshaped([clips.shape[0], clips.shape[1], -1])
+        features(flattenedFrames(clips), training: training, frames: clips.shape[1])
+            .reshaped([clips.shape[0], clips.shape[1], -1])
     }
 }
 

@@ -33,6 +33,8 @@ enum FeatureStages {
                           help: "the encoder: torchvision's ResNets, or the small TSM frame CNN"),
             ParameterSpec("pooling", .choice(["max", "mean", "none"]), default: "max",
                           help: "over frames: max or mean gives [D]; none keeps [T, D]"),
+            ParameterSpec("temporal_shift", .bool, default: "false",
+                          help: "shift channels between neighbouring frames in every block (TSM), so features see motion"),
         ] + common
     ) { parameters, _ in
         let encoder = try videoEncoder(parameters)
@@ -96,11 +98,19 @@ enum FeatureStages {
 
     private static func videoEncoder(_ parameters: StageParameters) throws -> any FrameEncoder {
         var rng = RandomGenerator(seed: UInt64(bitPattern: Int64(parameters.int("seed") ?? 0)))
-        let encoder: any FrameEncoder = switch parameters.string("model") ?? "resnet18" {
-        case "frame_cnn": FrameCNN(rng: &rng)
-        case "resnet34": ResNet(.resnet34, classes: nil, rng: &rng)
-        case "resnet50": ResNet(.resnet50, classes: nil, rng: &rng)
-        default: ResNet(.resnet18, classes: nil, rng: &rng)
+        let shift = parameters.bool("temporal_shift")
+        let encoder: any FrameEncoder
+        if parameters.string("model") == "frame_cnn" {
+            encoder = FrameCNN(temporalShift: shift, rng: &rng)
+        } else {
+            let depth: ResNet.Depth = switch parameters.string("model") {
+            case "resnet34": .resnet34
+            case "resnet50": .resnet50
+            default: .resnet18
+            }
+            var resnet = ResNet(depth, classes: nil, rng: &rng)
+            resnet.temporalShift = shift
+            encoder = resnet
         }
         try loadWeights(encoder, parameters)
         return encoder
