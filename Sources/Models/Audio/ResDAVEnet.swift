@@ -48,19 +48,11 @@ public struct ResDAVEnet: Layer {
 
     /// DAVEnet's names: `conv1`, `bn1`, `layer1.0.conv1`, ...
     public var namedParameters: [(name: String, tensor: Tensor)] {
-        stem.named("conv1", "bn1") + stageEntries(\.namedParameters)
+        stem.named("conv1", "bn1") + stageEntries(stages, \.namedParameters)
     }
 
     public var namedBuffers: [(name: String, tensor: Tensor)] {
-        prefixedBuffers("bn1", stem.norm) + stageEntries(\.namedBuffers)
-    }
-
-    private func stageEntries(_ part: (BasicBlock) -> [(name: String, tensor: Tensor)]) -> [(name: String, tensor: Tensor)] {
-        stages.enumerated().flatMap { stage in
-            stage.element.enumerated().flatMap { block in
-                part(block.element).map { ("layer\(stage.offset + 1).\(block.offset).\($0.name)", $0.tensor) }
-            }
-        }
+        prefixedBuffers("bn1", stem.norm) + stageEntries(stages, \.namedBuffers)
     }
 
     /// Frames left of a clip of `frames` frames after every stage (each halves time, rounding up).

@@ -62,19 +62,11 @@ public struct ResNet: Layer {
     }
 
     public var namedParameters: [(name: String, tensor: Tensor)] {
-        stem.named("conv1", "bn1") + stageEntries(\.namedParameters) + (fc.map { prefixed("fc", $0) } ?? [])
+        stem.named("conv1", "bn1") + stageEntries(stages, \.namedParameters) + (fc.map { prefixed("fc", $0) } ?? [])
     }
 
     public var namedBuffers: [(name: String, tensor: Tensor)] {
-        prefixedBuffers("bn1", stem.norm) + stageEntries(\.namedBuffers)
-    }
-
-    private func stageEntries(_ part: (any ResidualUnit) -> [(name: String, tensor: Tensor)]) -> [(name: String, tensor: Tensor)] {
-        stages.enumerated().flatMap { stage in
-            stage.element.enumerated().flatMap { block in
-                part(block.element).map { ("layer\(stage.offset + 1).\(block.offset).\($0.name)", $0.tensor) }
-            }
-        }
+        prefixedBuffers("bn1", stem.norm) + stageEntries(stages, \.namedBuffers)
     }
 
     /// `[N, featureWidth]`: the globally averaged output of the last stage for `[N, C, H, W]`

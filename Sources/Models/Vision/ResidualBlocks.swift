@@ -11,6 +11,17 @@ public protocol ResidualUnit: Layer {
     func callAsFunction(_ x: Tensor, training: Bool, mask: Tensor?, shiftFrames: Int?) -> Tensor
 }
 
+/// Every entry `part` lists of each block, as `layer<stage>.<block>.<name>` (torchvision's and
+/// DAVEnet's naming of residual stages).
+func stageEntries(_ stages: [[any ResidualUnit]], _ part: (any ResidualUnit) -> [(name: String, tensor: Tensor)])
+    -> [(name: String, tensor: Tensor)] {
+    stages.enumerated().flatMap { stage in
+        stage.element.enumerated().flatMap { block in
+            part(block.element).map { ("layer\(stage.offset + 1).\(block.offset).\($0.name)", $0.tensor) }
+        }
+    }
+}
+
 /// The shortcut when a block changes shape: a strided 1x1 convolution and BatchNorm
 /// (torchvision's `downsample.0` / `downsample.1`).
 private func projectionShortcut(_ inChannels: Int, _ outChannels: Int, stride: (Int, Int),
