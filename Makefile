@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEPS := tools/install-deps.sh
 
-.PHONY: demo-retromae deps build release test fuzz-smoke demo bench bench-media bench-shards bench-tensor bench-retromae clean
+.PHONY: demo-retromae deps build release test fuzz-smoke demo bench bench-media bench-shards bench-tensor bench-encoders bench-retromae clean
 
 deps:
 	@bash $(DEPS)
@@ -60,6 +60,11 @@ bench-shards: release
 bench-tensor: deps
 	@bash $(DEPS) python3-torch
 	tools/bench-tensor.sh
+
+# Encoders (ResDAVEnet, ResNet-18, the frame CNN) against PyTorch 1.13 + torchvision, release build.
+bench-encoders: deps
+	@bash $(DEPS) python3-torch python3-torchvision
+	tools/bench-encoders.sh
 
 # RetroMAE training step against the same model in PyTorch (venv: see tools/retromae_fixtures.py), release build.
 bench-retromae: deps

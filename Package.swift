@@ -86,6 +86,7 @@ let package = Package(
         .executableTarget(name: "text-bench", dependencies: ["Text"], path: "Benchmarks/text-bench"),
         .executableTarget(name: "shards-bench", dependencies: ["Shards"], path: "Benchmarks/shards-bench"),
         .executableTarget(name: "tensor-bench", dependencies: ["Tensor", "Models", "COpenBLAS"], path: "Benchmarks/tensor-bench"),
+        .executableTarget(name: "encoders-bench", dependencies: ["Models", "Tensor", "COpenBLAS"], path: "Benchmarks/encoders-bench"),
         .executableTarget(name: "retromae-bench", dependencies: ["Models", "Tensor", "Text", "Training"], path: "Benchmarks/retromae-bench"),
 
         // MARK: Fuzzing (tools/fuzz.sh builds it with libFuzzer; plain builds replay kept inputs)

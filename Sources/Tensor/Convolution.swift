@@ -1,62 +1,186 @@
-// Convolutions as im2col + GEMM, and the layers built from them.
+// Convolutions as im2col + one GEMM per chunk of images, and the layers built from them.
 
-/// Patches of `x` (`[N, C, H, W]`) laid out for a GEMM: `[N, OH * OW, C * KH * KW]`, zero where a
-/// patch hangs over the padded border. The gradient adds each patch back where it came from.
-public func im2col(_ x: Tensor, kernel: (Int, Int), stride: (Int, Int) = (1, 1), padding: (Int, Int) = (0, 0)) -> Tensor {
-    precondition(x.rank == 4, "im2col: expects [N, C, H, W], got \(x.shape)")
-    let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-    let (kh, kw) = kernel, (sh, sw) = stride, (ph, pw) = padding
-    precondition(kh > 0 && kw > 0 && sh > 0 && sw > 0 && ph >= 0 && pw >= 0, "im2col: bad kernel, stride or padding")
-    let oh = (h + 2 * ph - kh) / sh + 1, ow = (w + 2 * pw - kw) / sw + 1
-    precondition(oh > 0 && ow > 0, "im2col: kernel \(kernel) larger than padded input \(x.shape)")
-    let patch = c &* kh &* kw
-    let result = Tensor(uninitialized: [n, oh &* ow, patch])
-    /// Calls `body(column offset, input offset or -1)` for every patch element of every position.
-    func walk(_ body: (Int, Int) -> Void) {
-        for image in 0..<n {
-            for y in 0..<oh {
-                for xPos in 0..<ow {
-                    let row = (image &* oh &* ow &+ y &* ow &+ xPos) &* patch
-                    var column = row
-                    for channel in 0..<c {
-                        for dy in 0..<kh {
-                            let iy = y &* sh &- ph &+ dy
-                            for dx in 0..<kw {
-                                let ix = xPos &* sw &- pw &+ dx
-                                let inside = iy >= 0 && iy < h && ix >= 0 && ix < w
-                                body(column, inside ? ((image &* c &+ channel) &* h &+ iy) &* w &+ ix : -1)
-                                column &+= 1
-                            }
-                        }
+/// Kernel, stride and padding of a 2-D convolution or pooling window over an `h x w` plane.
+struct WindowGeometry {
+    let h: Int, w: Int, kh: Int, kw: Int, sh: Int, sw: Int, ph: Int, pw: Int
+    var oh: Int { (h + 2 * ph - kh) / sh + 1 }
+    var ow: Int { (w + 2 * pw - kw) / sw + 1 }
+    /// Output positions per image.
+    var positions: Int { oh &* ow }
+
+    init(h: Int, w: Int, kernel: (Int, Int), stride: (Int, Int), padding: (Int, Int), _ op: String) {
+        (self.h, self.w, kh, kw, sh, sw, ph, pw) = (h, w, kernel.0, kernel.1, stride.0, stride.1, padding.0, padding.1)
+        precondition(kh > 0 && kw > 0 && sh > 0 && sw > 0 && ph >= 0 && pw >= 0, "\(op): bad kernel, stride or padding")
+        precondition(h + 2 * ph >= kh && w + 2 * pw >= kw, "\(op): kernel \(kernel) larger than padded input \(h)x\(w)")
+    }
+
+    /// Output columns `lo..<hi` whose input column `x * sw - pw + dx` lies inside the plane.
+    func validColumns(_ dx: Int) -> Range<Int> {
+        let lo = Swift.max(0, (pw - dx + sw - 1) / sw)
+        let hi = w + pw - dx > 0 ? Swift.min(ow, (w + pw - dx - 1) / sw + 1) : 0
+        return lo..<Swift.max(lo, hi)
+    }
+}
+
+/// Element budget of one chunk's patch matrix: large enough for efficient GEMMs, small enough
+/// that a batch of 256 frames never holds all its patches at once.
+private let patchBudget = 1 << 24
+
+/// Writes the patches of images `first..<first + images` of `x` (`[N, C, H, W]`) as a
+/// `[C * KH * KW, images * OH * OW]` matrix (zero where a patch hangs over the border).
+private func im2col(_ x: UnsafePointer<Float>, channels: Int, _ g: WindowGeometry, first: Int, images: Int,
+                    into col: UnsafeMutablePointer<Float>) {
+    let rows = channels &* g.kh &* g.kw, width = images &* g.positions, plane = g.h &* g.w
+    parallelFor(rows, cost: width) { start, end in
+        for row in start..<end {
+            let c = row / (g.kh &* g.kw), dy = row / g.kw % g.kh, dx = row % g.kw
+            let valid = g.validColumns(dx)
+            for image in 0..<images {
+                let source = x + ((first &+ image) &* channels &+ c) &* plane
+                for y in 0..<g.oh {
+                    let out = col + (row &* width &+ image &* g.positions &+ y &* g.ow)
+                    let iy = y &* g.sh &- g.ph &+ dy
+                    guard iy >= 0 && iy < g.h, !valid.isEmpty else {
+                        out.update(repeating: 0, count: g.ow)
+                        continue
+                    }
+                    out.update(repeating: 0, count: valid.lowerBound)
+                    let line = source + (iy &* g.w &- g.pw &+ dx)
+                    if g.sw == 1 {
+                        (out + valid.lowerBound).update(from: line + valid.lowerBound, count: valid.count)
+                    } else {
+                        for xo in valid { out[xo] = line[xo &* g.sw] }
+                    }
+                    (out + valid.upperBound).update(repeating: 0, count: g.ow &- valid.upperBound)
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of `im2col`: adds every patch entry of `col` back into `dx` where it came from.
+private func col2im(_ col: UnsafePointer<Float>, channels: Int, _ g: WindowGeometry, first: Int, images: Int,
+                    into dx: UnsafeMutablePointer<Float>) {
+    let width = images &* g.positions, plane = g.h &* g.w
+    // One (image, channel) plane per task: each writes only its own plane of `dx`.
+    parallelFor(images &* channels, cost: g.kh &* g.kw &* g.positions) { start, end in
+        for task in start..<end {
+            let image = task / channels, c = task % channels
+            let target = dx + ((first &+ image) &* channels &+ c) &* plane
+            for dy in 0..<g.kh {
+                for dx in 0..<g.kw {
+                    let row = (c &* g.kh &+ dy) &* g.kw &+ dx
+                    let valid = g.validColumns(dx)
+                    for y in 0..<g.oh {
+                        let iy = y &* g.sh &- g.ph &+ dy
+                        guard iy >= 0 && iy < g.h else { continue }
+                        let patch = col + (row &* width &+ image &* g.positions &+ y &* g.ow)
+                        let line = target + (iy &* g.w &- g.pw &+ dx)
+                        for xo in valid { line[xo &* g.sw] += patch[xo] }
                     }
                 }
             }
         }
     }
-    let input = x.storage.pointer, out = result.storage.pointer
-    walk { column, source in out[column] = source >= 0 ? input[source] : 0 }
-    let inputShape = x.shape
-    return record(result, [x]) { g in
-        let gx = Tensor.zeros(inputShape)
-        let pg = g.storage.pointer, o = gx.storage.pointer
-        walk { column, source in if source >= 0 { o[source] += pg[column] } }
-        return [gx]
+}
+
+/// Copies `[O, images * P]` (GEMM order) into images `first...` of `[N, O, P]`, or back.
+private func exchangeChannelsFirst(_ matrix: UnsafeMutablePointer<Float>, _ batched: UnsafeMutablePointer<Float>,
+                                   channels: Int, positions: Int, first: Int, images: Int, toBatched: Bool) {
+    let width = images &* positions
+    parallelFor(channels &* images, cost: positions) { start, end in
+        for task in start..<end {
+            let o = task / images, image = task % images
+            let m = matrix + (o &* width &+ image &* positions)
+            let b = batched + ((first &+ image) &* channels &+ o) &* positions
+            if toBatched { b.update(from: m, count: positions) } else { m.update(from: b, count: positions) }
+        }
     }
 }
 
 /// 2-D convolution (cross-correlation, as PyTorch): `x` `[N, C, H, W]`, `weight`
 /// `[O, C, KH, KW]`, optional `bias` `[O]`; result `[N, O, OH, OW]`.
+///
+/// Images are processed in chunks: im2col into a `[C * KH * KW, images * OH * OW]` matrix, then
+/// one GEMM with the weight. Backward recomputes the patches instead of keeping them.
 public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int) = (1, 1),
                    padding: (Int, Int) = (0, 0)) -> Tensor {
     precondition(weight.rank == 4 && x.rank == 4 && weight.shape[1] == x.shape[1],
                  "conv2d: weight \(weight.shape) for input \(x.shape)")
-    let (n, h, w) = (x.shape[0], x.shape[2], x.shape[3])
-    let (o, kh, kw) = (weight.shape[0], weight.shape[2], weight.shape[3])
-    let oh = (h + 2 * padding.0 - kh) / stride.0 + 1, ow = (w + 2 * padding.1 - kw) / stride.1 + 1
-    let columns = im2col(x, kernel: (kh, kw), stride: stride, padding: padding)
-    var y = matmul(columns, weight.reshaped([o, -1]), transposeB: true)
-    if let bias { y = y + bias }
-    return y.transposed(1, 2).reshaped([n, o, oh, ow])
+    let (n, c) = (x.shape[0], x.shape[1]), o = weight.shape[0]
+    precondition(bias == nil || bias?.shape == [o], "conv2d: bias \(bias?.shape ?? []) for \(o) output channels")
+    let g = WindowGeometry(h: x.shape[2], w: x.shape[3], kernel: (weight.shape[2], weight.shape[3]),
+                           stride: stride, padding: padding, "conv2d")
+    let patch = c &* g.kh &* g.kw, positions = g.positions
+    let chunk = Swift.max(1, Swift.min(n, patchBudget / Swift.max(1, patch &* positions)))
+    let result = Tensor(uninitialized: [n, o, g.oh, g.ow])
+    // Scratch as tensors: large buffers come back from the engine's cache instead of fresh,
+    // page-faulting memory on every call.
+    let colScratch = Tensor(uninitialized: [patch &* chunk &* positions]), productScratch = Tensor(uninitialized: [o &* chunk &* positions])
+    let col = colScratch.storage.pointer, product = productScratch.storage.pointer
+    let px = x.storage.pointer, pw = weight.storage.pointer, out = result.storage.pointer
+    for first in Swift.stride(from: 0, to: n, by: chunk) {
+        let images = Swift.min(chunk, n &- first), width = images &* positions
+        im2col(px, channels: c, g, first: first, images: images, into: col)
+        gemm(transposeA: false, transposeB: false, m: o, n: width, k: patch,
+             a: pw, lda: patch, b: col, ldb: width, c: product, ldc: width)
+        exchangeChannelsFirst(product, out, channels: o, positions: positions, first: first, images: images, toBatched: true)
+    }
+    withExtendedLifetime((colScratch, productScratch)) {}
+    if let bias { addPerChannel(bias.storage.pointer, to: out, images: n, channels: o, positions: positions) }
+    let vx = x.detached(), vw = weight.detached()
+    let (needX, needW) = (x.requiresGrad, weight.requiresGrad)
+    return record(result, [x, weight] + (bias.map { [$0] } ?? [])) { gradient in
+        let gx = needX ? Tensor.zeros(vx.shape) : nil, gw = needW ? Tensor.zeros(vw.shape) : nil
+        let colScratch = Tensor(uninitialized: [patch &* chunk &* positions]), gyScratch = Tensor(uninitialized: [o &* chunk &* positions])
+        let col = colScratch.storage.pointer, gy = gyScratch.storage.pointer
+        for first in Swift.stride(from: 0, to: n, by: chunk) {
+            let images = Swift.min(chunk, n &- first), width = images &* positions
+            exchangeChannelsFirst(gy, gradient.storage.pointer, channels: o, positions: positions,
+                                  first: first, images: images, toBatched: false)
+            if let gw {
+                im2col(vx.storage.pointer, channels: c, g, first: first, images: images, into: col)
+                gemm(transposeA: false, transposeB: true, m: o, n: patch, k: width, a: gy, lda: width,
+                     b: col, ldb: width, beta: 1, c: gw.storage.pointer, ldc: patch)
+            }
+            if let gx {
+                gemm(transposeA: true, transposeB: false, m: patch, n: width, k: o, a: vw.storage.pointer, lda: patch,
+                     b: gy, ldb: width, c: col, ldc: width)
+                col2im(col, channels: c, g, first: first, images: images, into: gx.storage.pointer)
+            }
+        }
+        withExtendedLifetime((colScratch, gyScratch)) {}
+        let gb = bias == nil ? nil : sumPerChannel(gradient.storage.pointer, images: n, channels: o, positions: positions)
+        return [gx, gw] + (bias == nil ? [] : [gb])
+    }
+}
+
+/// `out[n, c, p] += values[c]`.
+func addPerChannel(_ values: UnsafePointer<Float>, to out: UnsafeMutablePointer<Float>,
+                   images: Int, channels: Int, positions: Int) {
+    parallelFor(images &* channels, cost: positions) { start, end in
+        for task in start..<end {
+            let v = values[task % channels], row = out + task &* positions
+            for p in 0..<positions { row[p] += v }
+        }
+    }
+}
+
+/// `[C]` sums of `values[n, c, p]` over `n` and `p` (a bias gradient).
+func sumPerChannel(_ values: UnsafePointer<Float>, images: Int, channels: Int, positions: Int) -> Tensor {
+    let result = Tensor(uninitialized: [channels])
+    let out = result.storage.pointer
+    parallelFor(channels, cost: images &* positions) { start, end in
+        for c in start..<end {
+            var total: Float = 0
+            for image in 0..<images {
+                let row = values + (image &* channels &+ c) &* positions
+                for p in 0..<positions { total += row[p] }
+            }
+            out[c] = total
+        }
+    }
+    return result
 }
 
 /// 1-D convolution: `x` `[N, C, L]`, `weight` `[O, C, K]`, optional `bias` `[O]`; result `[N, O, OL]`.
@@ -89,6 +213,22 @@ public struct Conv2d: Layer {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding)
     }
+
+    /// This convolution followed by `norm` in eval mode, as one convolution: the weight scaled by
+    /// gamma / sqrt(running variance + eps) per output channel and the shift folded into the bias.
+    /// Inference with a frozen backbone then skips a pass over every activation.
+    public func foldedForward(_ x: Tensor, _ norm: BatchNorm) -> Tensor {
+        let (scale, shift) = norm.evalScaleAndShift()
+        let o = weight.shape[0], perChannel = weight.count / o
+        let folded = Tensor(uninitialized: weight.shape), foldedBias = Tensor(uninitialized: [o])
+        let w = weight.storage.pointer, fw = folded.storage.pointer, fb = foldedBias.storage.pointer
+        for channel in 0..<o {
+            let s = scale[channel]
+            for i in 0..<perChannel { fw[channel &* perChannel &+ i] = w[channel &* perChannel &+ i] * s }
+            fb[channel] = shift[channel] + (bias.map { $0.storage.pointer[channel] * s } ?? 0)
+        }
+        return conv2d(x, weight: folded, bias: foldedBias, stride: stride, padding: padding)
+    }
 }
 
 /// A 1-D convolution layer initialised like `torch.nn.Conv1d`.
@@ -114,86 +254,31 @@ public struct Conv1d: Layer {
     }
 }
 
-/// Batch normalisation over axis 1 (`[N, C]`, `[N, C, L]` or `[N, C, H, W]`), as
-/// `torch.nn.BatchNorm{1,2}d`: batch statistics while training (updating running averages with
-/// `momentum`, the running variance unbiased), running statistics otherwise.
-public struct BatchNorm: Layer {
-    public let weight: Tensor, bias: Tensor
-    /// Running statistics: buffers, saved in checkpoints but not trained.
-    public let runningMean: Tensor, runningVariance: Tensor
-    public let eps: Float, momentum: Float
+/// A convolution and the BatchNorm after it, the unit ResNets are built from. In eval mode
+/// without gradient recording the two run as one folded convolution.
+public struct ConvNorm: Layer {
+    public let conv: Conv2d, norm: BatchNorm
 
-    public init(_ channels: Int, eps: Float = 1e-5, momentum: Float = 0.1) {
-        weight = .full([channels], 1, requiresGrad: true)
-        bias = .zeros([channels], requiresGrad: true)
-        runningMean = .zeros([channels])
-        runningVariance = .full([channels], 1)
-        (self.eps, self.momentum) = (eps, momentum)
+    public init(_ conv: Conv2d, _ norm: BatchNorm) { (self.conv, self.norm) = (conv, norm) }
+
+    /// A bias-free convolution (BatchNorm's shift makes a bias redundant) and its BatchNorm.
+    public init(_ inChannels: Int, _ outChannels: Int, kernel: (Int, Int), stride: (Int, Int) = (1, 1),
+                padding: (Int, Int) = (0, 0), rng: inout RandomGenerator) {
+        conv = Conv2d(inChannels, outChannels, kernel: kernel, stride: stride, padding: padding, bias: false, rng: &rng)
+        norm = BatchNorm(outChannels)
     }
 
-    public var namedParameters: [(name: String, tensor: Tensor)] { [("weight", weight), ("bias", bias)] }
-    public var namedBuffers: [(name: String, tensor: Tensor)] {
-        [("running_mean", runningMean), ("running_var", runningVariance)]
+    /// Parameters under the caller's names for the two parts (torchvision: `conv1` / `bn1`).
+    public func named(_ convName: String, _ normName: String) -> [(name: String, tensor: Tensor)] {
+        prefixed(convName, conv) + prefixed(normName, norm)
     }
+
+    public var namedParameters: [(name: String, tensor: Tensor)] { named("0", "1") }
+    public var namedBuffers: [(name: String, tensor: Tensor)] { prefixedBuffers("1", norm) }
 
     public func callAsFunction(_ x: Tensor, training: Bool) -> Tensor {
-        precondition(x.rank >= 2 && x.shape[1] == weight.count, "BatchNorm: \(x.shape) for \(weight.count) channels")
-        let channels = x.shape[1]
-        // Per-channel parameters broadcast as [1, C, 1, ...].
-        let broadcastShape = [1, channels] + [Int](repeating: 1, count: x.rank - 2)
-        let gamma = weight.reshaped(broadcastShape), beta = bias.reshaped(broadcastShape)
-        guard training else {
-            let scale = (runningVariance + eps).sqrt().reshaped(broadcastShape)
-            return (x - runningMean.reshaped(broadcastShape)) / scale * gamma + beta
-        }
-        // Channels first, everything else flattened: statistics are per row.
-        let (n, spatial) = (x.shape[0], x.count / (x.shape[0] * channels))
-        let rows = x.reshaped([n, channels, spatial]).permuted([1, 0, 2]).reshaped([channels, n * spatial])
-        let mean = rows.mean(axis: 1, keepingAxis: true)
-        let centered = rows - mean
-        let variance = centered.squared().mean(axis: 1, keepingAxis: true)
-        let normalized = (centered / (variance + eps).sqrt()).reshaped([channels, n, spatial]).permuted([1, 0, 2])
-        let count = Float(n * spatial)
-        let m = mean.storage.pointer, v = variance.storage.pointer
-        let rm = runningMean.storage.pointer, rv = runningVariance.storage.pointer
-        for c in 0..<channels {
-            rm[c] = (1 - momentum) * rm[c] + momentum * m[c]
-            rv[c] = (1 - momentum) * rv[c] + momentum * v[c] * count / max(count - 1, 1)
-        }
-        return normalized.reshaped(x.shape) * gamma + beta
-    }
-}
-
-/// A ResNet basic block: conv3x3-BN-ReLU-conv3x3-BN plus a shortcut (1x1 conv + BN when the
-/// shape changes), then ReLU. Names follow torchvision (`conv1`, `bn1`, `downsample.0`, ...).
-public struct ResidualBlock: Layer {
-    public let conv1: Conv2d, bn1: BatchNorm, conv2: Conv2d, bn2: BatchNorm
-    public let downsample: (Conv2d, BatchNorm)?
-
-    public init(_ inChannels: Int, _ outChannels: Int, stride: Int = 1, rng: inout RandomGenerator) {
-        conv1 = Conv2d(inChannels, outChannels, kernel: (3, 3), stride: (stride, stride), padding: (1, 1), bias: false, rng: &rng)
-        bn1 = BatchNorm(outChannels)
-        conv2 = Conv2d(outChannels, outChannels, kernel: (3, 3), padding: (1, 1), bias: false, rng: &rng)
-        bn2 = BatchNorm(outChannels)
-        downsample = stride != 1 || inChannels != outChannels
-            ? (Conv2d(inChannels, outChannels, kernel: (1, 1), stride: (stride, stride), bias: false, rng: &rng), BatchNorm(outChannels))
-            : nil
-    }
-
-    public var namedParameters: [(name: String, tensor: Tensor)] {
-        prefixed("conv1", conv1) + prefixed("bn1", bn1) + prefixed("conv2", conv2) + prefixed("bn2", bn2)
-            + (downsample.map { prefixed("downsample.0", $0.0) + prefixed("downsample.1", $0.1) } ?? [])
-    }
-
-    public var namedBuffers: [(name: String, tensor: Tensor)] {
-        prefixedBuffers("bn1", bn1) + prefixedBuffers("bn2", bn2)
-            + (downsample.map { prefixedBuffers("downsample.1", $0.1) } ?? [])
-    }
-
-    public func callAsFunction(_ x: Tensor, training: Bool) -> Tensor {
-        let main = bn2(conv2(bn1(conv1(x), training: training).relu()), training: training)
-        let shortcut = downsample.map { $0.1($0.0(x), training: training) } ?? x
-        return (main + shortcut).relu()
+        if !training && !GradMode.isRecording { return conv.foldedForward(x, norm) }
+        return norm(conv(x), training: training)
     }
 }
 

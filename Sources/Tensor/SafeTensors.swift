@@ -130,7 +130,7 @@ extension Layer {
     public func load(_ tensors: [String: Tensor], prefix: String = "", from file: URL) throws(SafeTensorsError) {
         for (name, parameter) in namedState {
             guard let source = tensors[prefix + name] ?? tensors[prefix + legacyLayerNormName(name)] else {
-                throw SafeTensorsError(file, "tensor '\(prefix + name)' is missing")
+                throw SafeTensorsError(file, "tensor '\(prefix + name)' is missing (the model needs shape \(parameter.shape))")
             }
             guard source.shape == parameter.shape else {
                 throw SafeTensorsError(file, "tensor '\(prefix + name)' has shape \(source.shape), the model needs \(parameter.shape)")

@@ -14,10 +14,12 @@ public enum ComputeThreads {
     /// Threads the math uses now.
     public static var count: Int { current.load(ordering: .relaxed) }
 
-    /// Sets the threads for OpenBLAS and for the engine's kernels (at least one).
+    /// Sets the threads for OpenBLAS and for the engine's kernels (at least one). OpenBLAS is
+    /// left alone when it already has that many, so asking again for the same count is safe
+    /// while other threads are inside BLAS calls.
     public static func configure(_ threads: Int) {
         let threads = max(1, threads)
-        openblas_set_num_threads(Int32(threads))
+        if openblas_get_num_threads() != Int32(threads) { openblas_set_num_threads(Int32(threads)) }
         setKernelThreads(threads)
     }
 

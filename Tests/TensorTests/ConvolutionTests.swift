@@ -35,9 +35,69 @@ struct ConvolutionTests {
         for (tensor, name) in pairs { expectMatchesReference(try #require(tensor.grad), try t(name), name) }
     }
 
-    @Test func im2colGradientWithStrideAndPadding() {
-        let x = randomTensor([1, 2, 5, 4], seed: 50)
-        expectGradientsMatch([x]) { im2col($0[0], kernel: (3, 2), stride: (2, 2), padding: (1, 0)) }
+    @Test func conv2dGradientsWithStrideAndPadding() {
+        let x = randomTensor([2, 3, 7, 6], seed: 50), weight = randomTensor([4, 3, 3, 2], seed: 54)
+        let bias = randomTensor([4], seed: 55)
+        expectGradientsMatch([x, weight, bias]) {
+            conv2d($0[0], weight: $0[1], bias: $0[2], stride: (2, 3), padding: (1, 2))
+        }
+    }
+
+    @Test func conv1dGradientsAndOneByOne() {
+        let signal = randomTensor([2, 3, 11], seed: 56), weight = randomTensor([5, 3, 9], seed: 57)
+        expectGradientsMatch([signal, weight]) { conv1d($0[0], weight: $0[1], bias: nil, stride: 2, padding: 4) }
+        // A 1x1 convolution is a per-position matrix product over channels.
+        let x = randomTensor([2, 3, 2, 2], seed: 58), w = randomTensor([4, 3, 1, 1], seed: 59)
+        let expected = matmul(x.permuted([0, 2, 3, 1]), w.reshaped([4, 3]), transposeB: true).permuted([0, 3, 1, 2])
+        #expect(relativeError(conv2d(x, weight: w, bias: nil), expected) < 1e-6)
+    }
+
+    @Test func batchNormGradientsInTrainAndEval() {
+        let x = randomTensor([3, 2, 2, 3], seed: 60)
+        let bn = BatchNorm(2)
+        bn.weight.assign(Tensor(shape: [2], scalars: [1.5, -0.5]))
+        bn.runningMean.assign(Tensor(shape: [2], scalars: [0.2, -0.1]))
+        bn.runningVariance.assign(Tensor(shape: [2], scalars: [0.5, 2]))
+        expectGradientsMatch([x, bn.weight, bn.bias]) { bn($0[0], training: false) }
+        // Training updates the running statistics on every call; compare on a copy that keeps them.
+        let frozen = BatchNorm(2, momentum: 0)
+        frozen.weight.assign(bn.weight)
+        expectGradientsMatch([x, frozen.weight, frozen.bias]) { frozen($0[0], training: true) }
+    }
+
+    @Test func foldedConvolutionEqualsConvolutionThenEvalBatchNorm() {
+        var rng = RandomGenerator(seed: 61)
+        let conv = Conv2d(3, 4, kernel: (3, 3), stride: (2, 2), padding: (1, 1), rng: &rng)
+        let bn = BatchNorm(4)
+        bn.weight.assign(randomTensor([4], seed: 62))
+        bn.bias.assign(randomTensor([4], seed: 63))
+        bn.runningMean.assign(randomTensor([4], seed: 64))
+        bn.runningVariance.assign(randomTensor([4], seed: 65, requiresGrad: false).squared() + 0.1)
+        let x = randomTensor([2, 3, 9, 8], seed: 66, requiresGrad: false)
+        let unit = ConvNorm(conv, bn)
+        let folded = GradMode.withoutGradients { unit(x, training: false) }
+        #expect(relativeError(folded, bn(conv(x), training: false)) < 1e-5)
+    }
+
+    @Test func poolingMatchesHandComputedWindows() {
+        let x = Tensor(shape: [1, 1, 3, 4], scalars: [1, 5, 2, 0, 3, 4, 9, 1, 7, 2, 6, 8])
+        // 3x3 windows, stride 2, padding 1 (the ResNet stem pool): rows {0, 1}, {1, 2} by columns {0, 1}, {1, 2, 3}.
+        #expect(x.maxPool2d(kernel: (3, 3), stride: (2, 2), padding: (1, 1)).scalars == [5, 9, 7, 9])
+        #expect(x.averagePool2d(kernel: (2, 2)).scalars == [13 / 4, 12 / 4])
+        // Adaptive pooling of 3 rows into 2 overlaps on the middle row, as PyTorch's.
+        #expect(x.adaptiveAveragePool2d((2, 1)).scalars == [25 / 8, 40 / 8])
+        #expect(x.adaptiveAveragePool2d((1, 1)).scalars == [48 / 12])
+    }
+
+    @Test func poolingGradients() {
+        let x = randomTensor([2, 3, 5, 6], seed: 67)
+        // Max pooling: distinct values 0.05 apart, so no finite-difference step swaps a winner.
+        var rng = RandomGenerator(seed: 69)
+        let spaced = Tensor(shape: [2, 3, 5, 6], scalars: (0..<180).map { Float($0) * 0.05 }.shuffled(using: &rng),
+                            requiresGrad: true)
+        expectGradientsMatch([spaced]) { $0[0].maxPool2d(kernel: (3, 3), stride: (2, 2), padding: (1, 1)) }
+        expectGradientsMatch([x]) { $0[0].averagePool2d(kernel: (2, 3), stride: (1, 2), padding: (1, 1)) }
+        expectGradientsMatch([x]) { $0[0].adaptiveAveragePool2d((2, 4)) }
     }
 
     @Test func batchNormUsesRunningStatisticsInEval() {
@@ -49,14 +109,20 @@ struct ConvolutionTests {
         #expect(bn.namedState.map(\.name) == ["weight", "bias", "running_mean", "running_var"])
     }
 
-    @Test func residualBlockShapesAndGradients() {
-        var rng = RandomGenerator(seed: 51)
-        let block = ResidualBlock(2, 4, stride: 2, rng: &rng)
-        let x = randomTensor([2, 2, 6, 6], seed: 52)
-        #expect(block(x, training: true).shape == [2, 4, 3, 3])
-        #expect(block.namedParameters.map(\.name).contains("downsample.0.weight"))
-        #expect(block.namedBuffers.count == 6)
-        expectGradientsMatch([x, block.conv1.weight], samples: 12) { block($0[0], training: false) }
+    @Test func temporalShiftMatchesHandComputedExample() {
+        // One clip of 3 frames, 8 channels of 1x1: x[t][c] = 10 t + c; C / 8 = 1 channel per direction.
+        let x = Tensor(shape: [3, 8, 1, 1], scalars: (0..<3).flatMap { t in (0..<8).map { Float(10 * t + $0) } })
+        let shifted = x.temporalShift(frames: 3)
+        #expect(shifted.scalars == [
+            10, 0, 2, 3, 4, 5, 6, 7,  // frame 0: channel 0 from frame 1, channel 1 has no frame -1
+            20, 1, 12, 13, 14, 15, 16, 17,  // frame 1: channel 0 from frame 2, channel 1 from frame 0
+            0, 11, 22, 23, 24, 25, 26, 27,  // frame 2: channel 0 has no frame 3, channel 1 from frame 1
+        ])
+        // Two clips never exchange frames, and the gradient is the opposite shift.
+        let clips = randomTensor([6, 16, 2, 3], seed: 68)
+        #expect(clips.temporalShift(frames: 3).slice(axis: 0, 0..<3).scalars
+            == clips.slice(axis: 0, 0..<3).temporalShift(frames: 3).scalars)
+        expectGradientsMatch([clips]) { $0[0].temporalShift(frames: 3) }
     }
 
     @Test func gluAndMaxPoolOverTime() {
