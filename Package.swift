@@ -29,6 +29,7 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         /// The log-mel inner loops, built for AVX2 and for baseline x86-64 with the loader choosing.
         .target(name: "CMelKernels"),
@@ -50,11 +51,16 @@ let package = Package(
         /// Corpus readers, BERT WordPiece (identical to HF tokenizers), vocabulary training, packing,
         /// MLM and RetroMAE masking.
         .target(name: "Text", dependencies: ["CZlib", "CZstd"]),
-        /// MDS-compatible shards: writer, reader, shuffling, splitting, resume, mixing.
+        /// S3-compatible object storage: a blocking client (libcurl, our own SigV4 signer), retries,
+        /// multipart upload. Depends on nothing of ours.
+        .target(
+            name: "ObjectStore",
+            dependencies: ["CCurl", .product(name: "Crypto", package: "swift-crypto")]),
+        /// MDS-compatible shards: writer, reader, shuffling, splitting, resume, mixing; local or in a bucket.
         .target(
             name: "Shards",
             dependencies: [
-                "PipelineCore", "CZstd", "CZlib", "CXXHash",
+                "PipelineCore", "ObjectStore", "CZstd", "CZlib", "CXXHash",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         /// Tensors, tape autodiff over OpenBLAS, layers, optimizers, checkpoints, Monarch.
@@ -93,7 +99,10 @@ let package = Package(
         .testTarget(name: "PipelineCoreTests", dependencies: ["PipelineCore"]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "PipelineCore"], exclude: ["Fixtures"]),
         .testTarget(name: "TextTests", dependencies: ["Text"], exclude: ["Fixtures"]),
-        .testTarget(name: "ShardsTests", dependencies: ["Shards", "PipelineCore"], exclude: ["Fixtures"]),
+        .testTarget(name: "ShardsTests", dependencies: ["Shards", "PipelineCore", "ObjectStore", "S3TestServer"], exclude: ["Fixtures"]),
+        /// Starts a real S3 server (SeaweedFS, tools/install-s3-server.sh) on 127.0.0.1 for tests and benchmarks.
+        .target(name: "S3TestServer", dependencies: ["ObjectStore"], path: "Tests/S3TestServer"),
+        .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "S3TestServer"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensor", "Text"], exclude: ["Fixtures"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Tensor", "Text"]),
