@@ -1,5 +1,14 @@
 import Foundation
 
+/// Takes each finished shard of a `ShardWriter` somewhere besides its directory (a bucket).
+public protocol ShardPublisher: AnyObject {
+    /// `file`, in the writer's directory, is complete and `index` (in progress) now lists it.
+    /// May return before the shard is published; may block to bound the work queued.
+    func publish(shard file: String, index: DatasetIndex) throws(ShardError)
+    /// Returns once every shard handed over is published, and then `index` with them.
+    func settle(index: DatasetIndex) throws(ShardError)
+}
+
 /// Writes an MDS dataset: samples are packed into `shard.NNNNN.mds` files of at most `sizeLimit`
 /// bytes, each made visible in `index.json` only once it is complete and on disk.
 ///
@@ -23,9 +32,11 @@ public final class ShardWriter {
     /// faulted in once rather than for every shard.
     private var fileBuffer: [UInt8] = []
     private var finished = false
+    /// Where finished shards go besides `directory` (a bucket), if anywhere.
+    private let publisher: ShardPublisher?
 
     /// Starts a new dataset in `directory`, which must not already hold one.
-    public convenience init(directory: URL, config: ShardConfig) throws(ShardError) {
+    public convenience init(directory: URL, config: ShardConfig, publisher: ShardPublisher? = nil) throws(ShardError) {
         let indexURL = directory.appendingPathComponent(DatasetIndex.fileName)
         guard !FileManager.default.fileExists(atPath: indexURL.path) else {
             throw ShardError(file: indexURL.path, "a dataset already exists here; resume it or choose another directory")
@@ -35,13 +46,13 @@ public final class ShardWriter {
         } catch {
             throw ShardError(file: directory.path, "cannot create the directory (\(error.localizedDescription))")
         }
-        try self.init(directory: directory, config: config, index: DatasetIndex(shards: []))
+        try self.init(directory: directory, config: config, index: DatasetIndex(shards: []), publisher: publisher)
     }
 
     /// Continues a dataset whose writer was killed: keeps the shards its index lists, removes files
     /// it had not yet recorded, and appends after them. The caller skips its first `samplesWritten`
     /// input samples. A finished dataset is reopened for appending the same way.
-    public convenience init(resuming directory: URL, config: ShardConfig) throws(ShardError) {
+    public convenience init(resuming directory: URL, config: ShardConfig, publisher: ShardPublisher? = nil) throws(ShardError) {
         let index = try DatasetIndex.load(directory: directory)
         if let first = index.shards.first, first.config != config {
             throw ShardError(file: directory.appendingPathComponent(DatasetIndex.fileName).path,
@@ -52,12 +63,13 @@ public final class ShardWriter {
         for name in leftovers where name.hasPrefix("shard.") && !known.contains(name) {
             try? FileManager.default.removeItem(at: directory.appendingPathComponent(name))
         }
-        try self.init(directory: directory, config: config, index: index)
+        try self.init(directory: directory, config: config, index: index, publisher: publisher)
     }
 
     /// Takes over `index` (marking it in progress on disk) and appends after its shards.
-    private init(directory: URL, config: ShardConfig, index: DatasetIndex) throws(ShardError) {
+    private init(directory: URL, config: ShardConfig, index: DatasetIndex, publisher: ShardPublisher?) throws(ShardError) {
         self.directory = directory
+        self.publisher = publisher
         self.config = config
         self.hashAlgorithms = try Self.checkHashes(config)
         self.variableColumnCount = config.columnEncodings.filter { $0.fixedSize == nil }.count
@@ -121,6 +133,7 @@ public final class ShardWriter {
         if !pendingEnds.isEmpty { try flushShard() }
         index.inProgress = false
         try index.save(directory: directory)
+        try publisher?.settle(index: index)
         finished = true
     }
 
@@ -129,6 +142,7 @@ public final class ShardWriter {
     public func flush() throws(ShardError) {
         precondition(!finished, "flush after finish")
         if !pendingEnds.isEmpty { try flushShard() }
+        try publisher?.settle(index: index)
     }
 
     /// Number of shards finished so far.
@@ -169,6 +183,7 @@ public final class ShardWriter {
         }
         index.shards.append(ShardInfo(config: config, samples: count, rawData: rawInfo, zipData: zipInfo))
         try index.save(directory: directory)
+        try publisher?.publish(shard: (zipInfo ?? rawInfo).basename, index: index)
         samplesWritten += count
         pending.removeAll(keepingCapacity: true)
         pendingEnds.removeAll(keepingCapacity: true)
