@@ -91,6 +91,13 @@ public final class ShardSink: Sink {
     private let writer: ShardWriter
     private var toSkip: Int
 
+    /// A sink over a writer made elsewhere (a bucket's, from `BucketPublisher.writer`), skipping
+    /// the samples it already holds.
+    public init(writer: ShardWriter) {
+        self.writer = writer
+        toSkip = writer.samplesWritten
+    }
+
     public init(directory: URL, config: ShardConfig, resume: Bool) throws(ShardError) {
         let existing = FileManager.default.fileExists(atPath: directory.appendingPathComponent(DatasetIndex.fileName).path)
         if existing && resume {
