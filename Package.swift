@@ -4,7 +4,8 @@ import PackageDescription
 /// Sluice: a streaming data pipeline with in-process trainers.
 ///
 /// Dependencies point one way: sluice (CLI) -> Pipelines (YAML runner) -> domain modules
-/// (Media, Text, Shards) -> PipelineCore; Tensor stands on OpenBLAS alone. The C libraries sit behind tiny system-library
+/// (Media, Text, Shards) -> PipelineCore; Shards and Pipelines -> ObjectStore (S3), which depends on
+/// nothing of ours; Tensor stands on OpenBLAS alone. The C libraries sit behind tiny system-library
 /// targets that hold only a module map and a shim header.
 let package = Package(
     name: "Sluice",
@@ -91,6 +92,9 @@ let package = Package(
         .executableTarget(name: "media-bench", dependencies: ["Media"], path: "Benchmarks/media-bench"),
         .executableTarget(name: "text-bench", dependencies: ["Text"], path: "Benchmarks/text-bench"),
         .executableTarget(name: "shards-bench", dependencies: ["Shards"], path: "Benchmarks/shards-bench"),
+        .executableTarget(
+            name: "s3-bench", dependencies: ["Shards", "ObjectStore", "S3TestServer", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Benchmarks/s3-bench"),
         .executableTarget(name: "tensor-bench", dependencies: ["Tensor", "COpenBLAS"], path: "Benchmarks/tensor-bench"),
         .executableTarget(name: "retromae-bench", dependencies: ["Models", "Tensor", "Text"], path: "Benchmarks/retromae-bench"),
 
