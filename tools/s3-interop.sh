@@ -6,17 +6,11 @@
 # usage: tools/s3-interop.sh     (builds s3-bench; installs SeaweedFS and mosaicml-streaming if missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tools/install-s3-server.sh
-PY=${PY:-$(bash tools/install-mds.sh)}
 swift build --product s3-bench >&2
 BENCH="$(swift build --show-bin-path)/s3-bench"
 WORK=$(mktemp -d /tmp/sluice-s3-interop.XXXXXX)
-"$BENCH" serve "$WORK/env" & server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$WORK"' EXIT
-for _ in $(seq 1 600); do [ -f "$WORK/env" ] && break; sleep 0.1; done
-# shellcheck disable=SC1091
-source "$WORK/env"
-bucket="s3://$SLUICE_S3_BUCKET"
+# shellcheck source=tools/s3-bench-server.sh
+source tools/s3-bench-server.sh
 status=0
 check() { # name expected actual
   if [ "$2" = "$3" ]; then echo "ok   $1: $3"; else echo "FAIL $1: expected $2, got $3"; status=1; fi
