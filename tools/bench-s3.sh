@@ -5,14 +5,15 @@
 # on each sample (a training step's share). Rounds alternate the tools, so a busy neighbour on
 # the shared machine slows both alike.
 #
-# usage: tools/bench-s3.sh    (release build of s3-bench; SAMPLES, PAYLOAD, ROUNDS, UPLOAD_MB override)
+# usage: tools/bench-s3.sh    (release build of s3-bench, BUILD=0 to take it as built;
+#                              SAMPLES, PAYLOAD, ROUNDS, UPLOAD_MB override the sizes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SAMPLES=${SAMPLES:-32768}
 PAYLOAD=${PAYLOAD:-4096}
 ROUNDS=${ROUNDS:-2}
 UPLOAD_MB=${UPLOAD_MB:-256}
-swift build -c release --product s3-bench >&2
+[ "${BUILD:-1}" = 0 ] || swift build -c release --product s3-bench >&2
 BENCH=.build/release/s3-bench
 WORK=$(mktemp -d /tmp/sluice-s3-bench.XXXXXX)
 # shellcheck source=tools/s3-bench-server.sh

@@ -9,7 +9,7 @@ if ! "$venv/bin/python" -c "import streaming" 2>/dev/null; then
   bash "$root/tools/install-deps.sh" python3-venv python3-torch python3-torchvision >&2
   echo "install-mds: installing mosaicml-streaming into $venv" >&2
   /usr/bin/python3 -m venv --system-site-packages "$venv"
-  # transformers 4.30.2 is the last that imports with Debian's torch 1.13.
-  "$venv/bin/pip" install --quiet --disable-pip-version-check mosaicml-streaming "transformers==4.30.2" >&2
+  # transformers 4.30.2 and numpy 1.x are what Debian's torch 1.13 imports with.
+  "$venv/bin/pip" install --quiet --disable-pip-version-check mosaicml-streaming "transformers==4.30.2" "numpy<2" >&2
 fi
 echo "$venv/bin/python"

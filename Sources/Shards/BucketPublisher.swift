@@ -53,7 +53,10 @@ public final class BucketPublisher: ShardPublisher, @unchecked Sendable {
                 publisher.indexShards = index.shards.count
                 return try ShardWriter(resuming: staging, config: config, publisher: publisher)
             }
-            return try ShardWriter(directory: staging, config: config, publisher: publisher)
+            let writer = try ShardWriter(directory: staging, config: config, publisher: publisher)
+            // An empty index first, so readers of a dataset being replaced never pair its old index with new shards.
+            try publisher.uploadIndex(DatasetIndex(shards: [], inProgress: true))
+            return writer
         } catch {
             publisher.stop()
             throw error
