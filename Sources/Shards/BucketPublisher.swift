@@ -17,7 +17,10 @@ public final class BucketPublisher: ShardPublisher, @unchecked Sendable {
     private var listed: [ShardInfo] = []
     private var failure: ShardError?
     private var busy = 0
-    private var stopped = false
+    /// Upload threads running; they start with work and exit when the queue is empty, so an
+    /// abandoned writer leaves no thread behind.
+    private var threads = 0
+    private let uploaders: Int
     /// Shards in the index last uploaded; index uploads are serialised so an older one never lands last.
     private var indexShards = -1
     private let indexLock = NSLock()
@@ -27,11 +30,7 @@ public final class BucketPublisher: ShardPublisher, @unchecked Sendable {
         self.staging = staging
         self.client = client
         self.pending = max(1, pending)
-        for worker in 0..<max(1, uploaders) {
-            let thread = Thread { [self] in work() }
-            thread.name = "shard-upload-\(worker)"
-            thread.start()
-        }
+        self.uploaders = max(1, uploaders)
     }
 
     /// A writer into `remote` staging shards in `staging`: with `resume`, continues the bucket's
@@ -40,27 +39,22 @@ public final class BucketPublisher: ShardPublisher, @unchecked Sendable {
     public static func writer(_ remote: ObjectURL, staging: URL, config: ShardConfig, client: S3Client, resume: Bool,
                               uploaders: Int = 2, pending: Int = 4) throws(ShardError) -> ShardWriter {
         let publisher = BucketPublisher(remote: remote, staging: staging, client: client, uploaders: uploaders, pending: pending)
-        do throws(ShardError) {
-            try publisher.clearStaging()
-            let indexObject = remote.appending(DatasetIndex.fileName)
-            if resume, try publisher.call({ () throws(ObjectStoreError) in try client.exists(indexObject) }) {
-                try publisher.call { () throws(ObjectStoreError) in
-                    try client.download(indexObject, to: staging.appendingPathComponent(DatasetIndex.fileName))
-                }
-                let index = try DatasetIndex.load(directory: staging)
-                publisher.listed = index.shards
-                publisher.uploaded = Set(index.shards.indices)
-                publisher.indexShards = index.shards.count
-                return try ShardWriter(resuming: staging, config: config, publisher: publisher)
+        try publisher.clearStaging()
+        let indexObject = remote.appending(DatasetIndex.fileName)
+        if resume, try publisher.call({ () throws(ObjectStoreError) in try client.exists(indexObject) }) {
+            try publisher.call { () throws(ObjectStoreError) in
+                try client.download(indexObject, to: staging.appendingPathComponent(DatasetIndex.fileName))
             }
-            let writer = try ShardWriter(directory: staging, config: config, publisher: publisher)
-            // An empty index first, so readers of a dataset being replaced never pair its old index with new shards.
-            try publisher.uploadIndex(DatasetIndex(shards: [], inProgress: true))
-            return writer
-        } catch {
-            publisher.stop()
-            throw error
+            let index = try DatasetIndex.load(directory: staging)
+            publisher.listed = index.shards
+            publisher.uploaded = Set(index.shards.indices)
+            publisher.indexShards = index.shards.count
+            return try ShardWriter(resuming: staging, config: config, publisher: publisher)
         }
+        let writer = try ShardWriter(directory: staging, config: config, publisher: publisher)
+        // An empty index first, so readers of a dataset being replaced never pair its old index with new shards.
+        try publisher.uploadIndex(DatasetIndex(shards: [], inProgress: true))
+        return writer
     }
 
     public func publish(shard file: String, index: DatasetIndex) throws(ShardError) {
@@ -70,6 +64,12 @@ public final class BucketPublisher: ShardPublisher, @unchecked Sendable {
         if let failure { throw failure }
         listed = index.shards
         queue.append((index.shards.count - 1, file))
+        if threads < uploaders {
+            threads += 1
+            let thread = Thread { [self] in work() }
+            thread.name = "shard-upload-\(threads)"
+            thread.start()
+        }
         condition.broadcast()
     }
 
@@ -80,22 +80,12 @@ public final class BucketPublisher: ShardPublisher, @unchecked Sendable {
         condition.unlock()
         if let failure { throw failure }
         try uploadIndex(index)
-        if !index.inProgress { stop() }
     }
 
-    /// Stops the upload threads once the queue is empty.
-    public func stop() {
-        condition.withLock {
-            stopped = true
-            condition.broadcast()
-        }
-    }
-
+    /// One upload thread: takes shards until the queue is empty, then exits.
     private func work() {
         condition.lock()
-        while true {
-            while queue.isEmpty && !stopped { condition.wait() }
-            guard !queue.isEmpty else { break }
+        while !queue.isEmpty {
             let job = queue.removeFirst()
             busy += 1
             condition.unlock()
@@ -124,6 +114,7 @@ public final class BucketPublisher: ShardPublisher, @unchecked Sendable {
             }
             condition.lock()
         }
+        threads -= 1
         condition.unlock()
     }
 
