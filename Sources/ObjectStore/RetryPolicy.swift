@@ -10,7 +10,7 @@ public struct RetryPolicy: Sendable, Equatable {
     public var baseDelay: Double
     public var maxDelay: Double
 
-    /// About 20 s of retrying in all: enough for a server restart or a burst of throttling.
+    /// 9 tries over 8-16 s of pauses: enough for a server restart or a burst of throttling.
     public init(attempts: Int = 9, baseDelay: Double = 0.1, maxDelay: Double = 5) {
         self.attempts = max(1, attempts)
         self.baseDelay = baseDelay
