@@ -89,14 +89,15 @@ public final class LocalS3Server: @unchecked Sendable {
         let flags = ["-dir=\(directory.appendingPathComponent("data").path)", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
                      "-bucket=\(bucket)", "-webdav=false"] + ports.sorted { $0.key < $1.key }.map { "-\($0.key)=\($0.value)" }
         let command = ([binary, "mini"] + flags).map { "'\($0)'" }.joined(separator: " ")
-        // The shell starts weed, stops it on TERM (killing it if it lingers), and kills it if the
-        // test process goes away. Its output goes to weed.log, never to the test's own pipes, which
+        // The shell starts weed, stops it on TERM (killing it if it lingers), and kills it and removes
+        // its data if the test process goes away. Its output goes to weed.log, never to the pipes
         // `swift test` waits on.
         let script = """
             \(command) >>'\(directory.path)/weed.log' 2>&1 </dev/null & w=$!
             trap '(sleep 5; kill -9 $w 2>/dev/null) & kill $w 2>/dev/null; wait $w; exit 0' TERM
             while kill -0 \(getpid()) 2>/dev/null && kill -0 $w 2>/dev/null; do sleep 0.2; done
             kill -9 $w 2>/dev/null; wait $w
+            kill -0 \(getpid()) 2>/dev/null || rm -rf '\(directory.path)'
             """
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/bin/sh")
