@@ -15,6 +15,7 @@ release: deps
 
 test: deps
 	@bash $(DEPS) qemu-user
+	@bash tools/install-s3-server.sh
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	tools/test-baseline-cpu.sh

@@ -4,7 +4,8 @@ import PackageDescription
 /// Sluice: a streaming data pipeline with in-process trainers.
 ///
 /// Dependencies point one way: sluice (CLI) -> Pipelines (YAML runner) -> domain modules
-/// (Media, Text, Shards) -> PipelineCore; Tensor stands on OpenBLAS alone. The C libraries sit behind tiny system-library
+/// (Media, Text, Shards) -> PipelineCore; Shards and Pipelines -> ObjectStore (S3), which depends on
+/// nothing of ours; Tensor stands on OpenBLAS alone. The C libraries sit behind tiny system-library
 /// targets that hold only a module map and a shim header.
 let package = Package(
     name: "Sluice",
@@ -29,6 +30,7 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         /// The log-mel inner loops, built for AVX2 and for baseline x86-64 with the loader choosing.
         .target(name: "CMelKernels"),
@@ -50,11 +52,16 @@ let package = Package(
         /// Corpus readers, BERT WordPiece (identical to HF tokenizers), vocabulary training, packing,
         /// MLM and RetroMAE masking.
         .target(name: "Text", dependencies: ["CZlib", "CZstd"]),
-        /// MDS-compatible shards: writer, reader, shuffling, splitting, resume, mixing.
+        /// S3-compatible object storage: a blocking client (libcurl, our own SigV4 signer), retries,
+        /// multipart upload. Depends on nothing of ours.
+        .target(
+            name: "ObjectStore",
+            dependencies: ["CCurl", .product(name: "Crypto", package: "swift-crypto")]),
+        /// MDS-compatible shards: writer, reader, shuffling, splitting, resume, mixing; local or in a bucket.
         .target(
             name: "Shards",
             dependencies: [
-                "PipelineCore", "CZstd", "CZlib", "CXXHash",
+                "PipelineCore", "ObjectStore", "CZstd", "CZlib", "CXXHash",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         /// Tensors, tape autodiff over OpenBLAS, layers, optimizers, checkpoints, Monarch.
@@ -67,7 +74,7 @@ let package = Package(
         .target(
             name: "Pipelines",
             dependencies: [
-                "PipelineCore", "Media", "Shards", "Text", "Models", "Training", "Tensor",
+                "PipelineCore", "Media", "Shards", "Text", "Models", "Training", "Tensor", "ObjectStore",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
@@ -85,6 +92,9 @@ let package = Package(
         .executableTarget(name: "media-bench", dependencies: ["Media"], path: "Benchmarks/media-bench"),
         .executableTarget(name: "text-bench", dependencies: ["Text"], path: "Benchmarks/text-bench"),
         .executableTarget(name: "shards-bench", dependencies: ["Shards"], path: "Benchmarks/shards-bench"),
+        .executableTarget(
+            name: "s3-bench", dependencies: ["Shards", "ObjectStore", "S3TestServer", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Benchmarks/s3-bench"),
         .executableTarget(name: "tensor-bench", dependencies: ["Tensor", "Models", "COpenBLAS"], path: "Benchmarks/tensor-bench"),
         .executableTarget(name: "encoders-bench", dependencies: ["Models", "Tensor", "COpenBLAS"], path: "Benchmarks/encoders-bench"),
         .executableTarget(name: "retromae-bench", dependencies: ["Models", "Tensor", "Text", "Training"], path: "Benchmarks/retromae-bench"),
@@ -99,11 +109,15 @@ let package = Package(
         .testTarget(name: "PipelineCoreTests", dependencies: ["PipelineCore"]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "PipelineCore"], exclude: ["Fixtures"]),
         .testTarget(name: "TextTests", dependencies: ["Text"], exclude: ["Fixtures"]),
-        .testTarget(name: "ShardsTests", dependencies: ["Shards", "PipelineCore"], exclude: ["Fixtures"]),
+        .testTarget(name: "ShardsTests", dependencies: ["Shards", "PipelineCore", "ObjectStore", "S3TestServer"], exclude: ["Fixtures"]),
+        /// Starts a real S3 server (SeaweedFS, tools/install-s3-server.sh) on 127.0.0.1 for tests and benchmarks.
+        .target(name: "S3TestServer", dependencies: ["ObjectStore"], path: "Tests/S3TestServer"),
+        .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "S3TestServer"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensor", "Text"], exclude: ["Fixtures"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Tensor", "Text"], exclude: ["Fixtures"]),
-        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "PipelineCore", "Shards", "Models", "Tensor", "Training", "Text"]),
+        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "PipelineCore", "Shards", "Models", "Tensor", "Training", "Text",
+                                                           "ObjectStore", "S3TestServer"]),
         .testTarget(name: "sluiceTests", dependencies: ["sluice"]),
     ],
     swiftLanguageModes: [.v6]

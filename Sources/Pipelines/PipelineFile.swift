@@ -273,6 +273,11 @@ private struct Checker {
             guard let patterns = stringList(node, keyPath) else { return nil }
             var urls: [URL] = []
             for pattern in patterns {
+                // Objects in a bucket are listed when the run starts (ObjectInputs), not here.
+                if pattern.hasPrefix("s3://"), let url = URL(string: pattern) {
+                    urls.append(url)
+                    continue
+                }
                 let matched = FileGlob.expand(pattern)
                 if matched.isEmpty {
                     problem(node, keyPath, "no file matches '\(pattern)' (from \(FileManager.default.currentDirectoryPath))")

@@ -21,6 +21,7 @@ public final class ParallelReader: @unchecked Sendable {
     public init(datasets: [ShardDataset], plan: RankPlan, workers: Int, perWorker: Int = 64) {
         precondition(workers >= 1, "at least one worker")
         count = plan.count
+        Self.scheduleReadAhead(datasets, plan)
         queues = (0..<workers).map { _ in BoundedQueue(capacity: max(1, perWorker)) }
         for (worker, queue) in queues.enumerated() {
             finished.enter()
@@ -40,6 +41,26 @@ public final class ParallelReader: @unchecked Sendable {
             thread.name = "shard-reader-\(worker)"
             thread.start()
         }
+    }
+
+    /// Tells each remote dataset the order this rank will first open its shards in.
+    private static func scheduleReadAhead(_ datasets: [ShardDataset], _ plan: RankPlan) {
+        let remote = Set(datasets.indices.filter { datasets[$0].remote != nil })
+        guard !remote.isEmpty else { return }
+        var orders = [[Int]](repeating: [], count: datasets.count)
+        var seen = datasets.map { Array(repeating: false, count: $0.index.shards.count) }
+        var unseen = remote.reduce(0) { $0 + datasets[$1].index.shards.count }
+        for j in 0..<plan.count where unseen > 0 {
+            let (source, index) = plan[j]
+            guard remote.contains(source) else { continue }
+            let shard = datasets[source].locate(index).shard
+            if !seen[source][shard] {
+                seen[source][shard] = true
+                orders[source].append(shard)
+                unseen -= 1
+            }
+        }
+        for source in remote { datasets[source].scheduleReadAhead(orders[source]) }
     }
 
     /// The next position's result in rank order, or nil after the last one.

@@ -1,4 +1,5 @@
 import Foundation
+import ObjectStore
 import Synchronization
 
 /// How a dataset is read.
@@ -31,12 +32,39 @@ public final class ShardDataset: Sendable {
     public let sampleStarts: [Int]
     private let slots: [Slot]
     private let cache: Mutex<LRU>
+    private let remoteShards: RemoteShards?
 
     /// Opens `directory/index.json`. Shard files are not touched until their samples are read.
-    public init(directory: URL, options: ReadOptions = ReadOptions()) throws(ShardError) {
+    public convenience init(directory: URL, options: ReadOptions = ReadOptions()) throws(ShardError) {
+        try self.init(directory: directory, options: options, index: DatasetIndex.load(directory: directory), remote: nil)
+    }
+
+    /// Opens a dataset in a bucket (`s3://bucket/prefix`), keeping its index and shard files in the
+    /// local directory `cache`: shards are fetched ahead in the order a `ParallelReader` will read
+    /// them, checked on arrival, and evicted beyond `remoteOptions.cacheLimit`.
+    public convenience init(remote: ObjectURL, cache: URL, client: S3Client, options: ReadOptions = ReadOptions(),
+                            remoteOptions: RemoteOptions = RemoteOptions()) throws(ShardError) {
+        do {
+            try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
+        } catch {
+            throw ShardError(file: cache.path, "cannot create the cache directory (\(error.localizedDescription))")
+        }
+        let indexObject = remote.appending(DatasetIndex.fileName)
+        do {
+            try client.download(indexObject, to: cache.appendingPathComponent(DatasetIndex.fileName))
+        } catch {
+            throw ShardError(file: indexObject.description, error.code == .notFound
+                ? "no dataset here: the bucket has no index.json under this prefix (\(error))" : "\(error)")
+        }
+        try self.init(directory: cache, options: options, index: DatasetIndex.load(directory: cache),
+                      remote: (remote, client, remoteOptions))
+    }
+
+    private init(directory: URL, options: ReadOptions, index: DatasetIndex,
+                 remote: (url: ObjectURL, client: S3Client, options: RemoteOptions)?) throws(ShardError) {
         self.directory = directory
         self.options = options
-        index = try DatasetIndex.load(directory: directory)
+        self.index = index
         var starts = [0]
         for (i, shard) in index.shards.enumerated() {
             let (next, overflow) = starts[starts.count - 1].addingReportingOverflow(shard.samples)
@@ -47,9 +75,29 @@ public final class ShardDataset: Sendable {
             starts.append(next)
         }
         sampleStarts = starts
-        slots = index.shards.map { _ in Slot() }
+        let slots = index.shards.map { _ in Slot() }
+        self.slots = slots
         cache = Mutex(LRU())
+        if let remote {
+            remoteShards = try RemoteShards(remote: remote.url, cache: directory, client: remote.client, index: index,
+                                            options: remote.options) { shard in
+                slots[shard].state.withLock { if case .open = $0 { $0 = .closed(verified: false) } }
+            }
+        } else {
+            remoteShards = nil
+        }
     }
+
+    deinit { remoteShards?.stop() }
+
+    /// The bucket prefix the dataset streams from, or nil for a local one.
+    public var remote: ObjectURL? { remoteShards?.remote }
+
+    /// Hits, misses, downloads and read-ahead depth of a remote dataset's cache.
+    public var cacheStats: RemoteCacheStats? { remoteShards?.stats }
+
+    /// Tells a remote dataset the order its shards will be opened in, so it fetches ahead along it.
+    func scheduleReadAhead(_ shards: [Int]) { remoteShards?.schedule(shards) }
 
     /// Number of samples over all shards, quarantined ones included.
     public var count: Int { sampleStarts[sampleStarts.count - 1] }
@@ -155,10 +203,13 @@ public final class ShardDataset: Sendable {
     func open(_ shard: Int) throws(ShardError) -> ShardData {
         let data = try slots[shard].state.withLock { state throws(ShardError) -> ShardData in
             switch state {
-            case .open(let data): return data
+            case .open(let data):
+                remoteShards?.touch(shard)
+                return data
             case .failed(let error): throw error
-            case .closed(let verified):
+            case .closed(var verified):
                 do throws(ShardError) {
+                    if let remoteShards { verified = try remoteShards.acquire(shard) || verified }
                     let data = try ShardData(directory: directory, info: index.shards[shard],
                                              verify: options.verifyHashes && !verified)
                     state = .open(data)
@@ -243,11 +294,7 @@ final class ShardData: Sendable {
         let path = directory.appendingPathComponent(stored.basename).path
         name = path
         sampleCount = info.samples
-        let file = try MappedFile(path: path)
-        guard file.count == stored.bytes else {
-            throw ShardError(.damaged, file: path, "is \(file.count) bytes, the index says \(stored.bytes) (truncated or overwritten)")
-        }
-        if verify { try file.withBytes { raw throws(ShardError) in try Self.checkHashes(raw, stored, path) } }
+        let file = try Self.mapStoredFile(path: path, stored, verify: verify)
         if let compression = info.config.compression {
             let raw = try file.withBytes { zipped throws(ShardError) in
                 try compression.decompress(zipped, rawSize: info.rawData.bytes, file: path)
@@ -277,6 +324,16 @@ final class ShardData: Sendable {
             let end = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 8 &+ 4 &* j, as: UInt32.self)))
             return try body(UnsafeRawBufferPointer(rebasing: raw[begin..<end]))
         }
+    }
+
+    /// Maps a shard's stored file, checking its size (and, with `verify`, its hashes) against the index.
+    static func mapStoredFile(path: String, _ stored: ShardFileInfo, verify: Bool) throws(ShardError) -> MappedFile {
+        let file = try MappedFile(path: path)
+        guard file.count == stored.bytes else {
+            throw ShardError(.damaged, file: path, "is \(file.count) bytes, the index says \(stored.bytes) (truncated or overwritten)")
+        }
+        if verify { try file.withBytes { raw throws(ShardError) in try Self.checkHashes(raw, stored, path) } }
+        return file
     }
 
     private static func checkHashes(_ bytes: UnsafeRawBufferPointer, _ info: ShardFileInfo, _ path: String) throws(ShardError) {

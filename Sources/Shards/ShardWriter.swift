@@ -1,5 +1,14 @@
 import Foundation
 
+/// Takes each finished shard of a `ShardWriter` somewhere besides its directory (a bucket).
+public protocol ShardPublisher: AnyObject {
+    /// `file`, in the writer's directory, is complete and `index` (in progress) now lists it.
+    /// May return before the shard is published; may block to bound the work queued.
+    func publish(shard file: String, index: DatasetIndex) throws(ShardError)
+    /// Returns once every shard handed over is published, and then `index` with them.
+    func settle(index: DatasetIndex) throws(ShardError)
+}
+
 /// Writes an MDS dataset: samples are packed into `shard.NNNNN.mds` files of at most `sizeLimit`
 /// bytes, each made visible in `index.json` only once it is complete and on disk.
 ///
@@ -23,9 +32,11 @@ public final class ShardWriter {
     /// faulted in once rather than for every shard.
     private var fileBuffer: [UInt8] = []
     private var finished = false
+    /// Where finished shards go besides `directory` (a bucket), if anywhere.
+    private let publisher: ShardPublisher?
 
     /// Starts a new dataset in `directory`, which must not already hold one.
-    public convenience init(directory: URL, config: ShardConfig) throws(ShardError) {
+    public convenience init(directory: URL, config: ShardConfig, publisher: ShardPublisher? = nil) throws(ShardError) {
         let indexURL = directory.appendingPathComponent(DatasetIndex.fileName)
         guard !FileManager.default.fileExists(atPath: indexURL.path) else {
             throw ShardError(.unfinished, file: indexURL.path, "a dataset already exists here; resume it or choose another directory")
@@ -42,13 +53,13 @@ public final class ShardWriter {
                 : "cannot create the directory: permission denied or no space"
             throw ShardError(.writeFailed, file: directory.path, reason)
         }
-        try self.init(directory: directory, config: config, index: DatasetIndex(shards: []))
+        try self.init(directory: directory, config: config, index: DatasetIndex(shards: []), publisher: publisher)
     }
 
     /// Continues a dataset whose writer was killed: keeps the shards its index lists, removes files
     /// it had not yet recorded, and appends after them. The caller skips its first `samplesWritten`
     /// input samples. A finished dataset is reopened for appending the same way.
-    public convenience init(resuming directory: URL, config: ShardConfig) throws(ShardError) {
+    public convenience init(resuming directory: URL, config: ShardConfig, publisher: ShardPublisher? = nil) throws(ShardError) {
         let index = try DatasetIndex.load(directory: directory)
         if let first = index.shards.first, first.config != config {
             throw ShardError(.invalidArgument, file: directory.appendingPathComponent(DatasetIndex.fileName).path,
@@ -62,12 +73,13 @@ public final class ShardWriter {
             var info = stat()
             if lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG { unlink(path) }
         }
-        try self.init(directory: directory, config: config, index: index)
+        try self.init(directory: directory, config: config, index: index, publisher: publisher)
     }
 
     /// Takes over `index` (marking it in progress on disk) and appends after its shards.
-    private init(directory: URL, config: ShardConfig, index: DatasetIndex) throws(ShardError) {
+    private init(directory: URL, config: ShardConfig, index: DatasetIndex, publisher: ShardPublisher?) throws(ShardError) {
         self.directory = directory
+        self.publisher = publisher
         self.config = config
         self.hashAlgorithms = try Self.checkHashes(config)
         self.variableColumnCount = config.columnEncodings.filter { $0.fixedSize == nil }.count
@@ -131,6 +143,7 @@ public final class ShardWriter {
         if !pendingEnds.isEmpty { try flushShard() }
         index.inProgress = false
         try index.save(directory: directory)
+        try publisher?.settle(index: index)
         finished = true
     }
 
@@ -139,6 +152,7 @@ public final class ShardWriter {
     public func flush() throws(ShardError) {
         precondition(!finished, "flush after finish")
         if !pendingEnds.isEmpty { try flushShard() }
+        try publisher?.settle(index: index)
     }
 
     /// Number of shards finished so far.
@@ -179,6 +193,7 @@ public final class ShardWriter {
         }
         index.shards.append(ShardInfo(config: config, samples: count, rawData: rawInfo, zipData: zipInfo))
         try index.save(directory: directory)
+        try publisher?.publish(shard: (zipInfo ?? rawInfo).basename, index: index)
         samplesWritten += count
         pending.removeAll(keepingCapacity: true)
         pendingEnds.removeAll(keepingCapacity: true)

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import ObjectStore
 import PipelineCore
 
 /// Stages over plain files: list them, checksum them, write records as JSON lines.
@@ -11,10 +12,11 @@ enum FileStages {
         summary: "every file matching the patterns, as {path, bytes}",
         parameters: [
             ParameterSpec("paths", .inputs, required: true,
-                          help: "files, directories or glob patterns (`samples/**/*.mp4`)"),
+                          help: "files, directories or glob patterns (`samples/**/*.mp4`), or s3://bucket/prefix"),
         ]
     ) { parameters, environment in
-        .source(FilesSource(urls: parameters.inputs("paths"), log: environment.inputs))
+        .source(FilesSource(urls: parameters.inputs("paths"), log: environment.inputs,
+                            objects: ObjectInputs(outputDirectory: environment.outputDirectory)))
     }
 
     static let checksum = StageSpec(
@@ -50,13 +52,20 @@ enum FileStages {
     }
 }
 
-/// Lists files; a file that vanished or cannot be read is reported, not silently dropped.
+/// Lists files; a file that vanished or cannot be read is reported, not silently dropped. Objects
+/// under an `s3://` prefix are downloaded to the run's cache and listed by their local copy's path,
+/// with their URL under `object`.
 struct FilesSource: Source {
     let urls: [URL]
     let log: InputLog
+    let objects: ObjectInputs
 
     func run(_ emitter: Emitter<Sample>) throws {
         for url in urls {
+            if let prefix = ObjectInputs.object(url) {
+                try emitObjects(under: prefix, emitter)
+                continue
+            }
             guard let file = InputFile(path: url.path) else {
                 try emitter.skip(item: url.relativePath, reason: "file is missing or unreadable")
                 continue
@@ -67,6 +76,26 @@ struct FilesSource: Source {
             }
             log.record(url)
             try emitter.emit(Sample(["path": .string(url.relativePath), "bytes": .int(file.bytes)]))
+        }
+    }
+}
+
+extension FilesSource {
+    private func emitObjects(under prefix: ObjectURL, _ emitter: Emitter<Sample>) throws {
+        let found: [ObjectInfo]
+        do { found = try objects.list(prefix) } catch {
+            try emitter.skip(item: prefix.description, reason: error.description)
+            return
+        }
+        for info in found {
+            let local: URL
+            do { local = try objects.localCopy(of: info.object, size: info.size) } catch {
+                try emitter.skip(item: info.object.description, reason: error.description)
+                continue
+            }
+            log.record(local)
+            try emitter.emit(Sample(["path": .string(local.path), "bytes": .int(info.size),
+                                     "object": .string(info.object.description)]))
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Media
+import ObjectStore
 import PipelineCore
 
 /// Stages over media: a JSONL manifest of clips, video frames, audio waveforms, log-mel features.
@@ -12,11 +13,13 @@ enum MediaStages {
         type: "manifest", role: .source,
         summary: "rows of a JSONL clip manifest ({id, video, audio, caption, split}); relative paths resolved against its directory",
         parameters: [
-            ParameterSpec("path", .inputs, required: true, help: "the manifest file(s), one JSON object per line"),
+            ParameterSpec("path", .inputs, required: true,
+                          help: "the manifest file(s), one JSON object per line; s3://bucket/key (clips beside it come from the bucket)"),
             ParameterSpec("split", .string, help: "keep only rows whose `split` is this (train, test, ...)"),
         ]
     ) { parameters, environment in
-        .source(ManifestSource(urls: parameters.inputs("path"), split: parameters.string("split"), log: environment.inputs))
+        .source(ManifestSource(urls: parameters.inputs("path"), split: parameters.string("split"), log: environment.inputs,
+                               objects: ObjectInputs(outputDirectory: environment.outputDirectory)))
     }
 
     static let videoFrames = StageSpec(
@@ -224,19 +227,24 @@ struct ManifestSource: Source {
     let urls: [URL]
     let split: String?
     let log: InputLog
+    let objects: ObjectInputs
 
     func run(_ emitter: Emitter<Sample>) throws {
         for url in urls {
+            let remote = ObjectInputs.object(url)
             let text: String
-            do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-                try emitter.skip(item: url.relativePath, reason: "cannot read the manifest")
+            do {
+                let local = try remote.map { object throws(ObjectStoreError) in try objects.localCopy(of: object) } ?? url
+                text = try String(contentsOf: local, encoding: .utf8)
+                log.record(local)
+            } catch {
+                try emitter.skip(item: remote?.description ?? url.relativePath, reason: "cannot read the manifest: \(error)")
                 continue
             }
-            log.record(url)
             let directory = url.deletingLastPathComponent()
-            for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+            rows: for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
             where !line.trimmingCharacters(in: .whitespaces).isEmpty {
-                let item = "\(url.relativePath):\(number + 1)"
+                let item = "\(remote?.description ?? url.relativePath):\(number + 1)"
                 guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
                     try emitter.skip(item: item, reason: "not a JSON object")
                     continue
@@ -249,8 +257,20 @@ struct ManifestSource: Source {
                 var sample = Sample(["id": .string(id)])
                 for key in ["video", "audio", "caption", "split"] {
                     guard let value = object[key] as? String else { continue }
-                    let isPath = key == "video" || key == "audio"
-                    sample[key] = .string(isPath && !value.hasPrefix("/") ? directory.appendingPathComponent(value).relativePath : value)
+                    guard key == "video" || key == "audio" else {
+                        sample[key] = .string(value)
+                        continue
+                    }
+                    // A clip in a bucket (named by URL, or relative to a manifest in one) is decoded from a local copy.
+                    let clip = ObjectURL(value) ?? (remote != nil && !value.hasPrefix("/") ? ObjectURL(directory.absoluteString + value) : nil)
+                    if let clip {
+                        do { sample[key] = .string(try objects.localCopy(of: clip).path) } catch {
+                            try emitter.skip(item: item, reason: "\(key): \(error)")
+                            continue rows
+                        }
+                    } else {
+                        sample[key] = .string(value.hasPrefix("/") ? value : directory.appendingPathComponent(value).relativePath)
+                    }
                 }
                 for (key, value) in object.sorted(by: { $0.key < $1.key }) where sample[key] == nil {
                     if let text = value as? String { sample[key] = .string(text) }

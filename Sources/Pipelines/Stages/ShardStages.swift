@@ -1,4 +1,5 @@
 import Foundation
+import ObjectStore
 import PipelineCore
 import Shards
 
@@ -10,7 +11,8 @@ enum ShardStages {
         type: "shards", role: .source,
         summary: "samples of MDS datasets, shuffled by (seed, epoch), this rank's share; several paths mix",
         parameters: [
-            ParameterSpec("paths", .strings, required: true, help: "dataset directories (each holds index.json)"),
+            ParameterSpec("paths", .strings, required: true,
+                          help: "dataset directories (each holds index.json), or s3://bucket/prefix (cached under the output's .cache/s3)"),
             ParameterSpec("proportions", .strings,
                           help: "one share per path (0.7, 0.3); default: every dataset once per epoch"),
             ParameterSpec("shuffle", .bool, default: "true", help: "shuffle shards, then samples within blocks"),
@@ -29,13 +31,26 @@ enum ShardStages {
             ParameterSpec("start_epoch", .int(min: 0), default: "0", help: "resume: the epoch to continue"),
             ParameterSpec("start_position", .int(min: 0), default: "0",
                           help: "resume: positions of that epoch's global order already consumed by all ranks"),
+            ParameterSpec("read_ahead", .int(min: 0), default: "4", help: "s3: shards fetched ahead of the one being read"),
+            ParameterSpec("downloaders", .int(min: 1, max: 64), default: "2", help: "s3: threads downloading shards"),
+            ParameterSpec("cache_limit", .int(min: 1), help: "s3: bytes of shard files kept in the cache (at least 4x the largest shard); default: no limit"),
         ]
     ) { parameters, environment in
         let paths = parameters.strings("paths")
         var datasets: [ShardDataset] = []
+        let readOptions = ReadOptions(verifyHashes: parameters.bool("verify"))
         for path in paths {
-            let dataset = try ShardDataset(directory: URL(fileURLWithPath: path),
-                                           options: ReadOptions(verifyHashes: parameters.bool("verify")))
+            if let remote = ObjectURL(path) {
+                let cache = environment.outputDirectory.appendingPathComponent(".cache/s3/\(remote.bucket)/\(remote.key)")
+                let remoteOptions = RemoteOptions(readAhead: parameters.int("read_ahead") ?? 4, downloaders: parameters.int("downloaders") ?? 2,
+                                                  cacheLimit: parameters.int("cache_limit"))
+                let dataset = try ShardDataset(remote: remote, cache: cache, client: S3Client(), options: readOptions,
+                                               remoteOptions: remoteOptions)
+                environment.inputs.record(cache.appendingPathComponent(DatasetIndex.fileName))
+                datasets.append(dataset)
+                continue
+            }
+            let dataset = try ShardDataset(directory: URL(fileURLWithPath: path), options: readOptions)
             environment.inputs.record(dataset.directory.appendingPathComponent(DatasetIndex.fileName))
             datasets.append(dataset)
         }
@@ -69,7 +84,8 @@ enum ShardStages {
         type: "shard_writer", role: .sink,
         summary: "writes samples as an MDS dataset (opens in Python's mosaicml-streaming)",
         parameters: [
-            ParameterSpec("path", .output, required: true, help: "dataset directory, under the pipeline's output"),
+            ParameterSpec("path", .string, required: true,
+                          help: "dataset directory, under the pipeline's output; or s3://bucket/prefix (staged under the output's .cache/s3)"),
             ParameterSpec("columns", .strings, required: true,
                           help: "name:encoding per column (text:str, ids:ndarray:int32, label:int, meta:json)"),
             ParameterSpec("compression", .string, default: "none", help: "none, zstd[:level] or gz[:level]"),
@@ -79,7 +95,7 @@ enum ShardStages {
             ParameterSpec("resume", .bool, default: "false",
                           help: "continue an unfinished dataset, skipping the samples it already holds"),
         ]
-    ) { parameters, _ in
+    ) { parameters, environment in
         var columns: [String: ColumnEncoding] = [:]
         for entry in parameters.strings("columns") {
             guard let colon = entry.firstIndex(of: ":") else {
@@ -99,7 +115,14 @@ enum ShardStages {
         }
         let config = ShardConfig(columns: columns, compression: compression, hashes: hashes,
                                  sizeLimit: parameters.int("size_limit"))
-        return .sink(try ShardSink(directory: parameters.output("path")!, config: config, resume: parameters.bool("resume")))
+        let path = parameters.string("path") ?? ""
+        if let remote = ObjectURL(path) {
+            let staging = environment.outputDirectory.appendingPathComponent(".cache/s3-upload/\(remote.bucket)/\(remote.key)")
+            return .sink(try ShardSink(writer: BucketPublisher.writer(remote, staging: staging, config: config, client: S3Client(),
+                                                                       resume: parameters.bool("resume"))))
+        }
+        let directory = path.hasPrefix("/") ? URL(fileURLWithPath: path) : environment.outputDirectory.appendingPathComponent(path)
+        return .sink(try ShardSink(directory: directory, config: config, resume: parameters.bool("resume")))
     }
 }
 
@@ -192,6 +215,13 @@ extension Value {
 public final class ShardSink: Sink {
     private let writer: ShardWriter
     private var toSkip: Int
+
+    /// A sink over a writer made elsewhere (a bucket's, from `BucketPublisher.writer`), skipping
+    /// the samples it already holds.
+    public init(writer: ShardWriter) {
+        self.writer = writer
+        toSkip = writer.samplesWritten
+    }
 
     public init(directory: URL, config: ShardConfig, resume: Bool) throws(ShardError) {
         let existing = FileManager.default.fileExists(atPath: directory.appendingPathComponent(DatasetIndex.fileName).path)

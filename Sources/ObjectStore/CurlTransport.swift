@@ -1,0 +1,152 @@
+import CCurl
+import Foundation
+import Synchronization
+
+/// The status and headers (names lowercased) of one HTTP exchange.
+struct HTTPResponse: Sendable {
+    var status: Int
+    var headers: [String: String]
+}
+
+/// Blocking HTTP over libcurl's easy interface, on the caller's thread: the engine runs on threads
+/// of its own, so a transfer is a plain call, not a future. Easy handles are pooled and reused so
+/// their keep-alive connections are too.
+final class CurlTransport: Sendable {
+    /// A transfer that stalls (below one byte per second) this long is cut and reported as a timeout.
+    let stallSeconds: Int
+    let connectSeconds: Int
+    private let idle = Mutex<[EasyHandle]>([])
+
+    private static let globalInit: Bool = curl_global_init(Int(CURL_GLOBAL_ALL)) == CURLE_OK
+
+    init(stallSeconds: Int = 30, connectSeconds: Int = 10) {
+        precondition(Self.globalInit, "curl_global_init failed")
+        self.stallSeconds = stallSeconds
+        self.connectSeconds = connectSeconds
+    }
+
+    /// Sends one request. `body` (if any) is uploaded as is; the response body of a 2xx answer goes
+    /// to `receive` in pieces (return false to abort), that of any other status is kept (up to
+    /// 64 KiB) and returned in `errorBody`. Throws only when no HTTP answer arrived.
+    func perform(method: String, url: String, headers: [(String, String)], body: UnsafeRawBufferPointer?,
+                 receive: (UnsafeRawBufferPointer) -> Bool) throws(ObjectStoreError) -> (HTTPResponse, errorBody: [UInt8]) {
+        let easy = idle.withLock { $0.popLast() } ?? EasyHandle()
+        defer { idle.withLock { $0.append(easy) } }
+        let handle = easy.raw
+        curl_easy_reset(handle)
+
+        return try withoutActuallyEscaping(receive) { receive throws(ObjectStoreError) in
+            let exchange = Exchange(body: body, receive: receive)
+            let context = Unmanaged.passUnretained(exchange).toOpaque()
+            var list: UnsafeMutablePointer<curl_slist>?
+            // No `Expect: 100-continue` round trip before each upload.
+            for line in headers.map({ "\($0.0): \($0.1)" }) + ["Expect:"] { list = curl_slist_append(list, line) }
+            defer { curl_slist_free_all(list) }
+
+            sluice_curl_set_string(handle, CURLOPT_URL, url)
+            sluice_curl_set_long(handle, CURLOPT_NOSIGNAL, 1)
+            sluice_curl_set_long(handle, CURLOPT_CONNECTTIMEOUT, connectSeconds)
+            sluice_curl_set_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1)
+            sluice_curl_set_long(handle, CURLOPT_LOW_SPEED_TIME, stallSeconds)
+            sluice_curl_set_headers(handle, list)
+            sluice_curl_set_write_function(handle, CURLOPT_HEADERFUNCTION, Exchange.onHeader)
+            sluice_curl_set_pointer(handle, CURLOPT_HEADERDATA, context)
+            sluice_curl_set_write_function(handle, CURLOPT_WRITEFUNCTION, Exchange.onBody)
+            sluice_curl_set_pointer(handle, CURLOPT_WRITEDATA, context)
+            switch method {
+            case "GET": break
+            case "HEAD": sluice_curl_set_long(handle, CURLOPT_NOBODY, 1)
+            default:
+                if body != nil || method == "PUT" || method == "POST" {
+                    sluice_curl_set_long(handle, CURLOPT_UPLOAD, 1)
+                    sluice_curl_set_offset(handle, CURLOPT_INFILESIZE_LARGE, curl_off_t(body?.count ?? 0))
+                    sluice_curl_set_read_function(handle, Exchange.onRead)
+                    sluice_curl_set_pointer(handle, CURLOPT_READDATA, context)
+                }
+                if method != "PUT" { sluice_curl_set_string(handle, CURLOPT_CUSTOMREQUEST, method) }
+            }
+            let code = curl_easy_perform(handle)
+            if exchange.aborted {
+                throw ObjectStoreError(.localFile, "the download was stopped by its receiver")
+            }
+            guard code == CURLE_OK else {
+                let reason = String(cString: curl_easy_strerror(code))
+                let kind: ObjectStoreError.Code = code == CURLE_OPERATION_TIMEDOUT ? .timeout : .network
+                throw ObjectStoreError(kind, "\(method) \(Self.withoutQuery(url)): \(reason)")
+            }
+            let status = Int(sluice_curl_response_code(handle))
+            return (HTTPResponse(status: status, headers: exchange.headers), exchange.errorBody)
+        }
+    }
+
+    private static func withoutQuery(_ url: String) -> Substring { url.prefix { $0 != "?" } }
+
+    /// One curl easy handle, owned by the pool.
+    final class EasyHandle: @unchecked Sendable {
+        let raw: UnsafeMutableRawPointer
+        init() {
+            guard let handle = curl_easy_init() else { fatalError("curl_easy_init failed: out of memory") }
+            raw = handle
+        }
+        deinit { curl_easy_cleanup(raw) }
+    }
+
+    /// The state libcurl's callbacks see during one transfer.
+    private final class Exchange {
+        let body: UnsafeRawBufferPointer?
+        var sent = 0
+        let receive: (UnsafeRawBufferPointer) -> Bool
+        var status = 0
+        var headers: [String: String] = [:]
+        var errorBody: [UInt8] = []
+        var aborted = false
+
+        init(body: UnsafeRawBufferPointer?, receive: @escaping (UnsafeRawBufferPointer) -> Bool) {
+            self.body = body
+            self.receive = receive
+        }
+
+        static func from(_ pointer: UnsafeMutableRawPointer?) -> Exchange {
+            Unmanaged<Exchange>.fromOpaque(pointer!).takeUnretainedValue()
+        }
+
+        static let onHeader: curl_write_callback = { data, size, count, context in
+            let exchange = from(context)
+            let length = size * count
+            let line = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
+            if line.hasPrefix("HTTP/") {
+                // A new status line (after a 100 Continue or a redirect) starts a new header set.
+                exchange.status = Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+                exchange.headers = [:]
+            } else if let colon = line.firstIndex(of: ":") {
+                let name = line[..<colon].lowercased()
+                exchange.headers[name] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            return length
+        }
+
+        static let onBody: curl_write_callback = { data, size, count, context in
+            let exchange = from(context)
+            let length = size * count
+            let bytes = UnsafeRawBufferPointer(start: data, count: length)
+            if (200..<300).contains(exchange.status) {
+                guard exchange.receive(bytes) else {
+                    exchange.aborted = true
+                    return 0
+                }
+            } else if exchange.errorBody.count < 1 << 16 {
+                exchange.errorBody += bytes.prefix(1 << 16 - exchange.errorBody.count)
+            }
+            return length
+        }
+
+        static let onRead: curl_read_callback = { buffer, size, count, context in
+            let exchange = from(context)
+            guard let body = exchange.body, let buffer else { return 0 }
+            let n = min(size * count, body.count - exchange.sent)
+            if n > 0 { memcpy(buffer, body.baseAddress! + exchange.sent, n) }
+            exchange.sent += n
+            return n
+        }
+    }
+}

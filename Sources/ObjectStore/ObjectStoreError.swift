@@ -1,0 +1,54 @@
+/// What went wrong talking to an object store, naming the bucket, the key and the HTTP status so a
+/// user can tell a typo (404) from a wrong secret (403) from an unreachable server. Messages never
+/// hold a secret: only the access key id may appear, never the secret key or a signature.
+public struct ObjectStoreError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// The kind of failure, to match on.
+    public enum Code: String, Sendable, Equatable {
+        /// 403: wrong secret, unknown access key, or no permission.
+        case accessDenied
+        /// 404: no such key or no such bucket.
+        case notFound
+        /// 429 or 503 SlowDown: the server asks us to go slower (retried).
+        case throttled
+        /// Any other 5xx (retried).
+        case serverError
+        /// Connection refused or reset, DNS, a transfer cut short (retried).
+        case network
+        /// No progress within the timeout (retried).
+        case timeout
+        /// The request was refused for another reason (4xx): a bad bucket name, a bad range.
+        case rejected
+        /// The server answered with something we cannot read.
+        case badResponse
+        /// Endpoint, region or credentials missing or malformed; an `s3://` URL that does not parse.
+        case configuration
+        /// A local file could not be read or written.
+        case localFile
+
+        /// Worth trying again after a pause.
+        public var isTransient: Bool { [.throttled, .serverError, .network, .timeout].contains(self) }
+    }
+
+    public var code: Code
+    public var bucket: String?
+    public var key: String?
+    /// The HTTP status, when the server answered.
+    public var status: Int?
+    /// Why, in words a user can act on (the server's error code and message when it sent one).
+    public var reason: String
+
+    public init(_ code: Code, bucket: String? = nil, key: String? = nil, status: Int? = nil, _ reason: String) {
+        self.code = code
+        self.bucket = bucket
+        self.key = key
+        self.status = status
+        self.reason = reason
+    }
+
+    public var description: String {
+        var subject = ""
+        if let bucket { subject = "s3://\(bucket)" + (key.map { "/\($0)" } ?? "") + ": " }
+        let http = status.map { "HTTP \($0): " } ?? ""
+        return subject + http + reason
+    }
+}
