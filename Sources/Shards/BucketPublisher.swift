@@ -140,7 +140,7 @@ public final class BucketPublisher: ShardPublisher, @unchecked Sendable {
         do {
             try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
         } catch {
-            throw ShardError(file: staging.path, "cannot create the staging directory (\(error.localizedDescription))")
+            throw ShardError(.writeFailed, file: staging.path, "cannot create the staging directory (\(error.localizedDescription))")
         }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: staging.path)) ?? []
         for name in names where name == DatasetIndex.fileName || name.hasPrefix("shard.") {
@@ -153,7 +153,7 @@ public final class BucketPublisher: ShardPublisher, @unchecked Sendable {
         do {
             return try body()
         } catch {
-            throw ShardError(file: error.bucket.map { "s3://\($0)/" + (error.key ?? "") } ?? remote.description,
+            throw ShardError(error.code == .notFound ? .missing : .unreadable, file: error.bucket.map { "s3://\($0)/" + (error.key ?? "") } ?? remote.description,
                              "\(error.status.map { "HTTP \($0): " } ?? "")\(error.reason)")
         }
     }

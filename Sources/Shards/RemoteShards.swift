@@ -77,7 +77,7 @@ final class RemoteShards: @unchecked Sendable {
         state = State()
         let largest = shards.map(\.bytes).max() ?? 0
         if let limit = options.cacheLimit, limit < 4 * largest {
-            throw ShardError(file: remote.description, "cache_limit \(limit) is below 4x the largest shard (\(4 * largest) bytes)")
+            throw ShardError(.invalidArgument, file: remote.description, "cache_limit \(limit) is below 4x the largest shard (\(4 * largest) bytes)")
         }
         // Files a previous run left in the cache count as present (their hashes are checked on open).
         for (i, file) in shards.enumerated() where Self.size(of: path(i)) == file.bytes {
@@ -229,19 +229,19 @@ final class RemoteShards: @unchecked Sendable {
         do {
             try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
         } catch {
-            throw ShardError(file: target.path, "cannot create the cache directory (\(error.localizedDescription))")
+            throw ShardError(.writeFailed, file: target.path, "cannot create the cache directory (\(error.localizedDescription))")
         }
         do {
             try client.download(object, to: target)
         } catch {
-            throw ShardError(file: object.description, error.code == .notFound
+            throw ShardError(error.code == .notFound ? .missing : .unreadable, file: object.description, error.code == .notFound
                 ? "missing: the index lists it but the bucket has no such object (\(error))" : "\(error)")
         }
         do throws(ShardError) {
             _ = try ShardData.mapStoredFile(path: target.path, file, verify: true)
         } catch {
             unlink(target.path)
-            throw ShardError(file: object.description, sample: error.sample, error.reason)
+            throw ShardError(error.kind, file: object.description, sample: error.sample, error.reason)
         }
     }
 

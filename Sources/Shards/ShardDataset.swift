@@ -47,13 +47,13 @@ public final class ShardDataset: Sendable {
         do {
             try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
         } catch {
-            throw ShardError(file: cache.path, "cannot create the cache directory (\(error.localizedDescription))")
+            throw ShardError(.writeFailed, file: cache.path, "cannot create the cache directory (\(error.localizedDescription))")
         }
         let indexObject = remote.appending(DatasetIndex.fileName)
         do {
             try client.download(indexObject, to: cache.appendingPathComponent(DatasetIndex.fileName))
         } catch {
-            throw ShardError(file: indexObject.description, error.code == .notFound
+            throw ShardError(error.code == .notFound ? .missing : .unreadable, file: indexObject.description, error.code == .notFound
                 ? "no dataset here: the bucket has no index.json under this prefix (\(error))" : "\(error)")
         }
         try self.init(directory: cache, options: options, index: DatasetIndex.load(directory: cache),

@@ -1,0 +1,241 @@
+import Foundation
+import Models
+import Tensor
+
+/// Every setting of a Spoken Moments run (video <-> spoken-caption retrieval) and its default,
+/// written once; `sluice spoken-moments train` is built from `settings`.
+///
+/// Defaults follow the paper where it has one (Adam, a fixed learning rate of 1e-3, the AMM loss
+/// with alpha 0.5, GLU projection heads, max pooling over time), scaled to small frames and a
+/// CPU: a trainable frame CNN with the temporal shift instead of frozen ImageNet/TSM backbones.
+public struct SpokenMomentsOptions: SettingsDescribed, Sendable, Equatable {
+    /// Frame CNN: layers of stride-2 3x3 convolutions, the first `videoWidth` wide, doubling.
+    public var videoLayers = 3
+    public var videoWidth = 32
+    /// Shift a share of channels one frame forward and back before every layer but the first (TSM),
+    /// so the model can tell which way a shape moves.
+    public var temporalShift = true
+    public var pooling = TemporalPooling.max
+    /// ResDAVEnet: stem and four stages, `audioWidth` wide doubling per stage, `audioBlocks` each.
+    public var audioWidth = 32
+    public var audioBlocks = 1
+    /// The shared space.
+    public var embedding = 256
+    /// Unit-length embeddings and scores over `temperature` (cosine), instead of raw dot products.
+    public var normalize = false
+    public var temperature: Float = 0.05
+    public var loss = ContrastiveLoss.Kind.amm
+    public var alpha: Float = 0.5
+    /// MMS: the margin at the start, times `marginGrowth` every 1000 updates (the paper's schedule).
+    public var margin: Float = 0.001
+    public var marginGrowth: Float = 1.002
+    /// AMM: whether the margin is a constant (no gradient through it), and whether negative margins
+    /// become zero. Clamped and not detached by default: with raw dot products a detached margin
+    /// that starts negative (the positive below the mean negative) lets the scale run away.
+    public var detachMargin = false
+    public var clampMargin = true
+    /// Examples per forward pass under gradient caching (0: the whole batch in one pass).
+    public var chunkSize = 0
+    public var loop: LoopOptions = {
+        var loop = LoopOptions()
+        (loop.optimizer, loop.learningRate, loop.schedule, loop.warmup, loop.weightDecay, loop.clipNorm) = (.adam, 1e-3, .constant, 0, 0, 0)
+        (loop.logEvery, loop.evalEvery, loop.checkpointEvery) = (10, 100, 100)
+        return loop
+    }()
+
+    public init() {}
+
+    public static var settings: [Setting<Self>] {
+        [
+            .int("video_layers", \.videoLayers, max: 8, "frame CNN: stride-2 conv layers"),
+            .int("video_width", \.videoWidth, "frame CNN: width of the first layer (doubling after)"),
+            .flag("temporal_shift", \.temporalShift, "frame CNN: temporal shift between layers (motion)"),
+            .choice("pooling", \.pooling, "frame features over time"),
+            .int("audio_width", \.audioWidth, "ResDAVEnet: width of the stem and first stage (doubling per stage)"),
+            .int("audio_blocks", \.audioBlocks, max: 8, "ResDAVEnet: residual blocks per stage"),
+            .int("embedding", \.embedding, "size of the shared space"),
+            .flag("normalize", \.normalize, "cosine scores over the temperature instead of raw dot products"),
+            .float("temperature", \.temperature, min: 1e-4, "with normalize: the scores' temperature"),
+            .choice("loss", \.loss, "contrastive loss: nce, mms (margin schedule) or amm (adaptive margin)"),
+            .float("alpha", \.alpha, max: 1, "amm: share of the positive-to-mean-negative gap taken as margin"),
+            .float("margin", \.margin, "mms: margin at the start"),
+            .float("margin_growth", \.marginGrowth, min: 1, max: 2, "mms: factor applied to the margin every 1000 updates"),
+            .flag("detach_margin", \.detachMargin, "amm: no gradient through the margin"),
+            .flag("clamp_margin", \.clampMargin, "amm: negative margins become zero"),
+            .int("chunk_size", \.chunkSize, min: 0, "examples per forward pass under gradient caching (0: one pass)"),
+        ] + LoopOptions.settings(at: \.loop)
+    }
+
+    /// The MMS margin at update `step`.
+    public func margin(at step: Int) -> Float { margin * powf(marginGrowth, Float(step / 1000)) }
+}
+
+/// One batch of clips: frames `[B, T, 3, H, W]` in [0, 1], and the spoken captions' log-mel
+/// `[B, melBins, frames]` padded to the longest, with each caption's true frame count.
+public struct ClipBatch {
+    public var frames: Tensor
+    public var mel: Tensor
+    public var melLengths: [Int]
+
+    public init(frames: Tensor, mel: Tensor, melLengths: [Int]) { (self.frames, self.mel, self.melLengths) = (frames, mel, melLengths) }
+
+    public var count: Int { frames.shape[0] }
+
+    /// Examples `range` of the batch.
+    public func slice(_ range: Range<Int>) -> ClipBatch {
+        let lengths = Array(melLengths[range])
+        let longest = lengths.max() ?? 1
+        return ClipBatch(frames: frames.slice(axis: 0, range), mel: mel.slice(axis: 0, range).slice(axis: 2, 0..<longest),
+                         melLengths: lengths)
+    }
+}
+
+/// The Spoken Moments model on the training loop: a video tower (frame CNN, pooled over time) and
+/// a spoken-caption tower (ResDAVEnet over log-mel, masked mean over true frames), each through a
+/// GLU projection head into a shared space; scores are dot products; the loss is NCE, MMS or AMM
+/// over both directions.
+public struct SpokenMomentsTraining: TrainableModel {
+    public let video: FrameCNN, videoHead: ProjectionHead
+    public let audio: ResDAVEnet, audioHead: ProjectionHead
+    public let options: SpokenMomentsOptions
+    /// The update being taken (the MMS margin grows with it).
+    public private(set) var step = 0
+
+    public init(options: SpokenMomentsOptions, melBins: Int) {
+        var rng = RandomGenerator(seed: options.loop.seed)
+        let widths = (0..<options.videoLayers).map { options.videoWidth << $0 }
+        video = FrameCNN(widths: widths, temporalShift: options.temporalShift, rng: &rng)
+        let stages = (0..<4).map { options.audioWidth << $0 }
+        audio = ResDAVEnet(.init(melBins: melBins, stemWidth: options.audioWidth, stageWidths: stages,
+                                 blocks: Array(repeating: options.audioBlocks, count: 4)), rng: &rng)
+        videoHead = ProjectionHead(video.featureWidth, output: options.embedding, normalize: options.normalize, rng: &rng)
+        audioHead = ProjectionHead(audio.embeddingWidth, output: options.embedding, normalize: options.normalize, rng: &rng)
+        self.options = options
+    }
+
+    public var namedParameters: [(name: String, tensor: Tensor)] {
+        prefixed("video", video) + prefixed("video_head", videoHead) + prefixed("audio", audio) + prefixed("audio_head", audioHead)
+    }
+
+    public var namedBuffers: [(name: String, tensor: Tensor)] {
+        prefixedBuffers("video", video) + prefixedBuffers("audio", audio)
+    }
+
+    /// `video` and `audio` are the backbones; the heads are `heads` (a two-phase run freezes a backbone).
+    public func group(ofParameter name: String) -> String { name.hasPrefix("video.") ? "video" : name.hasPrefix("audio.") ? "audio" : "heads" }
+
+    /// `[B, embedding]` of the clips' frames and of their spoken captions.
+    public func embed(_ batch: ClipBatch, training: Bool) -> (video: Tensor, audio: Tensor) {
+        let frames = options.pooling(video.frameFeatures(batch.frames, training: training))
+        return (videoHead(frames), audioHead(audio(batch.mel, lengths: batch.melLengths, training: training)))
+    }
+
+    /// S[i][j] = <video_i, caption_j> (over the temperature when normalised).
+    public func scores(video: Tensor, audio: Tensor) -> Tensor {
+        let s = matmul(video, audio, transposeB: true)
+        return options.normalize ? s * (1 / options.temperature) : s
+    }
+
+    var contrastiveLoss: ContrastiveLoss {
+        ContrastiveLoss(kind: options.loss, margin: options.margin(at: step), alpha: options.alpha,
+                        detachMargin: options.detachMargin, clampMargin: options.clampMargin)
+    }
+
+    public func loss(on batch: ClipBatch, position: Int, context: inout ForwardContext) throws -> LossReport {
+        let (v, a) = embed(batch, training: context.training)
+        let s = scores(video: v, audio: a)
+        return LossReport(loss: contrastiveLoss(s), terms: [("score_gap", scoreGap(s))], count: batch.count)
+    }
+
+    /// With `chunk_size`, the batch goes through the towers chunk by chunk (gradient caching): the
+    /// same gradient as one pass over the whole batch.
+    public func accumulateGradients(on batch: ClipBatch, position: Int, scale: Float, context: inout ForwardContext) throws -> LossReport {
+        guard options.chunkSize > 0, options.chunkSize < batch.count else {
+            let report = try loss(on: batch, position: position, context: &context)
+            (report.loss * scale).backward()
+            return report
+        }
+        var gap: Float = 0
+        let value = try GradientCache.accumulate(
+            count: batch.count, chunkSize: options.chunkSize, context: &context,
+            embed: { range, context in
+                let (v, a) = embed(batch.slice(range), training: context.training)
+                return [v, a]
+            },
+            loss: { towers in
+                let s = scores(video: towers[0], audio: towers[1])
+                gap = scoreGap(s)
+                return contrastiveLoss(s)
+            }, scale: scale)
+        return LossReport(loss: value, terms: [("score_gap", gap)], count: batch.count)
+    }
+
+    public mutating func prepareUpdate(_ step: Int) -> Bool {
+        self.step = step
+        return false
+    }
+}
+
+/// The mean positive score minus the mean negative one: how far apart the model holds pairs.
+func scoreGap(_ s: Tensor) -> Float {
+    let b = s.shape[0], values = s.scalars
+    let positive = (0..<b).reduce(Float(0)) { $0 + values[$1 * b + $1] } / Float(b)
+    let all = values.reduce(0, +)
+    return positive - (all - positive * Float(b)) / Float(b * (b - 1))
+}
+
+/// Decoded clips held in memory, batched in a seeded order per epoch: batch `k` is a function of
+/// `k`, so a checkpoint's data position resumes the same sequence.
+public struct ClipDataset: Sendable {
+    /// Each clip's frames `[T, 3, H, W]` (float, [0, 1]) and its caption's log-mel `[frames, melBins]`.
+    public let frames: [[Float]]
+    public let mels: [[Float]]
+    public let ids: [String]
+    public let frameShape: [Int]
+    public let melBins: Int
+    public let batchSize: Int
+    public let seed: UInt64
+
+    public init(frames: [[Float]], mels: [[Float]], ids: [String], frameShape: [Int], melBins: Int, batchSize: Int, seed: UInt64) throws(TrainingError) {
+        guard frames.count == mels.count, frames.count == ids.count, batchSize >= 2, frames.count >= batchSize else {
+            throw TrainingError(.data, "clips", "\(frames.count) clips cannot fill one batch of \(batchSize) (at least 2)")
+        }
+        let perClip = frameShape.reduce(1, *)
+        if let bad = frames.firstIndex(where: { $0.count != perClip }) {
+            throw TrainingError(.data, ids[bad], "\(frames[bad].count) frame values, expected \(frameShape)")
+        }
+        if let bad = mels.firstIndex(where: { $0.isEmpty || $0.count % melBins != 0 }) {
+            throw TrainingError(.data, ids[bad], "a caption of \(mels[bad].count) values is not whole frames of \(melBins) mel bins")
+        }
+        (self.frames, self.mels, self.ids, self.frameShape, self.melBins, self.batchSize, self.seed) =
+            (frames, mels, ids, frameShape, melBins, batchSize, seed)
+    }
+
+    public var count: Int { frames.count }
+
+    /// The clips of batch `index`: full batches of a seeded permutation, a new one each epoch.
+    public func indices(ofBatch index: Int) -> [Int] {
+        let perEpoch = count / batchSize
+        var rng = RandomGenerator(seed: seed &+ UInt64(index / perEpoch) &* 0x9E37_79B9_7F4A_7C15)
+        let order = Array(0..<count).shuffled(using: &rng)
+        let start = (index % perEpoch) * batchSize
+        return Array(order[start..<start + batchSize])
+    }
+
+    public func batch(_ index: Int) -> ClipBatch { batch(of: indices(ofBatch: index)) }
+
+    /// The clips at `indices`, captions padded to the longest with its true lengths kept.
+    public func batch(of indices: [Int]) -> ClipBatch {
+        let lengths = indices.map { mels[$0].count / melBins }
+        let longest = lengths.max() ?? 1
+        var mel = [Float](repeating: 0, count: indices.count * melBins * longest)
+        for (row, clip) in indices.enumerated() {
+            // [frames, melBins] -> [melBins, longest] for this row.
+            for t in 0..<lengths[row] {
+                for m in 0..<melBins { mel[(row * melBins + m) * longest + t] = mels[clip][t * melBins + m] }
+            }
+        }
+        return ClipBatch(frames: Tensor(shape: [indices.count] + frameShape, scalars: indices.flatMap { frames[$0] }),
+                         mel: Tensor(shape: [indices.count, melBins, longest], scalars: mel), melLengths: lengths)
+    }
+}

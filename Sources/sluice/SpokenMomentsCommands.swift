@@ -1,0 +1,155 @@
+import ArgumentParser
+import Foundation
+import Media
+import Models
+import Tensor
+import Training
+
+/// `sluice spoken-moments train`.
+struct SpokenMomentsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "spoken-moments",
+        abstract: "Spoken Moments: video <-> spoken-caption retrieval with the Adaptive Mean Margin loss.",
+        subcommands: [SpokenMomentsTrain.self])
+}
+
+struct SpokenMomentsTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train video and spoken-caption towers on a clip manifest; report held-out retrieval both ways.",
+        discussion: """
+            The manifest is JSONL, one clip per line: "id", "video", "audio" (the spoken caption; the
+            video's own track when absent) and "split", paths relative to the manifest. Clips of
+            --eval-split are held out and ranked every eval_every updates: R@1/5/10, median rank and
+            mAP both ways, beside the set size and chance. A clip that cannot be decoded is reported
+            with its line and reason and left out. OUT gets checkpoint.safetensors, metrics.jsonl
+            and TensorBoard events; --resume continues with the same losses.
+              sluice spoken-moments train --manifest samples/shapes/manifest.jsonl --out out/spoken-moments
+
+            Trainer settings:
+            \(TrainerSettings<SpokenMomentsOptions>.help)
+            """)
+
+    @Option(help: ArgumentHelp("Clip manifest (JSONL).", valueName: "file")) var manifest: String
+    @Option(help: ArgumentHelp("Output directory.", valueName: "dir")) var out: String
+    @Flag(help: "Continue from OUT/checkpoint.safetensors.") var resume = false
+    @Option(help: "Frames per clip, spread evenly over it.") var frames = 8
+    @Option(help: "Frame width and height.") var size = 32
+    @Option(help: "Longest spoken caption in seconds (the paper: a 10 s window).") var seconds = 10.0
+    @Option(help: "Clips per batch (every other clip of the batch is a negative).") var batchSize = 16
+    @Option(help: "The manifest split held out for evaluation.") var evalSplit = "test"
+    @Option(help: "Math threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Trainer settings (listed above).", valueName: "setting"))
+    var settings: [String] = []
+
+    func validate() throws {
+        _ = try TrainerSettings<SpokenMomentsOptions>.parse(settings)
+        guard frames >= 1, frames <= 64, size >= 8, size <= 512, batchSize >= 2, seconds > 0, seconds <= 600 else {
+            throw ValidationError("--frames 1...64, --size 8...512, --batch-size at least 2, --seconds up to 600")
+        }
+    }
+
+    func run() throws {
+        let options = try TrainerSettings<SpokenMomentsOptions>.parse(settings)
+        ComputeThreads.configure(max(1, threads))
+        let melOptions = MelOptions()
+        let clips = try ClipManifest(path: manifest).decode(frames: frames, size: size, seconds: seconds, mel: melOptions)
+        let train = clips.filter { $0.split != evalSplit }, heldout = clips.filter { $0.split == evalSplit }
+        let frameShape = [frames, 3, size, size]
+        func dataset(_ clips: [DecodedClip], batchSize: Int) throws -> ClipDataset {
+            try ClipDataset(frames: clips.map(\.frames), mels: clips.map(\.mel), ids: clips.map(\.id), frameShape: frameShape,
+                            melBins: melOptions.melBins, batchSize: batchSize, seed: options.loop.seed)
+        }
+        let data = try dataset(train, batchSize: min(batchSize, train.count))
+        let evalSet = try heldout.count >= 2 ? dataset(heldout, batchSize: heldout.count) : nil
+        let model = SpokenMomentsTraining(options: options, melBins: melOptions.melBins)
+        printError("\(train.count) training clips, \(heldout.count) held out (\(evalSplit)); \(model.parameterCount) parameters")
+
+        let trainer = Trainer(model: model, options: options.loop)
+        let run = try TrainingRun(trainer: trainer, directory: URL(fileURLWithPath: out), name: "spoken-moments",
+                                  unit: "examples", resume: resume)
+        if resume { printError("resumed at update \(trainer.step) (batch \(trainer.dataPosition))") }
+        if let evalSet { run.evaluate = { try retrievalFigures($0, on: evalSet) } }
+        var index = 0
+        while !run.isComplete {
+            try run.feed(data.batch(index), waitingOn: "batch")
+            index += 1
+        }
+        try run.finish()
+    }
+}
+
+/// Held-out retrieval both ways, in embedding chunks, with chance beside each recall.
+func retrievalFigures(_ model: SpokenMomentsTraining, on clips: ClipDataset) throws -> [(name: String, value: Double)] {
+    var video: [Float] = [], audio: [Float] = []
+    for start in stride(from: 0, to: clips.count, by: 64) {
+        let (v, a) = model.embed(clips.batch(of: Array(start..<min(clips.count, start + 64))), training: false)
+        video += v.scalars
+        audio += a.scalars
+    }
+    let result = try PairedRetrieval(a: video, b: audio, dimension: model.options.embedding)
+    var figures: [(name: String, value: Double)] = [("set_size", Double(result.setSize)), ("chance_r1", result.forward.chance(at: 1))]
+    for (direction, f) in [("video_to_caption", result.forward), ("caption_to_video", result.backward)] {
+        figures += [1, 5, 10].map { ("\(direction)_r\($0)", f.recall[$0] ?? 0) }
+        figures += [("\(direction)_median_rank", f.medianRank), ("\(direction)_map", f.meanAveragePrecision)]
+    }
+    return figures
+}
+
+/// One clip of a manifest, decoded: frames `[T, 3, H, W]` in [0, 1], caption log-mel `[frames, mels]`.
+struct DecodedClip {
+    var id: String
+    var split: String
+    var frames: [Float]
+    var mel: [Float]
+}
+
+/// A JSONL clip manifest; paths resolve from its directory.
+struct ClipManifest {
+    let path: String
+
+    func decode(frames: Int, size: Int, seconds: Double, mel options: MelOptions) throws -> [DecodedClip] {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ValidationError("\(path): cannot read the manifest (\(error.localizedDescription))")
+        }
+        let base = URL(fileURLWithPath: path).deletingLastPathComponent()
+        let extractor = try MelExtractor(options: options)
+        var clips: [DecodedClip] = [], skipped = 0
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
+            do {
+                clips.append(try decode(line: String(line), base: base, frames: frames, size: size, seconds: seconds, extractor: extractor))
+            } catch {
+                skipped += 1
+                printError("\(path):\(number + 1): skipped: \(error)")
+            }
+        }
+        guard !clips.isEmpty else { throw ValidationError("\(path): no clip could be decoded") }
+        if skipped > 0 { printError("\(path): \(skipped) clips skipped, \(clips.count) kept") }
+        return clips
+    }
+
+    private func decode(line: String, base: URL, frames: Int, size: Int, seconds: Double, extractor: MelExtractor) throws -> DecodedClip {
+        guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+              let id = object["id"] as? String, let video = object["video"] as? String else {
+            throw ValidationError("not a JSON object with string 'id' and 'video'")
+        }
+        func resolve(_ relative: String) -> String { relative.hasPrefix("/") ? relative : base.appendingPathComponent(relative).path }
+        let batch = try VideoReader(path: resolve(video)).frames(.uniform(count: frames),
+                                                                 output: FrameOutput(size: .exact(width: size, height: size)))
+        guard batch.count == frames else { throw ValidationError("\(video): \(batch.count) frames decoded, \(frames) wanted") }
+        // N x H x W x 3 bytes -> N x 3 x H x W in [0, 1].
+        let plane = size * size
+        var pixels = [Float](repeating: 0, count: frames * 3 * plane)
+        for n in 0..<frames { for p in 0..<plane { for c in 0..<3 {
+            pixels[(n * 3 + c) * plane + p] = Float(batch.pixels[(n * plane + p) * 3 + c]) / 255
+        } } }
+        var audio = try AudioReader.load(path: resolve(object["audio"] as? String ?? video), sampleRate: extractor.options.sampleRate)
+        let limit = Int(seconds * Double(extractor.options.sampleRate))
+        if audio.samples.count > limit { audio.samples = Array(audio.samples.prefix(limit)) }
+        let spectrogram = try extractor.compute(audio)
+        guard spectrogram.frames > 0 else { throw ValidationError("caption shorter than one mel frame") }
+        return DecodedClip(id: id, split: object["split"] as? String ?? "train", frames: pixels, mel: spectrogram.values)
+    }
+}
