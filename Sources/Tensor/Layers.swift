@@ -64,14 +64,14 @@ public enum LinearKind: Sendable, Equatable {
     case monarch(nblocks: Int)
 
     /// The kind a config names: `dense` (or `linear`), or `monarch` with `nblocks` (default 4).
-    public init(config name: String, nblocks: Int? = nil) throws(ConfigError) {
+    public init(config name: String, nblocks: Int? = nil) throws(TensorError) {
         switch name.lowercased() {
         case "dense", "linear": self = .dense
         case "monarch":
             let blocks = nblocks ?? 4
-            guard blocks > 0 else { throw ConfigError(description: "nblocks must be positive, got \(blocks)") }
+            guard blocks > 0 else { throw TensorError(.invalidConfiguration, "", "nblocks must be positive, got \(blocks)") }
             self = .monarch(nblocks: blocks)
-        default: throw ConfigError(description: "unknown linear kind '\(name)' (expected dense or monarch)")
+        default: throw TensorError(.invalidConfiguration, "", "unknown linear kind '\(name)' (expected dense or monarch)")
         }
     }
 
@@ -82,11 +82,6 @@ public enum LinearKind: Sendable, Equatable {
         case .monarch(let nblocks): MonarchLinear(inFeatures, outFeatures, nblocks: nblocks, rng: &rng)
         }
     }
-}
-
-/// A model configuration value the engine cannot use.
-public struct ConfigError: Error, CustomStringConvertible {
-    public let description: String
 }
 
 /// y = x W^T + b, with W as `[out, in]` (PyTorch's layout), initialised like `torch.nn.Linear`:
@@ -139,7 +134,7 @@ public struct Embedding: Layer {
     public var namedParameters: [(name: String, tensor: Tensor)] { [("weight", weight)] }
 
     /// Vectors for `indices` laid out as `shape`: the result is `shape + [dimension]`.
-    public func callAsFunction(_ indices: [Int], shape: [Int]) throws(IndexError) -> Tensor {
+    public func callAsFunction(_ indices: [Int], shape: [Int]) throws(TensorError) -> Tensor {
         try embedding(weight, indices: indices, indexShape: shape)
     }
 }

@@ -82,7 +82,7 @@ public struct MonarchLinear: LinearMap {
     /// The Monarch layer closest (Frobenius norm) to the dense `linear`: each block slice of the
     /// weight that one pair of factor blocks produces is replaced by its truncated SVD, with
     /// sqrt(sigma) given to each factor. A Monarch matrix is recovered exactly.
-    public init(projecting linear: Linear, nblocks k: Int) throws(LinearAlgebraError) {
+    public init(projecting linear: Linear, nblocks k: Int) throws(TensorError) {
         let (outFeatures, inFeatures) = (linear.outFeatures, linear.inFeatures)
         let (shape1, shape2) = Self.factorShapes(inFeatures, outFeatures, nblocks: k)
         let (q, p) = (shape1[1], shape1[2])
@@ -118,15 +118,10 @@ public struct MonarchLinear: LinearMap {
     }
 }
 
-/// A LAPACK routine reported failure.
-public struct LinearAlgebraError: Error, CustomStringConvertible {
-    public let description: String
-}
-
 /// Thin SVD of a column-major `rows x columns` matrix (overwritten): `u` is rows x n and `vt`
 /// n x columns, column-major, with n = min(rows, columns) and `values` descending.
 func singularValueDecomposition(columnMajor a: inout [Float], rows: Int, columns: Int)
-    throws(LinearAlgebraError) -> (u: [Float], values: [Float], vt: [Float]) {
+    throws(TensorError) -> (u: [Float], values: [Float], vt: [Float]) {
     let n = min(rows, columns)
     var m32 = Int32(rows), n32 = Int32(columns), lda = Int32(rows), ldu = Int32(rows), ldvt = Int32(n)
     var values = [Float](repeating: 0, count: n)
@@ -135,12 +130,12 @@ func singularValueDecomposition(columnMajor a: inout [Float], rows: Int, columns
     let job: CChar = 0x53  // "S": the first min(m, n) singular vectors
     var jobu = job, jobvt = job
     sgesvd_(&jobu, &jobvt, &m32, &n32, &a, &lda, &values, &u, &ldu, &vt, &ldvt, &optimal, &lwork, &info, 1, 1)
-    guard info == 0 else { throw LinearAlgebraError(description: "sgesvd workspace query failed (info \(info))") }
+    guard info == 0 else { throw TensorError(.linearAlgebra, "", "sgesvd workspace query failed (info \(info))") }
     var work = [Float](repeating: 0, count: max(1, Int(optimal)))
     lwork = Int32(work.count)
     sgesvd_(&jobu, &jobvt, &m32, &n32, &a, &lda, &values, &u, &ldu, &vt, &ldvt, &work, &lwork, &info, 1, 1)
     guard info == 0 else {
-        throw LinearAlgebraError(description: "sgesvd failed on a \(rows)x\(columns) block (info \(info))")
+        throw TensorError(.linearAlgebra, "", "sgesvd failed on a \(rows)x\(columns) block (info \(info))")
     }
     return (u, values, vt)
 }

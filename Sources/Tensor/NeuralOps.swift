@@ -157,19 +157,14 @@ func logSumExp(_ row: UnsafePointer<Float>, _ width: Int) -> Float {
     return top + logf(total)
 }
 
-/// An index that came with the data (a token id, a class label) lies outside what it indexes.
-public struct IndexError: Error, CustomStringConvertible {
-    public let description: String
-}
-
 /// Rows of `weight` ([vocabulary, width]) picked by `indices`; the result has shape
 /// `indexShape + [width]`. The gradient scatter-adds into the picked rows.
-public func embedding(_ weight: Tensor, indices: [Int], indexShape: [Int]) throws(IndexError) -> Tensor {
+public func embedding(_ weight: Tensor, indices: [Int], indexShape: [Int]) throws(TensorError) -> Tensor {
     precondition(weight.rank == 2, "embedding: weight must be [vocabulary, width], got \(weight.shape)")
     precondition(indexShape.reduce(1, *) == indices.count, "embedding: \(indices.count) indices for shape \(indexShape)")
     let (vocabulary, width) = (weight.shape[0], weight.shape[1])
     if let bad = indices.firstIndex(where: { $0 < 0 || $0 >= vocabulary }) {
-        throw IndexError(description: "embedding: index \(indices[bad]) at position \(bad) is outside the table of \(vocabulary) rows")
+        throw TensorError(.indexOutOfRange, "embedding", "index \(indices[bad]) at position \(bad) is outside the table of \(vocabulary) rows")
     }
     let result = Tensor(uninitialized: indexShape + [width])
     let table = weight.storage.pointer, out = result.storage.pointer
@@ -189,12 +184,12 @@ public func embedding(_ weight: Tensor, indices: [Int], indexShape: [Int]) throw
 
 /// Mean cross-entropy of `logits` ([N, C]) against class `targets` (N of them), skipping targets
 /// equal to `ignoreIndex` (PyTorch's -100 by default). With no counted target the loss is 0.
-public func crossEntropy(_ logits: Tensor, targets: [Int], ignoreIndex: Int = -100) throws(IndexError) -> Tensor {
+public func crossEntropy(_ logits: Tensor, targets: [Int], ignoreIndex: Int = -100) throws(TensorError) -> Tensor {
     precondition(logits.rank == 2 && logits.shape[0] == targets.count,
                  "crossEntropy: logits \(logits.shape) for \(targets.count) targets")
     let classes = logits.shape[1]
     if let bad = targets.firstIndex(where: { $0 != ignoreIndex && ($0 < 0 || $0 >= classes) }) {
-        throw IndexError(description: "crossEntropy: target \(targets[bad]) at row \(bad) is outside \(classes) classes")
+        throw TensorError(.indexOutOfRange, "crossEntropy", "target \(targets[bad]) at row \(bad) is outside \(classes) classes")
     }
     let input = logits.storage.pointer
     var total: Float = 0, counted = 0

@@ -1,40 +1,31 @@
 import Foundation
 
-/// A safetensors file could not be read or written; says which file, which tensor and why.
-public struct SafeTensorsError: Error, CustomStringConvertible {
-    public let description: String
-
-    init(_ file: URL, _ reason: String) {
-        description = "\(file.path): \(reason)"
-    }
-}
-
 /// The safetensors format (Hugging Face): an 8-byte little-endian header length, a JSON header
 /// `{name: {dtype, shape, data_offsets}, "__metadata__": {string: string}}`, then the raw data.
 public enum SafeTensors {
     /// Every tensor in the file (F32, F16, BF16 and F64 are converted to Float32) and its metadata.
-    public static func read(_ file: URL) throws(SafeTensorsError) -> (tensors: [String: Tensor], metadata: [String: String]) {
+    public static func read(_ file: URL) throws(TensorError) -> (tensors: [String: Tensor], metadata: [String: String]) {
         let data: Data
         do { data = try Data(contentsOf: file, options: .alwaysMapped) } catch {
-            throw SafeTensorsError(file, "cannot read: \(error.localizedDescription)")
+            throw TensorError(.unreadableFile, file, "cannot read: \(error.localizedDescription)")
         }
-        guard data.count >= 8 else { throw SafeTensorsError(file, "shorter than the 8-byte header length") }
+        guard data.count >= 8 else { throw TensorError(.invalidFile, file, "shorter than the 8-byte header length") }
         let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
         guard headerLength <= UInt64(data.count - 8) else {
-            throw SafeTensorsError(file, "header length \(headerLength) exceeds the file size \(data.count)")
+            throw TensorError(.invalidFile, file, "header length \(headerLength) exceeds the file size \(data.count)")
         }
         let dataStart = 8 + Int(headerLength)
         let json: Any
         do { json = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<dataStart)) } catch {
-            throw SafeTensorsError(file, "header is not valid JSON")
+            throw TensorError(.invalidFile, file, "header is not valid JSON")
         }
-        guard let header = json as? [String: Any] else { throw SafeTensorsError(file, "header is not a JSON object") }
+        guard let header = json as? [String: Any] else { throw TensorError(.invalidFile, file, "header is not a JSON object") }
         var metadata: [String: String] = [:]
         var tensors: [String: Tensor] = [:]
         for (name, value) in header {
             if name == "__metadata__" {
                 guard let entries = value as? [String: String] else {
-                    throw SafeTensorsError(file, "__metadata__ must map strings to strings")
+                    throw TensorError(.invalidFile, file, "__metadata__ must map strings to strings")
                 }
                 metadata = entries
                 continue
@@ -42,22 +33,22 @@ public enum SafeTensors {
             guard let entry = value as? [String: Any], let dtype = entry["dtype"] as? String,
                   let shape = (entry["shape"] as? [Any])?.compactMap({ $0 as? Int }),
                   let offsets = (entry["data_offsets"] as? [Any])?.compactMap({ $0 as? Int }), offsets.count == 2
-            else { throw SafeTensorsError(file, "tensor '\(name)': entry needs dtype, shape and two data_offsets") }
+            else { throw TensorError(.invalidFile, file, "tensor '\(name)': entry needs dtype, shape and two data_offsets") }
             guard shape.allSatisfy({ $0 >= 0 }), (entry["shape"] as? [Any])?.count == shape.count else {
-                throw SafeTensorsError(file, "tensor '\(name)': bad shape")
+                throw TensorError(.invalidFile, file, "tensor '\(name)': bad shape")
             }
             guard let width = elementWidth[dtype] else {
-                throw SafeTensorsError(file, "tensor '\(name)': unsupported dtype \(dtype)")
+                throw TensorError(.invalidFile, file, "tensor '\(name)': unsupported dtype \(dtype)")
             }
             // Every size is checked against the file before use: a hostile header's shape or
             // offsets near 2^63 must not overflow, nor size an allocation the file cannot fill.
             guard let count = checkedProduct(shape), case (let bytes, false) = count.multipliedReportingOverflow(by: width) else {
-                throw SafeTensorsError(file, "tensor '\(name)': shape \(shape) has more elements than memory can hold")
+                throw TensorError(.invalidFile, file, "tensor '\(name)': shape \(shape) has more elements than memory can hold")
             }
             let (begin, end) = (offsets[0], offsets[1])
             let available = data.count - dataStart
             guard begin >= 0, end >= begin, end <= available, end - begin == bytes else {
-                throw SafeTensorsError(file, "tensor '\(name)': data_offsets \(offsets) do not hold \(count) \(dtype) values inside the file")
+                throw TensorError(.invalidFile, file, "tensor '\(name)': data_offsets \(offsets) do not hold \(count) \(dtype) values inside the file")
             }
             let tensor = Tensor(uninitialized: shape)
             data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
@@ -71,18 +62,18 @@ public enum SafeTensors {
 
     /// Writes `tensors` as F32 in the given order, with string `metadata`.
     public static func write(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:],
-                             to file: URL) throws(SafeTensorsError) {
+                             to file: URL) throws(TensorError) {
         var header: [String: Any] = [:]
         var offset = 0
         for (name, tensor) in tensors {
-            guard header[name] == nil else { throw SafeTensorsError(file, "tensor '\(name)' appears twice") }
+            guard header[name] == nil else { throw TensorError(.invalidFile, file, "tensor '\(name)' appears twice") }
             header[name] = ["dtype": "F32", "shape": tensor.shape, "data_offsets": [offset, offset + 4 * tensor.count]]
             offset += 4 * tensor.count
         }
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var json: Data
         do { json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]) } catch {
-            throw SafeTensorsError(file, "cannot encode the header: \(error.localizedDescription)")
+            throw TensorError(.unwritableFile, file, "cannot encode the header: \(error.localizedDescription)")
         }
         // Pad with spaces so the data starts 8-byte aligned, as the reference writer does.
         json.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8))
@@ -93,7 +84,7 @@ public enum SafeTensors {
             output.append(UnsafeBufferPointer(start: tensor.storage.pointer, count: tensor.count))
         }
         do { try output.write(to: file, options: .atomic) } catch {
-            throw SafeTensorsError(file, "cannot write: \(error.localizedDescription)")
+            throw TensorError(.unwritableFile, file, "cannot write: \(error.localizedDescription)")
         }
     }
 
@@ -127,13 +118,13 @@ extension Layer {
     /// a Hugging Face BERT checkpoint); tensors the layer does not use are ignored. Checkpoints from
     /// the original BERT release name LayerNorm's weight and bias `gamma` and `beta`: those are
     /// accepted too. Fails, naming the tensor, when one is missing or has another shape.
-    public func load(_ tensors: [String: Tensor], prefix: String = "", from file: URL) throws(SafeTensorsError) {
+    public func load(_ tensors: [String: Tensor], prefix: String = "", from file: URL) throws(TensorError) {
         for (name, parameter) in namedState {
             guard let source = tensors[prefix + name] ?? tensors[prefix + legacyLayerNormName(name)] else {
-                throw SafeTensorsError(file, "tensor '\(prefix + name)' is missing (the model needs shape \(parameter.shape))")
+                throw TensorError(.missingTensor, file, "tensor '\(prefix + name)' is missing (the model needs shape \(parameter.shape))")
             }
             guard source.shape == parameter.shape else {
-                throw SafeTensorsError(file, "tensor '\(prefix + name)' has shape \(source.shape), the model needs \(parameter.shape)")
+                throw TensorError(.shapeMismatch, file, "tensor '\(prefix + name)' has shape \(source.shape), the model needs \(parameter.shape)")
             }
             parameter.assign(source)
         }

@@ -77,7 +77,7 @@ final class SafeTensorsTests {
         var rng = RandomGenerator(seed: 1)
         let layer = Linear(3, 2, rng: &rng)
         let url = try file("weights.safetensors")
-        #expect(throws: SafeTensorsError.self) { try layer.load(["weight": .zeros([2, 3])], from: url) }
+        #expect(throws: TensorError.self) { try layer.load(["weight": .zeros([2, 3])], from: url) }
         do {
             try layer.load(["weight": .zeros([3, 2]), "bias": .zeros([2])], from: url)
             Issue.record("wrong shape accepted")

@@ -51,7 +51,7 @@ public struct BertConfig: Sendable, Equatable {
             throw ModelError(file.path, "hidden_size \(hidden) is not divisible by \(heads) heads")
         }
         if let ffn = json["ffn"] as? String {
-            do throws(ConfigError) {
+            do throws(TensorError) {
                 feedForward = try LinearKind(config: ffn, nblocks: (json["nblocks"] as? NSNumber)?.intValue)
             } catch {
                 throw ModelError(file.path, error.description)
@@ -99,7 +99,7 @@ public struct BertEmbeddings: Layer {
     }
 
     /// `tokens` (and `tokenTypes`, zeros when nil) laid out as `[batch, length]`; a token id,
-    /// type id or length the tables cannot hold is an `IndexError`.
+    /// type id or length the tables cannot hold is an `TensorError`.
     public func callAsFunction(_ tokens: [Int], tokenTypes types: [Int]? = nil, batch: Int,
                                context: inout ForwardContext) throws(ModelError) -> Tensor {
         let length = tokens.count / max(batch, 1)
@@ -108,7 +108,7 @@ public struct BertEmbeddings: Layer {
         guard length <= positions.weight.shape[0] else {
             throw ModelError("BertEmbeddings", "sequence length \(length) exceeds the \(positions.weight.shape[0]) positions")
         }
-        do throws(IndexError) {
+        do throws(TensorError) {
             let x = try words(tokens, shape: [batch, length]) + positions(Array(0..<length), shape: [length])
                 + tokenTypes(types ?? [Int](repeating: 0, count: tokens.count), shape: [batch, length])
             return norm(x).dropout(dropout, training: context.training, rng: &context.rng)

@@ -20,7 +20,7 @@ extension RetroMAEModel {
             throw ModelError(file.path, "\(bytes) bytes cannot hold the \(config.parameterCount) encoder parameters config.json describes")
         }
         self.init(config, rng: &rng)
-        do throws(SafeTensorsError) {
+        do throws(TensorError) {
             let tensors = try SafeTensors.read(file).tensors
             let encoderPrefix = tensors["bert.embeddings.word_embeddings.weight"] != nil ? "bert." : ""
             try encoder.load(tensors, prefix: encoderPrefix, from: file)
@@ -41,7 +41,7 @@ extension RetroMAEModel {
         }
         try config.writeModelConfig(to: directory.appendingPathComponent("config.json"))
         let file = directory.appendingPathComponent("model.safetensors")
-        do throws(SafeTensorsError) {
+        do throws(TensorError) {
             try SafeTensors.write(namedState, metadata: ["format": "pt"], to: file)
         } catch {
             throw ModelError(error)

@@ -10,7 +10,7 @@ public enum Checkpoint {
     static let format = "sluice-checkpoint-2"
 
     static func save(to file: URL, model: some Layer, optimizer: any Optimizer, rng: RandomGenerator, step: Int,
-                     extra: [String: String]) throws(SafeTensorsError) {
+                     extra: [String: String]) throws(TensorError) {
         let tensors = model.namedState + optimizer.state.map { ("optimizer." + $0.name, $0.tensor) }
         let metadata = [
             "format": format,
