@@ -2,13 +2,40 @@ import Foundation
 import Tensor
 
 /// A model file or input the models cannot use, naming the file (or input) and the reason.
-public struct ModelError: Error, CustomStringConvertible {
-    public let description: String
+public struct ModelError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// What kind of failure, to match without parsing the message.
+    public enum Code: String, Sendable {
+        /// A `config.json` the models cannot build from.
+        case invalidConfig
+        /// A model directory without its weights file.
+        case missingFile
+        /// Weights that do not fit the model: a tensor missing, mis-shaped, or a file too small.
+        case invalidWeights
+        /// Token ids, labels, lengths or batch arrays outside what the model takes.
+        case invalidInput
+        /// A model directory or file that cannot be written.
+        case writeFailed
+    }
 
-    public init(_ source: String, _ reason: String) { description = "\(source): \(reason)" }
+    public let code: Code
+    /// The file or input at fault.
+    public let source: String
+    public let reason: String
 
-    /// An error whose message already names its source (the engine's errors do).
-    public init(_ error: some CustomStringConvertible) { description = error.description }
+    public init(_ code: Code, _ source: String, _ reason: String) { (self.code, self.source, self.reason) = (code, source, reason) }
+
+    /// An engine error, its message kept: weights problems for file errors, input problems otherwise.
+    public init(_ error: TensorError) {
+        switch error.code {
+        case .indexOutOfRange: code = .invalidInput
+        case .invalidConfiguration, .linearAlgebra: code = .invalidConfig
+        case .unreadableFile, .invalidFile, .missingTensor, .shapeMismatch: code = .invalidWeights
+        case .unwritableFile: code = .writeFailed
+        }
+        (source, reason) = (error.source, error.reason)
+    }
+
+    public var description: String { source.isEmpty ? reason : "\(source): \(reason)" }
 }
 
 extension BertConfig {
@@ -26,7 +53,7 @@ extension BertConfig {
         do {
             try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]).write(to: url)
         } catch {
-            throw ModelError(url.path, "cannot write config: \(error.localizedDescription)")
+            throw ModelError(.writeFailed, url.path, "cannot write config: \(error.localizedDescription)")
         }
     }
 }
@@ -35,13 +62,13 @@ extension BertModel {
     /// Checks ids and length before any tensor op sees them (ops treat bad indices as bugs).
     public func validate(ids: [Int], batch: Int, length: Int, source: String) throws(ModelError) {
         guard ids.count == batch * length else {
-            throw ModelError(source, "\(ids.count) ids for a batch of \(batch) x \(length)")
+            throw ModelError(.invalidInput, source, "\(ids.count) ids for a batch of \(batch) x \(length)")
         }
         guard length <= config.maxPositions else {
-            throw ModelError(source, "sequence length \(length) exceeds max_position_embeddings \(config.maxPositions)")
+            throw ModelError(.invalidInput, source, "sequence length \(length) exceeds max_position_embeddings \(config.maxPositions)")
         }
         if let bad = ids.firstIndex(where: { $0 < 0 || $0 >= config.vocabularySize }) {
-            throw ModelError(source, "token id \(ids[bad]) in row \(bad / max(length, 1)) is outside the vocabulary of \(config.vocabularySize)")
+            throw ModelError(.invalidInput, source, "token id \(ids[bad]) in row \(bad / max(length, 1)) is outside the vocabulary of \(config.vocabularySize)")
         }
     }
 

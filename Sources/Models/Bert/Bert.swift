@@ -24,14 +24,14 @@ public struct BertConfig: Sendable, Equatable {
     public init(configFile file: URL) throws(ModelError) {
         let object: Any
         do { object = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) } catch {
-            throw ModelError(file.path, "cannot read a JSON object (\(error.localizedDescription))")
+            throw ModelError(.invalidConfig, file.path, "cannot read a JSON object (\(error.localizedDescription))")
         }
-        guard let json = object as? [String: Any] else { throw ModelError(file.path, "not a JSON object") }
+        guard let json = object as? [String: Any] else { throw ModelError(.invalidConfig, file.path, "not a JSON object") }
         func int(_ key: String, _ fallback: Int) throws(ModelError) -> Int {
             guard let value = json[key] else { return fallback }
             let limit = Self.limits[key] ?? Int(Int32.max)
             guard let number = value as? Int, number > 0, number <= limit else {
-                throw ModelError(file.path, "'\(key)' must be an integer from 1 to \(limit), not \(value)")
+                throw ModelError(.invalidConfig, file.path, "'\(key)' must be an integer from 1 to \(limit), not \(value)")
             }
             return number
         }
@@ -45,16 +45,16 @@ public struct BertConfig: Sendable, Equatable {
         if let p = json["hidden_dropout_prob"] as? Double, p >= 0, p < 1 { dropout = Float(p) }
         if let eps = json["layer_norm_eps"] as? Double, eps > 0, eps < 1 { layerNormEps = Float(eps) }
         if let activation = json["hidden_act"] as? String, activation != "gelu" {
-            throw ModelError(file.path, "hidden_act '\(activation)' is not supported (only 'gelu')")
+            throw ModelError(.invalidConfig, file.path, "hidden_act '\(activation)' is not supported (only 'gelu')")
         }
         guard hidden % heads == 0 else {
-            throw ModelError(file.path, "hidden_size \(hidden) is not divisible by \(heads) heads")
+            throw ModelError(.invalidConfig, file.path, "hidden_size \(hidden) is not divisible by \(heads) heads")
         }
         if let ffn = json["ffn"] as? String {
             do throws(TensorError) {
                 feedForward = try LinearKind(config: ffn, nblocks: (json["nblocks"] as? NSNumber)?.intValue)
             } catch {
-                throw ModelError(file.path, error.description)
+                throw ModelError(.invalidConfig, file.path, error.description)
             }
         }
     }
@@ -106,7 +106,7 @@ public struct BertEmbeddings: Layer {
         precondition(batch * length == tokens.count && (types == nil || types?.count == tokens.count),
                      "BertEmbeddings: \(tokens.count) tokens (\(types?.count ?? 0) types) as \(batch) rows")
         guard length <= positions.weight.shape[0] else {
-            throw ModelError("BertEmbeddings", "sequence length \(length) exceeds the \(positions.weight.shape[0]) positions")
+            throw ModelError(.invalidInput, "BertEmbeddings", "sequence length \(length) exceeds the \(positions.weight.shape[0]) positions")
         }
         do throws(TensorError) {
             let x = try words(tokens, shape: [batch, length]) + positions(Array(0..<length), shape: [length])

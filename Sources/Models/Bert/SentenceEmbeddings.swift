@@ -15,7 +15,7 @@ extension BertModel {
     public func sentenceEmbeddings(_ sequences: [[Int32]], padId: Int32, pooling: Pooling, normalize: Bool,
                                    context: inout ForwardContext) throws -> Tensor {
         let n = sequences.count, length = sequences.map(\.count).max() ?? 0
-        guard n > 0, length > 0 else { throw ModelError("sentences", "no tokens to embed") }
+        guard n > 0, length > 0 else { throw ModelError(.invalidInput, "sentences", "no tokens to embed") }
         var ids = [Int](repeating: Int(padId), count: n * length)
         var valid = [UInt8](repeating: 0, count: n * length)
         for (row, sequence) in sequences.enumerated() {
@@ -63,7 +63,7 @@ public struct SentenceEncoder {
     public init(encoder: BertModel, tokenizer: BertTokenizer, pooling: Pooling = .cls, normalize: Bool = false,
                 maxLength: Int? = nil) throws(ModelError) {
         guard tokenizer.vocabulary.count <= encoder.config.vocabularySize else {
-            throw ModelError("vocabulary", "\(tokenizer.vocabulary.count) tokens but the model has vocab_size \(encoder.config.vocabularySize)")
+            throw ModelError(.invalidInput, "vocabulary", "\(tokenizer.vocabulary.count) tokens but the model has vocab_size \(encoder.config.vocabularySize)")
         }
         var tokenizer = tokenizer
         tokenizer.truncation = min(maxLength ?? encoder.config.maxPositions, encoder.config.maxPositions)

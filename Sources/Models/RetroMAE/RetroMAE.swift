@@ -71,10 +71,10 @@ public struct RetroMAEModel: Layer {
         try encoder.validate(ids: decoderIds, batch: b, length: length, source: "decoder input")
         guard batch.decoderAttentionMask.count == b * length * length, batch.attentionMask.count == b * length,
               batch.encoderLabels.count == b * length, batch.decoderLabels.count == b * length else {
-            throw ModelError("batch", "masks or labels do not match a batch of \(b) x \(length)")
+            throw ModelError(.invalidInput, "batch", "masks or labels do not match a batch of \(b) x \(length)")
         }
         if let order = embeddingOrder, order.sorted() != Array(0..<b) {
-            throw ModelError("embeddingOrder", "\(order) is not a permutation of 0..<\(b)")
+            throw ModelError(.invalidInput, "embeddingOrder", "\(order) is not a permutation of 0..<\(b)")
         }
 
         let states = try encoder(encoderIds, valid: batch.attentionMask, batch: b, length: length, context: &context)
@@ -103,7 +103,7 @@ public struct RetroMAEModel: Layer {
         guard !rows.isEmpty else { return (Tensor(0), TokenAccuracy()) }
         let targets = rows.map { Int(labels[$0]) }
         if let bad = targets.first(where: { $0 < 0 || $0 >= config.vocabularySize }) {
-            throw ModelError("labels", "label \(bad) is outside the vocabulary of \(config.vocabularySize)")
+            throw ModelError(.invalidInput, "labels", "label \(bad) is outside the vocabulary of \(config.vocabularySize)")
         }
         let logits = head(try embedding(states, indices: rows, indexShape: [rows.count]))
         return (try crossEntropy(logits, targets: targets), accuracy(logits, targets: targets))

@@ -13,11 +13,11 @@ extension RetroMAEModel {
         let file = directory.appendingPathComponent("model.safetensors")
         let bytes = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? NSNumber)?.intValue
         guard let bytes else {
-            throw ModelError(directory.path, "no model.safetensors (save PyTorch models with safe_serialization=True)")
+            throw ModelError(.missingFile, directory.path, "no model.safetensors (save PyTorch models with safe_serialization=True)")
         }
         // Checked before allocating: the weights (16-bit at the least) must fit in the file.
         guard config.parameterCount <= bytes / 2 else {
-            throw ModelError(file.path, "\(bytes) bytes cannot hold the \(config.parameterCount) encoder parameters config.json describes")
+            throw ModelError(.invalidWeights, file.path, "\(bytes) bytes cannot hold the \(config.parameterCount) encoder parameters config.json describes")
         }
         self.init(config, rng: &rng)
         do throws(TensorError) {
@@ -37,7 +37,7 @@ extension RetroMAEModel {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
-            throw ModelError(directory.path, "cannot create directory: \(error.localizedDescription)")
+            throw ModelError(.writeFailed, directory.path, "cannot create directory: \(error.localizedDescription)")
         }
         try config.writeModelConfig(to: directory.appendingPathComponent("config.json"))
         let file = directory.appendingPathComponent("model.safetensors")

@@ -32,12 +32,12 @@ public struct CaptionEncoder: Layer {
     /// padded internally). An id outside the vocabulary is an error naming it.
     public func callAsFunction(_ captions: [[Int32]]) throws(ModelError) -> Tensor {
         let length = captions.map(\.count).max() ?? 0
-        guard !captions.isEmpty else { throw ModelError("captions", "no captions to encode") }
-        if let empty = captions.firstIndex(where: \.isEmpty) { throw ModelError("captions", "caption \(empty) has no tokens") }
+        guard !captions.isEmpty else { throw ModelError(.invalidInput, "captions", "no captions to encode") }
+        if let empty = captions.firstIndex(where: \.isEmpty) { throw ModelError(.invalidInput, "captions", "caption \(empty) has no tokens") }
         let vocabulary = embedding.weight.shape[0]
         for (row, caption) in captions.enumerated() {
             if let bad = caption.first(where: { $0 < 0 || Int($0) >= vocabulary }) {
-                throw ModelError("captions", "token id \(bad) in caption \(row) is outside the vocabulary of \(vocabulary)")
+                throw ModelError(.invalidInput, "captions", "token id \(bad) in caption \(row) is outside the vocabulary of \(vocabulary)")
             }
         }
         // Padding positions look up id 0 and are then excluded by the pooling.

@@ -16,7 +16,7 @@ public struct FrozenBertEncoder {
         let model = try RetroMAEModel(directory: directory, rng: &rng)
         let tokenizer: BertTokenizer
         do { tokenizer = try BertTokenizer(vocabFile: directory.appendingPathComponent("vocab.txt")) } catch {
-            throw ModelError(error)
+            throw ModelError(.missingFile, "", error.description)  // names the vocab.txt it tried
         }
         for parameter in model.encoder.parameters { parameter.requiresGrad = false }
         sentences = try SentenceEncoder(encoder: model.encoder, tokenizer: tokenizer, pooling: .mean, maxLength: maxLength)

@@ -51,10 +51,10 @@ public struct RankingFigures: Sendable, Equatable {
     }
 
     /// Dot-product scores of `queries` `[Q, dimension]` against `candidates` `[P, dimension]`.
-    public static func scores(queries: [Float], candidates: [Float], dimension: Int) throws(ModelError) -> [Float] {
+    public static func scores(queries: [Float], candidates: [Float], dimension: Int) throws(TrainingError) -> [Float] {
         let (q, p) = (queries.count / max(dimension, 1), candidates.count / max(dimension, 1))
         guard dimension > 0, q > 0, p > 0, q * dimension == queries.count, p * dimension == candidates.count else {
-            throw ModelError("retrieval", "\(queries.count) query and \(candidates.count) candidate values do not make rows of dimension \(dimension)")
+            throw TrainingError(.data, "retrieval", "\(queries.count) query and \(candidates.count) candidate values do not make rows of dimension \(dimension)")
         }
         return GradMode.withoutGradients {
             matmul(Tensor(shape: [q, dimension], scalars: queries), Tensor(shape: [p, dimension], scalars: candidates),
@@ -74,10 +74,10 @@ public struct PairedRetrieval: Sendable {
     public var setSize: Int
     public var sets: Int
 
-    public init(a: [Float], b: [Float], dimension: Int, subsetSize: Int = 1000, subsets: Int = 5, seed: UInt64 = 0) throws(ModelError) {
+    public init(a: [Float], b: [Float], dimension: Int, subsetSize: Int = 1000, subsets: Int = 5, seed: UInt64 = 0) throws(TrainingError) {
         let count = a.count / max(dimension, 1)
         guard count >= 2, a.count == b.count, count * dimension == a.count else {
-            throw ModelError("retrieval", "\(a.count) and \(b.count) values are not two sets of at least 2 paired rows of dimension \(dimension)")
+            throw TrainingError(.data, "retrieval", "\(a.count) and \(b.count) values are not two sets of at least 2 paired rows of dimension \(dimension)")
         }
         var groups: [[Int]] = [Array(0..<count)]
         if count > subsetSize {

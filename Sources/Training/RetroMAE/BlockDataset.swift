@@ -14,9 +14,9 @@ public struct BlockDataset: Sendable {
     let order: EpochOrder
 
     /// Fails when there are fewer blocks than one batch.
-    public init(blocks: [[Int32]], batchSize: Int, collator: RetroMAECollator, seed: UInt64) throws(ModelError) {
+    public init(blocks: [[Int32]], batchSize: Int, collator: RetroMAECollator, seed: UInt64) throws(TrainingError) {
         guard batchSize > 0, blocks.count >= batchSize else {
-            throw ModelError("dataset", "\(blocks.count) blocks cannot fill one batch of \(batchSize)")
+            throw TrainingError(.data, "dataset", "\(blocks.count) blocks cannot fill one batch of \(batchSize)")
         }
         (self.blocks, self.batchSize, self.collator, self.seed) = (blocks, batchSize, collator, seed)
         order = EpochOrder(count: blocks.count, seed: seed)

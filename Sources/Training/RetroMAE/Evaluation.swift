@@ -17,12 +17,12 @@ extension RetroMAEModel {
     /// Mean losses and pooled accuracies over `batches`, dropout off. Batches of one sequence have
     /// nothing to shuffle with and are rejected.
     public func evaluate(_ batches: [RetroMAEBatch]) throws -> RetroMAEEvaluation {
-        guard !batches.isEmpty else { throw ModelError("evaluation", "no batches") }
+        guard !batches.isEmpty else { throw TrainingError(.data, "evaluation", "no batches") }
         var result = RetroMAEEvaluation(encoderLoss: 0, decoderLoss: 0, shuffledDecoderLoss: 0,
                                         encoderAccuracy: .init(), decoderAccuracy: .init())
         var context = ForwardContext.inference
         for batch in batches {
-            guard batch.batchSize > 1 else { throw ModelError("evaluation", "a batch of one sequence cannot be shuffled") }
+            guard batch.batchSize > 1 else { throw TrainingError(.data, "evaluation", "a batch of one sequence cannot be shuffled") }
             let rotated = Array(1..<batch.batchSize) + [0]
             let (output, shuffled) = try GradMode.withoutGradients {
                 (try self(batch, context: &context), try self(batch, context: &context, embeddingOrder: rotated))

@@ -45,9 +45,9 @@ public struct PairDataset: Sendable {
 
     /// Tokenizes `pairs` (truncated to `maxLength`, special tokens included); `PairReader`'s
     /// `TextPair`s have these fields.
-    public init(pairs: [(query: String, positive: String, negatives: [String])], tokenizer: BertTokenizer, maxLength: Int, batchSize: Int, seed: UInt64) throws(ModelError) {
+    public init(pairs: [(query: String, positive: String, negatives: [String])], tokenizer: BertTokenizer, maxLength: Int, batchSize: Int, seed: UInt64) throws(TrainingError) {
         guard batchSize > 0, pairs.count >= batchSize else {
-            throw ModelError("pairs", "\(pairs.count) pairs cannot fill one batch of \(batchSize)")
+            throw TrainingError(.data, "pairs", "\(pairs.count) pairs cannot fill one batch of \(batchSize)")
         }
         var tokenizer = tokenizer
         tokenizer.truncation = maxLength
