@@ -61,7 +61,8 @@ public struct ConfigNode: Sendable {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { Array($0.unicodeScalars) }
         let pattern = Array(key.unicodeScalars)
         let blockColumn = mark.column - 1
-        for row in (mark.line - 1)..<lines.count where row >= 0 {
+        guard mark.line >= 1, mark.line <= lines.count, blockColumn >= 0 else { return nil }
+        for row in (mark.line - 1)..<lines.count {
             let line = lines[row]
             var start = row == mark.line - 1 ? blockColumn + pattern.count : 0
             while start + pattern.count <= line.count {
