@@ -17,7 +17,7 @@ struct RunManifest {
         let time = ISO8601DateFormatter()
         var seeds: [String: Any] = [:]
         for stage in plan.stages {
-            if let seed = stage.parameters.int("seed") { seeds["\(stage.name).seed"] = seed }
+            if let seed = stage.parameters.optionalInt("seed") { seeds["\(stage.name).seed"] = seed }
         }
         let encoder = JSONEncoder()
         let stages = try JSONSerialization.jsonObject(with: encoder.encode(report.snapshot.stages))

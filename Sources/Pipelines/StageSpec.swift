@@ -78,25 +78,45 @@ public enum ParameterValue: Sendable, Equatable {
 }
 
 /// A stage's parameters after validation: typed, defaults filled in.
+///
+/// A parameter with a default (or a required one) always has a value once the file is checked, so
+/// its accessor is not optional: `int("workers")`. One that may be left out is read with the
+/// `optional` accessors: `optionalInt("max_length")`. Asking for an absent value the spec promised
+/// is a bug in the stage, not in the file, and stops with the stage and key named.
 public struct StageParameters: Sendable {
     public var stageName: String
     var values: [String: ParameterValue]
 
-    public func string(_ key: String) -> String? {
+    public func optionalString(_ key: String) -> String? {
         if case let .string(value)? = values[key] { return value }
         return nil
     }
-    public func bool(_ key: String) -> Bool {
-        if case let .bool(value)? = values[key] { return value }
-        return false
-    }
-    public func int(_ key: String) -> Int? {
+    public func optionalInt(_ key: String) -> Int? {
         if case let .int(value)? = values[key] { return value }
         return nil
     }
-    public func double(_ key: String) -> Double? {
+    public func optionalDouble(_ key: String) -> Double? {
         if case let .double(value)? = values[key] { return value }
         return nil
+    }
+    public func optionalOutput(_ key: String) -> URL? {
+        if case let .output(value)? = values[key] { return value }
+        return nil
+    }
+    public func optionalDuration(_ key: String) -> Duration? {
+        if case let .duration(value)? = values[key] { return value }
+        return nil
+    }
+
+    public func string(_ key: String) -> String { promised(optionalString(key), key) }
+    public func int(_ key: String) -> Int { promised(optionalInt(key), key) }
+    public func double(_ key: String) -> Double { promised(optionalDouble(key), key) }
+    public func output(_ key: String) -> URL { promised(optionalOutput(key), key) }
+    public func duration(_ key: String) -> Duration { promised(optionalDuration(key), key) }
+
+    public func bool(_ key: String) -> Bool {
+        if case let .bool(value)? = values[key] { return value }
+        return false
     }
     public func strings(_ key: String) -> [String] {
         if case let .strings(value)? = values[key] { return value }
@@ -106,13 +126,10 @@ public struct StageParameters: Sendable {
         if case let .inputs(value)? = values[key] { return value }
         return []
     }
-    public func output(_ key: String) -> URL? {
-        if case let .output(value)? = values[key] { return value }
-        return nil
-    }
-    public func duration(_ key: String) -> Duration? {
-        if case let .duration(value)? = values[key] { return value }
-        return nil
+
+    private func promised<T>(_ value: T?, _ key: String) -> T {
+        guard let value else { preconditionFailure("stage \(stageName): parameter '\(key)' has neither a default nor a value") }
+        return value
     }
 }
 

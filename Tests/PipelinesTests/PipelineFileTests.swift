@@ -30,7 +30,7 @@ struct PipelineFileTests {
         #expect(plan.stages[1].workers == 3)
         #expect(plan.stages[1].ordered == false)
         #expect(plan.stages[1].parameters.string("algorithm") == "md5")
-        #expect(plan.stages[2].parameters.output("path")?.relativePath == "out/sums/sums.jsonl")
+        #expect(plan.stages[2].parameters.output("path").relativePath == "out/sums/sums.jsonl")
         #expect(plan.options.errorPolicy == .skip)
         #expect(plan.options.itemTimeout == .milliseconds(250))
         #expect(plan.options.chunkSize == 8)

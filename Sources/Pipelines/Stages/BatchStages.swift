@@ -16,8 +16,8 @@ enum BatchStages {
         ]
     ) { parameters, _ in
         .transform(SampleBatcher(
-            size: parameters.int("size") ?? 1, dropLast: parameters.bool("drop_last"),
-            padValue: parameters.int("pad_value")))
+            size: parameters.int("size"), dropLast: parameters.bool("drop_last"),
+            padValue: parameters.optionalInt("pad_value")))
     }
 }
 

@@ -38,10 +38,10 @@ enum FeatureStages {
         ] + common
     ) { parameters, _ in
         let encoder = try videoEncoder(parameters)
-        let field = parameters.string("field") ?? "frames"
-        let pooling = parameters.string("pooling").flatMap(TemporalPooling.init)
+        let field = parameters.string("field")
+        let pooling = parameters.optionalString("pooling").flatMap(TemporalPooling.init)
         configureThreads(parameters)
-        return .transform(BatchedEncoder(parameters, field: field, output: parameters.string("output") ?? "video_features") { sample in
+        return .transform(BatchedEncoder(parameters, field: field, output: parameters.string("output")) { sample in
             try clipTensor(sample, field: field)
         } encode: { clips in
             let features = encoder.frameFeatures(concat(clips.map { $0.reshaped([1] + $0.shape) }, axis: 0), training: false)
@@ -66,12 +66,12 @@ enum FeatureStages {
             throw PlanError("stage '\(parameters.stageName)': widths must be positive integers, got \(texts)")
         }
         if !widths.isEmpty { (config.stageWidths, config.blocks) = (widths, widths.map { _ in 2 }) }
-        var rng = RandomGenerator(seed: UInt64(bitPattern: Int64(parameters.int("seed") ?? 0)))
+        var rng = RandomGenerator(seed: UInt64(bitPattern: Int64(parameters.int("seed"))))
         let model = ResDAVEnet(config, rng: &rng), melBins = config.melBins
         try loadWeights(model, parameters)
-        let field = parameters.string("field") ?? "mel"
+        let field = parameters.string("field")
         configureThreads(parameters)
-        return .transform(BatchedEncoder(parameters, field: field, output: parameters.string("output") ?? "audio_features", groupByShape: false) { sample in
+        return .transform(BatchedEncoder(parameters, field: field, output: parameters.string("output"), groupByShape: false) { sample in
             guard case let .array(mel)? = sample[field], mel.dtype == .float32, mel.shape.count == 2,
                   mel.shape[1] == melBins, mel.shape[0] > 0 else {
                 throw StageError(item: sample.itemDescription,
@@ -92,18 +92,18 @@ enum FeatureStages {
 
     /// The one place a feature stage decides how many threads the math gets.
     private static func configureThreads(_ parameters: StageParameters) {
-        let requested = parameters.int("threads") ?? 0
+        let requested = parameters.int("threads")
         ComputeThreads.configure(requested > 0 ? requested : max(1, ProcessInfo.processInfo.activeProcessorCount / 2))
     }
 
     private static func videoEncoder(_ parameters: StageParameters) throws -> any FrameEncoder {
-        var rng = RandomGenerator(seed: UInt64(bitPattern: Int64(parameters.int("seed") ?? 0)))
+        var rng = RandomGenerator(seed: UInt64(bitPattern: Int64(parameters.int("seed"))))
         let shift = parameters.bool("temporal_shift")
         let encoder: any FrameEncoder
-        if parameters.string("model") == "frame_cnn" {
+        if parameters.optionalString("model") == "frame_cnn" {
             encoder = FrameCNN(temporalShift: shift, rng: &rng)
         } else {
-            let depth: ResNet.Depth = switch parameters.string("model") {
+            let depth: ResNet.Depth = switch parameters.optionalString("model") {
             case "resnet34": .resnet34
             case "resnet50": .resnet50
             default: .resnet18
@@ -167,7 +167,7 @@ struct BatchedEncoder: Transform {
 
     init(_ parameters: StageParameters, field: String, output: String, groupByShape: Bool = true,
          prepare: @escaping @Sendable (Sample) throws -> Tensor, encode: @escaping ([Tensor]) -> [Tensor]) {
-        batch = parameters.int("batch") ?? 8
+        batch = parameters.int("batch")
         input = parameters.bool("keep_input") ? nil : field
         (self.output, self.groupByShape, self.prepare, self.encode) = (output, groupByShape, prepare, encode)
     }

@@ -29,8 +29,8 @@ enum FileStages {
         ],
         parallel: true
     ) { parameters, _ in
-        let digest = Digest(rawValue: parameters.string("algorithm") ?? "sha256") ?? .sha256
-        let field = parameters.string("field") ?? "path"
+        let digest = Digest(rawValue: parameters.string("algorithm")) ?? .sha256
+        let field = parameters.string("field")
         return .map { sample in
             guard case let .string(path)? = sample[field] else {
                 throw StageError(item: sample.itemDescription, reason: "no string field '\(field)' to read a file from")
@@ -48,7 +48,7 @@ enum FileStages {
             ParameterSpec("path", .output, required: true, help: "output file, relative to the pipeline's output"),
         ]
     ) { parameters, _ in
-        .sink(try JSONLinesSink(url: parameters.output("path")!))
+        .sink(try JSONLinesSink(url: parameters.output("path")))
     }
 }
 

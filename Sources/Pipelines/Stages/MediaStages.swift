@@ -18,7 +18,7 @@ enum MediaStages {
             ParameterSpec("split", .string, help: "keep only rows whose `split` is this (train, test, ...)"),
         ]
     ) { parameters, environment in
-        .source(ManifestSource(urls: parameters.inputs("path"), split: parameters.string("split"), log: environment.inputs,
+        .source(ManifestSource(urls: parameters.inputs("path"), split: parameters.optionalString("split"), log: environment.inputs,
                                objects: ObjectInputs(outputDirectory: environment.outputDirectory)))
     }
 
@@ -51,9 +51,9 @@ enum MediaStages {
         ],
         parallel: true
     ) { parameters, _ in
-        let field = parameters.string("field") ?? "video", output = parameters.string("output") ?? "frames"
+        let field = parameters.string("field"), output = parameters.string("output")
         let frameOutput = try frameOutput(parameters)
-        let threads = parameters.int("threads") ?? 1, normalised = parameters.string("format") == "float32"
+        let threads = parameters.int("threads"), normalised = parameters.optionalString("format") == "float32"
         let selection = try frameSelection(parameters)
         return .map { sample in
             let path = try stringField(field, of: sample)
@@ -84,10 +84,10 @@ enum MediaStages {
         ],
         parallel: true
     ) { parameters, _ in
-        let field = parameters.string("field") ?? "audio", output = parameters.string("output") ?? "waveform"
-        let rate = parameters.int("sample_rate") ?? 16000, mono = parameters.bool("mono")
-        let seconds = parameters.double("seconds"), random = parameters.bool("random_window")
-        let seed = UInt64(bitPattern: Int64(parameters.int("seed") ?? 0))
+        let field = parameters.string("field"), output = parameters.string("output")
+        let rate = parameters.int("sample_rate"), mono = parameters.bool("mono")
+        let seconds = parameters.optionalDouble("seconds"), random = parameters.bool("random_window")
+        let seed = UInt64(bitPattern: Int64(parameters.int("seed")))
         return .map { sample in
             let path = try stringField(field, of: sample)
             var out = sample
@@ -126,20 +126,20 @@ enum MediaStages {
         ],
         parallel: true
     ) { parameters, _ in
-        let field = parameters.string("field") ?? "waveform", output = parameters.string("output") ?? "mel"
+        let field = parameters.string("field"), output = parameters.string("output")
         var options = MelOptions()
-        options.fftSize = parameters.int("n_fft") ?? options.fftSize
-        options.windowLength = parameters.int("win_length") ?? options.windowLength
-        options.hopLength = parameters.int("hop_length") ?? options.hopLength
-        options.window = parameters.string("window").flatMap(MelOptions.Window.init) ?? options.window
-        options.melBins = parameters.int("n_mels") ?? options.melBins
-        options.minFrequency = parameters.double("fmin") ?? options.minFrequency
-        options.maxFrequency = parameters.double("fmax")
-        options.scale = parameters.string("mel_scale").flatMap(MelOptions.Scale.init) ?? options.scale
-        options.power = parameters.double("power") ?? options.power
-        options.preEmphasis = parameters.double("preemphasis").flatMap { $0 > 0 ? $0 : nil }
+        options.fftSize = parameters.int("n_fft")
+        options.windowLength = parameters.int("win_length")
+        options.hopLength = parameters.int("hop_length")
+        options.window = parameters.optionalString("window").flatMap(MelOptions.Window.init) ?? options.window
+        options.melBins = parameters.int("n_mels")
+        options.minFrequency = parameters.double("fmin")
+        options.maxFrequency = parameters.optionalDouble("fmax")
+        options.scale = parameters.optionalString("mel_scale").flatMap(MelOptions.Scale.init) ?? options.scale
+        options.power = parameters.double("power")
+        options.preEmphasis = parameters.optionalDouble("preemphasis").flatMap { $0 > 0 ? $0 : nil }
         options.decibels = parameters.bool("decibels")
-        options.topDecibels = parameters.double("top_db").flatMap { $0 > 0 ? $0 : nil }
+        options.topDecibels = parameters.optionalDouble("top_db").flatMap { $0 > 0 ? $0 : nil }
         // The rate comes with each waveform; checked here at the highest rate, so every other
         // option is reported before the run starts (fmax is checked again against each item's rate).
         var checked = options
@@ -168,14 +168,14 @@ enum MediaStages {
 
     /// The frame output the parameters ask for; a malformed size is a configuration error.
     private static func frameOutput(_ parameters: StageParameters) throws -> FrameOutput {
-        var output = FrameOutput(filter: parameters.string("filter").flatMap(ScaleFilter.init) ?? .bicubic,
+        var output = FrameOutput(filter: parameters.optionalString("filter").flatMap(ScaleFilter.init) ?? .bicubic,
                                  autorotate: parameters.bool("autorotate"))
-        guard let text = parameters.string("size") else { return output }
+        guard let text = parameters.optionalString("size") else { return output }
         guard let (width, height) = FrameSize.dimensions(text) else {
             throw PlanError("stage '\(parameters.stageName)': size '\(text)' is not WxH, e.g. 224x224")
         }
-        output.size = parameters.string("resize") == "shorter_side_crop"
-            ? .shorterSideThenCrop(shorterSide: parameters.int("shorter_side") ?? 256, width: width, height: height)
+        output.size = parameters.optionalString("resize") == "shorter_side_crop"
+            ? .shorterSideThenCrop(shorterSide: parameters.int("shorter_side"), width: width, height: height)
             : .exact(width: width, height: height)
         return output
     }
@@ -190,16 +190,16 @@ enum MediaStages {
                 return value
             }
         }
-        let seed = UInt64(bitPattern: Int64(parameters.int("seed") ?? 0)), seconds = parameters.double("seconds") ?? 1
+        let seed = UInt64(bitPattern: Int64(parameters.int("seed"))), seconds = parameters.double("seconds")
         let fixed: FrameSelection
-        switch parameters.string("select") ?? "uniform" {
+        switch parameters.string("select") {
         case "all": fixed = .all
-        case "fps": fixed = .fps(parameters.double("fps") ?? 1)
-        case "stride": fixed = .stride(parameters.int("stride") ?? 2)
+        case "fps": fixed = .fps(parameters.double("fps"))
+        case "stride": fixed = .stride(parameters.int("stride"))
         case "indices": fixed = .indices(try numbers("indices") { Int($0) })
         case "timestamps": fixed = .timestamps(try numbers("timestamps") { Double($0) })
         case "clip": return { .randomClip(seconds: seconds, seed: seed ^ stableHash($0.itemDescription)) }
-        default: fixed = .uniform(count: parameters.int("count") ?? 8)
+        default: fixed = .uniform(count: parameters.int("count"))
         }
         return { _ in fixed }
     }

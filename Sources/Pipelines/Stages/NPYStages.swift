@@ -13,7 +13,7 @@ enum NPYStages {
             ParameterSpec("directory", .output, required: true, help: "output directory, relative to the pipeline's output"),
         ]
     ) { parameters, _ in
-        .sink(try NPYFilesSink(directory: parameters.output("directory")!))
+        .sink(try NPYFilesSink(directory: parameters.output("directory")))
     }
 }
 

@@ -22,9 +22,9 @@ enum RetroMAEStages {
     ) { parameters, environment in
         let tokenizer = try TextStages.loadTokenizer(parameters)
         let options = try RetroMAEOptions(parameters)
-        let model = try options.makeModel(init: parameters.string("init").map { URL(fileURLWithPath: $0) },
+        let model = try options.makeModel(init: parameters.optionalString("init").map { URL(fileURLWithPath: $0) },
                                           vocabularySize: tokenizer.vocabulary.count)
-        guard let out = parameters.output("out") else { throw StageError(item: parameters.stageName, reason: "no out directory") }
+        let out = parameters.output("out")
         let pairFiles = parameters.inputs("pairs")
         let pairs = try pairFiles.isEmpty ? nil : PairDataset(
             pairs: readPairs(pairFiles), tokenizer: tokenizer, maxLength: options.pairMaxLength,

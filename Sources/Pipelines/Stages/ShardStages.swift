@@ -42,8 +42,8 @@ enum ShardStages {
         for path in paths {
             if let remote = ObjectURL(path) {
                 let cache = environment.outputDirectory.appendingPathComponent(".cache/s3/\(remote.bucket)/\(remote.key)")
-                let remoteOptions = RemoteOptions(readAhead: parameters.int("read_ahead") ?? 4, downloaders: parameters.int("downloaders") ?? 2,
-                                                  cacheLimit: parameters.int("cache_limit"))
+                let remoteOptions = RemoteOptions(readAhead: parameters.int("read_ahead"), downloaders: parameters.int("downloaders"),
+                                                  cacheLimit: parameters.optionalInt("cache_limit"))
                 let dataset = try ShardDataset(remote: remote, cache: cache, client: S3Client(), options: readOptions,
                                                remoteOptions: remoteOptions)
                 environment.inputs.record(cache.appendingPathComponent(DatasetIndex.fileName))
@@ -63,21 +63,21 @@ enum ShardStages {
             }
             weights = shares.map(MixWeight.proportion)
         }
-        let rank = parameters.int("rank") ?? 0
-        let worldSize = parameters.int("world_size") ?? 1
+        let rank = parameters.int("rank")
+        let worldSize = parameters.int("world_size")
         guard rank < worldSize else {
             throw PlanError("stage '\(parameters.stageName)': rank \(rank) must be below world_size \(worldSize)")
         }
         let options = ShuffleOptions(
-            shuffle: parameters.bool("shuffle"), seed: UInt64(parameters.int("seed") ?? 0),
-            canonicalPartitions: parameters.int("canonical_partitions") ?? 24,
-            blockSize: parameters.int("block_size") ?? 1 << 16)
-        let start = ResumeState(epoch: parameters.int("start_epoch") ?? 0, position: parameters.int("start_position") ?? 0,
+            shuffle: parameters.bool("shuffle"), seed: UInt64(parameters.int("seed")),
+            canonicalPartitions: parameters.int("canonical_partitions"),
+            blockSize: parameters.int("block_size"))
+        let start = ResumeState(epoch: parameters.int("start_epoch"), position: parameters.int("start_position"),
                                 seed: options.seed, worldSize: worldSize)
         return .source(ShardSource(
             datasets: datasets, weights: weights, options: options, rank: rank, worldSize: worldSize,
-            remainder: parameters.string("remainder") == "drop" ? .drop : .pad, start: start,
-            epochs: parameters.int("epochs") ?? 1, readers: parameters.int("readers") ?? 1))
+            remainder: parameters.optionalString("remainder") == "drop" ? .drop : .pad, start: start,
+            epochs: parameters.int("epochs"), readers: parameters.int("readers")))
     }
 
     static let writer = StageSpec(
@@ -104,7 +104,7 @@ enum ShardStages {
             let name = String(entry[..<colon])
             columns[name] = try ColumnEncoding(parsing: String(entry[entry.index(after: colon)...]), column: name)
         }
-        let compressionName = parameters.string("compression") ?? "none"
+        let compressionName = parameters.string("compression")
         let compression = compressionName == "none" ? nil : try Compression(parsing: compressionName)
         var hashes: [HashAlgorithm] = []
         for name in parameters.strings("hashes") {
@@ -114,8 +114,8 @@ enum ShardStages {
             hashes.append(algorithm)
         }
         let config = ShardConfig(columns: columns, compression: compression, hashes: hashes,
-                                 sizeLimit: parameters.int("size_limit"))
-        let path = parameters.string("path") ?? ""
+                                 sizeLimit: parameters.optionalInt("size_limit"))
+        let path = parameters.string("path")
         if let remote = ObjectURL(path) {
             let staging = environment.outputDirectory.appendingPathComponent(".cache/s3-upload/\(remote.bucket)/\(remote.key)")
             return .sink(try ShardSink(writer: BucketPublisher.writer(remote, staging: staging, config: config, client: S3Client(),

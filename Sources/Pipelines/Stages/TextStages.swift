@@ -20,13 +20,13 @@ enum TextStages {
         ]
     ) { parameters, environment in
         let format: CorpusFormat =
-            switch parameters.string("format") {
+            switch parameters.optionalString("format") {
             case "paragraphs": .paragraphs
-            case "jsonl": .jsonl(field: parameters.string("field") ?? "text")
+            case "jsonl": .jsonl(field: parameters.string("field"))
             default: .lines
             }
         return .source(CorpusSource(urls: parameters.inputs("paths"), format: format,
-                                    maxLineBytes: parameters.int("max_line_bytes") ?? 1 << 20, log: environment.inputs))
+                                    maxLineBytes: parameters.int("max_line_bytes"), log: environment.inputs))
     }
 
     static let textPairs = StageSpec(
@@ -41,9 +41,9 @@ enum TextStages {
             ParameterSpec("negatives", .string, default: "neg", help: "JSONL field of the hard negative(s)"),
         ]
     ) { parameters, environment in
-        let format: PairFormat = parameters.string("format") == "jsonl"
-            ? .jsonl(query: parameters.string("query") ?? "query", positive: parameters.string("positive") ?? "pos",
-                     negatives: parameters.string("negatives") ?? "neg")
+        let format: PairFormat = parameters.optionalString("format") == "jsonl"
+            ? .jsonl(query: parameters.string("query"), positive: parameters.string("positive"),
+                     negatives: parameters.string("negatives"))
             : .tsv
         return .source(PairSource(urls: parameters.inputs("paths"), format: format, log: environment.inputs))
     }
@@ -72,10 +72,10 @@ enum TextStages {
         parallel: true
     ) { parameters, _ in
         var loaded = try loadTokenizer(parameters)
-        loaded.truncation = parameters.int("max_length") ?? loaded.truncation
+        loaded.truncation = parameters.optionalInt("max_length") ?? loaded.truncation
         let tokenizer = loaded
-        let field = parameters.string("field") ?? "text"
-        let output = parameters.string("output") ?? "input_ids"
+        let field = parameters.string("field")
+        let output = parameters.string("output")
         let special = parameters.bool("special_tokens")
         return .map { sample in
             guard case let .string(text)? = sample[field] else {
@@ -97,8 +97,8 @@ enum TextStages {
         ],
         parallel: true
     ) { parameters, _ in
-        let packer = try BlockPacker(tokenizer: loadTokenizer(parameters), maxLength: parameters.int("max_length") ?? 512)
-        let field = parameters.string("field") ?? "text"
+        let packer = try BlockPacker(tokenizer: loadTokenizer(parameters), maxLength: parameters.int("max_length"))
+        let field = parameters.string("field")
         return .map { sample in
             guard case let .string(text)? = sample[field] else {
                 throw StageError(item: sample.itemDescription, reason: "no string field '\(field)' to pack")
@@ -123,8 +123,8 @@ enum TextStages {
         ]
     ) { parameters, _ in
         let masker = WholeWordMasker(vocabulary: try MaskingVocabulary(tokenizer: loadTokenizer(parameters)))
-        return .transform(MLMMasking(masker: masker, field: parameters.string("field") ?? "input_ids",
-                                     ratio: parameters.double("ratio") ?? 0.15, seed: UInt64(parameters.int("seed") ?? 0)))
+        return .transform(MLMMasking(masker: masker, field: parameters.string("field"),
+                                     ratio: parameters.double("ratio"), seed: UInt64(parameters.int("seed"))))
     }
 
     static let retromaeCollate = StageSpec(
@@ -140,12 +140,12 @@ enum TextStages {
         ]
     ) { parameters, _ in
         var collator = RetroMAECollator(vocabulary: try MaskingVocabulary(tokenizer: loadTokenizer(parameters)))
-        collator.maxLength = parameters.int("max_length") ?? 512
-        collator.encoderRatio = parameters.double("encoder_ratio") ?? 0.3
-        collator.decoderRatio = parameters.double("decoder_ratio") ?? 0.5
-        return .transform(RetroMAEBatcher(collator: collator, field: parameters.string("field") ?? "input_ids",
-                                          batchSize: parameters.int("batch_size") ?? 32,
-                                          seed: UInt64(parameters.int("seed") ?? 0)))
+        collator.maxLength = parameters.int("max_length")
+        collator.encoderRatio = parameters.double("encoder_ratio")
+        collator.decoderRatio = parameters.double("decoder_ratio")
+        return .transform(RetroMAEBatcher(collator: collator, field: parameters.string("field"),
+                                          batchSize: parameters.int("batch_size"),
+                                          seed: UInt64(parameters.int("seed"))))
     }
 }
 
