@@ -74,6 +74,7 @@ struct RunLogTests {
         let train = records.filter { $0["kind"] as? String == "train" }, eval = records.filter { $0["kind"] as? String == "eval" }
         #expect(train.map { $0["step"] as? Int } == [2, 4])
         #expect(eval.map { $0["step"] as? Int } == [0, 2, 4])
+        #expect(records.first?["kind"] as? String == "start" && records.first?["resumed"] as? String == "false")
         for record in train {
             for key in ["loss", "lr", "examples_per_second", "data_wait_share", "gradient_norm"] { #expect(record[key] is Double, "\(key)") }
             #expect(record["waiting_on"] as? String == "generator")

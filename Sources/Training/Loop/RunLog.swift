@@ -34,7 +34,7 @@ final class RunLog {
         } catch {
             throw TrainingError(.checkpoint, metricsURL.path, "cannot write the metrics log (\(error.localizedDescription))")
         }
-        try events.write(scalars: numbers.map { ("\(group)/\($0.name)", Float($0.value)) }, step: step)
+        if !numbers.isEmpty { try events.write(scalars: numbers.map { ("\(group)/\($0.name)", Float($0.value)) }, step: step) }
     }
 
     func close() throws {

@@ -51,6 +51,8 @@ public final class TrainingRun<Model: TrainableModel> {
         }
         log = try RunLog(directory: directory)
         if resume { try trainer.resume(from: checkpointFile) }
+        // metrics.jsonl is appended to, never cleared: a record marks where each run starts.
+        try log.write(step: trainer.step, group: "start", numbers: [], texts: [("resumed", String(resume))])
     }
 
     /// Feeds the next micro-batch of the stream. `batch` is only evaluated when it will be trained on
