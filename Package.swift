@@ -1,6 +1,10 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+/// The MPI the CMPI target builds against: MPICH (pkg-config `mpich`) unless SLUICE_MPI=openmpi
+/// (`ompi-c`); each MPI needs its own --scratch-path, as their module caches differ.
+let mpi = Context.environment["SLUICE_MPI"] == "openmpi" ? (pkgConfig: "ompi-c", apt: "libopenmpi-dev") : (pkgConfig: "mpich", apt: "libmpich-dev")
+
 /// Sluice: a streaming data pipeline with in-process trainers.
 ///
 /// Dependencies point one way: sluice (CLI) -> Pipelines (YAML runner) -> domain modules
@@ -29,6 +33,7 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
+        .systemLibrary(name: "CMPI", pkgConfig: mpi.pkgConfig, providers: [.apt([mpi.apt])]),
 
         /// The log-mel inner loops, built for AVX2 and for baseline x86-64 with the loader choosing.
         .target(name: "CMelKernels"),
@@ -57,6 +62,8 @@ let package = Package(
                 "PipelineCore", "CZstd", "CZlib", "CXXHash",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
+        /// Ranks and collectives over MPI (or RANK/WORLD_SIZE for a data split without MPI).
+        .target(name: "Distributed", dependencies: ["CMPI"]),
         /// Tensors, tape autodiff over OpenBLAS, layers, optimizers, checkpoints, Monarch.
         .target(name: "Tensor", dependencies: ["COpenBLAS"]),
         // RetroMAE: the BERT encoder with its enhanced decoder (Models), the trainer loop (Training)
@@ -67,7 +74,7 @@ let package = Package(
         .target(
             name: "Pipelines",
             dependencies: [
-                "PipelineCore", "Media", "Shards", "Text", "Models", "Training", "Tensor",
+                "PipelineCore", "Media", "Shards", "Text", "Models", "Training", "Tensor", "Distributed",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
@@ -76,7 +83,7 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "Pipelines", "PipelineCore", "Media", "Shards", "Tensor", "Text", "Models", "Training",
+                "Pipelines", "PipelineCore", "Media", "Shards", "Tensor", "Text", "Models", "Training", "Distributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -99,6 +106,9 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Tensor", "Text"], exclude: ["Fixtures"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "PipelineCore", "Models", "Tensor", "Training", "Text"]),
         .testTarget(name: "sluiceTests", dependencies: ["sluice"]),
+        /// Multi-rank tests: they run `mpiexec -n 2|3` of the sluice binary and of this helper.
+        .executableTarget(name: "distributed-check", dependencies: ["Distributed"], path: "Tests/DistributedCheck"),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "distributed-check", "sluice"]),
     ],
     swiftLanguageModes: [.v6]
 )
