@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import Distributed
 import Models
 import PipelineCore
+import Pipelines
 import Tensor
 import Text
 import Training
@@ -94,7 +96,18 @@ struct RetroMAETrain: ParsableCommand {
     }
 
     func run() throws {
+        let world = try jobWorld()
+        try world.abortingOnError { try train(world) }
+    }
+
+    /// Trains as one rank of `world`: its part of every global batch of --batch-size x ranks blocks,
+    /// gradients averaged over the ranks, rank 0 writing the run's files.
+    private func train(_ world: World) throws {
         let options = try TrainerSettings<RetroMAEOptions>.parse(settings)
+        guard pairs == nil || world.size == 1 else {
+            throw ValidationError("stage 2 (--pairs) is not data-parallel yet: run it on one rank")
+        }
+        let say = { (line: String) in if world.isPrimary { printError(line) } }
         ComputeThreads.configure(max(1, threads))
         let outDirectory = URL(fileURLWithPath: out)
         guard let vocabPath = vocab ?? initFrom.map({ $0 + "/vocab.txt" }) else {
@@ -122,7 +135,8 @@ struct RetroMAETrain: ParsableCommand {
         if let decoderRatio { collator.decoderRatio = decoderRatio }
         let seed = options.loop.seed
         let evalSet = Array(blocks.suffix(evalBlocks))
-        let data = try BlockDataset(blocks: Array(blocks.dropLast(evalBlocks)), batchSize: batchSize, collator: collator, seed: seed)
+        let data = try BlockDataset(blocks: Array(blocks.dropLast(evalBlocks)), batchSize: batchSize, collator: collator, seed: seed,
+                                    replica: world.rank, of: world.size)
         let evalBatches = try stride(from: 0, to: evalSet.count, by: batchSize).map { start in
             try collator.collate(Array(evalSet[start..<min(evalSet.count, start + batchSize)]), seed: seed &+ UInt64(start))
         }.filter { $0.batchSize > 1 }
@@ -131,12 +145,14 @@ struct RetroMAETrain: ParsableCommand {
                             maxLength: options.pairMaxLength, batchSize: options.pairBatchSize, seed: seed)
         }
         let heldoutPairs = try heldout.map(readPairs)
-        printError("\(blocks.count) blocks of at most \(maxLength) tokens (\(evalSet.count) held out), "
+        say("\(blocks.count) blocks of at most \(maxLength) tokens (\(evalSet.count) held out), "
                    + "\(model.parameterCount) parameters" + (pairData.map { ", \($0.queries.count) training pairs" } ?? ""))
 
-        let trainer = Trainer(model: RetroMAETraining(model: model, pairs: pairData, options: options), options: options.loop)
-        let run = try TrainingRun(trainer: trainer, directory: outDirectory, name: "retromae", unit: "tokens", resume: resume)
-        if resume { printError("resumed at update \(trainer.step) (batch \(trainer.dataPosition))") }
+        let reducer: any GradientReducer = world.size > 1 ? MPIGradientReducer(world: world) : SingleProcess()
+        let trainer = Trainer(model: RetroMAETraining(model: model, pairs: pairData, options: options), options: options.loop, reducer: reducer)
+        let run = try TrainingRun(trainer: trainer, directory: outDirectory, name: "retromae", unit: "tokens", resume: resume,
+                                  primary: world.isPrimary)
+        if resume { say("resumed at update \(trainer.step) (batch \(trainer.dataPosition))") }
         run.evaluate = { training in
             try evaluationFigures(training.model, batches: evalBatches, tokenizer: tokenizer, heldout: heldoutPairs)
         }
@@ -147,7 +163,7 @@ struct RetroMAETrain: ParsableCommand {
             index += 1
         }
         try run.finish()
-        printError("model -> \(outDirectory.appendingPathComponent("model").path)")
+        say("model -> \(outDirectory.appendingPathComponent("model").path)")
     }
 }
 

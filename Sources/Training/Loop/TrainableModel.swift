@@ -53,6 +53,16 @@ public struct LossReport {
 public protocol GradientReducer {
     /// Replaces each gradient by its mean over all replicas, in place.
     func averageAcrossReplicas(_ gradients: [Tensor]) throws
+    /// Each value summed over all replicas: the update's losses and counts, so that the step
+    /// report (and rank 0's log) shows the whole global batch, not one replica's part.
+    func sumAcrossReplicas(_ values: [Float]) throws -> [Float]
+    /// How many replicas average their gradients (1 for one process).
+    var replicas: Int { get }
+}
+
+extension GradientReducer {
+    public func sumAcrossReplicas(_ values: [Float]) throws -> [Float] { values }
+    public var replicas: Int { 1 }
 }
 
 /// One process: its gradients are already the mean.
