@@ -93,6 +93,7 @@ let package = Package(
         .executableTarget(name: "text-bench", dependencies: ["Text"], path: "Benchmarks/text-bench"),
         .executableTarget(name: "shards-bench", dependencies: ["Shards"], path: "Benchmarks/shards-bench"),
         .executableTarget(name: "tensor-bench", dependencies: ["Tensor", "Models", "COpenBLAS"], path: "Benchmarks/tensor-bench"),
+        .executableTarget(name: "mpi-bench", dependencies: ["Distributed"], path: "Benchmarks/mpi-bench"),
         .executableTarget(name: "retromae-bench", dependencies: ["Models", "Tensor", "Text", "Training"], path: "Benchmarks/retromae-bench"),
 
         // MARK: Tests, beside the module they test

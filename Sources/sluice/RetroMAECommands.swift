@@ -104,9 +104,6 @@ struct RetroMAETrain: ParsableCommand {
     /// gradients averaged over the ranks, rank 0 writing the run's files.
     private func train(_ world: World) throws {
         let options = try TrainerSettings<RetroMAEOptions>.parse(settings)
-        guard pairs == nil || world.size == 1 else {
-            throw ValidationError("stage 2 (--pairs) is not data-parallel yet: run it on one rank")
-        }
         let say = { (line: String) in if world.isPrimary { printError(line) } }
         ComputeThreads.configure(max(1, threads))
         let outDirectory = URL(fileURLWithPath: out)
@@ -142,14 +139,22 @@ struct RetroMAETrain: ParsableCommand {
         }.filter { $0.batchSize > 1 }
         let pairData = try pairs.map { path in
             try PairDataset(pairs: readPairs(path).map { ($0.query, $0.positive, $0.negatives) }, tokenizer: tokenizer,
-                            maxLength: options.pairMaxLength, batchSize: options.pairBatchSize, seed: seed)
+                            maxLength: options.pairMaxLength, batchSize: options.pairBatchSize, seed: seed,
+                            replica: world.rank, of: world.size)
         }
         let heldoutPairs = try heldout.map(readPairs)
         say("\(blocks.count) blocks of at most \(maxLength) tokens (\(evalSet.count) held out), "
                    + "\(model.parameterCount) parameters" + (pairData.map { ", \($0.queries.count) training pairs" } ?? ""))
 
-        let reducer: any GradientReducer = world.size > 1 ? MPIGradientReducer(world: world) : SingleProcess()
-        let trainer = Trainer(model: RetroMAETraining(model: model, pairs: pairData, options: options), options: options.loop, reducer: reducer)
+        let (reducer, replicas): (any GradientReducer, any ReplicaGroup)
+        if world.size > 1 {
+            let ranks = MPIGradientReducer(world: world)
+            (reducer, replicas) = (ranks, ranks)
+        } else {
+            (reducer, replicas) = (SingleProcess(), OneReplica())
+        }
+        let training = RetroMAETraining(model: model, pairs: pairData, options: options, replicas: replicas)
+        let trainer = Trainer(model: training, options: options.loop, reducer: reducer)
         let run = try TrainingRun(trainer: trainer, directory: outDirectory, name: "retromae", unit: "tokens", resume: resume,
                                   primary: world.isPrimary)
         if resume { say("resumed at update \(trainer.step) (batch \(trainer.dataPosition))") }

@@ -21,6 +21,9 @@ import Testing
         }
         let lines = (0..<60).map { _ in (0..<20).map { _ in words[next()] }.joined(separator: " ") }
         let corpus = directory.appendingPathComponent("corpus.txt"), vocab = directory.appendingPathComponent("vocab.txt")
+        // Stage 2's pairs: a line's first five words as the query, the line as its passage.
+        let pairs = lines.prefix(30).map { line in line.split(separator: " ").prefix(5).joined(separator: " ") + "\t" + line }
+        try (pairs.joined(separator: "\n") + "\n").write(to: directory.appendingPathComponent("pairs.tsv"), atomically: true, encoding: .utf8)
         try (lines.joined(separator: "\n") + "\n").write(to: corpus, atomically: true, encoding: .utf8)
         try ((["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words).joined(separator: "\n") + "\n")
             .write(to: vocab, atomically: true, encoding: .utf8)
@@ -29,11 +32,11 @@ import Testing
 
     /// The train losses rank 0 logged, step by step (a resumed run logs again the steps after its
     /// checkpoint: the last record of a step counts).
-    static func losses(_ run: URL) throws -> [Double] {
+    static func losses(_ run: URL, _ name: String = "loss") throws -> [Double] {
         var byStep: [Int: Double] = [:]
         for line in try String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n") {
             let record = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
-            guard record?["kind"] as? String == "train", let step = record?["step"] as? Int, let loss = record?["loss"] as? Double else { continue }
+            guard record?["kind"] as? String == "train", let step = record?["step"] as? Int, let loss = record?[name] as? Double else { continue }
             byStep[step] = loss
         }
         return byStep.keys.sorted().map { byStep[$0]! }
@@ -66,6 +69,28 @@ import Testing
         #expect(abs(expected[2] - expected[0]) > 1e-3)
         // Only rank 0 wrote the run's files; one progress line per step, not one per rank.
         #expect(parallel.output.components(separatedBy: "retromae step 1/3").count == 2)
+    }
+
+    /// Stage 2: the contrastive term over the all-gathered embeddings of W ranks of pair batch p is
+    /// the one-process term of pair batch W*p. (A tiny model at initialisation embeds everything
+    /// alike, so its contrastive gradient is small beside MLM's: the losses of later steps check
+    /// the MLM updates more than the contrastive ones.)
+    @Test(arguments: [2, 3]) func contrastiveLossOverGatheredEmbeddingsIsTheGlobalBatchs(ranks: Int) throws {
+        let data = try Self.corpus()
+        defer { try? FileManager.default.removeItem(at: data.directory) }
+        let pairs = data.directory.appendingPathComponent("pairs.tsv").path
+        let single = try Self.train(ranks: nil, batch: 6, out: data.directory.appendingPathComponent("single"), data: data,
+                                    extra: ["--pairs", pairs, "--pair-batch-size", "6", "--pair-max-length", "24"])
+        #expect(single.status == 0, "\(single.errors)")
+        let parallel = try Self.train(ranks: ranks, batch: 6 / ranks, out: data.directory.appendingPathComponent("parallel"), data: data,
+                                      extra: ["--pairs", pairs, "--pair-batch-size", String(6 / ranks), "--pair-max-length", "24"])
+        #expect(parallel.status == 0, "\(parallel.errors)")
+        let expected = try Self.losses(data.directory.appendingPathComponent("single"), "contrastive")
+        let got = try Self.losses(data.directory.appendingPathComponent("parallel"), "contrastive")
+        #expect(expected.count == 3 && got.count == 3)
+        for (a, b) in zip(expected, got) { #expect(abs(a - b) <= 1e-4 * max(1, abs(a)), "contrastive \(expected) vs \(got)") }
+        let total = try Self.losses(data.directory.appendingPathComponent("single")), parallelTotal = try Self.losses(data.directory.appendingPathComponent("parallel"))
+        for (a, b) in zip(total, parallelTotal) { #expect(abs(a - b) <= 1e-4 * max(1, abs(a)), "losses \(total) vs \(parallelTotal)") }
     }
 
     /// A rank killed mid-run ends the job at once (the launcher's report names its pid, which rank

@@ -8,7 +8,10 @@ import Training
 /// summed with one in-place allreduce (a BERT's ~200 tensors cost a few calls, not 200 latencies);
 /// a gradient as large as a bucket is reduced where it lies, without a copy. Sums are scaled by
 /// 1/size when copied back, so every rank ends with the same mean and takes the same update.
-public final class MPIGradientReducer: GradientReducer {
+///
+/// It is also the loss's view of the ranks (`ReplicaGroup`), for contrastive losses that gather
+/// every rank's embeddings.
+public final class MPIGradientReducer: GradientReducer, ReplicaGroup {
     public let world: World
     public let bucketElements: Int
     private var bucket: [Float]
@@ -21,6 +24,15 @@ public final class MPIGradientReducer: GradientReducer {
     }
 
     public var replicas: Int { world.size }
+    public var rank: Int { world.rank }
+    public var count: Int { world.size }
+
+    public func allgather(_ values: [Float]) throws -> [[Float]] {
+        let bytes = values.withUnsafeBytes { Array($0) }
+        return try world.allgather(bytes: bytes).map { part in
+            part.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        }
+    }
 
     public func averageAcrossReplicas(_ gradients: [Tensor]) throws {
         let scale = 1 / Float(world.size)

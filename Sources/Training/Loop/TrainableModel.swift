@@ -70,3 +70,21 @@ public struct SingleProcess: GradientReducer {
     public init() {}
     public func averageAcrossReplicas(_ gradients: [Tensor]) {}
 }
+
+/// The replicas of a data-parallel run as a loss sees them: a contrastive loss gathers every
+/// replica's embeddings so that each one's loss sees the global batch's negatives.
+public protocol ReplicaGroup {
+    /// This replica's place, 0 ..< count.
+    var rank: Int { get }
+    var count: Int { get }
+    /// Every replica's `values` (any length each), in replica order.
+    func allgather(_ values: [Float]) throws -> [[Float]]
+}
+
+/// One process: nothing to gather.
+public struct OneReplica: ReplicaGroup {
+    public init() {}
+    public var rank: Int { 0 }
+    public var count: Int { 1 }
+    public func allgather(_ values: [Float]) -> [[Float]] { [values] }
+}
