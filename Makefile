@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEPS := tools/install-deps.sh
 
-.PHONY: demo-retromae deps build release test demo bench bench-media bench-shards bench-tensor bench-retromae clean
+.PHONY: demo-retromae deps build release test test-mpi demo bench bench-media bench-shards bench-tensor bench-retromae bench-mpi clean
 
 deps:
 	@bash $(DEPS)
@@ -18,6 +18,11 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 	tools/test-baseline-cpu.sh
+
+# Only the multi-rank tests (mpiexec -n 2 and 3 of sluice and of Tests/DistributedCheck); `make test` runs them too.
+test-mpi: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --filter 'DistributedTests|ReplicaTests'
 
 # The demo uses the debug build `make test` also makes, so a newcomer compiles once.
 demo: build
@@ -57,6 +62,11 @@ bench-tensor: deps
 # RetroMAE training step against the same model in PyTorch (venv: see tools/retromae_fixtures.py), release build.
 bench-retromae: deps
 	tools/bench-retromae.sh
+
+# Allreduce bandwidth of the Distributed layer against a plain C MPI_Allreduce loop, 2 ranks, release build.
+bench-mpi: deps
+	$(SWIFT) build -c release --product mpi-bench
+	tools/bench-mpi.sh
 
 clean:
 	rm -rf .build out
