@@ -84,6 +84,23 @@ import Testing
         #expect(basenames.contains { $0.hasPrefix("part-0/") } && basenames.contains { $0.hasPrefix("part-1/") })
     }
 
+    /// The media demo writes one .npy per clip and an index.jsonl into its output directory itself.
+    @Test func arraysAndTheirIndexOfAllRanksAreTheOneProcessRuns() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-part-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let one = directory.appendingPathComponent("one"), many = directory.appendingPathComponent("many")
+        #expect(try Self.run(ranks: nil, "pipelines/shapes.yaml", output: one).status == 0)
+        let job = try Self.run(ranks: 2, "pipelines/shapes.yaml", output: many)
+        #expect(job.status == 0, "\(job.errors)")
+        let arrays = { (url: URL) in try FileManager.default.contentsOfDirectory(atPath: url.path).filter { $0.hasSuffix(".npy") }.sorted() }
+        #expect(try arrays(one).count == 72)  // frames, waveform and mel of 24 clips
+        #expect(try arrays(many) == arrays(one))
+        for name in try arrays(one).prefix(4) {
+            #expect(FileManager.default.contents(atPath: many.appendingPathComponent(name).path) == FileManager.default.contents(atPath: one.appendingPathComponent(name).path))
+        }
+        #expect(try Self.lines(many.appendingPathComponent("index.jsonl")).sorted() == Self.lines(one.appendingPathComponent("index.jsonl")).sorted())
+    }
+
     @Test func aRankThatFailsStopsTheJobNamingItselfAndNothingIsMerged() throws {
         let (directory, pipeline) = try Self.job(sink: Self.jsonlSink)
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -42,10 +42,11 @@ public struct PartitionedRun {
             for (key, value) in partitioned.stages[index].parameters.values {
                 guard case .output(let url) = value else { continue }
                 let path = url.standardizedFileURL.path
-                guard path.hasPrefix(root + "/") else {
+                guard path == root || path.hasPrefix(root + "/") else {
                     throw PlanError("stage '\(partitioned.stages[index].name)': \(key) \(url.path) is outside the output directory \(plan.outputDirectory.path); a run on \(size) ranks writes only under it")
                 }
-                partitioned.stages[index].parameters.values[key] = .output(part.appendingPathComponent(String(path.dropFirst(root.count + 1))))
+                let relative = String(path.dropFirst(root.count)).drop { $0 == "/" }
+                partitioned.stages[index].parameters.values[key] = .output(relative.isEmpty ? part : part.appendingPathComponent(String(relative)))
             }
         }
         let split = PipelinePlan.Stage(
