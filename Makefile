@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEPS := tools/install-deps.sh
 
-.PHONY: demo-retromae demo-spoken-moments deps build release test fuzz-smoke demo bench bench-media bench-shards bench-tensor bench-encoders bench-retromae clean
+.PHONY: demo-retromae demo-spoken-moments deps build release test test-mpi fuzz-smoke demo bench bench-media bench-shards bench-tensor bench-encoders bench-retromae bench-mpi clean
 
 deps:
 	@bash $(DEPS)
@@ -26,6 +26,11 @@ test: deps
 # .build-fuzz); `make test FUZZ_SECONDS=5` runs it too, tools/fuzz.sh TARGET SECONDS runs one longer.
 fuzz-smoke: deps
 	tools/fuzz.sh --smoke 5
+
+# Only the multi-rank tests (mpiexec -n 2 and 3 of sluice and of Tests/DistributedCheck); `make test` runs them too.
+test-mpi: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --filter 'DistributedTests|ReplicaTests'
 
 # The demo uses the debug build `make test` also makes, so a newcomer compiles once.
 demo: build
@@ -78,6 +83,11 @@ bench-encoders: deps
 # RetroMAE training step against the same model in PyTorch (venv: see tools/retromae_fixtures.py), release build.
 bench-retromae: deps
 	tools/bench-retromae.sh
+
+# Allreduce bandwidth of the Distributed layer against a plain C MPI_Allreduce loop, 2 ranks, release build.
+bench-mpi: deps
+	$(SWIFT) build -c release --product mpi-bench
+	tools/bench-mpi.sh
 
 clean:
 	rm -rf .build out

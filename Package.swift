@@ -1,6 +1,10 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+/// The MPI the CMPI target builds against: MPICH (pkg-config `mpich`) unless SLUICE_MPI=openmpi
+/// (`ompi-c`); each MPI needs its own --scratch-path, as their module caches differ.
+let mpi = Context.environment["SLUICE_MPI"] == "openmpi" ? (pkgConfig: "ompi-c", apt: "libopenmpi-dev") : (pkgConfig: "mpich", apt: "libmpich-dev")
+
 /// Sluice: a streaming data pipeline with in-process trainers.
 ///
 /// Dependencies point one way: sluice (CLI) -> Pipelines (YAML runner) -> domain modules
@@ -31,6 +35,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CMPI", pkgConfig: mpi.pkgConfig, providers: [.apt([mpi.apt])]),
 
         /// The log-mel inner loops, built for AVX2 and for baseline x86-64 with the loader choosing.
         .target(name: "CMelKernels"),
@@ -64,6 +69,8 @@ let package = Package(
                 "PipelineCore", "ObjectStore", "CZstd", "CZlib", "CXXHash",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
+        /// Ranks and collectives over MPI (or RANK/WORLD_SIZE for a data split without MPI).
+        .target(name: "Distributed", dependencies: ["CMPI"]),
         /// Tensors, tape autodiff over OpenBLAS, layers, optimizers, checkpoints, Monarch.
         .target(name: "Tensor", dependencies: ["COpenBLAS"]),
         // RetroMAE: the BERT encoder with its enhanced decoder (Models), the trainer loop (Training)
@@ -74,7 +81,7 @@ let package = Package(
         .target(
             name: "Pipelines",
             dependencies: [
-                "PipelineCore", "Media", "Shards", "Text", "Models", "Training", "Tensor", "ObjectStore",
+                "PipelineCore", "Media", "Shards", "Text", "Models", "Training", "Tensor", "ObjectStore", "Distributed",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
@@ -83,7 +90,7 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "Pipelines", "PipelineCore", "Media", "Shards", "Tensor", "Text", "Models", "Training",
+                "Pipelines", "PipelineCore", "Media", "Shards", "Tensor", "Text", "Models", "Training", "Distributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -97,6 +104,7 @@ let package = Package(
             path: "Benchmarks/s3-bench"),
         .executableTarget(name: "tensor-bench", dependencies: ["Tensor", "Models", "COpenBLAS"], path: "Benchmarks/tensor-bench"),
         .executableTarget(name: "encoders-bench", dependencies: ["Models", "Tensor", "COpenBLAS"], path: "Benchmarks/encoders-bench"),
+        .executableTarget(name: "mpi-bench", dependencies: ["Distributed"], path: "Benchmarks/mpi-bench"),
         .executableTarget(name: "retromae-bench", dependencies: ["Models", "Tensor", "Text", "Training"], path: "Benchmarks/retromae-bench"),
 
         // MARK: Fuzzing (tools/fuzz.sh builds it with libFuzzer; plain builds replay kept inputs)
@@ -119,6 +127,9 @@ let package = Package(
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "PipelineCore", "Shards", "Models", "Tensor", "Training", "Text",
                                                            "ObjectStore", "S3TestServer"]),
         .testTarget(name: "sluiceTests", dependencies: ["sluice"]),
+        /// Multi-rank tests: they run `mpiexec -n 2|3` of the sluice binary and of this helper.
+        .executableTarget(name: "distributed-check", dependencies: ["Distributed"], path: "Tests/DistributedCheck"),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Shards", "distributed-check", "sluice"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -10,6 +10,7 @@ packages=(
   libopenblas-dev
   libzstd-dev zlib1g-dev libxxhash-dev
   libcurl4-openssl-dev
+  libmpich-dev mpich
 )
 # Extra packages a target needs (e.g. `make bench` adds the ffmpeg CLI) come as arguments.
 packages+=("$@")

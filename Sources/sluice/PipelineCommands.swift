@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dispatch
+import Distributed
 import Foundation
 import PipelineCore
 import Pipelines
@@ -26,7 +27,13 @@ struct PipelineFileOptions: ParsableArguments {
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a pipeline, with live progress and a manifest next to its output.",
-        discussion: "Ctrl-C stops cleanly (in-flight items drain, sinks finish); a second Ctrl-C aborts.")
+        discussion: """
+            Ctrl-C stops cleanly (in-flight items drain, sinks finish); a second Ctrl-C aborts.
+            On N MPI ranks (`mpiexec -n N sluice run FILE`) rank R takes the source's items R, R+N, ...
+            and writes under OUTPUT/part-R/; when all have finished, rank 0 merges the parts into OUTPUT
+            (one index.json per MDS dataset, JSON lines concatenated, one manifest). A failing rank
+            stops the job, naming itself, and nothing is merged.
+            """)
 
     @OptionGroup var pipeline: PipelineFileOptions
 
@@ -38,6 +45,8 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let plan = try pipeline.plan()
+        let world = try jobWorld()
+        guard world.size == 1 else { return try world.abortingOnError { try runPartitioned(plan, world) } }
         let runner = PipelineRunner(plan: plan, progress: quiet ? nil : .standardError)
         let interrupts = InterruptHandler()
         let outcome = try runner.run { interrupts.watch($0) }
@@ -66,6 +75,27 @@ struct Run: ParsableCommand {
             printError("error: \(report.failure?.description ?? "failed")")
             throw ExitCode.failure
         }
+    }
+}
+
+extension Run {
+    /// One rank of `mpiexec -n N sluice run FILE`: this rank's part of the items into OUT/part-RANK,
+    /// then, once every rank has finished, rank 0 merges the parts. A rank that fails aborts the
+    /// job (naming itself), so nothing is merged and no rank waits forever.
+    func runPartitioned(_ plan: PipelinePlan, _ world: World) throws {
+        let partitioned = try PartitionedRun(plan: plan, rank: world.rank, size: world.size)
+        let runner = PipelineRunner(plan: try partitioned.rankPlan(), progress: quiet || !world.isPrimary ? nil : .standardError)
+        let interrupts = InterruptHandler()
+        let report = try runner.run { interrupts.watch($0) }.report
+        switch report.completion {
+        case .finished: break
+        case .stopped: throw ValidationError("stopped before its part was done; nothing is merged")
+        case .failed: throw ValidationError("\(report.failure?.description ?? "failed"); nothing is merged")
+        }
+        try world.barrier()
+        guard world.isPrimary else { return }
+        let manifest = try partitioned.merge()
+        printError("\(world.size) ranks' parts merged into \(plan.outputDirectory.relativePath); manifest: \(manifest.relativePath)")
     }
 }
 

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import Distributed
 import Models
 import PipelineCore
+import Pipelines
 import Tensor
 import Text
 import Training
@@ -45,7 +47,9 @@ struct RetroMAETrain: ParsableCommand {
             Writes into OUT: model/ (config.json, model.safetensors, vocab.txt: read by `sluice retromae
             embed` and --init-from), checkpoint.safetensors (model, optimizer, RNG, data position),
             metrics.jsonl and TensorBoard event files (`tensorboard --logdir OUT`). After a kill, the
-            same command with --resume continues with the same losses.
+            same command with --resume continues with the same losses. On N MPI ranks
+            (`mpiexec -n N sluice retromae train ...`) each rank trains on its --batch-size blocks of
+            a global batch of N x --batch-size, gradients averaged; rank 0 writes OUT.
               sluice retromae train --in samples/retromae/corpus.txt.gz --format paragraphs \\
                 --vocab samples/retromae/vocab.txt --heldout samples/retromae/heldout.tsv --out out/retromae
 
@@ -94,7 +98,15 @@ struct RetroMAETrain: ParsableCommand {
     }
 
     func run() throws {
+        let world = try jobWorld()
+        try world.abortingOnError { try train(world) }
+    }
+
+    /// Trains as one rank of `world`: its part of every global batch of --batch-size x ranks blocks,
+    /// gradients averaged over the ranks, rank 0 writing the run's files.
+    private func train(_ world: World) throws {
         let options = try TrainerSettings<RetroMAEOptions>.parse(settings)
+        let say = { (line: String) in if world.isPrimary { printError(line) } }
         ComputeThreads.configure(max(1, threads))
         let outDirectory = URL(fileURLWithPath: out)
         guard let vocabPath = vocab ?? initFrom.map({ $0 + "/vocab.txt" }) else {
@@ -122,21 +134,32 @@ struct RetroMAETrain: ParsableCommand {
         if let decoderRatio { collator.decoderRatio = decoderRatio }
         let seed = options.loop.seed
         let evalSet = Array(blocks.suffix(evalBlocks))
-        let data = try BlockDataset(blocks: Array(blocks.dropLast(evalBlocks)), batchSize: batchSize, collator: collator, seed: seed)
+        let data = try BlockDataset(blocks: Array(blocks.dropLast(evalBlocks)), batchSize: batchSize, collator: collator, seed: seed,
+                                    replica: world.rank, of: world.size)
         let evalBatches = try stride(from: 0, to: evalSet.count, by: batchSize).map { start in
             try collator.collate(Array(evalSet[start..<min(evalSet.count, start + batchSize)]), seed: seed &+ UInt64(start))
         }.filter { $0.batchSize > 1 }
         let pairData = try pairs.map { path in
             try PairDataset(pairs: readPairs(path).map { ($0.query, $0.positive, $0.negatives) }, tokenizer: tokenizer,
-                            maxLength: options.pairMaxLength, batchSize: options.pairBatchSize, seed: seed)
+                            maxLength: options.pairMaxLength, batchSize: options.pairBatchSize, seed: seed,
+                            replica: world.rank, of: world.size)
         }
         let heldoutPairs = try heldout.map(readPairs)
-        printError("\(blocks.count) blocks of at most \(maxLength) tokens (\(evalSet.count) held out), "
+        say("\(blocks.count) blocks of at most \(maxLength) tokens (\(evalSet.count) held out), "
                    + "\(model.parameterCount) parameters" + (pairData.map { ", \($0.queries.count) training pairs" } ?? ""))
 
-        let trainer = Trainer(model: RetroMAETraining(model: model, pairs: pairData, options: options), options: options.loop)
-        let run = try TrainingRun(trainer: trainer, directory: outDirectory, name: "retromae", unit: "tokens", resume: resume)
-        if resume { printError("resumed at update \(trainer.step) (batch \(trainer.dataPosition))") }
+        let (reducer, replicas): (any GradientReducer, any ReplicaGroup)
+        if world.size > 1 {
+            let ranks = MPIGradientReducer(world: world)
+            (reducer, replicas) = (ranks, ranks)
+        } else {
+            (reducer, replicas) = (SingleProcess(), OneReplica())
+        }
+        let training = RetroMAETraining(model: model, pairs: pairData, options: options, replicas: replicas)
+        let trainer = Trainer(model: training, options: options.loop, reducer: reducer)
+        let run = try TrainingRun(trainer: trainer, directory: outDirectory, name: "retromae", unit: "tokens", resume: resume,
+                                  primary: world.isPrimary)
+        if resume { say("resumed at update \(trainer.step) (batch \(trainer.dataPosition))") }
         run.evaluate = { training in
             try evaluationFigures(training.model, batches: evalBatches, tokenizer: tokenizer, heldout: heldoutPairs)
         }
@@ -147,7 +170,7 @@ struct RetroMAETrain: ParsableCommand {
             index += 1
         }
         try run.finish()
-        printError("model -> \(outDirectory.appendingPathComponent("model").path)")
+        say("model -> \(outDirectory.appendingPathComponent("model").path)")
     }
 }
 

@@ -55,8 +55,10 @@ public struct RetroMAECollator: Sendable {
     public init(vocabulary: MaskingVocabulary) { self.vocabulary = vocabulary }
 
     /// Collates `blocks`; a block longer than `maxLength - 2` is an error (packing should have cut it:
-    /// the collator never drops tokens silently).
-    public func collate(_ blocks: [[Int32]], seed: UInt64) throws(TextError) -> RetroMAEBatch {
+    /// the collator never drops tokens silently). Block `b` draws its masks from `seed` and
+    /// `firstRow + b`, so a data-parallel rank collating rows `firstRow...` of a global batch masks
+    /// them as a one-process run collating the whole batch does.
+    public func collate(_ blocks: [[Int32]], seed: UInt64, firstRow: Int = 0) throws(TextError) -> RetroMAEBatch {
         for (b, block) in blocks.enumerated() where block.count > maxLength - 2 {
             throw TextError(.invalidOption, line: b + 1, "block of \(block.count) tokens is longer than max length \(maxLength) - 2")
         }
@@ -94,7 +96,7 @@ public struct RetroMAECollator: Sendable {
                 while true {
                     let b = next.claim()
                     guard b < batch else { break }
-                    var rng = SplitMix64.stream(seed: seed, index: b)
+                    var rng = SplitMix64.stream(seed: seed, index: firstRow &+ b)
                     Self.collateOne(blocks[b], row: b, length: length, out: out, vocabulary: vocabulary,
                                     encoderRatio: encoderRatio, decoderRatio: decoderRatio,
                                     maskSamples: maskSamples, scratch: scratch, rng: &rng)

@@ -64,10 +64,38 @@ public struct LossReport {
 public protocol GradientReducer {
     /// Replaces each gradient by its mean over all replicas, in place.
     func averageAcrossReplicas(_ gradients: [Tensor]) throws
+    /// Each value summed over all replicas: the update's losses and counts, so that the step
+    /// report (and rank 0's log) shows the whole global batch, not one replica's part.
+    func sumAcrossReplicas(_ values: [Float]) throws -> [Float]
+    /// How many replicas average their gradients (1 for one process).
+    var replicas: Int { get }
+}
+
+extension GradientReducer {
+    public func sumAcrossReplicas(_ values: [Float]) throws -> [Float] { values }
+    public var replicas: Int { 1 }
 }
 
 /// One process: its gradients are already the mean.
 public struct SingleProcess: GradientReducer {
     public init() {}
     public func averageAcrossReplicas(_ gradients: [Tensor]) {}
+}
+
+/// The replicas of a data-parallel run as a loss sees them: a contrastive loss gathers every
+/// replica's embeddings so that each one's loss sees the global batch's negatives.
+public protocol ReplicaGroup {
+    /// This replica's place, 0 ..< count.
+    var rank: Int { get }
+    var count: Int { get }
+    /// Every replica's `values` (any length each), in replica order.
+    func allgather(_ values: [Float]) throws -> [[Float]]
+}
+
+/// One process: nothing to gather.
+public struct OneReplica: ReplicaGroup {
+    public init() {}
+    public var rank: Int { 0 }
+    public var count: Int { 1 }
+    public func allgather(_ values: [Float]) -> [[Float]] { [values] }
 }

@@ -102,6 +102,7 @@ public final class Trainer<Model: TrainableModel> {
         }
         let trainable = model.parameters.filter { $0.requiresGrad }
         try reducer.averageAcrossReplicas(trainable.compactMap(\.grad))
+        if reducer.replicas > 1 { try reportGlobalBatch(&report) }
         if options.clipNorm > 0 { report.gradientNorm = clipGradientNorm(trainable, maxNorm: options.clipNorm) }
         for (member, rate) in rates where !settings(member.group).frozen {
             optimizer.step(member.indices, learningRate: rate)
@@ -110,6 +111,21 @@ public final class Trainer<Model: TrainableModel> {
         report.dataSeconds = dataSeconds
         report.seconds = (ContinuousClock.now - start).inSeconds + dataSeconds
         return report
+    }
+
+    /// Replaces the report's figures, so far this replica's, by the global batch's: losses averaged
+    /// over replicas, counts and accuracies summed.
+    private func reportGlobalBatch(_ report: inout StepReport) throws {
+        let local = [report.loss, Float(report.count)] + report.terms.map(\.value)
+            + report.accuracies.flatMap { [Float($0.value.correct), Float($0.value.total)] }
+        let sums = try reducer.sumAcrossReplicas(local)
+        let mean = 1 / Float(reducer.replicas)
+        (report.loss, report.count) = (sums[0] * mean, Int(sums[1]))
+        for index in report.terms.indices { report.terms[index].value = sums[2 + index] * mean }
+        let base = 2 + report.terms.count
+        for index in report.accuracies.indices {
+            report.accuracies[index].value = TokenAccuracy(correct: Int(sums[base + 2 * index]), total: Int(sums[base + 2 * index + 1]))
+        }
     }
 
     // MARK: Checkpoints

@@ -27,7 +27,10 @@ public final class TrainingRun<Model: TrainableModel> {
         fflush(nil)
     }
 
-    private let log: RunLog
+    /// Whether this process writes the run's files and progress: in data-parallel training only
+    /// rank 0 does (every replica holds the same model), the others only train.
+    public let isPrimary: Bool
+    private let log: RunLog?
     private var pending: [Model.Batch] = []
     private var pendingWait = 0.0
     private var window: [StepReport] = []
@@ -41,15 +44,18 @@ public final class TrainingRun<Model: TrainableModel> {
     public var isComplete: Bool { trainer.step >= trainer.options.steps }
 
     /// Creates `directory`; with `resume`, continues from its checkpoint (the data stream is then
-    /// expected from its start again: `feed` skips what the checkpoint has consumed).
-    public init(trainer: Trainer<Model>, directory: URL, name: String, unit: String, resume: Bool) throws {
-        (self.trainer, self.directory, self.name, self.unit) = (trainer, directory, name, unit)
-        do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        } catch {
-            throw TrainingError(.checkpoint, directory.path, "cannot create the run directory (\(error.localizedDescription))")
+    /// expected from its start again: `feed` skips what the checkpoint has consumed). A run that is
+    /// not `primary` reads the checkpoint but writes nothing.
+    public init(trainer: Trainer<Model>, directory: URL, name: String, unit: String, resume: Bool, primary: Bool = true) throws {
+        (self.trainer, self.directory, self.name, self.unit, isPrimary) = (trainer, directory, name, unit, primary)
+        if primary {
+            do {
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            } catch {
+                throw TrainingError(.checkpoint, directory.path, "cannot create the run directory (\(error.localizedDescription))")
+            }
         }
-        log = try RunLog(directory: directory)
+        log = primary ? try RunLog(directory: directory) : nil
         if resume { try trainer.resume(from: checkpointFile) }
         // metrics.jsonl is appended to, never cleared: a record marks where each run starts.
         try log.write(step: trainer.step, group: "start", numbers: [], texts: [("resumed", String(resume))])
@@ -61,7 +67,7 @@ public final class TrainingRun<Model: TrainableModel> {
     public func feed(_ batch: @autoclosure () throws -> Model.Batch, waited: Double = 0, waitingOn: String) throws {
         offered += 1
         guard offered > trainer.dataPosition, !isComplete else { return }
-        if trainer.step == 0, pending.isEmpty, evaluatedAt == nil { try evaluateNow() }
+        if isPrimary, trainer.step == 0, pending.isEmpty, evaluatedAt == nil { try evaluateNow() }
         let start = ContinuousClock.now
         pending.append(try batch())
         let wait = waited + (ContinuousClock.now - start).inSeconds
@@ -72,6 +78,7 @@ public final class TrainingRun<Model: TrainableModel> {
         (pending, pendingWait) = ([], 0)
         window.append(report)
         let step = trainer.step, options = trainer.options
+        guard isPrimary else { return window.removeAll() }
         if step % options.logEvery == 0 || isComplete { try writeWindow() }
         if step % options.checkpointEvery == 0 || isComplete { try trainer.saveCheckpoint(to: checkpointFile) }
         if step % options.evalEvery == 0, !isComplete { try evaluateNow() }
@@ -81,6 +88,7 @@ public final class TrainingRun<Model: TrainableModel> {
     /// fewer than `accumulation` of them), then a last log line, checkpoint, evaluation and export.
     public func finish() throws {
         pending = []
+        guard let log else { return window.removeAll() }
         if !window.isEmpty { try writeWindow() }
         try trainer.saveCheckpoint(to: checkpointFile)
         if evaluatedAt != trainer.step { try evaluateNow() }
@@ -92,7 +100,7 @@ public final class TrainingRun<Model: TrainableModel> {
         guard let evaluate else { return }
         evaluatedAt = trainer.step
         let figures = try GradMode.withoutGradients { try evaluate(trainer.model) }
-        try log.write(step: trainer.step, group: "eval", numbers: figures)
+        try log?.write(step: trainer.step, group: "eval", numbers: figures)
         progress("\(name) eval step \(trainer.step): " + figures.map { "\($0.name) \(format($0.value))" }.joined(separator: ", "))
     }
 
@@ -114,7 +122,7 @@ public final class TrainingRun<Model: TrainableModel> {
         numbers += [("lr", Double(last.learningRate)), (unit + "_per_second", throughput), ("data_wait_share", waitShare)]
         if let norm = last.gradientNorm { numbers.append(("gradient_norm", Double(norm))) }
         let waitedOn = waits.max { $0.value < $1.value }?.key ?? "-"
-        try log.write(step: trainer.step, group: "train", numbers: numbers, texts: [("waiting_on", waitedOn)])
+        try log?.write(step: trainer.step, group: "train", numbers: numbers, texts: [("waiting_on", waitedOn)])
 
         let parts = numbers.dropFirst().prefix(window[0].terms.count).map { "\($0.name) \(format($0.value))" }
         progress(String(format: "%@ step %d/%d loss %@%@ lr %.2e | %.0f %@/s, data wait %.1f%% (on %@)",

@@ -38,17 +38,24 @@ public struct PairDataset: Sendable {
     public let queries: [[Int32]]
     public let positives: [[Int32]]
     public let negatives: [[[Int32]]]
+    /// Pairs per batch on this replica; replica `r` of `R` serves pairs `r*b ..< (r+1)*b` of the
+    /// global batch of `R*b` a one-process run of that batch size would serve.
     public let batchSize: Int
+    public let replica: Int
+    public let replicas: Int
     /// Pads sequences of one batch to a common length.
     public let padId: Int32
     let order: EpochOrder
 
     /// Tokenizes `pairs` (truncated to `maxLength`, special tokens included); `PairReader`'s
     /// `TextPair`s have these fields.
-    public init(pairs: [(query: String, positive: String, negatives: [String])], tokenizer: BertTokenizer, maxLength: Int, batchSize: Int, seed: UInt64) throws(TrainingError) {
-        guard batchSize > 0, pairs.count >= batchSize else {
-            throw TrainingError(.data, "pairs", "\(pairs.count) pairs cannot fill one batch of \(batchSize)")
+    public init(pairs: [(query: String, positive: String, negatives: [String])], tokenizer: BertTokenizer, maxLength: Int, batchSize: Int, seed: UInt64,
+                replica: Int = 0, of replicas: Int = 1) throws(TrainingError) {
+        let (globalBatch, overflow) = batchSize.multipliedReportingOverflow(by: replicas)
+        guard replicas >= 1, replica >= 0, replica < replicas, batchSize > 0, !overflow, pairs.count >= globalBatch else {
+            throw TrainingError(.data, "pairs", "\(pairs.count) pairs cannot fill one batch of \(batchSize) x \(replicas) replicas (replica \(replica))")
         }
+        (self.replica, self.replicas) = (replica, replicas)
         var tokenizer = tokenizer
         tokenizer.truncation = maxLength
         tokenizer.padding = nil
@@ -61,7 +68,7 @@ public struct PairDataset: Sendable {
     }
 
     public func batch(_ index: Int) -> PairBatch {
-        let items = order.items(ofBatch: index, batchSize: batchSize)
+        let items = Array(order.items(ofBatch: index, batchSize: batchSize * replicas)[replica * batchSize ..< (replica + 1) * batchSize])
         return PairBatch(queries: items.map { queries[$0] },
                          passages: items.map { positives[$0] } + items.flatMap { negatives[$0] },
                          positives: Array(items.indices))

@@ -47,7 +47,7 @@ public struct RetroMAEOptions: SettingsDescribed, Sendable, Equatable {
             .float("dropout", \.dropout, max: 0.99, "dropout"),
             .float("temperature", \.temperature, min: 1e-6, "stage 2: similarity temperature"),
             .flag("normalize", \.normalize, "stage 2: cosine similarity (unit-length [CLS] embeddings)"),
-            .int("pair_batch_size", \.pairBatchSize, "stage 2: pairs per batch"),
+            .int("pair_batch_size", \.pairBatchSize, "stage 2: pairs per batch (per rank; the loss sees all ranks')"),
             .int("pair_max_length", \.pairMaxLength, min: 3, "stage 2: tokens per query or passage"),
         ] + LoopOptions.settings(at: \.loop)
     }
@@ -90,8 +90,11 @@ public struct RetroMAETraining: TrainableModel {
     /// Whether Monarch maps were multiplied out (the checkpoint's parameter names depend on it).
     public private(set) var densified = false
 
-    public init(model: RetroMAEModel, pairs: PairDataset? = nil, options: RetroMAEOptions) {
-        (self.model, self.pairs, self.options) = (model, pairs, options)
+    /// The data-parallel replicas whose pair batches together make the global contrastive batch.
+    public let replicas: any ReplicaGroup
+
+    public init(model: RetroMAEModel, pairs: PairDataset? = nil, options: RetroMAEOptions, replicas: any ReplicaGroup = OneReplica()) {
+        (self.model, self.pairs, self.options, self.replicas) = (model, pairs, options, replicas)
     }
 
     public var namedParameters: [(name: String, tensor: Tensor)] { model.namedParameters }
@@ -108,13 +111,39 @@ public struct RetroMAETraining: TrainableModel {
             try model.encoder.sentenceEmbeddings(sequences, padId: pairs.padId, pooling: .cls, normalize: options.normalize,
                                                  context: &context)
         }
-        let (contrastive, accuracy) = try contrastiveLoss(
-            queries: try encode(pairBatch.queries, &context), passages: try encode(pairBatch.passages, &context),
-            positives: pairBatch.positives, temperature: options.temperature)
-        report.loss = report.loss + contrastive
+        var (queries, passages) = (try encode(pairBatch.queries, &context), try encode(pairBatch.passages, &context))
+        var positives = pairBatch.positives
+        if replicas.count > 1 { (queries, passages, positives) = try gatherGlobalBatch(queries, passages, positives) }
+        let (contrastive, accuracy) = try contrastiveLoss(queries: queries, passages: passages, positives: positives,
+                                                          temperature: options.temperature)
+        // Every replica computes the same global loss but differentiates it through its own rows
+        // only; scaling the gradient (not the value) by the replica count makes the replicas'
+        // average the whole loss's gradient.
+        let replicated = replicas.count > 1
+            ? contrastive * Float(replicas.count) - Tensor(contrastive.item * Float(replicas.count - 1)) : contrastive
+        report.loss = report.loss + replicated
         report.terms.append(("contrastive", contrastive.item))
         report.accuracies.append(("contrastive", accuracy))
         return report
+    }
+
+    /// The global batch's queries and passages (this replica's rows carry gradients, the others'
+    /// are constants), with each query's positive as an index into the global passages.
+    private func gatherGlobalBatch(_ queries: Tensor, _ passages: Tensor, _ positives: [Int]) throws -> (Tensor, Tensor, [Int]) {
+        let hidden = queries.shape[1]
+        let gatheredQueries = try replicas.allgather(queries.scalars), gatheredPassages = try replicas.allgather(passages.scalars)
+        let gatheredPositives = try replicas.allgather(positives.map(Float.init))
+        func join(_ parts: [[Float]], local: Tensor) -> Tensor {
+            concat(parts.enumerated().map { rank, values in
+                rank == replicas.rank ? local : Tensor(shape: [values.count / hidden, hidden], scalars: values)
+            }, axis: 0)
+        }
+        var globalPositives: [Int] = [], offset = 0
+        for (rank, part) in gatheredPositives.enumerated() {
+            globalPositives += part.map { offset + Int($0) }
+            offset += gatheredPassages[rank].count / hidden
+        }
+        return (join(gatheredQueries, local: queries), join(gatheredPassages, local: passages), globalPositives)
     }
 
     public mutating func prepareUpdate(_ step: Int) -> Bool {

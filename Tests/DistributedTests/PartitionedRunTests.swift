@@ -1,0 +1,118 @@
+import Foundation
+import Shards
+import Testing
+
+/// `mpiexec -n N sluice run FILE` against `sluice run FILE`: the merged output holds exactly the
+/// samples the one-process run writes, as JSON lines and as one MDS dataset.
+@Suite(.serialized) struct PartitionedRunTests {
+    /// Eleven small files and a pipeline over them ending in `sink`.
+    static func job(sink: String) throws -> (directory: URL, pipeline: String) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-part-\(UUID().uuidString)")
+        let inputs = directory.appendingPathComponent("inputs")
+        try FileManager.default.createDirectory(at: inputs, withIntermediateDirectories: true)
+        for index in 0..<11 {
+            try Data(String(repeating: "file \(index) ", count: index * 37 + 1).utf8).write(to: inputs.appendingPathComponent("f\(index).txt"))
+        }
+        let pipeline = directory.appendingPathComponent("pipeline.yaml")
+        try """
+            name: partitioned
+            output: \(directory.path)/out
+            options:
+              on_error: skip
+            source:
+              type: files
+              paths: \(inputs.path)
+            stages:
+              - type: checksum
+                algorithm: sha256
+                workers: 2
+            sink:
+            \(sink)
+            """.write(to: pipeline, atomically: true, encoding: .utf8)
+        return (directory, pipeline.path)
+    }
+
+    static let jsonlSink = "  type: jsonl\n  path: sums/checksums.jsonl"
+    static let shardSink = "  type: shard_writer\n  path: dataset\n  columns: [\"path:str\", \"bytes:int\", \"sha256:str\"]\n  size_limit: 300"
+
+    static func run(ranks: Int?, _ pipeline: String, output: URL) throws -> MPIJob {
+        try MPIJob.run(ranks: ranks, MPIJob.sluice, ["run", pipeline, "--quiet", "--set", "output=\(output.path)"])
+    }
+
+    static func lines(_ file: URL) throws -> [String] {
+        try String(contentsOf: file, encoding: .utf8).split(separator: "\n").map(String.init)
+    }
+
+    static func samples(_ dataset: URL) throws -> [String] {
+        let dataset = try ShardDataset(directory: dataset)
+        return try (0..<dataset.count).map { "\(try dataset.sample($0).sorted { $0.key < $1.key })" }
+    }
+
+    @Test(arguments: [2, 3]) func jsonLinesOfAllRanksAreTheOneProcessRunsLines(ranks: Int) throws {
+        let (directory, pipeline) = try Self.job(sink: Self.jsonlSink)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let one = directory.appendingPathComponent("one"), many = directory.appendingPathComponent("many")
+        #expect(try Self.run(ranks: nil, pipeline, output: one).status == 0)
+        let job = try Self.run(ranks: ranks, pipeline, output: many)
+        #expect(job.status == 0, "\(job.errors)")
+        let expected = try Self.lines(one.appendingPathComponent("sums/checksums.jsonl"))
+        let merged = try Self.lines(many.appendingPathComponent("sums/checksums.jsonl"))
+        #expect(expected.count == 11)
+        #expect(merged.sorted() == expected.sorted())
+        // Every rank did a share, and kept its own manifest; the job's manifest lists every input once.
+        for rank in 0..<ranks {
+            #expect(FileManager.default.fileExists(atPath: many.appendingPathComponent("part-\(rank)/manifest.json").path))
+        }
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: many.appendingPathComponent("manifest.json"))) as? [String: Any]
+        #expect((manifest?["inputs"] as? [Any])?.count == 11)
+        #expect((manifest?["ranks"] as? [Any])?.count == ranks)
+    }
+
+    @Test func shardsOfAllRanksMergeIntoOneDatasetOfTheOneProcessRunsSamples() throws {
+        let (directory, pipeline) = try Self.job(sink: Self.shardSink)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let one = directory.appendingPathComponent("one"), many = directory.appendingPathComponent("many")
+        #expect(try Self.run(ranks: nil, pipeline, output: one).status == 0)
+        let job = try Self.run(ranks: 2, pipeline, output: many)
+        #expect(job.status == 0, "\(job.errors)")
+        let expected = try Self.samples(one.appendingPathComponent("dataset"))
+        #expect(expected.count == 11)
+        #expect(try Self.samples(many.appendingPathComponent("dataset")).sorted() == expected.sorted())
+        // mosaicml-streaming's merge_index layout: part directories under the dataset, one index.
+        let index = try JSONSerialization.jsonObject(with: Data(contentsOf: many.appendingPathComponent("dataset/index.json"))) as? [String: Any]
+        let basenames = (index?["shards"] as? [[String: Any]] ?? []).compactMap { ($0["raw_data"] as? [String: Any])?["basename"] as? String }
+        #expect(basenames.contains { $0.hasPrefix("part-0/") } && basenames.contains { $0.hasPrefix("part-1/") })
+    }
+
+    /// The media demo writes one .npy per clip and an index.jsonl into its output directory itself.
+    @Test func arraysAndTheirIndexOfAllRanksAreTheOneProcessRuns() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-part-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let one = directory.appendingPathComponent("one"), many = directory.appendingPathComponent("many")
+        #expect(try Self.run(ranks: nil, "pipelines/shapes.yaml", output: one).status == 0)
+        let job = try Self.run(ranks: 2, "pipelines/shapes.yaml", output: many)
+        #expect(job.status == 0, "\(job.errors)")
+        let arrays = { (url: URL) in try FileManager.default.contentsOfDirectory(atPath: url.path).filter { $0.hasSuffix(".npy") }.sorted() }
+        #expect(try arrays(one).count == 72)  // frames, waveform and mel of 24 clips
+        #expect(try arrays(many) == arrays(one))
+        for name in try arrays(one).prefix(4) {
+            #expect(FileManager.default.contents(atPath: many.appendingPathComponent(name).path) == FileManager.default.contents(atPath: one.appendingPathComponent(name).path))
+        }
+        #expect(try Self.lines(many.appendingPathComponent("index.jsonl")).sorted() == Self.lines(one.appendingPathComponent("index.jsonl")).sorted())
+    }
+
+    @Test func aRankThatFailsStopsTheJobNamingItselfAndNothingIsMerged() throws {
+        let (directory, pipeline) = try Self.job(sink: Self.jsonlSink)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let many = directory.appendingPathComponent("many")
+        try FileManager.default.createDirectory(at: many, withIntermediateDirectories: true)
+        // Rank 1 cannot create its part directory: a file stands in its way.
+        try Data("in the way".utf8).write(to: many.appendingPathComponent("part-1"))
+        let job = try Self.run(ranks: 2, pipeline, output: many)
+        #expect(job.status != 0)
+        #expect(job.errors.contains("rank 1 of 2 failed:"), "\(job.errors)")
+        #expect(job.seconds < 20)
+        #expect(!FileManager.default.fileExists(atPath: many.appendingPathComponent("manifest.json").path))
+        #expect(!FileManager.default.fileExists(atPath: many.appendingPathComponent("sums/checksums.jsonl").path))
+    }
+}
