@@ -58,7 +58,7 @@ public final class TrainingRun<Model: TrainableModel> {
         log = primary ? try RunLog(directory: directory) : nil
         if resume { try trainer.resume(from: checkpointFile) }
         // metrics.jsonl is appended to, never cleared: a record marks where each run starts.
-        try log.write(step: trainer.step, group: "start", numbers: [], texts: [("resumed", String(resume))])
+        try log?.write(step: trainer.step, group: "start", numbers: [], texts: [("resumed", String(resume))])
     }
 
     /// Feeds the next micro-batch of the stream. `batch` is only evaluated when it will be trained on
