@@ -63,8 +63,8 @@ struct Frames: ParsableCommand {
     @Option(help: ArgumentHelp("Scale the shorter side to this, then centre-crop --size.", valueName: "pixels"))
     var shorterSide: Int?
 
-    @Option(help: "Resize filter: \(ScaleFilter.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var filter: String = "bicubic"
+    @Option(help: "Resize filter.")
+    var filter = ScaleFilter.bicubic
 
     @Flag(help: "Keep pictures as stored instead of turning them upright as the display matrix asks.")
     var noAutorotate = false
@@ -82,7 +82,6 @@ struct Frames: ParsableCommand {
         }
         if let size, FrameSize.dimensions(size) == nil { throw ValidationError("--size '\(size)' is not WxH, e.g. 224x224") }
         if shorterSide != nil && size == nil { throw ValidationError("--shorter-side needs --size for the crop") }
-        if ScaleFilter(rawValue: filter) == nil { throw ValidationError("unknown --filter '\(filter)'") }
         if !(0...64).contains(threads) { throw ValidationError("--threads \(threads) is outside 0...64") }
     }
 
@@ -113,7 +112,7 @@ struct Frames: ParsableCommand {
     }
 
     private func output() -> FrameOutput {
-        var output = FrameOutput(filter: ScaleFilter(rawValue: filter) ?? .bicubic, autorotate: !noAutorotate)
+        var output = FrameOutput(filter: filter, autorotate: !noAutorotate)
         if let size, let (width, height) = FrameSize.dimensions(size) {
             output.size = shorterSide.map { .shorterSideThenCrop(shorterSide: $0, width: width, height: height) }
                 ?? .exact(width: width, height: height)
@@ -140,11 +139,11 @@ struct Mel: ParsableCommand {
     @Option(help: "FFT length.") var nFft = 512
     @Option(help: "Window length, zero-padded to --n-fft.") var winLength = 400
     @Option(help: "Samples between frames.") var hopLength = 160
-    @Option(help: "hann or hamming.") var window = "hamming"
+    @Option(help: "Analysis window.") var window = MelOptions.Window.hamming
     @Option(help: "Mel bands.") var nMels = 40
     @Option(help: "Lowest band edge, Hz.") var fmin = 20.0
     @Option(help: "Highest band edge, Hz (default: half the sample rate).") var fmax: Double?
-    @Option(help: "slaney or htk.") var melScale = "slaney"
+    @Option(help: "Hz-to-mel mapping.") var melScale = MelOptions.Scale.slaney
     @Option(help: "2 for power, 1 for magnitude.") var power = 2.0
     @Option(help: "Pre-emphasis coefficient, 0...1 (0: none).") var preemphasis = 0.97
     @Option(help: "Floor at max - top_db (0: no floor).") var topDb = 80.0
@@ -160,9 +159,6 @@ struct Mel: ParsableCommand {
 
     func run() throws {
         var options = MelOptions()
-        guard let window = MelOptions.Window(rawValue: window), let scale = MelOptions.Scale(rawValue: melScale) else {
-            throw ValidationError("--window must be hann or hamming, --mel-scale slaney or htk")
-        }
         options.sampleRate = sampleRate
         options.fftSize = nFft
         options.windowLength = winLength
@@ -171,7 +167,7 @@ struct Mel: ParsableCommand {
         options.melBins = nMels
         options.minFrequency = fmin
         options.maxFrequency = fmax
-        options.scale = scale
+        options.scale = melScale
         options.normalizeBands = !unnormalized
         options.power = power
         options.preEmphasis = preemphasis == 0 ? nil : preemphasis  // anything else is checked by MelOptions
@@ -195,3 +191,7 @@ private func media<T>(_ body: () throws -> T) throws -> T {
         throw ExitCode.failure
     }
 }
+
+extension ScaleFilter: ExpressibleByArgument {}
+extension MelOptions.Window: ExpressibleByArgument {}
+extension MelOptions.Scale: ExpressibleByArgument {}

@@ -5,22 +5,30 @@ import Text
 
 /// Options naming a corpus and how its documents are laid out.
 struct CorpusOptions: ParsableArguments {
+    /// How a corpus file holds its documents.
+    enum Format: String, CaseIterable, ExpressibleByArgument {
+        /// One document per line.
+        case lines
+        /// Documents separated by blank lines.
+        case paragraphs
+        /// JSON Lines, the document in `--field`.
+        case jsonl
+    }
+
     @Option(name: .customLong("in"), help: ArgumentHelp("Input files, directories or globs (gzip/zstd detected).", valueName: "path"))
     var inputs: [String]
 
     @Option(help: "lines (one document per line), paragraphs (blank-line separated) or jsonl.")
-    var format: String = "lines"
+    var format = Format.lines
 
     @Option(help: "The JSONL field holding the document.")
     var field: String = "text"
 
     func reader(keepEmptyDocuments: Bool = false) throws -> CorpusReader {
-        let corpusFormat: CorpusFormat
-        switch format {
-        case "lines": corpusFormat = .lines
-        case "paragraphs": corpusFormat = .paragraphs
-        case "jsonl": corpusFormat = .jsonl(field: field)
-        default: throw ValidationError("--format must be lines, paragraphs or jsonl, not '\(format)'")
+        let corpusFormat: CorpusFormat = switch format {
+        case .lines: .lines
+        case .paragraphs: .paragraphs
+        case .jsonl: .jsonl(field: field)
         }
         do {
             return try CorpusReader(paths: inputs, format: corpusFormat, keepEmptyDocuments: keepEmptyDocuments)
