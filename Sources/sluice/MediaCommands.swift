@@ -95,7 +95,7 @@ struct Frames: ParsableCommand {
 
     private func selection() throws -> FrameSelection {
         func list<T>(_ text: String, _ parse: (String) -> T?) throws -> [T] {
-            try text.split(separator: ",").map { part in
+            try text.split(separator: ",", omittingEmptySubsequences: false).map { part in
                 guard let value = parse(part.trimmingCharacters(in: .whitespaces)) else {
                     throw ValidationError("'\(part)' is not a number")
                 }

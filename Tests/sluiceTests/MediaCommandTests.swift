@@ -12,6 +12,18 @@ extension CommandLineTests {
         #expect(streams?.map { $0["codec"] as? String } == ["mjpeg", "pcm_s16le"])
     }
 
+    /// An empty entry in a list is an error, not an empty selection written with exit 0.
+    @Test func anEmptyIndexListIsRefused() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("f.npy")
+        for list in [",,", "1,,2"] {
+            let result = try sluice(["frames", "samples/shapes/video/shapes-00000.mp4", "--indices", list, "--out", out.path])
+            #expect(result.status != 0 && result.errors.contains("is not a number"), "\(list)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: out.path))
+    }
+
     @Test func framesAndMelWriteNumpyFiles() throws {
         let dir = try scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
