@@ -44,14 +44,11 @@ struct RetroMAETrain: ParsableCommand {
         commandName: "train",
         abstract: "Train RetroMAE on a corpus (stage 1), plus query/passage pairs with --pairs (stage 2).",
         discussion: """
-            Writes into OUT: model/ (config.json, model.safetensors, vocab.txt: read by `sluice retromae
-            embed` and --init-from), checkpoint.safetensors (model, optimizer, RNG, data position),
-            metrics.jsonl and TensorBoard event files (`tensorboard --logdir OUT`). After a kill, the
-            same command with --resume continues with the same losses. On N MPI ranks
-            (`mpiexec -n N sluice retromae train ...`) each rank trains on its --batch-size blocks of
-            a global batch of N x --batch-size, gradients averaged; rank 0 writes OUT.
-              sluice retromae train --in samples/retromae/corpus.txt.gz --format paragraphs \\
-                --vocab samples/retromae/vocab.txt --heldout samples/retromae/heldout.tsv --out out/retromae
+            Writes into OUT: model/ (config.json, model.safetensors, vocab.txt: read by `sluice retromae embed` and --init-from), checkpoint.safetensors (model, optimizer, RNG, data position), metrics.jsonl and TensorBoard event files (`tensorboard --logdir OUT`). After a kill, the same command with --resume continues with the same losses.
+
+              sluice retromae train --in samples/retromae/corpus.txt.gz \\
+                --format paragraphs --vocab samples/retromae/vocab.txt \\
+                --heldout samples/retromae/heldout.tsv --out out/retromae
 
             Trainer settings (the `retromae_train` pipeline sink takes the same, in snake_case):
             \(TrainerSettings<RetroMAEOptions>.help)

@@ -18,13 +18,10 @@ struct SpokenMomentsTrain: ParsableCommand {
         commandName: "train",
         abstract: "Train video and spoken-caption towers on a clip manifest; report held-out retrieval both ways.",
         discussion: """
-            The manifest is JSONL, one clip per line: "id", "video", "audio" (the spoken caption; the
-            video's own track when absent) and "split", paths relative to the manifest. Clips of
-            --eval-split are held out and ranked every eval_every updates: R@1/5/10, median rank and
-            mAP both ways, beside the set size and chance. A clip that cannot be decoded is reported
-            with its line and reason and left out. OUT gets checkpoint.safetensors, metrics.jsonl
-            and TensorBoard events; --resume continues with the same losses.
-              sluice spoken-moments train --manifest samples/shapes/manifest.jsonl --out out/spoken-moments
+            The manifest is JSONL, one clip per line: "id", "video", "audio" (the spoken caption; the video's own track when absent) and "split", paths relative to the manifest. Clips of --eval-split are held out and ranked every eval_every updates: R@1/5/10, median rank and mAP both ways, beside the set size and chance. A clip that cannot be decoded is reported with its line and reason and left out. OUT gets checkpoint.safetensors, metrics.jsonl and TensorBoard events; --resume continues with the same losses.
+
+              sluice spoken-moments train --manifest samples/shapes/manifest.jsonl \\
+                --out out/spoken-moments
 
             Trainer settings:
             \(TrainerSettings<SpokenMomentsOptions>.help)

@@ -38,16 +38,15 @@ enum TrainerSettings<Options: SettingsDescribed> {
         return options
     }
 
-    /// The settings as help text, with their defaults.
+    /// The settings as help text: the flag and its default on one line, the help indented below,
+    /// so ArgumentParser's wrapping of the discussion (at 80 columns) never splits a row.
     static var help: String {
         let defaults = Options()
-        let rows = Options.settings.map { setting -> (String, String) in
+        return Options.settings.map { setting in
             let flag = setting.kind == .bool ? "\(setting.flag), --no-\(setting.flag.dropFirst(2))" : "\(setting.flag) <value>"
-            let fallback = setting.read(defaults).map { " (default: \($0))" } ?? ""
+            let fallback = setting.read(defaults).map { "  (default: \($0))" } ?? ""
             let values = if case .choice(let choices) = setting.kind { " [\(choices.joined(separator: "|"))]" } else { "" }
-            return (flag, setting.help + values + fallback)
-        }
-        // Two lines each, so ArgumentParser's wrapping of the discussion never splits one.
-        return rows.map { flag, help in "  \(flag)\n      \(help)" }.joined(separator: "\n")
+            return "  \(flag)\(fallback)\n      \(setting.help)\(values)"
+        }.joined(separator: "\n")
     }
 }
