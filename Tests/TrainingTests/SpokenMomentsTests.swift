@@ -75,4 +75,16 @@ struct SpokenMomentsTests {
         #expect(options.margin(at: 999) == 0.01 && abs(options.margin(at: 2500) - 0.01 * 1.002 * 1.002) < 1e-9)
         #expect(options.loop.optimizer == .adam && options.loop.learningRate == 1e-3)
     }
+
+    /// Sizes that would allocate without bound, or a step count whose warm-up share cannot be an
+    /// integer, are refused by the settings themselves, on the command line and in pipeline files.
+    @Test func hugeSizesAndCountsAreRefused() {
+        for (name, text) in [("--hidden", "1048576"), ("--layers", "100000"), ("--steps", "9223372036854775807"),
+                             ("--steps", "1e19"), ("--accumulation", "1000000"), ("--nblocks", "1000000000")] {
+            var options = RetroMAEOptions()
+            #expect(throws: TrainingError.self, "\(name) \(text)") { try options.apply([(name, text)]) }
+        }
+        var video = SpokenMomentsOptions()
+        #expect(throws: TrainingError.self) { try video.apply([("--video-width", "1000000")]) }
+    }
 }

@@ -62,8 +62,8 @@ enum FeatureStages {
     ) { parameters, _ in
         var config = ResDAVEnet.Config()
         let texts = parameters.strings("widths"), widths = texts.compactMap { Int($0) }
-        guard widths.count == texts.count, widths.allSatisfy({ $0 > 0 }) else {
-            throw PlanError("stage '\(parameters.stageName)': widths must be positive integers, got \(texts)")
+        guard widths.count == texts.count, widths.allSatisfy({ $0 > 0 && $0 <= 1 << 14 }) else {
+            throw PlanError("stage '\(parameters.stageName)': widths must be integers from 1 to 16384, got \(texts)")
         }
         if !widths.isEmpty { (config.stageWidths, config.blocks) = (widths, widths.map { _ in 2 }) }
         var rng = RandomGenerator(seed: UInt64(bitPattern: Int64(parameters.int("seed"))))

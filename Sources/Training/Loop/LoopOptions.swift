@@ -50,8 +50,8 @@ public struct LoopOptions: Sendable, Equatable {
     /// Their settings, lifted into a trainer's options by `path`.
     public static func settings<Options>(at path: WritableKeyPath<Options, LoopOptions>) -> [Setting<Options>] {
         let own: [Setting<LoopOptions>] = [
-            .int("steps", \.steps, "updates in the run (the schedule ends there)"),
-            .int("accumulation", \.accumulation, "micro-batches whose gradients add up to one update"),
+            .int("steps", \.steps, max: 1 << 40, "updates in the run (the schedule ends there)"),
+            .int("accumulation", \.accumulation, max: 1 << 16, "micro-batches whose gradients add up to one update"),
             .choice("optimizer", \.optimizer, "adamw, adam (L2 decay) or sgd (momentum)"),
             .float("lr", \.learningRate, "peak learning rate"),
             .choice("schedule", \.schedule, "decay after warm-up"),

@@ -36,21 +36,24 @@ public struct RetroMAEOptions: SettingsDescribed, Sendable, Equatable {
 
     public static var settings: [Setting<Self>] {
         [
-            .int("hidden", \.hidden, "new model: hidden size"),
-            .int("layers", \.layers, "new model: encoder layers"),
-            .int("heads", \.heads, "new model: attention heads"),
-            .int("intermediate", \.intermediate, "new model: feed-forward width"),
-            .int("max_positions", \.maxPositions, min: 3, "new model: longest sequence, [CLS] and [SEP] included"),
+            .int("hidden", \.hidden, max: limit("hidden_size"), "new model: hidden size"),
+            .int("layers", \.layers, max: limit("num_hidden_layers"), "new model: encoder layers"),
+            .int("heads", \.heads, max: limit("num_attention_heads"), "new model: attention heads"),
+            .int("intermediate", \.intermediate, max: limit("intermediate_size"), "new model: feed-forward width"),
+            .int("max_positions", \.maxPositions, min: 3, max: limit("max_position_embeddings"), "new model: longest sequence, [CLS] and [SEP] included"),
             .choice("ffn", \.feedForward, "new model: feed-forward maps"),
-            .int("nblocks", \.nblocks, "Monarch blocks"),
+            .int("nblocks", \.nblocks, max: 1024, "Monarch blocks"),
             .int("densify_at", \.densifyAt, "update at which Monarch maps become dense (reverse sparsification)"),
             .float("dropout", \.dropout, max: 0.99, "dropout"),
             .float("temperature", \.temperature, min: 1e-6, "stage 2: similarity temperature"),
             .flag("normalize", \.normalize, "stage 2: cosine similarity (unit-length [CLS] embeddings)"),
-            .int("pair_batch_size", \.pairBatchSize, "stage 2: pairs per batch (per rank; the loss sees all ranks')"),
-            .int("pair_max_length", \.pairMaxLength, min: 3, "stage 2: tokens per query or passage"),
+            .int("pair_batch_size", \.pairBatchSize, max: 1 << 20, "stage 2: pairs per batch (per rank; the loss sees all ranks')"),
+            .int("pair_max_length", \.pairMaxLength, min: 3, max: limit("max_position_embeddings"), "stage 2: tokens per query or passage"),
         ] + LoopOptions.settings(at: \.loop)
     }
+
+    /// The largest value a config.json may give the same size (`BertConfig.limits`).
+    private static func limit(_ key: String) -> Int { BertConfig.limits[key] ?? Int(Int32.max) }
 
     public func problems() -> [String] {
         var problems: [String] = []

@@ -48,12 +48,12 @@ public struct SpokenMomentsOptions: SettingsDescribed, Sendable, Equatable {
     public static var settings: [Setting<Self>] {
         [
             .int("video_layers", \.videoLayers, max: 8, "frame CNN: stride-2 conv layers"),
-            .int("video_width", \.videoWidth, "frame CNN: width of the first layer (doubling after)"),
+            .int("video_width", \.videoWidth, max: 1024, "frame CNN: width of the first layer (doubling after)"),
             .flag("temporal_shift", \.temporalShift, "frame CNN: temporal shift between layers (motion)"),
             .choice("pooling", \.pooling, "frame features over time"),
-            .int("audio_width", \.audioWidth, "ResDAVEnet: width of the stem and first stage (doubling per stage)"),
+            .int("audio_width", \.audioWidth, max: 1024, "ResDAVEnet: width of the stem and first stage (doubling per stage)"),
             .int("audio_blocks", \.audioBlocks, max: 8, "ResDAVEnet: residual blocks per stage"),
-            .int("embedding", \.embedding, "size of the shared space"),
+            .int("embedding", \.embedding, max: 1 << 14, "size of the shared space"),
             .flag("normalize", \.normalize, "cosine scores over the temperature instead of raw dot products"),
             .float("temperature", \.temperature, min: 1e-4, "with normalize: the scores' temperature"),
             .choice("loss", \.loss, "contrastive loss: nce, mms (margin schedule) or amm (adaptive margin)"),
