@@ -70,26 +70,6 @@ public struct SpokenMomentsOptions: SettingsDescribed, Sendable, Equatable {
     public func margin(at step: Int) -> Float { margin * powf(marginGrowth, Float(step / 1000)) }
 }
 
-/// One batch of clips: frames `[B, T, 3, H, W]` in [0, 1], and the spoken captions' log-mel
-/// `[B, melBins, frames]` padded to the longest, with each caption's true frame count.
-public struct ClipBatch {
-    public var frames: Tensor
-    public var mel: Tensor
-    public var melLengths: [Int]
-
-    public init(frames: Tensor, mel: Tensor, melLengths: [Int]) { (self.frames, self.mel, self.melLengths) = (frames, mel, melLengths) }
-
-    public var count: Int { frames.shape[0] }
-
-    /// Examples `range` of the batch.
-    public func slice(_ range: Range<Int>) -> ClipBatch {
-        let lengths = Array(melLengths[range])
-        let longest = lengths.max() ?? 1
-        return ClipBatch(frames: frames.slice(axis: 0, range), mel: mel.slice(axis: 0, range).slice(axis: 2, 0..<longest),
-                         melLengths: lengths)
-    }
-}
-
 /// The Spoken Moments model on the training loop: a video tower (frame CNN, pooled over time) and
 /// a spoken-caption tower (ResDAVEnet over log-mel, masked mean over true frames), each through a
 /// GLU projection head into a shared space; scores are dot products; the loss is NCE, MMS or AMM
@@ -182,60 +162,4 @@ func scoreGap(_ s: Tensor) -> Float {
     let positive = (0..<b).reduce(Float(0)) { $0 + values[$1 * b + $1] } / Float(b)
     let all = values.reduce(0, +)
     return positive - (all - positive * Float(b)) / Float(b * (b - 1))
-}
-
-/// Decoded clips held in memory, batched in a seeded order per epoch: batch `k` is a function of
-/// `k`, so a checkpoint's data position resumes the same sequence.
-public struct ClipDataset: Sendable {
-    /// Each clip's frames `[T, 3, H, W]` (float, [0, 1]) and its caption's log-mel `[frames, melBins]`.
-    public let frames: [[Float]]
-    public let mels: [[Float]]
-    public let ids: [String]
-    public let frameShape: [Int]
-    public let melBins: Int
-    public let batchSize: Int
-    public let seed: UInt64
-
-    public init(frames: [[Float]], mels: [[Float]], ids: [String], frameShape: [Int], melBins: Int, batchSize: Int, seed: UInt64) throws(TrainingError) {
-        guard frames.count == mels.count, frames.count == ids.count, batchSize >= 2, frames.count >= batchSize else {
-            throw TrainingError(.data, "clips", "\(frames.count) clips cannot fill one batch of \(batchSize) (at least 2)")
-        }
-        let perClip = frameShape.reduce(1, *)
-        if let bad = frames.firstIndex(where: { $0.count != perClip }) {
-            throw TrainingError(.data, ids[bad], "\(frames[bad].count) frame values, expected \(frameShape)")
-        }
-        if let bad = mels.firstIndex(where: { $0.isEmpty || $0.count % melBins != 0 }) {
-            throw TrainingError(.data, ids[bad], "a caption of \(mels[bad].count) values is not whole frames of \(melBins) mel bins")
-        }
-        (self.frames, self.mels, self.ids, self.frameShape, self.melBins, self.batchSize, self.seed) =
-            (frames, mels, ids, frameShape, melBins, batchSize, seed)
-    }
-
-    public var count: Int { frames.count }
-
-    /// The clips of batch `index`: full batches of a seeded permutation, a new one each epoch.
-    public func indices(ofBatch index: Int) -> [Int] {
-        let perEpoch = count / batchSize
-        var rng = RandomGenerator(seed: seed &+ UInt64(index / perEpoch) &* 0x9E37_79B9_7F4A_7C15)
-        let order = Array(0..<count).shuffled(using: &rng)
-        let start = (index % perEpoch) * batchSize
-        return Array(order[start..<start + batchSize])
-    }
-
-    public func batch(_ index: Int) -> ClipBatch { batch(of: indices(ofBatch: index)) }
-
-    /// The clips at `indices`, captions padded to the longest with its true lengths kept.
-    public func batch(of indices: [Int]) -> ClipBatch {
-        let lengths = indices.map { mels[$0].count / melBins }
-        let longest = lengths.max() ?? 1
-        var mel = [Float](repeating: 0, count: indices.count * melBins * longest)
-        for (row, clip) in indices.enumerated() {
-            // [frames, melBins] -> [melBins, longest] for this row.
-            for t in 0..<lengths[row] {
-                for m in 0..<melBins { mel[(row * melBins + m) * longest + t] = mels[clip][t * melBins + m] }
-            }
-        }
-        return ClipBatch(frames: Tensor(shape: [indices.count] + frameShape, scalars: indices.flatMap { frames[$0] }),
-                         mel: Tensor(shape: [indices.count, melBins, longest], scalars: mel), melLengths: lengths)
-    }
 }
