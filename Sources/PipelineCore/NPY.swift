@@ -25,4 +25,56 @@ public enum NPY {
     public static func write(_ array: NDArray, to url: URL) throws {
         try encode(array).write(to: url, options: .atomic)
     }
+
+    /// The array a .npy file holds (version 1-3, little-endian or single-byte types, C order), its
+    /// shape checked against the bytes that follow the header before anything is allocated.
+    public static func decode(_ bytes: [UInt8], file: String) throws(NPYError) -> NDArray {
+        func fail(_ code: NPYError.Code, _ reason: String) -> NPYError { NPYError(code, file: file, reason: reason) }
+        guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1..<6]) == Array("NUMPY".utf8), (1...3).contains(bytes[6]) else {
+            throw fail(.notNPY, "no .npy magic (\\x93NUMPY and a version of 1 to 3)")
+        }
+        let wide = bytes[6] >= 2
+        let start = wide ? 12 : 10
+        guard bytes.count >= start else { throw fail(.truncated, "the file ends inside the header length") }
+        let length = wide
+            ? Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
+            : Int(bytes[8]) | Int(bytes[9]) << 8
+        guard length <= bytes.count - start else { throw fail(.truncated, "a header of \(length) bytes, \(bytes.count - start) left in the file") }
+        guard let header = String(bytes: bytes[start..<start + length], encoding: .utf8) else { throw fail(.badHeader, "the header is not text") }
+        func value(of key: String) -> Substring? {
+            guard let range = header.range(of: "'\(key)':") else { return nil }
+            return header[range.upperBound...].drop { $0 == " " }
+        }
+        guard let descr = value(of: "descr"), descr.first == "'", let end = descr.dropFirst().firstIndex(of: "'"),
+              let dtype = DType.allCases.first(where: { $0.numpyDescriptor == descr[descr.index(after: descr.startIndex)..<end] }) else {
+            throw fail(.unsupported, "'descr' is missing or not a little-endian type Sluice reads (\(DType.allCases.map(\.numpyDescriptor).joined(separator: ", ")))")
+        }
+        guard value(of: "fortran_order")?.hasPrefix("False") == true else { throw fail(.unsupported, "only C-order arrays are read ('fortran_order': False)") }
+        guard let open = value(of: "shape"), open.first == "(", let close = open.firstIndex(of: ")") else {
+            throw fail(.badHeader, "'shape' is missing or not a tuple")
+        }
+        var shape: [Int] = []
+        for part in open.dropFirst()[..<close].split(separator: ",") {
+            let text = part.trimmingCharacters(in: .whitespaces)
+            guard let dimension = Int(text), dimension >= 0, shape.count < 64 else { throw fail(.badHeader, "shape entry '\(text)' is not a size") }
+            shape.append(dimension)
+        }
+        let available = bytes.count - start - length
+        guard let size = NDArray.byteCount(shape: shape, dtype: dtype), size == available else {
+            throw fail(.truncated, "shape \(shape) of \(dtype) needs \(NDArray.byteCount(shape: shape, dtype: dtype).map(String.init) ?? "more than Int.max") bytes, the file holds \(available)")
+        }
+        return NDArray(dtype: dtype, shape: shape, data: Array(bytes[(start + length)...]))
+    }
+}
+
+/// A .npy file that cannot be read, and why.
+public struct NPYError: Error, CustomStringConvertible, Equatable {
+    public enum Code: Sendable, Equatable { case notNPY, truncated, badHeader, unsupported }
+    public let code: Code
+    public let file: String
+    public let reason: String
+
+    public init(_ code: Code, file: String, reason: String) { (self.code, self.file, self.reason) = (code, file, reason) }
+
+    public var description: String { "\(file): \(reason)" }
 }

@@ -1,16 +1,15 @@
 import ArgumentParser
 import Foundation
-import Media
-import Models
+import PipelineCore
 import Tensor
 import Training
 
-/// `sluice spoken-moments train`.
+/// `sluice spoken-moments train|eval|embed|search`.
 struct SpokenMomentsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "spoken-moments",
         abstract: "Spoken Moments: video <-> spoken-caption retrieval with the Adaptive Mean Margin loss.",
-        subcommands: [SpokenMomentsTrain.self])
+        subcommands: [SpokenMomentsTrain.self, SpokenMomentsEval.self, SpokenMomentsEmbed.self, SpokenMomentsSearch.self])
 }
 
 struct SpokenMomentsTrain: ParsableCommand {
@@ -18,7 +17,7 @@ struct SpokenMomentsTrain: ParsableCommand {
         commandName: "train",
         abstract: "Train video and spoken-caption towers on a clip manifest; report held-out retrieval both ways.",
         discussion: """
-            The manifest is JSONL, one clip per line: "id", "video", "audio" (the spoken caption; the video's own track when absent) and "split", paths relative to the manifest. Clips of --eval-split are held out and ranked every eval_every updates: R@1/5/10, median rank and mAP both ways, beside the set size and chance. A clip that cannot be decoded is reported with its line and reason and left out. OUT gets checkpoint.safetensors, metrics.jsonl and TensorBoard events; --resume continues with the same losses.
+            The manifest is JSONL, one clip per line: "id", "video", "audio" (the spoken caption; the video's own track when absent) and "split", paths relative to the manifest. Clips of --eval-split are held out and ranked every eval_every updates: R@1/5/10, median rank and mAP both ways, beside the set size and chance. A clip that cannot be decoded is reported with its line and reason and left out. OUT gets checkpoint.safetensors (which `eval`, `embed` and `search` load), metrics.jsonl and TensorBoard events; --resume continues with the same losses.
 
               sluice spoken-moments train --manifest samples/shapes/manifest.jsonl \\
                 --out out/spoken-moments
@@ -30,9 +29,9 @@ struct SpokenMomentsTrain: ParsableCommand {
     @Option(help: ArgumentHelp("Clip manifest (JSONL).", valueName: "file")) var manifest: String
     @Option(help: ArgumentHelp("Output directory.", valueName: "dir")) var out: String
     @Flag(help: "Continue from OUT/checkpoint.safetensors.") var resume = false
-    @Option(help: "Frames per clip, spread evenly over it.") var frames = 8
-    @Option(help: "Frame width and height.") var size = 32
-    @Option(help: "Longest spoken caption in seconds (the paper: a 10 s window).") var seconds = 10.0
+    @Option(help: "Frames per clip, spread evenly over it.") var frames = ClipShape().frames
+    @Option(help: "Frame width and height.") var size = ClipShape().size
+    @Option(help: "Longest spoken caption in seconds (the paper: a 10 s window).") var seconds = ClipShape().seconds
     @Option(help: "Clips per batch (every other clip of the batch is a negative).") var batchSize = 16
     @Option(help: "The manifest split held out for evaluation.") var evalSplit = "test"
     @Option(help: "Math threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
@@ -50,24 +49,19 @@ struct SpokenMomentsTrain: ParsableCommand {
     func run() throws {
         let options = try TrainerSettings<SpokenMomentsOptions>.parse(settings)
         ComputeThreads.configure(max(1, threads))
-        let melOptions = MelOptions()
-        let clips = try ClipManifest(path: manifest).decode(frames: frames, size: size, seconds: seconds, mel: melOptions)
+        let clip = ClipShape(frames: frames, size: size, seconds: seconds, melBins: ClipShape().melBins)
+        let clips = try ClipManifest(path: manifest).decode(clip)
         let train = clips.filter { $0.split != evalSplit }, heldout = clips.filter { $0.split == evalSplit }
-        let frameShape = [frames, 3, size, size]
-        func dataset(_ clips: [DecodedClip], batchSize: Int) throws -> ClipDataset {
-            try ClipDataset(frames: clips.map(\.frames), mels: clips.map(\.mel), ids: clips.map(\.id), captions: clips.map(\.caption), frameShape: frameShape,
-                            melBins: melOptions.melBins, batchSize: batchSize, seed: options.loop.seed)
-        }
-        let data = try dataset(train, batchSize: min(batchSize, train.count))
-        let evalSet = try heldout.count >= 2 ? dataset(heldout, batchSize: heldout.count) : nil
-        let model = SpokenMomentsTraining(options: options, melBins: melOptions.melBins)
+        let data = try ClipDataset(train, clip: clip, batchSize: min(batchSize, train.count), seed: options.loop.seed)
+        let evalSet = try heldout.count >= 2 ? ClipDataset(heldout, clip: clip, batchSize: 2, seed: 0) : nil
+        let model = SpokenMomentsTraining(options: options, clip: clip)
         printError("\(train.count) training clips, \(heldout.count) held out (\(evalSplit)); \(model.parameterCount) parameters")
 
         let trainer = Trainer(model: model, options: options.loop)
         let run = try TrainingRun(trainer: trainer, directory: URL(fileURLWithPath: out), name: "spoken-moments",
                                   unit: "examples", resume: resume)
         if resume { printError("resumed at update \(trainer.step) (batch \(trainer.dataPosition))") }
-        if let evalSet { run.evaluate = { try retrievalFigures($0, on: evalSet) } }
+        if let evalSet { run.evaluate = { try HeldOutRetrieval(model: $0, clips: evalSet).figures } }
         var index = 0
         while !run.isComplete {
             try run.feed(data.batch(index), waitingOn: "batch")
@@ -77,19 +71,165 @@ struct SpokenMomentsTrain: ParsableCommand {
     }
 }
 
-/// Held-out retrieval both ways, in embedding chunks, with chance beside each recall.
-func retrievalFigures(_ model: SpokenMomentsTraining, on clips: ClipDataset) throws -> [(name: String, value: Double)] {
-    var video: [Float] = [], audio: [Float] = []
-    for start in stride(from: 0, to: clips.count, by: 64) {
-        let (v, a) = model.embed(clips.batch(of: Array(start..<min(clips.count, start + 64))), training: false)
-        video += v.scalars
-        audio += a.scalars
+/// The clips a trained model is applied to: its checkpoint and a manifest, decoded the way training decoded them.
+struct CheckpointClips: ParsableArguments {
+    @Option(help: ArgumentHelp("A checkpoint written by `spoken-moments train` (OUT/checkpoint.safetensors).", valueName: "file"))
+    var checkpoint: String
+    @Option(help: ArgumentHelp("Clip manifest (JSONL).", valueName: "file")) var manifest: String
+    @Option(help: "Only the clips of this split ('' for all of them).") var split = "test"
+    @Option(help: "Math threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    /// The model and the manifest's clips of `split`.
+    func load() throws -> (model: SpokenMomentsTraining, clips: [DecodedClip], data: ClipDataset) {
+        ComputeThreads.configure(max(1, threads))
+        let model = try SpokenMomentsTraining(checkpoint: URL(fileURLWithPath: checkpoint))
+        let clips = try ClipManifest(path: manifest).decode(model.clip, split: split.isEmpty ? nil : split)
+        guard clips.count >= 2 else { throw ValidationError("\(manifest): \(clips.count) clip of split '\(split)'; at least 2 are needed") }
+        return (model, clips, try ClipDataset(clips, clip: model.clip, batchSize: 2, seed: 0))
     }
-    let result = try PairedRetrieval(a: video, b: audio, dimension: model.options.embedding)
-    var figures: [(name: String, value: Double)] = [("set_size", Double(result.setSize)), ("chance_r1", result.forward.chance(at: 1))]
-    for (direction, f) in [("video_to_caption", result.forward), ("caption_to_video", result.backward)] {
-        figures += [1, 5, 10].map { ("\(direction)_r\($0)", f.recall[$0] ?? 0) }
-        figures += [("\(direction)_median_rank", f.medianRank), ("\(direction)_map", f.meanAveragePrecision)]
-    }
-    return figures
 }
+
+struct SpokenMomentsEval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Rank a manifest's held-out clips both ways with a trained model: R@1/5/10, median rank and mAP beside chance.",
+        discussion: """
+            Sets larger than --subset-size are ranked as --subsets random subsets of that size and averaged (the paper: five of 1,000). Ties count against the match. --label names a manifest field (say direction) whose agreement at rank 1 is reported too, over the whole set: whether the model tells those apart even where it misses the exact clip.
+
+              sluice spoken-moments eval --checkpoint out/spoken-moments/checkpoint.safetensors \\
+                --manifest samples/shapes/manifest.jsonl --label direction
+            """)
+
+    @OptionGroup var input: CheckpointClips
+    @Option(help: "Pairs per ranked subset.") var subsetSize = 1000
+    @Option(help: "Subsets averaged when the set is larger than --subset-size.") var subsets = 5
+    @Option(help: ArgumentHelp("A manifest field whose agreement at rank 1 is reported (repeatable).", valueName: "field"))
+    var label: [String] = []
+
+    func validate() throws {
+        guard subsetSize >= 2, subsets >= 1, subsets <= 100 else { throw ValidationError("--subset-size at least 2, --subsets 1...100") }
+    }
+
+    func run() throws {
+        let (model, clips, data) = try input.load()
+        let retrieval = try HeldOutRetrieval(model: model, clips: data, subsetSize: subsetSize, subsets: subsets)
+        print(retrieval.report)
+        for field in label {
+            let labels = clips.map { $0.fields[field] ?? "" }
+            guard labels.contains(where: { !$0.isEmpty }) else { throw ValidationError("\(input.manifest): no clip has a text field '\(field)'") }
+            for (name, a, b) in [("video -> caption", retrieval.video, retrieval.audio), ("caption -> video", retrieval.audio, retrieval.video)] {
+                let scores = try RankingFigures.scores(queries: a, candidates: b, dimension: model.options.embedding)
+                let agreement = LabelAgreement(scores: scores, queries: labels, candidates: labels)
+                print("\(field) at rank 1, \(name): \(percent(agreement.atRank1)) (chance \(percent(agreement.chance)))")
+            }
+        }
+    }
+}
+
+struct SpokenMomentsEmbed: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "embed",
+        abstract: "Embed a manifest's clips and spoken captions with a trained model into .npy files: the index `search` reads.",
+        discussion: """
+            Writes into OUT video.npy and caption.npy (float32 [clips, embedding], row i is line i of ids.txt) and ids.txt, each atomically.
+
+              sluice spoken-moments embed --checkpoint out/spoken-moments/checkpoint.safetensors \\
+                --manifest samples/shapes/manifest.jsonl --split '' --out out/shapes-index
+            """)
+
+    @OptionGroup var input: CheckpointClips
+    @Option(help: ArgumentHelp("Directory for video.npy, caption.npy and ids.txt.", valueName: "dir")) var out: String
+
+    func run() throws {
+        let (model, clips, data) = try input.load()
+        let (video, audio) = model.embed(data)
+        let directory = URL(fileURLWithPath: out)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let shape = [clips.count, model.options.embedding]
+        try NPY.write(NDArray(shape: shape, values: video), to: directory.appendingPathComponent("video.npy"))
+        try NPY.write(NDArray(shape: shape, values: audio), to: directory.appendingPathComponent("caption.npy"))
+        try Data(clips.map { $0.id + "\n" }.joined().utf8).write(to: directory.appendingPathComponent("ids.txt"), options: .atomic)
+        printError("\(clips.count) clips embedded into \(out) (\(model.options.embedding) dimensions)")
+    }
+}
+
+struct SpokenMomentsSearch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "search",
+        abstract: "Find the clips a spoken query describes (--audio), or the captions that describe a video (--video), in an index from `embed`.",
+        discussion: """
+              sluice spoken-moments search --checkpoint out/spoken-moments/checkpoint.safetensors \\
+                --index out/shapes-index --audio samples/shapes/audio/shapes-00000.wav --top 5
+            """)
+
+    @Option(help: ArgumentHelp("The checkpoint the index was embedded with.", valueName: "file")) var checkpoint: String
+    @Option(help: ArgumentHelp("A directory written by `embed`.", valueName: "dir")) var index: String
+    @Option(help: ArgumentHelp("A spoken query (any audio file, or a video's track): ranks the index's clips.", valueName: "file"))
+    var audio: String?
+    @Option(help: ArgumentHelp("A video query: ranks the index's spoken captions.", valueName: "file")) var video: String?
+    @Option(help: "Results to print.") var top = 10
+
+    func validate() throws {
+        guard (audio == nil) != (video == nil) else { throw ValidationError("give one query: --audio or --video") }
+        guard top >= 1 else { throw ValidationError("--top at least 1") }
+    }
+
+    func run() throws {
+        let model = try SpokenMomentsTraining(checkpoint: URL(fileURLWithPath: checkpoint))
+        let decoder = try ClipDecoder(model.clip)
+        let directory = URL(fileURLWithPath: index)
+        let ids = try String(contentsOf: directory.appendingPathComponent("ids.txt"), encoding: .utf8).split(separator: "\n").map(String.init)
+        let file = directory.appendingPathComponent(audio != nil ? "video.npy" : "caption.npy")
+        let candidates = try NPY.decode(Array(try Data(contentsOf: file)), file: file.path)
+        let dimension = model.options.embedding
+        guard candidates.dtype == .float32, candidates.shape == [ids.count, dimension] else {
+            throw ValidationError("\(file.path): shape \(candidates.shape) of \(candidates.dtype); this checkpoint needs float32 [\(ids.count), \(dimension)] (one row per line of ids.txt)")
+        }
+        let query = try GradMode.withoutGradients {
+            if let audio {
+                let (mel, lengths) = ClipDataset.padded([try decoder.mel(of: audio)], melBins: model.clip.melBins)
+                return model.embedCaptions(mel, lengths: lengths, training: false).scalars
+            }
+            let frames = Tensor(shape: [1] + model.clip.frameShape, scalars: try decoder.frames(of: video!))
+            return model.embedVideo(frames, training: false).scalars
+        }
+        let scores = try RankingFigures.scores(queries: query, candidates: candidates.values(as: Float.self), dimension: dimension)
+        for (rank, i) in scores.indices.sorted(by: { scores[$0] > scores[$1] }).prefix(top).enumerated() {
+            print("\(rank + 1)\t\(ids[i])\t\(String(format: "%.4f", scores[i]))")
+        }
+    }
+}
+
+/// A model's clips and captions embedded once, and ranked both ways over random subsets of the set.
+struct HeldOutRetrieval {
+    let video: [Float], audio: [Float]
+    let result: PairedRetrieval
+
+    init(model: SpokenMomentsTraining, clips: ClipDataset, subsetSize: Int = 1000, subsets: Int = 5) throws {
+        (video, audio) = model.embed(clips)
+        result = try PairedRetrieval(a: video, b: audio, dimension: model.options.embedding, subsetSize: subsetSize, subsets: subsets)
+    }
+
+    /// The figures the run log records, chance beside the recalls.
+    var figures: [(name: String, value: Double)] {
+        var figures: [(name: String, value: Double)] = [("set_size", Double(result.setSize)), ("chance_r1", result.forward.chance(at: 1))]
+        for (direction, f) in [("video_to_caption", result.forward), ("caption_to_video", result.backward)] {
+            figures += [1, 5, 10].map { ("\(direction)_r\($0)", f.recall[$0] ?? 0) }
+            figures += [("\(direction)_median_rank", f.medianRank), ("\(direction)_map", f.meanAveragePrecision)]
+        }
+        return figures
+    }
+
+    /// The figures as a user reads them.
+    var report: String {
+        let f = result.forward
+        var lines = ["\(result.setSize) pairs per set, \(result.sets) set\(result.sets == 1 ? "" : "s") averaged; chance R@1 \(percent(f.chance(at: 1))), R@5 \(percent(f.chance(at: 5))), R@10 \(percent(f.chance(at: 10)))"]
+        for (name, f) in [("video -> caption", result.forward), ("caption -> video", result.backward)] {
+            let recalls = [1, 5, 10].map { "R@\($0) \(percent(f.recall[$0] ?? 0))" }.joined(separator: "  ")
+            lines.append("\(name): \(recalls)  median rank \(f.medianRank)  mAP \(percent(f.meanAveragePrecision))")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+func percent(_ value: Double) -> String { String(format: "%.1f%%", value * 100) }

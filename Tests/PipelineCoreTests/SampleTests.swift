@@ -17,6 +17,28 @@ struct SampleTests {
         #expect(sample.byteCount == 6 + 8 + 1 + 2 + 16 + 8)
     }
 
+    /// What `encode` writes reads back; a header that claims more than the file holds, a shape
+    /// whose size overflows, or Fortran order is an error naming the file, not a trap.
+    @Test func npyDecodesWhatItEncodesAndRefusesLies() throws {
+        let array = NDArray(shape: [2, 3], values: (0..<6).map(Float.init))
+        let bytes = [UInt8](NPY.encode(array))
+        #expect(try NPY.decode(bytes, file: "a.npy") == array)
+        func header(_ text: String) -> [UInt8] {
+            [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(text.utf8.count), 0] + Array(text.utf8)
+        }
+        let lies: [[UInt8]] = [
+            Array(bytes.dropLast(4)),
+            header("{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4), }") + [0, 0, 0, 0],
+            header("{'descr': '<f4', 'fortran_order': True, 'shape': (1,), }") + [0, 0, 0, 0],
+            header("{'descr': '>f4', 'fortran_order': False, 'shape': (1,), }") + [0, 0, 0, 0],
+            header("{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }"),
+            Array(bytes.prefix(9)),
+        ]
+        for lie in lies {
+            #expect(throws: NPYError.self) { try NPY.decode(lie, file: "lie.npy") }
+        }
+    }
+
     /// Byte-for-byte what `numpy.save` writes for np.arange(6, dtype='<f4').reshape(2, 3)
     /// and for np.array([7], dtype='u1').
     @Test func npyMatchesNumPy() {

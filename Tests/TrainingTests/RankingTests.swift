@@ -32,4 +32,14 @@ struct RankingTests {
         #expect(subsets.setSize == 3 && subsets.sets == 4 && subsets.forward.candidates == 3)
         #expect(throws: (any Error).self) { try PairedRetrieval(a: [1, 2], b: [1, 2], dimension: 2) }
     }
+
+    /// The best candidate's label against the query's, beside a random candidate's chance.
+    @Test func labelAgreementAtRankOne() {
+        // Query 0 (left) prefers candidate 1 (left); query 1 (right) ties candidates 0 and 2, one of them left.
+        let scores: [Float] = [0.1, 0.9, 0.2,
+                               0.5, 0.1, 0.5]
+        let agreement = LabelAgreement(scores: scores, queries: ["left", "right"], candidates: ["left", "left", "right"])
+        #expect(agreement.atRank1 == 0.5)
+        #expect(abs(agreement.chance - (2.0 / 3 + 1.0 / 3) / 2) < 1e-12)
+    }
 }

@@ -8,6 +8,7 @@ import Training
 /// both its frames and its caption's mel, so the towers have something to match.
 struct SpokenMomentsTests {
     static let (frames, size, melBins) = (2, 16, 40)
+    static let clip = ClipShape(frames: frames, size: size, seconds: 10, melBins: melBins)
 
     static func dataset(clips: Int = 8, seed: UInt64 = 1) throws -> ClipDataset {
         var rng = RandomGenerator(seed: seed)
@@ -33,7 +34,7 @@ struct SpokenMomentsTests {
     @Test(arguments: ContrastiveLoss.Kind.allCases)
     func trainingLowersTheLoss(loss: ContrastiveLoss.Kind) throws {
         let data = try Self.dataset()
-        let trainer = Trainer(model: SpokenMomentsTraining(options: Self.options(loss), melBins: Self.melBins), options: Self.options(loss).loop)
+        let trainer = Trainer(model: SpokenMomentsTraining(options: Self.options(loss), clip: Self.clip), options: Self.options(loss).loop)
         let losses = try (0..<12).map { try trainer.update([data.batch($0)]).loss }
         #expect(losses.allSatisfy { $0.isFinite })
         #expect(losses.suffix(3).reduce(0, +) < losses.prefix(3).reduce(0, +), "\(loss): \(losses)")
@@ -45,7 +46,7 @@ struct SpokenMomentsTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let data = try Self.dataset(), options = Self.options()
         func trainer() -> Trainer<SpokenMomentsTraining> {
-            Trainer(model: SpokenMomentsTraining(options: options, melBins: Self.melBins), options: options.loop)
+            Trainer(model: SpokenMomentsTraining(options: options, clip: Self.clip), options: options.loop)
         }
         let whole = trainer()
         let expected = try (0..<6).map { try whole.update([data.batch($0)]).loss }
@@ -56,6 +57,26 @@ struct SpokenMomentsTests {
         try resumed.resume(from: directory.appendingPathComponent("c.safetensors"))
         let after = try (3..<6).map { try resumed.update([data.batch($0)]).loss }
         #expect(after == Array(expected[3...]))
+    }
+
+    /// eval, embed and search rebuild the trained towers from the checkpoint alone.
+    @Test func aCheckpointRebuildsTheModelItWasTrainedAs() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sm-load-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var options = Self.options(.mms)
+        options.pooling = .mean
+        let data = try Self.dataset()
+        let trainer = Trainer(model: SpokenMomentsTraining(options: options, clip: Self.clip), options: options.loop)
+        _ = try (0..<2).map { try trainer.update([data.batch($0)]) }
+        let file = directory.appendingPathComponent("checkpoint.safetensors")
+        try trainer.saveCheckpoint(to: file)
+
+        let loaded = try SpokenMomentsTraining(checkpoint: file)
+        #expect(loaded.options == options && loaded.clip == Self.clip)
+        let (video, audio) = trainer.model.embed(data), (again, audioAgain) = loaded.embed(data)
+        #expect(video == again && audio == audioAgain)
+        #expect(throws: TensorError.self) { try SpokenMomentsTraining(checkpoint: URL(fileURLWithPath: "/nonexistent.safetensors")) }
     }
 
     @Test func batchesPadCaptionsAndKeepTheirLengths() throws {

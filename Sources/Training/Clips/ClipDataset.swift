@@ -1,5 +1,39 @@
 import Tensor
 
+/// What a clip model takes: frames per clip and their size, the longest spoken caption in seconds
+/// and the mel bins. Recorded in its checkpoints, so eval, embed and search decode clips the way
+/// training did.
+public struct ClipShape: Sendable, Equatable {
+    public var frames = 8
+    public var size = 32
+    /// The paper crops captions to a 10 s window.
+    public var seconds = 10.0
+    public var melBins = 40
+
+    public init() {}
+
+    public init(frames: Int, size: Int, seconds: Double, melBins: Int) {
+        (self.frames, self.size, self.seconds, self.melBins) = (frames, size, seconds, melBins)
+    }
+
+    /// Per clip, `[frames, 3, size, size]`.
+    public var frameShape: [Int] { [frames, 3, size, size] }
+
+    var metadata: [String: String] {
+        ["clip.frames": String(frames), "clip.size": String(size), "clip.seconds": String(seconds), "clip.mel_bins": String(melBins)]
+    }
+
+    init(metadata: [String: String], file: String) throws(TrainingError) {
+        guard let frames = metadata["clip.frames"].flatMap({ Int($0) }), (1...64).contains(frames),
+              let size = metadata["clip.size"].flatMap({ Int($0) }), (8...512).contains(size),
+              let seconds = metadata["clip.seconds"].flatMap({ Double($0) }), seconds > 0, seconds <= 600,
+              let melBins = metadata["clip.mel_bins"].flatMap({ Int($0) }), (1...512).contains(melBins) else {
+            throw TrainingError(.checkpoint, file, "no clip shape in the metadata (extra.clip.frames, size, seconds, mel_bins), or one out of range")
+        }
+        self.init(frames: frames, size: size, seconds: seconds, melBins: melBins)
+    }
+}
+
 /// One batch of clips: frames `[B, T, 3, H, W]` in [0, 1], the spoken captions' log-mel
 /// `[B, melBins, frames]` padded to the longest with each caption's true frame count, and the
 /// captions' text (empty where a clip has none).
@@ -70,17 +104,23 @@ public struct ClipDataset: Sendable {
 
     /// The clips at `indices`, captions padded to the longest with its true lengths kept.
     public func batch(of indices: [Int]) -> ClipBatch {
-        let lengths = indices.map { mels[$0].count / melBins }
+        let (mel, lengths) = Self.padded(indices.map { mels[$0] }, melBins: melBins)
+        return ClipBatch(frames: Tensor(shape: [indices.count] + frameShape, scalars: indices.flatMap { frames[$0] }),
+                         mel: mel, melLengths: lengths, captions: indices.map { captions[$0] })
+    }
+
+    /// Captions' log-mel (`[frames, melBins]` each) as one `[count, melBins, longest]` batch,
+    /// zero-padded, with each caption's true frame count.
+    public static func padded(_ mels: [[Float]], melBins: Int) -> (mel: Tensor, lengths: [Int]) {
+        let lengths = mels.map { $0.count / melBins }
         let longest = lengths.max() ?? 1
-        var mel = [Float](repeating: 0, count: indices.count * melBins * longest)
-        for (row, clip) in indices.enumerated() {
+        var mel = [Float](repeating: 0, count: mels.count * melBins * longest)
+        for (row, values) in mels.enumerated() {
             // [frames, melBins] -> [melBins, longest] for this row.
             for t in 0..<lengths[row] {
-                for m in 0..<melBins { mel[(row * melBins + m) * longest + t] = mels[clip][t * melBins + m] }
+                for m in 0..<melBins { mel[(row * melBins + m) * longest + t] = values[t * melBins + m] }
             }
         }
-        return ClipBatch(frames: Tensor(shape: [indices.count] + frameShape, scalars: indices.flatMap { frames[$0] }),
-                         mel: Tensor(shape: [indices.count, melBins, longest], scalars: mel), melLengths: lengths,
-                         captions: indices.map { captions[$0] })
+        return (Tensor(shape: [mels.count, melBins, longest], scalars: mel), lengths)
     }
 }

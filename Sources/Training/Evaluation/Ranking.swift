@@ -115,3 +115,27 @@ extension RankingFigures {
         return result
     }
 }
+
+/// How often a query's best-scoring candidate carries the query's own label (the direction a
+/// caption names, say), beside how often a random candidate would. It shows whether a model tells
+/// the labels apart even where it misses the exact match. Ties count against the query.
+public struct LabelAgreement: Sendable, Equatable {
+    public var atRank1: Double
+    public var chance: Double
+
+    /// `scores` is `[queries.count, candidates.count]`, row-major.
+    public init(scores: [Float], queries: [String], candidates: [String]) {
+        precondition(scores.count == queries.count * candidates.count && !candidates.isEmpty, "LabelAgreement: shapes")
+        var frequency: [String: Int] = [:]
+        for label in candidates { frequency[label, default: 0] += 1 }
+        var (agreed, chance) = (0, 0.0)
+        for (q, label) in queries.enumerated() {
+            let row = scores[q * candidates.count..<(q + 1) * candidates.count]
+            let best = row.max()!
+            if row.indices.allSatisfy({ row[$0] < best || candidates[$0 - q * candidates.count] == label }) { agreed += 1 }
+            chance += Double(frequency[label] ?? 0) / Double(candidates.count)
+        }
+        let n = Double(max(queries.count, 1))
+        (atRank1, self.chance) = (Double(agreed) / n, chance / n)
+    }
+}

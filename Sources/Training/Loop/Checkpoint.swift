@@ -22,14 +22,19 @@ public enum Checkpoint {
     }
 
     /// The `extra` entries a checkpoint was saved with (data position, model shape).
-    public static func extra(from file: URL) throws -> [String: String] {
-        let metadata = try SafeTensors.read(file).metadata
+    public static func extra(from file: URL) throws -> [String: String] { try open(file).extra }
+
+    /// A checkpoint's `extra` entries and its tensors: what eval and embed rebuild a model from
+    /// (build it from the entries, then `load` the tensors into it).
+    public static func open(_ file: URL) throws -> (extra: [String: String], tensors: [String: Tensor]) {
+        let (tensors, metadata) = try SafeTensors.read(file)
         guard metadata["format"] == format else {
             throw TrainingError(.checkpoint, file.path, "not a sluice checkpoint (metadata 'format' is \(metadata["format"] ?? "missing"), expected \(format))")
         }
-        return Dictionary(uniqueKeysWithValues: metadata.compactMap { key, value in
+        let extra = Dictionary(uniqueKeysWithValues: metadata.compactMap { key, value in
             key.hasPrefix("extra.") ? (String(key.dropFirst(6)), value) : nil
         })
+        return (extra, tensors)
     }
 
     /// Restores model and optimizer in place; returns the generator and the step to continue from.

@@ -131,6 +131,19 @@ extension SettingsDescribed {
         }
         if let problem = problems().first { throw TrainingError(.inconsistentSettings, "settings", problem) }
     }
+
+    /// Every set setting as `name: text`: what a checkpoint records so that eval, embed and search
+    /// rebuild the model it was trained as.
+    public var settingValues: [String: String] {
+        Dictionary(uniqueKeysWithValues: Self.settings.compactMap { setting in setting.read(self).map { (setting.name, $0) } })
+    }
+
+    /// The options `values` give over the defaults (a checkpoint's record; names it lacks keep their default).
+    public init(settingValues values: [String: String]) throws(TrainingError) {
+        self.init()
+        try apply(values.filter { name, _ in Self.settings.contains { $0.name == name } }.sorted { $0.key < $1.key }
+            .map { (name: $0.key, text: $0.value) })
+    }
 }
 
 extension SettingKind {

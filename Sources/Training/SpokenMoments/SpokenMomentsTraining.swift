@@ -78,19 +78,35 @@ public struct SpokenMomentsTraining: TrainableModel {
     public let video: FrameCNN, videoHead: ProjectionHead
     public let audio: ResDAVEnet, audioHead: ProjectionHead
     public let options: SpokenMomentsOptions
+    public let clip: ClipShape
     /// The update being taken (the MMS margin grows with it).
     public private(set) var step = 0
 
-    public init(options: SpokenMomentsOptions, melBins: Int) {
+    public init(options: SpokenMomentsOptions, clip: ClipShape) {
         var rng = RandomGenerator(seed: options.loop.seed)
         let widths = (0..<options.videoLayers).map { options.videoWidth << $0 }
         video = FrameCNN(widths: widths, temporalShift: options.temporalShift, rng: &rng)
         let stages = (0..<4).map { options.audioWidth << $0 }
-        audio = ResDAVEnet(.init(melBins: melBins, stemWidth: options.audioWidth, stageWidths: stages,
+        audio = ResDAVEnet(.init(melBins: clip.melBins, stemWidth: options.audioWidth, stageWidths: stages,
                                  blocks: Array(repeating: options.audioBlocks, count: 4)), rng: &rng)
         videoHead = ProjectionHead(video.featureWidth, output: options.embedding, normalize: options.normalize, rng: &rng)
         audioHead = ProjectionHead(audio.embeddingWidth, output: options.embedding, normalize: options.normalize, rng: &rng)
-        self.options = options
+        (self.options, self.clip) = (options, clip)
+    }
+
+    /// The model a checkpoint holds: its settings and clip shape from the metadata, then its weights.
+    public init(checkpoint file: URL) throws {
+        let (extra, tensors) = try Checkpoint.open(file)
+        let settings = Dictionary(uniqueKeysWithValues: extra.compactMap { key, value in
+            key.hasPrefix("setting.") ? (String(key.dropFirst(8)), value) : nil
+        })
+        self.init(options: try SpokenMomentsOptions(settingValues: settings), clip: try ClipShape(metadata: extra, file: file.path))
+        try load(tensors, from: file)
+    }
+
+    /// Its settings and clip shape, so `init(checkpoint:)` rebuilds the same towers.
+    public var checkpointMetadata: [String: String] {
+        clip.metadata.merging(options.settingValues.map { ("setting." + $0.key, $0.value) }) { $1 }
     }
 
     public var namedParameters: [(name: String, tensor: Tensor)] {
@@ -106,8 +122,30 @@ public struct SpokenMomentsTraining: TrainableModel {
 
     /// `[B, embedding]` of the clips' frames and of their spoken captions.
     public func embed(_ batch: ClipBatch, training: Bool) -> (video: Tensor, audio: Tensor) {
-        let frames = options.pooling(video.frameFeatures(batch.frames, training: training))
-        return (videoHead(frames), audioHead(audio(batch.mel, lengths: batch.melLengths, training: training)))
+        (embedVideo(batch.frames, training: training), embedCaptions(batch.mel, lengths: batch.melLengths, training: training))
+    }
+
+    /// `[B, embedding]` of frames `[B, T, 3, H, W]`.
+    public func embedVideo(_ frames: Tensor, training: Bool) -> Tensor {
+        videoHead(options.pooling(video.frameFeatures(frames, training: training)))
+    }
+
+    /// `[B, embedding]` of spoken captions' log-mel `[B, melBins, frames]` with their true frame counts.
+    public func embedCaptions(_ mel: Tensor, lengths: [Int], training: Bool) -> Tensor {
+        audioHead(audio(mel, lengths: lengths, training: training))
+    }
+
+    /// Every clip's and caption's embedding, `[count * embedding]` each, in chunks without gradients.
+    public func embed(_ clips: ClipDataset) -> (video: [Float], audio: [Float]) {
+        var video: [Float] = [], audio: [Float] = []
+        GradMode.withoutGradients {
+            for start in stride(from: 0, to: clips.count, by: 64) {
+                let (v, a) = embed(clips.batch(of: Array(start..<min(clips.count, start + 64))), training: false)
+                video += v.scalars
+                audio += a.scalars
+            }
+        }
+        return (video, audio)
     }
 
     /// S[i][j] = <video_i, caption_j> (over the temperature when normalised).
