@@ -34,13 +34,18 @@ struct SpokenMomentsTrain: ParsableCommand {
     @Option(help: "Longest spoken caption in seconds (the paper: a 10 s window).") var seconds = ClipShape().seconds
     @Option(help: "Clips per batch (every other clip of the batch is a negative).") var batchSize = 16
     @Option(help: "The manifest split held out for evaluation.") var evalSplit = "test"
+    @Option(help: ArgumentHelp("With --backbone resnet*: torchvision weights converted to safetensors (README, \"Encoders\").", valueName: "file"))
+    var backboneWeights: String?
     @Option(help: "Math threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
 
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Trainer settings (listed above).", valueName: "setting"))
     var settings: [String] = []
 
     func validate() throws {
-        _ = try TrainerSettings<SpokenMomentsOptions>.parse(settings)
+        let options = try TrainerSettings<SpokenMomentsOptions>.parse(settings)
+        if options.backbone != .frameCNN, backboneWeights == nil, !resume {
+            throw ValidationError("--backbone \(options.backbone.rawValue) needs --backbone-weights: a frozen random backbone learns nothing")
+        }
         guard frames >= 1, frames <= 64, size >= 8, size <= 512, batchSize >= 2, seconds > 0, seconds <= 600 else {
             throw ValidationError("--frames 1...64, --size 8...512, --batch-size at least 2, --seconds up to 600")
         }
@@ -55,6 +60,10 @@ struct SpokenMomentsTrain: ParsableCommand {
         let data = try ClipDataset(train, clip: clip, batchSize: min(batchSize, train.count), seed: options.loop.seed)
         let evalSet = try heldout.count >= 2 ? ClipDataset(heldout, clip: clip, batchSize: 2, seed: 0) : nil
         let model = SpokenMomentsTraining(options: options, clip: clip)
+        if let backboneWeights, !resume {
+            let file = URL(fileURLWithPath: backboneWeights)
+            try model.video.load(SafeTensors.read(file).tensors, from: file)
+        }
         printError("\(train.count) training clips, \(heldout.count) held out (\(evalSplit)); \(model.parameterCount) parameters")
 
         let trainer = Trainer(model: model, options: options.loop)

@@ -79,6 +79,24 @@ struct SpokenMomentsTests {
         #expect(throws: TensorError.self) { try SpokenMomentsTraining(checkpoint: URL(fileURLWithPath: "/nonexistent.safetensors")) }
     }
 
+    /// Over a ResNet backbone the paper's two phases: the backbone frozen while the rest learns at
+    /// the learning rate, then everything at the fine-tuning rate.
+    @Test func aBackboneIsFrozenThenFineTuned() throws {
+        var options = Self.options()
+        (options.backbone, options.frozenSteps, options.finetuneRate) = (.resnet18, 2, 1e-5)
+        let data = try Self.dataset()
+        let trainer = Trainer(model: SpokenMomentsTraining(options: options, clip: Self.clip), options: options.loop)
+        func snapshot(_ prefix: String) -> [[Float]] {
+            trainer.model.namedParameters.filter { $0.name.hasPrefix(prefix) }.map(\.tensor.scalars)
+        }
+        let (backbone, head) = (snapshot("video."), snapshot("video_head."))
+        let phase1 = try (0..<2).map { try trainer.update([data.batch($0)]) }
+        #expect(snapshot("video.") == backbone && snapshot("video_head.") != head)
+        #expect(phase1.allSatisfy { $0.learningRate == options.loop.learningRate })
+        let phase2 = try trainer.update([data.batch(2)])
+        #expect(snapshot("video.") != backbone && phase2.learningRate == 1e-5)
+    }
+
     @Test func batchesPadCaptionsAndKeepTheirLengths() throws {
         let data = try Self.dataset()
         let batch = data.batch(of: [0, 1, 2])

@@ -80,6 +80,16 @@ public struct ResNet: Layer {
         return x.adaptiveAveragePool2d((1, 1)).reshaped([images.shape[0], -1])
     }
 
+    /// ImageNet's per-channel mean and standard deviation, which torchvision's weights expect.
+    public static let imageNetMean: [Float] = [0.485, 0.456, 0.406], imageNetStd: [Float] = [0.229, 0.224, 0.225]
+
+    /// Clips `[N, T, 3, H, W]` in [0, 1] normalised per channel as torchvision's weights expect.
+    public static func imageNetNormalized(_ clips: Tensor) -> Tensor {
+        let scale = Tensor(shape: [1, 1, 3, 1, 1], scalars: imageNetStd.map { 1 / $0 })
+        let shift = Tensor(shape: [1, 1, 3, 1, 1], scalars: zip(imageNetMean, imageNetStd).map { -$0 / $1 })
+        return clips * scale + shift
+    }
+
     /// Class scores `[N, classes]` (the features when there is no classifier).
     public func callAsFunction(_ images: Tensor, training: Bool) -> Tensor {
         let pooled = features(images, training: training)

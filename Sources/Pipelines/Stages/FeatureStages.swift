@@ -124,9 +124,6 @@ enum FeatureStages {
         }
     }
 
-    /// ImageNet's per-channel mean and standard deviation, which torchvision's weights expect.
-    static let imageNetMean: [Float] = [0.485, 0.456, 0.406], imageNetStd: [Float] = [0.229, 0.224, 0.225]
-
     /// `[T, 3, H, W]` float frames of a clip: uint8 HWC RGB normalised as torchvision does, or
     /// float32 CHW frames (video_frames' `format: float32`, already normalised) as they are.
     static func clipTensor(_ sample: Sample, field: String) throws -> Tensor {
@@ -146,7 +143,7 @@ enum FeatureStages {
         frames.data.withUnsafeBufferPointer { bytes in
             for frame in 0..<count {
                 for channel in 0..<3 {
-                    let scale = 1 / (255 * imageNetStd[channel]), shift = imageNetMean[channel] / imageNetStd[channel]
+                    let scale = 1 / (255 * ResNet.imageNetStd[channel]), shift = ResNet.imageNetMean[channel] / ResNet.imageNetStd[channel]
                     let out = (frame * 3 + channel) * plane, input = frame * plane * 3 + channel
                     for p in 0..<plane { values[out + p] = Float(bytes[input + 3 * p]) * scale - shift }
                 }

@@ -24,6 +24,11 @@ public protocol TrainableModel: Layer {
     /// multiplied out); the loop then moves the optimizer's state over by parameter name.
     mutating func prepareUpdate(_ step: Int) -> Bool
 
+    /// The group settings update `step` takes (a two-phase run: the backbone frozen, then every
+    /// group at a lower rate), or nil to keep the trainer's. A function of the step, so a resumed
+    /// run is in the same phase as the one it continues.
+    func groupSettings(at step: Int) -> [String: GroupSettings]?
+
     /// What a checkpoint must hold besides tensors to rebuild this model's shape, and the restore.
     var checkpointMetadata: [String: String] { get }
     mutating func restore(checkpointMetadata: [String: String]) throws
@@ -38,6 +43,7 @@ extension TrainableModel {
 
     public func group(ofParameter name: String) -> String { "all" }
     public mutating func prepareUpdate(_ step: Int) -> Bool { false }
+    public func groupSettings(at step: Int) -> [String: GroupSettings]? { nil }
     public var checkpointMetadata: [String: String] { [:] }
     public mutating func restore(checkpointMetadata: [String: String]) throws {}
 }

@@ -78,6 +78,10 @@ public final class Trainer<Model: TrainableModel> {
     public func update(_ batches: [Model.Batch], dataSeconds: Double = 0) throws -> StepReport {
         let start = ContinuousClock.now
         if model.prepareUpdate(step) { rebuildOptimizer() }
+        if let phase = model.groupSettings(at: step), phase != groups.filter({ phase[$0.key] != nil }) {
+            groups.merge(phase) { $1 }
+            applyFreezing()
+        }
         model.zeroGradients()
         let rates = members.map { member in
             (member, options.schedule(peak: settings(member.group).learningRate).rate(at: step))

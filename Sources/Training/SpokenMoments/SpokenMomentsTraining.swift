@@ -2,13 +2,27 @@ import Foundation
 import Models
 import Tensor
 
+/// The video tower's frame encoder: a small CNN trained from scratch, or a torchvision ResNet
+/// (weights converted to safetensors) trained in two phases.
+public enum VideoBackbone: String, Sendable, CaseIterable {
+    case frameCNN = "frame_cnn", resnet18, resnet34, resnet50
+
+    var depth: ResNet.Depth? { ResNet.Depth(rawValue: ["resnet18": 18, "resnet34": 34, "resnet50": 50][rawValue] ?? 0) }
+}
+
 /// Every setting of a Spoken Moments run (video <-> spoken-caption retrieval) and its default,
 /// written once; `sluice spoken-moments train` is built from `settings`.
 ///
 /// Defaults follow the paper where it has one (Adam, a fixed learning rate of 1e-3, the AMM loss
-/// with alpha 0.5, GLU projection heads, max pooling over time), scaled to small frames and a
-/// CPU: a trainable frame CNN with the temporal shift instead of frozen ImageNet/TSM backbones.
+/// with alpha 0.5, GLU projection heads, max pooling over time, two phases over a pretrained
+/// backbone), scaled to small frames and a CPU: by default a frame CNN with the temporal shift,
+/// trained from scratch, instead of an ImageNet/TSM backbone.
 public struct SpokenMomentsOptions: SettingsDescribed, Sendable, Equatable {
+    public var backbone = VideoBackbone.frameCNN
+    /// With a ResNet backbone, the paper's two phases: the backbone frozen for `frozenSteps`
+    /// updates (the other groups at the learning rate), then every parameter at `finetuneRate`.
+    public var frozenSteps = 1000
+    public var finetuneRate: Float = 1e-5
     /// Frame CNN: layers of stride-2 3x3 convolutions, the first `videoWidth` wide, doubling.
     public var videoLayers = 3
     public var videoWidth = 32
@@ -47,6 +61,9 @@ public struct SpokenMomentsOptions: SettingsDescribed, Sendable, Equatable {
 
     public static var settings: [Setting<Self>] {
         [
+            .choice("backbone", \.backbone, "video frame encoder: frame_cnn (from scratch) or a ResNet (--backbone-weights, two phases)"),
+            .int("frozen_steps", \.frozenSteps, min: 0, max: 1 << 40, "ResNet backbone: updates with it frozen (phase 1)"),
+            .float("finetune_rate", \.finetuneRate, max: 1, "ResNet backbone: learning rate of every group in phase 2"),
             .int("video_layers", \.videoLayers, max: 8, "frame CNN: stride-2 conv layers"),
             .int("video_width", \.videoWidth, max: 1024, "frame CNN: width of the first layer (doubling after)"),
             .flag("temporal_shift", \.temporalShift, "frame CNN: temporal shift between layers (motion)"),
@@ -75,7 +92,7 @@ public struct SpokenMomentsOptions: SettingsDescribed, Sendable, Equatable {
 /// GLU projection head into a shared space; scores are dot products; the loss is NCE, MMS or AMM
 /// over both directions.
 public struct SpokenMomentsTraining: TrainableModel {
-    public let video: FrameCNN, videoHead: ProjectionHead
+    public let video: any FrameEncoder, videoHead: ProjectionHead
     public let audio: ResDAVEnet, audioHead: ProjectionHead
     public let options: SpokenMomentsOptions
     public let clip: ClipShape
@@ -84,8 +101,14 @@ public struct SpokenMomentsTraining: TrainableModel {
 
     public init(options: SpokenMomentsOptions, clip: ClipShape) {
         var rng = RandomGenerator(seed: options.loop.seed)
-        let widths = (0..<options.videoLayers).map { options.videoWidth << $0 }
-        video = FrameCNN(widths: widths, temporalShift: options.temporalShift, rng: &rng)
+        if let depth = options.backbone.depth {
+            var resnet = ResNet(depth, classes: nil, rng: &rng)
+            resnet.temporalShift = options.temporalShift
+            video = resnet
+        } else {
+            let widths = (0..<options.videoLayers).map { options.videoWidth << $0 }
+            video = FrameCNN(widths: widths, temporalShift: options.temporalShift, rng: &rng)
+        }
         let stages = (0..<4).map { options.audioWidth << $0 }
         audio = ResDAVEnet(.init(melBins: clip.melBins, stemWidth: options.audioWidth, stageWidths: stages,
                                  blocks: Array(repeating: options.audioBlocks, count: 4)), rng: &rng)
@@ -127,7 +150,8 @@ public struct SpokenMomentsTraining: TrainableModel {
 
     /// `[B, embedding]` of frames `[B, T, 3, H, W]`.
     public func embedVideo(_ frames: Tensor, training: Bool) -> Tensor {
-        videoHead(options.pooling(video.frameFeatures(frames, training: training)))
+        let input = options.backbone.depth == nil ? frames : ResNet.imageNetNormalized(frames)
+        return videoHead(options.pooling(video.frameFeatures(input, training: training)))
     }
 
     /// `[B, embedding]` of spoken captions' log-mel `[B, melBins, frames]` with their true frame counts.
@@ -186,6 +210,13 @@ public struct SpokenMomentsTraining: TrainableModel {
                 return contrastiveLoss(s)
             }, scale: scale)
         return LossReport(loss: value, terms: [("score_gap", gap)], count: batch.count)
+    }
+
+    /// With a ResNet backbone: phase 1 freezes it, phase 2 trains every group at `finetuneRate`.
+    public func groupSettings(at step: Int) -> [String: GroupSettings]? {
+        guard options.backbone.depth != nil else { return nil }
+        if step < options.frozenSteps { return ["video": GroupSettings(learningRate: options.loop.learningRate, frozen: true)] }
+        return Dictionary(uniqueKeysWithValues: ["video", "audio", "heads"].map { ($0, GroupSettings(learningRate: options.finetuneRate)) })
     }
 
     public mutating func prepareUpdate(_ step: Int) -> Bool {
