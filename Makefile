@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEPS := tools/install-deps.sh
 
-.PHONY: demo-retromae demo-spoken-moments deps build release test test-mpi fuzz-smoke demo bench bench-media bench-shards bench-tensor bench-encoders bench-retromae bench-mpi clean
+.PHONY: demo-retromae demo-spoken-moments deps build release test test-mpi fuzz-smoke demo bench bench-media bench-shards bench-tensor bench-encoders bench-retromae bench-spoken-moments bench-mpi clean
 
 deps:
 	@bash $(DEPS)
@@ -83,6 +83,11 @@ bench-encoders: deps
 # RetroMAE training step against the same model in PyTorch (venv: see tools/retromae_fixtures.py), release build.
 bench-retromae: deps
 	tools/bench-retromae.sh
+
+# One Spoken Moments training update against the same model in PyTorch 1.13, release build.
+bench-spoken-moments: deps
+	@bash $(DEPS) python3-torch
+	tools/bench-spoken-moments.sh
 
 # Allreduce bandwidth of the Distributed layer against a plain C MPI_Allreduce loop, 2 ranks, release build.
 bench-mpi: deps
