@@ -198,3 +198,45 @@ extension SpokenMomentsStagesTests {
         #expect((1...6).map { resumed[$0] } == (1...6).map { straight[$0] })
     }
 }
+
+/// Decoding while training: pipelines/spoken-moments-onthefly.yaml.
+extension SpokenMomentsStagesTests {
+    @Test func onTheFlyTrainingReadsShuffledEpochsAndQuarantinesABrokenClipOnce() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let samples = Self.root.appendingPathComponent("samples/shapes")
+        let rows = try String(contentsOf: samples.appendingPathComponent("manifest.jsonl"), encoding: .utf8)
+            .replacingOccurrences(of: "\"video/", with: "\"\(samples.path)/video/").replacingOccurrences(of: "\"audio/", with: "\"\(samples.path)/audio/")
+        try Data((rows + "{\"id\": \"gone\", \"video\": \"gone.mp4\", \"split\": \"train\"}\n{not json\n").utf8).write(to: dir.appendingPathComponent("clips.jsonl"))
+
+        let outcome = try Self.run("spoken-moments-onthefly.yaml", [
+            "source.path=\(dir.path)/clips.jsonl", "output=\(dir.path)/out", "source.epochs=2", "sink.steps=5", "sink.log_every=1",
+        ] + Self.smallModel)
+        #expect(outcome.report.completion == .finished)
+        // A malformed line is reported in the first epoch only; a clip that fails to decode each time it is tried.
+        let items = outcome.report.quarantined.map(\.item)
+        #expect(items.filter { $0 == "\(dir.path)/clips.jsonl:26" }.count == 1)
+        #expect(items.filter { $0 == "gone" }.count == 2)
+        #expect(outcome.report.quarantined.first { $0.item == "gone" }?.error.contains("clips.jsonl:25") == true)
+        // 2 epochs of the 18 training clips: 36 clips, 6 batches of 6; the trainer took 5.
+        let stages = outcome.report.snapshot.stages
+        #expect(stages.first { $0.name == "clip_batch" }?.itemsOut == 6)
+        let trainer = dir.appendingPathComponent("out/trainer")
+        #expect(try SafeTensors.read(trainer.appendingPathComponent("checkpoint.safetensors")).metadata["step"] == "5")
+        #expect(try Self.trainLosses(trainer).count == 5)
+
+        // The first epoch is the manifest in a seeded order, not the file's order.
+        let plan = try PipelineFile().plan(yaml: """
+            name: order
+            output: \(dir.path)/order
+            source: {type: manifest, path: \(samples.path)/manifest.jsonl, epochs: 2, shuffle: true, seed: 3}
+            sink: {type: jsonl, path: rows.jsonl}
+            """, file: "order.yaml")
+        #expect(try PipelineRunner(plan: plan, progress: nil).run().report.completion == .finished)
+        let ids = try String(contentsOf: dir.appendingPathComponent("order/rows.jsonl"), encoding: .utf8).split(separator: "\n")
+            .map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])["id"] as? String }
+        let inFileOrder = (0..<24).map { String(format: "shapes-%05d", $0) }
+        #expect(ids.count == 48 && Set(ids.prefix(24)) == Set(inFileOrder) && Set(ids.suffix(24)) == Set(inFileOrder))
+        #expect(Array(ids.prefix(24)) != inFileOrder && Array(ids.prefix(24)) != Array(ids.suffix(24)))
+    }
+}
