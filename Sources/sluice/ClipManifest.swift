@@ -44,20 +44,26 @@ struct ClipDecoder {
     /// `[melFrames, melBins]` of the audio of `path` (a sound file or a video's track).
     func mel(of path: String) throws -> [Float] {
         var audio = try AudioReader.load(path: path, sampleRate: extractor.options.sampleRate)
+        // Centred framing gives even an empty waveform a frame of padding: a caption must fill one window.
+        guard audio.samples.count >= extractor.options.windowLength else {
+            throw ValidationError("\(path): the spoken caption has \(audio.samples.count) samples, shorter than one mel frame of \(extractor.options.windowLength)")
+        }
         let limit = Int(clip.seconds * Double(extractor.options.sampleRate))
         if audio.samples.count > limit { audio.samples = Array(audio.samples.prefix(limit)) }
-        let spectrogram = try extractor.compute(audio)
-        guard spectrogram.frames > 0 else { throw ValidationError("\(path): caption shorter than one mel frame") }
-        return spectrogram.values
+        return try extractor.compute(audio).values
     }
 }
 
-/// A JSONL clip manifest; paths resolve from its directory.
+/// A JSONL clip manifest; paths resolve from its directory. A clip that cannot be used (a
+/// malformed line, a missing or undecodable file, no audio track, a caption shorter than one mel
+/// window) is reported and left out; with `quarantine`, each goes there as one JSON line with the
+/// manifest file, the line number, the clip's id and the reason (the file is written whole,
+/// `.partial` then renamed, also when nothing was left out, so it is never a previous run's).
 struct ClipManifest {
     let path: String
+    var quarantine: URL?
 
-    /// Every clip of the manifest (of `split` when given) that decodes; the others are reported
-    /// with their line and reason and left out.
+    /// Every clip of the manifest (of `split` when given) that decodes.
     func decode(_ clip: ClipShape, split: String? = nil) throws -> [DecodedClip] {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
@@ -65,22 +71,43 @@ struct ClipManifest {
         }
         let base = URL(fileURLWithPath: path).deletingLastPathComponent()
         let decoder = try ClipDecoder(clip)
-        var clips: [DecodedClip] = [], skipped = 0
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
+        var clips: [DecodedClip] = [], skipped: [[String: Any]] = []
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+        where !line.trimmingCharacters(in: .whitespaces).isEmpty {
             do {
                 if let decoded = try decode(line: String(line), base: base, split: split, decoder: decoder) { clips.append(decoded) }
             } catch {
-                skipped += 1
+                let id = (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["id"] as? String
+                skipped.append(["file": path, "line": number + 1, "id": id ?? NSNull(), "reason": "\(error)"])
                 printError("\(path):\(number + 1): skipped: \(error)")
             }
         }
+        try quarantine.map { try write(skipped, to: $0) }
         guard !clips.isEmpty else { throw ValidationError("\(path): no clip\(split.map { " of split '\($0)'" } ?? "") could be decoded") }
-        if skipped > 0 { printError("\(path): \(skipped) clips skipped, \(clips.count) kept") }
+        if !skipped.isEmpty {
+            printError("\(path): \(skipped.count) clips skipped, \(clips.count) kept" + (quarantine.map { "; see \($0.path)" } ?? ""))
+        }
         return clips
     }
 
+    private func write(_ records: [[String: Any]], to file: URL) throws {
+        let partial = file.appendingPathExtension("partial")
+        do {
+            try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+            var data = Data()
+            for record in records {
+                data += try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys, .withoutEscapingSlashes])
+                data.append(0x0A)
+            }
+            try data.write(to: partial)
+            guard rename(partial.path, file.path) == 0 else { throw CocoaError(.fileWriteUnknown) }
+        } catch {
+            throw ValidationError("\(file.path): cannot write the quarantine file (\(error.localizedDescription))")
+        }
+    }
+
     private func decode(line: String, base: URL, split wanted: String?, decoder: ClipDecoder) throws -> DecodedClip? {
-        guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
               let id = object["id"] as? String, let video = object["video"] as? String else {
             throw ValidationError("not a JSON object with string 'id' and 'video'")
         }

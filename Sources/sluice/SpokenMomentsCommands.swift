@@ -17,7 +17,7 @@ struct SpokenMomentsTrain: ParsableCommand {
         commandName: "train",
         abstract: "Train video and spoken-caption towers on a clip manifest; report held-out retrieval both ways.",
         discussion: """
-            The manifest is JSONL, one clip per line: "id", "video", "audio" (the spoken caption; the video's own track when absent) and "split", paths relative to the manifest. Clips of --eval-split are held out and ranked every eval_every updates: R@1/5/10, median rank and mAP both ways, beside the set size and chance. A clip that cannot be decoded is reported with its line and reason and left out. OUT gets checkpoint.safetensors (which `eval`, `embed` and `search` load), metrics.jsonl and TensorBoard events; --resume continues with the same losses.
+            The manifest is JSONL, one clip per line: "id", "video", "audio" (the spoken caption; the video's own track when absent) and "split", paths relative to the manifest. Clips of --eval-split are held out and ranked every eval_every updates: R@1/5/10, median rank and mAP both ways, beside the set size and chance. A clip that cannot be used (a malformed line, a missing or undecodable file, no audio track, a caption shorter than one mel frame) is left out and written to OUT/quarantine.jsonl with the manifest file, line and reason. OUT gets checkpoint.safetensors (which `eval`, `embed` and `search` load), metrics.jsonl and TensorBoard events; --resume continues with the same losses.
 
               sluice spoken-moments train --manifest samples/shapes/manifest.jsonl \\
                 --out out/spoken-moments
@@ -55,7 +55,7 @@ struct SpokenMomentsTrain: ParsableCommand {
         let options = try TrainerSettings<SpokenMomentsOptions>.parse(settings)
         ComputeThreads.configure(max(1, threads))
         let clip = ClipShape(frames: frames, size: size, seconds: seconds, melBins: ClipShape().melBins)
-        let clips = try ClipManifest(path: manifest).decode(clip)
+        let clips = try ClipManifest(path: manifest, quarantine: URL(fileURLWithPath: out).appendingPathComponent("quarantine.jsonl")).decode(clip)
         let train = clips.filter { $0.split != evalSplit }, heldout = clips.filter { $0.split == evalSplit }
         let data = try ClipDataset(train, clip: clip, batchSize: min(batchSize, train.count), seed: options.loop.seed)
         let evalSet = try heldout.count >= 2 ? ClipDataset(heldout, clip: clip, batchSize: 2, seed: 0) : nil
