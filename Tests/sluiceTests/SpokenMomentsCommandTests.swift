@@ -3,6 +3,40 @@ import Testing
 
 /// `sluice spoken-moments train`, `eval`, `embed` and `search` as a user runs them.
 extension CommandLineTests {
+    /// After a kill -9 the same command with --resume takes the updates the whole run took.
+    @Test func spokenMomentsKillNineThenResumeContinuesWithTheSameLosses() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func arguments(_ out: URL) -> [String] {
+            ["spoken-moments", "train", "--manifest", "samples/shapes/manifest.jsonl", "--out", out.path, "--frames", "2", "--size", "16",
+             "--batch-size", "4", "--steps", "8", "--log-every", "1", "--checkpoint-every", "2", "--eval-every", "1000",
+             "--video-layers", "2", "--video-width", "4", "--audio-width", "4", "--embedding", "8", "--threads", "1"]
+        }
+        func losses(_ output: String) -> [Int: String] {
+            var lines: [Int: String] = [:]
+            for line in output.split(separator: "\n") where line.hasPrefix("spoken-moments step ") {
+                lines[Int(line.dropFirst(20).prefix { $0 != "/" }) ?? -1] = String(line.prefix { $0 != "|" })
+            }
+            return lines
+        }
+        let whole = try sluice(arguments(dir.appendingPathComponent("whole")))
+        #expect(whole.status == 0, "\(whole.errors)")
+        let expected = losses(whole.output)
+        #expect(expected.count == 8)
+
+        let out = dir.appendingPathComponent("killed"), checkpoint = out.appendingPathComponent("checkpoint.safetensors")
+        let killed = try sluice(arguments(out)) { process in
+            while !FileManager.default.fileExists(atPath: checkpoint.path) && process.isRunning { usleep(2_000) }
+            kill(process.processIdentifier, SIGKILL)
+        }
+        #expect(killed.status == SIGKILL)
+        let resumed = try sluice(arguments(out) + ["--resume"])
+        #expect(resumed.status == 0, "\(resumed.errors)")
+        let after = losses(resumed.output)
+        #expect(resumed.errors.contains("resumed at update \(8 - after.count)") && after.count <= 6)
+        for (step, line) in after { #expect(line == expected[step]) }
+    }
+
     @Test func spokenMomentsTrainEvalEmbedSearch() throws {
         let dir = try scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
