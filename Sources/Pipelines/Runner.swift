@@ -18,6 +18,8 @@ public struct PipelineRunner {
     /// What a finished run left behind.
     public struct Outcome: Sendable {
         public var report: PipelineReport
+        /// The manifest's local file (for one bound for a bucket, the copy uploaded;
+        /// `plan.records.manifest` says where it went).
         public var manifest: URL
     }
 
@@ -25,7 +27,7 @@ public struct PipelineRunner {
     public func run(started: (PipelineRun) -> Void = { _ in }) throws -> Outcome {
         let environment = RunEnvironment(outputDirectory: plan.outputDirectory)
         try OutputPaths.createDirectory(plan.outputDirectory)
-        if let quarantine = plan.options.quarantineFile { try OutputPaths.removeFile(quarantine, what: "the quarantine records") }
+        try plan.records.prepare()
         let startedAt = Date()
         let pipeline = try plan.build(in: environment)
         let run = pipeline.start()
@@ -35,10 +37,11 @@ public struct PipelineRunner {
         reporter?.start()
         let report = run.wait()
         reporter?.finish(report.snapshot)
-        let manifest = plan.outputDirectory.appendingPathComponent("manifest.json")
+        let manifest = plan.records.localFile(plan.records.manifest)
         try RunManifest(plan: plan, environment: environment, report: report, started: startedAt, finished: Date())
             .write(to: manifest)
-        return Outcome(report: report, manifest: manifest)
+        try plan.records.publish()
+        return Outcome(report: report, manifest: plan.records.keptFile(plan.records.manifest))
     }
 }
 

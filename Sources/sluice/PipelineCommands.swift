@@ -64,10 +64,10 @@ struct Run: ParsableCommand {
                 throw ExitCode.failure
             }
         }
-        if !report.quarantined.isEmpty, let file = plan.options.quarantineFile {
-            printError("\(report.quarantined.count) item(s) skipped; see \(file.relativePath)")
+        if !report.quarantined.isEmpty {
+            printError("\(report.quarantined.count) item(s) skipped; see \(plan.records.quarantine)")
         }
-        printError("manifest: \(outcome.manifest.relativePath)")
+        printError("manifest: \(plan.records.manifest)")
         switch report.completion {
         case .finished: return
         case .stopped: throw ExitCode(130)
@@ -94,8 +94,8 @@ extension Run {
         }
         try world.barrier()
         guard world.isPrimary else { return }
-        let manifest = try partitioned.merge()
-        printError("\(world.size) ranks' parts merged into \(plan.outputDirectory.relativePath); manifest: \(manifest.relativePath)")
+        try partitioned.merge()
+        printError("\(world.size) ranks' parts merged into \(plan.outputDirectory.relativePath); manifest: \(plan.records.manifest)")
     }
 }
 
