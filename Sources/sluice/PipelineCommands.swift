@@ -33,6 +33,9 @@ struct Run: ParsableCommand {
             and writes under OUTPUT/part-R/; when all have finished, rank 0 merges the parts into OUTPUT
             (one index.json per MDS dataset, JSON lines concatenated, one manifest). A failing rank
             stops the job, naming itself, and nothing is merged.
+            The manifest and quarantine go to OUTPUT unless the file's options name other places:
+            `options: {manifest: runs/a.json, quarantine: "s3://bucket/runs/a/quarantine.jsonl"}`
+            (objects are staged as .partial files and uploaded when the run ends).
             """)
 
     @OptionGroup var pipeline: PipelineFileOptions

@@ -1,5 +1,6 @@
 import Distributed
 import Foundation
+import ObjectStore
 import PipelineCore
 import Shards
 
@@ -25,6 +26,11 @@ public struct PartitionedRun {
     public init(plan: PipelinePlan, rank: Int, size: Int) throws(PlanError) {
         guard let sink = plan.stages.last, !sink.spec.type.hasSuffix("_train") else {
             throw PlanError("'\(plan.name)' ends in a trainer: pipeline training is not data-parallel yet; train with `mpiexec -n \(size) sluice retromae train`")
+        }
+        // Each rank would replace the others' index.json under one prefix; parts in a bucket need
+        // the bucket merge (`sluice shards merge s3://...`), which multi-rank runs do not do yet.
+        if size > 1, let bucketSink = plan.stages.first(where: { $0.spec.type == "shard_writer" && ObjectURL.isObjectURL($0.parameters.string("path")) }) {
+            throw PlanError("stage '\(bucketSink.name)': a shard_writer into a bucket does not run on \(size) ranks yet; write to a local path and upload, or give each job its own prefix and join them with `sluice shards merge s3://...`")
         }
         (self.plan, self.rank, self.size) = (plan, rank, size)
     }
