@@ -87,7 +87,9 @@ extension Run {
     /// job (naming itself), so nothing is merged and no rank waits forever.
     func runPartitioned(_ plan: PipelinePlan, _ world: World) throws {
         let partitioned = try PartitionedRun(plan: plan, rank: world.rank, size: world.size)
-        let runner = PipelineRunner(plan: try partitioned.rankPlan(), progress: quiet || !world.isPrimary ? nil : .standardError)
+        let job = JobProgress(outputDirectory: plan.outputDirectory, rank: world.rank, size: world.size)
+        let runner = PipelineRunner(plan: try partitioned.rankPlan(), progress: quiet || !world.isPrimary ? nil : .standardError,
+                                    job: quiet ? nil : job)
         let interrupts = InterruptHandler()
         let report = try runner.run { interrupts.watch($0) }.report
         switch report.completion {
@@ -98,6 +100,8 @@ extension Run {
         try world.barrier()
         guard world.isPrimary else { return }
         try partitioned.merge()
+        if !quiet { printError(job.lines(previous: nil, summary: true).lines.joined(separator: "\n")) }
+        job.remove()
         printError("\(world.size) ranks' parts merged into \(plan.outputDirectory.relativePath); manifest: \(plan.records.manifest)")
     }
 }

@@ -102,6 +102,21 @@ import Testing
         #expect(try Self.lines(many.appendingPathComponent("index.jsonl")).sorted() == Self.lines(one.appendingPathComponent("index.jsonl")).sorted())
     }
 
+    /// Rank 0 shows the whole job: each rank's counters reach it through `OUT/.progress/`, and once
+    /// the parts are merged it prints the job's table, every rank's items summed.
+    @Test func rankZeroShowsTheWholeJobsProgress() throws {
+        let (directory, pipeline) = try Self.job(sink: Self.jsonlSink)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let many = directory.appendingPathComponent("many")
+        let job = try MPIJob.run(ranks: 2, MPIJob.sluice, ["run", pipeline, "--set", "output=\(many.path)"])
+        #expect(job.status == 0, "\(job.errors)")
+        let summary = try #require(job.errors.components(separatedBy: "partitioned (2 ranks):").last)
+        let sink = summary.split(separator: "\n").first { $0.hasPrefix("jsonl") }
+        #expect(sink?.contains(" 11 items") == true, "\(summary)")
+        #expect(summary.contains("ranks: 0: 6, 1: 5 items into the sink"), "\(summary)")
+        #expect(!FileManager.default.fileExists(atPath: many.appendingPathComponent(".progress").path))
+    }
+
     /// A rank killed (SIGKILL) while it writes shards: the launcher ends the job at once, naming
     /// the killed pid, which rank 0's first line maps to its rank; nothing is merged, the killed
     /// rank's part opens with the shards it finished, and the same command run again resumes the
