@@ -1,4 +1,6 @@
 import Foundation
+import ObjectStore
+import S3TestServer
 import Shards
 import Testing
 
@@ -100,6 +102,30 @@ import Testing
             #expect(FileManager.default.contents(atPath: many.appendingPathComponent(name).path) == FileManager.default.contents(atPath: one.appendingPathComponent(name).path))
         }
         #expect(try Self.lines(many.appendingPathComponent("index.jsonl")).sorted() == Self.lines(one.appendingPathComponent("index.jsonl")).sorted())
+    }
+
+    /// A dataset written into a bucket on 2 ranks: a part prefix per rank, one index over them,
+    /// the one-process run's samples.
+    @Test(.enabled(if: !LocalS3Server.mayBeMissing, "SeaweedFS is not installed: run tools/install-s3-server.sh"))
+    func shardsIntoABucketMergeThereIntoOneDataset() throws {
+        let server = try LocalS3Server(bucket: "sluice-ranks")
+        let sink = "  type: shard_writer\n  path: s3://\(server.bucket)/DATASET\n  columns: [\"path:str\", \"bytes:int\", \"sha256:str\"]\n  size_limit: 300"
+        let (directory, pipeline) = try Self.job(sink: sink)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let text = try String(contentsOfFile: pipeline, encoding: .utf8)
+        var samples: [[String]] = []
+        for (name, ranks) in [("one", nil), ("many", 2)] as [(String, Int?)] {
+            let file = directory.appendingPathComponent("\(name).yaml")
+            try text.replacingOccurrences(of: "DATASET", with: name).write(to: file, atomically: true, encoding: .utf8)
+            let job = try MPIJob.run(ranks: ranks, MPIJob.sluice, ["run", file.path, "--quiet", "--set", "output=\(directory.path)/\(name)"],
+                                     environment: server.environment)
+            #expect(job.status == 0, "\(job.errors)")
+            let dataset = try ShardDataset(remote: server.url(name), cache: directory.appendingPathComponent("cache-\(name)"), client: server.client())
+            samples.append(try (0..<dataset.count).map { "\(try dataset.sample($0).sorted { $0.key < $1.key })" }.sorted())
+            if ranks != nil { #expect(dataset.index.shards.contains { $0.storedFile.basename.hasPrefix("part-1/") }) }
+        }
+        #expect(samples[0].count == 11)
+        #expect(samples[1] == samples[0])
     }
 
     /// Rank 0 shows the whole job: each rank's counters reach it through `OUT/.progress/`, and once

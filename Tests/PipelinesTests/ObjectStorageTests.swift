@@ -152,17 +152,6 @@ struct ObjectStorageTests {
         #expect(try String(contentsOf: kept, encoding: .utf8).contains("missing-\(tag)"))
     }
 
-    @Test func aShardWriterIntoABucketIsRefusedOnManyRanks() throws {
-        let plan = try PipelineFile().plan(yaml: """
-            name: x
-            output: /tmp/x
-            source: {type: files, paths: ["s3://b/p"]}
-            sink: {type: shard_writer, path: "s3://b/ds", columns: ["object:str"]}
-            """, file: "ranks.yaml")
-        #expect(throws: PlanError.self) { try PartitionedRun(plan: plan, rank: 0, size: 2) }
-        #expect(throws: Never.self) { try PartitionedRun(plan: plan, rank: 0, size: 1) }
-    }
-
     @Test func aRecordPlaceMustNameAnObject() {
         #expect(throws: Diagnostics.self) {
             try PipelineFile().plan(yaml: """

@@ -11,7 +11,9 @@ import Shards
 /// `OUT/part-r/`: its shards, JSON lines, arrays, quarantine and manifest. When every rank has
 /// finished, rank 0 joins the parts into `OUT` as a one-process run would have left it: each MDS
 /// dataset `P` gets the parts' shards moved to `OUT/P/part-r/` under one merged `OUT/P/index.json`
-/// (the layout of mosaicml-streaming's `merge_index`), JSON-lines files are concatenated in rank
+/// (the layout of mosaicml-streaming's `merge_index`); a dataset written to `s3://B/P` gets
+/// `s3://B/P/part-r/` per rank and one `s3://B/P/index.json` uploaded by the merge, after every
+/// part's shards are checked to be there; JSON-lines files are concatenated in rank
 /// order, other files are moved, and the job's manifest (`OUT/manifest.json` unless the file
 /// names another place, such as a bucket) lists every rank's inputs and quarantined items.
 /// The ranks' own manifests stay in `OUT/part-r/`.
@@ -26,11 +28,6 @@ public struct PartitionedRun {
     public init(plan: PipelinePlan, rank: Int, size: Int) throws(PlanError) {
         guard let sink = plan.stages.last, !sink.spec.type.hasSuffix("_train") else {
             throw PlanError("'\(plan.name)' ends in a trainer: pipeline training is not data-parallel yet; train with `mpiexec -n \(size) sluice retromae train`")
-        }
-        // Each rank would replace the others' index.json under one prefix; parts in a bucket need
-        // the bucket merge (`sluice shards merge s3://...`), which multi-rank runs do not do yet.
-        if size > 1, let bucketSink = plan.stages.first(where: { $0.spec.type == "shard_writer" && ObjectURL.isObjectURL($0.parameters.string("path")) }) {
-            throw PlanError("stage '\(bucketSink.name)': a shard_writer into a bucket does not run on \(size) ranks yet; write to a local path and upload, or give each job its own prefix and join them with `sluice shards merge s3://...`")
         }
         (self.plan, self.rank, self.size) = (plan, rank, size)
     }
@@ -58,11 +55,23 @@ public struct PartitionedRun {
                 partitioned.stages[index].parameters.values[key] = .output(relative.isEmpty ? part : part.appendingPathComponent(String(relative)))
             }
         }
+        // A dataset into a bucket gets a part prefix per rank, joined by `merge` in the bucket.
+        for (index, remote) in bucketDatasets {
+            partitioned.stages[index].parameters.values["path"] = .string(remote.appending(Self.partName(rank)).description)
+        }
         let split = PipelinePlan.Stage(
             name: "rank_split", spec: Self.splitSpec, parameters: StageParameters(stageName: "rank_split", values: ["rank": .int(rank), "world_size": .int(size)]),
             workers: 1, ordered: true, line: plan.stages.first?.line ?? 0)
         partitioned.stages.insert(split, at: 1)
         return partitioned
+    }
+
+    /// The shard writers into a bucket, by stage position, with their `s3://` prefixes.
+    var bucketDatasets: [(stage: Int, remote: ObjectURL)] {
+        plan.stages.indices.compactMap { index in
+            guard plan.stages[index].spec.type == "shard_writer", let remote = ObjectURL(plan.stages[index].parameters.string("path")) else { return nil }
+            return (index, remote)
+        }
     }
 
     /// Keeps item `n` of the source when `n % world_size == rank`.
@@ -122,6 +131,10 @@ public struct PartitionedRun {
                 try replace(target, with: present[0])
             }
         }
+        for (_, remote) in bucketDatasets {
+            let staging = root.appendingPathComponent(".cache/s3-merge/\(remote.bucket)/\(remote.key)")
+            try DatasetIndex.merge(parts: parts.indices.map(Self.partName), in: remote, client: S3Client(), staging: staging)
+        }
         try writeManifest(manifests)
         try plan.records.publish()
         return plan.records.keptFile(plan.records.manifest)
@@ -157,12 +170,14 @@ public struct PartitionedRun {
             .write(to: plan.records.localFile(plan.records.manifest), options: .atomic)
     }
 
-    /// Files under `directory`, relative to it, sorted.
+    /// Files under `directory` (but not its `.cache`), relative to it, sorted.
     private func relativeFiles(under directory: URL) throws -> [String] {
         let base = directory.standardizedFileURL.path
         guard let walker = FileManager.default.enumerator(atPath: base) else { return [] }
         var files: [String] = []
         while let item = walker.nextObject() as? String {
+            // Downloads and upload staging are the rank's own, not output to merge.
+            if item == ".cache" { walker.skipDescendants(); continue }
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: base + "/" + item, isDirectory: &isDirectory), !isDirectory.boolValue { files.append(item) }
         }
