@@ -127,10 +127,10 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Tensor", "Text"], exclude: ["Fixtures"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "PipelineCore", "Shards", "Models", "Tensor", "Training", "Text",
                                                            "ObjectStore", "S3TestServer"]),
-        .testTarget(name: "sluiceTests", dependencies: ["sluice"]),
+        .testTarget(name: "sluiceTests", dependencies: ["sluice", "ObjectStore", "S3TestServer"]),
         /// Multi-rank tests: they run `mpiexec -n 2|3` of the sluice binary and of this helper.
         .executableTarget(name: "distributed-check", dependencies: ["Distributed"], path: "Tests/DistributedCheck"),
-        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Shards", "distributed-check", "sluice"]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Shards", "ObjectStore", "S3TestServer", "distributed-check", "sluice"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -101,6 +101,24 @@ public struct StageSnapshot: Codable, Sendable, Equatable {
         d.blockedOutputSeconds -= earlier.blockedOutputSeconds
         return d
     }
+
+    /// The same stage on several ranks as one: counters, workers and their time summed.
+    func adding(_ other: StageSnapshot) -> StageSnapshot {
+        var sum = self
+        sum.workers += other.workers
+        sum.itemsIn += other.itemsIn
+        sum.itemsOut += other.itemsOut
+        sum.bytesOut += other.bytesOut
+        sum.errors += other.errors
+        sum.busySeconds += other.busySeconds
+        sum.waitingInputSeconds += other.waitingInputSeconds
+        sum.blockedOutputSeconds += other.blockedOutputSeconds
+        if let fill = other.inputQueueFill, let capacity = other.inputQueueCapacity {
+            sum.inputQueueFill = (sum.inputQueueFill ?? 0) + fill
+            sum.inputQueueCapacity = (sum.inputQueueCapacity ?? 0) + capacity
+        }
+        return sum
+    }
 }
 
 /// All stages' counters at one moment, in pipeline order (source first, sink last).
@@ -112,6 +130,17 @@ public struct PipelineSnapshot: Codable, Sendable {
     /// The stage that limits throughput: the one whose workers were busiest over `wall` seconds.
     public func bottleneck(over wall: Double) -> StageSnapshot? {
         stages.max { $0.utilisation(over: wall) < $1.utilisation(over: wall) }
+    }
+
+    /// Several ranks' snapshots of one pipeline as the job's: stage by stage summed, the longest
+    /// elapsed time; nil for none.
+    public static func combined(_ ranks: [PipelineSnapshot]) -> PipelineSnapshot? {
+        guard var job = ranks.first else { return nil }
+        for rank in ranks.dropFirst() where rank.stages.count == job.stages.count {
+            job.elapsedSeconds = max(job.elapsedSeconds, rank.elapsedSeconds)
+            job.stages = zip(job.stages, rank.stages).map { $0.adding($1) }
+        }
+        return job
     }
 
     /// Counters for the interval since `earlier`.

@@ -1,4 +1,5 @@
 import Foundation
+import ObjectStore
 import PipelineCore
 
 /// A pipeline file checked against the stage catalog: everything needed to run it.
@@ -17,6 +18,8 @@ public struct PipelinePlan: Sendable {
     public var file: String
     public var outputDirectory: URL
     public var options: PipelineOptions
+    /// Where the manifest and the quarantine go; `options.quarantineFile` is the latter's local file.
+    public var records: RunRecords
     /// Source first, sink last.
     public var stages: [Stage]
     /// The document after `--set` overrides, recorded in the manifest.
@@ -30,7 +33,7 @@ public struct PipelineFile {
     public init(catalog: StageCatalog = .standard) { self.catalog = catalog }
 
     static let topLevelKeys = ["name", "description", "output", "options", "source", "stages", "sink"]
-    static let optionKeys = ["chunk_size", "queue_capacity", "on_error", "item_timeout"]
+    static let optionKeys = ["chunk_size", "queue_capacity", "on_error", "item_timeout", "manifest", "quarantine"]
 
     /// Loads `path`, applies `key=value` overrides, and checks everything, reporting every
     /// problem at once with file, line and key.
@@ -83,7 +86,11 @@ private struct Checker {
         let name = requiredScalar(root, "name", at: "")
         let output = requiredScalar(root, "output", at: "")
         let outputDirectory = URL(fileURLWithPath: output ?? ".")
-        let options = checkOptions(root["options"], outputDirectory: outputDirectory)
+        var options = checkOptions(root["options"], outputDirectory: outputDirectory)
+        let records = RunRecords(outputDirectory: outputDirectory,
+                                 manifest: recordPlace(root["options"]?["manifest"], "options.manifest", outputDirectory),
+                                 quarantine: recordPlace(root["options"]?["quarantine"], "options.quarantine", outputDirectory))
+        options.quarantineFile = records.localFile(records.quarantine)
 
         var stages: [PipelinePlan.Stage] = []
         if let source = root["source"] {
@@ -115,7 +122,25 @@ private struct Checker {
         }
         guard let name, problems.isEmpty else { return nil }
         return PipelinePlan(name: name, file: file, outputDirectory: outputDirectory, options: options,
-                            stages: stages, config: root)
+                            records: records, stages: stages, config: root)
+    }
+
+    /// `options.manifest` or `options.quarantine`: a file (relative to the output directory) or
+    /// `s3://bucket/key`; nil when absent or wrong (the default place then).
+    mutating func recordPlace(_ node: ConfigNode?, _ keyPath: String, _ outputDirectory: URL) -> RunRecords.Place? {
+        guard let node else { return nil }
+        guard let text = node.scalar, !text.isEmpty else {
+            problem(node, keyPath, "expected a file path or s3://bucket/key")
+            return nil
+        }
+        guard ObjectURL.isObjectURL(text) else {
+            return .file(text.hasPrefix("/") ? URL(fileURLWithPath: text) : outputDirectory.appendingPathComponent(text))
+        }
+        guard let object = ObjectURL(text), !object.key.isEmpty, !object.key.hasSuffix("/") else {
+            problem(node, keyPath, "'\(text)' names no object: expected s3://bucket/key with a key that is not a folder")
+            return nil
+        }
+        return .object(object)
     }
 
     mutating func requiredScalar(_ node: ConfigNode, _ key: String, at path: String) -> String? {
@@ -142,7 +167,6 @@ private struct Checker {
 
     mutating func checkOptions(_ node: ConfigNode?, outputDirectory: URL) -> PipelineOptions {
         var options = PipelineOptions()
-        options.quarantineFile = outputDirectory.appendingPathComponent("quarantine.jsonl")
         guard let node else { return options }
         guard let entries = node.entries else {
             problem(node, "options", "expected a mapping")

@@ -38,7 +38,7 @@ struct RunManifest {
             "quarantined": quarantined,
         ]
         if let failure = report.failure { object["error"] = failure.description }
-        if !report.quarantined.isEmpty, let file = plan.options.quarantineFile { object["quarantine_file"] = file.relativePath }
+        if !report.quarantined.isEmpty { object["quarantine_file"] = plan.records.quarantine.description }
         if let commit = Self.git(["rev-parse", "HEAD"]) {
             object["git_commit"] = commit
             object["git_dirty"] = !(Self.git(["status", "--porcelain", "--untracked-files=no"]) ?? "").isEmpty

@@ -148,13 +148,51 @@ public final class BucketPublisher: ShardPublisher, @unchecked Sendable {
         }
     }
 
-    /// Runs an object-store call, reporting its failure as a `ShardError` that names the object.
     private func call<T>(_ body: () throws(ObjectStoreError) -> T) throws(ShardError) -> T {
-        do {
-            return try body()
-        } catch {
-            throw ShardError(error.code == .notFound ? .missing : .unreadable, file: error.bucket.map { "s3://\($0)/" + (error.key ?? "") } ?? remote.description,
-                             "\(error.status.map { "HTTP \($0): " } ?? "")\(error.reason)")
+        try objectCall(remote, body)
+    }
+}
+
+/// Runs an object-store call, reporting its failure as a `ShardError` that names the object.
+func objectCall<T>(_ remote: ObjectURL, _ body: () throws(ObjectStoreError) -> T) throws(ShardError) -> T {
+    do {
+        return try body()
+    } catch {
+        throw ShardError(error.code == .notFound ? .missing : .unreadable, file: error.bucket.map { "s3://\($0)/" + (error.key ?? "") } ?? remote.description,
+                         "\(error.status.map { "HTTP \($0): " } ?? "")\(error.reason)")
+    }
+}
+
+extension DatasetIndex {
+    /// `merge(parts:into:)` for datasets in a bucket: the parts (prefixes below `remote`, each a
+    /// finished dataset) are joined into one `remote/index.json`, as mosaicml-streaming's
+    /// `merge_index` lays them out. Only the parts' indexes are downloaded (into `staging`); every
+    /// shard the merged index lists is checked to be in the bucket at its size before the index is
+    /// uploaded, the one write, so a reader never sees an index naming a missing shard.
+    public static func merge(parts: [String], in remote: ObjectURL, client: S3Client, staging: URL) throws(ShardError) -> DatasetIndex {
+        for given in parts {
+            let part = try partPath(given, in: remote.description)
+            let local = staging.appendingPathComponent(part)
+            do {
+                try FileManager.default.createDirectory(at: local, withIntermediateDirectories: true)
+            } catch {
+                throw ShardError(.writeFailed, file: local.path, "cannot create the staging directory (\(error.localizedDescription))")
+            }
+            _ = try objectCall(remote) { () throws(ObjectStoreError) in
+                try client.download(remote.appending(part).appending(fileName), to: local.appendingPathComponent(fileName))
+            }
         }
+        let merged = try merge(parts: parts, into: staging)
+        for shard in merged.shards {
+            let object = remote.appending(shard.storedFile.basename)
+            let size = try objectCall(remote) { () throws(ObjectStoreError) in try client.head(object).size }
+            guard size == shard.storedFile.bytes else {
+                throw ShardError(.damaged, file: object.description, "is \(size) bytes, its part's index says \(shard.storedFile.bytes); nothing was merged")
+            }
+        }
+        try objectCall(remote) { () throws(ObjectStoreError) in
+            try client.put(Array(merged.text.utf8), to: remote.appending(fileName), contentType: "application/json")
+        }
+        return merged
     }
 }

@@ -208,15 +208,20 @@ public struct DatasetIndex: Equatable, Sendable {
     @discardableResult
     /// A part must lie inside `directory` and be named once: the merged index may only point at
     /// files of the dataset, each once.
+    /// `given` as a path below `directory` (normalised), or an error if it is not one.
+    static func partPath(_ given: String, in directory: String) throws(ShardError) -> String {
+        let components = given.split(separator: "/").filter { $0 != "." }
+        guard !given.hasPrefix("/"), !components.isEmpty, !components.contains("..") else {
+            throw ShardError(.invalidArgument, file: given, "a part must be a subdirectory of \(directory), given relative to it")
+        }
+        return components.joined(separator: "/")
+    }
+
     public static func merge(parts: [String], into directory: URL) throws(ShardError) -> DatasetIndex {
         var shards: [ShardInfo] = []
         var seen: Set<String> = []
         for given in parts {
-            let components = given.split(separator: "/").filter { $0 != "." }
-            guard !given.hasPrefix("/"), !components.isEmpty, !components.contains("..") else {
-                throw ShardError(.invalidArgument, file: given, "a part must be a subdirectory of \(directory.path), given relative to it")
-            }
-            let part = components.joined(separator: "/")
+            let part = try partPath(given, in: directory.path)
             guard seen.insert(part).inserted else {
                 throw ShardError(.invalidArgument, file: directory.appendingPathComponent(part).path, "is named twice; each part is merged once")
             }

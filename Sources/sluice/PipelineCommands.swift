@@ -33,6 +33,9 @@ struct Run: ParsableCommand {
             and writes under OUTPUT/part-R/; when all have finished, rank 0 merges the parts into OUTPUT
             (one index.json per MDS dataset, JSON lines concatenated, one manifest). A failing rank
             stops the job, naming itself, and nothing is merged.
+            The manifest and quarantine go to OUTPUT unless the file's options name other places:
+            `options: {manifest: runs/a.json, quarantine: "s3://bucket/runs/a/quarantine.jsonl"}`
+            (objects are staged as .partial files and uploaded when the run ends).
             """)
 
     @OptionGroup var pipeline: PipelineFileOptions
@@ -64,10 +67,10 @@ struct Run: ParsableCommand {
                 throw ExitCode.failure
             }
         }
-        if !report.quarantined.isEmpty, let file = plan.options.quarantineFile {
-            printError("\(report.quarantined.count) item(s) skipped; see \(file.relativePath)")
+        if !report.quarantined.isEmpty {
+            printError("\(report.quarantined.count) item(s) skipped; see \(plan.records.quarantine)")
         }
-        printError("manifest: \(outcome.manifest.relativePath)")
+        printError("manifest: \(plan.records.manifest)")
         switch report.completion {
         case .finished: return
         case .stopped: throw ExitCode(130)
@@ -84,7 +87,9 @@ extension Run {
     /// job (naming itself), so nothing is merged and no rank waits forever.
     func runPartitioned(_ plan: PipelinePlan, _ world: World) throws {
         let partitioned = try PartitionedRun(plan: plan, rank: world.rank, size: world.size)
-        let runner = PipelineRunner(plan: try partitioned.rankPlan(), progress: quiet || !world.isPrimary ? nil : .standardError)
+        let job = JobProgress(outputDirectory: plan.outputDirectory, rank: world.rank, size: world.size)
+        let runner = PipelineRunner(plan: try partitioned.rankPlan(), progress: quiet || !world.isPrimary ? nil : .standardError,
+                                    job: quiet ? nil : job)
         let interrupts = InterruptHandler()
         let report = try runner.run { interrupts.watch($0) }.report
         switch report.completion {
@@ -94,8 +99,10 @@ extension Run {
         }
         try world.barrier()
         guard world.isPrimary else { return }
-        let manifest = try partitioned.merge()
-        printError("\(world.size) ranks' parts merged into \(plan.outputDirectory.relativePath); manifest: \(manifest.relativePath)")
+        try partitioned.merge()
+        if !quiet { printError(job.lines(previous: nil, summary: true).lines.joined(separator: "\n")) }
+        job.remove()
+        printError("\(world.size) ranks' parts merged into \(plan.outputDirectory.relativePath); manifest: \(plan.records.manifest)")
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ObjectStore
 import Shards
 
 /// `sluice shards ...`: look into MDS datasets without writing a pipeline.
@@ -9,13 +10,31 @@ struct ShardsCommand: ParsableCommand {
         abstract: "Inspect, verify, print and merge MDS shard datasets.",
         subcommands: [Inspect.self, Verify.self, Cat.self, Merge.self])
 
-    /// The dataset directory argument the subcommands share.
+    /// The dataset argument the subcommands share: a directory, or a prefix in a bucket whose
+    /// shards stream through the read-ahead cache as in a `shards` source.
     struct DatasetArgument: ParsableArguments {
-        @Argument(help: "The dataset directory (holding index.json).")
+        @Argument(help: "The dataset directory (holding index.json), or s3://bucket/prefix.")
         var directory: String
+
+        @Option(help: ArgumentHelp("s3: the cache directory for the index and shard files (default: ~/.cache/sluice/s3/BUCKET/PREFIX).",
+                                   valueName: "dir"))
+        var cache: String?
+
+        @Option(help: "s3: shards fetched ahead of the one being read.")
+        var readAhead = 4
+
+        @Option(help: ArgumentHelp("s3: bytes of shard files the cache keeps (at least 4x the largest shard); default: no limit.",
+                                   valueName: "bytes"))
+        var cacheLimit: Int?
 
         func open(verify: Bool = true) throws -> ShardDataset {
             do {
+                if let remote = ObjectURL(directory) {
+                    let cache = cache.map { URL(fileURLWithPath: $0) }
+                        ?? URL(fileURLWithPath: NSHomeDirectory()).appendingPathComponent(".cache/sluice/s3/\(remote.bucket)/\(remote.key)")
+                    return try ShardDataset(remote: remote, cache: cache, client: S3Client(), options: ReadOptions(verifyHashes: verify),
+                                            remoteOptions: RemoteOptions(readAhead: readAhead, cacheLimit: cacheLimit))
+                }
                 return try ShardDataset(directory: URL(fileURLWithPath: directory), options: ReadOptions(verifyHashes: verify))
             } catch {
                 printError("error: \(error)")
@@ -132,17 +151,29 @@ struct ShardsCommand: ParsableCommand {
     struct Merge: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Join the finished datasets of several writers (subdirectories) into one index.",
-            discussion: "sluice shards merge out/train part-0 part-1   # writes out/train/index.json")
+            discussion: """
+                sluice shards merge out/train part-0 part-1          # writes out/train/index.json
+                sluice shards merge s3://data/train part-0 part-1    # writes s3://data/train/index.json
+                In a bucket only the parts' indexes are read; every shard they list is checked to be there
+                at its size before the merged index, the one object written, is uploaded.
+                """)
 
-        @Argument(help: "The directory holding the parts; the merged index.json goes here.")
+        @Argument(help: "The directory (or s3://bucket/prefix) holding the parts; the merged index.json goes here.")
         var directory: String
 
-        @Argument(help: "The parts: subdirectories of DIRECTORY, each a finished dataset, in order.")
+        @Argument(help: "The parts: subdirectories (or prefixes) of DIRECTORY, each a finished dataset, in order.")
         var parts: [String]
 
         func run() throws {
             do {
-                let merged = try DatasetIndex.merge(parts: parts, into: URL(fileURLWithPath: directory))
+                let merged: DatasetIndex
+                if let remote = ObjectURL(directory) {
+                    let staging = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-merge-\(UUID().uuidString)")
+                    defer { try? FileManager.default.removeItem(at: staging) }
+                    merged = try DatasetIndex.merge(parts: parts, in: remote, client: S3Client(), staging: staging)
+                } else {
+                    merged = try DatasetIndex.merge(parts: parts, into: URL(fileURLWithPath: directory))
+                }
                 print("merged \(parts.count) part(s): \(merged.shards.count) shard(s), \(merged.sampleCount) samples")
             } catch {
                 printError("error: \(error)")

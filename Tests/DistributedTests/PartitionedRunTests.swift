@@ -1,4 +1,6 @@
 import Foundation
+import ObjectStore
+import S3TestServer
 import Shards
 import Testing
 
@@ -35,8 +37,9 @@ import Testing
     static let jsonlSink = "  type: jsonl\n  path: sums/checksums.jsonl"
     static let shardSink = "  type: shard_writer\n  path: dataset\n  columns: [\"path:str\", \"bytes:int\", \"sha256:str\"]\n  size_limit: 300"
 
-    static func run(ranks: Int?, _ pipeline: String, output: URL) throws -> MPIJob {
-        try MPIJob.run(ranks: ranks, MPIJob.sluice, ["run", pipeline, "--quiet", "--set", "output=\(output.path)"])
+    static func run(ranks: Int?, _ pipeline: String, output: URL,
+                    whileRunning: (Process, () -> String) throws -> Void = { _, _ in }) throws -> MPIJob {
+        try MPIJob.run(ranks: ranks, MPIJob.sluice, ["run", pipeline, "--quiet", "--set", "output=\(output.path)"], whileRunning: whileRunning)
     }
 
     static func lines(_ file: URL) throws -> [String] {
@@ -99,6 +102,110 @@ import Testing
             #expect(FileManager.default.contents(atPath: many.appendingPathComponent(name).path) == FileManager.default.contents(atPath: one.appendingPathComponent(name).path))
         }
         #expect(try Self.lines(many.appendingPathComponent("index.jsonl")).sorted() == Self.lines(one.appendingPathComponent("index.jsonl")).sorted())
+    }
+
+    /// A dataset written into a bucket on 2 ranks: a part prefix per rank, one index over them,
+    /// the one-process run's samples.
+    @Test(.enabled(if: !LocalS3Server.mayBeMissing, "SeaweedFS is not installed: run tools/install-s3-server.sh"))
+    func shardsIntoABucketMergeThereIntoOneDataset() throws {
+        let server = try LocalS3Server(bucket: "sluice-ranks")
+        let sink = "  type: shard_writer\n  path: s3://\(server.bucket)/DATASET\n  columns: [\"path:str\", \"bytes:int\", \"sha256:str\"]\n  size_limit: 300"
+        let (directory, pipeline) = try Self.job(sink: sink)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let text = try String(contentsOfFile: pipeline, encoding: .utf8)
+        var samples: [[String]] = []
+        for (name, ranks) in [("one", nil), ("many", 2)] as [(String, Int?)] {
+            let file = directory.appendingPathComponent("\(name).yaml")
+            try text.replacingOccurrences(of: "DATASET", with: name).write(to: file, atomically: true, encoding: .utf8)
+            let job = try MPIJob.run(ranks: ranks, MPIJob.sluice, ["run", file.path, "--quiet", "--set", "output=\(directory.path)/\(name)"],
+                                     environment: server.environment)
+            #expect(job.status == 0, "\(job.errors)")
+            let dataset = try ShardDataset(remote: server.url(name), cache: directory.appendingPathComponent("cache-\(name)"), client: server.client())
+            samples.append(try (0..<dataset.count).map { "\(try dataset.sample($0).sorted { $0.key < $1.key })" }.sorted())
+            if ranks != nil { #expect(dataset.index.shards.contains { $0.storedFile.basename.hasPrefix("part-1/") }) }
+        }
+        #expect(samples[0].count == 11)
+        #expect(samples[1] == samples[0])
+    }
+
+    /// Rank 0 shows the whole job: each rank's counters reach it through `OUT/.progress/`, and once
+    /// the parts are merged it prints the job's table, every rank's items summed.
+    @Test func rankZeroShowsTheWholeJobsProgress() throws {
+        let (directory, pipeline) = try Self.job(sink: Self.jsonlSink)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let many = directory.appendingPathComponent("many")
+        let job = try MPIJob.run(ranks: 2, MPIJob.sluice, ["run", pipeline, "--set", "output=\(many.path)"])
+        #expect(job.status == 0, "\(job.errors)")
+        let summary = try #require(job.errors.components(separatedBy: "partitioned (2 ranks):").last)
+        let sink = summary.split(separator: "\n").first { $0.hasPrefix("jsonl") }
+        #expect(sink?.contains(" 11 items") == true, "\(summary)")
+        #expect(summary.contains("ranks: 0: 6, 1: 5 items into the sink"), "\(summary)")
+        #expect(!FileManager.default.fileExists(atPath: many.appendingPathComponent(".progress").path))
+    }
+
+    /// A rank killed (SIGKILL) while it writes shards: the launcher ends the job at once, naming
+    /// the killed pid, which rank 0's first line maps to its rank; nothing is merged, the killed
+    /// rank's part opens with the shards it finished, and the same command run again resumes the
+    /// parts and merges exactly the one-process run's samples.
+    @Test func aKilledRankEndsTheJobAndARestartResumesIt() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-kill-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let corpus = MPIJob.repository.appendingPathComponent("samples/retromae/corpus.txt.gz")
+        let copies = try (0..<2).map { copy in
+            let file = directory.appendingPathComponent("corpus-\(copy).txt.gz")
+            try FileManager.default.copyItem(at: corpus, to: file)
+            return "\"\(file.path)\""
+        }
+        let pipeline = directory.appendingPathComponent("pipeline.yaml")
+        try """
+            name: killed-rank
+            output: \(directory.path)/out
+            source: {type: text, paths: [\(copies.joined(separator: ", "))], format: paragraphs}
+            stages:
+              - {type: tokenize, tokenizer: samples/retromae/vocab.txt}
+            sink: {type: shard_writer, path: dataset, columns: ["text:str", "input_ids:ndarray:int32"], size_limit: 65536, resume: true}
+            """.write(to: pipeline, atomically: true, encoding: .utf8)
+        let one = directory.appendingPathComponent("one"), many = directory.appendingPathComponent("many")
+        let part = many.appendingPathComponent("part-1/dataset")
+        var killed: (pid: Int32, at: Date)?
+        let job = try Self.run(ranks: 2, pipeline.path, output: many) { process, errors in
+            let deadline = Date().addingTimeInterval(60)
+            // Once rank 1 has finished a shard and is writing the next, kill it.
+            while process.isRunning && Date() < deadline {
+                let shards = (try? FileManager.default.contentsOfDirectory(atPath: part.path))?.filter { $0.hasPrefix("shard.") }.count ?? 0
+                if shards >= 2, let pid = Self.pid(ofRank: 1, in: errors()) {
+                    kill(pid, SIGKILL)
+                    killed = (pid, Date())
+                    return
+                }
+                usleep(20_000)
+            }
+        }
+        let (pid, at) = try #require(killed, "rank 1 finished before it could be killed: \(job.errors)")
+        #expect(job.status != 0)
+        #expect(Date().timeIntervalSince(at) < 10, "the job outlived its killed rank")
+        #expect(job.output.contains("PID \(pid) RUNNING AT"), "\(job.output)")  // the launcher's report
+        #expect(job.errors.contains("rank 1 = pid \(pid)@"))                      // ... read as a rank
+        #expect(!FileManager.default.fileExists(atPath: many.appendingPathComponent("dataset/index.json").path))
+        #expect(!FileManager.default.fileExists(atPath: many.appendingPathComponent("manifest.json").path))
+        let unfinished = try ShardDataset(directory: part)
+        #expect(!unfinished.isComplete)
+        #expect(unfinished.index.shards.count >= 1)
+        #expect(unfinished.verify().isEmpty)
+
+        let restart = try Self.run(ranks: 2, pipeline.path, output: many)
+        #expect(restart.status == 0, "\(restart.errors)")
+        #expect(try Self.run(ranks: nil, pipeline.path, output: one).status == 0)
+        let expected = try Self.samples(one.appendingPathComponent("dataset"))
+        #expect(expected.count > 500)
+        #expect(try Self.samples(many.appendingPathComponent("dataset")).sorted() == expected.sorted())
+    }
+
+    /// Rank `rank`'s pid from rank 0's first line (`sluice: N MPI ranks: rank 0 = pid P@host, ...`).
+    static func pid(ofRank rank: Int, in errors: String) -> Int32? {
+        guard let range = errors.range(of: "rank \(rank) = pid ") else { return nil }
+        return Int32(errors[range.upperBound...].prefix { $0.isNumber })
     }
 
     @Test func aRankThatFailsStopsTheJobNamingItselfAndNothingIsMerged() throws {

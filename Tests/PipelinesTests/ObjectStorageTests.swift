@@ -97,6 +97,72 @@ struct ObjectStorageTests {
         let first = raw.appending("doc-000.txt").description
         #expect(digests[first] == Digest.hexSHA256(Array(texts[0].utf8)))
     }
+
+    /// A pipeline file that puts its manifest and quarantine in a bucket: both are written locally
+    /// as `.partial` files while the run goes on and uploaded when it ends, quarantine first.
+    @Test func manifestAndQuarantineGoToTheBucket() throws {
+        let server = try Self.server.get()
+        let client = server.client()
+        let tag = UUID().uuidString.prefix(6)
+        let raw = server.url("records-raw-\(tag)")
+        for i in 0..<3 { try client.put(Array("text \(i)".utf8), to: raw.appending("doc-\(i).txt")) }
+        let out = scratch()
+        defer { try? FileManager.default.removeItem(at: out) }
+        func pipeline(_ records: String) -> String {
+            """
+            name: records-to-bucket
+            output: \(out.path)
+            options: {on_error: skip, \(records)}
+            source: {type: files, paths: [\(raw), "s3://\(server.bucket)/missing-\(tag)/"]}
+            stages: [{type: checksum, algorithm: sha256}]
+            sink: {type: jsonl, path: rows.jsonl}
+            """
+        }
+        let manifest = server.url("runs-\(tag)/manifest.json"), quarantine = server.url("runs-\(tag)/quarantine.jsonl")
+        let outcome = try run(pipeline("manifest: \"\(manifest)\", quarantine: \"\(quarantine)\""))
+        #expect(outcome.report.completion == .finished)
+        let uploaded = try JSONSerialization.jsonObject(with: Data(client.get(manifest))) as! [String: Any]
+        #expect(uploaded["completion"] as? String == "finished")
+        #expect(uploaded["quarantine_file"] as? String == quarantine.description)
+        let records = String(decoding: try client.get(quarantine), as: UTF8.self).split(separator: "\n")
+        #expect(records.count == 1)
+        #expect(records.first?.contains("missing-\(tag)") == true)
+        // Nothing at the default places; the uploaded copies kept locally, no `.partial` left.
+        #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("manifest.json").path))
+        #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("quarantine.jsonl").path))
+        #expect(try Data(contentsOf: outcome.manifest) == Data(client.get(manifest)))
+        #expect(outcome.manifest.path.hasSuffix(".cache/s3-upload/\(server.bucket)/runs-\(tag)/manifest.json"))
+
+        // A wrong secret: the run's work is done, the upload fails naming the object and the
+        // status (never the secret), and the record stays in its local `.partial` file.
+        let secret = ProcessInfo.processInfo.environment["AWS_SECRET_ACCESS_KEY"]!
+        setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret", 1)
+        defer { setenv("AWS_SECRET_ACCESS_KEY", secret, 1) }
+        let denied = server.url("runs-\(tag)/denied.jsonl")
+        do {
+            _ = try run(pipeline("quarantine: \"\(denied)\""))
+            Issue.record("an upload with a wrong secret succeeded")
+        } catch {
+            #expect("\(error)".contains("\(denied): cannot upload the quarantine records"))
+            #expect("\(error)".contains("HTTP 403"))
+            #expect(!"\(error)".contains("not-the-secret"))
+            #expect("\(error)".contains("kept at \(out.path)/.cache/s3-upload/\(server.bucket)/runs-\(tag)/denied.jsonl.partial"))
+        }
+        let kept = out.appendingPathComponent(".cache/s3-upload/\(server.bucket)/runs-\(tag)/denied.jsonl.partial")
+        #expect(try String(contentsOf: kept, encoding: .utf8).contains("missing-\(tag)"))
+    }
+
+    @Test func aRecordPlaceMustNameAnObject() {
+        #expect(throws: Diagnostics.self) {
+            try PipelineFile().plan(yaml: """
+                name: x
+                output: /tmp/x
+                options: {manifest: "s3://bucket/folder/"}
+                source: {type: files, paths: ["s3://b/p"]}
+                sink: {type: jsonl, path: rows.jsonl}
+                """, file: "bad.yaml")
+        }
+    }
 }
 
 enum Digest {

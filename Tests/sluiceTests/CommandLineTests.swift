@@ -14,10 +14,12 @@ struct CommandLineTests {
     }
 
     /// Starts sluice in the repository; `whileRunning` gets the process (e.g. to signal it).
-    func sluice(_ arguments: [String], whileRunning: (Process) -> Void = { _ in }) throws -> Result {
+    /// `environment` is added to this process's (e.g. the endpoint and keys of a test S3 server).
+    func sluice(_ arguments: [String], environment: [String: String] = [:], whileRunning: (Process) -> Void = { _ in }) throws -> Result {
         let process = Process()
         process.executableURL = Self.binary
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.currentDirectoryURL = Self.repository
         let out = Pipe(), err = Pipe()
         process.standardOutput = out

@@ -1,5 +1,6 @@
 import Distributed
 import Foundation
+import ObjectStore
 import PipelineCore
 import Shards
 
@@ -10,9 +11,12 @@ import Shards
 /// `OUT/part-r/`: its shards, JSON lines, arrays, quarantine and manifest. When every rank has
 /// finished, rank 0 joins the parts into `OUT` as a one-process run would have left it: each MDS
 /// dataset `P` gets the parts' shards moved to `OUT/P/part-r/` under one merged `OUT/P/index.json`
-/// (the layout of mosaicml-streaming's `merge_index`), JSON-lines files are concatenated in rank
-/// order, other files are moved, and `OUT/manifest.json` lists every rank's inputs and
-/// quarantined items. The ranks' own manifests stay in `OUT/part-r/`.
+/// (the layout of mosaicml-streaming's `merge_index`); a dataset written to `s3://B/P` gets
+/// `s3://B/P/part-r/` per rank and one `s3://B/P/index.json` uploaded by the merge, after every
+/// part's shards are checked to be there; JSON-lines files are concatenated in rank
+/// order, other files are moved, and the job's manifest (`OUT/manifest.json` unless the file
+/// names another place, such as a bucket) lists every rank's inputs and quarantined items.
+/// The ranks' own manifests stay in `OUT/part-r/`.
 ///
 /// Ranks must see one shared output directory (one machine, or a shared file system).
 public struct PartitionedRun {
@@ -37,7 +41,9 @@ public struct PartitionedRun {
         let root = plan.outputDirectory.standardizedFileURL.path
         let part = plan.outputDirectory.appendingPathComponent(Self.partName(rank))
         partitioned.outputDirectory = part
-        partitioned.options.quarantineFile = part.appendingPathComponent("quarantine.jsonl")
+        // Ranks keep their records in their parts; the merge writes (and uploads) the job's.
+        partitioned.records = RunRecords(outputDirectory: part)
+        partitioned.options.quarantineFile = partitioned.records.localFile(partitioned.records.quarantine)
         for index in partitioned.stages.indices {
             for (key, value) in partitioned.stages[index].parameters.values {
                 guard case .output(let url) = value else { continue }
@@ -49,11 +55,23 @@ public struct PartitionedRun {
                 partitioned.stages[index].parameters.values[key] = .output(relative.isEmpty ? part : part.appendingPathComponent(String(relative)))
             }
         }
+        // A dataset into a bucket gets a part prefix per rank, joined by `merge` in the bucket.
+        for (index, remote) in bucketDatasets {
+            partitioned.stages[index].parameters.values["path"] = .string(remote.appending(Self.partName(rank)).description)
+        }
         let split = PipelinePlan.Stage(
             name: "rank_split", spec: Self.splitSpec, parameters: StageParameters(stageName: "rank_split", values: ["rank": .int(rank), "world_size": .int(size)]),
             workers: 1, ordered: true, line: plan.stages.first?.line ?? 0)
         partitioned.stages.insert(split, at: 1)
         return partitioned
+    }
+
+    /// The shard writers into a bucket, by stage position, with their `s3://` prefixes.
+    var bucketDatasets: [(stage: Int, remote: ObjectURL)] {
+        plan.stages.indices.compactMap { index in
+            guard plan.stages[index].spec.type == "shard_writer", let remote = ObjectURL(plan.stages[index].parameters.string("path")) else { return nil }
+            return (index, remote)
+        }
     }
 
     /// Keeps item `n` of the source when `n % world_size == rank`.
@@ -80,6 +98,7 @@ public struct PartitionedRun {
     public func merge() throws -> URL {
         let root = plan.outputDirectory
         let parts = (0..<size).map { root.appendingPathComponent(Self.partName($0)) }
+        try plan.records.prepare()
         var manifests: [[String: Any]] = []
         for (rank, part) in parts.enumerated() {
             let file = part.appendingPathComponent("manifest.json")
@@ -102,7 +121,7 @@ public struct PartitionedRun {
             try DatasetIndex.merge(parts: parts.indices.map(Self.partName), into: target)
         }
         for item in items where item != "manifest.json" && !datasets.contains(where: { $0.isEmpty || item.hasPrefix($0 + "/") }) {
-            let target = root.appendingPathComponent(item)
+            let target = item == "quarantine.jsonl" ? plan.records.localFile(plan.records.quarantine) : root.appendingPathComponent(item)
             try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
             let present = parts.map { $0.appendingPathComponent(item) }.filter { FileManager.default.fileExists(atPath: $0.path) }
             if item.hasSuffix(".jsonl") {
@@ -112,12 +131,18 @@ public struct PartitionedRun {
                 try replace(target, with: present[0])
             }
         }
-        return try writeManifest(manifests, into: root)
+        for (_, remote) in bucketDatasets {
+            let staging = root.appendingPathComponent(".cache/s3-merge/\(remote.bucket)/\(remote.key)")
+            try DatasetIndex.merge(parts: parts.indices.map(Self.partName), in: remote, client: S3Client(), staging: staging)
+        }
+        try writeManifest(manifests)
+        try plan.records.publish()
+        return plan.records.keptFile(plan.records.manifest)
     }
 
     /// One manifest for the job: the first rank's description of the run, every rank's inputs
     /// and quarantined items (an item the source itself skipped is listed once), the ranks' counts.
-    private func writeManifest(_ manifests: [[String: Any]], into root: URL) throws -> URL {
+    private func writeManifest(_ manifests: [[String: Any]]) throws {
         var merged = manifests[0]
         var inputs: [Any] = [], quarantined: [Any] = [], seen = Set<String>()
         for manifest in manifests {
@@ -140,19 +165,19 @@ public struct PartitionedRun {
         merged["finished"] = manifests.compactMap { $0["finished"] as? String }.max() ?? ""
         merged["elapsed_seconds"] = manifests.compactMap { $0["elapsed_seconds"] as? Double }.max() ?? 0
         merged.removeValue(forKey: "stages")
-        if !quarantined.isEmpty { merged["quarantine_file"] = root.appendingPathComponent("quarantine.jsonl").relativePath }
-        let file = root.appendingPathComponent("manifest.json")
+        if !quarantined.isEmpty { merged["quarantine_file"] = plan.records.quarantine.description }
         try JSONSerialization.data(withJSONObject: merged, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-            .write(to: file, options: .atomic)
-        return file
+            .write(to: plan.records.localFile(plan.records.manifest), options: .atomic)
     }
 
-    /// Files under `directory`, relative to it, sorted.
+    /// Files under `directory` (but not its `.cache`), relative to it, sorted.
     private func relativeFiles(under directory: URL) throws -> [String] {
         let base = directory.standardizedFileURL.path
         guard let walker = FileManager.default.enumerator(atPath: base) else { return [] }
         var files: [String] = []
         while let item = walker.nextObject() as? String {
+            // Downloads and upload staging are the rank's own, not output to merge.
+            if item == ".cache" { walker.skipDescendants(); continue }
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: base + "/" + item, isDirectory: &isDirectory), !isDirectory.boolValue { files.append(item) }
         }
