@@ -20,7 +20,7 @@ struct ShardsCommand: ParsableCommand {
                                    valueName: "dir"))
         var cache: String?
 
-        @Option(help: "s3: shards fetched ahead of the one being read.")
+        @Option(help: ArgumentHelp("s3: shards fetched ahead of the one being read.", valueName: "n"))
         var readAhead = 4
 
         @Option(help: ArgumentHelp("s3: bytes of shard files the cache keeps (at least 4x the largest shard); default: no limit.",
@@ -152,10 +152,11 @@ struct ShardsCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Join the finished datasets of several writers (subdirectories) into one index.",
             discussion: """
-                sluice shards merge out/train part-0 part-1          # writes out/train/index.json
-                sluice shards merge s3://data/train part-0 part-1    # writes s3://data/train/index.json
-                In a bucket only the parts' indexes are read; every shard they list is checked to be there
-                at its size before the merged index, the one object written, is uploaded.
+                sluice shards merge out/train part-0 part-1        # out/train/index.json
+                sluice shards merge s3://data/train part-0 part-1  # in the bucket
+                In a bucket only the parts' indexes are read, and every shard they list is
+                checked to be there at its size before the merged index (the one object
+                written) is uploaded.
                 """)
 
         @Argument(help: "The directory (or s3://bucket/prefix) holding the parts; the merged index.json goes here.")

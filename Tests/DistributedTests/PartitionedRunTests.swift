@@ -117,9 +117,15 @@ import Testing
         for (name, ranks) in [("one", nil), ("many", 2)] as [(String, Int?)] {
             let file = directory.appendingPathComponent("\(name).yaml")
             try text.replacingOccurrences(of: "DATASET", with: name).write(to: file, atomically: true, encoding: .utf8)
-            let job = try MPIJob.run(ranks: ranks, MPIJob.sluice, ["run", file.path, "--quiet", "--set", "output=\(directory.path)/\(name)"],
+            let manifest = server.url("\(name)-run/manifest.json")
+            let job = try MPIJob.run(ranks: ranks, MPIJob.sluice, ["run", file.path, "--quiet", "--set", "output=\(directory.path)/\(name)",
+                                                                   "--set", "options.manifest=\(manifest)"],
                                      environment: server.environment)
             #expect(job.status == 0, "\(job.errors)")
+            // The job's manifest (rank 0's merge of every rank's) went to the bucket.
+            let record = try JSONSerialization.jsonObject(with: Data(server.client().get(manifest))) as? [String: Any]
+            #expect((record?["inputs"] as? [Any])?.count == 11)
+            #expect((record?["ranks"] as? [Any])?.count == ranks)
             let dataset = try ShardDataset(remote: server.url(name), cache: directory.appendingPathComponent("cache-\(name)"), client: server.client())
             samples.append(try (0..<dataset.count).map { "\(try dataset.sample($0).sorted { $0.key < $1.key })" }.sorted())
             if ranks != nil { #expect(dataset.index.shards.contains { $0.storedFile.basename.hasPrefix("part-1/") }) }
