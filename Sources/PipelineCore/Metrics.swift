@@ -105,17 +105,17 @@ public struct StageSnapshot: Codable, Sendable, Equatable {
     /// The same stage on several ranks as one: counters, workers and their time summed.
     func adding(_ other: StageSnapshot) -> StageSnapshot {
         var sum = self
-        sum.workers += other.workers
-        sum.itemsIn += other.itemsIn
-        sum.itemsOut += other.itemsOut
-        sum.bytesOut += other.bytesOut
-        sum.errors += other.errors
+        sum.workers &+= other.workers
+        sum.itemsIn &+= other.itemsIn
+        sum.itemsOut &+= other.itemsOut
+        sum.bytesOut &+= other.bytesOut
+        sum.errors &+= other.errors
         sum.busySeconds += other.busySeconds
         sum.waitingInputSeconds += other.waitingInputSeconds
         sum.blockedOutputSeconds += other.blockedOutputSeconds
         if let fill = other.inputQueueFill, let capacity = other.inputQueueCapacity {
-            sum.inputQueueFill = (sum.inputQueueFill ?? 0) + fill
-            sum.inputQueueCapacity = (sum.inputQueueCapacity ?? 0) + capacity
+            sum.inputQueueFill = (sum.inputQueueFill ?? 0) &+ fill
+            sum.inputQueueCapacity = (sum.inputQueueCapacity ?? 0) &+ capacity
         }
         return sum
     }

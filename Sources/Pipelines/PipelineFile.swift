@@ -91,6 +91,9 @@ private struct Checker {
                                  manifest: recordPlace(root["options"]?["manifest"], "options.manifest", outputDirectory),
                                  quarantine: recordPlace(root["options"]?["quarantine"], "options.quarantine", outputDirectory))
         options.quarantineFile = records.localFile(records.quarantine)
+        if records.localFile(records.manifest).standardizedFileURL == records.localFile(records.quarantine).standardizedFileURL {
+            problem(root["options"] ?? root, "options.quarantine", "names the same place as the manifest (\(records.manifest)): one would overwrite the other")
+        }
 
         var stages: [PipelinePlan.Stage] = []
         if let source = root["source"] {

@@ -169,6 +169,7 @@ extension DatasetIndex {
     /// `merge_index` lays them out. Only the parts' indexes are downloaded (into `staging`); every
     /// shard the merged index lists is checked to be in the bucket at its size before the index is
     /// uploaded, the one write, so a reader never sees an index naming a missing shard.
+    @discardableResult
     public static func merge(parts: [String], in remote: ObjectURL, client: S3Client, staging: URL) throws(ShardError) -> DatasetIndex {
         for given in parts {
             let part = try partPath(given, in: remote.description)

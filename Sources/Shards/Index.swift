@@ -203,12 +203,8 @@ public struct DatasetIndex: Equatable, Sendable {
         try AtomicFile.write(Array(text.utf8), to: directory.appendingPathComponent(Self.fileName))
     }
 
-    /// Joins the finished datasets in `parts` (subdirectories of `directory`, one per writer) into one
-    /// index at `directory/index.json`, whose shard basenames point into the subdirectories.
-    @discardableResult
-    /// A part must lie inside `directory` and be named once: the merged index may only point at
-    /// files of the dataset, each once.
-    /// `given` as a path below `directory` (normalised), or an error if it is not one.
+    /// `given` as a path below `directory` (normalised), or an error if it is not one: the merged
+    /// index may only point at files of the dataset.
     static func partPath(_ given: String, in directory: String) throws(ShardError) -> String {
         let components = given.split(separator: "/").filter { $0 != "." }
         guard !given.hasPrefix("/"), !components.isEmpty, !components.contains("..") else {
@@ -217,6 +213,10 @@ public struct DatasetIndex: Equatable, Sendable {
         return components.joined(separator: "/")
     }
 
+    /// Joins the finished datasets in `parts` (subdirectories of `directory`, one per writer) into one
+    /// index at `directory/index.json`, whose shard basenames point into the subdirectories. A part
+    /// must lie inside `directory` and be named once.
+    @discardableResult
     public static func merge(parts: [String], into directory: URL) throws(ShardError) -> DatasetIndex {
         var shards: [ShardInfo] = []
         var seen: Set<String> = []

@@ -12,8 +12,11 @@ public struct RemoteOptions: Sendable {
     /// shard being read and those fetched ahead always fit.
     public var cacheLimit: Int?
 
+    /// Windows beyond this many shards are cut to it (a window is a range of the epoch's order).
+    public static let maxReadAhead = 1 << 16
+
     public init(readAhead: Int = 4, downloaders: Int = 2, cacheLimit: Int? = nil) {
-        self.readAhead = max(0, readAhead)
+        self.readAhead = min(max(0, readAhead), Self.maxReadAhead)
         self.downloaders = max(1, downloaders)
         self.cacheLimit = cacheLimit
     }
@@ -76,8 +79,10 @@ final class RemoteShards: @unchecked Sendable {
         shards = index.shards.map(\.storedFile)
         state = State()
         let largest = shards.map(\.bytes).max() ?? 0
-        if let limit = options.cacheLimit, limit < 4 * largest {
-            throw ShardError(.invalidArgument, file: remote.description, "cache_limit \(limit) is below 4x the largest shard (\(4 * largest) bytes)")
+        let (needed, overflow) = largest.multipliedReportingOverflow(by: 4)
+        if let limit = options.cacheLimit, overflow || limit < needed {
+            throw ShardError(.invalidArgument, file: remote.description,
+                             "cache_limit \(limit) is below 4x the largest shard (\(overflow ? "more than Int.max" : String(needed)) bytes)")
         }
         // Files a previous run left in the cache count as present (their hashes are checked on open).
         for (i, file) in shards.enumerated() where Self.size(of: path(i)) == file.bytes {

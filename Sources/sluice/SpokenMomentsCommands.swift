@@ -46,8 +46,8 @@ struct SpokenMomentsTrain: ParsableCommand {
         if options.backbone != .frameCNN, backboneWeights == nil, !resume {
             throw ValidationError("--backbone \(options.backbone.rawValue) needs --backbone-weights: a frozen random backbone learns nothing")
         }
-        guard frames >= 1, frames <= 64, size >= 8, size <= 512, batchSize >= 2, seconds > 0, seconds <= 600 else {
-            throw ValidationError("--frames 1...64, --size 8...512, --batch-size at least 2, --seconds up to 600")
+        guard frames >= 1, frames <= 64, size >= 8, size <= 512, batchSize >= 2, ClipShape.secondsRange.contains(seconds) else {
+            throw ValidationError("--frames 1...64, --size 8...512, --batch-size at least 2, --seconds 0.025 (one mel window) to 600")
         }
     }
 
@@ -124,12 +124,18 @@ struct SpokenMomentsEval: ParsableCommand {
         let retrieval = try HeldOutRetrieval(model: model, clips: data, subsetSize: subsetSize, subsets: subsets)
         print(retrieval.report)
         for field in label {
-            let labels = clips.map { $0.fields[field] ?? "" }
-            guard labels.contains(where: { !$0.isEmpty }) else { throw ValidationError("\(input.manifest): no clip has a text field '\(field)'") }
+            // Only clips that have the field are ranked for it: a missing one is no label to agree on.
+            let rows = clips.indices.filter { !(clips[$0].fields[field] ?? "").isEmpty }
+            guard !rows.isEmpty else { throw ValidationError("\(input.manifest): no clip has a text field '\(field)'") }
+            let labels = rows.map { clips[$0].fields[field]! }
+            let dimension = model.options.embedding
+            func rowsOf(_ x: [Float]) -> [Float] { rows.flatMap { x[$0 * dimension..<($0 + 1) * dimension] } }
+            let left = clips.count - rows.count
             for (name, a, b) in [("video -> caption", retrieval.video, retrieval.audio), ("caption -> video", retrieval.audio, retrieval.video)] {
-                let scores = try RankingFigures.scores(queries: a, candidates: b, dimension: model.options.embedding)
-                let agreement = LabelAgreement(scores: scores, queries: labels, candidates: labels)
-                print("\(field) at rank 1, \(name): \(percent(agreement.atRank1)) (chance \(percent(agreement.chance)))")
+                let agreement = try LabelAgreement(queries: rowsOf(a), candidates: rowsOf(b), dimension: dimension,
+                                                   queryLabels: labels, candidateLabels: labels)
+                print("\(field) at rank 1, \(name): \(percent(agreement.atRank1)) (chance \(percent(agreement.chance)))"
+                      + (left > 0 ? ", \(rows.count) clips with the field (\(left) without it left out)" : ""))
             }
         }
     }
@@ -140,7 +146,7 @@ struct SpokenMomentsEmbed: ParsableCommand {
         commandName: "embed",
         abstract: "Embed a manifest's clips and spoken captions with a trained model into .npy files: the index `search` reads.",
         discussion: """
-            Writes into OUT video.npy and caption.npy (float32 [clips, embedding], row i is line i of ids.txt) and ids.txt, each atomically.
+            Writes a new directory OUT (refused when it exists): video.npy and caption.npy (float32 [clips, embedding], row i is line i of ids.txt) and ids.txt, built in OUT.partial and renamed when complete, so an index is never a mix of two runs.
 
               sluice spoken-moments embed --checkpoint out/spoken-moments/checkpoint.safetensors \\
                 --manifest samples/shapes/manifest.jsonl --split '' --out out/shapes-index
@@ -150,14 +156,23 @@ struct SpokenMomentsEmbed: ParsableCommand {
     @Option(help: ArgumentHelp("Directory for video.npy, caption.npy and ids.txt.", valueName: "dir")) var out: String
 
     func run() throws {
+        let directory = URL(fileURLWithPath: out), partial = URL(fileURLWithPath: out + ".partial")
+        for path in [directory, partial] where FileManager.default.fileExists(atPath: path.path) {
+            throw ValidationError("\(path.path) exists; give --out a new directory (nothing was written)")
+        }
         let (model, clips, data) = try input.load()
+        if let bad = clips.first(where: { $0.id.isEmpty || $0.id.contains(where: \.isNewline) }) {
+            throw ValidationError("\(input.manifest): clip id \(String(reflecting: bad.id)) cannot be a line of ids.txt (empty or with a line break)")
+        }
         let (video, audio) = model.embed(data)
-        let directory = URL(fileURLWithPath: out)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: partial, withIntermediateDirectories: true)
         let shape = [clips.count, model.options.embedding]
-        try NPY.write(NDArray(shape: shape, values: video), to: directory.appendingPathComponent("video.npy"))
-        try NPY.write(NDArray(shape: shape, values: audio), to: directory.appendingPathComponent("caption.npy"))
-        try Data(clips.map { $0.id + "\n" }.joined().utf8).write(to: directory.appendingPathComponent("ids.txt"), options: .atomic)
+        try NPY.write(NDArray(shape: shape, values: video), to: partial.appendingPathComponent("video.npy"))
+        try NPY.write(NDArray(shape: shape, values: audio), to: partial.appendingPathComponent("caption.npy"))
+        try Data(clips.map { $0.id + "\n" }.joined().utf8).write(to: partial.appendingPathComponent("ids.txt"))
+        guard rename(partial.path, directory.path) == 0 else {
+            throw ValidationError("\(partial.path): cannot rename to \(out) (\(String(cString: strerror(errno)))); the index is complete there")
+        }
         printError("\(clips.count) clips embedded into \(out) (\(model.options.embedding) dimensions)")
     }
 }
@@ -187,7 +202,8 @@ struct SpokenMomentsSearch: ParsableCommand {
         let model = try SpokenMomentsTraining(checkpoint: URL(fileURLWithPath: checkpoint))
         let decoder = try ClipDecoder(model.clip)
         let directory = URL(fileURLWithPath: index)
-        let ids = try String(contentsOf: directory.appendingPathComponent("ids.txt"), encoding: .utf8).split(separator: "\n").map(String.init)
+        let ids = try String(contentsOf: directory.appendingPathComponent("ids.txt"), encoding: .utf8)
+            .split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
         let file = directory.appendingPathComponent(audio != nil ? "video.npy" : "caption.npy")
         let candidates = try NPY.decode(Array(try Data(contentsOf: file)), file: file.path)
         let dimension = model.options.embedding

@@ -26,6 +26,18 @@ struct HostileInputTests {
 
     // MARK: Data loss
 
+    /// A manifest and a quarantine in one place would overwrite each other: refused with the key.
+    @Test func manifestAndQuarantineMustDiffer() {
+        let found = problems("""
+            name: same
+            output: out/same
+            options: {manifest: records.jsonl, quarantine: ./records.jsonl}
+            source: {type: files, paths: Package.swift}
+            sink: {type: jsonl, path: results.jsonl}
+            """)
+        #expect(found.contains { $0.keyPath == "options.quarantine" && $0.message.contains("same place as the manifest") }, "\(found)")
+    }
+
     /// A sink path naming a directory the user made: refused before the run, the directory intact.
     @Test func jsonlSinkRefusesAnExistingDirectory() throws {
         defer { try? FileManager.default.removeItem(at: root) }

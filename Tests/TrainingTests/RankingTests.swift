@@ -34,11 +34,11 @@ struct RankingTests {
     }
 
     /// The best candidate's label against the query's, beside a random candidate's chance.
-    @Test func labelAgreementAtRankOne() {
+    @Test func labelAgreementAtRankOne() throws {
         // Query 0 (left) prefers candidate 1 (left); query 1 (right) ties candidates 0 and 2, one of them left.
-        let scores: [Float] = [0.1, 0.9, 0.2,
-                               0.5, 0.1, 0.5]
-        let agreement = LabelAgreement(scores: scores, queries: ["left", "right"], candidates: ["left", "left", "right"])
+        let candidates: [Float] = [1, 0, 0, 1, 1, 0]
+        let agreement = try LabelAgreement(queries: [0, 1, 1, 0], candidates: candidates, dimension: 2,
+                                           queryLabels: ["left", "right"], candidateLabels: ["left", "left", "right"])
         #expect(agreement.atRank1 == 0.5)
         #expect(abs(agreement.chance - (2.0 / 3 + 1.0 / 3) / 2) < 1e-12)
     }

@@ -77,6 +77,13 @@ struct SpokenMomentsTests {
         let (video, audio) = trainer.model.embed(data), (again, audioAgain) = loaded.embed(data)
         #expect(video == again && audio == audioAgain)
         #expect(throws: TensorError.self) { try SpokenMomentsTraining(checkpoint: URL(fileURLWithPath: "/nonexistent.safetensors")) }
+
+        // Metadata claiming towers far wider than the tensors the file holds is refused before they are built.
+        let (tensors, metadata) = try SafeTensors.read(file)
+        let hostile = directory.appendingPathComponent("hostile.safetensors")
+        try SafeTensors.write(tensors.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+                              metadata: metadata.merging(["extra.setting.video_width": "1024", "extra.setting.video_layers": "8"]) { $1 }, to: hostile)
+        #expect(throws: TrainingError.self) { try SpokenMomentsTraining(checkpoint: hostile) }
     }
 
     /// Over a ResNet backbone the paper's two phases: the backbone frozen while the rest learns at

@@ -62,6 +62,8 @@ extension CommandLineTests {
         #expect(header.contains("'shape': (24, 8)") && header.contains("<f4"))
         let ids = try String(contentsOf: index.appendingPathComponent("ids.txt"), encoding: .utf8).split(separator: "\n")
         #expect(ids.count == 24 && ids.first == "shapes-00000")
+        let again = try sluice(["spoken-moments", "embed", "--checkpoint", checkpoint, "--manifest", manifest, "--out", index.path])
+        #expect(again.status != 0 && again.errors.contains("exists; give --out a new directory"))
 
         let search = try sluice(["spoken-moments", "search", "--checkpoint", checkpoint, "--index", index.path,
                                  "--audio", "samples/shapes/audio/shapes-00000.wav", "--top", "3"])

@@ -19,7 +19,7 @@ enum SpokenMomentsStages {
             ParameterSpec("resume", .bool, default: "false", help: "continue from out/checkpoint.safetensors, skipping the batches it consumed"),
             ParameterSpec("frames", .int(min: 1, max: 64), default: String(ClipShape().frames), help: "frames per clip (what video_frames took)"),
             ParameterSpec("size", .int(min: 8, max: 512), default: String(ClipShape().size), help: "frame width and height"),
-            ParameterSpec("seconds", .double(min: 0.01, max: 600), default: String(ClipShape().seconds),
+            ParameterSpec("seconds", .double(min: ClipShape.secondsRange.lowerBound, max: ClipShape.secondsRange.upperBound), default: String(ClipShape().seconds),
                           help: "longest caption window (clip_batch's max_frames x the hop), recorded for eval and search"),
             ParameterSpec("mel_bins", .int(min: 1, max: 512), default: String(ClipShape().melBins), help: "mel bins of the captions (log_mel's n_mels)"),
         ] + SpokenMomentsOptions.parameterSpecs

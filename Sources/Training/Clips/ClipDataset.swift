@@ -8,6 +8,8 @@ public struct ClipShape: Sendable, Equatable {
     public var size = 32
     /// The paper crops captions to a 10 s window.
     public var seconds = 10.0
+    /// From one 25 ms mel window (a shorter caption would be padding only) to ten minutes.
+    public static let secondsRange = 0.025...600.0
     public var melBins = 40
 
     public init() {}
@@ -26,7 +28,7 @@ public struct ClipShape: Sendable, Equatable {
     init(metadata: [String: String], file: String) throws(TrainingError) {
         guard let frames = metadata["clip.frames"].flatMap({ Int($0) }), (1...64).contains(frames),
               let size = metadata["clip.size"].flatMap({ Int($0) }), (8...512).contains(size),
-              let seconds = metadata["clip.seconds"].flatMap({ Double($0) }), seconds > 0, seconds <= 600,
+              let seconds = metadata["clip.seconds"].flatMap({ Double($0) }), Self.secondsRange.contains(seconds),
               let melBins = metadata["clip.mel_bins"].flatMap({ Int($0) }), (1...512).contains(melBins) else {
             throw TrainingError(.checkpoint, file, "no clip shape in the metadata (extra.clip.frames, size, seconds, mel_bins), or one out of range")
         }

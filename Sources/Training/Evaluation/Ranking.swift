@@ -123,19 +123,29 @@ public struct LabelAgreement: Sendable, Equatable {
     public var atRank1: Double
     public var chance: Double
 
-    /// `scores` is `[queries.count, candidates.count]`, row-major.
-    public init(scores: [Float], queries: [String], candidates: [String]) {
-        precondition(scores.count == queries.count * candidates.count && !candidates.isEmpty, "LabelAgreement: shapes")
-        var frequency: [String: Int] = [:]
-        for label in candidates { frequency[label, default: 0] += 1 }
-        var (agreed, chance) = (0, 0.0)
-        for (q, label) in queries.enumerated() {
-            let row = scores[q * candidates.count..<(q + 1) * candidates.count]
-            let best = row.max()!
-            if row.indices.allSatisfy({ row[$0] < best || candidates[$0 - q * candidates.count] == label }) { agreed += 1 }
-            chance += Double(frequency[label] ?? 0) / Double(candidates.count)
+    /// Query and candidate embeddings (`[count, dimension]`, row-major) with one label per row;
+    /// scored 256 queries at a time, so memory stays at 256 rows of scores.
+    public init(queries: [Float], candidates: [Float], dimension: Int, queryLabels: [String], candidateLabels: [String]) throws(TrainingError) {
+        guard dimension > 0, queries.count == queryLabels.count * dimension, candidates.count == candidateLabels.count * dimension,
+              !candidateLabels.isEmpty else {
+            throw TrainingError(.data, "label agreement", "\(queryLabels.count) query and \(candidateLabels.count) candidate labels do not match the rows of dimension \(dimension)")
         }
-        let n = Double(max(queries.count, 1))
-        (atRank1, self.chance) = (Double(agreed) / n, chance / n)
+        var frequency: [String: Int] = [:]
+        for label in candidateLabels { frequency[label, default: 0] += 1 }
+        let n = candidateLabels.count
+        var (agreed, chance) = (0, 0.0)
+        for start in stride(from: 0, to: queryLabels.count, by: 256) {
+            let end = min(queryLabels.count, start + 256)
+            let scores = try RankingFigures.scores(queries: Array(queries[start * dimension..<end * dimension]), candidates: candidates,
+                                                   dimension: dimension)
+            for q in start..<end {
+                let row = scores[(q - start) * n..<(q - start + 1) * n], base = (q - start) * n
+                let best = row.max()!
+                if row.indices.allSatisfy({ row[$0] < best || candidateLabels[$0 - base] == queryLabels[q] }) { agreed += 1 }
+                chance += Double(frequency[queryLabels[q]] ?? 0) / Double(n)
+            }
+        }
+        let count = Double(max(queryLabels.count, 1))
+        (atRank1, self.chance) = (Double(agreed) / count, chance / count)
     }
 }

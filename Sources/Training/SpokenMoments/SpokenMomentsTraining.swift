@@ -83,6 +83,21 @@ public struct SpokenMomentsOptions: SettingsDescribed, Sendable, Equatable {
         ] + LoopOptions.settings(at: \.loop)
     }
 
+    /// Refuses settings whose widest tensors the checkpoint does not hold, before the towers are
+    /// built: a few bytes of metadata must not make the model allocate gigabytes.
+    func checkWidths(against tensors: [String: Tensor], file: String) throws(TrainingError) {
+        var expected = [("audio.layer4.\(audioBlocks - 1).conv2.weight", audioWidth << 3), ("video_head.1.weight", 2 * embedding),
+                        ("audio_head.1.weight", 2 * embedding)]
+        if backbone == .frameCNN { expected.append(("video.conv\(videoLayers).weight", videoWidth << (videoLayers - 1))) }
+        for (name, width) in expected where tensors[name]?.shape.first != width {
+            throw TrainingError(.checkpoint, file, "its settings need tensor '\(name)' of \(width) rows; the file has "
+                + (tensors[name].map { "shape \($0.shape)" } ?? "none"))
+        }
+        if backbone == .frameCNN, tensors["video.conv\(videoLayers + 1).weight"] != nil {
+            throw TrainingError(.checkpoint, file, "its settings say \(videoLayers) frame CNN layers; the file holds more")
+        }
+    }
+
     /// The MMS margin at update `step`.
     public func margin(at step: Int) -> Float { margin * powf(marginGrowth, Float(step / 1000)) }
 }
@@ -123,7 +138,9 @@ public struct SpokenMomentsTraining: TrainableModel {
         let settings = Dictionary(uniqueKeysWithValues: extra.compactMap { key, value in
             key.hasPrefix("setting.") ? (String(key.dropFirst(8)), value) : nil
         })
-        self.init(options: try SpokenMomentsOptions(settingValues: settings), clip: try ClipShape(metadata: extra, file: file.path))
+        let options = try SpokenMomentsOptions(settingValues: settings)
+        try options.checkWidths(against: tensors, file: file.path)
+        self.init(options: options, clip: try ClipShape(metadata: extra, file: file.path))
         try load(tensors, from: file)
     }
 
