@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Media
+import Pipelines
 
 /// One clip of a manifest, decoded: frames `[T, 3, H, W]` in [0, 1], caption log-mel `[frames, mels]`,
 /// and the caption's text (empty when the manifest has none).
@@ -72,12 +73,7 @@ struct ClipManifest {
         let batch = try VideoReader(path: resolve(video)).frames(.uniform(count: frames),
                                                                  output: FrameOutput(size: .exact(width: size, height: size)))
         guard batch.count == frames else { throw ValidationError("\(video): \(batch.count) frames decoded, \(frames) wanted") }
-        // N x H x W x 3 bytes -> N x 3 x H x W in [0, 1].
-        let plane = size * size
-        var pixels = [Float](repeating: 0, count: frames * 3 * plane)
-        for n in 0..<frames { for p in 0..<plane { for c in 0..<3 {
-            pixels[(n * 3 + c) * plane + p] = Float(batch.pixels[(n * plane + p) * 3 + c]) / 255
-        } } }
+        guard let pixels = batch.ndarray.planarFrames() else { throw ValidationError("\(video): frames are not RGB") }
         var audio = try AudioReader.load(path: resolve(object["audio"] as? String ?? video), sampleRate: extractor.options.sampleRate)
         // Centred framing gives even an empty waveform a frame of padding: a caption must fill one window.
         guard audio.samples.count >= extractor.options.windowLength else {
