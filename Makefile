@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEPS := tools/install-deps.sh
 
-.PHONY: shapes-3000 demo-retromae demo-spoken-moments deps build release test test-mpi fuzz-smoke demo bench bench-media bench-shards bench-tensor bench-encoders bench-retromae bench-mpi clean
+.PHONY: shapes-3000 bench-spoken-moments demo-retromae demo-spoken-moments deps build release test test-mpi fuzz-smoke demo bench bench-media bench-shards bench-tensor bench-encoders bench-retromae bench-mpi clean
 
 deps:
 	@bash $(DEPS)
@@ -96,6 +96,11 @@ bench-retromae: deps
 bench-mpi: deps
 	$(SWIFT) build -c release --product mpi-bench
 	tools/bench-mpi.sh
+
+# Spoken Moments data path (release): prepare clips/s against ffmpeg CLI + librosa, data wait from shards and on the fly.
+bench-spoken-moments: shapes-3000
+	bash $(DEPS) bc
+	tools/bench-spoken-moments.sh
 
 clean:
 	rm -rf .build out
