@@ -213,7 +213,7 @@ extension ClipBatch {
             throw StageError(item: item.itemDescription, reason: "not a clip_batch batch (float32 frames and mel, int32 mel_lengths, one row per clip)")
         }
         let melLengths = lengths.values(as: Int32.self).map(Int.init)
-        guard melLengths.allSatisfy({ (1...mel.shape[2]).contains($0) }) else {
+        guard melLengths.allSatisfy({ $0 >= 1 && $0 <= mel.shape[2] }) else {
             throw StageError(item: item.itemDescription, reason: "mel_lengths \(melLengths) outside 1...\(mel.shape[2])")
         }
         var captions = Array(repeating: "", count: mel.shape[0])
