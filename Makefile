@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEPS := tools/install-deps.sh
 
-.PHONY: shapes-3000 demo-retromae demo-spoken-moments deps build release test test-mpi fuzz-smoke demo bench bench-media bench-shards bench-tensor bench-encoders bench-retromae bench-spoken-moments bench-mpi clean
+.PHONY: shapes-3000 bench-spoken-moments demo-retromae demo-spoken-moments deps build release test test-mpi fuzz-smoke demo bench bench-media bench-shards bench-tensor bench-encoders bench-retromae bench-spoken-moments-step bench-mpi clean
 
 deps:
 	@bash $(DEPS)
@@ -93,14 +93,19 @@ bench-retromae: deps
 	tools/bench-retromae.sh
 
 # One Spoken Moments training update against the same model in PyTorch 1.13, release build.
-bench-spoken-moments: deps
+bench-spoken-moments-step: deps
 	@bash $(DEPS) python3-torch
-	tools/bench-spoken-moments.sh
+	tools/bench-spoken-moments-step.sh
 
 # Allreduce bandwidth of the Distributed layer against a plain C MPI_Allreduce loop, 2 ranks, release build.
 bench-mpi: deps
 	$(SWIFT) build -c release --product mpi-bench
 	tools/bench-mpi.sh
+
+# Spoken Moments data path (release): prepare clips/s against ffmpeg CLI + librosa, data wait from shards and on the fly.
+bench-spoken-moments: shapes-3000
+	bash $(DEPS) bc
+	tools/bench-spoken-moments.sh
 
 clean:
 	rm -rf .build out

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Media
+import Pipelines
 import Training
 
 /// One clip of a manifest, decoded: frames `[T, 3, H, W]` in [0, 1], caption log-mel `[frames, mels]`,
@@ -32,12 +33,7 @@ struct ClipDecoder {
         let (count, size) = (clip.frames, clip.size)
         let batch = try VideoReader(path: path).frames(.uniform(count: count), output: FrameOutput(size: .exact(width: size, height: size)))
         guard batch.count == count else { throw ValidationError("\(path): \(batch.count) frames decoded, \(count) wanted") }
-        // N x H x W x 3 bytes -> N x 3 x H x W in [0, 1].
-        let plane = size * size
-        var pixels = [Float](repeating: 0, count: count * 3 * plane)
-        for n in 0..<count { for p in 0..<plane { for c in 0..<3 {
-            pixels[(n * 3 + c) * plane + p] = Float(batch.pixels[(n * plane + p) * 3 + c]) / 255
-        } } }
+        guard let pixels = batch.ndarray.planarFrames() else { throw ValidationError("\(path): frames are not RGB") }
         return pixels
     }
 

@@ -109,6 +109,11 @@ extension SpokenMomentsStagesTests {
         // [mels, frames] per clip: a's bins over time, then b's one frame and zero padding.
         #expect(batch.mel.scalars == [0, 2, 4, 1, 3, 5, 0, 0, 0, 1, 0, 0])
         #expect(batch.captions == ["caption a", "caption b"])
+
+        // A batch read from elsewhere is checked before any tensor is made: lengths past the padded width fail.
+        var hostile = try #require(out.first)
+        hostile["mel"] = .array(NDArray(shape: [2, 2, 0], values: [Float]()))
+        #expect(throws: StageError.self) { try ClipBatch(clipBatch: hostile) }
     }
 
     @Test func aLastShortBatchIsDroppedOrPaddedNeverPassedOnShort() throws {

@@ -178,20 +178,29 @@ struct ClipBatcher: Transform {
     /// float32 frames or features pass as they are.
     static func planar(_ frames: NDArray, of clip: Sample) throws -> (shape: [Int], values: [Float]) {
         if frames.dtype == .float32 { return (frames.shape, frames.values(as: Float.self)) }
-        guard frames.dtype == .uint8, frames.shape.count == 4, frames.shape[3] == 3 else {
+        guard let values = frames.planarFrames() else {
             throw StageError(item: clip.origin, reason: "frames \(frames.dtype) \(frames.shape) are neither uint8 T x H x W x 3 nor float32")
         }
-        let (t, plane) = (frames.shape[0], frames.shape[1] * frames.shape[2])
-        var out = [Float](repeating: 0, count: frames.count)
-        frames.data.withUnsafeBufferPointer { bytes in
+        return ([frames.shape[0], 3, frames.shape[1], frames.shape[2]], values)
+    }
+
+    private func notice(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+}
+
+extension NDArray {
+    /// Decoded frames (uint8 T x H x W x 3, as video_frames gives them) as the clip trainers take
+    /// them: float32 T x 3 x H x W in [0, 1]; nil for any other array.
+    public func planarFrames() -> [Float]? {
+        guard dtype == .uint8, shape.count == 4, shape[3] == 3 else { return nil }
+        let (t, plane) = (shape[0], shape[1] * shape[2])
+        var out = [Float](repeating: 0, count: count)
+        data.withUnsafeBufferPointer { bytes in
             for n in 0..<t { for p in 0..<plane { for c in 0..<3 {
                 out[(n * 3 + c) * plane + p] = Float(bytes[(n * plane + p) * 3 + c]) / 255
             } } }
         }
-        return ([t, 3, frames.shape[1], frames.shape[2]], out)
+        return out
     }
-
-    private func notice(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
 }
 
 extension ClipBatch {
@@ -204,7 +213,7 @@ extension ClipBatch {
             throw StageError(item: item.itemDescription, reason: "not a clip_batch batch (float32 frames and mel, int32 mel_lengths, one row per clip)")
         }
         let melLengths = lengths.values(as: Int32.self).map(Int.init)
-        guard melLengths.allSatisfy({ (1...mel.shape[2]).contains($0) }) else {
+        guard melLengths.allSatisfy({ $0 >= 1 && $0 <= mel.shape[2] }) else {
             throw StageError(item: item.itemDescription, reason: "mel_lengths \(melLengths) outside 1...\(mel.shape[2])")
         }
         var captions = Array(repeating: "", count: mel.shape[0])
