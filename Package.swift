@@ -106,6 +106,7 @@ let package = Package(
         .executableTarget(name: "encoders-bench", dependencies: ["Models", "Tensor", "COpenBLAS"], path: "Benchmarks/encoders-bench"),
         .executableTarget(name: "mpi-bench", dependencies: ["Distributed"], path: "Benchmarks/mpi-bench"),
         .executableTarget(name: "retromae-bench", dependencies: ["Models", "Tensor", "Text", "Training"], path: "Benchmarks/retromae-bench"),
+        .executableTarget(name: "capsules-bench", dependencies: ["Models", "Tensor", "Text", "Training"], path: "Benchmarks/capsules-bench"),
 
         // MARK: Fuzzing (tools/fuzz.sh builds it with libFuzzer; plain builds replay kept inputs)
         .executableTarget(
