@@ -21,31 +21,6 @@ CLIPS, FRAMES, SIZE, MEL_FRAMES, WORDS, VOCAB = 16, 8, 32, 200, 12, 1000
 POSE, OUTPUTS, EMBEDDING = 16, 8, 128
 
 
-def frame_tokens(cnn, clips):
-    """Per-frame features [N, T, C] (FrameCNN's forward before the max over frames)."""
-    n, t = clips.shape[:2]
-    x = clips.reshape(n * t, *clips.shape[2:])
-    for i in range(cnn.count):
-        if i > 0:
-            from encoder_fixtures import temporal_shift
-            x = temporal_shift(x, cnn.frames)
-        x = torch.relu(getattr(cnn, f"bn{i + 1}")(getattr(cnn, f"conv{i + 1}")(x)))
-    return x.mean((2, 3)).view(n, t, -1)
-
-
-def audio_tokens(net, mel, lengths):
-    """Time steps [N, T', C] and their lengths (ResDAVEnet's forward before the masked mean)."""
-    x = net.mask(torch.relu(net.bn1(net.conv1(mel.unsqueeze(1)))), lengths)
-    for i in range(net.stages):
-        lengths = (lengths + 1) // 2
-        for block in getattr(net, f"layer{i + 1}"):
-            h = net.mask(torch.relu(block.bn1(block.conv1(x))), lengths)
-            h = block.bn2(block.conv2(h))
-            shortcut = x if block.downsample is None else block.downsample(x)
-            x = net.mask(torch.relu(h + shortcut), lengths)
-    return x.squeeze(2).transpose(1, 2), lengths
-
-
 def main():
     routing = sys.argv[1]
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
@@ -75,10 +50,10 @@ def main():
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        a_tokens, a_lengths = audio_tokens(audio, mel, mel_lengths)
+        a_tokens, a_lengths = audio.frames(mel, mel_lengths)
         inputs = {
-            "video": (frame_tokens(video, clips), [FRAMES] * CLIPS),
-            "audio": (a_tokens, a_lengths.tolist()),
+            "video": (video.frame_features(clips), [FRAMES] * CLIPS),
+            "audio": (a_tokens.transpose(1, 2), a_lengths.tolist()),
             "text": (text(words(ids)), caption_lengths),
         }
         e = {m: embed(params, routing, [(m, inputs[m])], full=False)[1] for m in inputs}
