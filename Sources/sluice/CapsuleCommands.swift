@@ -31,10 +31,12 @@ struct ClipShape {
         self.init(frames: frames, size: size, seconds: seconds)
     }
 
-    /// The manifest's clips of `splits` (all when nil), every one with caption text.
-    func dataset(_ manifest: String, splits: (String) -> Bool = { _ in true }, batchSize: Int? = nil, seed: UInt64 = 0) throws -> ClipDataset {
+    /// The manifest's clips of `splits` (all when nil), every one with caption text; with `cache`,
+    /// decoded once into that file and read back from it by later runs of the same manifest and shape.
+    func dataset(_ manifest: String, splits: (String) -> Bool = { _ in true }, batchSize: Int? = nil, seed: UInt64 = 0,
+                 cache: String? = nil) throws -> ClipDataset {
         let mel = MelOptions()
-        let clips = try ClipManifest(path: manifest).decode(frames: frames, size: size, seconds: seconds, mel: mel).filter { splits($0.split) }
+        let clips = try decoded(manifest, mel: mel, cache: cache).filter { splits($0.split) }
         if let bare = clips.first(where: { $0.caption.isEmpty }) {
             throw ValidationError("\(manifest): clip '\(bare.id)' has no \"caption\" text (the capsule model embeds it)")
         }
@@ -42,6 +44,55 @@ struct ClipShape {
         return try ClipDataset(frames: clips.map(\.frames), mels: clips.map(\.mel), ids: clips.map(\.id), captions: clips.map(\.caption),
                                frameShape: [frames, 3, size, size], melBins: mel.melBins, batchSize: min(batchSize ?? clips.count, clips.count),
                                seed: seed)
+    }
+}
+
+extension ClipShape {
+    /// Every decodable clip of the manifest, from `cache` when it holds this manifest at this shape.
+    func decoded(_ manifest: String, mel: MelOptions, cache: String?) throws -> [DecodedClip] {
+        let key = "\(URL(fileURLWithPath: manifest).standardizedFileURL.path) frames \(frames) size \(size) seconds \(seconds) mels \(mel.melBins)"
+        if let cache, FileManager.default.fileExists(atPath: cache) {
+            let (tensors, metadata) = try SafeTensors.read(URL(fileURLWithPath: cache))
+            guard metadata["clips"] == key else { throw ValidationError("\(cache): holds '\(metadata["clips"] ?? "?")', not '\(key)'; remove it or give another --cache") }
+            return try DecodedClip.unpack(tensors, metadata, perClip: frames * 3 * size * size, melBins: mel.melBins, source: cache)
+        }
+        let clips = try ClipManifest(path: manifest).decode(frames: frames, size: size, seconds: seconds, mel: mel)
+        if let cache {
+            let (tensors, metadata) = try DecodedClip.pack(clips, melBins: mel.melBins)
+            try SafeTensors.write(tensors, metadata: metadata.merging(["clips": key]) { $1 }, to: URL(fileURLWithPath: cache))
+        }
+        return clips
+    }
+}
+
+extension DecodedClip {
+    /// Clips as two tensors (frames, mel frames end to end) and their ids, splits, captions and
+    /// caption lengths as JSON in the metadata.
+    static func pack(_ clips: [DecodedClip], melBins: Int) throws -> ([(name: String, tensor: Tensor)], [String: String]) {
+        func json(_ value: Any) throws -> String { String(decoding: try JSONSerialization.data(withJSONObject: value), as: UTF8.self) }
+        let mels = clips.flatMap(\.mel)
+        return ([("frames", Tensor(shape: [clips.count, clips.first?.frames.count ?? 0], scalars: clips.flatMap(\.frames))),
+                 ("mel", Tensor(shape: [mels.count / melBins, melBins], scalars: mels))],
+                ["ids": try json(clips.map(\.id)), "splits": try json(clips.map(\.split)), "captions": try json(clips.map(\.caption)),
+                 "mel_frames": try json(clips.map { $0.mel.count / melBins })])
+    }
+
+    static func unpack(_ tensors: [String: Tensor], _ metadata: [String: String], perClip: Int, melBins: Int, source: String) throws -> [DecodedClip] {
+        func strings(_ key: String) -> [String]? { metadata[key].flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String] } }
+        let lengths = metadata["mel_frames"].flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [Int] }
+        guard let ids = strings("ids"), let splits = strings("splits"), let captions = strings("captions"), let lengths,
+              let frames = tensors["frames"], let mel = tensors["mel"], splits.count == ids.count, captions.count == ids.count,
+              lengths.count == ids.count, lengths.allSatisfy({ $0 > 0 }), frames.shape == [ids.count, perClip],
+              mel.shape == [lengths.reduce(0, +), melBins] else {
+            throw ValidationError("\(source): not a clip cache of this shape (tensors frames [clips, \(perClip)], mel [frames, \(melBins)] and their metadata)")
+        }
+        let (pixels, values) = (frames.scalars, mel.scalars)
+        var start = 0
+        return ids.indices.map { i in
+            defer { start += lengths[i] * melBins }
+            return DecodedClip(id: ids[i], split: splits[i], caption: captions[i], frames: Array(pixels[i * perClip..<(i + 1) * perClip]),
+                               mel: Array(values[start..<start + lengths[i] * melBins]))
+        }
     }
 }
 
@@ -82,6 +133,8 @@ struct CapsulesTrain: ParsableCommand {
     @Option(help: "Clips per batch (every other clip of the batch is a negative).") var batchSize = 16
     @Option(help: "The manifest split held out for evaluation.") var evalSplit = "test"
     @Option(help: "Math threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: ArgumentHelp("Keep the decoded clips in this file, and read them from it when it holds this manifest at this shape.",
+                               valueName: "file")) var cache: String?
 
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Trainer settings (listed above).", valueName: "setting"))
     var settings: [String] = []
@@ -99,9 +152,9 @@ struct CapsulesTrain: ParsableCommand {
         let shape = ClipShape(frames: frames, size: size, seconds: seconds)
         let vocabURL = URL(fileURLWithPath: vocab)
         let tokenizer = try BertTokenizer(contentsOf: vocabURL)
-        let clean = try shape.dataset(manifest, splits: { $0 != evalSplit }, batchSize: batchSize, seed: options.loop.seed)
+        let clean = try shape.dataset(manifest, splits: { $0 != evalSplit }, batchSize: batchSize, seed: options.loop.seed, cache: cache)
         let data = try clean.mismatchingCaptions(share: options.noise, seed: options.loop.seed)
-        let heldout = try? shape.dataset(manifest, splits: { $0 == evalSplit })
+        let heldout = try? shape.dataset(manifest, splits: { $0 == evalSplit }, cache: cache)
         var model = CapsuleTraining(options: options, melBins: data.melBins, tokenizer: tokenizer)
         model.metadata = shape.metadata.merging(["mel_bins": String(data.melBins), "vocab": vocabURL.standardizedFileURL.path]) { $1 }
         printError("\(data.count) training clips (\(Int((options.noise * Float(data.count)).rounded())) given another's caption), "
