@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEPS := tools/install-deps.sh
 
-.PHONY: demo-capsules bench-capsules demo-retromae demo-spoken-moments deps build release test test-mpi fuzz-smoke demo bench bench-media bench-shards bench-tensor bench-encoders bench-retromae bench-mpi clean
+.PHONY: shapes-3000 demo-capsules bench-capsules demo-retromae demo-spoken-moments deps build release test test-mpi fuzz-smoke demo bench bench-media bench-shards bench-tensor bench-encoders bench-retromae bench-mpi clean
 
 deps:
 	@bash $(DEPS)
@@ -66,6 +66,14 @@ demo-capsules: build
 	.build/debug/sluice capsules train --manifest samples/shapes/manifest.jsonl --out out/capsules-demo \
 		--frames 4 --size 16 --batch-size 6 --steps 60 --log-every 20 --eval-every 1000 \
 		--capsules 4 --pose 8 --embedding 32 --video-width 8 --audio-width 8 --text-width 16 --text-features 16
+
+# The 3,000-clip moving-shapes set the Spoken Moments figures are measured on (data/shapes-3000,
+# git-ignored; about an hour on 2 cores: ffmpeg, espeak-ng and sox). Skipped when it is already there.
+shapes-3000:
+	@if [ -f data/shapes-3000/manifest.jsonl ]; then echo "data/shapes-3000 exists; remove it to regenerate"; else \
+		bash $(DEPS) ffmpeg espeak-ng sox && \
+		python3 tools/make-samples.py --count 3000 --broken '' --out data/shapes-3000.partial && \
+		mv data/shapes-3000.partial data/shapes-3000; fi
 
 bench: release
 	.build/release/sluice-bench

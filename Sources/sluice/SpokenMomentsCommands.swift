@@ -18,7 +18,7 @@ struct SpokenMomentsTrain: ParsableCommand {
         commandName: "train",
         abstract: "Train video and spoken-caption towers on a clip manifest; report held-out retrieval both ways.",
         discussion: """
-            The manifest is JSONL, one clip per line: "id", "video", "audio" (the spoken caption; the video's own track when absent) and "split", paths relative to the manifest. Clips of --eval-split are held out and ranked every eval_every updates: R@1/5/10, median rank and mAP both ways, beside the set size and chance. A clip that cannot be decoded is reported with its line and reason and left out. OUT gets checkpoint.safetensors, metrics.jsonl and TensorBoard events; --resume continues with the same losses.
+            The manifest is JSONL, one clip per line: "id", "video", "audio" (the spoken caption; the video's own track when absent) and "split", paths relative to the manifest. Clips of --eval-split are held out and ranked every eval_every updates: R@1/5/10, median rank and mAP both ways, beside the set size and chance. A clip that cannot be used (a malformed line, a missing or undecodable file, no audio track, a caption shorter than one mel frame) is left out and written to OUT/quarantine.jsonl with the manifest file, line and reason. OUT gets checkpoint.safetensors, metrics.jsonl and TensorBoard events; --resume continues with the same losses.
 
               sluice spoken-moments train --manifest samples/shapes/manifest.jsonl \\
                 --out out/spoken-moments
@@ -51,7 +51,7 @@ struct SpokenMomentsTrain: ParsableCommand {
         let options = try TrainerSettings<SpokenMomentsOptions>.parse(settings)
         ComputeThreads.configure(max(1, threads))
         let melOptions = MelOptions()
-        let clips = try ClipManifest(path: manifest).decode(frames: frames, size: size, seconds: seconds, mel: melOptions)
+        let clips = try ClipManifest(path: manifest, quarantine: URL(fileURLWithPath: out).appendingPathComponent("quarantine.jsonl")).decode(frames: frames, size: size, seconds: seconds, mel: melOptions)
         let train = clips.filter { $0.split != evalSplit }, heldout = clips.filter { $0.split == evalSplit }
         let frameShape = [frames, 3, size, size]
         func dataset(_ clips: [DecodedClip], batchSize: Int) throws -> ClipDataset {

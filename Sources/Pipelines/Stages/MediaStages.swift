@@ -2,6 +2,7 @@ import Foundation
 import Media
 import ObjectStore
 import PipelineCore
+import Tensor
 
 /// Stages over media: a JSONL manifest of clips, video frames, audio waveforms, log-mel features.
 /// Decoding errors name the item and the file, so under `on_error: skip` bad clips are
@@ -16,10 +17,14 @@ enum MediaStages {
             ParameterSpec("path", .inputs, required: true,
                           help: "the manifest file(s), one JSON object per line; s3://bucket/key (clips beside it come from the bucket)"),
             ParameterSpec("split", .string, help: "keep only rows whose `split` is this (train, test, ...)"),
+            ParameterSpec("epochs", .int(min: 1, max: 1 << 20), default: "1", help: "passes over the rows (training while decoding)"),
+            ParameterSpec("shuffle", .bool, default: "false", help: "a new seeded order of the rows each epoch"),
+            ParameterSpec("seed", .int(min: 0), default: "0", help: "shuffle: seed, mixed with the epoch"),
         ]
     ) { parameters, environment in
         .source(ManifestSource(urls: parameters.inputs("path"), split: parameters.optionalString("split"), log: environment.inputs,
-                               objects: ObjectInputs(outputDirectory: environment.outputDirectory)))
+                               objects: ObjectInputs(outputDirectory: environment.outputDirectory), epochs: parameters.int("epochs"),
+                               shuffleSeed: parameters.bool("shuffle") ? UInt64(parameters.int("seed")) : nil))
     }
 
     static let videoFrames = StageSpec(
@@ -63,7 +68,7 @@ enum MediaStages {
                     .frames(selection(sample), output: frameOutput)
                 out[output] = .array(normalised ? frames.normalizedNDArray() : frames.ndarray)
             } catch {
-                throw StageError(item: sample.itemDescription, reason: "\(error)")
+                throw StageError(item: sample.origin, reason: "\(error)")
             }
             return [out]
         }
@@ -74,6 +79,8 @@ enum MediaStages {
         summary: "decodes the audio at `field` (audio files or video tracks) to a float32 waveform in `output`",
         parameters: [
             ParameterSpec("field", .string, default: "audio", help: "the field holding the audio (or video) path"),
+            ParameterSpec("fallback", .string,
+                          help: "the field read when `field` is absent (video: a clip's own track when it has no caption file)"),
             ParameterSpec("output", .string, default: "waveform", help: "the field the samples go to"),
             ParameterSpec("sample_rate", .int(min: 1, max: AudioBuffer.maximumSampleRate), default: "16000", help: "resample to this rate (also written to `sample_rate`)"),
             ParameterSpec("mono", .bool, default: "true", help: "average the channels"),
@@ -84,12 +91,12 @@ enum MediaStages {
         ],
         parallel: true
     ) { parameters, _ in
-        let field = parameters.string("field"), output = parameters.string("output")
+        let field = parameters.string("field"), output = parameters.string("output"), fallback = parameters.optionalString("fallback")
         let rate = parameters.int("sample_rate"), mono = parameters.bool("mono")
         let seconds = parameters.optionalDouble("seconds"), random = parameters.bool("random_window")
         let seed = UInt64(bitPattern: Int64(parameters.int("seed")))
         return .map { sample in
-            let path = try stringField(field, of: sample)
+            let path = try stringField(sample[field] == nil ? fallback ?? field : field, of: sample)
             var out = sample
             do {
                 var audio = try AudioReader.load(path: path, sampleRate: rate, mono: mono)
@@ -99,7 +106,7 @@ enum MediaStages {
                 out[output] = .array(audio.ndarray)
                 out["sample_rate"] = .int(rate)
             } catch {
-                throw StageError(item: sample.itemDescription, reason: "\(error)")
+                throw StageError(item: sample.origin, reason: "\(error)")
             }
             return [out]
         }
@@ -206,7 +213,7 @@ enum MediaStages {
 
     private static func stringField(_ field: String, of sample: Sample) throws -> String {
         guard case let .string(path)? = sample[field] else {
-            throw StageError(item: sample.itemDescription, reason: "no string field '\(field)' to read media from")
+            throw StageError(item: sample.origin, reason: "no string field '\(field)' to read media from")
         }
         return path
     }
@@ -220,16 +227,39 @@ func stableHash(_ text: String) -> UInt64 {
     return hash
 }
 
+extension Sample {
+    /// The sample's name with the manifest row it came from (`clip-7 (clips.jsonl:8)`), so a clip
+    /// that fails in any later stage is quarantined by file and line.
+    var origin: String {
+        guard case let .string(row)? = self[ManifestSource.rowField] else { return itemDescription }
+        return "\(itemDescription) (\(row))"
+    }
+}
+
 /// Reads clip manifests: one JSON object per line with at least an `id`; `video` and `audio`
 /// paths are resolved against the manifest's directory. A malformed row is reported (and, under
-/// `skip`, quarantined) by file and line.
+/// `skip`, quarantined) by file and line; every sample carries its row as `manifest_row`
+/// (`file:line`). With `epochs`, the rows are read again (a seeded new order each epoch with a
+/// `shuffleSeed`); a bad row is reported in the first epoch only.
 struct ManifestSource: Source {
+    static let rowField = "manifest_row"
     let urls: [URL]
     let split: String?
     let log: InputLog
     let objects: ObjectInputs
+    var epochs = 1
+    var shuffleSeed: UInt64?
+
+    /// One line of a manifest: where it is, its text, and the manifest's location.
+    private struct Row {
+        var item: String
+        var line: Substring
+        var directory: URL
+        var remote: ObjectURL?
+    }
 
     func run(_ emitter: Emitter<Sample>) throws {
+        var rows: [Row] = []
         for url in urls {
             let remote = ObjectInputs.object(url)
             let text: String
@@ -242,43 +272,61 @@ struct ManifestSource: Source {
                 continue
             }
             let directory = url.deletingLastPathComponent()
-            rows: for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+            for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
             where !line.trimmingCharacters(in: .whitespaces).isEmpty {
-                let item = "\(remote?.description ?? url.relativePath):\(number + 1)"
-                guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
-                    try emitter.skip(item: item, reason: "not a JSON object")
-                    continue
-                }
-                guard let id = object["id"] as? String else {
-                    try emitter.skip(item: item, reason: "row has no string 'id'")
-                    continue
-                }
-                if let split, object["split"] as? String != split { continue }
-                var sample = Sample(["id": .string(id)])
-                for key in ["video", "audio", "caption", "split"] {
-                    guard let value = object[key] as? String else { continue }
-                    guard key == "video" || key == "audio" else {
-                        sample[key] = .string(value)
-                        continue
-                    }
-                    // A clip in a bucket (named by URL, or relative to a manifest in one) is decoded from a local copy.
-                    let clip = ObjectURL(value) ?? (remote != nil && !value.hasPrefix("/") ? ObjectURL(directory.absoluteString + value) : nil)
-                    if let clip {
-                        do { sample[key] = .string(try objects.localCopy(of: clip).path) } catch {
-                            try emitter.skip(item: item, reason: "\(key): \(error)")
-                            continue rows
-                        }
-                    } else {
-                        sample[key] = .string(value.hasPrefix("/") ? value : directory.appendingPathComponent(value).relativePath)
-                    }
-                }
-                for (key, value) in object.sorted(by: { $0.key < $1.key }) where sample[key] == nil {
-                    if let text = value as? String { sample[key] = .string(text) }
-                    else if let number = value as? Int { sample[key] = .int(number) }
-                    else if let number = value as? Double { sample[key] = .double(number) }
-                }
+                rows.append(Row(item: "\(remote?.description ?? url.relativePath):\(number + 1)", line: line, directory: directory, remote: remote))
+            }
+        }
+        for epoch in 0..<epochs {
+            var order = Array(rows.indices)
+            if let shuffleSeed {
+                var rng = RandomGenerator(seed: shuffleSeed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
+                order.shuffle(using: &rng)
+            }
+            for index in order {
+                guard let sample = try sample(of: rows[index], reporting: epoch == 0 ? emitter : nil) else { continue }
                 try emitter.emit(sample)
             }
         }
+    }
+
+    /// The sample of one row; nil when the row is left out (another split) or is bad (then
+    /// reported to `emitter` when given).
+    private func sample(of row: Row, reporting emitter: Emitter<Sample>?) throws -> Sample? {
+        let (item, line, directory, remote) = (row.item, row.line, row.directory, row.remote)
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
+            try emitter?.skip(item: item, reason: "not a JSON object")
+            return nil
+        }
+        guard let id = object["id"] as? String else {
+            try emitter?.skip(item: item, reason: "row has no string 'id'")
+            return nil
+        }
+        if let split, object["split"] as? String != split { return nil }
+        var sample = Sample(["id": .string(id)])
+        for key in ["video", "audio", "caption", "split"] {
+            guard let value = object[key] as? String else { continue }
+            guard key == "video" || key == "audio" else {
+                sample[key] = .string(value)
+                continue
+            }
+            // A clip in a bucket (named by URL, or relative to a manifest in one) is decoded from a local copy.
+            let clip = ObjectURL(value) ?? (remote != nil && !value.hasPrefix("/") ? ObjectURL(directory.absoluteString + value) : nil)
+            if let clip {
+                do { sample[key] = .string(try objects.localCopy(of: clip).path) } catch {
+                    try emitter?.skip(item: item, reason: "\(key): \(error)")
+                    return nil
+                }
+            } else {
+                sample[key] = .string(value.hasPrefix("/") ? value : directory.appendingPathComponent(value).relativePath)
+            }
+        }
+        for (key, value) in object.sorted(by: { $0.key < $1.key }) where sample[key] == nil {
+            if let text = value as? String { sample[key] = .string(text) }
+            else if let number = value as? Int { sample[key] = .int(number) }
+            else if let number = value as? Double { sample[key] = .double(number) }
+        }
+        sample[Self.rowField] = .string(item)
+        return sample
     }
 }

@@ -1,0 +1,226 @@
+import Foundation
+import PipelineCore
+import Tensor
+import Training
+
+/// Clips into training batches, for every clip trainer (Spoken Moments, and any other that reads
+/// frames, a spoken caption and its text): `clip_record` checks one decoded clip and gives it the
+/// columns the trainers read, `clip_batch` stacks clips into a batch, and `ClipBatch(clipBatch:)`
+/// reads that batch back in a trainer sink. Prepared shards and decoding on the fly meet here.
+enum ClipStages {
+    static let specs: [StageSpec] = [record, batch]
+
+    static let record = StageSpec(
+        type: "clip_record", role: .stage,
+        summary: "checks a decoded clip for the clip trainers (frames there, a caption of at least `min_seconds` of speech), "
+            + "writes the caption's true frame count to `mel_length`, caption \"\" and split \"train\" where the manifest has none, "
+            + "and drops the waveform",
+        parameters: [
+            ParameterSpec("frames", .string, default: "frames", help: "the frames (video_frames) or features (video_features)"),
+            ParameterSpec("mel", .string, default: "mel", help: "the caption's log-mel, frames x mels (log_mel)"),
+            ParameterSpec("waveform", .string, default: "waveform", help: "the caption's waveform (audio_decode), measured then dropped"),
+            ParameterSpec("min_seconds", .double(min: 0, max: 60), default: "0.025",
+                          help: "shortest caption kept (default: one 25 ms mel window)"),
+        ],
+        parallel: true
+    ) { parameters, _ in
+        let (framesField, melField, waveformField) = (parameters.string("frames"), parameters.string("mel"), parameters.string("waveform"))
+        let minSeconds = parameters.double("min_seconds")
+        return .map { sample in
+            guard case let .array(frames)? = sample[framesField], frames.count > 0 else {
+                throw StageError(item: sample.origin, reason: "no frames in '\(framesField)'")
+            }
+            guard case let .array(mel)? = sample[melField], mel.dtype == .float32, mel.shape.count == 2, mel.shape[0] > 0 else {
+                throw StageError(item: sample.origin, reason: "no float32 frames x mels log-mel in '\(melField)'")
+            }
+            var out = sample
+            if case let .array(waveform)? = sample[waveformField] {
+                guard case let .int(rate)? = sample["sample_rate"], rate > 0 else {
+                    throw StageError(item: sample.origin, reason: "no 'sample_rate' for the waveform in '\(waveformField)'")
+                }
+                let seconds = Double(waveform.count) / Double(rate)
+                guard seconds >= minSeconds else {
+                    throw StageError(item: sample.origin, reason: String(
+                        format: "the spoken caption lasts %.1f ms (%d samples), shorter than one mel frame of %.1f ms",
+                        seconds * 1000, waveform.count, minSeconds * 1000))
+                }
+                (out[waveformField], out["sample_rate"]) = (nil, nil)
+            }
+            out["mel_length"] = .int(mel.shape[0])
+            if out["caption"] == nil { out["caption"] = .string("") }
+            if out["split"] == nil { out["split"] = .string("train") }
+            return [out]
+        }
+    }
+
+    static let batch = StageSpec(
+        type: "clip_batch", role: .stage,
+        summary: "stacks `size` clips into a training batch: frames float32 B x T x 3 x H x W in [0, 1] (features as they are), "
+            + "log-mel B x mels x L cut to a `max_frames` window and padded to the longest with `mel_lengths` kept, "
+            + "captions and ids; a last short batch is dropped or padded (`last`), never passed on short",
+        parameters: [
+            ParameterSpec("size", .int(min: 2, max: 1 << 16), required: true, help: "clips per batch"),
+            ParameterSpec("last", .choice(["drop", "pad"]), default: "drop",
+                          help: "a last short batch: drop it, or fill it with clips of the first batch"),
+            ParameterSpec("max_frames", .int(min: 1, max: 1 << 20), default: "1000",
+                          help: "longest caption window in mel frames (1000: 10 s at the 10 ms hop)"),
+            ParameterSpec("window", .choice(["random", "start"]), default: "random",
+                          help: "where a longer caption's window starts: random (seeded by seed and batch) or at the start"),
+            ParameterSpec("seed", .int(min: 0), default: "0", help: "seed of the random windows"),
+        ]
+    ) { parameters, _ in
+        .transform(ClipBatcher(size: parameters.int("size"), padLast: parameters.string("last") == "pad",
+                               maxFrames: parameters.int("max_frames"), randomWindow: parameters.string("window") == "random",
+                               seed: UInt64(parameters.int("seed"))))
+    }
+}
+
+/// Stacks clips (`frames`, `mel`, optional `mel_length`, `caption`, `id`) into batches of `size`.
+/// Batch k and its caption windows depend only on the clips and k, so a resumed stream that
+/// replays from the start builds the same batches. The last short batch is dropped or padded
+/// with clips of the first batch (as the shard reader's `remainder: pad` repeats the first
+/// samples), and either is said on standard error and in the batch's `padded` count.
+struct ClipBatcher: Transform {
+    let size: Int, padLast: Bool, maxFrames: Int, randomWindow: Bool, seed: UInt64
+    private var held: [Sample] = []
+    private var first: [Sample] = []
+    private var made = 0
+
+    init(size: Int, padLast: Bool, maxFrames: Int, randomWindow: Bool, seed: UInt64) {
+        (self.size, self.padLast, self.maxFrames, self.randomWindow, self.seed) = (size, padLast, maxFrames, randomWindow, seed)
+    }
+
+    mutating func process(_ item: Sample, into output: inout [Sample]) throws {
+        held.append(item)
+        guard held.count == size else { return }
+        if made == 0, padLast { first = held }
+        let clips = held
+        held = []
+        output.append(try stack(clips))
+    }
+
+    mutating func finish(into output: inout [Sample]) throws {
+        guard !held.isEmpty else { return }
+        let short = held.count
+        guard padLast else {
+            notice("clip_batch: the last \(short) clips dropped (fewer than a batch of \(size); last: drop)")
+            return held = []
+        }
+        guard !first.isEmpty else {
+            throw StageError(item: "clip_batch", reason: "\(short) clips in all cannot fill one batch of \(size) (last: pad repeats the first batch)")
+        }
+        notice("clip_batch: the last batch of \(short) clips padded with \(size - short) clips of the first (last: pad)")
+        let clips = held + first.prefix(size - short)
+        held = []
+        output.append(try stack(clips, padded: size - short))
+    }
+
+    /// One batch sample: `frames`, `mel` [B, mels, L], `mel_lengths` int32 [B], `captions`, `ids`,
+    /// `padded` (rows repeated to fill it) and `id` (`batch k`, for errors).
+    mutating func stack(_ clips: [Sample], padded: Int = 0) throws -> Sample {
+        let index = made
+        made += 1
+        var frameShape: [Int] = [], frames: [Float] = []
+        var windows: [ArraySlice<Float>] = [], bins = 0
+        for (row, clip) in clips.enumerated() {
+            guard case let .array(clipFrames)? = clip["frames"] else {
+                throw StageError(item: clip.origin, reason: "no 'frames' to batch")
+            }
+            let (shape, values) = try Self.planar(clipFrames, of: clip)
+            guard row == 0 || shape == frameShape else {
+                throw StageError(item: clip.origin, reason: "frames \(shape) differ from the batch's \(frameShape)")
+            }
+            frameShape = shape
+            frames += values
+            guard case let .array(mel)? = clip["mel"], mel.dtype == .float32, mel.shape.count == 2, mel.shape[0] > 0, mel.shape[1] > 0 else {
+                throw StageError(item: clip.origin, reason: "no float32 frames x mels log-mel in 'mel'")
+            }
+            guard row == 0 || mel.shape[1] == bins else {
+                throw StageError(item: clip.origin, reason: "\(mel.shape[1]) mel bins, the batch has \(bins)")
+            }
+            bins = mel.shape[1]
+            let length = mel.shape[0]
+            if case let .int(stated)? = clip["mel_length"], stated != length {
+                throw StageError(item: clip.origin, reason: "mel_length \(stated) but the log-mel has \(length) frames")
+            }
+            let kept = min(length, maxFrames)
+            var start = 0
+            if randomWindow, length > kept {
+                var rng = RandomGenerator(seed: seed ^ (UInt64(index) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(row) &* 0xBF58_476D_1CE4_E5B9))
+                start = Int.random(in: 0...(length - kept), using: &rng)
+            }
+            windows.append(mel.values(as: Float.self)[(start * bins)..<((start + kept) * bins)])
+        }
+        let lengths = windows.map { $0.count / bins }, longest = lengths.max() ?? 1
+        // [frames, mels] per clip -> [B, mels, longest], zero past each caption's end.
+        var mel = [Float](repeating: 0, count: clips.count * bins * longest)
+        for (row, window) in windows.enumerated() {
+            let base = window.startIndex
+            for t in 0..<lengths[row] {
+                for m in 0..<bins { mel[(row * bins + m) * longest + t] = window[base + t * bins + m] }
+            }
+        }
+        func text(_ key: String, _ clip: Sample) -> Value {
+            if case let .string(value)? = clip[key] { .string(value) } else { .string("") }
+        }
+        return Sample([
+            "id": .string("batch \(index)"),
+            "frames": .array(NDArray(shape: [clips.count] + frameShape, values: frames)),
+            "mel": .array(NDArray(shape: [clips.count, bins, longest], values: mel)),
+            "mel_lengths": .array(NDArray(shape: [clips.count], values: lengths.map(Int32.init))),
+            "captions": .list(clips.map { text("caption", $0) }),
+            "ids": .list(clips.map { text("id", $0) }),
+            "padded": .int(padded),
+        ])
+    }
+
+    /// A clip's frames for the model: uint8 T x H x W x 3 become float32 T x 3 x H x W in [0, 1];
+    /// float32 frames or features pass as they are.
+    static func planar(_ frames: NDArray, of clip: Sample) throws -> (shape: [Int], values: [Float]) {
+        if frames.dtype == .float32 { return (frames.shape, frames.values(as: Float.self)) }
+        guard let values = frames.planarFrames() else {
+            throw StageError(item: clip.origin, reason: "frames \(frames.dtype) \(frames.shape) are neither uint8 T x H x W x 3 nor float32")
+        }
+        return ([frames.shape[0], 3, frames.shape[1], frames.shape[2]], values)
+    }
+
+    private func notice(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+}
+
+extension NDArray {
+    /// Decoded frames (uint8 T x H x W x 3, as video_frames gives them) as the clip trainers take
+    /// them: float32 T x 3 x H x W in [0, 1]; nil for any other array.
+    public func planarFrames() -> [Float]? {
+        guard dtype == .uint8, shape.count == 4, shape[3] == 3 else { return nil }
+        let (t, plane) = (shape[0], shape[1] * shape[2])
+        var out = [Float](repeating: 0, count: count)
+        data.withUnsafeBufferPointer { bytes in
+            for n in 0..<t { for p in 0..<plane { for c in 0..<3 {
+                out[(n * 3 + c) * plane + p] = Float(bytes[(n * plane + p) * 3 + c]) / 255
+            } } }
+        }
+        return out
+    }
+}
+
+extension ClipBatch {
+    /// The batch a `clip_batch` sample holds, checked before any tensor is made.
+    init(clipBatch item: Sample) throws {
+        guard case let .array(frames)? = item["frames"], frames.dtype == .float32, frames.shape.count >= 2,
+              case let .array(mel)? = item["mel"], mel.dtype == .float32, mel.shape.count == 3,
+              case let .array(lengths)? = item["mel_lengths"], lengths.dtype == .int32,
+              frames.shape[0] == mel.shape[0], lengths.shape == [mel.shape[0]] else {
+            throw StageError(item: item.itemDescription, reason: "not a clip_batch batch (float32 frames and mel, int32 mel_lengths, one row per clip)")
+        }
+        let melLengths = lengths.values(as: Int32.self).map(Int.init)
+        guard melLengths.allSatisfy({ (1...mel.shape[2]).contains($0) }) else {
+            throw StageError(item: item.itemDescription, reason: "mel_lengths \(melLengths) outside 1...\(mel.shape[2])")
+        }
+        var captions = Array(repeating: "", count: mel.shape[0])
+        if case let .list(values)? = item["captions"], values.count == captions.count {
+            for (row, value) in values.enumerated() { if case let .string(text) = value { captions[row] = text } }
+        }
+        self.init(frames: Tensor(shape: frames.shape, scalars: frames.values(as: Float.self)),
+                  mel: Tensor(shape: mel.shape, scalars: mel.values(as: Float.self)), melLengths: melLengths, captions: captions)
+    }
+}

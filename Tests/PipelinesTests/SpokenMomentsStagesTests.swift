@@ -1,0 +1,242 @@
+import Foundation
+import PipelineCore
+@testable import Pipelines
+import Shards
+import Tensor
+import Testing
+import Training
+
+/// The Spoken Moments pipelines as users run them: the committed pipeline files over the sample
+/// clips, with only paths and sizes overridden.
+struct SpokenMomentsStagesTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    static func run(_ pipeline: String, _ overrides: [String]) throws -> PipelineRunner.Outcome {
+        let plan = try PipelineFile().load(path: root.appendingPathComponent("pipelines/\(pipeline)").path, overrides: overrides)
+        return try PipelineRunner(plan: plan, progress: nil).run()
+    }
+
+    static func temporaryDirectory() throws -> URL {
+        let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("sluice-spoken-moments-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// A 16 kHz mono 16-bit WAV of `count` samples.
+    static func wav(samples count: Int) -> Data {
+        func le<T: FixedWidthInteger>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
+        let data = (0..<count).flatMap { le(Int16(($0 % 40) * 500)) }
+        let header: [UInt8] = Array("RIFF".utf8) + le(UInt32(36 + data.count)) + Array("WAVEfmt ".utf8) + le(UInt32(16))
+            + le(UInt16(1)) + le(UInt16(1)) + le(UInt32(16000)) + le(UInt32(32000)) + le(UInt16(2)) + le(UInt16(16))
+            + Array("data".utf8) + le(UInt32(data.count))
+        return Data(header + data)
+    }
+
+    @Test func prepareQuarantinesEachBrokenClipWithItsManifestLineAndShardsTheRest() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Self.wav(samples: 100).write(to: dir.appendingPathComponent("short.wav"))  // 6 ms of speech
+        let samples = Self.root.appendingPathComponent("samples").path
+        try Data("""
+            {"id": "good", "video": "\(samples)/shapes/video/shapes-00000.mp4", "audio": "\(samples)/shapes/audio/shapes-00000.wav", "caption": "a red triangle moves up", "split": "train"}
+            {"id": "no-track", "video": "\(samples)/shapes/rotated-90.mp4", "split": "train"}
+            {"id": "short-caption", "video": "\(samples)/shapes/video/shapes-00003.avi", "audio": "short.wav", "split": "train"}
+            {not json
+            {"id": "undecodable", "video": "\(samples)/broken/random-bytes.mp4", "audio": "\(samples)/shapes/audio/shapes-00000.wav", "split": "train"}
+            {"id": "missing", "video": "nowhere/missing.mp4", "split": "train"}
+            {"id": "own-track", "video": "\(samples)/shapes/video/shapes-00004.mp4", "split": "train"}
+
+            """.utf8).write(to: dir.appendingPathComponent("clips.jsonl"))
+        let manifest = dir.appendingPathComponent("clips.jsonl").path
+        let outcome = try Self.run("spoken-moments-prepare.yaml", ["source.path=\(manifest)", "output=\(dir.path)/out"])
+        #expect(outcome.report.completion == .finished)
+
+        let reasons = Dictionary(uniqueKeysWithValues: outcome.report.quarantined.map { ($0.item, $0.error) })
+        #expect(reasons.count == 5)
+        for (item, line, reason) in [("no-track", 2, "no audio stream"), ("short-caption", 3, "shorter than one mel frame"),
+                                     ("undecodable", 5, "random-bytes.mp4: cannot open as a media file"),
+                                     ("missing", 6, "nowhere/missing.mp4: cannot open: no such file")] {
+            let error = try #require(reasons[item])
+            #expect(error.contains("(\(manifest):\(line))") && error.contains(reason), "\(error)")
+        }
+        #expect(reasons["\(manifest):4"]?.contains("not a JSON object") == true)
+        let quarantineFile = try String(contentsOf: dir.appendingPathComponent("out/quarantine.jsonl"), encoding: .utf8)
+        #expect(quarantineFile.split(separator: "\n").count == 5)
+
+        // The two good clips, one with its caption from the video's own track; mel_length is the true length.
+        let dataset = try ShardDataset(directory: dir.appendingPathComponent("out/train"))
+        #expect(dataset.count == 2)
+        for index in 0..<2 {
+            let sample = try dataset.sample(index)
+            guard case .array(let frames)? = sample["frames"], case .array(let mel)? = sample["mel"],
+                  case .int(let length)? = sample["mel_length"], case .string(let id)? = sample["id"] else {
+                Issue.record("sample \(index) lacks frames, mel or mel_length")
+                continue
+            }
+            #expect(frames.shape == [8, 32, 32, 3] && frames.dtype == .uint8)
+            #expect(mel.shape == [Int(length), 40] && length > 100)
+            #expect(["good", "own-track"].contains(id))
+            #expect(sample["split"] == .string("train"))
+            #expect(sample["caption"] == .string(id == "good" ? "a red triangle moves up" : ""))
+        }
+    }
+}
+
+/// `clip_batch`: the batches every clip trainer reads.
+extension SpokenMomentsStagesTests {
+    /// A clip of `frames` uint8 frames 2 x 2 x 2 x 3 valued `value` and a caption of `length` mel frames.
+    static func clip(_ id: String, value: UInt8, length: Int) -> Sample {
+        Sample(["id": .string(id), "caption": .string("caption \(id)"),
+                "frames": .array(NDArray(shape: [2, 2, 2, 3], values: [UInt8](repeating: value, count: 24))),
+                "mel": .array(NDArray(shape: [length, 2], values: (0..<(2 * length)).map(Float.init))), "mel_length": .int(length)])
+    }
+
+    static func batches(_ batcher: inout ClipBatcher, _ clips: [Sample]) throws -> [Sample] {
+        var out: [Sample] = []
+        for clip in clips { try batcher.process(clip, into: &out) }
+        try batcher.finish(into: &out)
+        return out
+    }
+
+    @Test func aBatchStacksFramesPlanarAndPadsShorterCaptionsKeepingTheirLengths() throws {
+        var batcher = ClipBatcher(size: 2, padLast: false, maxFrames: 1000, randomWindow: true, seed: 0)
+        let out = try Self.batches(&batcher, [Self.clip("a", value: 255, length: 3), Self.clip("b", value: 51, length: 1)])
+        let batch = try ClipBatch(clipBatch: try #require(out.first))
+        #expect(batch.frames.shape == [2, 2, 3, 2, 2])
+        #expect(batch.frames.scalars.prefix(24).allSatisfy { $0 == 1 } && batch.frames.scalars.suffix(24).allSatisfy { abs($0 - 0.2) < 1e-6 })
+        #expect(batch.mel.shape == [2, 2, 3] && batch.melLengths == [3, 1])
+        // [mels, frames] per clip: a's bins over time, then b's one frame and zero padding.
+        #expect(batch.mel.scalars == [0, 2, 4, 1, 3, 5, 0, 0, 0, 1, 0, 0])
+        #expect(batch.captions == ["caption a", "caption b"])
+    }
+
+    @Test func aLastShortBatchIsDroppedOrPaddedNeverPassedOnShort() throws {
+        let clips = (0..<5).map { Self.clip("c\($0)", value: UInt8($0), length: 2) }
+        var dropping = ClipBatcher(size: 2, padLast: false, maxFrames: 1000, randomWindow: false, seed: 0)
+        let dropped = try Self.batches(&dropping, clips)
+        #expect(dropped.count == 2)
+        #expect(dropped.map { $0["ids"] } == [.list([.string("c0"), .string("c1")]), .list([.string("c2"), .string("c3")])])
+
+        var padding = ClipBatcher(size: 2, padLast: true, maxFrames: 1000, randomWindow: false, seed: 0)
+        let padded = try Self.batches(&padding, clips)
+        #expect(padded.count == 3)
+        #expect(padded.last?["ids"] == .list([.string("c4"), .string("c0")]))
+        #expect(padded.last?["padded"] == .int(1) && padded.first?["padded"] == .int(0))
+        #expect(try padded.map { try ClipBatch(clipBatch: $0).count } == [2, 2, 2])
+
+        // Too few clips for one batch: padding would repeat clips of the same batch, so it is an error.
+        var tooFew = ClipBatcher(size: 4, padLast: true, maxFrames: 1000, randomWindow: false, seed: 0)
+        #expect(throws: StageError.self) { try Self.batches(&tooFew, Array(clips.prefix(3))) }
+    }
+
+    @Test func aLongCaptionIsCutToARandomWindowThatDependsOnlyOnSeedAndBatch() throws {
+        let clips = (0..<8).map { Self.clip("c\($0)", value: 0, length: 50) }
+        func windows(seed: UInt64, random: Bool = true) throws -> [[Float]] {
+            var batcher = ClipBatcher(size: 2, padLast: false, maxFrames: 10, randomWindow: random, seed: seed)
+            return try Self.batches(&batcher, clips).map { sample in
+                let batch = try ClipBatch(clipBatch: sample)
+                #expect(batch.mel.shape == [2, 2, 10] && batch.melLengths == [10, 10])
+                return batch.mel.scalars
+            }
+        }
+        let first = try windows(seed: 1)
+        #expect(try windows(seed: 1) == first)
+        #expect(try windows(seed: 2) != first)
+        // Each window is 10 consecutive frames of the caption (frame t, bin 0 holds 2t).
+        for scalars in first {
+            let start = Int(scalars[0]) / 2
+            let expected: [Float] = (start..<(start + 10)).map { Float(2 * $0) }
+            #expect(Array(scalars.prefix(10)) == expected)
+        }
+        #expect(Set(first.map { $0[0] }).count > 1)
+        #expect(try windows(seed: 1, random: false).allSatisfy { $0[0] == 0 && $0[9] == 18 })
+    }
+}
+
+/// Training from shards through the `spoken_moments_train` sink.
+extension SpokenMomentsStagesTests {
+    static let smallModel = ["sink.video_layers=2", "sink.video_width=8", "sink.audio_width=8", "sink.embedding=32"]
+
+    static func trainLosses(_ dir: URL) throws -> [Int: Double] {
+        let text = try String(contentsOf: dir.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+        var losses: [Int: Double] = [:]
+        for line in text.split(separator: "\n") {
+            let record = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            if record["kind"] as? String == "train", let step = record["step"] as? Int, let loss = record["loss"] as? Double {
+                losses[step] = loss
+            }
+        }
+        return losses
+    }
+
+    @Test func trainingFromPreparedShardsLowersTheLossAndAResumedRunContinuesWithTheSameLosses() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let manifest = Self.root.appendingPathComponent("samples/shapes/manifest.jsonl").path
+        #expect(try Self.run("spoken-moments-prepare.yaml", ["source.path=\(manifest)", "output=\(dir.path)/prepared"]).report.completion == .finished)
+        let shards = "\(dir.path)/prepared/train"
+
+        func train(_ name: String, steps: Int, resume: Bool = false, logEvery: Int = 1) throws -> URL {
+            let outcome = try Self.run("spoken-moments-train.yaml", ["source.paths=\(shards)", "output=\(dir.path)/\(name)",
+                                                                    "sink.steps=\(steps)", "sink.log_every=\(logEvery)",
+                                                                    "sink.checkpoint_every=2", "sink.resume=\(resume)",
+                                                                    "sink.lr=0.003"] + Self.smallModel)
+            #expect(outcome.report.completion == .finished)
+            return dir.appendingPathComponent("\(name)/trainer")
+        }
+
+        // 18 training clips, batches of 6: the loss falls (3.59 to 3.01 here) as the towers learn the pairs.
+        let long = try Self.trainLosses(train("long", steps: 30, logEvery: 5))
+        let (start, end) = (try #require(long[5]), try #require(long[30]))
+        #expect(end < 0.9 * start, "loss \(start) at step 5, \(end) at step 30")
+
+        let straight = try Self.trainLosses(train("straight", steps: 6))
+        let interrupted = try train("interrupted", steps: 3)
+        #expect(try Checkpoint.extra(from: interrupted.appendingPathComponent("checkpoint.safetensors"))["data.position"] == "3")
+        let resumed = try Self.trainLosses(train("interrupted", steps: 6, resume: true))
+        #expect((1...6).map { resumed[$0] } == (1...6).map { straight[$0] })
+    }
+}
+
+/// Decoding while training: pipelines/spoken-moments-onthefly.yaml.
+extension SpokenMomentsStagesTests {
+    @Test func onTheFlyTrainingReadsShuffledEpochsAndQuarantinesABrokenClipOnce() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let samples = Self.root.appendingPathComponent("samples/shapes")
+        let rows = try String(contentsOf: samples.appendingPathComponent("manifest.jsonl"), encoding: .utf8)
+            .replacingOccurrences(of: "\"video/", with: "\"\(samples.path)/video/").replacingOccurrences(of: "\"audio/", with: "\"\(samples.path)/audio/")
+        try Data((rows + "{\"id\": \"gone\", \"video\": \"gone.mp4\", \"split\": \"train\"}\n{not json\n").utf8).write(to: dir.appendingPathComponent("clips.jsonl"))
+
+        let outcome = try Self.run("spoken-moments-onthefly.yaml", [
+            "source.path=\(dir.path)/clips.jsonl", "output=\(dir.path)/out", "source.epochs=2", "sink.steps=5", "sink.log_every=1",
+        ] + Self.smallModel)
+        #expect(outcome.report.completion == .finished)
+        // A malformed line is reported in the first epoch only; a clip that fails to decode each time it is tried.
+        let items = outcome.report.quarantined.map(\.item)
+        #expect(items.filter { $0 == "\(dir.path)/clips.jsonl:26" }.count == 1)
+        #expect(items.filter { $0 == "gone" }.count == 2)
+        #expect(outcome.report.quarantined.first { $0.item == "gone" }?.error.contains("clips.jsonl:25") == true)
+        // 2 epochs of the 18 training clips: 36 clips, 6 batches of 6; the trainer took 5.
+        let stages = outcome.report.snapshot.stages
+        #expect(stages.first { $0.name == "clip_batch" }?.itemsOut == 6)
+        let trainer = dir.appendingPathComponent("out/trainer")
+        #expect(try SafeTensors.read(trainer.appendingPathComponent("checkpoint.safetensors")).metadata["step"] == "5")
+        #expect(try Self.trainLosses(trainer).count == 5)
+
+        // The first epoch is the manifest in a seeded order, not the file's order.
+        let plan = try PipelineFile().plan(yaml: """
+            name: order
+            output: \(dir.path)/order
+            source: {type: manifest, path: \(samples.path)/manifest.jsonl, epochs: 2, shuffle: true, seed: 3}
+            sink: {type: jsonl, path: rows.jsonl}
+            """, file: "order.yaml")
+        #expect(try PipelineRunner(plan: plan, progress: nil).run().report.completion == .finished)
+        let ids = try String(contentsOf: dir.appendingPathComponent("order/rows.jsonl"), encoding: .utf8).split(separator: "\n")
+            .map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])["id"] as? String }
+        let inFileOrder = (0..<24).map { String(format: "shapes-%05d", $0) }
+        #expect(ids.count == 48 && Set(ids.prefix(24)) == Set(inFileOrder) && Set(ids.suffix(24)) == Set(inFileOrder))
+        #expect(Array(ids.prefix(24)) != inFileOrder && Array(ids.prefix(24)) != Array(ids.suffix(24)))
+    }
+}
