@@ -20,6 +20,10 @@ def main():
         evals = [json.loads(line) for line in open(path) if '"kind":"eval"' in line]
         if evals:
             runs.setdefault((noise, routing), []).append((seed, evals[-1]))
+    # a run still in progress (its last evaluation short of the others') is left out
+    last = max(r["step"] for results in runs.values() for _, r in results)
+    runs = {key: [(s, r) for s, r in results if r["step"] == last] for key, results in runs.items()}
+    runs = {key: results for key, results in runs.items() if results}
     print("| noise | routing | seeds | " + " | ".join(f.replace("_to_", "->").replace("_r", " R@") for f in FIGURES)
           + " | median rank t->v / v->t / a->v |")
     print("|" + "---|" * (len(FIGURES) + 4))
