@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 manifest=$1 out=$2
 shift 2
 sluice=${SLUICE:-.build/release/sluice}
+mkdir -p "$out"
 for noise in ${NOISES:-0 0.2}; do
   for seed in ${SEEDS:-1 2 3}; do
     for routing in ${ROUTINGS:-self_attention dynamic none}; do
