@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEPS := tools/install-deps.sh
 
-.PHONY: shapes-3000 bench-spoken-moments demo-retromae demo-spoken-moments deps build release test test-mpi fuzz-smoke demo bench bench-media bench-shards bench-tensor bench-encoders bench-retromae bench-spoken-moments-step bench-mpi clean
+.PHONY: shapes-3000 demo-capsules bench-capsules bench-spoken-moments demo-retromae demo-spoken-moments deps build release test test-mpi fuzz-smoke demo bench bench-media bench-shards bench-tensor bench-encoders bench-retromae bench-spoken-moments-step bench-mpi clean
 
 deps:
 	@bash $(DEPS)
@@ -42,6 +42,7 @@ demo: build
 		--in samples/text/corpus.txt --format paragraphs --out out/text-demo/ids.jsonl --stats
 	$(MAKE) demo-retromae
 	$(MAKE) demo-spoken-moments
+	$(MAKE) demo-capsules
 
 # A short RetroMAE stage 1 on the sample corpus (debug build: a small model, 1-2 minutes),
 # printing MLM/decoder accuracy, the shuffled-embedding check and held-out retrieval.
@@ -57,6 +58,14 @@ demo-spoken-moments: build
 	rm -rf out/spoken-moments-demo
 	.build/debug/sluice spoken-moments train --manifest samples/shapes/manifest.jsonl --out out/spoken-moments-demo \
 		--batch-size 6 --steps 60 --log-every 20 --eval-every 30
+
+# A short capsule run on the 24 sample clips (debug build, about a minute): held-out text->video,
+# video->text and audio->video R@1/5/10 and median rank beside the set size and chance.
+demo-capsules: build
+	rm -rf out/capsules-demo
+	.build/debug/sluice capsules train --manifest samples/shapes/manifest.jsonl --out out/capsules-demo \
+		--frames 4 --size 16 --batch-size 6 --steps 60 --log-every 20 --eval-every 1000 \
+		--capsules 4 --pose 8 --embedding 32 --video-width 8 --audio-width 8 --text-width 16 --text-features 16
 
 # The 3,000-clip moving-shapes set the Spoken Moments figures are measured on (data/shapes-3000,
 # git-ignored; about an hour on 2 cores: ffmpeg, espeak-ng and sox). Skipped when it is already there.
@@ -89,6 +98,11 @@ bench-encoders: deps
 	tools/bench-encoders.sh
 
 # RetroMAE training step against the same model in PyTorch (venv: see tools/retromae_fixtures.py), release build.
+# Routing time against capsule counts, and the training step against PyTorch 1.13, release build.
+bench-capsules: deps
+	@bash $(DEPS) python3-torch
+	tools/bench-capsules.sh
+
 bench-retromae: deps
 	tools/bench-retromae.sh
 

@@ -107,6 +107,7 @@ let package = Package(
         .executableTarget(name: "mpi-bench", dependencies: ["Distributed"], path: "Benchmarks/mpi-bench"),
         .executableTarget(name: "retromae-bench", dependencies: ["Models", "Tensor", "Text", "Training"], path: "Benchmarks/retromae-bench"),
         .executableTarget(name: "spoken-moments-bench", dependencies: ["Models", "Tensor", "Training"], path: "Benchmarks/spoken-moments-bench"),
+        .executableTarget(name: "capsules-bench", dependencies: ["Models", "Tensor", "Text", "Training"], path: "Benchmarks/capsules-bench"),
 
         // MARK: Fuzzing (tools/fuzz.sh builds it with libFuzzer; plain builds replay kept inputs)
         .executableTarget(

@@ -99,7 +99,8 @@ class ResDAVEnet(torch.nn.Module):
         frames = torch.arange(x.shape[-1]).view(1, 1, 1, -1)
         return x * (frames < lengths.view(-1, 1, 1, 1)).to(x.dtype)
 
-    def forward(self, mel, lengths):
+    def frames(self, mel, lengths):
+        """Frame features [N, C, T'] and each clip's frame count after the stages."""
         x = self.mask(torch.relu(self.bn1(self.conv1(mel.unsqueeze(1)))), lengths)
         for i in range(self.stages):
             lengths = (lengths + 1) // 2
@@ -108,7 +109,11 @@ class ResDAVEnet(torch.nn.Module):
                 h = block.bn2(block.conv2(h))
                 shortcut = x if block.downsample is None else block.downsample(x)
                 x = self.mask(torch.relu(h + shortcut), lengths)
-        return x.squeeze(2).sum(-1) / lengths.view(-1, 1).to(x.dtype)
+        return x.squeeze(2), lengths
+
+    def forward(self, mel, lengths):
+        x, lengths = self.frames(mel, lengths)
+        return x.sum(-1) / lengths.view(-1, 1).to(x.dtype)
 
 
 def randomize(model, seed):
@@ -177,15 +182,18 @@ class FrameCNN(torch.nn.Module):
             inp = width
         self.count = len(widths)
 
-    def forward(self, clips):
+    def frame_features(self, clips):
+        """[N, T, C]: every frame's features before the max over the clip."""
         n, t = clips.shape[:2]
         x = clips.reshape(n * t, *clips.shape[2:])
         for i in range(self.count):
             if i > 0:
                 x = temporal_shift(x, self.frames)
             x = torch.relu(getattr(self, f"bn{i + 1}")(getattr(self, f"conv{i + 1}")(x)))
-        per_frame = x.mean((2, 3)).view(n, t, -1)
-        return per_frame.max(1).values
+        return x.mean((2, 3)).view(n, t, -1)
+
+    def forward(self, clips):
+        return self.frame_features(clips).max(1).values
 
 
 def main():

@@ -15,6 +15,6 @@ struct Sluice: ParsableCommand {
         groupedSubcommands: [
             CommandGroup(name: "Data", subcommands: [ShardsCommand.self, SafeTensorsInfo.self, Probe.self, Frames.self,
                                                      Mel.self, Tokenize.self, Vocab.self]),
-            CommandGroup(name: "Trainer", subcommands: [RetroMAECommand.self, SpokenMomentsCommand.self]),
+            CommandGroup(name: "Trainer", subcommands: [RetroMAECommand.self, SpokenMomentsCommand.self, CapsulesCommand.self]),
         ])
 }

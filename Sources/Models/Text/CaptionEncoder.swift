@@ -31,20 +31,8 @@ public struct CaptionEncoder: Layer {
     /// `[captions.count, outputWidth]` for token id sequences (each non-empty; shorter ones are
     /// padded internally). An id outside the vocabulary is an error naming it.
     public func callAsFunction(_ captions: [[Int32]]) throws(ModelError) -> Tensor {
-        let length = captions.map(\.count).max() ?? 0
-        guard !captions.isEmpty else { throw ModelError(.invalidInput, "captions", "no captions to encode") }
-        if let empty = captions.firstIndex(where: \.isEmpty) { throw ModelError(.invalidInput, "captions", "caption \(empty) has no tokens") }
-        let vocabulary = embedding.weight.shape[0]
-        for (row, caption) in captions.enumerated() {
-            if let bad = caption.first(where: { $0 < 0 || Int($0) >= vocabulary }) {
-                throw ModelError(.invalidInput, "captions", "token id \(bad) in caption \(row) is outside the vocabulary of \(vocabulary)")
-            }
-        }
-        // Padding positions look up id 0 and are then excluded by the pooling.
-        let ids = captions.flatMap { caption in (0..<length).map { $0 < caption.count ? Int(caption[$0]) : 0 } }
-        let tokens: Tensor
-        do { tokens = try embedding(ids, shape: [captions.count, length]) } catch { throw ModelError(error) }
-        let states = projection(tokens)  // [N, L, D]
+        let states = try tokenStates(captions)  // [N, L, D]
+        let length = states.shape[1]
         switch pooling {
         case .mean:
             return maskedMean(states.transposed(1, 2), lengths: captions.map(\.count))
@@ -54,5 +42,24 @@ public struct CaptionEncoder: Layer {
             })
             return (states + padding).max(axis: 1)
         }
+    }
+
+    /// `[captions.count, L, outputWidth]` per-token vectors before pooling (L the longest caption;
+    /// rows past a caption's length are padding), for models that take the token sequence.
+    public func tokenStates(_ captions: [[Int32]]) throws(ModelError) -> Tensor {
+        let length = captions.map(\.count).max() ?? 0
+        guard !captions.isEmpty else { throw ModelError(.invalidInput, "captions", "no captions to encode") }
+        if let empty = captions.firstIndex(where: \.isEmpty) { throw ModelError(.invalidInput, "captions", "caption \(empty) has no tokens") }
+        let vocabulary = embedding.weight.shape[0]
+        for (row, caption) in captions.enumerated() {
+            if let bad = caption.first(where: { $0 < 0 || Int($0) >= vocabulary }) {
+                throw ModelError(.invalidInput, "captions", "token id \(bad) in caption \(row) is outside the vocabulary of \(vocabulary)")
+            }
+        }
+        // Padding positions look up id 0; poolings and capsule masks exclude them.
+        let ids = captions.flatMap { caption in (0..<length).map { $0 < caption.count ? Int(caption[$0]) : 0 } }
+        let tokens: Tensor
+        do { tokens = try embedding(ids, shape: [captions.count, length]) } catch { throw ModelError(error) }
+        return projection(tokens)
     }
 }

@@ -21,11 +21,12 @@ public struct ClipShape: Sendable, Equatable {
     /// Per clip, `[frames, 3, size, size]`.
     public var frameShape: [Int] { [frames, 3, size, size] }
 
-    var metadata: [String: String] {
+    /// The `clip.*` entries a checkpoint records.
+    public var metadata: [String: String] {
         ["clip.frames": String(frames), "clip.size": String(size), "clip.seconds": String(seconds), "clip.mel_bins": String(melBins)]
     }
 
-    init(metadata: [String: String], file: String) throws(TrainingError) {
+    public init(metadata: [String: String], file: String) throws(TrainingError) {
         guard let frames = metadata["clip.frames"].flatMap({ Int($0) }), (1...64).contains(frames),
               let size = metadata["clip.size"].flatMap({ Int($0) }), (8...512).contains(size),
               let seconds = metadata["clip.seconds"].flatMap({ Double($0) }), Self.secondsRange.contains(seconds),

@@ -1,0 +1,57 @@
+import Foundation
+import Models
+import PipelineCore
+import Tensor
+import Text
+import Training
+
+/// The multimodal capsule trainer as a pipeline sink: `clip_batch` batches (raw frames, caption
+/// log-mel and caption text) stream in and train the three encoders and the capsule layer. Its
+/// settings are `CapsuleOptions`', the same as `sluice capsules train`'s; the checkpoint records the
+/// clip shape and vocabulary so `sluice capsules eval|embed|search` read it as they read the CLI's.
+enum CapsuleStages {
+    static let specs: [StageSpec] = [train]
+
+    static let train = StageSpec(
+        type: "capsules_train", role: .sink,
+        summary: "trains the multimodal capsule network (video, spoken caption, caption text; MMS over the three pairs) "
+            + "on clip_batch batches; resumable checkpoints, metrics.jsonl and TensorBoard events under `out`",
+        parameters: [
+            ParameterSpec("out", .output, required: true, help: "directory for checkpoint.safetensors, metrics.jsonl and events"),
+            ParameterSpec("resume", .bool, default: "false", help: "continue from out/checkpoint.safetensors, skipping the batches it consumed"),
+            ParameterSpec("vocab", .string, default: "samples/text/bert-base-uncased-vocab.txt", help: "BERT WordPiece vocab.txt for the caption text"),
+            ParameterSpec("mel_bins", .int(min: 1, max: 512), default: "40", help: "mel bins of the captions (log_mel's n_mels)"),
+            ParameterSpec("frames", .int(min: 1, max: 64), default: "8", help: "frames per clip (video_frames' count), checked on every batch"),
+            ParameterSpec("size", .int(min: 8, max: 512), default: "32", help: "frame width and height, checked on every batch"),
+            ParameterSpec("seconds", .double(min: 0.01, max: 600), default: "10", help: "longest caption in seconds, recorded for eval and search"),
+        ] + CapsuleOptions.parameterSpecs
+    ) { parameters, environment in
+        let options = try CapsuleOptions(parameters)
+        guard options.noise == 0 else {
+            throw StageError(item: parameters.stageName, reason: "noise mismatches captions across the whole training set; use `sluice capsules train --noise`")
+        }
+        let (melBins, frames, size) = (parameters.int("mel_bins"), parameters.int("frames"), parameters.int("size"))
+        let vocab = URL(fileURLWithPath: parameters.string("vocab"))
+        let tokenizer: BertTokenizer
+        do { tokenizer = try BertTokenizer(contentsOf: vocab) } catch {
+            throw StageError(item: parameters.stageName, reason: "vocab: \(error)")
+        }
+        var model = CapsuleTraining(options: options, melBins: melBins, tokenizer: tokenizer)
+        model.metadata = ClipShape(frames: frames, size: size, seconds: parameters.double("seconds"), melBins: melBins).metadata
+            .merging(["vocab": vocab.standardizedFileURL.path]) { $1 }
+        let trainer = Trainer(model: model, options: options.loop)
+        let run = try TrainingRun(trainer: trainer, directory: parameters.output("out"), name: "capsules", unit: "examples",
+                                  resume: parameters.bool("resume"))
+        return .sink(TrainerSink(run: run, environment: environment) { item in
+            let batch = try ClipBatch(clipBatch: item)
+            guard batch.frames.shape == [batch.count, frames, 3, size, size], batch.mel.shape[1] == melBins else {
+                throw StageError(item: item.itemDescription, reason: "frames \(batch.frames.shape) and mel \(batch.mel.shape): "
+                    + "the trainer takes raw frames B x \(frames) x 3 x \(size) x \(size) (video_frames) and \(melBins) mel bins")
+            }
+            if let bare = batch.captions.firstIndex(where: { $0.isEmpty }) {
+                throw StageError(item: item.itemDescription, reason: "clip \(bare) of the batch has no caption text (the capsule model embeds it)")
+            }
+            return batch
+        })
+    }
+}
