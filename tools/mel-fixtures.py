@@ -3,6 +3,7 @@
 against, and checks any .npy the Swift side writes (e.g. `sluice mel ... --out mel.npy`).
 
     python3 -m venv /tmp/venv && /tmp/venv/bin/pip install librosa
+    apt-get install alsa-utils   # its recorded voice prompts, for the real-speech clips below
     /tmp/venv/bin/python tools/mel-fixtures.py                  # writes Tests/MediaTests/Fixtures/mel/
     /tmp/venv/bin/python tools/mel-fixtures.py --check mel.npy --audio A.wav --options spoken-caption
 
@@ -34,7 +35,12 @@ OPTION_SETS = {
                                        preEmphasis=0.97, center=False, decibels=True, topDecibels=60.0),
 }
 CLIPS = ["samples/shapes/audio/shapes-00000.wav", "samples/shapes/audio/shapes-00001.flac",
-         "Tests/MediaTests/Fixtures/mel/speech-mid-utterance.wav"]
+         "Tests/MediaTests/Fixtures/mel/speech-mid-utterance.wav",
+         "Tests/MediaTests/Fixtures/mel/recorded-speech.wav",
+         "Tests/MediaTests/Fixtures/mel/recorded-speech-cut-dc.wav"]
+# A human voice recorded in a room (alsa-utils' "Front, center" prompt, 48 kHz): room noise before
+# the word, unlike synthetic speech.
+RECORDING = "/usr/share/sounds/alsa/Front_Center.wav"
 SPEECH = "Please call Stella. Ask her to bring these things with her from the store."
 
 
@@ -50,6 +56,17 @@ def write_speech_clip(path):
     y = librosa.resample(y, orig_sr=sr, target_sr=16000)
     start = int(0.83 * 16000)
     soundfile.write(path, y[start:start + 2 * 16000], 16000, subtype="PCM_16")
+
+
+def write_recorded_clips(whole, cut):
+    """The recording at 16 kHz (resampled here, once, so the test reads it as it is), and the same
+    cut to start inside the word (0.11 s in, on a large sample) with a DC offset of +0.05 added, as
+    an offset microphone input has: the first frames then hold a step that pre-emphasis and the
+    centre padding both act on."""
+    y, sr = soundfile.read(RECORDING, dtype="float64")
+    y = librosa.resample(y, orig_sr=sr, target_sr=16000)
+    soundfile.write(whole, y, 16000, subtype="PCM_16")
+    soundfile.write(cut, np.clip(y[1765:1765 + 8000] + 0.05, -1, 1), 16000, subtype="PCM_16")
 
 
 def log_mel(y, sr, o):
@@ -71,6 +88,9 @@ def write_fixtures():
     speech = os.path.join(ROOT, CLIPS[2])
     if not os.path.exists(speech):
         write_speech_clip(speech)
+    recorded = [os.path.join(ROOT, clip) for clip in CLIPS[3:5]]
+    if not all(map(os.path.exists, recorded)):
+        write_recorded_clips(*recorded)
     cases = []
     for clip in CLIPS:
         y, sr = soundfile.read(os.path.join(ROOT, clip), dtype="float32")

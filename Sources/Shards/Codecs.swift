@@ -171,25 +171,14 @@ public enum HashAlgorithm: String, CaseIterable, Sendable {
 
     /// The hex digest Python's `hashlib` / `xxhash` `hexdigest()` prints for these bytes.
     public func hexDigest(_ data: UnsafeRawBufferPointer) -> String {
-        switch self {
-        case .md5: return Self.hex(Insecure.MD5.hash(data: data))
-        case .sha1: return Self.hex(Insecure.SHA1.hash(data: data))
-        case .sha256: return Self.hex(SHA256.hash(data: data))
-        case .xxh32:
-            return Self.hex(bigEndian: UInt64(XXH32(data.baseAddress, data.count, 0)), width: 8)
-        case .xxh64:
-            return Self.hex(bigEndian: XXH64(data.baseAddress, data.count, 0), width: 16)
-        case .xxh3_64:
-            return Self.hex(bigEndian: XXH3_64bits(data.baseAddress, data.count), width: 16)
-        case .xxh128:
-            let h = XXH3_128bits(data.baseAddress, data.count)
-            return Self.hex(bigEndian: h.high64, width: 16) + Self.hex(bigEndian: h.low64, width: 16)
-        }
+        let digest = RunningDigest(self)
+        digest.update(data)
+        return digest.hexDigest()
     }
 
     private static let digits = Array("0123456789abcdef")
 
-    private static func hex(_ bytes: some Sequence<UInt8>) -> String {
+    fileprivate static func hex(_ bytes: some Sequence<UInt8>) -> String {
         var s = ""
         for b in bytes {
             s.append(digits[Int(b >> 4)])
@@ -198,11 +187,77 @@ public enum HashAlgorithm: String, CaseIterable, Sendable {
         return s
     }
 
-    private static func hex(bigEndian value: UInt64, width: Int) -> String {
+    fileprivate static func hex(bigEndian value: UInt64, width: Int) -> String {
         var s = ""
         for shift in stride(from: (width - 1) * 4, through: 0, by: -4) {
             s.append(digits[Int((value >> UInt64(shift)) & 15)])
         }
         return s
+    }
+}
+
+/// A digest fed in pieces, equal to `HashAlgorithm.hexDigest` of the pieces joined: a shard is
+/// hashed one chunk at a time just before the chunk is written, while it is still in the CPU cache.
+final class RunningDigest {
+    private enum State {
+        case md5(Insecure.MD5), sha1(Insecure.SHA1), sha256(SHA256)
+        case xxh32(OpaquePointer), xxh64(OpaquePointer), xxh3_64(OpaquePointer), xxh128(OpaquePointer)
+    }
+    private var state: State
+
+    init(_ algorithm: HashAlgorithm) {
+        switch algorithm {
+        case .md5: state = .md5(Insecure.MD5())
+        case .sha1: state = .sha1(Insecure.SHA1())
+        case .sha256: state = .sha256(SHA256())
+        case .xxh32:
+            state = .xxh32(XXH32_createState())
+            if case .xxh32(let s) = state { XXH32_reset(s, 0) }
+        case .xxh64:
+            state = .xxh64(XXH64_createState())
+            if case .xxh64(let s) = state { XXH64_reset(s, 0) }
+        case .xxh3_64:
+            state = .xxh3_64(XXH3_createState())
+            if case .xxh3_64(let s) = state { XXH3_64bits_reset(s) }
+        case .xxh128:
+            state = .xxh128(XXH3_createState())
+            if case .xxh128(let s) = state { XXH3_128bits_reset(s) }
+        }
+    }
+
+    deinit {
+        switch state {
+        case .md5, .sha1, .sha256: break
+        case .xxh32(let s): XXH32_freeState(s)
+        case .xxh64(let s): XXH64_freeState(s)
+        case .xxh3_64(let s), .xxh128(let s): XXH3_freeState(s)
+        }
+    }
+
+    func update(_ bytes: UnsafeRawBufferPointer) {
+        switch state {
+        case .md5(var h): h.update(bufferPointer: bytes); state = .md5(h)
+        case .sha1(var h): h.update(bufferPointer: bytes); state = .sha1(h)
+        case .sha256(var h): h.update(bufferPointer: bytes); state = .sha256(h)
+        case .xxh32(let s): XXH32_update(s, bytes.baseAddress, bytes.count)
+        case .xxh64(let s): XXH64_update(s, bytes.baseAddress, bytes.count)
+        case .xxh3_64(let s): XXH3_64bits_update(s, bytes.baseAddress, bytes.count)
+        case .xxh128(let s): XXH3_128bits_update(s, bytes.baseAddress, bytes.count)
+        }
+    }
+
+    /// The digest of everything fed so far, as `hexdigest()` prints it.
+    func hexDigest() -> String {
+        switch state {
+        case .md5(let h): return HashAlgorithm.hex(h.finalize())
+        case .sha1(let h): return HashAlgorithm.hex(h.finalize())
+        case .sha256(let h): return HashAlgorithm.hex(h.finalize())
+        case .xxh32(let s): return HashAlgorithm.hex(bigEndian: UInt64(XXH32_digest(s)), width: 8)
+        case .xxh64(let s): return HashAlgorithm.hex(bigEndian: XXH64_digest(s), width: 16)
+        case .xxh3_64(let s): return HashAlgorithm.hex(bigEndian: XXH3_64bits_digest(s), width: 16)
+        case .xxh128(let s):
+            let h = XXH3_128bits_digest(s)
+            return HashAlgorithm.hex(bigEndian: h.high64, width: 16) + HashAlgorithm.hex(bigEndian: h.low64, width: 16)
+        }
     }
 }

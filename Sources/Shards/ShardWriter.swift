@@ -27,10 +27,16 @@ public final class ShardWriter {
     /// The shard being filled: concatenated encoded samples and where each one ends.
     private var pending: [UInt8] = []
     private var pendingEnds: [Int] = []
-    private var scratch: [UInt8] = []
-    /// The shard file being assembled; kept between shards, like `pending`, so that its pages are
-    /// faulted in once rather than for every shard.
-    private var fileBuffer: [UInt8] = []
+    /// The buffer of the shard last written, back from the flusher to be filled next; the two
+    /// buffers alternate, so their pages are faulted in once rather than for every shard.
+    private var spare: [UInt8] = []
+    /// The finished shard being hashed, written and fsynced on another thread while the next one
+    /// fills; at most one, so memory stays at two shards.
+    private var inFlight: ShardFlight?
+    /// Samples handed to the flusher but not yet in a finished shard.
+    private var samplesInFlight = 0
+    /// Why a shard could not be written; every later call reports it.
+    private var failure: ShardError?
     private var finished = false
     /// Where finished shards go besides `directory` (a bucket), if anywhere.
     private let publisher: ShardPublisher?
@@ -105,42 +111,52 @@ public final class ShardWriter {
         return algorithms
     }
 
-    /// Adds one sample; it must have a value for every column. Flushes a shard first when this
-    /// sample would take the current one past the size limit.
+    /// Adds one sample; it must have a value for every column. Hands the current shard to the
+    /// flusher first when this sample would take it past the size limit.
     public func write(_ sample: ShardSample) throws(ShardError) {
         precondition(!finished, "write after finish")
-        scratch.removeAll(keepingCapacity: true)
-        // Size prefixes of the variable-size columns come first; reserve them, then fill.
-        scratch.append(contentsOf: repeatElement(0, count: 4 * variableColumnCount))
-        var slot = 0
-        for (name, encoding) in zip(config.columnNames, config.columnEncodings) {
-            guard let value = sample[name] else {
-                throw ShardError(.invalidValue, file: directory.path, sample: samplesWritten + pendingEnds.count, "missing column '\(name)'")
+        if let failure { throw failure }
+        // The sample is encoded straight into the shard buffer (and taken back out if a value does
+        // not fit); size prefixes of the variable-size columns come first: reserve them, then fill.
+        let start = pending.count
+        pending.append(contentsOf: repeatElement(0, count: 4 * variableColumnCount))
+        do throws(ShardError) {
+            var slot = 0
+            for (name, encoding) in zip(config.columnNames, config.columnEncodings) {
+                guard let value = sample[name] else {
+                    throw ShardError(.invalidValue, file: directory.path, sample: samplesWritten + samplesInFlight + pendingEnds.count,
+                                     "missing column '\(name)'")
+                }
+                let columnStart = pending.count
+                try encoding.encode(value, column: name, into: &pending)
+                let size = pending.count - columnStart
+                if let fixed = encoding.fixedSize {
+                    guard size == fixed else { throw ShardError(.invalidValue, file: "column \(name)", "encoded to \(size) bytes, expected \(fixed)") }
+                } else {
+                    guard let size32 = UInt32(exactly: size) else { throw ShardError(.invalidValue, file: "column \(name)", "value over 4 GiB") }
+                    let prefix = start + slot * 4
+                    pending.withUnsafeMutableBytes { $0.storeBytes(of: size32.littleEndian, toByteOffset: prefix, as: UInt32.self) }
+                    slot += 1
+                }
             }
-            let start = scratch.count
-            try encoding.encode(value, column: name, into: &scratch)
-            let size = scratch.count - start
-            if let fixed = encoding.fixedSize {
-                guard size == fixed else { throw ShardError(.invalidValue, file: "column \(name)", "encoded to \(size) bytes, expected \(fixed)") }
-            } else {
-                guard let size32 = UInt32(exactly: size) else { throw ShardError(.invalidValue, file: "column \(name)", "value over 4 GiB") }
-                withUnsafeBytes(of: size32.littleEndian) { scratch.replaceSubrange(slot * 4..<slot * 4 + 4, with: $0) }
-                slot += 1
-            }
+        } catch {
+            pending.removeSubrange(start...)
+            throw error
         }
         // MDS's accounting: header + config once per shard, 4 offset bytes per sample.
         if let limit = config.sizeLimit, !pendingEnds.isEmpty,
-           8 + headerJSON.count + pending.count + 4 * pendingEnds.count + scratch.count + 4 > limit {
-            try flushShard()
+           8 + headerJSON.count + pending.count + 4 * pendingEnds.count + 4 > limit {
+            try handOver(samplesBefore: start)
         }
-        pending += scratch
         pendingEnds.append(pending.count)
     }
 
     /// Writes the last shard and the final index (identical to what Python's MDSWriter writes).
     public func finish() throws(ShardError) {
         guard !finished else { return }
-        if !pendingEnds.isEmpty { try flushShard() }
+        if let failure { throw failure }
+        if !pendingEnds.isEmpty { try handOver(samplesBefore: pending.count) }
+        try land()
         index.inProgress = false
         try index.save(directory: directory)
         try publisher?.settle(index: index)
@@ -151,57 +167,156 @@ public final class ShardWriter {
     /// stopped run keeps everything it was given and can be resumed.
     public func flush() throws(ShardError) {
         precondition(!finished, "flush after finish")
-        if !pendingEnds.isEmpty { try flushShard() }
+        if let failure { throw failure }
+        if !pendingEnds.isEmpty { try handOver(samplesBefore: pending.count) }
+        try land()
         try publisher?.settle(index: index)
     }
 
     /// Number of shards finished so far.
     public var shardCount: Int { index.shards.count }
 
-    private func flushShard() throws(ShardError) {
+    /// A writer dropped without `finish()` (as at a kill) still lets its shard in flight land, so
+    /// that nothing writes the directory after the caller moves on.
+    deinit { _ = inFlight?.result() }
+
+    /// Hands the samples in `pending[..<end]` to the flusher as the next shard, after the one in
+    /// flight has landed; bytes after `end` (a sample that did not fit) start the next shard.
+    private func handOver(samplesBefore end: Int) throws(ShardError) {
+        try land()
         let count = pendingEnds.count
         let dataStart = 4 + 4 * (count + 1) + headerJSON.count
-        var file = fileBuffer
-        fileBuffer = []
-        defer {
-            file.removeAll(keepingCapacity: true)
-            fileBuffer = file
-        }
-        file.reserveCapacity(dataStart + pending.count)
-        ColumnEncoding.appendLittleEndian(UInt32(count), to: &file)
-        ColumnEncoding.appendLittleEndian(UInt32(dataStart), to: &file)
+        var header: [UInt8] = []
+        header.reserveCapacity(dataStart)
+        ColumnEncoding.appendLittleEndian(UInt32(count), to: &header)
+        ColumnEncoding.appendLittleEndian(UInt32(dataStart), to: &header)
         for end in pendingEnds {
             guard let offset = UInt32(exactly: dataStart + end) else {
                 throw ShardError(.invalidValue, file: directory.path, "shard over 4 GiB: lower the size limit")
             }
-            ColumnEncoding.appendLittleEndian(offset, to: &file)
+            ColumnEncoding.appendLittleEndian(offset, to: &header)
         }
-        file += headerJSON
-        file += pending
+        header += headerJSON
 
+        var next = spare
+        spare = []
+        next.removeAll(keepingCapacity: true)
+        // Sized like the current buffer the first time only: reserving its exact capacity again
+        // would reallocate whenever malloc had rounded that one up.
+        if next.capacity < pending.count { next.reserveCapacity(pending.capacity) }
+        next += pending[end...]
+        pending.removeSubrange(end...)
         let number = String(index.shards.count)
-        let rawName = "shard." + String(repeating: "0", count: max(0, 5 - number.count)) + number + ".mds"
-        let rawInfo = file.withUnsafeBytes { fileInfo(rawName, $0) }
-        var zipInfo: ShardFileInfo?
-        if let compression = config.compression {
-            let zipped = try file.withBytes { raw throws(ShardError) in try compression.compress(raw) }
-            let zipName = rawName + "." + compression.fileExtension
-            zipInfo = zipped.withUnsafeBytes { fileInfo(zipName, $0) }
-            try AtomicFile.write(zipped, to: directory.appendingPathComponent(zipName))
-        } else {
-            try AtomicFile.write(file, to: directory.appendingPathComponent(rawName))
-        }
-        index.shards.append(ShardInfo(config: config, samples: count, rawData: rawInfo, zipData: zipInfo))
-        try index.save(directory: directory)
-        try publisher?.publish(shard: (zipInfo ?? rawInfo).basename, index: index)
-        samplesWritten += count
-        pending.removeAll(keepingCapacity: true)
+        let job = ShardJob(directory: directory, name: "shard." + String(repeating: "0", count: max(0, 5 - number.count)) + number + ".mds",
+                           header: header, body: pending, samples: count, config: config, hashAlgorithms: hashAlgorithms, index: index)
+        pending = next
         pendingEnds.removeAll(keepingCapacity: true)
+        samplesInFlight = count
+        inFlight = ShardFlight(job)
     }
 
-    private func fileInfo(_ name: String, _ bytes: UnsafeRawBufferPointer) -> ShardFileInfo {
+    /// Waits for the shard in flight, if any: takes over the index that lists it and its buffer,
+    /// and tells the publisher.
+    private func land() throws(ShardError) {
+        guard let flight = inFlight else { return }
+        inFlight = nil
+        samplesInFlight = 0
+        switch flight.result() {
+        case .failure(let error):
+            failure = error
+            throw error
+        case .success(let landed):
+            index = landed.index
+            samplesWritten += landed.samples
+            spare = landed.buffer
+            try publisher?.publish(shard: landed.file, index: index)
+        }
+    }
+}
+
+/// One finished shard for the flusher: its header (sample count, offsets, config) and samples,
+/// and the index to list it in.
+private struct ShardJob: Sendable {
+    let directory: URL
+    let name: String
+    let header: [UInt8]
+    let body: [UInt8]
+    let samples: Int
+    let config: ShardConfig
+    let hashAlgorithms: [HashAlgorithm]
+    let index: DatasetIndex
+
+    /// What a landed shard gives back to the writer.
+    struct Landed: Sendable {
+        let index: DatasetIndex
+        let samples: Int
+        /// The basename the publisher takes (compressed file, if any).
+        let file: String
+        let buffer: [UInt8]
+    }
+
+    /// Hashes and writes the shard (atomically, fsynced; each chunk hashed just before it is
+    /// written), then saves the index listing it: the index never names a shard not whole on disk.
+    consuming func run() -> Result<Landed, ShardError> {
+        Result { () throws(ShardError) -> Landed in
+            var index = index
+            let shard: ShardInfo = try header.withBytes { head throws(ShardError) in
+                try body.withBytes { samples throws(ShardError) in
+                    let digests = hashAlgorithms.map(RunningDigest.init)
+                    let rawBytes = head.count + samples.count
+                    guard let compression = config.compression else {
+                        try AtomicFile.write([head, samples], to: directory.appendingPathComponent(name)) { chunk in
+                            for digest in digests { digest.update(chunk) }
+                        }
+                        return ShardInfo(config: config, samples: self.samples, rawData: fileInfo(name, rawBytes, digests), zipData: nil)
+                    }
+                    for digest in digests {
+                        digest.update(head)
+                        digest.update(samples)
+                    }
+                    let zipped = try (header + body).withBytes { whole throws(ShardError) in try compression.compress(whole) }
+                    let zipName = name + "." + compression.fileExtension
+                    let zipDigests = hashAlgorithms.map(RunningDigest.init)
+                    try AtomicFile.write(zipped, to: directory.appendingPathComponent(zipName)) { chunk in
+                        for digest in zipDigests { digest.update(chunk) }
+                    }
+                    return ShardInfo(config: config, samples: self.samples, rawData: fileInfo(name, rawBytes, digests),
+                                     zipData: fileInfo(zipName, zipped.count, zipDigests))
+                }
+            }
+            index.shards.append(shard)
+            try index.save(directory: directory)
+            return Landed(index: index, samples: samples, file: (shard.zipData ?? shard.rawData).basename, buffer: body)
+        }
+    }
+
+    private func fileInfo(_ name: String, _ bytes: Int, _ digests: [RunningDigest]) -> ShardFileInfo {
         var hashes: [String: String] = [:]
-        for algorithm in hashAlgorithms { hashes[algorithm.rawValue] = algorithm.hexDigest(bytes) }
-        return ShardFileInfo(basename: name, bytes: bytes.count, hashes: hashes)
+        for (algorithm, digest) in zip(hashAlgorithms, digests) { hashes[algorithm.rawValue] = digest.hexDigest() }
+        return ShardFileInfo(basename: name, bytes: bytes, hashes: hashes)
+    }
+}
+
+/// A `ShardJob` running on a global queue. The job and its outcome are each let go as soon as they
+/// are used, so the samples buffer comes back uniquely referenced and is refilled in place rather
+/// than reallocated (and faulted in again) for every shard. Unchecked: `job` is taken once by the
+/// queue, `outcome` written once before `done` is signalled and taken only after waiting on it.
+private final class ShardFlight: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var job: ShardJob?
+    private var outcome: Result<ShardJob.Landed, ShardError>?
+
+    init(_ job: ShardJob) {
+        self.job = job
+        DispatchQueue.global(qos: .utility).async { [self] in
+            outcome = self.job.take()!.run()
+            done.signal()
+        }
+    }
+
+    /// The job's result, once it has finished; call once.
+    func result() -> Result<ShardJob.Landed, ShardError> {
+        done.wait()
+        return outcome.take()!
     }
 }

@@ -24,6 +24,38 @@ struct WriterTests {
         #expect(dataset.isComplete)
     }
 
+    /// Shards are hashed in pieces (header, then samples) on the flusher's thread while the next
+    /// one fills; every algorithm's digest must still be the whole file's, and every sample present.
+    @Test func piecewiseHashesMatchTheWholeShardFile() throws {
+        let directory = Fixture.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for compression in [nil, Compression.zstd] {
+            try? FileManager.default.removeItem(at: directory)
+            let config = ShardConfig(columns: numberedColumns, compression: compression, hashes: HashAlgorithm.allCases, sizeLimit: 300)
+            let writer = try ShardWriter(directory: directory, config: config)
+            for sample in numberedSamples(200) { try writer.write(sample) }
+            try writer.finish()
+            let dataset = try ShardDataset(directory: directory)
+            #expect(dataset.index.shards.count > 10)
+            #expect(dataset.verify().isEmpty)
+            #expect(try ids(dataset) == (0..<200).map { Int64($0) })
+        }
+    }
+
+    /// A value that fails to encode is taken back out: the samples before and after it are intact.
+    @Test func aRejectedSampleLeavesNoBytesBehind() throws {
+        let directory = Fixture.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let writer = try ShardWriter(directory: directory, config: ShardConfig(columns: numberedColumns))
+        let samples = numberedSamples(3)
+        try writer.write(samples[0])
+        #expect(throws: ShardError.self) { try writer.write(["id": .int(9), "text": .int(9)]) }
+        try writer.write(samples[1])
+        try writer.write(samples[2])
+        try writer.finish()
+        #expect(try ids(ShardDataset(directory: directory)) == [0, 1, 2])
+    }
+
     @Test func missingColumnNamesTheSampleAndColumn() throws {
         let directory = Fixture.scratch()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -46,7 +78,7 @@ struct WriterTests {
             // No finish(): the samples of the open shard exist only in memory, as at a kill.
         }
         // What a kill can also leave: a half-written temporary, a renamed shard not yet indexed.
-        try Data([1, 2, 3]).write(to: directory.appendingPathComponent("shard.00042.mds.zstd.tmp"))
+        try Data([1, 2, 3]).write(to: directory.appendingPathComponent("shard.00042.mds.zstd.partial"))
         try Data([4, 5]).write(to: directory.appendingPathComponent("shard.00043.mds.zstd"))
 
         let partial = try ShardDataset(directory: directory)
@@ -63,7 +95,7 @@ struct WriterTests {
         #expect(resumed.isComplete)
         #expect(try ids(resumed) == (0..<80).map { Int64($0) })
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.path)
-        #expect(!files.contains { $0.hasSuffix(".tmp") || $0.hasPrefix("shard.0004") })
+        #expect(!files.contains { $0.hasSuffix(".partial") || $0.hasPrefix("shard.0004") })
     }
 
     @Test func resumingWithOtherSettingsIsRefused() throws {
