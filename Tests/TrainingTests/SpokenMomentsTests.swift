@@ -25,7 +25,7 @@ struct SpokenMomentsTests {
 
     static func options(_ loss: ContrastiveLoss.Kind = .amm) -> SpokenMomentsOptions {
         var options = SpokenMomentsOptions()
-        (options.videoLayers, options.videoWidth, options.audioWidth, options.embedding) = (2, 4, 4, 8)
+        (options.towers.videoLayers, options.towers.videoWidth, options.towers.audioWidth, options.embedding) = (2, 4, 4, 8)
         options.loss = loss
         options.loop.steps = 12
         return options

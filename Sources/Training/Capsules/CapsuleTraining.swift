@@ -15,11 +15,7 @@ public struct CapsuleOptions: SettingsDescribed, Sendable, Equatable {
     /// Output capsules M and the pose dimension D of every capsule.
     public var capsules = 8
     public var pose = 16
-    public var videoLayers = 3
-    public var videoWidth = 32
-    public var temporalShift = true
-    public var audioWidth = 32
-    public var audioBlocks = 1
+    public var towers = ClipTowerOptions()
     /// Caption text: WordPiece embedding width, token feature width, and the words kept.
     public var textWidth = 64
     public var textFeatures = 128
@@ -35,12 +31,7 @@ public struct CapsuleOptions: SettingsDescribed, Sendable, Equatable {
     public var alpha: Float = 0.5
     /// Share of training clips whose caption (spoken and text) is swapped with another clip's.
     public var noise: Float = 0
-    public var loop: LoopOptions = {
-        var loop = LoopOptions()
-        (loop.optimizer, loop.learningRate, loop.schedule, loop.warmup, loop.weightDecay, loop.clipNorm) = (.adam, 1e-3, .constant, 0, 0, 0)
-        (loop.logEvery, loop.evalEvery, loop.checkpointEvery) = (10, 100, 100)
-        return loop
-    }()
+    public var loop = LoopOptions.retrieval
 
     public init() {}
 
@@ -49,11 +40,6 @@ public struct CapsuleOptions: SettingsDescribed, Sendable, Equatable {
             .choice("routing", \.routing, "self_attention (one pass), dynamic (3 iterations) or none (mean-pooled tokens)"),
             .int("capsules", \.capsules, max: 1024, "output capsules"),
             .int("pose", \.pose, max: 256, "pose dimension of every capsule"),
-            .int("video_layers", \.videoLayers, max: 8, "frame CNN: stride-2 conv layers"),
-            .int("video_width", \.videoWidth, max: 1024, "frame CNN: width of the first layer (doubling after)"),
-            .flag("temporal_shift", \.temporalShift, "frame CNN: temporal shift between layers (motion)"),
-            .int("audio_width", \.audioWidth, max: 1024, "ResDAVEnet: width of the stem and first stage (doubling per stage)"),
-            .int("audio_blocks", \.audioBlocks, max: 8, "ResDAVEnet: residual blocks per stage"),
             .int("text_width", \.textWidth, max: 4096, "caption text: WordPiece embedding width"),
             .int("text_features", \.textFeatures, max: 4096, "caption text: token feature width"),
             .int("max_words", \.maxWords, max: 512, "caption text: WordPiece tokens kept"),
@@ -65,7 +51,7 @@ public struct CapsuleOptions: SettingsDescribed, Sendable, Equatable {
             .float("margin_growth", \.marginGrowth, min: 1, max: 2, "mms: factor applied to the margin every 1000 updates"),
             .float("alpha", \.alpha, max: 1, "amm: share of the positive-to-mean-negative gap taken as margin"),
             .float("noise", \.noise, max: 1, "share of training clips given another clip's caption (seeded)"),
-        ] + LoopOptions.settings(at: \.loop)
+        ] + ClipTowerOptions.settings(at: \.towers) + LoopOptions.settings(at: \.loop)
     }
 
     /// The MMS margin at update `step`.
@@ -94,10 +80,8 @@ public struct CapsuleTraining: TrainableModel {
 
     public init(options: CapsuleOptions, melBins: Int, tokenizer: BertTokenizer) {
         var rng = RandomGenerator(seed: options.loop.seed)
-        video = FrameCNN(widths: (0..<options.videoLayers).map { options.videoWidth << $0 }, temporalShift: options.temporalShift, rng: &rng)
-        let stages = (0..<4).map { options.audioWidth << $0 }
-        audio = ResDAVEnet(.init(melBins: melBins, stemWidth: options.audioWidth, stageWidths: stages,
-                                 blocks: Array(repeating: options.audioBlocks, count: 4)), rng: &rng)
+        video = options.towers.frameCNN(rng: &rng)
+        audio = options.towers.resDAVEnet(melBins: melBins, rng: &rng)
         text = CaptionEncoder(vocabularySize: tokenizer.vocabulary.tokens.count, embeddingWidth: options.textWidth,
                               outputWidth: options.textFeatures, rng: &rng)
         capsules = CapsuleNetwork(features: [.video: video.featureWidth, .audio: audio.embeddingWidth, .text: text.outputWidth],
@@ -116,10 +100,12 @@ public struct CapsuleTraining: TrainableModel {
         guard !settings.isEmpty else { throw TrainingError(.checkpoint, file.path, "no 'extra.setting.*' entries: not a capsule checkpoint") }
         let options = try CapsuleOptions(settingValues: settings)
         let clip = try ClipShape(metadata: extra, file: file.path)
+        let tensors = try SafeTensors.read(file).tensors
+        try options.towers.checkWidths(against: tensors, video: "video", audio: "audio", file: file.path)
         guard let vocab = extra["vocab"] else { throw TrainingError(.checkpoint, file.path, "metadata 'extra.vocab' is missing") }
         self.init(options: options, melBins: clip.melBins, tokenizer: try BertTokenizer(contentsOf: URL(fileURLWithPath: vocab)))
         metadata = extra.filter { !$0.key.hasPrefix("setting.") && $0.key != "data.position" }
-        try load(try SafeTensors.read(file).tensors, from: file)
+        try load(tensors, from: file)
     }
 
     public var namedParameters: [(name: String, tensor: Tensor)] {

@@ -23,16 +23,8 @@ public struct SpokenMomentsOptions: SettingsDescribed, Sendable, Equatable {
     /// updates (the other groups at the learning rate), then every parameter at `finetuneRate`.
     public var frozenSteps = 1000
     public var finetuneRate: Float = 1e-5
-    /// Frame CNN: layers of stride-2 3x3 convolutions, the first `videoWidth` wide, doubling.
-    public var videoLayers = 3
-    public var videoWidth = 32
-    /// Shift a share of channels one frame forward and back before every layer but the first (TSM),
-    /// so the model can tell which way a shape moves.
-    public var temporalShift = true
+    public var towers = ClipTowerOptions()
     public var pooling = TemporalPooling.max
-    /// ResDAVEnet: stem and four stages, `audioWidth` wide doubling per stage, `audioBlocks` each.
-    public var audioWidth = 32
-    public var audioBlocks = 1
     /// The shared space.
     public var embedding = 256
     /// Unit-length embeddings and scores over `temperature` (cosine), instead of raw dot products.
@@ -50,12 +42,7 @@ public struct SpokenMomentsOptions: SettingsDescribed, Sendable, Equatable {
     public var clampMargin = true
     /// Examples per forward pass under gradient caching (0: the whole batch in one pass).
     public var chunkSize = 0
-    public var loop: LoopOptions = {
-        var loop = LoopOptions()
-        (loop.optimizer, loop.learningRate, loop.schedule, loop.warmup, loop.weightDecay, loop.clipNorm) = (.adam, 1e-3, .constant, 0, 0, 0)
-        (loop.logEvery, loop.evalEvery, loop.checkpointEvery) = (10, 100, 100)
-        return loop
-    }()
+    public var loop = LoopOptions.retrieval
 
     public init() {}
 
@@ -64,12 +51,7 @@ public struct SpokenMomentsOptions: SettingsDescribed, Sendable, Equatable {
             .choice("backbone", \.backbone, "video frame encoder: frame_cnn (from scratch) or a ResNet (--backbone-weights, two phases)"),
             .int("frozen_steps", \.frozenSteps, min: 0, max: 1 << 40, "ResNet backbone: updates with it frozen (phase 1)"),
             .float("finetune_rate", \.finetuneRate, max: 1, "ResNet backbone: learning rate of every group in phase 2"),
-            .int("video_layers", \.videoLayers, max: 8, "frame CNN: stride-2 conv layers"),
-            .int("video_width", \.videoWidth, max: 1024, "frame CNN: width of the first layer (doubling after)"),
-            .flag("temporal_shift", \.temporalShift, "frame CNN: temporal shift between layers (motion)"),
             .choice("pooling", \.pooling, "frame features over time"),
-            .int("audio_width", \.audioWidth, max: 1024, "ResDAVEnet: width of the stem and first stage (doubling per stage)"),
-            .int("audio_blocks", \.audioBlocks, max: 8, "ResDAVEnet: residual blocks per stage"),
             .int("embedding", \.embedding, max: 1 << 14, "size of the shared space"),
             .flag("normalize", \.normalize, "cosine scores over the temperature instead of raw dot products"),
             .float("temperature", \.temperature, min: 1e-4, "with normalize: the scores' temperature"),
@@ -80,22 +62,13 @@ public struct SpokenMomentsOptions: SettingsDescribed, Sendable, Equatable {
             .flag("detach_margin", \.detachMargin, "amm: no gradient through the margin"),
             .flag("clamp_margin", \.clampMargin, "amm: negative margins become zero"),
             .int("chunk_size", \.chunkSize, min: 0, "examples per forward pass under gradient caching (0: one pass)"),
-        ] + LoopOptions.settings(at: \.loop)
+        ] + ClipTowerOptions.settings(at: \.towers) + LoopOptions.settings(at: \.loop)
     }
 
-    /// Refuses settings whose widest tensors the checkpoint does not hold, before the towers are
-    /// built: a few bytes of metadata must not make the model allocate gigabytes.
+    /// Refuses settings whose widest tensors the checkpoint does not hold (see `ClipTowerOptions`).
     func checkWidths(against tensors: [String: Tensor], file: String) throws(TrainingError) {
-        var expected = [("audio.layer4.\(audioBlocks - 1).conv2.weight", audioWidth << 3), ("video_head.1.weight", 2 * embedding),
-                        ("audio_head.1.weight", 2 * embedding)]
-        if backbone == .frameCNN { expected.append(("video.conv\(videoLayers).weight", videoWidth << (videoLayers - 1))) }
-        for (name, width) in expected where tensors[name]?.shape.first != width {
-            throw TrainingError(.checkpoint, file, "its settings need tensor '\(name)' of \(width) rows; the file has "
-                + (tensors[name].map { "shape \($0.shape)" } ?? "none"))
-        }
-        if backbone == .frameCNN, tensors["video.conv\(videoLayers + 1).weight"] != nil {
-            throw TrainingError(.checkpoint, file, "its settings say \(videoLayers) frame CNN layers; the file holds more")
-        }
+        try towers.checkWidths(against: tensors, video: backbone == .frameCNN ? "video" : nil, audio: "audio", file: file)
+        try checkRows([("video_head.1.weight", 2 * embedding), ("audio_head.1.weight", 2 * embedding)], in: tensors, file: file)
     }
 
     /// The MMS margin at update `step`.
@@ -118,15 +91,12 @@ public struct SpokenMomentsTraining: TrainableModel {
         var rng = RandomGenerator(seed: options.loop.seed)
         if let depth = options.backbone.depth {
             var resnet = ResNet(depth, classes: nil, rng: &rng)
-            resnet.temporalShift = options.temporalShift
+            resnet.temporalShift = options.towers.temporalShift
             video = resnet
         } else {
-            let widths = (0..<options.videoLayers).map { options.videoWidth << $0 }
-            video = FrameCNN(widths: widths, temporalShift: options.temporalShift, rng: &rng)
+            video = options.towers.frameCNN(rng: &rng)
         }
-        let stages = (0..<4).map { options.audioWidth << $0 }
-        audio = ResDAVEnet(.init(melBins: clip.melBins, stemWidth: options.audioWidth, stageWidths: stages,
-                                 blocks: Array(repeating: options.audioBlocks, count: 4)), rng: &rng)
+        audio = options.towers.resDAVEnet(melBins: clip.melBins, rng: &rng)
         videoHead = ProjectionHead(video.featureWidth, output: options.embedding, normalize: options.normalize, rng: &rng)
         audioHead = ProjectionHead(audio.embeddingWidth, output: options.embedding, normalize: options.normalize, rng: &rng)
         (self.options, self.clip) = (options, clip)
