@@ -116,6 +116,20 @@ extension SpokenMomentsStagesTests {
         #expect(throws: StageError.self) { try ClipBatch(clipBatch: hostile) }
     }
 
+    /// A batch a trainer cannot rank (one clip, or captions of no frames) is an error naming the item, not a trap.
+    @Test func aBatchWithoutNegativesOrFramesIsRefused() {
+        func batch(clips: Int, frames: Int) -> Sample {
+            var sample = Sample()
+            sample["frames"] = .array(NDArray(shape: [clips, 1, 3, 2, 2], values: [Float](repeating: 0, count: clips * 12)))
+            sample["mel"] = .array(NDArray(shape: [clips, 40, frames], values: [Float](repeating: 0, count: clips * 40 * frames)))
+            sample["mel_lengths"] = .array(NDArray(shape: [clips], values: [Int32](repeating: Int32(frames), count: clips)))
+            return sample
+        }
+        #expect(throws: StageError.self) { try ClipBatch(clipBatch: batch(clips: 1, frames: 4)) }
+        #expect(throws: StageError.self) { try ClipBatch(clipBatch: batch(clips: 2, frames: 0)) }
+        #expect((try? ClipBatch(clipBatch: batch(clips: 2, frames: 4)))?.count == 2)
+    }
+
     @Test func aLastShortBatchIsDroppedOrPaddedNeverPassedOnShort() throws {
         let clips = (0..<5).map { Self.clip("c\($0)", value: UInt8($0), length: 2) }
         var dropping = ClipBatcher(size: 2, padLast: false, maxFrames: 1000, randomWindow: false, seed: 0)

@@ -38,11 +38,13 @@ enum ClipStages {
                 guard case let .int(rate)? = sample["sample_rate"], rate > 0 else {
                     throw StageError(item: sample.origin, reason: "no 'sample_rate' for the waveform in '\(waveformField)'")
                 }
-                let seconds = Double(waveform.count) / Double(rate)
+                // [frames] or [frames, channels]: the duration is the frame count.
+                let frames = waveform.shape.first ?? 0
+                let seconds = Double(frames) / Double(rate)
                 guard seconds >= minSeconds else {
                     throw StageError(item: sample.origin, reason: String(
                         format: "the spoken caption lasts %.1f ms (%d samples), shorter than one mel frame of %.1f ms",
-                        seconds * 1000, waveform.count, minSeconds * 1000))
+                        seconds * 1000, frames, minSeconds * 1000))
                 }
                 (out[waveformField], out["sample_rate"]) = (nil, nil)
             }
@@ -211,6 +213,10 @@ extension ClipBatch {
               case let .array(lengths)? = item["mel_lengths"], lengths.dtype == .int32,
               frames.shape[0] == mel.shape[0], lengths.shape == [mel.shape[0]] else {
             throw StageError(item: item.itemDescription, reason: "not a clip_batch batch (float32 frames and mel, int32 mel_lengths, one row per clip)")
+        }
+        // The trainers' losses rank every clip against the others: one clip has no negative.
+        guard mel.shape[0] >= 2, mel.shape[2] >= 1 else {
+            throw StageError(item: item.itemDescription, reason: "a batch of \(mel.shape[0]) clips and \(mel.shape[2]) mel frames; a contrastive batch needs at least 2 clips of 1 frame")
         }
         let melLengths = lengths.values(as: Int32.self).map(Int.init)
         guard melLengths.allSatisfy({ $0 >= 1 && $0 <= mel.shape[2] }) else {
