@@ -108,17 +108,9 @@ struct CapsulesTrain: ParsableCommand {
             \(TrainerSettings<CapsuleOptions>.help)
             """)
 
-    @Option(help: ArgumentHelp("Clip manifest (JSONL).", valueName: "file")) var manifest: String
-    @Option(help: ArgumentHelp("Output directory.", valueName: "dir")) var out: String
+    @OptionGroup var common: ClipTrainingArguments
     @Option(help: ArgumentHelp("BERT WordPiece vocab.txt for the caption text.", valueName: "file"))
     var vocab = "samples/text/bert-base-uncased-vocab.txt"
-    @Flag(help: "Continue from OUT/checkpoint.safetensors.") var resume = false
-    @Option(help: "Frames per clip, spread evenly over it.") var frames = ClipShape().frames
-    @Option(help: "Frame width and height.") var size = ClipShape().size
-    @Option(help: "Longest spoken caption in seconds.") var seconds = ClipShape().seconds
-    @Option(help: "Clips per batch (every other clip of the batch is a negative).") var batchSize = 16
-    @Option(help: "The manifest split held out for evaluation.") var evalSplit = "test"
-    @Option(help: "Math threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: ArgumentHelp("Keep the decoded clips in this file, and read them from it when it holds this manifest at this shape.",
                                valueName: "file")) var cache: String?
 
@@ -127,18 +119,15 @@ struct CapsulesTrain: ParsableCommand {
 
     func validate() throws {
         _ = try TrainerSettings<CapsuleOptions>.parse(settings)
-        guard frames >= 1, frames <= 64, size >= 8, size <= 512, batchSize >= 2, ClipShape.secondsRange.contains(seconds) else {
-            throw ValidationError("--frames 1...64, --size 8...512, --batch-size at least 2, --seconds 0.025 (one mel window) to 600")
-        }
     }
 
     func run() throws {
         let options = try TrainerSettings<CapsuleOptions>.parse(settings)
-        ComputeThreads.configure(max(1, threads))
-        let shape = ClipShape(frames: frames, size: size, seconds: seconds, melBins: ClipShape().melBins)
+        ComputeThreads.configure(max(1, common.threads))
+        let (shape, manifest, evalSplit) = (common.clip, common.manifest, common.evalSplit)
         let vocabURL = URL(fileURLWithPath: vocab)
         let tokenizer = try BertTokenizer(contentsOf: vocabURL)
-        let clean = try shape.dataset(manifest, splits: { $0 != evalSplit }, batchSize: batchSize, seed: options.loop.seed, cache: cache)
+        let clean = try shape.dataset(manifest, splits: { $0 != evalSplit }, batchSize: common.batchSize, seed: options.loop.seed, cache: cache)
         let data = try clean.mismatchingCaptions(share: options.noise, seed: options.loop.seed)
         let heldout = try? shape.dataset(manifest, splits: { $0 == evalSplit }, cache: cache)
         var model = CapsuleTraining(options: options, melBins: data.melBins, tokenizer: tokenizer)
@@ -147,8 +136,9 @@ struct CapsulesTrain: ParsableCommand {
                    + "\(heldout?.count ?? 0) held out (\(evalSplit)); \(options.routing.rawValue) routing, \(model.parameterCount) parameters")
 
         let trainer = Trainer(model: model, options: options.loop)
-        let run = try TrainingRun(trainer: trainer, directory: URL(fileURLWithPath: out), name: "capsules", unit: "examples", resume: resume)
-        if resume { printError("resumed at update \(trainer.step) (batch \(trainer.dataPosition))") }
+        let run = try TrainingRun(trainer: trainer, directory: URL(fileURLWithPath: common.out), name: "capsules", unit: "examples",
+                                  resume: common.resume)
+        if common.resume { printError("resumed at update \(trainer.step) (batch \(trainer.dataPosition))") }
         if let heldout { run.evaluate = { try $0.retrievalFigures(on: heldout) } }
         var index = 0
         while !run.isComplete {

@@ -124,3 +124,25 @@ extension ClipDataset {
                       frameShape: clip.frameShape, melBins: clip.melBins, batchSize: batchSize, seed: seed)
     }
 }
+
+/// What `spoken-moments train` and `capsules train` both take: the clips, where the run goes,
+/// and how clips are decoded and batched.
+struct ClipTrainingArguments: ParsableArguments {
+    @Option(help: ArgumentHelp("Clip manifest (JSONL).", valueName: "file")) var manifest: String
+    @Option(help: ArgumentHelp("Output directory.", valueName: "dir")) var out: String
+    @Flag(help: "Continue from OUT/checkpoint.safetensors.") var resume = false
+    @Option(help: "Frames per clip, spread evenly over it.") var frames = ClipShape().frames
+    @Option(help: "Frame width and height.") var size = ClipShape().size
+    @Option(help: "Longest spoken caption in seconds (the paper: a 10 s window).") var seconds = ClipShape().seconds
+    @Option(help: "Clips per batch (every other clip of the batch is a negative).") var batchSize = 16
+    @Option(help: "The manifest split held out for evaluation.") var evalSplit = "test"
+    @Option(help: "Math threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    func validate() throws {
+        guard frames >= 1, frames <= 64, size >= 8, size <= 512, batchSize >= 2, ClipShape.secondsRange.contains(seconds) else {
+            throw ValidationError("--frames 1...64, --size 8...512, --batch-size at least 2, --seconds 0.025 (one mel window) to 600")
+        }
+    }
+
+    var clip: ClipShape { ClipShape(frames: frames, size: size, seconds: seconds, melBins: ClipShape().melBins) }
+}

@@ -26,50 +26,40 @@ struct SpokenMomentsTrain: ParsableCommand {
             \(TrainerSettings<SpokenMomentsOptions>.help)
             """)
 
-    @Option(help: ArgumentHelp("Clip manifest (JSONL).", valueName: "file")) var manifest: String
-    @Option(help: ArgumentHelp("Output directory.", valueName: "dir")) var out: String
-    @Flag(help: "Continue from OUT/checkpoint.safetensors.") var resume = false
-    @Option(help: "Frames per clip, spread evenly over it.") var frames = ClipShape().frames
-    @Option(help: "Frame width and height.") var size = ClipShape().size
-    @Option(help: "Longest spoken caption in seconds (the paper: a 10 s window).") var seconds = ClipShape().seconds
-    @Option(help: "Clips per batch (every other clip of the batch is a negative).") var batchSize = 16
-    @Option(help: "The manifest split held out for evaluation.") var evalSplit = "test"
+    @OptionGroup var common: ClipTrainingArguments
     @Option(help: ArgumentHelp("With --backbone resnet*: torchvision weights converted to safetensors (README, \"Encoders\").", valueName: "file"))
     var backboneWeights: String?
-    @Option(help: "Math threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
 
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Trainer settings (listed above).", valueName: "setting"))
     var settings: [String] = []
 
     func validate() throws {
         let options = try TrainerSettings<SpokenMomentsOptions>.parse(settings)
-        if options.backbone != .frameCNN, backboneWeights == nil, !resume {
+        if options.backbone != .frameCNN, backboneWeights == nil, !common.resume {
             throw ValidationError("--backbone \(options.backbone.rawValue) needs --backbone-weights: a frozen random backbone learns nothing")
-        }
-        guard frames >= 1, frames <= 64, size >= 8, size <= 512, batchSize >= 2, ClipShape.secondsRange.contains(seconds) else {
-            throw ValidationError("--frames 1...64, --size 8...512, --batch-size at least 2, --seconds 0.025 (one mel window) to 600")
         }
     }
 
     func run() throws {
         let options = try TrainerSettings<SpokenMomentsOptions>.parse(settings)
-        ComputeThreads.configure(max(1, threads))
-        let clip = ClipShape(frames: frames, size: size, seconds: seconds, melBins: ClipShape().melBins)
-        let clips = try ClipManifest(path: manifest, quarantine: URL(fileURLWithPath: out).appendingPathComponent("quarantine.jsonl")).decode(clip)
+        ComputeThreads.configure(max(1, common.threads))
+        let (clip, evalSplit) = (common.clip, common.evalSplit)
+        let quarantine = URL(fileURLWithPath: common.out).appendingPathComponent("quarantine.jsonl")
+        let clips = try ClipManifest(path: common.manifest, quarantine: quarantine).decode(clip)
         let train = clips.filter { $0.split != evalSplit }, heldout = clips.filter { $0.split == evalSplit }
-        let data = try ClipDataset(train, clip: clip, batchSize: min(batchSize, train.count), seed: options.loop.seed)
+        let data = try ClipDataset(train, clip: clip, batchSize: min(common.batchSize, train.count), seed: options.loop.seed)
         let evalSet = try heldout.count >= 2 ? ClipDataset(heldout, clip: clip, batchSize: 2, seed: 0) : nil
         let model = SpokenMomentsTraining(options: options, clip: clip)
-        if let backboneWeights, !resume {
+        if let backboneWeights, !common.resume {
             let file = URL(fileURLWithPath: backboneWeights)
             try model.video.load(SafeTensors.read(file).tensors, from: file)
         }
         printError("\(train.count) training clips, \(heldout.count) held out (\(evalSplit)); \(model.parameterCount) parameters")
 
         let trainer = Trainer(model: model, options: options.loop)
-        let run = try TrainingRun(trainer: trainer, directory: URL(fileURLWithPath: out), name: "spoken-moments",
-                                  unit: "examples", resume: resume)
-        if resume { printError("resumed at update \(trainer.step) (batch \(trainer.dataPosition))") }
+        let run = try TrainingRun(trainer: trainer, directory: URL(fileURLWithPath: common.out), name: "spoken-moments",
+                                  unit: "examples", resume: common.resume)
+        if common.resume { printError("resumed at update \(trainer.step) (batch \(trainer.dataPosition))") }
         if let evalSet { run.evaluate = { try HeldOutRetrieval(model: $0, clips: evalSet).figures } }
         var index = 0
         while !run.isComplete {
