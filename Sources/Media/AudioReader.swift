@@ -34,8 +34,8 @@ public enum AudioReader {
         }
         defer { sf_close(file) }
         let channels = Int(info.channels), expected = Int(info.frames)
-        guard channels > 0, info.samplerate > 0 else {
-            throw MediaError(.invalidData, path: path, "header gives \(channels) channels at \(info.samplerate) Hz")
+        guard channels > 0, info.samplerate > 0, Int(info.samplerate) <= AudioBuffer.maximumSampleRate else {
+            throw MediaError(.invalidData, path: path, "header gives \(channels) channels at \(info.samplerate) Hz (rates go up to \(AudioBuffer.maximumSampleRate))")
         }
         var samples: [Float] = []
         samples.reserveCapacity(max(0, expected) * channels)
@@ -66,8 +66,8 @@ public enum AudioReader {
         let buffers = try PacketAndFrame(path: path)
         let parameters = decoder.context.pointee
         let rate = Int(parameters.sample_rate), channels = Int(parameters.ch_layout.nb_channels)
-        guard rate > 0, channels > 0 else {
-            throw MediaError(.invalidData, path: path, "audio track has \(channels) channels at \(rate) Hz")
+        guard rate > 0, rate <= AudioBuffer.maximumSampleRate, channels > 0 else {
+            throw MediaError(.invalidData, path: path, "audio track has \(channels) channels at \(rate) Hz (rates go up to \(AudioBuffer.maximumSampleRate))")
         }
         let resampler = try Resampler(
             inputRate: rate, inputChannels: channels, inputFormat: parameters.sample_fmt, outputRate: rate, path: path)

@@ -20,6 +20,21 @@ struct HostileInputTests {
         return url.path
     }
 
+    /// A WAV header claiming 2 GHz: refused where the file is read, so no later length in seconds
+    /// (a caption padded to 10 s) allocates by that rate.
+    @Test func aSampleRateBeyondAnyAudioIsRefused() throws {
+        let directory = try Self.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var wav = try Data(contentsOf: URL(fileURLWithPath: Repository.path("samples/shapes/audio/shapes-00000.wav")))
+        // RIFF/WAVE with the fmt chunk first: the sample rate is the little-endian UInt32 at byte 24.
+        #expect(String(decoding: wav[12..<16], as: UTF8.self) == "fmt ")
+        withUnsafeBytes(of: UInt32(2_000_000_000).littleEndian) { wav.replaceSubrange(24..<28, with: $0) }
+        let file = directory.appendingPathComponent("fast.wav")
+        try wav.write(to: file)
+        let error = #expect(throws: MediaError.self) { try AudioReader.load(path: file.path) }
+        #expect(error?.description.contains("fast.wav") == true && error?.description.contains("rates go up to") == true, "\(String(describing: error))")
+    }
+
     // MARK: Truncated containers
 
     /// Sound files and video containers cut at 60%: libsndfile and FFmpeg would return the part
