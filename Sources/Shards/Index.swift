@@ -311,7 +311,7 @@ enum AtomicFile {
 
     /// Glibc's `sync_file_range`, looked up at run time: its declaration is _GNU_SOURCE-only, which
     /// the Swift Glibc module does not define.
-    nonisolated(unsafe) private static let syncFileRange: (@convention(c) (Int32, Int64, Int64, UInt32) -> Int32)? =
+    private static let syncFileRange: (@convention(c) (Int32, Int64, Int64, UInt32) -> Int32)? =
         dlsym(UnsafeMutableRawPointer(bitPattern: 0) /* RTLD_DEFAULT */, "sync_file_range").map {
             unsafeBitCast($0, to: (@convention(c) (Int32, Int64, Int64, UInt32) -> Int32).self)
         }
