@@ -3,16 +3,34 @@
 #   tools/fuzz.sh TARGET SECONDS     # e.g. tools/fuzz.sh index 600
 #   tools/fuzz.sh --smoke SECONDS    # every target for SECONDS each (make fuzz-smoke)
 #   tools/fuzz.sh --replay           # the kept inputs through a plain debug build (make test)
-# Targets: pipeline, index, shard, safetensors, npy, vocab, tokenizerjson, json. The fuzzing
+#   tools/fuzz.sh --container-seeds  # remakes Fuzz/seeds/container/ with the ffmpeg CLI
+# Targets: pipeline, index, shard, safetensors, npy, vocab, tokenizerjson, json, container (media
+# files through the probe, frame and audio decoders). The fuzzing
 # build (AddressSanitizer + coverage, release) goes to .build-fuzz; a crashing input is written
 # to Fuzz/crashes/TARGET/ and should be fixed, then moved to Fuzz/regressions/TARGET/ where
 # --replay runs it on every `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-targets=(pipeline index shard safetensors npy vocab tokenizerjson json)
+targets=(pipeline index shard safetensors npy vocab tokenizerjson json container)
 # The targets link MPI (through Pipelines), whose UCX patches mmap at load time in a way that
 # jumps into AddressSanitizer's interceptor and dies before main; its mmap hooks are not needed here.
 export UCX_MEM_MMAP_HOOK_MODE=none
+
+if [ "${1:-}" = "--container-seeds" ]; then
+  # Tiny real files (16x16, 4 frames, a tone), one per container class the probe must handle;
+  # under libFuzzer's -max_len so mutations reach their ends.
+  out=Fuzz/seeds/container
+  mkdir -p "$out"
+  video=(-f lavfi -i testsrc=size=16x16:rate=4:duration=1 -f lavfi -i sine=frequency=440:sample_rate=8000:duration=1)
+  ff() { ffmpeg -hide_banner -loglevel error -y "$@"; }
+  ff "${video[@]}" -c:v libx264 -preset ultrafast -g 2 -c:a aac -b:a 16k -shortest "$out/clip.mp4"
+  ff "${video[@]}" -c:v libvpx -b:v 20k -c:a libvorbis -shortest "$out/clip.mkv"
+  ff "${video[@]}" -c:v mpeg4 -q:v 10 -c:a pcm_u8 -shortest "$out/clip.avi"
+  ff "${video[@]}" -c:v mpeg2video -bf 2 -q:v 10 -c:a mp2 -b:a 32k -shortest -f vob "$out/clip.mpg"
+  ff -f lavfi -i sine=frequency=440:sample_rate=8000:duration=0.5 -c:a pcm_s16le "$out/tone.wav"
+  ls -l "$out" >&2
+  exit 0
+fi
 
 if [ "${1:-}" = "--replay" ]; then
   swift build --product sluice-fuzz >/dev/null

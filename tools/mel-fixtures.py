@@ -37,10 +37,13 @@ OPTION_SETS = {
 CLIPS = ["samples/shapes/audio/shapes-00000.wav", "samples/shapes/audio/shapes-00001.flac",
          "Tests/MediaTests/Fixtures/mel/speech-mid-utterance.wav",
          "Tests/MediaTests/Fixtures/mel/recorded-speech.wav",
-         "Tests/MediaTests/Fixtures/mel/recorded-speech-cut-dc.wav"]
+         "Tests/MediaTests/Fixtures/mel/recorded-speech-cut-dc.wav",
+         "Tests/MediaTests/Fixtures/mel/second-recording-cut.wav"]
 # A human voice recorded in a room (alsa-utils' "Front, center" prompt, 48 kHz): room noise before
 # the word, unlike synthetic speech.
 RECORDING = "/usr/share/sounds/alsa/Front_Center.wav"
+# A second recording, of another prompt ("Rear, left"), that no one here made or touched but to cut it.
+SECOND_RECORDING = "/usr/share/sounds/alsa/Rear_Left.wav"
 SPEECH = "Please call Stella. Ask her to bring these things with her from the store."
 
 
@@ -69,6 +72,13 @@ def write_recorded_clips(whole, cut):
     soundfile.write(cut, np.clip(y[1765:1765 + 8000] + 0.05, -1, 1), 16000, subtype="PCM_16")
 
 
+def write_second_recording_clip(path):
+    """Half a second of the second recording at 16 kHz, starting 0.25 s in, inside the first word."""
+    y, sr = soundfile.read(SECOND_RECORDING, dtype="float64")
+    y = librosa.resample(y, orig_sr=sr, target_sr=16000)
+    soundfile.write(path, y[4000:12000], 16000, subtype="PCM_16")
+
+
 def log_mel(y, sr, o):
     y = y.astype(np.float64)
     if o.get("preEmphasis") is not None:
@@ -91,6 +101,9 @@ def write_fixtures():
     recorded = [os.path.join(ROOT, clip) for clip in CLIPS[3:5]]
     if not all(map(os.path.exists, recorded)):
         write_recorded_clips(*recorded)
+    second = os.path.join(ROOT, CLIPS[5])
+    if not os.path.exists(second):
+        write_second_recording_clip(second)
     cases = []
     for clip in CLIPS:
         y, sr = soundfile.read(os.path.join(ROOT, clip), dtype="float32")

@@ -1,4 +1,5 @@
 import Foundation
+import Media
 import PipelineCore
 import Pipelines
 import Shards
@@ -8,7 +9,7 @@ import Text
 /// The parsers of untrusted files, each as a function of raw bytes that may throw the module's
 /// error but must never trap, hang or allocate more than the input can justify.
 enum FuzzTarget: String, CaseIterable {
-    case pipeline, index, shard, safetensors, npy, vocab, tokenizerjson, json
+    case pipeline, index, shard, safetensors, npy, vocab, tokenizerjson, json, container
 
     /// A scratch directory of this process for targets that read files.
     static let scratch: URL = {
@@ -46,7 +47,22 @@ enum FuzzTarget: String, CaseIterable {
             _ = tokenizer.encode("Hello, world! Unaffable café 東京", pair: "second")
         case .json:
             _ = try? JSONValue.parse(bytes, what: "fuzz")
+        case .container:
+            container(bytes)
         }
+    }
+
+    /// The bytes as a media file, as `sluice frames` and `audio_decode` take one: probed with a
+    /// frame count, the first and last frames decoded (small, so a hostile picture size costs
+    /// the scaler, not the batch), and the audio track decoded. No extension: FFmpeg goes by
+    /// the contents alone.
+    private func container(_ bytes: [UInt8]) {
+        let path = write(bytes, to: "media").path
+        if let reader = try? VideoReader(path: path), let info = try? reader.probe(countFrames: true),
+           let count = info.frameCount, count > 0 {
+            _ = try? reader.frames(.indices([0, count - 1]), output: FrameOutput(size: .exact(width: 8, height: 8)))
+        }
+        _ = try? AudioReader.load(path: path, sampleRate: 16000)
     }
 
     @discardableResult

@@ -196,8 +196,8 @@ public enum HashAlgorithm: String, CaseIterable, Sendable {
     }
 }
 
-/// A digest fed in pieces, equal to `HashAlgorithm.hexDigest` of the pieces joined: a shard is
-/// hashed one chunk at a time just before the chunk is written, while it is still in the CPU cache.
+/// A digest fed in pieces, equal to `HashAlgorithm.hexDigest` of the pieces joined: a shard's
+/// header and samples are hashed as they lie, without joining them.
 final class RunningDigest {
     private enum State {
         case md5(Insecure.MD5), sha1(Insecure.SHA1), sha256(SHA256)

@@ -110,17 +110,17 @@ extension ColumnEncoding {
         case (.bytes, .bytes(let b)), (.jpeg, .bytes(let b)), (.png, .bytes(let b)):
             out += b
         case (.str, .string(let s)):
-            out += Array(s.utf8)
+            out += s.utf8  // copied from the string's own storage, with no array in between
         case (.int, .int(let i)):
             Self.appendLittleEndian(i, to: &out)
         case (.strInt, .int(let i)):
-            out += Array(String(i).utf8)
+            out += String(i).utf8
         case (.strFloat, .float(let d)):
             // Python's str(float): repr digits, but "inf" / "nan" rather than JSON's "Infinity" / "NaN".
             let text = d.isNaN ? "nan" : d.isInfinite ? (d < 0 ? "-inf" : "inf") : JSONValue.pythonRepr(d)
-            out += Array(text.utf8)
+            out += text.utf8
         case (.json, .json(let j)):
-            out += Array(j.pythonJSON().utf8)
+            out += j.pythonJSON().utf8
         case (.scalar(let dtype), _):
             try Self.appendScalar(value, as: dtype, to: &out, mismatch: mismatch)
         case (.ndarray(let dtype, let shape), .array(let a)):

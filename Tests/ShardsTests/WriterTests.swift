@@ -24,8 +24,9 @@ struct WriterTests {
         #expect(dataset.isComplete)
     }
 
-    /// Shards are hashed in pieces (header, then samples) on the flusher's thread while the next
-    /// one fills; every algorithm's digest must still be the whole file's, and every sample present.
+    /// Shards are hashed in pieces (header, then samples) on a thread of their own while the
+    /// flusher writes them and the next one fills; every algorithm's digest must still be the
+    /// whole file's, and every sample present.
     @Test func piecewiseHashesMatchTheWholeShardFile() throws {
         let directory = Fixture.scratch()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -40,6 +41,26 @@ struct WriterTests {
             #expect(dataset.verify().isEmpty)
             #expect(try ids(dataset) == (0..<200).map { Int64($0) })
         }
+    }
+
+    /// Shards several times the span after which the writer asks for writeback (and the write
+    /// call's chunk), with text and bytes columns: whole, hashed right, every value back.
+    @Test func shardsLargerThanTheWritebackSpanAreWholeAndVerify() throws {
+        let directory = Fixture.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = ShardConfig(columns: ["id": .int, "text": .str, "payload": .bytes], hashes: [.xxh64, .sha1],
+                                 sizeLimit: 3 * AtomicFile.writebackSpan + 12345)
+        let writer = try ShardWriter(directory: directory, config: config)
+        func sample(_ i: Int) -> ShardSample {
+            ["id": .int(Int64(i)), "text": .string("sample \(i) ✓"), "payload": .bytes([UInt8](repeating: UInt8(i & 255), count: 100_000 + i))]
+        }
+        for i in 0..<600 { try writer.write(sample(i)) }
+        try writer.finish()
+        let dataset = try ShardDataset(directory: directory)
+        #expect(dataset.index.shards.count == 3)
+        #expect(dataset.index.shards.allSatisfy { $0.rawData.bytes > AtomicFile.writebackSpan })
+        #expect(dataset.verify().isEmpty)
+        for i in [0, 1, 299, 599] { #expect(try dataset.sample(i) == sample(i)) }
     }
 
     /// A value that fails to encode is taken back out: the samples before and after it are intact.
