@@ -8,7 +8,7 @@ import Training
 struct SpokenMomentsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "spoken-moments",
-        abstract: "Spoken Moments: video <-> spoken-caption retrieval with the Adaptive Mean Margin loss.",
+        abstract: "Spoken Moments: video <-> spoken-caption (and, optionally, caption text) retrieval with the Adaptive Mean Margin loss.",
         subcommands: [SpokenMomentsTrain.self, SpokenMomentsEval.self, SpokenMomentsEmbed.self, SpokenMomentsSearch.self])
 }
 
@@ -139,7 +139,7 @@ struct SpokenMomentsEval: ParsableCommand {
 struct SpokenMomentsEmbed: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "embed",
-        abstract: "Embed a manifest's clips and spoken captions with a trained model into .npy files: the index `search` reads.",
+        abstract: "Embed a manifest's clips, spoken captions and (with the text branch) caption texts into .npy files: the index `search` reads.",
         discussion: """
             Writes a new directory OUT (refused when it exists): video.npy and caption.npy (float32 [clips, embedding], row i is line i of ids.txt), text.npy too when the checkpoint has the caption text branch (every clip then needs "caption" text), and ids.txt, built in OUT.partial and renamed when complete, so an index is never a mix of two runs.
 

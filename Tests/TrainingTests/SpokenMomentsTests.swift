@@ -145,12 +145,17 @@ extension SpokenMomentsTests {
         return options
     }
 
+    /// A trainer of `textOptions` with its vocabulary in `directory`, and the clips.
+    static func textTrainer(in directory: URL) throws -> (Trainer<SpokenMomentsTraining>, ClipDataset) {
+        let vocab = try CapsuleTrainingTests.vocabulary(in: directory), options = Self.textOptions()
+        let model = try SpokenMomentsTraining(options: options, clip: Self.clip, vocabulary: vocab)
+        return (Trainer(model: model, options: options.loop), try CapsuleTrainingTests.dataset())
+    }
+
     @Test func theTextBranchTrainsWithAllThreePairsInTheLoss() throws {
         let directory = try CapsuleTrainingTests.temporary()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let vocab = try CapsuleTrainingTests.vocabulary(in: directory)
-        let data = try CapsuleTrainingTests.dataset(), options = Self.textOptions()
-        let trainer = Trainer(model: try SpokenMomentsTraining(options: options, clip: Self.clip, vocabulary: vocab), options: options.loop)
+        let (trainer, data) = try Self.textTrainer(in: directory), options = Self.textOptions()
         let reports = try (0..<12).map { try trainer.update([data.batch($0)]) }
         #expect(reports[0].terms.map(\.name) == ["video_audio", "video_text", "audio_text", "score_gap"])
         let sums = reports.map { $0.terms.prefix(3).reduce(Float(0)) { $0 + $1.value } }
@@ -192,9 +197,7 @@ extension SpokenMomentsTests {
     @Test func checkpointsWithAndWithoutTheTextBranchLoad() throws {
         let directory = try CapsuleTrainingTests.temporary()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let vocab = try CapsuleTrainingTests.vocabulary(in: directory)
-        let data = try CapsuleTrainingTests.dataset(), options = Self.textOptions()
-        let trainer = Trainer(model: try SpokenMomentsTraining(options: options, clip: Self.clip, vocabulary: vocab), options: options.loop)
+        let (trainer, data) = try Self.textTrainer(in: directory), options = Self.textOptions()
         _ = try (0..<2).map { try trainer.update([data.batch($0)]) }
         let file = directory.appendingPathComponent("text.safetensors")
         try trainer.saveCheckpoint(to: file)
