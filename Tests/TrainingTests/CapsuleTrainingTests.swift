@@ -84,7 +84,7 @@ struct CapsuleTrainingTests {
         let directory = try Self.temporary()
         defer { try? FileManager.default.removeItem(at: directory) }
         let options = SpokenMomentsTests.options()
-        let trainer = Trainer(model: SpokenMomentsTraining(options: options, clip: SpokenMomentsTests.clip), options: options.loop)
+        let trainer = Trainer(model: try SpokenMomentsTraining(options: options, clip: SpokenMomentsTests.clip), options: options.loop)
         let file = directory.appendingPathComponent("checkpoint.safetensors")
         try trainer.saveCheckpoint(to: file)
         #expect(throws: TrainingError.self) { try CapsuleTraining(checkpoint: file) }

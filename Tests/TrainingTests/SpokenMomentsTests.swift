@@ -35,7 +35,7 @@ struct SpokenMomentsTests {
     @Test(arguments: ContrastiveLoss.Kind.allCases)
     func trainingLowersTheLoss(loss: ContrastiveLoss.Kind) throws {
         let data = try Self.dataset()
-        let trainer = Trainer(model: SpokenMomentsTraining(options: Self.options(loss), clip: Self.clip), options: Self.options(loss).loop)
+        let trainer = Trainer(model: try SpokenMomentsTraining(options: Self.options(loss), clip: Self.clip), options: Self.options(loss).loop)
         let losses = try (0..<12).map { try trainer.update([data.batch($0)]).loss }
         #expect(losses.allSatisfy { $0.isFinite })
         #expect(losses.suffix(3).reduce(0, +) < losses.prefix(3).reduce(0, +), "\(loss): \(losses)")
@@ -46,15 +46,15 @@ struct SpokenMomentsTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let data = try Self.dataset(), options = Self.options()
-        func trainer() -> Trainer<SpokenMomentsTraining> {
-            Trainer(model: SpokenMomentsTraining(options: options, clip: Self.clip), options: options.loop)
+        func trainer() throws -> Trainer<SpokenMomentsTraining> {
+            Trainer(model: try SpokenMomentsTraining(options: options, clip: Self.clip), options: options.loop)
         }
-        let whole = trainer()
+        let whole = try trainer()
         let expected = try (0..<6).map { try whole.update([data.batch($0)]).loss }
-        let first = trainer()
+        let first = try trainer()
         _ = try (0..<3).map { try first.update([data.batch($0)]) }
         try first.saveCheckpoint(to: directory.appendingPathComponent("c.safetensors"))
-        let resumed = trainer()
+        let resumed = try trainer()
         try resumed.resume(from: directory.appendingPathComponent("c.safetensors"))
         let after = try (3..<6).map { try resumed.update([data.batch($0)]).loss }
         #expect(after == Array(expected[3...]))
@@ -68,7 +68,7 @@ struct SpokenMomentsTests {
         var options = Self.options(.mms)
         options.pooling = .mean
         let data = try Self.dataset()
-        let trainer = Trainer(model: SpokenMomentsTraining(options: options, clip: Self.clip), options: options.loop)
+        let trainer = Trainer(model: try SpokenMomentsTraining(options: options, clip: Self.clip), options: options.loop)
         _ = try (0..<2).map { try trainer.update([data.batch($0)]) }
         let file = directory.appendingPathComponent("checkpoint.safetensors")
         try trainer.saveCheckpoint(to: file)
@@ -93,7 +93,7 @@ struct SpokenMomentsTests {
         var options = Self.options()
         (options.backbone, options.frozenSteps, options.finetuneRate) = (.resnet18, 2, 1e-5)
         let data = try Self.dataset()
-        let trainer = Trainer(model: SpokenMomentsTraining(options: options, clip: Self.clip), options: options.loop)
+        let trainer = Trainer(model: try SpokenMomentsTraining(options: options, clip: Self.clip), options: options.loop)
         func snapshot(_ prefix: String) -> [[Float]] {
             trainer.model.namedParameters.filter { $0.name.hasPrefix(prefix) }.map(\.tensor.scalars)
         }
@@ -219,7 +219,7 @@ extension SpokenMomentsTests {
         #expect(throws: TrainingError.self) { try SpokenMomentsTraining(checkpoint: try variant("novocab.safetensors", ["extra.vocab": nil])) }
 
         // An older checkpoint: no text settings at all, no text tensors.
-        let plain = Trainer(model: SpokenMomentsTraining(options: Self.options(), clip: Self.clip), options: Self.options().loop)
+        let plain = Trainer(model: try SpokenMomentsTraining(options: Self.options(), clip: Self.clip), options: Self.options().loop)
         let plainFile = directory.appendingPathComponent("plain.safetensors")
         try plain.saveCheckpoint(to: plainFile)
         let (plainTensors, plainMetadata) = try SafeTensors.read(plainFile)

@@ -108,8 +108,8 @@ public struct SpokenMomentsTraining: TrainableModel {
     }
 
     /// The towers `options` ask for; with `text_branch`, `vocabulary` (a BERT vocab.txt) is needed.
-    public init(options: SpokenMomentsOptions, clip: ClipShape, vocabulary: URL?) throws {
-        self.init(options: options, clip: clip)
+    public init(options: SpokenMomentsOptions, clip: ClipShape, vocabulary: URL? = nil) throws {
+        self.init(videoAndAudio: options, clip: clip)
         guard options.textBranch else { return }
         guard let vocabulary else {
             throw TrainingError(.data, "text_branch", "the caption text branch needs a WordPiece vocabulary (vocab.txt)")
@@ -121,8 +121,8 @@ public struct SpokenMomentsTraining: TrainableModel {
         text = TextBranch(encoder: encoder, head: head, tokenizer: tokenizer, vocabulary: vocabulary.standardizedFileURL)
     }
 
-    /// The video and spoken-caption towers (`text_branch` is not built here: it needs a vocabulary).
-    public init(options: SpokenMomentsOptions, clip: ClipShape) {
+    /// The video and spoken-caption towers.
+    private init(videoAndAudio options: SpokenMomentsOptions, clip: ClipShape) {
         var rng = RandomGenerator(seed: options.loop.seed)
         if let depth = options.backbone.depth {
             var resnet = ResNet(depth, classes: nil, rng: &rng)
