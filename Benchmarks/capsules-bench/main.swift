@@ -53,7 +53,7 @@ case "step":
     // The model of tools/capsules_bench.py: 16 clips of 8 frames of 32 x 32, 200 mel frames of 40
     // bins, 12-token captions; frame CNN 16/32/64, ResDAVEnet 16..128, 8 output capsules of 16.
     var options = CapsuleOptions()
-    (options.towers.videoWidth, options.towers.audioWidth, options.textWidth, options.textFeatures, options.embedding) = (16, 16, 64, 64, 128)
+    (options.towers.videoWidth, options.towers.audioWidth, options.captionText.width, options.captionText.features, options.embedding) = (16, 16, 64, 64, 128)
     (options.capsules, options.pose) = (8, 16)
     let tokenizer = try BertTokenizer(vocabulary: Vocabulary(tokens: ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + (0..<995).map { "w\($0)" }))
     let (clips, frames, size, melFrames, words) = (16, 8, 32, 200, 12)

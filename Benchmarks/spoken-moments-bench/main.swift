@@ -27,7 +27,7 @@ let clips = ClipBatch(frames: Tensor.uniform([batch] + clip.frameShape, low: 0, 
                       mel: Tensor(shape: [batch, clip.melBins, longest], scalars: mel), melLengths: lengths,
                       captions: [String](repeating: "", count: batch))
 let options = SpokenMomentsOptions()
-let trainer = Trainer(model: SpokenMomentsTraining(options: options, clip: clip), options: options.loop)
+let trainer = Trainer(model: try SpokenMomentsTraining(options: options, clip: clip), options: options.loop)
 
 _ = try trainer.update([clips])
 let times = try (0..<runs).map { _ in

@@ -24,8 +24,10 @@ extension PipelinePlan {
         let pipeline = Pipeline(name: name, options: options)
         guard let first = stages.first, case let .source(source) = try first.spec.make(first.parameters, environment)
         else { throw PlanError("the first stage must be a source", kind: .invalidStructure) }
+        environment.didBuild(first)
         var stream = pipeline.source(first.name, source)
         for stage in stages.dropFirst() {
+            defer { environment.didBuild(stage) }
             switch try stage.spec.make(stage.parameters, environment) {
             case let .map(function):
                 stream = stream.flatMap(stage.name, workers: stage.workers, ordered: stage.ordered, function)

@@ -144,6 +144,14 @@ public final class RunEnvironment: Sendable {
 
     func attach(_ started: PipelineRun) { run.withLock { $0 = started } }
 
+    private let built = Mutex<[(type: String, parameters: StageParameters)]>([])
+
+    /// The parameters of the nearest stage of `type` built before the one being built, so a stage
+    /// can check what feeds it before the run starts (a trainer its caption window against `clip_batch`).
+    public func upstream(_ type: String) -> StageParameters? { built.withLock { $0.last { $0.type == type }?.parameters } }
+
+    func didBuild(_ stage: PipelinePlan.Stage) { built.withLock { $0.append((stage.spec.type, stage.parameters)) } }
+
     /// Every stage's counters now; nil before the run has started.
     public func snapshot() -> PipelineSnapshot? { run.withLock { $0 }?.snapshot() }
 }

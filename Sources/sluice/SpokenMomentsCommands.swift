@@ -8,7 +8,7 @@ import Training
 struct SpokenMomentsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "spoken-moments",
-        abstract: "Spoken Moments: video <-> spoken-caption retrieval with the Adaptive Mean Margin loss.",
+        abstract: "Spoken Moments: video <-> spoken-caption (and, optionally, caption text) retrieval with the Adaptive Mean Margin loss.",
         subcommands: [SpokenMomentsTrain.self, SpokenMomentsEval.self, SpokenMomentsEmbed.self, SpokenMomentsSearch.self])
 }
 
@@ -17,7 +17,7 @@ struct SpokenMomentsTrain: ParsableCommand {
         commandName: "train",
         abstract: "Train video and spoken-caption towers on a clip manifest; report held-out retrieval both ways.",
         discussion: """
-            The manifest is JSONL, one clip per line: "id", "video", "audio" (the spoken caption; the video's own track when absent) and "split", paths relative to the manifest. Clips of --eval-split are held out and ranked every eval_every updates: R@1/5/10, median rank and mAP both ways, beside the set size and chance. A clip that cannot be used (a malformed line, a missing or undecodable file, no audio track, a caption shorter than one mel frame) is left out and written to OUT/quarantine.jsonl with the manifest file, line and reason. OUT gets checkpoint.safetensors (which `eval`, `embed` and `search` load), metrics.jsonl and TensorBoard events; --resume continues with the same losses.
+            The manifest is JSONL, one clip per line: "id", "video", "audio" (the spoken caption; the video's own track when absent), "caption" (text, needed with --text-branch) and "split", paths relative to the manifest. --text-branch adds a caption text tower (WordPiece ids of --vocab, embedding, linear, max over tokens, its own GLU head) and the video<->text and audio<->text terms of the same loss; eval, embed and search then take text too. Clips of --eval-split are held out and ranked every eval_every updates: R@1/5/10, median rank and mAP both ways, beside the set size and chance. A clip that cannot be used (a malformed line, a missing or undecodable file, no audio track, a caption shorter than one mel frame) is left out and written to OUT/quarantine.jsonl with the manifest file, line and reason. OUT gets checkpoint.safetensors (which `eval`, `embed` and `search` load), metrics.jsonl and TensorBoard events; --resume continues with the same losses.
 
               sluice spoken-moments train --manifest samples/shapes/manifest.jsonl \\
                 --out out/spoken-moments
@@ -29,6 +29,8 @@ struct SpokenMomentsTrain: ParsableCommand {
     @OptionGroup var common: ClipTrainingArguments
     @Option(help: ArgumentHelp("With --backbone resnet*: torchvision weights converted to safetensors (README, \"Encoders\").", valueName: "file"))
     var backboneWeights: String?
+    @Option(help: ArgumentHelp("With --text-branch: the BERT WordPiece vocab.txt of the caption text (its path is kept in the checkpoint).", valueName: "file"))
+    var vocab = "samples/text/bert-base-uncased-vocab.txt"
 
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Trainer settings (listed above).", valueName: "setting"))
     var settings: [String] = []
@@ -49,7 +51,10 @@ struct SpokenMomentsTrain: ParsableCommand {
         let train = clips.filter { $0.split != evalSplit }, heldout = clips.filter { $0.split == evalSplit }
         let data = try ClipDataset(train, clip: clip, batchSize: min(common.batchSize, train.count), seed: options.loop.seed)
         let evalSet = try heldout.count >= 2 ? ClipDataset(heldout, clip: clip, batchSize: 2, seed: 0) : nil
-        let model = SpokenMomentsTraining(options: options, clip: clip)
+        if options.textBranch, let bare = train.first(where: { $0.caption.isEmpty }) {
+            throw ValidationError("\(common.manifest): clip '\(bare.id)' has no \"caption\" text (--text-branch embeds it)")
+        }
+        let model = try SpokenMomentsTraining(options: options, clip: clip, vocabulary: options.textBranch ? URL(fileURLWithPath: vocab) : nil)
         if let backboneWeights, !common.resume {
             let file = URL(fileURLWithPath: backboneWeights)
             try model.video.load(SafeTensors.read(file).tensors, from: file)
@@ -124,7 +129,7 @@ struct SpokenMomentsEval: ParsableCommand {
             for (name, a, b) in [("video -> caption", retrieval.video, retrieval.audio), ("caption -> video", retrieval.audio, retrieval.video)] {
                 let agreement = try LabelAgreement(queries: rowsOf(a), candidates: rowsOf(b), dimension: dimension,
                                                    queryLabels: labels, candidateLabels: labels)
-                print("\(field) at rank 1, \(name): \(percent(agreement.atRank1)) (chance \(percent(agreement.chance)))"
+                print("\(field) at rank 1, \(name): \(HeldOutRetrieval.percent(agreement.atRank1)) (chance \(HeldOutRetrieval.percent(agreement.chance)))"
                       + (left > 0 ? ", \(rows.count) clips with the field (\(left) without it left out)" : ""))
             }
         }
@@ -134,9 +139,9 @@ struct SpokenMomentsEval: ParsableCommand {
 struct SpokenMomentsEmbed: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "embed",
-        abstract: "Embed a manifest's clips and spoken captions with a trained model into .npy files: the index `search` reads.",
+        abstract: "Embed a manifest's clips, spoken captions and (with the text branch) caption texts into .npy files: the index `search` reads.",
         discussion: """
-            Writes a new directory OUT (refused when it exists): video.npy and caption.npy (float32 [clips, embedding], row i is line i of ids.txt) and ids.txt, built in OUT.partial and renamed when complete, so an index is never a mix of two runs.
+            Writes a new directory OUT (refused when it exists): video.npy and caption.npy (float32 [clips, embedding], row i is line i of ids.txt), text.npy too when the checkpoint has the caption text branch (every clip then needs "caption" text), and ids.txt, built in OUT.partial and renamed when complete, so an index is never a mix of two runs.
 
               sluice spoken-moments embed --checkpoint out/spoken-moments/checkpoint.safetensors \\
                 --manifest samples/shapes/manifest.jsonl --split '' --out out/shapes-index
@@ -154,26 +159,35 @@ struct SpokenMomentsEmbed: ParsableCommand {
         if let bad = clips.first(where: { $0.id.isEmpty || $0.id.contains(where: \.isNewline) }) {
             throw ValidationError("\(input.manifest): clip id \(String(reflecting: bad.id)) cannot be a line of ids.txt (empty or with a line break)")
         }
+        if model.text != nil, let bare = clips.first(where: { $0.caption.isEmpty }) {
+            throw ValidationError("\(input.manifest): clip '\(bare.id)' has no \"caption\" text; the checkpoint's text branch embeds every clip's (nothing was written)")
+        }
         let (video, audio) = model.embed(data)
+        let text = model.text != nil ? try model.embedTexts(data) : nil
         try FileManager.default.createDirectory(at: partial, withIntermediateDirectories: true)
         let shape = [clips.count, model.options.embedding]
         try NPY.write(NDArray(shape: shape, values: video), to: partial.appendingPathComponent("video.npy"))
         try NPY.write(NDArray(shape: shape, values: audio), to: partial.appendingPathComponent("caption.npy"))
+        if let text { try NPY.write(NDArray(shape: shape, values: text), to: partial.appendingPathComponent("text.npy")) }
         try Data(clips.map { $0.id + "\n" }.joined().utf8).write(to: partial.appendingPathComponent("ids.txt"))
         guard rename(partial.path, directory.path) == 0 else {
             throw ValidationError("\(partial.path): cannot rename to \(out) (\(String(cString: strerror(errno)))); the index is complete there")
         }
-        printError("\(clips.count) clips embedded into \(out) (\(model.options.embedding) dimensions)")
+        printError("\(clips.count) clips\(text == nil ? "" : " and caption texts") embedded into \(out) (\(model.options.embedding) dimensions)")
     }
 }
 
 struct SpokenMomentsSearch: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "search",
-        abstract: "Find the clips a spoken query describes (--audio), or the captions that describe a video (--video), in an index from `embed`.",
+        abstract: "Find the clips a spoken (--audio) or written (--text) query describes, or the spoken captions that describe a video (--video), in an index from `embed`.",
         discussion: """
+            --text needs a checkpoint trained with --text-branch.
+
               sluice spoken-moments search --checkpoint out/spoken-moments/checkpoint.safetensors \\
                 --index out/shapes-index --audio samples/shapes/audio/shapes-00000.wav --top 5
+              sluice spoken-moments search --checkpoint out/spoken-moments/checkpoint.safetensors \\
+                --index out/shapes-index --text "a red circle moving left"
             """)
 
     @Option(help: ArgumentHelp("The checkpoint the index was embedded with.", valueName: "file")) var checkpoint: String
@@ -181,26 +195,31 @@ struct SpokenMomentsSearch: ParsableCommand {
     @Option(help: ArgumentHelp("A spoken query (any audio file, or a video's track): ranks the index's clips.", valueName: "file"))
     var audio: String?
     @Option(help: ArgumentHelp("A video query: ranks the index's spoken captions.", valueName: "file")) var video: String?
+    @Option(help: ArgumentHelp("A written query (with a checkpoint's text branch): ranks the index's clips.", valueName: "words")) var text: String?
     @Option(help: "Results to print.") var top = 10
 
     func validate() throws {
-        guard (audio == nil) != (video == nil) else { throw ValidationError("give one query: --audio or --video") }
+        guard [audio, video, text].compactMap({ $0 }).count == 1 else { throw ValidationError("give one query: --audio, --video or --text") }
         guard top >= 1 else { throw ValidationError("--top at least 1") }
     }
 
     func run() throws {
         let model = try SpokenMomentsTraining(checkpoint: URL(fileURLWithPath: checkpoint))
+        if text != nil, model.text == nil {
+            throw ValidationError("\(checkpoint): trained without the caption text branch, so it cannot embed a --text query (train with --text-branch, or query with --audio)")
+        }
         let decoder = try ClipDecoder(model.clip)
         let directory = URL(fileURLWithPath: index)
         let ids = try String(contentsOf: directory.appendingPathComponent("ids.txt"), encoding: .utf8)
             .split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
-        let file = directory.appendingPathComponent(audio != nil ? "video.npy" : "caption.npy")
+        let file = directory.appendingPathComponent(video == nil ? "video.npy" : "caption.npy")
         let candidates = try NPY.decode(Array(try Data(contentsOf: file)), file: file.path)
         let dimension = model.options.embedding
         guard candidates.dtype == .float32, candidates.shape == [ids.count, dimension] else {
             throw ValidationError("\(file.path): shape \(candidates.shape) of \(candidates.dtype); this checkpoint needs float32 [\(ids.count), \(dimension)] (one row per line of ids.txt)")
         }
         let query = try GradMode.withoutGradients {
+            if let text { return try model.embedText([text]).scalars }
             if let audio {
                 let (mel, lengths) = ClipDataset.padded([try decoder.mel(of: audio)], melBins: model.clip.melBins)
                 return model.embedCaptions(mel, lengths: lengths, training: false).scalars
@@ -215,36 +234,3 @@ struct SpokenMomentsSearch: ParsableCommand {
     }
 }
 
-/// A model's clips and captions embedded once, and ranked both ways over random subsets of the set.
-struct HeldOutRetrieval {
-    let video: [Float], audio: [Float]
-    let result: PairedRetrieval
-
-    init(model: SpokenMomentsTraining, clips: ClipDataset, subsetSize: Int = 1000, subsets: Int = 5) throws {
-        (video, audio) = model.embed(clips)
-        result = try PairedRetrieval(a: video, b: audio, dimension: model.options.embedding, subsetSize: subsetSize, subsets: subsets)
-    }
-
-    /// The figures the run log records, chance beside the recalls.
-    var figures: [(name: String, value: Double)] {
-        var figures: [(name: String, value: Double)] = [("set_size", Double(result.setSize)), ("chance_r1", result.forward.chance(at: 1))]
-        for (direction, f) in [("video_to_caption", result.forward), ("caption_to_video", result.backward)] {
-            figures += [1, 5, 10].map { ("\(direction)_r\($0)", f.recall[$0] ?? 0) }
-            figures += [("\(direction)_median_rank", f.medianRank), ("\(direction)_map", f.meanAveragePrecision)]
-        }
-        return figures
-    }
-
-    /// The figures as a user reads them.
-    var report: String {
-        let f = result.forward
-        var lines = ["\(result.setSize) pairs per set, \(result.sets) set\(result.sets == 1 ? "" : "s") averaged; chance R@1 \(percent(f.chance(at: 1))), R@5 \(percent(f.chance(at: 5))), R@10 \(percent(f.chance(at: 10)))"]
-        for (name, f) in [("video -> caption", result.forward), ("caption -> video", result.backward)] {
-            let recalls = [1, 5, 10].map { "R@\($0) \(percent(f.recall[$0] ?? 0))" }.joined(separator: "  ")
-            lines.append("\(name): \(recalls)  median rank \(f.medianRank)  mAP \(percent(f.meanAveragePrecision))")
-        }
-        return lines.joined(separator: "\n")
-    }
-}
-
-func percent(_ value: Double) -> String { String(format: "%.1f%%", value * 100) }

@@ -259,3 +259,64 @@ extension SpokenMomentsStagesTests {
         #expect(Array(ids.prefix(24)) != inFileOrder && Array(ids.prefix(24)) != Array(ids.suffix(24)))
     }
 }
+
+/// The sink's held-out ranking and its check of the caption window.
+extension SpokenMomentsStagesTests {
+    static func evalRecords(_ dir: URL) throws -> [[String: Any]] {
+        try String(contentsOf: dir.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+            .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["kind"] as? String == "eval" }
+    }
+
+    /// Held-out shards (the test split) are ranked at the start, every eval_every updates and at the
+    /// end, both ways, beside set size and chance; with the text branch, video <-> text as well.
+    @Test func theSinkRanksHeldOutShardsAsItTrains() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let manifest = Self.root.appendingPathComponent("samples/shapes/manifest.jsonl").path
+        for split in ["train", "test"] {
+            let outcome = try Self.run("spoken-moments-prepare.yaml", ["source.path=\(manifest)", "output=\(dir.path)/prepared",
+                                                                       "source.split=\(split)", "sink.path=\(split)"])
+            #expect(outcome.report.completion == .finished)
+        }
+        let outcome = try Self.run("spoken-moments-train.yaml", [
+            "source.paths=\(dir.path)/prepared/train", "output=\(dir.path)/run", "source.epochs=2", "sink.steps=4", "sink.eval_every=2",
+            "sink.heldout=\(dir.path)/prepared/test", "sink.text_branch=true", "sink.text_width=8", "sink.text_features=8",
+        ] + Self.smallModel)
+        #expect(outcome.report.completion == .finished)
+        let records = try Self.evalRecords(dir.appendingPathComponent("run/trainer"))
+        #expect(records.map { $0["step"] as? Int } == [0, 2, 4])
+        let last = try #require(records.last)
+        #expect(last["set_size"] as? Double == 6 && last["chance_r1"] as? Double == 1.0 / 6 && last["chance_r10"] as? Double == 1)
+        for direction in ["video_to_caption", "caption_to_video", "video_to_text", "text_to_video"] {
+            for figure in ["r1", "r5", "r10", "median_rank", "map"] {
+                let value = try #require(last["\(direction)_\(figure)"] as? Double, "\(direction)_\(figure)")
+                #expect(figure == "median_rank" ? (1...6).contains(value) : (0...1).contains(value))
+            }
+        }
+        #expect(last["video_to_caption_r5"] as? Double ?? 0 >= last["video_to_caption_r1"] as? Double ?? 1)
+
+        // Held-out shards of another clip shape are refused before training, naming the clip.
+        let wrong = try #require(throws: (any Error).self) {
+            try Self.run("spoken-moments-train.yaml", ["source.paths=\(dir.path)/prepared/train", "output=\(dir.path)/wrong",
+                                                       "sink.heldout=\(dir.path)/prepared/test", "sink.size=16"] + Self.smallModel)
+        }
+        #expect("\(wrong)".contains("prepared/test: shapes-") && "\(wrong)".contains("heldout: no uint8 frames 8 x 16 x 16 x 3"), "\(wrong)")
+    }
+
+    /// `seconds` (what eval and search cut captions to) must be clip_batch's window at the mel hop:
+    /// a mismatch stops the run before it trains, saying both numbers and the fix.
+    @Test func aCaptionWindowThatDisagreesWithClipBatchIsRefusedBeforeTraining() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let manifest = Self.root.appendingPathComponent("samples/shapes/manifest.jsonl").path
+        for (overrides, expected) in [(["sink.seconds=5"], "seconds 5, but clip_batch cuts captions to max_frames 1000, 10 s at the 10 ms mel hop; set seconds: 10, or max_frames: 500"),
+                                      (["stages.2.hop_length=320"], "max_frames 1000, 20 s at the 20 ms mel hop")] {
+            let error = try #require(throws: (any Error).self) {
+                try Self.run("spoken-moments-onthefly.yaml", ["source.path=\(manifest)", "output=\(dir.path)/out"] + overrides)
+            }
+            #expect("\(error)".contains(expected), "\(error)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("out/trainer/checkpoint.safetensors").path))
+    }
+}

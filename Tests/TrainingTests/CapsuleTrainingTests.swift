@@ -32,7 +32,7 @@ struct CapsuleTrainingTests {
 
     static func options(_ routing: CapsuleRouting) -> CapsuleOptions {
         var options = CapsuleOptions()
-        (options.towers.videoLayers, options.towers.videoWidth, options.towers.audioWidth, options.textWidth, options.textFeatures) = (2, 4, 4, 8, 8)
+        (options.towers.videoLayers, options.towers.videoWidth, options.towers.audioWidth, options.captionText.width, options.captionText.features) = (2, 4, 4, 8, 8)
         (options.capsules, options.pose, options.embedding, options.routing) = (3, 4, 8, routing)
         options.loop.steps = 12
         return options
@@ -84,7 +84,7 @@ struct CapsuleTrainingTests {
         let directory = try Self.temporary()
         defer { try? FileManager.default.removeItem(at: directory) }
         let options = SpokenMomentsTests.options()
-        let trainer = Trainer(model: SpokenMomentsTraining(options: options, clip: SpokenMomentsTests.clip), options: options.loop)
+        let trainer = Trainer(model: try SpokenMomentsTraining(options: options, clip: SpokenMomentsTests.clip), options: options.loop)
         let file = directory.appendingPathComponent("checkpoint.safetensors")
         try trainer.saveCheckpoint(to: file)
         #expect(throws: TrainingError.self) { try CapsuleTraining(checkpoint: file) }

@@ -2,6 +2,7 @@ import Foundation
 import Models
 import Tensor
 import Testing
+import Text
 import Training
 
 /// The Spoken Moments trainer on the loop, on tiny synthetic clips: a seeded pattern per clip in
@@ -34,7 +35,7 @@ struct SpokenMomentsTests {
     @Test(arguments: ContrastiveLoss.Kind.allCases)
     func trainingLowersTheLoss(loss: ContrastiveLoss.Kind) throws {
         let data = try Self.dataset()
-        let trainer = Trainer(model: SpokenMomentsTraining(options: Self.options(loss), clip: Self.clip), options: Self.options(loss).loop)
+        let trainer = Trainer(model: try SpokenMomentsTraining(options: Self.options(loss), clip: Self.clip), options: Self.options(loss).loop)
         let losses = try (0..<12).map { try trainer.update([data.batch($0)]).loss }
         #expect(losses.allSatisfy { $0.isFinite })
         #expect(losses.suffix(3).reduce(0, +) < losses.prefix(3).reduce(0, +), "\(loss): \(losses)")
@@ -45,15 +46,15 @@ struct SpokenMomentsTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let data = try Self.dataset(), options = Self.options()
-        func trainer() -> Trainer<SpokenMomentsTraining> {
-            Trainer(model: SpokenMomentsTraining(options: options, clip: Self.clip), options: options.loop)
+        func trainer() throws -> Trainer<SpokenMomentsTraining> {
+            Trainer(model: try SpokenMomentsTraining(options: options, clip: Self.clip), options: options.loop)
         }
-        let whole = trainer()
+        let whole = try trainer()
         let expected = try (0..<6).map { try whole.update([data.batch($0)]).loss }
-        let first = trainer()
+        let first = try trainer()
         _ = try (0..<3).map { try first.update([data.batch($0)]) }
         try first.saveCheckpoint(to: directory.appendingPathComponent("c.safetensors"))
-        let resumed = trainer()
+        let resumed = try trainer()
         try resumed.resume(from: directory.appendingPathComponent("c.safetensors"))
         let after = try (3..<6).map { try resumed.update([data.batch($0)]).loss }
         #expect(after == Array(expected[3...]))
@@ -67,7 +68,7 @@ struct SpokenMomentsTests {
         var options = Self.options(.mms)
         options.pooling = .mean
         let data = try Self.dataset()
-        let trainer = Trainer(model: SpokenMomentsTraining(options: options, clip: Self.clip), options: options.loop)
+        let trainer = Trainer(model: try SpokenMomentsTraining(options: options, clip: Self.clip), options: options.loop)
         _ = try (0..<2).map { try trainer.update([data.batch($0)]) }
         let file = directory.appendingPathComponent("checkpoint.safetensors")
         try trainer.saveCheckpoint(to: file)
@@ -92,7 +93,7 @@ struct SpokenMomentsTests {
         var options = Self.options()
         (options.backbone, options.frozenSteps, options.finetuneRate) = (.resnet18, 2, 1e-5)
         let data = try Self.dataset()
-        let trainer = Trainer(model: SpokenMomentsTraining(options: options, clip: Self.clip), options: options.loop)
+        let trainer = Trainer(model: try SpokenMomentsTraining(options: options, clip: Self.clip), options: options.loop)
         func snapshot(_ prefix: String) -> [[Float]] {
             trainer.model.namedParameters.filter { $0.name.hasPrefix(prefix) }.map(\.tensor.scalars)
         }
@@ -132,5 +133,102 @@ struct SpokenMomentsTests {
         }
         var video = SpokenMomentsOptions()
         #expect(throws: TrainingError.self) { try video.apply([("--video-width", "1000000")]) }
+    }
+}
+
+/// The optional caption text branch, on the capsule tests' clips (frames, mel and caption words
+/// carry one pattern) and their small vocabulary.
+extension SpokenMomentsTests {
+    static func textOptions(chunkSize: Int = 0) -> SpokenMomentsOptions {
+        var options = Self.options()
+        (options.textBranch, options.captionText.width, options.captionText.features, options.chunkSize) = (true, 8, 8, chunkSize)
+        return options
+    }
+
+    /// A trainer of `textOptions` with its vocabulary in `directory`, and the clips.
+    static func textTrainer(in directory: URL) throws -> (Trainer<SpokenMomentsTraining>, ClipDataset) {
+        let vocab = try CapsuleTrainingTests.vocabulary(in: directory), options = Self.textOptions()
+        let model = try SpokenMomentsTraining(options: options, clip: Self.clip, vocabulary: vocab)
+        return (Trainer(model: model, options: options.loop), try CapsuleTrainingTests.dataset())
+    }
+
+    @Test func theTextBranchTrainsWithAllThreePairsInTheLoss() throws {
+        let directory = try CapsuleTrainingTests.temporary()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (trainer, data) = try Self.textTrainer(in: directory), options = Self.textOptions()
+        let reports = try (0..<12).map { try trainer.update([data.batch($0)]) }
+        #expect(reports[0].terms.map(\.name) == ["video_audio", "video_text", "audio_text", "score_gap"])
+        let sums = reports.map { $0.terms.prefix(3).reduce(Float(0)) { $0 + $1.value } }
+        #expect(zip(reports, sums).allSatisfy { abs($0.loss - $1) <= 1e-4 * max(1, abs($1)) }, "the loss is the sum of the three pairs")
+        let losses = reports.map(\.loss)
+        #expect(losses.suffix(3).reduce(0, +) < losses.prefix(3).reduce(0, +), "\(losses)")
+        #expect(trainer.model.namedParameters.contains { $0.name == "text.embedding.weight" })
+        #expect(trainer.model.group(ofParameter: "text.projection.weight") == "text" && trainer.model.group(ofParameter: "text_head.0.weight") == "heads")
+
+        // Without a vocabulary, or a clip without caption text, the error says what is missing.
+        #expect(throws: TrainingError.self) { try SpokenMomentsTraining(options: options, clip: Self.clip, vocabulary: nil) }
+        var bare = data.batch(0)
+        bare.captions[1] = ""
+        #expect(throws: TrainingError.self) { try trainer.update([bare]) }
+    }
+
+    /// Gradient caching over three towers gives the gradient of the whole batch in one pass (with
+    /// BatchNorm's running statistics: batch statistics differ per chunk by definition).
+    @Test func gradientCachingWithTheTextBranchEqualsOnePass() throws {
+        let directory = try CapsuleTrainingTests.temporary()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let vocab = try CapsuleTrainingTests.vocabulary(in: directory)
+        let batch = try CapsuleTrainingTests.dataset().batch(0)
+        func gradients(chunkSize: Int) throws -> [[Float]] {
+            let model = try SpokenMomentsTraining(options: Self.textOptions(chunkSize: chunkSize), clip: Self.clip, vocabulary: vocab)
+            var context = ForwardContext(training: false, rng: RandomGenerator(seed: 3))
+            _ = try model.accumulateGradients(on: batch, position: 0, scale: 1, context: &context)
+            return model.namedParameters.map { $0.tensor.grad?.scalars ?? [] }
+        }
+        let (whole, chunked) = (try gradients(chunkSize: 0), try gradients(chunkSize: 1))
+        #expect(whole.count == chunked.count && !whole.flatMap { $0 }.isEmpty)
+        for (a, b) in zip(whole, chunked) {
+            #expect(a.count == b.count && zip(a, b).allSatisfy { abs($0 - $1) <= 1e-4 * max(1, abs($0)) })
+        }
+    }
+
+    /// A checkpoint with the branch rebuilds it (vocabulary from its metadata) and embeds text as
+    /// the trained model did; one written before the branch existed (no text settings) still loads.
+    @Test func checkpointsWithAndWithoutTheTextBranchLoad() throws {
+        let directory = try CapsuleTrainingTests.temporary()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (trainer, data) = try Self.textTrainer(in: directory), options = Self.textOptions()
+        _ = try (0..<2).map { try trainer.update([data.batch($0)]) }
+        let file = directory.appendingPathComponent("text.safetensors")
+        try trainer.saveCheckpoint(to: file)
+        let loaded = try SpokenMomentsTraining(checkpoint: file)
+        #expect(loaded.options == options && loaded.text != nil)
+        #expect(try loaded.embedTexts(data) == (try trainer.model.embedTexts(data)))
+        #expect(loaded.embed(data).video == trainer.model.embed(data).video)
+
+        // The text tensors claimed wider than they are, or the vocabulary gone: refused, naming the file.
+        let (tensors, metadata) = try SafeTensors.read(file)
+        func variant(_ name: String, _ changes: [String: String?]) throws -> URL {
+            var changed = metadata
+            for (key, value) in changes { changed[key] = value }
+            let out = directory.appendingPathComponent(name)
+            try SafeTensors.write(tensors.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, metadata: changed, to: out)
+            return out
+        }
+        #expect(throws: TrainingError.self) { try SpokenMomentsTraining(checkpoint: try variant("wide.safetensors", ["extra.setting.text_width": "4096"])) }
+        #expect(throws: TrainingError.self) { try SpokenMomentsTraining(checkpoint: try variant("novocab.safetensors", ["extra.vocab": nil])) }
+
+        // An older checkpoint: no text settings at all, no text tensors.
+        let plain = Trainer(model: try SpokenMomentsTraining(options: Self.options(), clip: Self.clip), options: Self.options().loop)
+        let plainFile = directory.appendingPathComponent("plain.safetensors")
+        try plain.saveCheckpoint(to: plainFile)
+        let (plainTensors, plainMetadata) = try SafeTensors.read(plainFile)
+        let old = directory.appendingPathComponent("old.safetensors")
+        try SafeTensors.write(plainTensors.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+                              metadata: plainMetadata.filter { !["text_branch", "text_width", "text_features", "max_words"].map { "extra.setting." + $0 }.contains($0.key) },
+                              to: old)
+        let older = try SpokenMomentsTraining(checkpoint: old)
+        #expect(older.text == nil && older.options == Self.options())
+        #expect(throws: TrainingError.self) { try older.embedText(["a red circle"]) }
     }
 }

@@ -37,14 +37,18 @@ extension CommandLineTests {
         for (step, line) in after { #expect(line == expected[step]) }
     }
 
+    /// Two updates of a tiny model on 2 frames of 16 x 16.
+    static func tinySpokenMomentsRun(manifest: String, out: URL) -> [String] {
+        ["spoken-moments", "train", "--manifest", manifest, "--out", out.path, "--frames", "2", "--size", "16", "--batch-size", "4",
+         "--steps", "2", "--video-layers", "2", "--video-width", "4", "--audio-width", "4", "--embedding", "8", "--threads", "1"]
+    }
+
     @Test func spokenMomentsTrainEvalEmbedSearch() throws {
         let dir = try scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("run"), index = dir.appendingPathComponent("index")
         let manifest = "samples/shapes/manifest.jsonl"
-        let train = try sluice(["spoken-moments", "train", "--manifest", manifest, "--out", out.path, "--frames", "2", "--size", "16",
-                                "--batch-size", "4", "--steps", "2", "--video-layers", "2", "--video-width", "4", "--audio-width", "4",
-                                "--embedding", "8", "--pooling", "mean", "--threads", "1"])
+        let train = try sluice(Self.tinySpokenMomentsRun(manifest: manifest, out: out) + ["--pooling", "mean"])
         #expect(train.status == 0, "\(train.errors)")
         let checkpoint = out.appendingPathComponent("checkpoint.safetensors").path
 
@@ -70,6 +74,9 @@ extension CommandLineTests {
         #expect(search.status == 0, "\(search.errors)")
         let rows = search.output.split(separator: "\n")
         #expect(rows.count == 3 && rows.allSatisfy { $0.split(separator: "\t").count == 3 && ids.contains($0.split(separator: "\t")[1]) })
+        #expect(!FileManager.default.fileExists(atPath: index.appendingPathComponent("text.npy").path))
+        let written = try sluice(["spoken-moments", "search", "--checkpoint", checkpoint, "--index", index.path, "--text", "a red circle"])
+        #expect(written.status != 0 && written.errors.contains("\(checkpoint): trained without the caption text branch"), "\(written.errors)")
 
         // A damaged index is an error naming the file.
         try Data("not numpy".utf8).write(to: index.appendingPathComponent("caption.npy"))
@@ -110,5 +117,35 @@ extension CommandLineTests {
         #expect(records[2]["id"] is NSNull && reasons[2].contains("not a JSON object"))
         #expect(reasons[3].contains("missing.mp4: cannot open"))
         #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("checkpoint.safetensors").path))
+    }
+
+    /// With --text-branch the caption text is a third tower: eval ranks it against video, embed
+    /// writes text.npy, and search takes a written query.
+    @Test func spokenMomentsTextBranchTrainsEmbedsAndSearchesText() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("run"), index = dir.appendingPathComponent("index")
+        let manifest = "samples/shapes/manifest.jsonl"
+        let train = try sluice(Self.tinySpokenMomentsRun(manifest: manifest, out: out) + ["--text-branch", "--text-width", "8", "--text-features", "8"])
+        #expect(train.status == 0, "\(train.errors)")
+        #expect(train.output.contains("video_text ") && train.output.contains("text_to_video_r1 "))
+        let checkpoint = out.appendingPathComponent("checkpoint.safetensors").path
+
+        let eval = try sluice(["spoken-moments", "eval", "--checkpoint", checkpoint, "--manifest", manifest, "--threads", "1"])
+        #expect(eval.status == 0 && eval.output.contains("text -> video: R@1 ") && eval.output.contains("video -> text: R@1 "), "\(eval.errors)")
+
+        let embed = try sluice(["spoken-moments", "embed", "--checkpoint", checkpoint, "--manifest", manifest, "--split", "",
+                                "--out", index.path, "--threads", "1"])
+        #expect(embed.status == 0, "\(embed.errors)")
+        let header = String(decoding: try Data(contentsOf: index.appendingPathComponent("text.npy")).prefix(128), as: UTF8.self)
+        #expect(header.contains("'shape': (24, 8)"))
+
+        let search = try sluice(["spoken-moments", "search", "--checkpoint", checkpoint, "--index", index.path,
+                                 "--text", "a red circle moving left", "--top", "4"])
+        #expect(search.status == 0, "\(search.errors)")
+        let rows = search.output.split(separator: "\n")
+        #expect(rows.count == 4 && rows.allSatisfy { $0.hasPrefix("\(rows.firstIndex(of: $0)! + 1)\tshapes-") })
+        let both = try sluice(["spoken-moments", "search", "--checkpoint", checkpoint, "--index", index.path, "--text", "a", "--audio", "x.wav"])
+        #expect(both.status != 0 && both.errors.contains("give one query"))
     }
 }

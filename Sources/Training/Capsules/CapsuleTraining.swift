@@ -16,10 +16,7 @@ public struct CapsuleOptions: SettingsDescribed, Sendable, Equatable {
     public var capsules = 8
     public var pose = 16
     public var towers = ClipTowerOptions()
-    /// Caption text: WordPiece embedding width, token feature width, and the words kept.
-    public var textWidth = 64
-    public var textFeatures = 128
-    public var maxWords = 20
+    public var captionText = CaptionTextOptions()
     public var embedding = 256
     /// Cosine scores by default: the output capsules start short (squashed agreement of random
     /// votes), and raw dot products of short vectors give the loss almost no gradient.
@@ -40,9 +37,6 @@ public struct CapsuleOptions: SettingsDescribed, Sendable, Equatable {
             .choice("routing", \.routing, "self_attention (one pass), dynamic (3 iterations) or none (mean-pooled tokens)"),
             .int("capsules", \.capsules, max: 1024, "output capsules"),
             .int("pose", \.pose, max: 256, "pose dimension of every capsule"),
-            .int("text_width", \.textWidth, max: 4096, "caption text: WordPiece embedding width"),
-            .int("text_features", \.textFeatures, max: 4096, "caption text: token feature width"),
-            .int("max_words", \.maxWords, max: 512, "caption text: WordPiece tokens kept"),
             .int("embedding", \.embedding, max: 1 << 14, "size of the joint space"),
             .flag("normalize", \.normalize, "cosine scores over the temperature instead of raw dot products"),
             .float("temperature", \.temperature, min: 1e-4, "with normalize: the scores' temperature"),
@@ -51,7 +45,7 @@ public struct CapsuleOptions: SettingsDescribed, Sendable, Equatable {
             .float("margin_growth", \.marginGrowth, min: 1, max: 2, "mms: factor applied to the margin every 1000 updates"),
             .float("alpha", \.alpha, max: 1, "amm: share of the positive-to-mean-negative gap taken as margin"),
             .float("noise", \.noise, max: 1, "share of training clips given another clip's caption (seeded)"),
-        ] + ClipTowerOptions.settings(at: \.towers) + LoopOptions.settings(at: \.loop)
+        ] + ClipTowerOptions.settings(at: \.towers) + CaptionTextOptions.settings(at: \.captionText) + LoopOptions.settings(at: \.loop)
     }
 
     /// The MMS margin at update `step`.
@@ -82,8 +76,7 @@ public struct CapsuleTraining: TrainableModel {
         var rng = RandomGenerator(seed: options.loop.seed)
         video = options.towers.frameCNN(rng: &rng)
         audio = options.towers.resDAVEnet(melBins: melBins, rng: &rng)
-        text = CaptionEncoder(vocabularySize: tokenizer.vocabulary.tokens.count, embeddingWidth: options.textWidth,
-                              outputWidth: options.textFeatures, rng: &rng)
+        text = options.captionText.encoder(vocabularySize: tokenizer.vocabulary.tokens.count, rng: &rng)
         capsules = CapsuleNetwork(features: [.video: video.featureWidth, .audio: audio.embeddingWidth, .text: text.outputWidth],
                                   poseWidth: options.pose, outputCapsules: options.capsules, embedding: options.embedding,
                                   routing: options.routing, normalize: options.normalize, rng: &rng)
@@ -121,13 +114,6 @@ public struct CapsuleTraining: TrainableModel {
     /// `video`, `audio` and `text` are the encoders; the capsule layer and head are `capsules`.
     public func group(ofParameter name: String) -> String { String(name.prefix { $0 != "." }) }
 
-    /// The WordPiece ids of a caption, cut to `max_words`; an empty caption is an error naming it.
-    public func tokenIds(_ caption: String, source: String) throws(TrainingError) -> [Int32] {
-        let ids = Array(tokenizer.tokenIds(caption).prefix(options.maxWords))
-        guard !ids.isEmpty else { throw TrainingError(.data, source, "caption '\(caption)' has no WordPiece tokens (every capsule clip needs caption text)") }
-        return ids
-    }
-
     /// One modality's token sequence for the batch's clips.
     public func tokens(_ modality: Modality, of batch: ClipBatch, training: Bool) throws -> ModalityTokens {
         switch modality {
@@ -138,7 +124,7 @@ public struct CapsuleTraining: TrainableModel {
             let (features, lengths) = audio.frames(batch.mel, lengths: batch.melLengths, training: training)
             return ModalityTokens(.audio, features: features.transposed(1, 2), lengths: lengths)
         case .text:
-            let ids = try batch.captions.enumerated().map { row, caption throws(TrainingError) in try tokenIds(caption, source: "caption \(row)") }
+            let ids = try options.captionText.tokenIds(batch.captions, tokenizer: tokenizer)
             return ModalityTokens(.text, features: try text.tokenStates(ids), lengths: ids.map(\.count))
         }
     }

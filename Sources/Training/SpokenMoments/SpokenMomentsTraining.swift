@@ -1,6 +1,7 @@
 import Foundation
 import Models
 import Tensor
+import Text
 
 /// The video tower's frame encoder: a small CNN trained from scratch, or a torchvision ResNet
 /// (weights converted to safetensors) trained in two phases.
@@ -42,6 +43,10 @@ public struct SpokenMomentsOptions: SettingsDescribed, Sendable, Equatable {
     public var clampMargin = true
     /// Examples per forward pass under gradient caching (0: the whole batch in one pass).
     public var chunkSize = 0
+    /// The optional third tower: caption text (`captionText`) through its own projection head into
+    /// the shared space, with video<->text and audio<->text terms of the same loss added.
+    public var textBranch = false
+    public var captionText = CaptionTextOptions()
     public var loop = LoopOptions.retrieval
 
     public init() {}
@@ -62,13 +67,18 @@ public struct SpokenMomentsOptions: SettingsDescribed, Sendable, Equatable {
             .flag("detach_margin", \.detachMargin, "amm: no gradient through the margin"),
             .flag("clamp_margin", \.clampMargin, "amm: negative margins become zero"),
             .int("chunk_size", \.chunkSize, min: 0, "examples per forward pass under gradient caching (0: one pass)"),
-        ] + ClipTowerOptions.settings(at: \.towers) + LoopOptions.settings(at: \.loop)
+            .flag("text_branch", \.textBranch, "a caption text tower too (needs caption text and a vocabulary); adds video<->text and audio<->text loss terms"),
+        ] + ClipTowerOptions.settings(at: \.towers) + CaptionTextOptions.settings(at: \.captionText) + LoopOptions.settings(at: \.loop)
     }
 
     /// Refuses settings whose widest tensors the checkpoint does not hold (see `ClipTowerOptions`).
-    func checkWidths(against tensors: [String: Tensor], file: String) throws(TrainingError) {
+    func checkWidths(against tensors: [String: Tensor], vocabularySize: Int?, file: String) throws(TrainingError) {
         try towers.checkWidths(against: tensors, video: backbone == .frameCNN ? "video" : nil, audio: "audio", file: file)
         try checkRows([("video_head.1.weight", 2 * embedding), ("audio_head.1.weight", 2 * embedding)], in: tensors, file: file)
+        if let vocabularySize {
+            try captionText.checkWidths(against: tensors, prefix: "text", vocabularySize: vocabularySize, file: file)
+            try checkRows([("text_head.1.weight", 2 * embedding)], in: tensors, file: file)
+        }
     }
 
     /// The MMS margin at update `step`.
@@ -76,18 +86,43 @@ public struct SpokenMomentsOptions: SettingsDescribed, Sendable, Equatable {
 }
 
 /// The Spoken Moments model on the training loop: a video tower (frame CNN, pooled over time) and
-/// a spoken-caption tower (ResDAVEnet over log-mel, masked mean over true frames), each through a
-/// GLU projection head into a shared space; scores are dot products; the loss is NCE, MMS or AMM
-/// over both directions.
+/// a spoken-caption tower (ResDAVEnet over log-mel, masked mean over true frames), optionally a
+/// caption text tower, each through a GLU projection head into a shared space; scores are dot
+/// products; the loss is NCE, MMS or AMM over both directions of every pair of towers.
 public struct SpokenMomentsTraining: TrainableModel {
     public let video: any FrameEncoder, videoHead: ProjectionHead
     public let audio: ResDAVEnet, audioHead: ProjectionHead
+    /// With `text_branch`: the caption text tower, its head and its vocabulary.
+    public private(set) var text: TextBranch?
     public let options: SpokenMomentsOptions
     public let clip: ClipShape
     /// The update being taken (the MMS margin grows with it).
     public private(set) var step = 0
 
-    public init(options: SpokenMomentsOptions, clip: ClipShape) {
+    /// The caption text tower: WordPiece ids -> `CaptionEncoder` -> GLU head.
+    public struct TextBranch {
+        public let encoder: CaptionEncoder, head: ProjectionHead
+        public let tokenizer: BertTokenizer
+        /// The vocab.txt it reads, recorded in checkpoints (`vocab`) as the capsule trainer's are.
+        public let vocabulary: URL
+    }
+
+    /// The towers `options` ask for; with `text_branch`, `vocabulary` (a BERT vocab.txt) is needed.
+    public init(options: SpokenMomentsOptions, clip: ClipShape, vocabulary: URL? = nil) throws {
+        self.init(videoAndAudio: options, clip: clip)
+        guard options.textBranch else { return }
+        guard let vocabulary else {
+            throw TrainingError(.data, "text_branch", "the caption text branch needs a WordPiece vocabulary (vocab.txt)")
+        }
+        let tokenizer = try BertTokenizer(contentsOf: vocabulary)
+        var rng = RandomGenerator(seed: options.loop.seed ^ 0x7465_7874)
+        let encoder = options.captionText.encoder(vocabularySize: tokenizer.vocabulary.tokens.count, rng: &rng)
+        let head = ProjectionHead(encoder.outputWidth, output: options.embedding, normalize: options.normalize, rng: &rng)
+        text = TextBranch(encoder: encoder, head: head, tokenizer: tokenizer, vocabulary: vocabulary.standardizedFileURL)
+    }
+
+    /// The video and spoken-caption towers.
+    private init(videoAndAudio options: SpokenMomentsOptions, clip: ClipShape) {
         var rng = RandomGenerator(seed: options.loop.seed)
         if let depth = options.backbone.depth {
             var resnet = ResNet(depth, classes: nil, rng: &rng)
@@ -109,30 +144,55 @@ public struct SpokenMomentsTraining: TrainableModel {
             key.hasPrefix("setting.") ? (String(key.dropFirst(8)), value) : nil
         })
         let options = try SpokenMomentsOptions(settingValues: settings)
-        try options.checkWidths(against: tensors, file: file.path)
-        self.init(options: options, clip: try ClipShape(metadata: extra, file: file.path))
+        var vocabulary: URL?
+        if options.textBranch {
+            guard let path = extra["vocab"] else { throw TrainingError(.checkpoint, file.path, "its text branch has no vocabulary (metadata 'extra.vocab')") }
+            vocabulary = URL(fileURLWithPath: path)
+        }
+        let vocabularySize = try vocabulary.map { try Vocabulary(contentsOf: $0).tokens.count }
+        try options.checkWidths(against: tensors, vocabularySize: vocabularySize, file: file.path)
+        try self.init(options: options, clip: try ClipShape(metadata: extra, file: file.path), vocabulary: vocabulary)
         try load(tensors, from: file)
     }
 
-    /// Its settings and clip shape, so `init(checkpoint:)` rebuilds the same towers.
+    /// Its settings, clip shape and (with the text branch) vocabulary, so `init(checkpoint:)`
+    /// rebuilds the same towers.
     public var checkpointMetadata: [String: String] {
-        clip.metadata.merging(options.settingValues.map { ("setting." + $0.key, $0.value) }) { $1 }
+        var metadata = clip.metadata.merging(options.settingValues.map { ("setting." + $0.key, $0.value) }) { $1 }
+        if let text { metadata["vocab"] = text.vocabulary.path }
+        return metadata
     }
 
     public var namedParameters: [(name: String, tensor: Tensor)] {
         prefixed("video", video) + prefixed("video_head", videoHead) + prefixed("audio", audio) + prefixed("audio_head", audioHead)
+            + (text.map { prefixed("text", $0.encoder) + prefixed("text_head", $0.head) } ?? [])
     }
 
     public var namedBuffers: [(name: String, tensor: Tensor)] {
         prefixedBuffers("video", video) + prefixedBuffers("audio", audio)
     }
 
-    /// `video` and `audio` are the backbones; the heads are `heads` (a two-phase run freezes a backbone).
-    public func group(ofParameter name: String) -> String { name.hasPrefix("video.") ? "video" : name.hasPrefix("audio.") ? "audio" : "heads" }
+    /// `video`, `audio` and `text` are the encoders; the heads are `heads` (a two-phase run freezes a backbone).
+    public func group(ofParameter name: String) -> String {
+        let tower = String(name.prefix { $0 != "." })
+        return ["video", "audio", "text"].contains(tower) ? tower : "heads"
+    }
 
     /// `[B, embedding]` of the clips' frames and of their spoken captions.
     public func embed(_ batch: ClipBatch, training: Bool) -> (video: Tensor, audio: Tensor) {
         (embedVideo(batch.frames, training: training), embedCaptions(batch.mel, lengths: batch.melLengths, training: training))
+    }
+
+    /// Every tower's `[B, embedding]`: video, spoken caption, then caption text with the text branch.
+    func towers(_ batch: ClipBatch, training: Bool) throws -> [Tensor] {
+        let (v, a) = embed(batch, training: training)
+        return text == nil ? [v, a] : [v, a, try embedText(batch.captions)]
+    }
+
+    /// `[captions.count, embedding]` of caption texts; an error without the text branch.
+    public func embedText(_ captions: [String]) throws -> Tensor {
+        guard let text else { throw TrainingError(.data, "text", "this model has no caption text branch (trained without text_branch)") }
+        return text.head(try text.encoder(try options.captionText.tokenIds(captions, tokenizer: text.tokenizer)))
     }
 
     /// `[B, embedding]` of frames `[B, T, 3, H, W]`.
@@ -159,6 +219,15 @@ public struct SpokenMomentsTraining: TrainableModel {
         return (video, audio)
     }
 
+    /// Every clip's caption text embedded, `[count * embedding]`, in chunks without gradients.
+    public func embedTexts(_ clips: ClipDataset) throws -> [Float] {
+        try GradMode.withoutGradients {
+            try stride(from: 0, to: clips.count, by: 64).flatMap { start in
+                try embedText(Array(clips.captions[start..<min(clips.count, start + 64)])).scalars
+            }
+        }
+    }
+
     /// S[i][j] = <video_i, caption_j> (over the temperature when normalised).
     public func scores(video: Tensor, audio: Tensor) -> Tensor {
         let s = matmul(video, audio, transposeB: true)
@@ -170,10 +239,20 @@ public struct SpokenMomentsTraining: TrainableModel {
                         detachMargin: options.detachMargin, clampMargin: options.clampMargin)
     }
 
+    /// The loss over the towers' embeddings (video, audio[, text]) and its logged terms: the
+    /// video-audio score gap, and with the text branch each pair's loss.
+    func loss(over towers: [Tensor]) -> (loss: Tensor, terms: [(name: String, value: Float)]) {
+        let s = scores(video: towers[0], audio: towers[1])
+        let gap = ("score_gap", scoreGap(s))
+        guard towers.count == 3 else { return (contrastiveLoss(s), [gap]) }
+        let pairs = [("video_audio", s), ("video_text", scores(video: towers[0], audio: towers[2])),
+                     ("audio_text", scores(video: towers[1], audio: towers[2]))].map { ($0.0, contrastiveLoss($0.1)) }
+        return (pairs.dropFirst().reduce(pairs[0].1) { $0 + $1.1 }, pairs.map { ($0.0, $0.1.item) } + [gap])
+    }
+
     public func loss(on batch: ClipBatch, position: Int, context: inout ForwardContext) throws -> LossReport {
-        let (v, a) = embed(batch, training: context.training)
-        let s = scores(video: v, audio: a)
-        return LossReport(loss: contrastiveLoss(s), terms: [("score_gap", scoreGap(s))], count: batch.count)
+        let (loss, terms) = loss(over: try towers(batch, training: context.training))
+        return LossReport(loss: loss, terms: terms, count: batch.count)
     }
 
     /// With `chunk_size`, the batch goes through the towers chunk by chunk (gradient caching): the
@@ -184,26 +263,23 @@ public struct SpokenMomentsTraining: TrainableModel {
             (report.loss * scale).backward()
             return report
         }
-        var gap: Float = 0
+        var terms: [(name: String, value: Float)] = []
         let value = try GradientCache.accumulate(
             count: batch.count, chunkSize: options.chunkSize, context: &context,
-            embed: { range, context in
-                let (v, a) = embed(batch.slice(range), training: context.training)
-                return [v, a]
-            },
+            embed: { range, context in try towers(batch.slice(range), training: context.training) },
             loss: { towers in
-                let s = scores(video: towers[0], audio: towers[1])
-                gap = scoreGap(s)
-                return contrastiveLoss(s)
+                let (loss, chunkTerms) = loss(over: towers)
+                terms = chunkTerms
+                return loss
             }, scale: scale)
-        return LossReport(loss: value, terms: [("score_gap", gap)], count: batch.count)
+        return LossReport(loss: value, terms: terms, count: batch.count)
     }
 
     /// With a ResNet backbone: phase 1 freezes it, phase 2 trains every group at `finetuneRate`.
     public func groupSettings(at step: Int) -> [String: GroupSettings]? {
         guard options.backbone.depth != nil else { return nil }
         if step < options.frozenSteps { return ["video": GroupSettings(learningRate: options.loop.learningRate, frozen: true)] }
-        return Dictionary(uniqueKeysWithValues: ["video", "audio", "heads"].map { ($0, GroupSettings(learningRate: options.finetuneRate)) })
+        return Dictionary(uniqueKeysWithValues: ["video", "audio", "text", "heads"].map { ($0, GroupSettings(learningRate: options.finetuneRate)) })
     }
 
     public mutating func prepareUpdate(_ step: Int) -> Bool {
