@@ -26,16 +26,25 @@ func broadcastStrides(_ shape: [Int], to target: [Int]) -> [Int] {
     return strides
 }
 
-/// Walks every row (last axis) of `shape`, giving the row index and each operand's offset of the
-/// row's first element; the caller steps through the row with the operands' last-axis strides.
+/// Walks the rows (last axis) of `shape` in `rows` (all by default), giving the row index and each
+/// operand's offset of the row's first element; the caller steps through the row with the
+/// operands' last-axis strides.
 @inline(__always)
-func forEachRow(_ shape: [Int], _ stridesA: [Int], _ stridesB: [Int], _ body: (Int, Int, Int) -> Void) {
+func forEachRow(_ shape: [Int], _ stridesA: [Int], _ stridesB: [Int], rows: Range<Int>? = nil,
+                _ body: (Int, Int, Int) -> Void) {
     let rank = shape.count
     guard rank > 0 else { body(0, 0, 0); return }
-    let rows = product(shape, 0..<(rank - 1))
+    let rows = rows ?? 0..<product(shape, 0..<(rank - 1))
+    // The index and offsets of the first row, unravelled from its number.
     var index = [Int](repeating: 0, count: rank)
-    var offsetA = 0, offsetB = 0
-    for row in 0..<rows {
+    var offsetA = 0, offsetB = 0, remaining = rows.lowerBound
+    for axis in stride(from: rank - 2, through: 0, by: -1) {
+        index[axis] = remaining % shape[axis]
+        remaining /= shape[axis]
+        offsetA &+= index[axis] &* stridesA[axis]
+        offsetB &+= index[axis] &* stridesB[axis]
+    }
+    for row in rows {
         body(row, offsetA, offsetB)
         var axis = rank - 2
         while axis >= 0 {
@@ -48,6 +57,16 @@ func forEachRow(_ shape: [Int], _ stridesA: [Int], _ stridesB: [Int], _ body: (I
             index[axis] = 0
             axis -= 1
         }
+    }
+}
+
+/// `forEachRow` with the rows split across the compute threads: for bodies that write only
+/// their own row of an output.
+@inline(__always)
+func forEachRowInParallel(_ shape: [Int], _ stridesA: [Int], _ stridesB: [Int], _ body: (Int, Int, Int) -> Void) {
+    let inner = shape.last ?? 1
+    parallelFor(shape.isEmpty ? 1 : product(shape, 0..<(shape.count - 1)), cost: inner) { start, end in
+        forEachRow(shape, stridesA, stridesB, rows: start..<end, body)
     }
 }
 
@@ -76,7 +95,7 @@ func broadcastMap(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Ten
     let sa = broadcastStrides(a.shape, to: shape), sb = broadcastStrides(b.shape, to: shape)
     let inner = shape.last ?? 1
     let ia = sa.last ?? 0, ib = sb.last ?? 0
-    forEachRow(shape, sa, sb) { row, offsetA, offsetB in
+    forEachRowInParallel(shape, sa, sb) { row, offsetA, offsetB in
         let o = out + row &* inner
         let ra = pa + offsetA, rb = pb + offsetB
         for i in 0..<inner { o[i] = f(ra[i &* ia], rb[i &* ib]) }

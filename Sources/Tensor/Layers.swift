@@ -112,8 +112,7 @@ public struct Linear: LinearMap {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let y = matmul(x, weight, transposeB: true)
-        return bias.map { y + $0 } ?? y
+        matmul(x, weight, transposeB: true, bias: bias)
     }
 }
 

@@ -69,12 +69,13 @@ private struct ProductPlan {
         }
     }
 
-    /// Runs every product of the batch, `C = scale * op(A) op(B)`.
-    func run(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, scale: Float) {
+    /// Runs every product of the batch, `C = scale * op(A) op(B) + beta * C`.
+    func run(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+             scale: Float, beta: Float) {
         forEachMember { i, threads in
             gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: scale,
                  a: a + i &* strideA, lda: lda, b: b + i &* strideB, ldb: ldb,
-                 c: c + i &* m &* n, ldc: n, threads: threads)
+                 beta: beta, c: c + i &* m &* n, ldc: n, threads: threads)
         }
     }
 }
@@ -85,9 +86,11 @@ private struct ProductPlan {
 ///   `transposeB`): the leading axes of `a` fold into one GEMM, as a Linear layer needs.
 /// - Both of rank 3 or more with equal leading axes: one GEMM per batch member (attention).
 ///
-/// `scale` multiplies the product inside the GEMM (attention's 1/sqrt(d) costs no extra pass).
+/// `scale` multiplies the product inside the GEMM (attention's 1/sqrt(d) costs no extra pass), and
+/// `bias` (`[n]`, only with a `b` of rank 2) starts every row of the accumulator, so a Linear
+/// layer's bias costs no pass of its own either.
 public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false,
-                   scale: Float = 1) -> Tensor {
+                   scale: Float = 1, bias: Tensor? = nil) -> Tensor {
     precondition(a.rank >= 2 && b.rank >= 2, "matmul: needs rank >= 2, got \(a.shape) and \(b.shape)")
     let (ra, ca) = (a.shape[a.rank - 2], a.shape[a.rank - 1])
     let (rb, cb) = (b.shape[b.rank - 2], b.shape[b.rank - 1])
@@ -110,9 +113,17 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
         outShape = Array(a.shape.dropLast(2)) + [m, n]
     }
     let result = Tensor(uninitialized: outShape)
-    plan.run(a.storage.pointer, b.storage.pointer, result.storage.pointer, scale: scale)
+    if let bias {
+        precondition(plan.batch == 1 && b.rank == 2 && bias.shape == [n], "matmul: bias \(bias.shape) for \(a.shape) x \(b.shape)")
+        let row = bias.storage.pointer, out = result.storage.pointer
+        parallelFor(plan.m, cost: n) { start, end in
+            for r in start..<end { (out + r &* n).update(from: row, count: n) }
+        }
+    }
+    plan.run(a.storage.pointer, b.storage.pointer, result.storage.pointer, scale: scale, beta: bias == nil ? 0 : 1)
     let va = a.detached(), vb = b.detached(), needA = a.requiresGrad, needB = b.requiresGrad
-    return record(result, [a, b]) { g in
+    let needBias = bias?.requiresGrad ?? false
+    return record(result, [a, b] + (bias.map { [$0] } ?? [])) { g in
         let pg = g.storage.pointer, pa = va.storage.pointer, pb = vb.storage.pointer
         let (m, n, k) = (plan.m, plan.n, plan.k)
         let (tA, tB) = (plan.transposeA, plan.transposeB)
@@ -146,6 +157,6 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
             }
             gradB = gb
         }
-        return [gradA, gradB]
+        return [gradA, gradB] + (bias == nil ? [] : [needBias ? sumToShape(g, [n]) : nil])
     }
 }
