@@ -39,6 +39,7 @@ let package = Package(
 
         /// The log-mel inner loops, built for AVX2 and for baseline x86-64 with the loader choosing.
         .target(name: "CMelKernels"),
+        .target(name: "CTensorKernels"),
 
         // MARK: The engine
         .target(
@@ -72,7 +73,7 @@ let package = Package(
         /// Ranks and collectives over MPI (or RANK/WORLD_SIZE for a data split without MPI).
         .target(name: "Distributed", dependencies: ["CMPI"]),
         /// Tensors, tape autodiff over OpenBLAS, layers, optimizers, checkpoints, Monarch.
-        .target(name: "Tensor", dependencies: ["COpenBLAS"]),
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "CTensorKernels"]),
         // RetroMAE: the BERT encoder with its enhanced decoder (Models), the trainer loop (Training)
         .target(name: "Models", dependencies: ["Tensor", "Text"]),
         .target(name: "Training", dependencies: ["Models", "Tensor", "Text", "PipelineCore"]),

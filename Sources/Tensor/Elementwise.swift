@@ -1,3 +1,4 @@
+import CTensorKernels
 import Foundation
 
 // MARK: Broadcasting
@@ -25,16 +26,25 @@ func broadcastStrides(_ shape: [Int], to target: [Int]) -> [Int] {
     return strides
 }
 
-/// Walks every row (last axis) of `shape`, giving the row index and each operand's offset of the
-/// row's first element; the caller steps through the row with the operands' last-axis strides.
+/// Walks the rows (last axis) of `shape` in `rows` (all by default), giving the row index and each
+/// operand's offset of the row's first element; the caller steps through the row with the
+/// operands' last-axis strides.
 @inline(__always)
-func forEachRow(_ shape: [Int], _ stridesA: [Int], _ stridesB: [Int], _ body: (Int, Int, Int) -> Void) {
+func forEachRow(_ shape: [Int], _ stridesA: [Int], _ stridesB: [Int], rows: Range<Int>? = nil,
+                _ body: (Int, Int, Int) -> Void) {
     let rank = shape.count
     guard rank > 0 else { body(0, 0, 0); return }
-    let rows = product(shape, 0..<(rank - 1))
+    let rows = rows ?? 0..<product(shape, 0..<(rank - 1))
+    // The index and offsets of the first row, unravelled from its number.
     var index = [Int](repeating: 0, count: rank)
-    var offsetA = 0, offsetB = 0
-    for row in 0..<rows {
+    var offsetA = 0, offsetB = 0, remaining = rows.lowerBound
+    for axis in stride(from: rank - 2, through: 0, by: -1) {
+        index[axis] = remaining % shape[axis]
+        remaining /= shape[axis]
+        offsetA &+= index[axis] &* stridesA[axis]
+        offsetB &+= index[axis] &* stridesB[axis]
+    }
+    for row in rows {
         body(row, offsetA, offsetB)
         var axis = rank - 2
         while axis >= 0 {
@@ -47,6 +57,16 @@ func forEachRow(_ shape: [Int], _ stridesA: [Int], _ stridesB: [Int], _ body: (I
             index[axis] = 0
             axis -= 1
         }
+    }
+}
+
+/// `forEachRow` with the rows split across the compute threads: for bodies that write only
+/// their own row of an output.
+@inline(__always)
+func forEachRowInParallel(_ shape: [Int], _ stridesA: [Int], _ stridesB: [Int], _ body: (Int, Int, Int) -> Void) {
+    let inner = shape.last ?? 1
+    parallelFor(shape.isEmpty ? 1 : product(shape, 0..<(shape.count - 1)), cost: inner) { start, end in
+        forEachRow(shape, stridesA, stridesB, rows: start..<end, body)
     }
 }
 
@@ -75,7 +95,7 @@ func broadcastMap(_ a: Tensor, _ b: Tensor, _ f: (Float, Float) -> Float) -> Ten
     let sa = broadcastStrides(a.shape, to: shape), sb = broadcastStrides(b.shape, to: shape)
     let inner = shape.last ?? 1
     let ia = sa.last ?? 0, ib = sb.last ?? 0
-    forEachRow(shape, sa, sb) { row, offsetA, offsetB in
+    forEachRowInParallel(shape, sa, sb) { row, offsetA, offsetB in
         let o = out + row &* inner
         let ra = pa + offsetA, rb = pb + offsetB
         for i in 0..<inner { o[i] = f(ra[i &* ia], rb[i &* ib]) }
@@ -209,17 +229,22 @@ public func / (x: Tensor, s: Float) -> Tensor { x * (1 / s) }
 /// `-x`.
 public prefix func - (x: Tensor) -> Tensor { x * -1 }
 
-private let inverseSqrt2: Float = 0.707_106_781_186_547_6
-private let inverseSqrt2Pi: Float = 0.398_942_280_401_432_7
-
 extension Tensor {
-    /// GELU in its exact erf form, as BERT uses: x * Phi(x).
+    /// GELU in its exact erf form, as BERT uses: x * Phi(x) (erf to 1.5e-7, as PyTorch's
+    /// vectorised CPU kernel computes it).
     public func gelu() -> Tensor {
-        unaryOp(self, { x in 0.5 * x * (1 + erff(x * inverseSqrt2)) }, derivative: { x, y in
-            // Phi(x) + x phi(x), with Phi(x) = y / x recovered from the output (no second erf).
-            let cdf = abs(x) > 1e-3 ? y / x : 0.5 * (1 + erff(x * inverseSqrt2))
-            return cdf + x * inverseSqrt2Pi * expf(-0.5 * x * x)
-        })
+        let result = Tensor(uninitialized: shape)
+        let input = storage.pointer, out = result.storage.pointer
+        parallelFor(count, cost: 4) { start, end in sluice_gelu(out + start, input + start, end &- start) }
+        let vx = detached()
+        return record(result, [self]) { g in
+            let gx = Tensor(uninitialized: vx.shape)
+            let pg = g.storage.pointer, px = vx.storage.pointer, o = gx.storage.pointer
+            parallelFor(gx.count, cost: 4) { start, end in
+                sluice_gelu_backward(o + start, pg + start, px + start, end &- start)
+            }
+            return [gx]
+        }
     }
 
     /// max(x, 0).

@@ -112,8 +112,7 @@ public struct Linear: LinearMap {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let y = matmul(x, weight, transposeB: true)
-        return bias.map { y + $0 } ?? y
+        matmul(x, weight, transposeB: true, bias: bias)
     }
 }
 
@@ -194,7 +193,7 @@ public struct MultiHeadAttention: Layer {
         let q = split(query(x), queryLength)
         let k = split(key(memory), memoryLength)
         let v = split(value(memory), memoryLength)
-        let scores = matmul(q, k, transposeB: true) * (1 / Float(headWidth).squareRoot())
+        let scores = matmul(q, k, transposeB: true, scale: 1 / Float(headWidth).squareRoot())
         let probabilities = scores.softmax(mask: mask).dropout(dropout, training: context.training, rng: &context.rng)
         let mixed = matmul(probabilities, v).permuted([0, 2, 1, 3]).reshaped([batch, queryLength, hidden])
         return output(mixed)

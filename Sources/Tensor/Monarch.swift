@@ -122,6 +122,7 @@ public struct MonarchLinear: LinearMap {
 /// n x columns, column-major, with n = min(rows, columns) and `values` descending.
 func singularValueDecomposition(columnMajor a: inout [Float], rows: Int, columns: Int)
     throws(TensorError) -> (u: [Float], values: [Float], vt: [Float]) {
+    singleThreadedBLAS()
     let n = min(rows, columns)
     var m32 = Int32(rows), n32 = Int32(columns), lda = Int32(rows), ldu = Int32(rows), ldvt = Int32(n)
     var values = [Float](repeating: 0, count: n)

@@ -1,3 +1,4 @@
+import CTensorKernels
 import Foundation
 
 // Softmax, normalisation, embedding, dropout and losses: fused ops with hand-written backward.
@@ -12,29 +13,16 @@ extension Tensor {
         let width = x.shape.last ?? 1, rows = x.count / Swift.max(width, 1)
         let result = Tensor(uninitialized: x.shape)
         let input = x.storage.pointer, out = result.storage.pointer
-        parallelFor(rows, cost: width &* 8) { start, end in
-            for r in start..<end {
-                let s = input + r &* width, o = out + r &* width
-                var top = -Float.infinity
-                for i in 0..<width { top = Swift.max(top, s[i]) }
-                if top == -.infinity { o.update(repeating: 0, count: width); continue }
-                var total: Float = 0
-                for i in 0..<width { let e = expf(s[i] - top); o[i] = e; total += e }
-                let scale = 1 / total
-                for i in 0..<width { o[i] *= scale }
-            }
+        parallelFor(rows, cost: width &* 4) { start, end in
+            sluice_softmax_rows(out + start &* width, input + start &* width, end &- start, width)
         }
         let y = result.detached()
         return record(result, [x]) { g in
             let gx = Tensor(uninitialized: y.shape)
             let pg = g.storage.pointer, py = y.storage.pointer, o = gx.storage.pointer
-            parallelFor(rows, cost: width &* 4) { start, end in
-                for r in start..<end {
-                    let base = r &* width
-                    var dot: Float = 0
-                    for i in 0..<width { dot += pg[base &+ i] * py[base &+ i] }
-                    for i in 0..<width { o[base &+ i] = py[base &+ i] * (pg[base &+ i] - dot) }
-                }
+            parallelFor(rows, cost: width &* 2) { start, end in
+                let offset = start &* width
+                sluice_softmax_backward_rows(o + offset, pg + offset, py + offset, end &- start, width)
             }
             return [gx]
         }
@@ -48,7 +36,7 @@ extension Tensor {
         let input = x.storage.pointer, out = result.storage.pointer
         for r in 0..<rows {
             let s = input + r &* width, o = out + r &* width
-            let lse = logSumExp(s, width)
+            let lse = sluice_log_sum_exp(s, width)
             for i in 0..<width { o[i] = s[i] - lse }
         }
         let y = result.detached()
@@ -76,20 +64,9 @@ extension Tensor {
         let input = storage.pointer, out = result.storage.pointer, xhat = normalized.storage.pointer
         let pgamma = gamma.storage.pointer, pbeta = beta.storage.pointer, rstd = inverseStd.storage.pointer
         parallelFor(rows, cost: width &* 4) { start, end in
-            for r in start..<end {
-                let s = input + r &* width, h = xhat + r &* width, o = out + r &* width
-                var mean: Float = 0
-                for i in 0..<width { mean += s[i] }
-                mean /= Float(width)
-                var variance: Float = 0
-                for i in 0..<width { let d = s[i] - mean; variance += d * d }
-                let inv = 1 / (variance / Float(width) + eps).squareRoot()
-                rstd[r] = inv
-                for i in 0..<width {
-                    h[i] = (s[i] - mean) * inv
-                    o[i] = h[i] * pgamma[i] + pbeta[i]
-                }
-            }
+            let offset = start &* width
+            sluice_layer_norm_rows(out + offset, xhat + offset, rstd + start, input + offset, pgamma, pbeta,
+                                   end &- start, width, eps)
         }
         let vgamma = gamma.detached(), inputShape = shape
         let needX = requiresGrad, needGamma = gamma.requiresGrad, needBeta = beta.requiresGrad
@@ -97,30 +74,19 @@ extension Tensor {
             let pg = g.storage.pointer, h = normalized.storage.pointer, pgamma = vgamma.storage.pointer
             let dgamma = Tensor.zeros([width]), dbeta = Tensor.zeros([width])
             let dg = dgamma.storage.pointer, db = dbeta.storage.pointer
-            for r in 0..<rows {
-                let base = r &* width
-                for i in 0..<width { dg[i] += pg[base &+ i] * h[base &+ i]; db[i] += pg[base &+ i] }
+            // Split over columns, so every column's sum runs over the rows in order on any thread count.
+            parallelFor(width, cost: rows &* 2) { start, end in
+                sluice_layer_norm_parameter_grads(dg + start, db + start, pg + start, h + start,
+                                                  rows, end &- start, width)
             }
             var dx: Tensor?
             if needX {
                 let gx = Tensor(uninitialized: inputShape)
                 let o = gx.storage.pointer, rstd = inverseStd.storage.pointer
                 parallelFor(rows, cost: width &* 6) { start, end in
-                    for r in start..<end {
-                        let base = r &* width
-                        var meanDy: Float = 0, meanDyH: Float = 0
-                        for i in 0..<width {
-                            let dy = pg[base &+ i] * pgamma[i]
-                            meanDy += dy
-                            meanDyH += dy * h[base &+ i]
-                        }
-                        meanDy /= Float(width)
-                        meanDyH /= Float(width)
-                        for i in 0..<width {
-                            let dy = pg[base &+ i] * pgamma[i]
-                            o[base &+ i] = rstd[r] * (dy - meanDy - h[base &+ i] * meanDyH)
-                        }
-                    }
+                    let offset = start &* width
+                    sluice_layer_norm_backward_rows(o + offset, pg + offset, h + offset, rstd + start, pgamma,
+                                                    end &- start, width)
                 }
                 dx = gx
             }
@@ -144,17 +110,6 @@ extension Tensor {
         for i in 0..<count { m[i] = rng.nextUniform() < p ? 0 : scale }
         return self * mask
     }
-}
-
-/// log(sum(exp(row))) computed stably.
-@inline(__always)
-func logSumExp(_ row: UnsafePointer<Float>, _ width: Int) -> Float {
-    var top = -Float.infinity
-    for i in 0..<width { top = max(top, row[i]) }
-    if top == -.infinity { return top }
-    var total: Float = 0
-    for i in 0..<width { total += expf(row[i] - top) }
-    return top + logf(total)
 }
 
 /// Rows of `weight` ([vocabulary, width]) picked by `indices`; the result has shape
@@ -192,23 +147,36 @@ public func crossEntropy(_ logits: Tensor, targets: [Int], ignoreIndex: Int = -1
         throw TensorError(.indexOutOfRange, "crossEntropy", "target \(targets[bad]) at row \(bad) is outside \(classes) classes")
     }
     let input = logits.storage.pointer
+    // Log-normalisers of the counted rows, computed on all threads; summed in row order below.
+    let logNormalizers = Tensor.zeros([targets.count])
+    let lse = logNormalizers.storage.pointer
+    targets.withUnsafeBufferPointer { targets in
+        parallelFor(targets.count, cost: classes) { start, end in
+            for row in start..<end where targets[row] != ignoreIndex {
+                lse[row] = sluice_log_sum_exp(input + row &* classes, classes)
+            }
+        }
+    }
     var total: Float = 0, counted = 0
-    var logNormalizers = [Float](repeating: 0, count: targets.count)
     for (row, target) in targets.enumerated() where target != ignoreIndex {
-        let lse = logSumExp(input + row &* classes, classes)
-        logNormalizers[row] = lse
-        total += lse - input[row &* classes &+ target]
+        total += lse[row] - input[row &* classes &+ target]
         counted += 1
     }
     let scale = counted == 0 ? 0 : 1 / Float(counted)
     let vlogits = logits.detached()
     return record(Tensor(total * scale), [logits]) { g in
-        let gx = Tensor.zeros(vlogits.shape)
+        let gx = Tensor(uninitialized: vlogits.shape)
         let o = gx.storage.pointer, x = vlogits.storage.pointer, factor = g.item * scale
-        for (row, target) in targets.enumerated() where target != ignoreIndex {
-            let base = row &* classes, lse = logNormalizers[row]
-            for i in 0..<classes { o[base &+ i] = expf(x[base &+ i] - lse) * factor }
-            o[base &+ target] -= factor
+        let lse = logNormalizers.storage.pointer
+        targets.withUnsafeBufferPointer { targets in
+            parallelFor(targets.count, cost: classes) { start, end in
+                for row in start..<end {
+                    let base = row &* classes, target = targets[row]
+                    guard target != ignoreIndex else { (o + base).update(repeating: 0, count: classes); continue }
+                    sluice_exp_scaled(o + base, x + base, classes, lse[row], factor)
+                    o[base &+ target] -= factor
+                }
+            }
         }
         return [gx]
     }

@@ -1,3 +1,4 @@
+import CTensorKernels
 import Foundation
 
 /// Updates parameters from their accumulated gradients; its state can go into a checkpoint.
@@ -58,13 +59,8 @@ public struct Adam: Optimizer {
             let p = parameter.tensor.storage.pointer, g = grad.storage.pointer
             let m = firstMoments[index].storage.pointer, v = secondMoments[index].storage.pointer
             parallelFor(parameter.tensor.count, cost: 8) { start, end in
-                for i in start..<end {
-                    let gi = g[i] + l2 * p[i]
-                    p[i] *= decay
-                    m[i] = b1 * m[i] + (1 - b1) * gi
-                    v[i] = b2 * v[i] + (1 - b2) * gi * gi
-                    p[i] -= stepSize * m[i] / (v[i].squareRoot() * inverseCorrection2 + eps)
-                }
+                sluice_adam(p + start, g + start, m + start, v + start, end &- start, b1, b2, l2, decay,
+                            stepSize, inverseCorrection2, eps)
             }
         }
     }

@@ -121,7 +121,7 @@ func permuteCopy(from source: Tensor, permutation: [Int], into destination: Tens
     let readStrides = permutation.map { sourceStrides[$0] }
     let inner = destination.shape[rank - 1], step = readStrides[rank - 1]
     let input = source.storage.pointer, out = destination.storage.pointer
-    forEachRow(destination.shape, readStrides, readStrides) { row, offset, _ in
+    forEachRowInParallel(destination.shape, readStrides, readStrides) { row, offset, _ in
         let o = out + row &* inner, s = input + offset
         if step == 1 { o.update(from: s, count: inner) }
         else { for i in 0..<inner { o[i] = s[i &* step] } }

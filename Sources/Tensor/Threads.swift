@@ -3,32 +3,36 @@ import Dispatch
 import Foundation
 import Synchronization
 
-/// The one place that decides how many cores tensor math uses: OpenBLAS's GEMM threads and the
-/// engine's own elementwise and reduction kernels.
+/// The one place that decides how many cores tensor math uses.
+///
+/// The engine owns every compute thread: OpenBLAS runs single-threaded in whichever thread calls
+/// it, and `gemm` splits a large product across the engine's threads itself. Two pools would
+/// fight over the cores: after each GEMM OpenBLAS's idle workers spin in `sched_yield` for a
+/// while, taking the cores the engine's next elementwise kernel needs (19% of a two-thread BERT
+/// step went to that spinning, measured with `perf`).
 ///
 /// A trainer that also runs data-pipeline threads calls `configure` once, e.g. with the cores left
-/// after decoding, so GEMM threads and decode threads do not oversubscribe the machine.
+/// after decoding, so compute threads and decode threads do not oversubscribe the machine.
 public enum ComputeThreads {
     private static let current = Atomic<Int>(ProcessInfo.processInfo.activeProcessorCount)
 
     /// Threads the math uses now.
     public static var count: Int { current.load(ordering: .relaxed) }
 
-    /// Sets the threads for OpenBLAS and for the engine's kernels (at least one). OpenBLAS is
-    /// left alone when it already has that many, so asking again for the same count is safe
-    /// while other threads are inside BLAS calls.
+    /// Sets the threads for the engine's GEMMs and kernels (at least one).
     public static func configure(_ threads: Int) {
-        let threads = max(1, threads)
-        if openblas_get_num_threads() != Int32(threads) { openblas_set_num_threads(Int32(threads)) }
-        setKernelThreads(threads)
-    }
-
-    /// Sets only the engine's own kernels' threads. OpenBLAS must not be reconfigured while
-    /// another thread is inside a BLAS call, so tests running in parallel use this.
-    static func setKernelThreads(_ threads: Int) {
+        singleThreadedBLAS()
         current.store(max(1, threads), ordering: .relaxed)
     }
 }
+
+/// Puts OpenBLAS in single-threaded mode once, before the first BLAS or LAPACK call of the
+/// process (it must not be reconfigured while another thread is inside a call).
+func singleThreadedBLAS() { _ = blasConfigured }
+
+private let blasConfigured: Void = {
+    if openblas_get_num_threads() != 1 { openblas_set_num_threads(1) }
+}()
 
 /// Tensors smaller than this run their elementwise kernels on the calling thread: below it the
 /// cost of waking threads exceeds the work.

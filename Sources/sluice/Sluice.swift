@@ -1,4 +1,5 @@
 import ArgumentParser
+import Tensor
 
 /// The `sluice` command line.
 @main
@@ -17,4 +18,10 @@ struct Sluice: ParsableCommand {
                                                      Mel.self, Tokenize.self, Vocab.self]),
             CommandGroup(name: "Trainer", subcommands: [RetroMAECommand.self, SpokenMomentsCommand.self, CapsulesCommand.self]),
         ])
+
+    /// Runs the command line on OpenBLAS kernels made for this CPU (see `BLASKernels`).
+    static func main() {
+        BLASKernels.reexecuteWithBetterKernels()
+        main(nil)
+    }
 }

@@ -11,11 +11,26 @@ struct ThreadTests {
             return [y.scalars, normalized.softmax().scalars, [normalized.sum().item]]
         }
         let before = ComputeThreads.count
-        defer { ComputeThreads.setKernelThreads(before) }
-        ComputeThreads.setKernelThreads(1)
+        defer { ComputeThreads.configure(before) }
+        ComputeThreads.configure(1)
         let single = run()
-        ComputeThreads.setKernelThreads(2)
+        ComputeThreads.configure(2)
         #expect(ComputeThreads.count == 2)
         #expect(run() == single)
+    }
+
+    /// A product large enough to split into bands gives the same bits on two threads as on one,
+    /// including extents that do not divide evenly into the bands (33 rows or columns).
+    @Test func splitProductsEqualOneThread() {
+        let cases: [([Int], [Int])] = [([33, 1000], [1000, 33]), ([3, 33, 1000], [3, 1000, 40]), ([700, 300], [300, 65])]
+        for (shapeA, shapeB) in cases {
+            let a = randomTensor(shapeA, seed: 62), b = randomTensor(shapeB, seed: 63)
+            let before = ComputeThreads.count
+            defer { ComputeThreads.configure(before) }
+            ComputeThreads.configure(1)
+            let single = matmul(a, b).scalars
+            ComputeThreads.configure(2)
+            #expect(matmul(a, b).scalars == single, "\(shapeA) x \(shapeB)")
+        }
     }
 }

@@ -34,13 +34,16 @@ import Training
         return try trainer.update(positions.map { try data.batch($0) })
     }
 
-    /// The training core reproduces, bit for bit, the losses of the RetroMAE trainer it replaced
-    /// (recorded at commit f82cc33 with these seeds): Monarch maps densified mid-run, dropout,
-    /// accumulation, and stage 2's contrastive loss.
+    /// The training core reproduces the losses of the RetroMAE trainer it replaced (recorded at
+    /// commit f82cc33 with these seeds): Monarch maps densified mid-run, dropout, accumulation, and
+    /// stage 2's contrastive loss. They were bit-identical until the engine's vectorised kernels
+    /// (polynomial erf and exp, sums in eight lanes) moved them by an ulp or two; within 1e-5 is the bar.
     @Test func lossesEqualThoseOfTheTrainerBeforeTheCore() throws {
+        func close(_ value: Float, _ recorded: UInt32) -> Bool { abs(value - Float(bitPattern: recorded)) <= 1e-5 }
         let (trainer, data) = try Self.trainer(modelSeed: 1, feedForward: .monarch(nblocks: 2), densifyAt: 4)
-        let stageOne = try (0..<8).map { _ in try Self.step(trainer, data).loss.bitPattern }
-        #expect(stageOne == [1088585730, 1088452485, 1088354092, 1088306188, 1088169685, 1088034892, 1088067455, 1087772970])
+        let stageOne = try (0..<8).map { _ in try Self.step(trainer, data).loss }
+        let recordedOne: [UInt32] = [1088585730, 1088452485, 1088354092, 1088306188, 1088169685, 1088034892, 1088067455, 1087772970]
+        for (loss, old) in zip(stageOne, recordedOne) { #expect(close(loss, old), "\(loss) against \(Float(bitPattern: old))") }
 
         let pairs = try PairDataset(pairs: Self.lastWordsPairs, tokenizer: TinyCorpus.tokenizer, maxLength: 32, batchSize: 4, seed: 2)
         var rng = RandomGenerator(seed: 8)
@@ -55,10 +58,8 @@ import Training
             (1090806052, 1068593132), (1090826524, 1068593024), (1090802024, 1068592956),
         ]
         for (report, old) in zip(reports, recorded) {
-            // The contrastive term is bit-identical; the total is now summed as one tensor, not as two logged
-            // figures, so it may differ in the last bit.
-            #expect(report[term: "contrastive"]?.bitPattern == old.contrastive)
-            #expect(abs(report.loss - Float(bitPattern: old.loss)) <= Float(bitPattern: old.loss).ulp)
+            #expect(report[term: "contrastive"].map { close($0, old.contrastive) } == true)
+            #expect(close(report.loss, old.loss))
         }
     }
 

@@ -192,7 +192,7 @@ public struct BertMaskedLMHead: Layer {
     /// Vocabulary scores `[..., vocabulary]` for hidden states `[..., hidden]` (pass only the
     /// masked positions to save the large product).
     public func callAsFunction(_ hidden: Tensor) -> Tensor {
-        matmul(norm(transform(hidden).gelu()), wordEmbeddings, transposeB: true) + bias
+        matmul(norm(transform(hidden).gelu()), wordEmbeddings, transposeB: true, bias: bias)
     }
 }
 
