@@ -10,6 +10,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export TENSOR_THREADS=${TENSOR_THREADS:-2}
+# Both sides on the same OpenBLAS kernels: Debian's 0.3.21 falls back to SSE3 ones on this CPU
+# (BENCHMARKS.md, Encoders); sluice itself re-executes with these, the benchmark binaries do not.
+if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -qw avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX; fi
+echo "threads: $TENSOR_THREADS, $(nproc) cores, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-default}, $(date -u '+%Y-%m-%d %H:%M'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 rounds=${ROUNDS:-3}
 swift build -c release --product tensor-bench >&2
 bench=.build/release/tensor-bench
