@@ -107,7 +107,11 @@ extension Tensor {
         precondition(p < 1, "dropout: p must be below 1, got \(p)")
         let mask = Tensor(uninitialized: shape)
         let m = mask.storage.pointer, scale = 1 / (1 - p)
-        for i in 0..<count { m[i] = rng.nextUniform() < p ? 0 : scale }
+        // One draw per element in order, so a seed gives the same masks on any thread count; a
+        // local copy of the generator keeps its state in registers through the loop.
+        var local = rng
+        for i in 0..<count { m[i] = local.nextUniform() < p ? 0 : scale }
+        rng = local
         return self * mask
     }
 }

@@ -28,6 +28,7 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable, Equatable {
         (s0, s1, s2, s3) = (state[0], state[1], state[2], state[3])
     }
 
+    @inline(__always)
     public mutating func next() -> UInt64 {
         let result = rotate(s1 &* 5, 7) &* 9
         let t = s1 << 17
@@ -40,9 +41,11 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable, Equatable {
         return result
     }
 
-    /// Uniform in [0, 1) with 24 random bits.
+    /// Uniform in [0, 1) with 24 random bits (converted through Int32, exact below 2^24: x86 has no
+    /// single instruction for UInt64 to Float, and dropout draws one per element).
+    @inline(__always)
     public mutating func nextUniform() -> Float {
-        Float(next() >> 40) * (1.0 / 16_777_216.0)
+        Float(Int32(truncatingIfNeeded: next() >> 40)) * (1.0 / 16_777_216.0)
     }
 
     /// Standard normal (Box-Muller).

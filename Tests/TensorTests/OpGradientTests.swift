@@ -29,6 +29,17 @@ struct OpGradientTests {
         }
     }
 
+    /// The GEMM's own scale and bias give what a separate multiply and add would, gradients included.
+    @Test func matmulScalesAndAddsABiasInTheProduct() {
+        let x = randomTensor([2, 3, 4], seed: 10), w = randomTensor([5, 4], seed: 11), bias = randomTensor([5], seed: 12)
+        let fused = matmul(x, w, transposeB: true, scale: 0.5, bias: bias).scalars
+        let separate = (matmul(x, w, transposeB: true) * 0.5 + bias).scalars
+        for (f, s) in zip(fused, separate) { #expect(abs(f - s) <= 1e-6) }
+        expectGradientsMatch([x, w, bias]) { matmul($0[0], $0[1], transposeB: true, scale: 0.5, bias: $0[2]) }
+        let q = randomTensor([2, 3, 4], seed: 13), k = randomTensor([2, 5, 4], seed: 14)
+        expectGradientsMatch([q, k]) { matmul($0[0], $0[1], transposeB: true, scale: 0.25) }
+    }
+
     @Test func broadcastingArithmetic() {
         let a = randomTensor([2, 3, 4], seed: 7), bias = randomTensor([4], seed: 8)
         let column = randomTensor([2, 1, 4], seed: 9)
