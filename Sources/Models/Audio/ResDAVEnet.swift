@@ -68,7 +68,7 @@ public struct ResDAVEnet: Layer {
                      "ResDAVEnet: mel \(mel.shape) with lengths \(lengths) (expects [N, \(config.melBins), T], 1 <= length <= T)")
         var lengths = lengths
         let (n, frames) = (mel.shape[0], mel.shape[2])
-        var x = stem(mel.reshaped([n, 1, config.melBins, frames]), training: training).relu()
+        var x = stem(mel.reshaped([n, 1, config.melBins, frames]), training: training, relu: true)
             .masked(frameMask(lengths, frames: frames))
         for stage in stages {
             lengths = lengths.map { ($0 + 1) / 2 }
