@@ -22,9 +22,12 @@ struct WindowGeometry {
     }
 }
 
-/// Element budget of one chunk's patch matrix: large enough for efficient GEMMs, small enough
-/// that a batch of 256 frames never holds all its patches at once.
-private let patchBudget = 1 << 24
+/// Images per chunk: enough for a GEMM at least `minColumns` wide (narrower GEMMs repack the
+/// weight too often for too little work), else as many as keep the patch matrix within
+/// `cachedPatches` elements, so the GEMM reads it from cache right after im2col wrote it; never
+/// over `patchBudget`, so a batch of 256 frames never holds all its patches at once.
+/// (ResNet-18 at 112 x 112: 1.3-1.6x faster forward than one 64 MB patch matrix per chunk.)
+private let minColumns = 2048, cachedPatches = 1 << 20, patchBudget = 1 << 24
 
 /// Writes the patches of images `first..<first + images` of `x` (`[N, C, H, W]`) as a
 /// `[C * KH * KW, images * OH * OW]` matrix (zero where a patch hangs over the border).
@@ -104,7 +107,11 @@ private func col2im(_ col: UnsafePointer<Float>, channels: Int, _ g: WindowGeome
                         guard iy >= 0 && iy < g.h else { continue }
                         let patch = col + (row &* width &+ image &* g.positions &+ y &* g.ow)
                         let line = target + (iy &* g.w &- g.pw &+ dx)
-                        for xo in valid { line[xo &* g.sw] += patch[xo] }
+                        if g.sw == 1 {
+                            for xo in valid { line[xo] += patch[xo] }
+                        } else {
+                            for xo in valid { line[xo &* g.sw] += patch[xo] }
+                        }
                     }
                 }
             }
@@ -221,8 +228,9 @@ private func convolutionPlan(_ x: Tensor, _ weight: Tensor, _ bias: Tensor?, str
     precondition(bias == nil || bias?.shape == [o], "conv2d: bias \(bias?.shape ?? []) for \(o) output channels")
     let g = WindowGeometry(h: x.shape[2], w: x.shape[3], kernel: (weight.shape[2], weight.shape[3]),
                            stride: stride, padding: padding, "conv2d")
-    let perImage = weight.shape[1] &* g.kh &* g.kw &* g.positions
-    return (g, Swift.max(1, Swift.min(x.shape[0], patchBudget / Swift.max(1, perImage))))
+    let perImage = Swift.max(1, weight.shape[1] &* g.kh &* g.kw &* g.positions)
+    let wanted = Swift.max((minColumns + g.positions - 1) / Swift.max(1, g.positions), cachedPatches / perImage)
+    return (g, Swift.max(1, Swift.min(x.shape[0], wanted, patchBudget / perImage)))
 }
 
 /// 2-D convolution (cross-correlation, as PyTorch): `x` `[N, C, H, W]`, `weight`
