@@ -59,6 +59,8 @@ private func im2col(_ x: UnsafePointer<Float>, channels: Int, _ g: WindowGeometr
                     let line = source + (iy &* g.w &- g.pw &+ dx)
                     if g.sw == 1 {
                         (out + valid.lowerBound).update(from: line + valid.lowerBound, count: valid.count)
+                    } else if g.sw == 2 {
+                        gatherEvenElements(line, into: out, valid)
                     } else {
                         for xo in valid { out[xo] = line[xo &* g.sw] }
                     }
@@ -66,6 +68,24 @@ private func im2col(_ x: UnsafePointer<Float>, channels: Int, _ g: WindowGeometr
                 }
             }
         }
+    }
+}
+
+/// `out[x] = line[2 * x]` for `x` in `columns` (a stride-2 patch row, as every ResNet stage's
+/// first convolution reads), 16 outputs per vector step from 32 loaded inputs.
+@inline(__always)
+private func gatherEvenElements(_ line: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, _ columns: Range<Int>) {
+    var x = columns.lowerBound
+    // Each step reads line[2x ..< 2x + 32]; stopping 16 short of the end keeps the odd element
+    // after the last even one needed inside the row.
+    while x &+ 16 < columns.upperBound {
+        let pairs = UnsafeRawPointer(line + 2 &* x).loadUnaligned(as: SIMD32<Float>.self)
+        UnsafeMutableRawPointer(out + x).storeBytes(of: pairs.evenHalf, as: SIMD16<Float>.self)
+        x &+= 16
+    }
+    while x < columns.upperBound {
+        out[x] = line[2 &* x]
+        x &+= 1
     }
 }
 

@@ -116,7 +116,7 @@ struct ConvolutionTests {
         return Tensor(shape: [n, o, oh, ow], scalars: out)
     }
 
-    @Test func stride1AndOneByOneFastPathsMatchTheDefinition() {
+    @Test func stride1Stride2AndOneByOneFastPathsMatchTheDefinition() {
         let x = randomTensor([3, 2, 16, 9], seed: 75, requiresGrad: false)
         // Stride 1 with the output as wide as the input: im2col copies whole shifted planes.
         // Kernels taller than their padding cover lose rows over the border; the last case pads
@@ -125,6 +125,13 @@ struct ConvolutionTests {
             let w = randomTensor([4, 2, kernel.0, kernel.1], seed: 76, requiresGrad: false)
             #expect(relativeError(conv2d(x, weight: w, bias: nil, padding: padding),
                                   naiveConv2d(x, w, stride: (1, 1), padding: padding)) < 1e-6, "kernel \(kernel)")
+        }
+        // Stride 2 over rows wide enough for the vector gather of every other input, and its tail.
+        let wide = randomTensor([2, 2, 5, 45], seed: 80, requiresGrad: false)
+        for (kernel, padding) in [((3, 3), (1, 1)), ((1, 1), (0, 0)), ((7, 7), (3, 3))] {
+            let w = randomTensor([3, 2, kernel.0, kernel.1], seed: 81, requiresGrad: false)
+            #expect(relativeError(conv2d(wide, weight: w, bias: nil, stride: (2, 2), padding: padding),
+                                  naiveConv2d(wide, w, stride: (2, 2), padding: padding)) < 1e-6, "kernel \(kernel)")
         }
         // 1x1 over 144 positions: each image's plane is the GEMM's operand, with no patch matrix.
         let w = randomTensor([5, 2, 1, 1], seed: 77, requiresGrad: false)
