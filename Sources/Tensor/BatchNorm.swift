@@ -45,15 +45,14 @@ public struct BatchNorm: Layer {
                     let (m, v) = (m.baseAddress!, v.baseAddress!)
                     parallelFor(channels, cost: count) { start, end in
                         for c in start..<end {
+                            // One pass over the channel: sums of x and x^2 in Double keep
+                            // E[x^2] - E[x]^2 at float precision while |mean| / std < 1e4.
                             var total: Double = 0, squares: Double = 0
                             forEachRow(px, images, channels, positions, c) { row in
-                                for p in 0..<positions { total += Double(row[p]) }
+                                for p in 0..<positions { let value = Double(row[p]); total += value; squares += value * value }
                             }
                             let mu = total / Double(count)
-                            forEachRow(px, images, channels, positions, c) { row in
-                                for p in 0..<positions { let d = Double(row[p]) - mu; squares += d * d }
-                            }
-                            (m[c], v[c]) = (Float(mu), Float(squares / Double(count)))
+                            (m[c], v[c]) = (Float(mu), Float(Swift.max(0, squares / Double(count) - mu * mu)))
                         }
                     }
                 }

@@ -42,28 +42,30 @@ private struct PoolWindows {
 
 extension Tensor {
     /// Max pooling as `torch.nn.MaxPool2d` (padding counts as minus infinity); the gradient goes to
-    /// the first maximal element of each window.
+    /// the first maximal element of each window. Without a gradient to record (a frozen
+    /// backbone's stem) it keeps no winners.
     public func maxPool2d(kernel: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0)) -> Tensor {
         let windows = PoolWindows(h: shape[2], w: shape[3], kernel: kernel, stride: stride ?? kernel, padding: padding, "maxPool2d")
         let width = shape[3], outPlane = windows.rows.count &* windows.columns.count
         // Winner of each output element: its offset inside the input plane.
-        let winners = UnsafeMutablePointer<Int32>.allocate(capacity: Swift.max(1, shape[0] &* shape[1] &* outPlane))
+        let winners = GradMode.isEnabled && requiresGrad
+            ? UnsafeMutablePointer<Int32>.allocate(capacity: Swift.max(1, shape[0] &* shape[1] &* outPlane)) : nil
         let result = windows.map(self) { input, out, plane in
             var o = 0
             for rows in windows.rows {
                 for columns in windows.columns {
                     var best = -Float.infinity, at = rows.lowerBound &* width &+ columns.lowerBound
                     for y in rows {
-                        for x in columns where input[y &* width &+ x] > best {
-                            (best, at) = (input[y &* width &+ x], y &* width &+ x)
-                        }
+                        let line = input + y &* width
+                        for x in columns where line[x] > best { (best, at) = (line[x], y &* width &+ x) }
                     }
                     out[o] = best
-                    winners[plane &* outPlane &+ o] = Int32(truncatingIfNeeded: at)
+                    winners?[plane &* outPlane &+ o] = Int32(truncatingIfNeeded: at)
                     o &+= 1
                 }
             }
         }
+        guard let winners else { return result }
         let inputShape = shape, plane = shape[2] &* shape[3]
         let owner = WinnerStore(winners)
         return record(result, [self]) { g in

@@ -79,6 +79,67 @@ struct ConvolutionTests {
         #expect(relativeError(folded, bn(conv(x), training: false)) < 1e-5)
     }
 
+    @Test func fusedResidualBlockTailEqualsItsParts() {
+        var rng = RandomGenerator(seed: 70)
+        let unit = ConvNorm(3, 4, kernel: (3, 3), padding: (1, 1), rng: &rng)
+        unit.norm.runningMean.assign(randomTensor([4], seed: 71, requiresGrad: false))
+        unit.norm.runningVariance.assign(randomTensor([4], seed: 72, requiresGrad: false).squared() + 0.1)
+        let x = randomTensor([2, 3, 6, 5], seed: 73, requiresGrad: false)
+        let shortcut = randomTensor([2, 4, 6, 5], seed: 74, requiresGrad: false)
+        let parts = (unit.norm(unit.conv(x), training: false) + shortcut).relu()
+        GradMode.withoutGradients {
+            // The same float operations in the same order as the folded convolution, then + and ReLU.
+            let fused = unit(x, training: false, adding: shortcut, relu: true)
+            #expect(fused.scalars == (unit(x, training: false) + shortcut).relu().scalars)
+            #expect(relativeError(fused, parts) < 1e-5)
+        }
+        // Recording gradients takes the unfused path, with the same values.
+        #expect(relativeError(unit(x, training: false, adding: shortcut, relu: true), parts) < 1e-5)
+    }
+
+    /// Convolution by its definition, one multiply-add at a time: the reference for the fast paths.
+    private func naiveConv2d(_ x: Tensor, _ w: Tensor, stride: (Int, Int), padding: (Int, Int)) -> Tensor {
+        let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (o, kh, kw) = (w.shape[0], w.shape[2], w.shape[3])
+        let oh = (h + 2 * padding.0 - kh) / stride.0 + 1, ow = (wd + 2 * padding.1 - kw) / stride.1 + 1
+        let xs = x.scalars, ws = w.scalars
+        var out = [Float](repeating: 0, count: n * o * oh * ow)
+        for image in 0..<n { for oc in 0..<o { for y in 0..<oh { for xo in 0..<ow {
+            var total: Float = 0
+            for ic in 0..<c { for dy in 0..<kh { for dx in 0..<kw {
+                let iy = y * stride.0 - padding.0 + dy, ix = xo * stride.1 - padding.1 + dx
+                guard iy >= 0, iy < h, ix >= 0, ix < wd else { continue }
+                total += xs[((image * c + ic) * h + iy) * wd + ix] * ws[((oc * c + ic) * kh + dy) * kw + dx]
+            } } }
+            out[((image * o + oc) * oh + y) * ow + xo] = total
+        } } } }
+        return Tensor(shape: [n, o, oh, ow], scalars: out)
+    }
+
+    @Test func stride1Stride2AndOneByOneFastPathsMatchTheDefinition() {
+        let x = randomTensor([3, 2, 16, 9], seed: 75, requiresGrad: false)
+        // Stride 1 with the output as wide as the input: im2col copies whole shifted planes.
+        // Kernels taller than their padding cover lose rows over the border; the last case pads
+        // rows more than the kernel needs.
+        for (kernel, padding) in [((3, 3), (1, 1)), ((3, 5), (2, 2)), ((1, 9), (0, 4)), ((2, 1), (3, 0))] {
+            let w = randomTensor([4, 2, kernel.0, kernel.1], seed: 76, requiresGrad: false)
+            #expect(relativeError(conv2d(x, weight: w, bias: nil, padding: padding),
+                                  naiveConv2d(x, w, stride: (1, 1), padding: padding)) < 1e-6, "kernel \(kernel)")
+        }
+        // Stride 2 over rows wide enough for the vector gather of every other input, and its tail.
+        let wide = randomTensor([2, 2, 5, 45], seed: 80, requiresGrad: false)
+        for (kernel, padding) in [((3, 3), (1, 1)), ((1, 1), (0, 0)), ((7, 7), (3, 3))] {
+            let w = randomTensor([3, 2, kernel.0, kernel.1], seed: 81, requiresGrad: false)
+            #expect(relativeError(conv2d(wide, weight: w, bias: nil, stride: (2, 2), padding: padding),
+                                  naiveConv2d(wide, w, stride: (2, 2), padding: padding)) < 1e-6, "kernel \(kernel)")
+        }
+        // 1x1 over 144 positions: each image's plane is the GEMM's operand, with no patch matrix.
+        let w = randomTensor([5, 2, 1, 1], seed: 77, requiresGrad: false)
+        #expect(relativeError(conv2d(x, weight: w, bias: nil), naiveConv2d(x, w, stride: (1, 1), padding: (0, 0))) < 1e-6)
+        let xg = randomTensor([2, 2, 16, 8], seed: 78), wg = randomTensor([3, 2, 1, 1], seed: 79)
+        expectGradientsMatch([xg, wg]) { conv2d($0[0], weight: $0[1], bias: nil) }
+    }
+
     @Test func poolingMatchesHandComputedWindows() {
         let x = Tensor(shape: [1, 1, 3, 4], scalars: [1, 5, 2, 0, 3, 4, 9, 1, 7, 2, 6, 8])
         // 3x3 windows, stride 2, padding 1 (the ResNet stem pool): rows {0, 1}, {1, 2} by columns {0, 1}, {1, 2, 3}.

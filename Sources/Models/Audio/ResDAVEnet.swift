@@ -68,7 +68,7 @@ public struct ResDAVEnet: Layer {
                      "ResDAVEnet: mel \(mel.shape) with lengths \(lengths) (expects [N, \(config.melBins), T], 1 <= length <= T)")
         var lengths = lengths
         let (n, frames) = (mel.shape[0], mel.shape[2])
-        var x = stem(mel.reshaped([n, 1, config.melBins, frames]), training: training).relu()
+        var x = stem(mel.reshaped([n, 1, config.melBins, frames]), training: training, relu: true)
             .masked(frameMask(lengths, frames: frames))
         for stage in stages {
             lengths = lengths.map { ($0 + 1) / 2 }
@@ -85,10 +85,12 @@ public struct ResDAVEnet: Layer {
     }
 }
 
-/// `[N, 1, 1, frames]`: 1 for the first `lengths[i]` frames of row i, 0 after.
-func frameMask(_ lengths: [Int], frames: Int) -> Tensor {
-    Tensor(shape: [lengths.count, 1, 1, frames],
-           scalars: lengths.flatMap { length in (0..<frames).map { $0 < length ? 1 : 0 } })
+/// `[N, 1, 1, frames]`: 1 for the first `lengths[i]` frames of row i, 0 after; nil when no row
+/// is padded, so an unpadded batch skips a multiplication over every activation.
+func frameMask(_ lengths: [Int], frames: Int) -> Tensor? {
+    guard lengths.contains(where: { $0 < frames }) else { return nil }
+    return Tensor(shape: [lengths.count, 1, 1, frames],
+                  scalars: lengths.flatMap { length in (0..<frames).map { $0 < length ? 1 : 0 } })
 }
 
 /// `[N, C]` means of `[N, C, T]` over the first `lengths[i]` steps of each row: a matrix product

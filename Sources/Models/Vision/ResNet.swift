@@ -73,7 +73,7 @@ public struct ResNet: Layer {
     /// images; with `temporalShift`, N is clips x `frames` and blocks shift across each clip.
     public func features(_ images: Tensor, training: Bool, frames: Int? = nil) -> Tensor {
         let shift = temporalShift ? frames : nil
-        var x = stem(images, training: training).relu().maxPool2d(kernel: (3, 3), stride: (2, 2), padding: (1, 1))
+        var x = stem(images, training: training, relu: true).maxPool2d(kernel: (3, 3), stride: (2, 2), padding: (1, 1))
         for stage in stages {
             for block in stage { x = block(x, training: training, mask: nil, shiftFrames: shift) }
         }

@@ -64,9 +64,9 @@ public struct BasicBlock: ResidualUnit {
     }
 
     public func callAsFunction(_ x: Tensor, training: Bool, mask: Tensor? = nil, shiftFrames: Int? = nil) -> Tensor {
-        let h = first(x.shifted(shiftFrames), training: training).relu().masked(mask)
+        let h = first(x.shifted(shiftFrames), training: training, relu: true).masked(mask)
         let shortcut = downsample.map { $0(x, training: training) } ?? x
-        return (second(h, training: training) + shortcut).relu().masked(mask)
+        return second(h, training: training, adding: shortcut, relu: true).masked(mask)
     }
 }
 
@@ -98,9 +98,9 @@ public struct Bottleneck: ResidualUnit {
     }
 
     public func callAsFunction(_ x: Tensor, training: Bool, mask: Tensor? = nil, shiftFrames: Int? = nil) -> Tensor {
-        let h = spatial(reduce(x.shifted(shiftFrames), training: training).relu().masked(mask), training: training)
-            .relu().masked(mask)
+        let h = spatial(reduce(x.shifted(shiftFrames), training: training, relu: true).masked(mask), training: training,
+                        relu: true).masked(mask)
         let shortcut = downsample.map { $0(x, training: training) } ?? x
-        return (expand(h, training: training) + shortcut).relu().masked(mask)
+        return expand(h, training: training, adding: shortcut, relu: true).masked(mask)
     }
 }

@@ -69,7 +69,7 @@ public struct FrameCNN: FrameEncoder {
         var x = flattenedFrames(clips)
         for (index, layer) in layers.enumerated() {
             if index > 0 && temporalShift { x = x.temporalShift(frames: frames) }
-            x = layer(x, training: training).relu()
+            x = layer(x, training: training, relu: true)
         }
         return x.adaptiveAveragePool2d((1, 1)).reshaped([n, frames, featureWidth])
     }
