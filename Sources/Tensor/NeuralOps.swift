@@ -105,14 +105,23 @@ extension Tensor {
     public func dropout(_ p: Float, training: Bool, rng: inout RandomGenerator) -> Tensor {
         guard training, p > 0 else { return self }
         precondition(p < 1, "dropout: p must be below 1, got \(p)")
-        let mask = Tensor(uninitialized: shape)
-        let m = mask.storage.pointer, scale = 1 / (1 - p)
-        // One draw per element in order, so a seed gives the same masks on any thread count; a
-        // local copy of the generator keeps its state in registers through the loop.
-        var local = rng
-        for i in 0..<count { m[i] = local.nextUniform() < p ? 0 : scale }
-        rng = local
-        return self * mask
+        let mask = Tensor(uninitialized: shape), result = Tensor(uninitialized: shape)
+        let m = mask.storage.pointer, out = result.storage.pointer, x = storage.pointer, scale = 1 / (1 - p)
+        // One draw per element in order: each thread starts at its piece's offset in the stream,
+        // so a seed gives the same masks on any thread count.
+        let stream = rng
+        var end = stream
+        parallelFor(count, cost: 4) { start, stop in
+            var local = stream.advanced(by: UInt64(start))
+            for i in start..<stop {
+                let keep = local.nextUniform() < p ? 0 : scale
+                m[i] = keep
+                out[i] = x[i] * keep
+            }
+            if stop == count { end = local }
+        }
+        rng = end
+        return record(result, [self]) { g in [g * mask] }
     }
 }
 

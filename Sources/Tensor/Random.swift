@@ -56,6 +56,71 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable, Equatable {
     }
 
     private func rotate(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
+
+    /// This generator `n` draws further on, without drawing them. Threads that each start at their
+    /// own offset draw between them exactly the numbers one thread would draw in order.
+    ///
+    /// xoshiro's state update is linear over GF(2): n updates are the 256 x 256 bit matrix T^n,
+    /// the product of the precomputed T^(2^i) for the set bits of n.
+    public func advanced(by n: UInt64) -> RandomGenerator {
+        var state = (s0, s1, s2, s3)
+        var bits = n
+        while bits != 0 {
+            state = Self.powers.apply(bits.trailingZeroBitCount, to: state)
+            bits &= bits &- 1
+        }
+        var result = self
+        (result.s0, result.s1, result.s2, result.s3) = state
+        return result
+    }
+
+    /// The matrices T^(2^i), i < 64: column j of T^(2^i) is the state that i doublings of the
+    /// update make from the unit state with bit j set.
+    private static let powers = StepPowers()
+
+    private struct StepPowers: Sendable {
+        typealias State = (UInt64, UInt64, UInt64, UInt64)
+        /// 64 matrices x 256 columns x 4 words.
+        private var words = [UInt64](repeating: 0, count: 64 * 256 * 4)
+
+        init() {
+            for j in 0..<256 {
+                var unit: [UInt64] = [0, 0, 0, 0]
+                unit[j / 64] = 1 << UInt64(j % 64)
+                var generator = RandomGenerator(seed: 0)
+                (generator.s0, generator.s1, generator.s2, generator.s3) = (unit[0], unit[1], unit[2], unit[3])
+                _ = generator.next()
+                store((generator.s0, generator.s1, generator.s2, generator.s3), power: 0, column: j)
+            }
+            for i in 1..<64 {
+                for j in 0..<256 { store(apply(i - 1, to: column(i - 1, j)), power: i, column: j) }
+            }
+        }
+
+        private func column(_ power: Int, _ j: Int) -> State {
+            let base = (power &* 256 &+ j) &* 4
+            return (words[base], words[base + 1], words[base + 2], words[base + 3])
+        }
+
+        private mutating func store(_ state: State, power: Int, column j: Int) {
+            let base = (power &* 256 &+ j) &* 4
+            (words[base], words[base + 1], words[base + 2], words[base + 3]) = state
+        }
+
+        /// T^(2^power) times `state`: the XOR of the columns for the state's set bits.
+        func apply(_ power: Int, to state: State) -> State {
+            var result: State = (0, 0, 0, 0)
+            for (index, word) in [state.0, state.1, state.2, state.3].enumerated() {
+                var bits = word
+                while bits != 0 {
+                    let c = column(power, index &* 64 &+ bits.trailingZeroBitCount)
+                    result = (result.0 ^ c.0, result.1 ^ c.1, result.2 ^ c.2, result.3 ^ c.3)
+                    bits &= bits &- 1
+                }
+            }
+            return result
+        }
+    }
 }
 
 extension Tensor {
