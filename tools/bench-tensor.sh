@@ -3,7 +3,8 @@
 #   1. engine matmul against raw cblas_sgemm, n = 256..2048;
 #   2. MonarchLinear against Linear, forward + backward;
 #   3. one small-BERT training step, this engine and PyTorch alternating for ROUNDS rounds, at
-#      each thread count in BERT_THREADS.
+#      each thread count in BERT_THREADS; each side with the MLM head on the masked positions
+#      only and on all positions (transformers' BertForMaskedLM computes every position's logits).
 # Usage: tools/bench-tensor.sh   (TENSOR_THREADS for 1-2, default 2; BERT_THREADS, default "2 1";
 #                                 ROUNDS, default 3)
 # Needs Debian's python3 with python3-torch (apt-get install -y python3-torch).
@@ -25,18 +26,27 @@ echo "### MonarchLinear against Linear (forward + backward, best ms)"
 "$bench" monarch
 echo
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+step_ms() { sed 's/.*bert_step_ms=\([0-9.]*\).*/\1/'; }
 for threads in ${BERT_THREADS:-2 1}; do
   echo "### Small BERT training step, $threads thread(s) (4 layers, hidden 256, 4 heads, seq 128, batch 32, AdamW)"
-  ours=() theirs=()
+  declare -A times=()
   for _ in $(seq "$rounds"); do
-    line=$(TENSOR_THREADS=$threads "$bench" bert 2 | grep bert_step_ms)
-    echo "engine:  $line"
-    ours+=("$(sed 's/.*bert_step_ms=\([0-9.]*\).*/\1/' <<<"$line")")
-    torch_line=$(TENSOR_THREADS=$threads /usr/bin/python3 tools/tensor_bench.py 2 | grep bert_step_ms)
-    echo "pytorch: $torch_line"
-    theirs+=("${torch_line#bert_step_ms=}")
+    for head in masked all; do
+      line=$(TENSOR_THREADS=$threads "$bench" bert 2 "$head" | grep bert_step_ms)
+      echo "engine  $head: $line"
+      times[engine-$head]+=" $(step_ms <<<"$line")"
+      line=$(TENSOR_THREADS=$threads /usr/bin/python3 tools/tensor_bench.py 2 "$head" | grep bert_step_ms)
+      echo "pytorch $head: $line"
+      times[pytorch-$head]+=" $(step_ms <<<"$line")"
+    done
   done
-  m_ours=$(median "${ours[@]}") m_theirs=$(median "${theirs[@]}")
-  echo "median step ($threads thread(s)): engine ${m_ours} ms, pytorch ${m_theirs} ms, pytorch/engine = $(awk "BEGIN {printf \"%.2f\", $m_theirs / $m_ours}")x"
+  for head in masked all; do
+    # shellcheck disable=SC2086
+    m_engine=$(median ${times[engine-$head]}) m_pytorch=$(median ${times[pytorch-$head]})
+    echo "median step, $threads thread(s), head on $head positions: engine ${m_engine} ms, pytorch ${m_pytorch} ms, pytorch/engine = $(awk "BEGIN {printf \"%.2f\", $m_pytorch / $m_engine}")x"
+  done
+  # shellcheck disable=SC2086
+  echo "pytorch with the head on all positions / engine on the masked ones = $(awk "BEGIN {printf \"%.2f\", $(median ${times[pytorch-all]}) / $(median ${times[engine-masked]})}")x"
+  unset times
   echo
 done

@@ -3,6 +3,8 @@
 `tensor-bench bert` (4 layers, hidden 256, 4 heads, FFN 1024, vocabulary 8192, seq 128,
 batch 32, dropout 0.1, MLM loss on 15% of positions, AdamW).
 
+Usage: tensor_bench.py [steps] [masked|all]. `all` sends every position through the MLM head, as
+transformers' BertForMaskedLM does; `masked` (the default, like the engine's) only the masked ones.
 Run by tools/bench-tensor.sh with Debian's python3 and torch; prints `bert_step_ms=...`.
 """
 import math
@@ -46,17 +48,22 @@ class SmallBert(torch.nn.Module):
         self.layers = torch.nn.ModuleList(Layer() for _ in range(LAYERS))
         self.head = torch.nn.Linear(HIDDEN, VOCAB)
 
-    def forward(self, tokens, targets):
+    def forward(self, tokens, targets, all_positions):
         x = F.dropout(self.norm(self.words(tokens) + self.positions.weight), 0.1, self.training)
         for layer in self.layers:
             x = layer(x)
-        return F.cross_entropy(self.head(x).view(-1, VOCAB), targets.view(-1), ignore_index=-100)
+        x, targets = x.reshape(-1, HIDDEN), targets.view(-1)
+        if not all_positions:
+            rows = targets != -100
+            x, targets = x[rows], targets[rows]
+        return F.cross_entropy(self.head(x), targets, ignore_index=-100)
 
 
 def main():
     threads = int(os.environ.get("TENSOR_THREADS", os.cpu_count()))
     torch.set_num_threads(threads)
     steps = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    all_positions = len(sys.argv) > 2 and sys.argv[2] == "all"
     torch.manual_seed(0)
     model = SmallBert()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
@@ -66,7 +73,7 @@ def main():
     for step in range(steps + 1):
         start = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        loss = model(tokens, targets)
+        loss = model(tokens, targets, all_positions)
         loss.backward()
         optimizer.step()
         if step > 0:

@@ -2,7 +2,9 @@
 //
 //   tensor-bench matmul            engine matmul against raw cblas_sgemm, n = 256..2048 (best ms)
 //   tensor-bench monarch           MonarchLinear against Linear, forward + backward
-//   tensor-bench bert [steps]      one small-BERT training step (forward, backward, AdamW)
+//   tensor-bench bert [steps] [masked|all]
+//                                  one small-BERT training step (forward, backward, AdamW), the
+//                                  MLM head on the masked positions only (default) or on all
 // Every mode honours TENSOR_THREADS (default: all cores).
 import COpenBLAS
 import Foundation
@@ -112,22 +114,29 @@ struct SmallBert: Layer {
             + prefixed("cls", head)
     }
 
-    func loss(tokens: [Int], targets: [Int], batch: Int, context: inout ForwardContext) throws -> Tensor {
+    /// `allPositions` sends every position through the head, as transformers' BertForMaskedLM
+    /// does; otherwise only the masked ones go, as in RetroMAE's MLM loss (the other rows' logits
+    /// never reach the loss, and the vocabulary projection is the step's largest GEMM).
+    func loss(tokens: [Int], targets: [Int], batch: Int, allPositions: Bool, context: inout ForwardContext) throws -> Tensor {
         var x = try norm(words(tokens, shape: [batch, Self.length]) + positions(Array(0..<Self.length), shape: [Self.length]))
             .dropout(0.1, training: context.training, rng: &context.rng)
         for layer in encoder { x = layer(x, mask: nil, context: &context) }
-        return try crossEntropy(head(x).reshaped([batch * Self.length, Self.vocabulary]), targets: targets)
+        let flat = x.reshaped([batch * Self.length, Self.hidden])
+        if allPositions { return try crossEntropy(head(flat), targets: targets) }
+        let rows = targets.indices.filter { targets[$0] != -100 }
+        return try crossEntropy(head(try embedding(flat, indices: rows, indexShape: [rows.count])), targets: rows.map { targets[$0] })
     }
 
-    /// Matrix-multiply FLOPs of one training step (backward counted as twice the forward).
-    static func gemmFlops(batch: Int) -> Double {
+    /// Matrix-multiply FLOPs of one training step (backward counted as twice the forward), with
+    /// `predicted` rows through the head.
+    static func gemmFlops(batch: Int, predicted: Int) -> Double {
         let t = Double(batch * length), h = Double(hidden)
         let perLayer = 8 * t * h * h + 4 * t * h * Double(intermediate) + 4 * Double(batch * length * length) * h
-        return 3 * (Double(layers) * perLayer + 2 * t * h * Double(vocabulary))
+        return 3 * (Double(layers) * perLayer + 2 * Double(predicted) * h * Double(vocabulary))
     }
 }
 
-func benchBert(steps: Int) throws {
+func benchBert(steps: Int, allPositions: Bool) throws {
     let batch = 32
     var rng = RandomGenerator(seed: 5)
     let model = SmallBert(rng: &rng)
@@ -144,7 +153,7 @@ func benchBert(steps: Int) throws {
     for step in 0...steps {
         let t0 = DispatchTime.now().uptimeNanoseconds, c0 = cpuMilliseconds()
         model.zeroGradients()
-        let loss = try model.loss(tokens: tokens, targets: targets, batch: batch, context: &context)
+        let loss = try model.loss(tokens: tokens, targets: targets, batch: batch, allPositions: allPositions, context: &context)
         loss.backward()
         optimizer.step(learningRate: 1e-4)
         if step > 0 {
@@ -154,7 +163,8 @@ func benchBert(steps: Int) throws {
     }
     let median = times.sorted()[times.count / 2], cpuMedian = cpuTimes.sorted()[cpuTimes.count / 2]
     let peak = sgemmPeak()
-    let achieved = SmallBert.gemmFlops(batch: batch) / median / 1e6
+    let predicted = allPositions ? targets.count : targets.filter { $0 != -100 }.count
+    let achieved = SmallBert.gemmFlops(batch: batch, predicted: predicted) / median / 1e6
     // CPU time (all threads) beside wall time: on a loaded machine it still shows the work done.
     print(String(format: "bert_step_ms=%.1f gemm_gflops=%.1f sgemm_peak_gflops=%.1f share_of_peak=%.2f cpu_ms=%.1f",
                  median, achieved, peak, achieved / peak, cpuMedian))
@@ -170,8 +180,14 @@ print("threads: \(ComputeThreads.count)")
 switch arguments.first {
 case "matmul": benchMatmul()
 case "monarch": benchMonarch()
-case "bert": try benchBert(steps: arguments.dropFirst().first.flatMap { Int($0) } ?? 3)
+case "bert":
+    let options = Array(arguments.dropFirst())
+    guard options.count < 2 || ["masked", "all"].contains(options[1]) else {
+        print("tensor-bench bert: the head runs on `masked` or `all` positions, not \(options[1])")
+        exit(2)
+    }
+    try benchBert(steps: options.first.flatMap { Int($0) } ?? 3, allPositions: options.count > 1 && options[1] == "all")
 default:
-    print("usage: tensor-bench matmul | monarch | bert [steps]")
+    print("usage: tensor-bench matmul | monarch | bert [steps] [masked|all]")
     exit(2)
 }
