@@ -185,17 +185,12 @@ public struct MultiHeadAttention: Layer {
     public func callAsFunction(_ x: Tensor, memory: Tensor, mask: Tensor?, context: inout ForwardContext) -> Tensor {
         precondition(x.rank == 3 && memory.rank == 3 && x.shape[0] == memory.shape[0],
                      "MultiHeadAttention: x \(x.shape), memory \(memory.shape)")
-        let (batch, queryLength, hidden) = (x.shape[0], x.shape[1], x.shape[2])
-        let memoryLength = memory.shape[1], headWidth = hidden / heads
-        func split(_ t: Tensor, _ length: Int) -> Tensor {
-            t.reshaped([batch, length, heads, headWidth]).permuted([0, 2, 1, 3])
-        }
-        let q = split(query(x), queryLength)
-        let k = split(key(memory), memoryLength)
-        let v = split(value(memory), memoryLength)
-        let scores = matmul(q, k, transposeB: true, scale: 1 / Float(headWidth).squareRoot())
+        let headWidth = x.shape[2] / heads
+        // The projections stay head-packed ([B, L, heads * d]); the per-head products read and
+        // write each head's columns in place.
+        let scores = headScores(query(x), key(memory), heads: heads, scale: 1 / Float(headWidth).squareRoot())
         let probabilities = scores.softmax(mask: mask).dropout(dropout, training: context.training, rng: &context.rng)
-        let mixed = matmul(probabilities, v).permuted([0, 2, 1, 3]).reshaped([batch, queryLength, hidden])
+        let mixed = headMix(probabilities, value(memory), heads: heads)
         return output(mixed)
     }
 

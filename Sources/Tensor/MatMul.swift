@@ -49,15 +49,32 @@ private struct GemmOperands: @unchecked Sendable {
     let a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>
 }
 
+/// Where the members of a batched product keep one of its matrices: member i is head
+/// `i % heads` of group `i / heads`, at `group * groupStride + head * headStride`, with rows `ld`
+/// elements apart. A plain batch is one head per group; attention's head-packed `[B, L, H * d]`
+/// tensors keep head h in columns h*d..<(h+1)*d of every row, so no permute copy is needed.
+private struct MatrixLayout {
+    let heads: Int, groupStride: Int, headStride: Int, ld: Int
+
+    /// Matrices of `rows` x `columns` one after another (`columns` 0-strided for a shared one).
+    static func consecutive(rows: Int, columns: Int) -> MatrixLayout {
+        MatrixLayout(heads: 1, groupStride: rows &* columns, headStride: 0, ld: columns)
+    }
+
+    /// The `heads` column blocks of `[groups, length, width]`.
+    static func headPacked(length: Int, width: Int, heads: Int) -> MatrixLayout {
+        MatrixLayout(heads: heads, groupStride: length &* width, headStride: width / heads, ld: width)
+    }
+
+    func offset(_ member: Int) -> Int { (member / heads) &* groupStride &+ (member % heads) &* headStride }
+}
+
 /// Shapes of one (possibly batched) matrix product: `batch` products of `op(A)` (m x k) by
-/// `op(B)` (k x n), with element strides between consecutive batch members (0 = shared).
+/// `op(B)` (k x n) into C (m x n), each operand where its layout puts it.
 private struct ProductPlan {
     let batch: Int, m: Int, n: Int, k: Int
-    let strideA: Int, strideB: Int
     let transposeA: Bool, transposeB: Bool
-
-    var lda: Int { transposeA ? m : k }
-    var ldb: Int { transposeB ? k : n }
+    let a: MatrixLayout, b: MatrixLayout, c: MatrixLayout
 
     /// Calls `body(member, threads)` for every member of the batch: the members spread over
     /// the compute threads, one single-threaded product each (attention's many small heads), or a
@@ -70,12 +87,61 @@ private struct ProductPlan {
     }
 
     /// Runs every product of the batch, `C = scale * op(A) op(B) + beta * C`.
-    func run(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
+    func run(_ pa: UnsafePointer<Float>, _ pb: UnsafePointer<Float>, _ pc: UnsafeMutablePointer<Float>,
              scale: Float, beta: Float) {
         forEachMember { i, threads in
             gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: scale,
-                 a: a + i &* strideA, lda: lda, b: b + i &* strideB, ldb: ldb,
-                 beta: beta, c: c + i &* m &* n, ldc: n, threads: threads)
+                 a: pa + a.offset(i), lda: a.ld, b: pb + b.offset(i), ldb: b.ld,
+                 beta: beta, c: pc + c.offset(i), ldc: c.ld, threads: threads)
+        }
+    }
+
+    /// `scale * op(A) op(B)` into a new tensor of `shape`, recorded for autodiff; `bias` (only for
+    /// a lone product) starts every row of the accumulator.
+    func multiply(_ lhs: Tensor, _ rhs: Tensor, shape: [Int], scale: Float, bias: Tensor? = nil) -> Tensor {
+        let result = Tensor(uninitialized: shape)
+        if let bias {
+            let row = bias.storage.pointer, out = result.storage.pointer
+            parallelFor(m, cost: n) { start, end in
+                for r in start..<end { (out + r &* n).update(from: row, count: n) }
+            }
+        }
+        run(lhs.storage.pointer, rhs.storage.pointer, result.storage.pointer, scale: scale, beta: bias == nil ? 0 : 1)
+        let va = lhs.detached(), vb = rhs.detached(), needA = lhs.requiresGrad, needB = rhs.requiresGrad
+        let needBias = bias?.requiresGrad ?? false
+        return record(result, [lhs, rhs] + (bias.map { [$0] } ?? [])) { g in
+            let pg = g.storage.pointer, pa = va.storage.pointer, pb = vb.storage.pointer
+            var gradA: Tensor?, gradB: Tensor?
+            if needA {
+                let ga = Tensor(uninitialized: va.shape)
+                // op(A) grad = G op(B)^T; A^T's grad transposes it back.
+                forEachMember { i, threads in
+                    let gi = pg + c.offset(i), bi = pb + b.offset(i), out = ga.storage.pointer + a.offset(i)
+                    if transposeA {
+                        gemm(transposeA: transposeB, transposeB: true, m: k, n: m, k: n, alpha: scale,
+                             a: bi, lda: b.ld, b: gi, ldb: c.ld, c: out, ldc: a.ld, threads: threads)
+                    } else {
+                        gemm(transposeA: false, transposeB: !transposeB, m: m, n: k, k: n, alpha: scale,
+                             a: gi, lda: c.ld, b: bi, ldb: b.ld, c: out, ldc: a.ld, threads: threads)
+                    }
+                }
+                gradA = ga
+            }
+            if needB {
+                let gb = Tensor(uninitialized: vb.shape)
+                forEachMember { i, threads in
+                    let gi = pg + c.offset(i), ai = pa + a.offset(i), out = gb.storage.pointer + b.offset(i)
+                    if transposeB {
+                        gemm(transposeA: true, transposeB: transposeA, m: n, n: k, k: m, alpha: scale,
+                             a: gi, lda: c.ld, b: ai, ldb: a.ld, c: out, ldc: b.ld, threads: threads)
+                    } else {
+                        gemm(transposeA: !transposeA, transposeB: false, m: k, n: n, k: m, alpha: scale,
+                             a: ai, lda: a.ld, b: gi, ldb: c.ld, c: out, ldc: b.ld, threads: threads)
+                    }
+                }
+                gradB = gb
+            }
+            return [gradA, gradB] + (bias == nil ? [] : [needBias ? sumToShape(g, [n]) : nil])
         }
     }
 }
@@ -97,66 +163,50 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
     let m = transposeA ? ca : ra, k = transposeA ? ra : ca
     let kb = transposeB ? cb : rb, n = transposeB ? rb : cb
     precondition(k == kb, "matmul: inner extents differ: \(a.shape)\(transposeA ? "^T" : "") x \(b.shape)\(transposeB ? "^T" : "")")
-    let plan: ProductPlan
-    var outShape: [Int]
     if b.rank == 2 && !transposeA {
         // Fold the leading axes of `a` into the rows of one GEMM.
         let rows = a.count / k
-        plan = ProductPlan(batch: 1, m: rows, n: n, k: k, strideA: 0, strideB: 0,
-                           transposeA: false, transposeB: transposeB)
-        outShape = Array(a.shape.dropLast()) + [n]
-    } else {
-        precondition(a.rank == b.rank && a.shape.dropLast(2) == b.shape.dropLast(2),
-                     "matmul: batch axes differ: \(a.shape) and \(b.shape)")
-        plan = ProductPlan(batch: product(a.shape, 0..<(a.rank - 2)), m: m, n: n, k: k,
-                           strideA: m &* k, strideB: k &* n, transposeA: transposeA, transposeB: transposeB)
-        outShape = Array(a.shape.dropLast(2)) + [m, n]
+        let plan = ProductPlan(batch: 1, m: rows, n: n, k: k, transposeA: false, transposeB: transposeB,
+                               a: .consecutive(rows: rows, columns: k), b: .consecutive(rows: rb, columns: cb),
+                               c: .consecutive(rows: rows, columns: n))
+        if let bias { precondition(bias.shape == [n], "matmul: bias \(bias.shape) for \(a.shape) x \(b.shape)") }
+        return plan.multiply(a, b, shape: Array(a.shape.dropLast()) + [n], scale: scale, bias: bias)
     }
-    let result = Tensor(uninitialized: outShape)
-    if let bias {
-        precondition(plan.batch == 1 && b.rank == 2 && bias.shape == [n], "matmul: bias \(bias.shape) for \(a.shape) x \(b.shape)")
-        let row = bias.storage.pointer, out = result.storage.pointer
-        parallelFor(plan.m, cost: n) { start, end in
-            for r in start..<end { (out + r &* n).update(from: row, count: n) }
-        }
-    }
-    plan.run(a.storage.pointer, b.storage.pointer, result.storage.pointer, scale: scale, beta: bias == nil ? 0 : 1)
-    let va = a.detached(), vb = b.detached(), needA = a.requiresGrad, needB = b.requiresGrad
-    let needBias = bias?.requiresGrad ?? false
-    return record(result, [a, b] + (bias.map { [$0] } ?? [])) { g in
-        let pg = g.storage.pointer, pa = va.storage.pointer, pb = vb.storage.pointer
-        let (m, n, k) = (plan.m, plan.n, plan.k)
-        let (tA, tB) = (plan.transposeA, plan.transposeB)
-        var gradA: Tensor?, gradB: Tensor?
-        if needA {
-            let ga = Tensor(uninitialized: va.shape)
-            // op(A) grad = G op(B)^T; A^T's grad transposes it back.
-            plan.forEachMember { i, threads in
-                let gi = pg + i &* m &* n, bi = pb + i &* plan.strideB, out = ga.storage.pointer + i &* m &* k
-                if tA {
-                    gemm(transposeA: tB, transposeB: true, m: k, n: m, k: n, alpha: scale,
-                         a: bi, lda: plan.ldb, b: gi, ldb: n, c: out, ldc: m, threads: threads)
-                } else {
-                    gemm(transposeA: false, transposeB: !tB, m: m, n: k, k: n, alpha: scale,
-                         a: gi, lda: n, b: bi, ldb: plan.ldb, c: out, ldc: k, threads: threads)
-                }
-            }
-            gradA = ga
-        }
-        if needB {
-            let gb = Tensor(uninitialized: vb.shape)
-            plan.forEachMember { i, threads in
-                let gi = pg + i &* m &* n, ai = pa + i &* plan.strideA, out = gb.storage.pointer + i &* k &* n
-                if tB {
-                    gemm(transposeA: true, transposeB: tA, m: n, n: k, k: m, alpha: scale,
-                         a: gi, lda: n, b: ai, ldb: plan.lda, c: out, ldc: k, threads: threads)
-                } else {
-                    gemm(transposeA: !tA, transposeB: false, m: k, n: n, k: m, alpha: scale,
-                         a: ai, lda: plan.lda, b: gi, ldb: n, c: out, ldc: n, threads: threads)
-                }
-            }
-            gradB = gb
-        }
-        return [gradA, gradB] + (bias == nil ? [] : [needBias ? sumToShape(g, [n]) : nil])
-    }
+    precondition(a.rank == b.rank && a.shape.dropLast(2) == b.shape.dropLast(2),
+                 "matmul: batch axes differ: \(a.shape) and \(b.shape)")
+    precondition(bias == nil, "matmul: a bias needs a b of rank 2, got \(b.shape)")
+    let plan = ProductPlan(batch: product(a.shape, 0..<(a.rank - 2)), m: m, n: n, k: k,
+                           transposeA: transposeA, transposeB: transposeB,
+                           a: .consecutive(rows: ra, columns: ca), b: .consecutive(rows: rb, columns: cb),
+                           c: .consecutive(rows: m, columns: n))
+    return plan.multiply(a, b, shape: Array(a.shape.dropLast(2)) + [m, n], scale: scale)
+}
+
+/// Attention scores of every head, `scale * q_h k_h^T`, from head-packed `q` (`[B, Lq, H * d]`)
+/// and `k` (`[B, Lk, H * d]`), head h in columns h*d..<(h+1)*d: `[B, H, Lq, Lk]`. The heads are
+/// read in place, so the projections need no permute copies.
+public func headScores(_ q: Tensor, _ k: Tensor, heads: Int, scale: Float = 1) -> Tensor {
+    precondition(q.rank == 3 && k.rank == 3 && q.shape[0] == k.shape[0] && q.shape[2] == k.shape[2]
+                 && q.shape[2] % heads == 0, "headScores: q \(q.shape), k \(k.shape), \(heads) heads")
+    let (batch, queryLength, width, keyLength) = (q.shape[0], q.shape[1], q.shape[2], k.shape[1])
+    let plan = ProductPlan(batch: batch &* heads, m: queryLength, n: keyLength, k: width / heads,
+                           transposeA: false, transposeB: true,
+                           a: .headPacked(length: queryLength, width: width, heads: heads),
+                           b: .headPacked(length: keyLength, width: width, heads: heads),
+                           c: .consecutive(rows: queryLength, columns: keyLength))
+    return plan.multiply(q, k, shape: [batch, heads, queryLength, keyLength], scale: scale)
+}
+
+/// Every head's `p_h v_h`, from `p` (`[B, H, Lq, Lk]`) and head-packed `v` (`[B, Lk, H * d]`),
+/// written head-packed (`[B, Lq, H * d]`): the layout the output projection reads.
+public func headMix(_ p: Tensor, _ v: Tensor, heads: Int) -> Tensor {
+    precondition(p.rank == 4 && v.rank == 3 && p.shape[0] == v.shape[0] && p.shape[1] == heads
+                 && p.shape[3] == v.shape[1] && v.shape[2] % heads == 0, "headMix: p \(p.shape), v \(v.shape), \(heads) heads")
+    let (batch, queryLength, keyLength, width) = (p.shape[0], p.shape[2], p.shape[3], v.shape[2])
+    let plan = ProductPlan(batch: batch &* heads, m: queryLength, n: width / heads, k: keyLength,
+                           transposeA: false, transposeB: false,
+                           a: .consecutive(rows: queryLength, columns: keyLength),
+                           b: .headPacked(length: keyLength, width: width, heads: heads),
+                           c: .headPacked(length: queryLength, width: width, heads: heads))
+    return plan.multiply(p, v, shape: [batch, queryLength, width], scale: 1)
 }

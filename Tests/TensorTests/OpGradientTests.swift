@@ -40,6 +40,35 @@ struct OpGradientTests {
         expectGradientsMatch([q, k]) { matmul($0[0], $0[1], transposeB: true, scale: 0.25) }
     }
 
+    /// Per-head products on head-packed tensors equal splitting the heads out with permutes,
+    /// forward and backward, with keys longer than queries (cross-attention).
+    @Test func headProductsEqualPermutedHeads() {
+        let (batch, heads, width) = (2, 3, 12)
+        let q = randomTensor([batch, 4, width], seed: 15), k = randomTensor([batch, 5, width], seed: 16)
+        let v = randomTensor([batch, 5, width], seed: 17)
+        func split(_ t: Tensor) -> Tensor { t.reshaped([batch, t.shape[1], heads, width / heads]).permuted([0, 2, 1, 3]) }
+        func permuted(_ q: Tensor, _ k: Tensor, _ v: Tensor) -> Tensor {
+            let p = matmul(split(q), split(k), transposeB: true, scale: 0.5).softmax()
+            return matmul(p, split(v)).permuted([0, 2, 1, 3]).reshaped([batch, 4, width])
+        }
+        func packed(_ q: Tensor, _ k: Tensor, _ v: Tensor) -> Tensor {
+            headMix(headScores(q, k, heads: heads, scale: 0.5).softmax(), v, heads: heads)
+        }
+        let seed = randomTensor([batch, 4, width], seed: 18, requiresGrad: false)
+        var results: [[[Float]]] = []
+        for f in [permuted, packed] {
+            [q, k, v].forEach { $0.zeroGrad() }
+            let out = f(q, k, v)
+            out.backward(seed: seed)
+            results.append([out.scalars] + [q, k, v].map { $0.grad?.scalars ?? [] })
+        }
+        for (expected, actual) in zip(results[0], results[1]) {
+            #expect(expected.count == actual.count && expected.count > 0)
+            for (e, a) in zip(expected, actual) { #expect(abs(e - a) <= 1e-6) }
+        }
+        expectGradientsMatch([q, k, v]) { packed($0[0], $0[1], $0[2]) }
+    }
+
     @Test func broadcastingArithmetic() {
         let a = randomTensor([2, 3, 4], seed: 7), bias = randomTensor([4], seed: 8)
         let column = randomTensor([2, 1, 4], seed: 9)
