@@ -12,16 +12,18 @@ import Synchronization
 public final class LocalS3Server: @unchecked Sendable {
     public let bucket: String
     public let directory: URL
-    public let s3Port: Int
+    public var s3Port: Int { basePort + 6 }
     public static let accessKey = "sluice-test-key"
     public static let secretKey = "sluice-test-secret"
-    private let basePort: Int
+    private var basePort: Int
     private let binary: String
     private let process = Mutex<Process?>(nil)
 
     /// Why a server could not start: not installed (run tools/install-s3-server.sh) or failed.
     public struct Unavailable: Error, CustomStringConvertible {
         public let description: String
+        /// The server quit at once, as it does when another process took one of its ports.
+        var exitedAtStart = false
     }
 
     /// The `weed` binary, if installed.
@@ -50,9 +52,18 @@ public final class LocalS3Server: @unchecked Sendable {
         self.bucket = bucket
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-s3-" + UUID().uuidString.prefix(8))
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        basePort = try Self.freePortBlock(count: Self.portCount)
-        s3Port = basePort + 6
-        try start()
+        basePort = try Self.reservePortBlock()
+        // A port found free can be taken before weed binds it (other tests start servers too):
+        // then weed quits at once, and a fresh block is tried.
+        for attempt in 1... {
+            do {
+                try start()
+                return
+            } catch let error as Unavailable where error.exitedAtStart && attempt < 3 {
+                Self.release(basePort)
+                basePort = try Self.reservePortBlock()
+            }
+        }
     }
 
     /// A client signed with this server's credentials (or `secret` instead, to test a wrong one).
@@ -126,6 +137,7 @@ public final class LocalS3Server: @unchecked Sendable {
 
     deinit {
         stop()
+        Self.release(basePort)
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -133,7 +145,9 @@ public final class LocalS3Server: @unchecked Sendable {
         let probe = client(retry: .none)
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
-            guard child.isRunning else { throw Unavailable(description: "weed exited at start: \(logTail())") }
+            guard child.isRunning else {
+                throw Unavailable(description: "weed exited at start: \(logTail())", exitedAtStart: true)
+            }
             if Self.isListening(s3Port), (try? probe.list(url(""))) != nil { return }
             usleep(100_000)
         }
@@ -146,14 +160,29 @@ public final class LocalS3Server: @unchecked Sendable {
     }
 
     private static let portCount = 12
+    /// Port blocks of this process's servers, kept while they live: a server that is stopped to be
+    /// restarted leaves its ports free, and another test must not pick them meanwhile.
+    private static let reserved = Mutex<Set<Int>>([])
 
-    /// A block of `count` consecutive ports nothing listens on (several developers' tests share the machine).
-    private static func freePortBlock(count: Int) throws -> Int {
+    /// A block of consecutive ports nothing listens on and no server of this process holds
+    /// (several developers' tests share the machine).
+    private static func reservePortBlock() throws -> Int {
         for _ in 0..<200 {
-            let base = Int.random(in: 20_000...(60_000 - count))
-            if (base..<base + count).allSatisfy(canBind) { return base }
+            let base = Int.random(in: 20_000...(60_000 - portCount))
+            let taken = reserved.withLock { blocks in
+                guard !blocks.contains(where: { abs($0 - base) < portCount }) else { return true }
+                blocks.insert(base)
+                return false
+            }
+            if taken { continue }
+            if (base..<base + portCount).allSatisfy(canBind) { return base }
+            release(base)
         }
-        throw Unavailable(description: "no block of \(count) free ports on 127.0.0.1")
+        throw Unavailable(description: "no block of \(portCount) free ports on 127.0.0.1")
+    }
+
+    private static func release(_ base: Int) {
+        _ = reserved.withLock { $0.remove(base) }
     }
 
     private static func canBind(_ port: Int) -> Bool {
