@@ -56,7 +56,7 @@ private struct GemmOperands: @unchecked Sendable {
 private struct MatrixLayout {
     let heads: Int, groupStride: Int, headStride: Int, ld: Int
 
-    /// Matrices of `rows` x `columns` one after another (`columns` 0-strided for a shared one).
+    /// Matrices of `rows` x `columns` one after another.
     static func consecutive(rows: Int, columns: Int) -> MatrixLayout {
         MatrixLayout(heads: 1, groupStride: rows &* columns, headStride: 0, ld: columns)
     }

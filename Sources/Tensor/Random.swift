@@ -74,8 +74,8 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable, Equatable {
         return result
     }
 
-    /// The matrices T^(2^i), i < 64: column j of T^(2^i) is the state that i doublings of the
-    /// update make from the unit state with bit j set.
+    /// The matrices T^(2^i), i < 64: column j of T^(2^i) is the state that 2^i updates make
+    /// from the state with only bit j set (built once, 512 KB).
     private static let powers = StepPowers()
 
     private struct StepPowers: Sendable {
