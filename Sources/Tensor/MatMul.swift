@@ -4,50 +4,84 @@ import Dispatch
 /// One row-major `C = alpha * op(A) op(B) + beta * C`; `op(A)` is m x k and `op(B)` is k x n.
 /// Transposes are BLAS flags, never copies.
 ///
-/// A large product is cut into one band of C per compute thread (rows when C is tall, columns
-/// when it is wide, so the operand every band re-packs is the smaller one), each band a
-/// single-threaded sgemm; the sum over k is never split, so the result is the same bits on any
-/// thread count. Products that already run on several threads at once pass `threads: 1`.
+/// A large product is cut into tiles: bands of C's rows when C is tall, of its columns when it is
+/// wide (so the operand every tile re-packs is the smaller one), each tile one single-threaded
+/// sgemm, the sum over k never split. The tiles depend on the product's shape alone and threads
+/// only share them out, so the result is the same bits on any thread count, whatever kernels
+/// OpenBLAS runs. Bands cut where the thread count says would not be: OpenBLAS's Haswell, Zen,
+/// SkylakeX and Cooperlake kernels round an element differently depending on where its call's
+/// edges fall (tools/gemm_bands.c counts the changed elements per band width). Products that
+/// already run on several threads at once pass `threads: 1`.
 func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
           alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
           beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int = ComputeThreads.count) {
-    let bands = min(threads, max(m, n) / gemmBandAlignment)
-    guard bands > 1, m &* n &* k >= gemmSplitThreshold else {
-        singleThreadedBLAS()
-        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    let byRows = m >= n, extent = byRows ? m : n
+    let tiles = gemmTiles(m: m, n: n, k: k)
+    guard tiles > 1 else {
+        sgemm(transposeA, transposeB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         return
     }
-    let byRows = m >= n, extent = byRows ? m : n
-    let perBand = (extent + bands - 1) / bands
-    let band = (perBand + gemmBandAlignment - 1) / gemmBandAlignment * gemmBandAlignment
-    let operands = GemmOperands(a: a, b: b, c: c)
-    DispatchQueue.concurrentPerform(iterations: bands) { part in
-        let first = part &* band, size = min(extent, first &+ band) &- first
+    let tile = ((extent + tiles - 1) / tiles + gemmTileAlignment - 1) / gemmTileAlignment * gemmTileAlignment
+    let product = TiledProduct(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                               a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, byRows: byRows, tile: tile)
+    let workers = min(threads, tiles)
+    guard workers > 1 else { for index in 0..<tiles { product.run(index) }; return }
+    DispatchQueue.concurrentPerform(iterations: workers) { worker in
+        for index in Swift.stride(from: worker, to: tiles, by: workers) { product.run(index) }
+    }
+}
+
+/// One product and its tiles, handed to the threads computing them. Unchecked: each tile writes
+/// only its own rows or columns of C.
+private struct TiledProduct: @unchecked Sendable {
+    let transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float
+    let a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int
+    let beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    let byRows: Bool, tile: Int
+
+    /// Tile `index`: rows (or columns) `index * tile ..< (index + 1) * tile` of C.
+    func run(_ index: Int) {
+        let extent = byRows ? m : n, first = index &* tile, size = min(extent, first &+ tile) &- first
         guard size > 0 else { return }
         if byRows {
             // Rows of op(A): columns of a stored A^T.
-            gemm(transposeA: transposeA, transposeB: transposeB, m: size, n: n, k: k, alpha: alpha,
-                 a: operands.a + (transposeA ? first : first &* lda), lda: lda, b: operands.b, ldb: ldb,
-                 beta: beta, c: operands.c + first &* ldc, ldc: ldc, threads: 1)
+            sgemm(transposeA, transposeB, size, n, k, alpha, a + (transposeA ? first : first &* lda), lda,
+                  b, ldb, beta, c + first &* ldc, ldc)
         } else {
-            gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: size, k: k, alpha: alpha,
-                 a: operands.a, lda: lda, b: operands.b + (transposeB ? first &* ldb : first), ldb: ldb,
-                 beta: beta, c: operands.c + first, ldc: ldc, threads: 1)
+            sgemm(transposeA, transposeB, m, size, k, alpha, a, lda,
+                  b + (transposeB ? first &* ldb : first), ldb, beta, c + first, ldc)
         }
     }
 }
 
-/// Products below this many multiply-adds run on the calling thread: waking another costs more.
-private let gemmSplitThreshold = 1 << 20
-/// Bands are whole multiples of OpenBLAS's register tiles.
-private let gemmBandAlignment = 16
-
-/// The pointers of one product, handed to the threads computing its bands. Unchecked: each
-/// band writes only its own rows or columns of C.
-private struct GemmOperands: @unchecked Sendable {
-    let a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>
+/// One row-major sgemm on the calling thread.
+private func sgemm(_ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+                   _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                   _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+    singleThreadedBLAS()
+    cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
+
+/// How many tiles `gemm` cuts an m x n x k product into: one below `gemmSplitThreshold`
+/// multiply-adds, otherwise as many as keep each at least `gemmMinimumTile` rows or columns wide
+/// and that threshold's work, up to `gemmMaximumTiles`. A function of the shape alone.
+func gemmTiles(m: Int, n: Int, k: Int) -> Int {
+    let work = m &* n &* k
+    guard work >= gemmSplitThreshold else { return 1 }
+    return max(1, min(gemmMaximumTiles, max(m, n) / gemmMinimumTile, work / gemmSplitThreshold))
+}
+
+/// Products below this many multiply-adds run whole on the calling thread: waking another costs more.
+private let gemmSplitThreshold = 1 << 20
+/// Tiles a lone product is cut into at most. Each tile re-packs the shared operand: on one thread
+/// four tiles cost a mid-sized product 0-6% (12% once) and eight up to 19%, a small-BERT training
+/// step 1-3% (BENCHMARKS.md, "GEMM tiles"). Four keep two or four threads evenly loaded.
+private let gemmMaximumTiles = 4
+/// Rows or columns a tile holds at least.
+private let gemmMinimumTile = 64
+/// Tile widths are whole multiples of OpenBLAS's register tiles.
+private let gemmTileAlignment = 16
 
 /// Where the members of a batched product keep one of its matrices: member i is head
 /// `i % heads` of group `i / heads`, at `group * groupStride + head * headStride`, with rows `ld`
