@@ -1,7 +1,7 @@
 import Foundation
 
 /// A job as a user starts it: `mpiexec -n RANKS PROGRAM ARGUMENTS...` from the repository, with
-/// what it printed, its exit status and how long it took.
+/// what it printed and its exit status.
 struct MPIJob {
     static let repository = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -11,7 +11,6 @@ struct MPIJob {
     var status: Int32
     var output: String
     var errors: String
-    var seconds: Double
 
     /// Runs `program` on `ranks` ranks (`ranks == nil`: one plain process, no launcher).
     /// `whileRunning` gets the process and a reader of what it has printed to standard error so far.
@@ -37,13 +36,11 @@ struct MPIJob {
         // Files, not pipes: a rank that prints a lot never blocks on a full pipe.
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch.path + ".out"))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch.path + ".err"))
-        let start = Date()
         try process.run()
         try whileRunning(process) { (try? String(contentsOfFile: scratch.path + ".err", encoding: .utf8)) ?? "" }
         process.waitUntilExit()
         return MPIJob(status: process.terminationStatus,
                       output: try String(contentsOfFile: scratch.path + ".out", encoding: .utf8),
-                      errors: try String(contentsOfFile: scratch.path + ".err", encoding: .utf8),
-                      seconds: Date().timeIntervalSince(start))
+                      errors: try String(contentsOfFile: scratch.path + ".err", encoding: .utf8))
     }
 }

@@ -153,7 +153,9 @@ import Testing
     /// the killed pid, which rank 0's first line maps to its rank; nothing is merged, the killed
     /// rank's part opens with the shards it finished, and the same command run again resumes the
     /// parts and merges exactly the one-process run's samples.
-    @Test func aKilledRankEndsTheJobAndARestartResumesIt() throws {
+    // A job that outlives a failed rank hangs (the others would wait for it forever): the time
+    // limit turns that into a failure. It is no speed claim; a loaded machine stays far inside it.
+    @Test(.timeLimit(.minutes(5))) func aKilledRankEndsTheJobAndARestartResumesIt() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-kill-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -174,23 +176,21 @@ import Testing
             """.write(to: pipeline, atomically: true, encoding: .utf8)
         let one = directory.appendingPathComponent("one"), many = directory.appendingPathComponent("many")
         let part = many.appendingPathComponent("part-1/dataset")
-        var killed: (pid: Int32, at: Date)?
+        var killed: Int32?
         let job = try Self.run(ranks: 2, pipeline.path, output: many) { process, errors in
-            let deadline = Date().addingTimeInterval(60)
             // Once rank 1 has finished a shard and is writing the next, kill it.
-            while process.isRunning && Date() < deadline {
+            while process.isRunning {
                 let shards = (try? FileManager.default.contentsOfDirectory(atPath: part.path))?.filter { $0.hasPrefix("shard.") }.count ?? 0
                 if shards >= 2, let pid = Self.pid(ofRank: 1, in: errors()) {
                     kill(pid, SIGKILL)
-                    killed = (pid, Date())
+                    killed = pid
                     return
                 }
                 usleep(20_000)
             }
         }
-        let (pid, at) = try #require(killed, "rank 1 finished before it could be killed: \(job.errors)")
+        let pid = try #require(killed, "rank 1 finished before it could be killed: \(job.errors)")
         #expect(job.status != 0)
-        #expect(Date().timeIntervalSince(at) < 10, "the job outlived its killed rank")
         #expect(job.output.contains("PID \(pid) RUNNING AT"), "\(job.output)")  // the launcher's report
         #expect(job.errors.contains("rank 1 = pid \(pid)@"))                      // ... read as a rank
         #expect(!FileManager.default.fileExists(atPath: many.appendingPathComponent("dataset/index.json").path))
@@ -214,7 +214,7 @@ import Testing
         return Int32(errors[range.upperBound...].prefix { $0.isNumber })
     }
 
-    @Test func aRankThatFailsStopsTheJobNamingItselfAndNothingIsMerged() throws {
+    @Test(.timeLimit(.minutes(3))) func aRankThatFailsStopsTheJobNamingItselfAndNothingIsMerged() throws {
         let (directory, pipeline) = try Self.job(sink: Self.jsonlSink)
         defer { try? FileManager.default.removeItem(at: directory) }
         let many = directory.appendingPathComponent("many")
@@ -224,7 +224,6 @@ import Testing
         let job = try Self.run(ranks: 2, pipeline, output: many)
         #expect(job.status != 0)
         #expect(job.errors.contains("rank 1 of 2 failed:"), "\(job.errors)")
-        #expect(job.seconds < 20)
         #expect(!FileManager.default.fileExists(atPath: many.appendingPathComponent("manifest.json").path))
         #expect(!FileManager.default.fileExists(atPath: many.appendingPathComponent("sums/checksums.jsonl").path))
     }

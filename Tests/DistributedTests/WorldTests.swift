@@ -42,19 +42,19 @@ import Testing
         for rank in 0..<ranks { #expect(job.output.contains("rank \(rank) of \(ranks): collectives ok")) }
     }
 
-    @Test func aFailingRankStopsTheWholeJobNamingItself() throws {
+    // A job that outlives a failed rank hangs (the others would wait for it forever): the time
+    // limit turns that into a failure. It is no speed claim; a loaded machine stays far inside it.
+    @Test(.timeLimit(.minutes(3))) func aFailingRankStopsTheWholeJobNamingItself() throws {
         let job = try MPIJob.run(ranks: 3, MPIJob.check, ["fail", "1"])
         #expect(job.status == 3)
         #expect(job.errors.contains("rank 1 of 3 failed: injected failure"))
         #expect(!job.output.contains("passed a barrier"))
-        #expect(job.seconds < 10)
     }
 
-    @Test func aKilledRankEndsTheJobInsteadOfHangingIt() throws {
+    @Test(.timeLimit(.minutes(3))) func aKilledRankEndsTheJobInsteadOfHangingIt() throws {
         let job = try MPIJob.run(ranks: 2, MPIJob.check, ["die", "1"])
         #expect(job.status != 0)
         #expect(job.output.contains("Killed (signal 9)") || job.errors.contains("Killed (signal 9)"))
         #expect(!job.output.contains("passed a barrier"))
-        #expect(job.seconds < 10)
     }
 }

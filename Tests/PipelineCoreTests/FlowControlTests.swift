@@ -1,5 +1,5 @@
 import Foundation
-import PipelineCore
+@testable import PipelineCore
 import Synchronization
 import Testing
 
@@ -75,11 +75,16 @@ struct FlowControlTests {
     }
 
     @Test func abortStopsAtOnceEvenWithFullQueues() throws {
-        let run = Pipeline(name: "abort")
+        let taken = Atomic<Int>(0)
+        let run = Pipeline(name: "abort", options: PipelineOptions(chunkSize: 4, queueCapacity: 2))
             .source("forever", SequenceSource(0...))
-            .forEach("very slow") { _ in usleep(1_000) }
+            .forEach("very slow") { _ in
+                taken.add(1, ordering: .relaxed)
+                usleep(1_000)
+            }
             .start()
-        usleep(50_000)
+        // Once the slow sink has started its second chunk, the source has filled the queue.
+        while taken.load(ordering: .relaxed) <= 4 { usleep(1_000) }
         run.abort()
         let report = run.wait()
         #expect(report.completion == .failed)
@@ -87,13 +92,14 @@ struct FlowControlTests {
     }
 
     // The watchdog limits below are generous so that a loaded CI machine never times out a
-    // healthy item; only the deliberately hung one can reach them.
-    @Test func watchdogQuarantinesAHungItemAndGoesOn() throws {
+    // healthy item; only the deliberately hung one can reach them. The hung item is released only
+    // after the run returns, so a run that returns at all got past it; the time limit only turns a
+    // broken watchdog into a failure instead of a hang.
+    @Test(.timeLimit(.minutes(1))) func watchdogQuarantinesAHungItemAndGoesOn() throws {
         let release = DispatchSemaphore(value: 0)
         defer { release.signal() }
         let out = Collected<Int>()
         let options = PipelineOptions(chunkSize: 4, errorPolicy: .skip, itemTimeout: .milliseconds(500))
-        let started = Date()
         let report = try Pipeline(name: "hang", options: options)
             .source("numbers", SequenceSource(0..<40))
             .map("decode", workers: 2) { n in
@@ -102,21 +108,19 @@ struct FlowControlTests {
             }
             .sink("collect", CollectingSink(into: out))
             .run()
-        #expect(Date().timeIntervalSince(started) < 5)
         #expect(out.items == (0..<40).filter { $0 != 13 })
         #expect(report.quarantined.count == 1)
         #expect(report.quarantined.first?.item == "13")
         #expect(report.quarantined.first?.error.contains("timed out") == true)
     }
 
-    @Test func watchdogTurnsAHangIntoAnErrorUnderFail() throws {
+    @Test(.timeLimit(.minutes(1))) func watchdogTurnsAHangIntoAnErrorUnderFail() throws {
         let release = DispatchSemaphore(value: 0)
         defer { release.signal() }
         let options = PipelineOptions(errorPolicy: .fail, itemTimeout: .milliseconds(500))
         let pipeline = Pipeline(name: "hang", options: options)
             .source("numbers", SequenceSource(0..<10))
             .forEach("stuck sink") { n in if n == 2 { release.wait() } }
-        let started = Date()
         do {
             try pipeline.run()
             Issue.record("a hung sink must fail the run")
@@ -129,10 +133,11 @@ struct FlowControlTests {
             #expect(item == "2")
             #expect(seconds >= 0.5)
         }
-        #expect(Date().timeIntervalSince(started) < 5)
     }
 
-    @Test func metricsCountItemsAndNameTheBottleneck() throws {
+    /// Counters are exact; times have only the lower bounds the stages' own sleeps guarantee, since
+    /// on a loaded machine any stage may lose the core for a while.
+    @Test func metricsCountItemsAndTimeInsideTheStage() throws {
         let report = try Pipeline(name: "metrics", options: PipelineOptions(chunkSize: 10))
             .source("numbers", SequenceSource(0..<200))
             .map("fast") { $0 }
@@ -144,8 +149,21 @@ struct FlowControlTests {
         #expect(stages.map(\.itemsOut) == [200, 200, 200, 0])
         #expect(stages.dropFirst().map(\.itemsIn) == [200, 200, 200])
         #expect(stages[2].busySeconds >= 0.2)
-        #expect(stages[3].waitingInputSeconds > stages[3].busySeconds)
-        #expect(report.snapshot.bottleneck(over: report.snapshot.elapsedSeconds)?.name == "slow")
+        #expect(report.snapshot.elapsedSeconds >= stages[2].busySeconds)
+    }
+
+    /// The bottleneck is the stage whose workers were busiest: busy time per worker over the wall time.
+    @Test func theBottleneckIsTheBusiestStagePerWorker() {
+        func stage(_ name: String, workers: Int, busy: Double) -> StageSnapshot {
+            StageSnapshot(name: name, kind: "map", workers: workers, itemsIn: 10, itemsOut: 10, bytesOut: 0, errors: 0,
+                          busySeconds: busy, waitingInputSeconds: 0, blockedOutputSeconds: 0)
+        }
+        let snapshot = PipelineSnapshot(pipeline: "p", elapsedSeconds: 10, stages: [
+            stage("read", workers: 1, busy: 3), stage("decode", workers: 4, busy: 20), stage("resize", workers: 1, busy: 6),
+        ])
+        #expect(snapshot.bottleneck(over: 10)?.name == "resize")
+        #expect(snapshot.stages.map { $0.utilisation(over: 10) } == [0.3, 0.5, 0.6])
+        #expect(PipelineSnapshot(pipeline: "p", elapsedSeconds: 0, stages: []).bottleneck(over: 0) == nil)
     }
 }
 

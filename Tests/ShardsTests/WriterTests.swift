@@ -145,8 +145,7 @@ struct WriterTests {
         writer.arguments = ["write"] + arguments
         writer.standardOutput = FileHandle.nullDevice
         try writer.run()
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
+        while writer.isRunning {
             if let index = try? DatasetIndex.load(directory: directory), index.shards.count >= 5 { break }
             usleep(5_000)
         }

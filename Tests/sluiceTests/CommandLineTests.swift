@@ -13,24 +13,29 @@ struct CommandLineTests {
         var errors: String
     }
 
-    /// Starts sluice in the repository; `whileRunning` gets the process (e.g. to signal it).
-    /// `environment` is added to this process's (e.g. the endpoint and keys of a test S3 server).
-    func sluice(_ arguments: [String], environment: [String: String] = [:], whileRunning: (Process) -> Void = { _ in }) throws -> Result {
+    /// Starts sluice in the repository; `whileRunning` gets the process (e.g. to signal it) and a
+    /// reader of what it has printed to standard error so far. `environment` is added to this
+    /// process's (e.g. the endpoint and keys of a test S3 server).
+    func sluice(_ arguments: [String], environment: [String: String] = [:],
+                whileRunning: (Process, () -> String) -> Void = { _, _ in }) throws -> Result {
         let process = Process()
         process.executableURL = Self.binary
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.currentDirectoryURL = Self.repository
-        let out = Pipe(), err = Pipe()
+        // Standard error to a file, so it can be read while the process runs and never fills a pipe.
+        let errorFile = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("sluice-cli-\(UUID().uuidString).err")
+        _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: errorFile) }
+        let out = Pipe()
         process.standardOutput = out
-        process.standardError = err
+        process.standardError = try FileHandle(forWritingTo: errorFile)
         try process.run()
-        whileRunning(process)
+        let errorsSoFar = { (try? String(contentsOf: errorFile, encoding: .utf8)) ?? "" }
+        whileRunning(process, errorsSoFar)
         let output = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, output: String(decoding: output, as: UTF8.self),
-                      errors: String(decoding: errors, as: UTF8.self))
+        return Result(status: process.terminationStatus, output: String(decoding: output, as: UTF8.self), errors: errorsSoFar())
     }
 
     func scratch() throws -> URL {
@@ -57,14 +62,15 @@ struct CommandLineTests {
     @Test func interruptStopsCleanlyWithAManifest() throws {
         let dir = try scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
-        // Sparse 128 MB files: most of a second of hashing each, no disk space.
-        let files = 16
+        // Sparse 256 MB files, a tenth of a second or more of hashing each and no disk space:
+        // the run lasts far longer than the first progress line takes to come.
+        let files = 400
         for index in 0..<files {
             let file = dir.appendingPathComponent("in/big-\(index).bin")
             try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
             _ = FileManager.default.createFile(atPath: file.path, contents: nil)
             let handle = try FileHandle(forWritingTo: file)
-            try handle.truncate(atOffset: 128 << 20)
+            try handle.truncate(atOffset: 256 << 20)
             try handle.close()
         }
         let pipeline = dir.appendingPathComponent("hash.yaml")
@@ -76,8 +82,9 @@ struct CommandLineTests {
             stages: [{type: checksum}]
             sink: {type: jsonl, path: sums.jsonl}
             """.write(to: pipeline, atomically: true, encoding: .utf8)
-        let result = try sluice(["run", pipeline.path, "--quiet"]) { process in
-            usleep(1_500_000)
+        let result = try sluice(["run", pipeline.path]) { process, errors in
+            // The first progress line comes after Ctrl-C is being watched and the run has started.
+            while process.isRunning && !errors().contains("checksum") { usleep(10_000) }
             kill(process.processIdentifier, SIGINT)
         }
         #expect(result.status == 130)
@@ -86,7 +93,7 @@ struct CommandLineTests {
             with: Data(contentsOf: dir.appendingPathComponent("out/manifest.json"))) as? [String: Any]
         #expect(manifest?["completion"] as? String == "stopped")
         // A stopped run is not a finished one: nothing gets the final name, and the .partial
-        // holds the few files in flight at the interrupt, not all of them.
+        // holds the files hashed before the interrupt and those in flight at it, not all of them.
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("out/sums.jsonl").path))
         let lines = try String(contentsOf: dir.appendingPathComponent("out/sums.jsonl.partial"), encoding: .utf8)
             .split(separator: "\n")

@@ -32,7 +32,7 @@ extension CommandLineTests {
 
         let killedOut = dir.appendingPathComponent("killed")
         let checkpoint = killedOut.appendingPathComponent("checkpoint.safetensors")
-        let killed = try sluice(Self.retromaeArguments(out: killedOut, steps: steps)) { process in
+        let killed = try sluice(Self.retromaeArguments(out: killedOut, steps: steps)) { process, _ in
             while !FileManager.default.fileExists(atPath: checkpoint.path) && process.isRunning { usleep(2_000) }
             kill(process.processIdentifier, SIGKILL)
         }

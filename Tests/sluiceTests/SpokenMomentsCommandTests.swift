@@ -25,7 +25,7 @@ extension CommandLineTests {
         #expect(expected.count == 8)
 
         let out = dir.appendingPathComponent("killed"), checkpoint = out.appendingPathComponent("checkpoint.safetensors")
-        let killed = try sluice(arguments(out)) { process in
+        let killed = try sluice(arguments(out)) { process, _ in
             while !FileManager.default.fileExists(atPath: checkpoint.path) && process.isRunning { usleep(2_000) }
             kill(process.processIdentifier, SIGKILL)
         }
