@@ -8,10 +8,10 @@ import Dispatch
 /// wide (so the operand every tile re-packs is the smaller one), each tile one single-threaded
 /// sgemm, the sum over k never split. The tiles depend on the product's shape alone and threads
 /// only share them out, so the result is the same bits on any thread count, whatever kernels
-/// OpenBLAS runs. Bands cut where the thread count says would not be: OpenBLAS's Haswell, Zen,
-/// SkylakeX and Cooperlake kernels round an element differently depending on where its call's
-/// edges fall (tools/gemm_bands.c counts the changed elements per band width). Products that
-/// already run on several threads at once pass `threads: 1`.
+/// OpenBLAS runs. Bands cut where the thread count says would not be: most of OpenBLAS's kernel
+/// sets (Haswell, Zen, SkylakeX and Cooperlake above all) round an element differently depending
+/// on where its call's edges fall (tools/gemm_bands.c counts the changed elements per band width).
+/// Products that already run on several threads at once pass `threads: 1`.
 func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
           alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
           beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int = ComputeThreads.count) {
