@@ -9,6 +9,7 @@
 # fixtures, the training loop's recorded and resumed losses, the trainer commands and stages, and
 # the data-parallel rank-count equality. Needs the debug test build (swift build --build-tests).
 set -euo pipefail
+trap 'echo "test-kernel-sets: line $LINENO failed: $BASH_COMMAND" >&2' ERR
 cd "$(dirname "$0")/.."
 
 # A kernel set and the /proc/cpuinfo flags its kernels use. Zen runs Haswell's kernels with its
@@ -44,7 +45,8 @@ set_name="${1:?usage: tools/test-kernel-sets.sh --list | SET}"
 tests="$(swift build --show-bin-path)/SluicePackageTests.xctest"
 # The OpenBLAS the tests load, asked which kernels it runs under this OPENBLAS_CORETYPE: an
 # OpenBLAS without the set falls back to another without a word, and the run would check nothing new.
-library="$(ldd "$tests" | awk '/libopenblas/ { print $3; exit }')"
+# (awk reads all of ldd's output: leaving early can end ldd by SIGPIPE, which pipefail counts.)
+library="$(ldd "$tests" | awk '/libopenblas/ && !found { print $3; found = 1 }')"
 loaded="$(OPENBLAS_CORETYPE="$set_name" python3 -c '
 import ctypes, sys
 blas = ctypes.CDLL(sys.argv[1])
