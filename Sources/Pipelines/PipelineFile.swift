@@ -224,6 +224,10 @@ private struct Checker {
                 if let typed = convert(value, parameter, at: keyPath, outputDirectory: outputDirectory) {
                     values[parameter.name] = typed
                 }
+                // A source quarantines what it cannot read; any other stage would train or run without it.
+                if role != .source, case let .inputs(found)? = values[parameter.name], !found.unusable.isEmpty {
+                    problem(value, keyPath, "cannot read " + found.unusable.map(\.description).joined(separator: "; "))
+                }
             } else if let fallback = parameter.defaultValue {
                 if let typed = convert(ConfigNode(scalar: fallback, line: node.line), parameter, at: keyPath,
                                        outputDirectory: outputDirectory) {
@@ -298,20 +302,21 @@ private struct Checker {
             return stringList(node, keyPath).map(ParameterValue.strings)
         case .inputs:
             guard let patterns = stringList(node, keyPath) else { return nil }
-            var urls: [URL] = []
+            var found = InputPaths()
             for pattern in patterns {
                 // Objects in a bucket are listed when the run starts (ObjectInputs), not here.
                 if pattern.hasPrefix("s3://"), let url = URL(string: pattern) {
-                    urls.append(url)
+                    found.files.append(url)
                     continue
                 }
                 let matched = FileGlob.expand(pattern)
-                if matched.isEmpty {
+                if matched.files.isEmpty && matched.unusable.isEmpty {
                     problem(node, keyPath, "no file matches '\(pattern)' (from \(FileManager.default.currentDirectoryPath))")
                 }
-                urls += matched
+                found.files += matched.files
+                found.unusable += matched.unusable
             }
-            return .inputs(urls)
+            return .inputs(found)
         case .output:
             guard let text = scalar("a file path") else { return nil }
             return .output(text.hasPrefix("/") ? URL(fileURLWithPath: text)

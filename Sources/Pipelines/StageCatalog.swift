@@ -25,7 +25,7 @@ extension PipelinePlan {
         guard let first = stages.first, case let .source(source) = try first.spec.make(first.parameters, environment)
         else { throw PlanError("the first stage must be a source", kind: .invalidStructure) }
         environment.didBuild(first)
-        var stream = pipeline.source(first.name, source)
+        var stream = pipeline.source(first.name, ReportingUnusable(unusable: first.parameters.unusableInputs, source: source))
         for stage in stages.dropFirst() {
             defer { environment.didBuild(stage) }
             switch try stage.spec.make(stage.parameters, environment) {
@@ -40,5 +40,18 @@ extension PipelinePlan {
             }
         }
         throw PlanError("the pipeline has no sink", kind: .invalidStructure)
+    }
+}
+
+/// A source whose directories and globs turned up entries it cannot read (a name that is not
+/// UTF-8, a symbolic link loop, ...): each is quarantined (or, under `fail`, stops the run) before
+/// the source starts, so no input is left out without a word.
+struct ReportingUnusable: Source {
+    let unusable: [UnusableInput]
+    var source: any Source<Sample>
+
+    mutating func run(_ emitter: Emitter<Sample>) throws {
+        for entry in unusable { try emitter.skip(item: entry.path, reason: entry.reason) }
+        try source.run(emitter)
     }
 }

@@ -74,7 +74,7 @@ public struct ParameterSpec: Sendable {
 /// A checked parameter value.
 public enum ParameterValue: Sendable, Equatable {
     case string(String), bool(Bool), int(Int), double(Double), strings([String])
-    case inputs([URL]), output(URL), duration(Duration)
+    case inputs(InputPaths), output(URL), duration(Duration)
 }
 
 /// A stage's parameters after validation: typed, defaults filled in.
@@ -123,8 +123,15 @@ public struct StageParameters: Sendable {
         return []
     }
     public func inputs(_ key: String) -> [URL] {
-        if case let .inputs(value)? = values[key] { return value }
+        if case let .inputs(value)? = values[key] { return value.files }
         return []
+    }
+    /// The entries of every `inputs` parameter's directories and globs that cannot be read.
+    var unusableInputs: [UnusableInput] {
+        values.sorted { $0.key < $1.key }.flatMap { _, value -> [UnusableInput] in
+            if case let .inputs(found) = value { return found.unusable }
+            return []
+        }
     }
 
     private func promised<T>(_ value: T?, _ key: String) -> T {

@@ -79,4 +79,64 @@ struct InputFileTests {
         let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: outcome.manifest)) as? [String: Any]
         #expect((manifest?["inputs"] as? [[String: Any]])?.first?["bytes"] as? Int == 12)
     }
+
+    /// Adds to `in/` a file whose name ends in the byte 0xFF (not UTF-8), a link to itself and a
+    /// link to its own directory, made from bytes with creat(2) and symlink(2).
+    func addUnreadableEntries(_ scratch: Scratch) throws {
+        let bad = Array("\(scratch.path)/in/bad-".utf8CString.dropLast()) + [CChar(bitPattern: 0xFF), 0]
+        let descriptor = creat(bad, 0o644)
+        guard descriptor >= 0, close(descriptor) == 0, symlink("loop", "\(scratch.path)/in/loop") == 0,
+              symlink(".", "\(scratch.path)/in/up") == 0 else { throw CocoaError(.fileWriteUnknown) }
+    }
+
+    /// A name that is not UTF-8 and symbolic link loops used to vanish from the run without a word:
+    /// now each is quarantined with the reason, the name's other bytes kept as \xHH.
+    @Test(.timeLimit(.minutes(1)), arguments: ["in", "in/**", "in/*"])
+    func entriesThatCannotBeReadAreQuarantinedWithTheReason(pattern: String) throws {
+        let scratch = try Scratch()
+        defer { try? FileManager.default.removeItem(at: scratch.root) }
+        try addUnreadableEntries(scratch)
+        let outcome = try run("""
+            name: sums
+            output: \(scratch.path)/out
+            options: {on_error: skip}
+            source: {type: files, paths: "\(scratch.path)/\(pattern)"}
+            stages: [{type: checksum}]
+            sink: {type: jsonl, path: sums.jsonl}
+            """)
+        #expect(outcome.report.completion == .finished)
+        let lines = try String(contentsOfFile: "\(scratch.path)/out/sums.jsonl", encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].contains("a.txt"))
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: outcome.manifest)) as? [String: Any]
+        let quarantined = (manifest?["quarantined"] as? [[String: Any]] ?? []).map { "\($0["item"] ?? ""): \($0["error"] ?? "")" }
+        let records = try String(contentsOfFile: "\(scratch.path)/out/quarantine.jsonl", encoding: .utf8).split(separator: "\n")
+            .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(records.count == quarantined.count)
+        #expect(quarantined.contains { $0.contains("in/bad-\\xFF: ") && $0.contains("the name is not valid UTF-8") })
+        #expect(quarantined.contains { $0.contains("in/loop: ") && $0.contains("is a symbolic link loop") })
+        // A glob's `*` does not descend, so the link to the directory is a loop only when walked.
+        let walked = pattern != "in/*"
+        #expect(quarantined.contains { $0.contains("in/up") && $0.contains("symbolic link loop") } == walked)
+        #expect(quarantined.count == (walked ? 3 : 2))
+    }
+
+    /// Outside a source nothing can quarantine them, so they stop the plan, naming the key.
+    @Test func entriesThatCannotBeReadOutsideASourceAreAProblemOfTheKey() throws {
+        let scratch = try Scratch()
+        defer { try? FileManager.default.removeItem(at: scratch.root) }
+        try addUnreadableEntries(scratch)
+        #expect {
+            try PipelineFile().plan(yaml: """
+                name: ids
+                output: \(scratch.path)/out
+                source: {type: text, paths: "\(scratch.path)/in/a.txt"}
+                stages: [{type: tokenize, tokenizer: "\(scratch.path)/in"}]
+                sink: {type: jsonl, path: ids.jsonl}
+                """, file: "test.yaml")
+        } throws: { error in
+            let problems = (error as? Diagnostics)?.problems ?? []
+            return problems.count == 1 && problems[0].keyPath == "stages[0].tokenizer"
+                && problems[0].message.contains("bad-\\xFF: the name is not valid UTF-8")
+        }
+    }
 }
