@@ -12,6 +12,9 @@ public struct ConfigNode: Sendable {
     public var content: Content
     public var line: Int
     public var column: Int
+    /// The `--set key=value` argument this value came from: its problems name the argument,
+    /// not the line of the file the value replaced.
+    public var override: String?
 
     /// Parses YAML text. Syntax errors come back as a diagnostic with the line and column; every
     /// duplicate key is reported at its own line and column; aliases may not expand the document
@@ -160,33 +163,36 @@ public struct ConfigNode: Sendable {
         }
     }
 
-    /// Sets the value at a dotted path (`stages.1.workers`), as `--set key=value` does.
+    /// Sets the value at a dotted path (`stages.1.workers`), as `--set key=value` does;
+    /// `argument` is that `key=value`, which the new nodes keep as their `override`.
     /// Missing mapping keys are added; a sequence index must exist.
-    public mutating func set(path: ArraySlice<Substring>, to value: String) throws(Diagnostics) {
+    public mutating func set(path: ArraySlice<Substring>, to value: String, argument: String) throws(Diagnostics) {
         guard let head = path.first else {
-            self = ConfigNode(scalar: value, line: line)
+            self = ConfigNode(scalar: value)
+            override = argument
             return
         }
         let rest = path.dropFirst()
         switch content {
         case var .mapping(entries):
             if let index = entries.firstIndex(where: { $0.key == head }) {
-                try entries[index].value.set(path: rest, to: value)
+                try entries[index].value.set(path: rest, to: value, argument: argument)
             } else {
-                var child = ConfigNode(content: .mapping([]), line: line, column: 0)
-                try child.set(path: rest, to: value)
+                var child = ConfigNode(content: .mapping([]), line: 0, column: 0)
+                child.override = argument
+                try child.set(path: rest, to: value, argument: argument)
                 entries.append((key: String(head), keyLine: line, value: child))
             }
             content = .mapping(entries)
         case var .sequence(items):
             guard let index = Int(head), items.indices.contains(index) else {
-                throw Diagnostics([Diagnostic(file: "--set", line: 0, column: 0, keyPath: String(head),
+                throw Diagnostics([Diagnostic(file: "--set \(argument)", line: 0, column: 0, keyPath: String(head),
                                               message: "no item \(head) in a list of \(items.count)")])
             }
-            try items[index].set(path: rest, to: value)
+            try items[index].set(path: rest, to: value, argument: argument)
             content = .sequence(items)
         case .scalar:
-            throw Diagnostics([Diagnostic(file: "--set", line: 0, column: 0, keyPath: String(head),
+            throw Diagnostics([Diagnostic(file: "--set \(argument)", line: 0, column: 0, keyPath: String(head),
                                           message: "cannot set '\(head)' inside a plain value")])
         }
     }

@@ -53,11 +53,11 @@ public struct PipelineFile {
         var root = try ConfigNode.parse(yaml: yaml, file: file)
         for override in overrides {
             guard let equals = override.firstIndex(of: "=") else {
-                throw Diagnostics([Diagnostic(file: "--set", line: 0, column: 0, keyPath: override,
+                throw Diagnostics([Diagnostic(file: "--set \(override)", line: 0, column: 0, keyPath: "",
                                               message: "expected key=value")])
             }
             let key = override[..<equals].split(separator: ".")
-            try root.set(path: key[...], to: String(override[override.index(after: equals)...]))
+            try root.set(path: key[...], to: String(override[override.index(after: equals)...]), argument: override)
         }
         var checker = Checker(file: file, catalog: catalog)
         let plan = checker.check(root)
@@ -72,7 +72,12 @@ private struct Checker {
     let catalog: StageCatalog
     var problems: [Diagnostic] = []
 
+    /// Records a problem at `node`'s place: its line in the file, or the `--set` argument that gave it.
     mutating func problem(_ node: ConfigNode?, _ keyPath: String, _ message: String, line: Int? = nil) {
+        if let argument = node?.override {
+            problems.append(Diagnostic(file: "--set \(argument)", line: 0, column: 0, keyPath: keyPath, message: message))
+            return
+        }
         problems.append(Diagnostic(file: file, line: line ?? node?.line ?? 0, column: node?.column ?? 0,
                                    keyPath: keyPath, message: message))
     }

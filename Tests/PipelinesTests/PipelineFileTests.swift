@@ -83,6 +83,24 @@ struct PipelineFileTests {
         #expect(messages.contains("6 sink.path: expected a file path, got a list"))
     }
 
+    /// Values from `--set` are blamed on the argument, also in a mapping the override created.
+    @Test func overrideProblemsNameTheSetArgument() {
+        let yaml = "name: n\noutput: out\noptions:\n  on_error: skip\nsource: {type: files, paths: \"\(#filePath)\"}\nsink: {type: jsonl, path: x.jsonl}\n"
+        #expect {
+            try file.plan(yaml: yaml, file: "p.yaml", overrides: ["options.on_error=skipp", "sink.extra.deep=1", "options"])
+        } throws: { error in
+            (error as? Diagnostics)?.problems.map(\.description) == ["--set options: expected key=value"]
+        }
+        #expect {
+            try file.plan(yaml: yaml, file: "p.yaml", overrides: ["options.on_error=skipp", "sink.extra.deep=1"])
+        } throws: { error in
+            let problems = (error as? Diagnostics)?.problems.map(\.description) ?? []
+            return problems.count == 2
+                && problems.contains("--set options.on_error=skipp: options.on_error: 'skipp' is not one of fail, skip; did you mean 'skip'?")
+                && problems.contains { $0.hasPrefix("--set sink.extra.deep=1: sink.extra: unknown key") }
+        }
+    }
+
     @Test func yamlSyntaxErrorsCarryTheLine() {
         let found = problems("name: x\nsource: {type: files\nsink: y\n")
         #expect(found.count == 1)

@@ -59,6 +59,15 @@ struct CommandLineTests {
         #expect(result.errors.contains("bad.yaml:5:9: sink.type: unknown stage type 'jsnl'; did you mean 'jsonl'?"))
     }
 
+    /// A `--set` mistake used to be reported at the file line of the value it replaced, a valid one.
+    @Test func aSetMistakeNamesTheSetArgumentNotALineOfTheFile() throws {
+        let result = try sluice(["run", "pipelines/demo.yaml", "--set", "options.on_error=skipp", "--set", "stages.0.wokers=2"])
+        #expect(result.status == 2)
+        #expect(result.errors.contains("--set options.on_error=skipp: options.on_error: 'skipp' is not one of fail, skip; did you mean 'skip'?"))
+        #expect(result.errors.contains("--set stages.0.wokers=2: stages[0].wokers: unknown key; did you mean 'workers'?"))
+        #expect(!result.errors.contains("demo.yaml:"))
+    }
+
     @Test func interruptStopsCleanlyWithAManifest() throws {
         let dir = try scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
