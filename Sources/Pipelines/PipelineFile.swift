@@ -89,7 +89,12 @@ private struct Checker {
         }
         checkKeys(entries, allowed: PipelineFile.topLevelKeys, at: "")
         let name = requiredScalar(root, "name", at: "")
-        let output = requiredScalar(root, "output", at: "")
+        var output = requiredScalar(root, "output", at: "")
+        if let text = output, Self.urlScheme(text) != nil {
+            problem(root["output"], "output", "'\(text)': the run's output must be a local directory (it holds the sinks' files, "
+                    + "the records and the staging of uploads); name a bucket in the sink's path or in options.manifest / options.quarantine instead")
+            output = nil
+        }
         let outputDirectory = URL(fileURLWithPath: output ?? ".")
         var options = checkOptions(root["options"], outputDirectory: outputDirectory)
         let records = RunRecords(outputDirectory: outputDirectory,
@@ -141,6 +146,7 @@ private struct Checker {
             problem(node, keyPath, "expected a file path or s3://bucket/key")
             return nil
         }
+        if refusesURL(text, node, keyPath, objects: true) { return nil }
         guard ObjectURL.isObjectURL(text) else {
             return .file(text.hasPrefix("/") ? URL(fileURLWithPath: text) : outputDirectory.appendingPathComponent(text))
         }
@@ -305,12 +311,16 @@ private struct Checker {
             return .string(text)
         case .strings:
             return stringList(node, keyPath).map(ParameterValue.strings)
-        case .inputs:
+        case let .inputs(objects):
             guard let patterns = stringList(node, keyPath) else { return nil }
             var found = InputPaths()
-            for pattern in patterns {
+            for pattern in patterns where !refusesURL(pattern, node, keyPath, objects: objects) {
                 // Objects in a bucket are listed when the run starts (ObjectInputs), not here.
-                if pattern.hasPrefix("s3://"), let url = URL(string: pattern) {
+                if ObjectURL.isObjectURL(pattern) {
+                    guard let url = URL(string: pattern) else {
+                        problem(node, keyPath, "'\(pattern)' is not a well-formed URL (spaces and such are written %20)")
+                        continue
+                    }
                     found.files.append(url)
                     continue
                 }
@@ -323,9 +333,13 @@ private struct Checker {
             }
             return .inputs(found)
         case .output:
-            guard let text = scalar("a file path") else { return nil }
+            guard let text = scalar("a file path"), !refusesURL(text, node, keyPath, objects: false) else { return nil }
             return .output(text.hasPrefix("/") ? URL(fileURLWithPath: text)
                                                : outputDirectory.appendingPathComponent(text))
+        case let .path(objects, list):
+            guard let paths = list ? stringList(node, keyPath) : scalar("a path").map({ [$0] }) else { return nil }
+            guard !paths.contains(where: { refusesURL($0, node, keyPath, objects: objects) }) else { return nil }
+            return list ? .strings(paths) : .string(paths[0])
         case .duration:
             guard let text = scalar("a duration such as 30s or 500ms") else { return nil }
             guard let seconds = Self.seconds(text) else {
@@ -338,6 +352,33 @@ private struct Checker {
             }
             return .duration(.milliseconds(Int64((seconds * 1000).rounded())))
         }
+    }
+
+    /// Reports and returns true when `text` is a URL this key cannot take: any URL where it takes
+    /// local paths only (it would become a directory named `s3:`), a URL other than
+    /// `s3://bucket/...` where it takes objects.
+    mutating func refusesURL(_ text: String, _ node: ConfigNode, _ keyPath: String, objects: Bool) -> Bool {
+        guard let scheme = Self.urlScheme(text) else { return false }
+        if objects && scheme == "s3" {
+            guard ObjectURL(text) == nil else { return false }
+            problem(node, keyPath, "'\(text)' names no bucket: expected s3://bucket/prefix")
+        } else if objects {
+            problem(node, keyPath, "'\(text)': only s3:// URLs are read from object storage")
+        } else {
+            problem(node, keyPath, "'\(text)' is a URL, and this key takes a local path only (the URL would be read as a "
+                    + "directory named '\(scheme):'); s3:// goes in the files, manifest and shards sources, the shard_writer "
+                    + "sink's path and options.manifest / options.quarantine")
+        }
+        return true
+    }
+
+    /// The scheme of `text` when it is written as a URL (`s3://...`, `https://...`), else nil.
+    static func urlScheme(_ text: String) -> String? {
+        guard let separator = text.range(of: "://") else { return nil }
+        let scheme = text[..<separator.lowerBound]
+        guard let first = scheme.first, first.isASCII && first.isLetter,
+              scheme.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "+.-".contains($0)) }) else { return nil }
+        return scheme.lowercased()
     }
 
     mutating func stringList(_ node: ConfigNode, _ keyPath: String) -> [String]? {

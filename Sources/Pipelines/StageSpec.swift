@@ -46,12 +46,26 @@ public struct ParameterSpec: Sendable {
         case choice([String])
         /// One string or a list of strings.
         case strings
-        /// Input files or directories, or glob patterns (`samples/**/*.wav`); each must match.
-        case inputs
-        /// A file written under the pipeline's output directory.
+        /// Input files or directories, or glob patterns (`samples/**/*.wav`); each must match. With
+        /// `objects`, also `s3://bucket/prefix`, listed when the run starts; without, a URL is refused.
+        case inputs(objects: Bool)
+        /// A file written under the pipeline's output directory; a URL is refused.
         case output
+        /// A file or directory the stage opens itself, given to it as written (a list with `list`).
+        /// With `objects`, also `s3://bucket/key`; without, a URL is refused.
+        case path(objects: Bool, list: Bool = false)
         /// `30s`, `500ms`, `2m`, or a number of seconds.
         case duration
+
+        /// For a kind that names files: whether it takes `s3://` URLs too (a kind that does not
+        /// refuses every URL before the run). nil for kinds that name no file.
+        public var objects: Bool? {
+            switch self {
+            case .inputs(let objects), .path(let objects, _): objects
+            case .output: false
+            default: nil
+            }
+        }
     }
 
     public var name: String

@@ -68,6 +68,14 @@ struct CommandLineTests {
         #expect(!result.errors.contains("demo.yaml:"))
     }
 
+    /// `output: s3://...` once ran into a local directory named `s3:` and said the manifest was in the bucket.
+    @Test func validateRefusesAURLAsTheRunsOutput() throws {
+        let result = try sluice(["validate", "pipelines/demo.yaml", "--set", "output=s3://bucket/prefix"])
+        #expect(result.status == 2)
+        #expect(result.errors.contains("--set output=s3://bucket/prefix: output: 's3://bucket/prefix': the run's output must be a local directory"))
+        #expect(!FileManager.default.fileExists(atPath: Self.repository.appendingPathComponent("s3:").path))
+    }
+
     @Test func interruptStopsCleanlyWithAManifest() throws {
         let dir = try scratch()
         defer { try? FileManager.default.removeItem(at: dir) }

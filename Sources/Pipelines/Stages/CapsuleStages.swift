@@ -19,7 +19,7 @@ enum CapsuleStages {
         parameters: [
             ParameterSpec("out", .output, required: true, help: "directory for checkpoint.safetensors, metrics.jsonl and events"),
             ParameterSpec("resume", .bool, default: "false", help: "continue from out/checkpoint.safetensors, skipping the batches it consumed"),
-            ParameterSpec("vocab", .string, default: "samples/text/bert-base-uncased-vocab.txt", help: "BERT WordPiece vocab.txt for the caption text"),
+            ParameterSpec("vocab", .path(objects: false), default: "samples/text/bert-base-uncased-vocab.txt", help: "BERT WordPiece vocab.txt for the caption text"),
             ParameterSpec("mel_bins", .int(min: 1, max: 512), default: "40", help: "mel bins of the captions (log_mel's n_mels)"),
             ParameterSpec("frames", .int(min: 1, max: 64), default: "8", help: "frames per clip (video_frames' count), checked on every batch"),
             ParameterSpec("size", .int(min: 8, max: 512), default: "32", help: "frame width and height, checked on every batch"),

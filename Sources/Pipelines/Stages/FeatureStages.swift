@@ -12,7 +12,7 @@ enum FeatureStages {
     static let specs: [StageSpec] = [videoFeatures, audioFeatures]
 
     static let common = [
-        ParameterSpec("weights", .inputs,
+        ParameterSpec("weights", .inputs(objects: false),
                       help: "safetensors file with the encoder's weights (torchvision names for ResNets); "
                           + "without it the weights are random from `seed`, for plumbing and throughput only"),
         ParameterSpec("seed", .int(), default: "0", help: "seed of the random weights when no file is given"),

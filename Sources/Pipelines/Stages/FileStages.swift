@@ -11,7 +11,7 @@ enum FileStages {
         type: "files", role: .source,
         summary: "every file matching the patterns, as {path, bytes}",
         parameters: [
-            ParameterSpec("paths", .inputs, required: true,
+            ParameterSpec("paths", .inputs(objects: true), required: true,
                           help: "files, directories or glob patterns (`samples/**/*.mp4`), or s3://bucket/prefix"),
         ]
     ) { parameters, environment in

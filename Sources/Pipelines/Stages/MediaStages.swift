@@ -14,7 +14,7 @@ enum MediaStages {
         type: "manifest", role: .source,
         summary: "rows of a JSONL clip manifest ({id, video, audio, caption, split}); relative paths resolved against its directory",
         parameters: [
-            ParameterSpec("path", .inputs, required: true,
+            ParameterSpec("path", .inputs(objects: true), required: true,
                           help: "the manifest file(s), one JSON object per line; s3://bucket/key (clips beside it come from the bucket)"),
             ParameterSpec("split", .string, help: "keep only rows whose `split` is this (train, test, ...)"),
             ParameterSpec("epochs", .int(min: 1, max: 1 << 20), default: "1", help: "passes over the rows (training while decoding)"),

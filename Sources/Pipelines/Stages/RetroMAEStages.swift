@@ -15,9 +15,9 @@ enum RetroMAEStages {
         summary: "trains RetroMAE on retromae_collate batches (+ contrastive on `pairs`: stage 2); resumable checkpoints, metrics.jsonl, TensorBoard events and a model under `out`",
         parameters: TextStages.tokenizerParameters + [
             ParameterSpec("out", .output, required: true, help: "directory for checkpoint.safetensors, metrics.jsonl, events and model/"),
-            ParameterSpec("init", .string, help: "start from this model directory (ours or a Hugging Face BERT)"),
+            ParameterSpec("init", .path(objects: false), help: "start from this model directory (ours or a Hugging Face BERT)"),
             ParameterSpec("resume", .bool, default: "false", help: "continue from out/checkpoint.safetensors, skipping the batches it consumed"),
-            ParameterSpec("pairs", .inputs, help: "stage 2: query<TAB>passage[<TAB>negative...] files for the contrastive loss"),
+            ParameterSpec("pairs", .inputs(objects: false), help: "stage 2: query<TAB>passage[<TAB>negative...] files for the contrastive loss"),
         ] + RetroMAEOptions.parameterSpecs
     ) { parameters, environment in
         let tokenizer = try TextStages.loadTokenizer(parameters)

@@ -11,7 +11,7 @@ enum ShardStages {
         type: "shards", role: .source,
         summary: "samples of MDS datasets, shuffled by (seed, epoch), this rank's share; several paths mix",
         parameters: [
-            ParameterSpec("paths", .strings, required: true,
+            ParameterSpec("paths", .path(objects: true, list: true), required: true,
                           help: "dataset directories (each holds index.json), or s3://bucket/prefix (cached under the output's .cache/s3)"),
             ParameterSpec("proportions", .strings,
                           help: "one share per path (0.7, 0.3); default: every dataset once per epoch"),
@@ -84,7 +84,7 @@ enum ShardStages {
         type: "shard_writer", role: .sink,
         summary: "writes samples as an MDS dataset (opens in Python's mosaicml-streaming)",
         parameters: [
-            ParameterSpec("path", .string, required: true,
+            ParameterSpec("path", .path(objects: true), required: true,
                           help: "dataset directory, under the pipeline's output; or s3://bucket/prefix (staged under the output's .cache/s3)"),
             ParameterSpec("columns", .strings, required: true,
                           help: "name:encoding per column (text:str, ids:ndarray:int32, label:int, meta:json)"),

@@ -25,9 +25,9 @@ enum SpokenMomentsStages {
             ParameterSpec("seconds", .double(min: ClipShape.secondsRange.lowerBound, max: ClipShape.secondsRange.upperBound), default: String(ClipShape().seconds),
                           help: "longest caption window, recorded for eval and search: must be clip_batch's max_frames x the mel hop (checked)"),
             ParameterSpec("mel_bins", .int(min: 1, max: 512), default: String(ClipShape().melBins), help: "mel bins of the captions (log_mel's n_mels)"),
-            ParameterSpec("vocab", .string, default: "samples/text/bert-base-uncased-vocab.txt",
+            ParameterSpec("vocab", .path(objects: false), default: "samples/text/bert-base-uncased-vocab.txt",
                           help: "with text_branch: BERT WordPiece vocab.txt of the caption text"),
-            ParameterSpec("heldout", .string, help: "MDS shards of held-out clips (spoken-moments-prepare.yaml with source.split=test): "
+            ParameterSpec("heldout", .path(objects: false), help: "MDS shards of held-out clips (spoken-moments-prepare.yaml with source.split=test): "
                 + "R@1/5/10, median rank and mAP both ways beside set size and chance, at the start, every eval_every updates and at the end"),
             ParameterSpec("heldout_clips", .int(min: 2, max: 10_000), default: "1000",
                           help: "held-out clips read, the first ones (held in memory: about 260 kB each at 8 x 32 x 32 and 10 s)"),

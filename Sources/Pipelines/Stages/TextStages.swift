@@ -11,7 +11,7 @@ enum TextStages {
         type: "text", role: .source,
         summary: "documents from text/JSONL files, gzip or zstd, as {text, source, line}; bad lines quarantined",
         parameters: [
-            ParameterSpec("paths", .inputs, required: true, help: "files, directories or glob patterns"),
+            ParameterSpec("paths", .inputs(objects: false), required: true, help: "files, directories or glob patterns"),
             ParameterSpec("format", .choice(["lines", "paragraphs", "jsonl"]), default: "lines",
                           help: "one document per line, blank-line separated documents, or JSON lines"),
             ParameterSpec("field", .string, default: "text", help: "the JSONL field holding the document"),
@@ -33,7 +33,7 @@ enum TextStages {
         type: "text_pairs", role: .source,
         summary: "query/positive/negatives from TSV or JSONL files (MS MARCO, NLI); bad lines quarantined",
         parameters: [
-            ParameterSpec("paths", .inputs, required: true, help: "files, directories or glob patterns"),
+            ParameterSpec("paths", .inputs(objects: false), required: true, help: "files, directories or glob patterns"),
             ParameterSpec("format", .choice(["tsv", "jsonl"]), default: "tsv",
                           help: "query<TAB>positive[<TAB>negative...], or JSON lines"),
             ParameterSpec("query", .string, default: "query", help: "JSONL field of the query"),
@@ -49,7 +49,7 @@ enum TextStages {
     }
 
     static let tokenizerParameters = [
-        ParameterSpec("tokenizer", .inputs, required: true, help: "a BERT vocab.txt or a tokenizer.json"),
+        ParameterSpec("tokenizer", .inputs(objects: false), required: true, help: "a BERT vocab.txt or a tokenizer.json"),
         ParameterSpec("lowercase", .bool, default: "true", help: "for vocab.txt: lowercase and strip accents"),
     ]
 
