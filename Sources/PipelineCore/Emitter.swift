@@ -9,8 +9,9 @@ public final class Emitter<Output: Sendable> {
     private let maxDelayNanos: Int
     private var buffer: [Output] = []
     private var bufferStartedAt = 0
-    /// Time spent blocked on the downstream queue, so the source's busy time excludes it.
-    private(set) var blockedNanos = 0
+    /// When the source's current busy stretch began: it is busy from the start to `finish`, but for
+    /// the time blocked on the downstream queue.
+    private var busySince: Int
 
     init(context: RunContext, metrics: StageMetrics, output: Channel<Output>) {
         self.context = context
@@ -20,6 +21,7 @@ public final class Emitter<Output: Sendable> {
         let delay = context.options.maxChunkDelay.components
         self.maxDelayNanos = Int(delay.seconds) * 1_000_000_000 + Int(delay.attoseconds / 1_000_000_000)
         buffer.reserveCapacity(chunkSize)
+        busySince = metrics.time.begin(.busy)
     }
 
     /// Passes one item on. Throws `PipelineStopped` once the run is stopping or has failed.
@@ -45,9 +47,13 @@ public final class Emitter<Output: Sendable> {
 
     func flush() throws {
         guard !buffer.isEmpty else { return }
-        let (sent, blocked) = metrics.send(buffer, to: output)
-        blockedNanos &+= blocked
+        metrics.time.end(.busy, startedAt: busySince)
+        let sent = metrics.send(buffer, to: output)
+        busySince = metrics.time.begin(.busy)
         buffer.removeAll(keepingCapacity: true)
         if !sent { throw PipelineStopped() }
     }
+
+    /// Ends the source's busy time, once it has returned.
+    func finish() { metrics.time.end(.busy, startedAt: busySince) }
 }

@@ -37,7 +37,6 @@ public final class Pipeline: @unchecked Sendable {
         starters.append {
             context.spawn(name) {
                 let emitter = Emitter(context: context, metrics: metrics, output: output)
-                let start = monotonicNanos()
                 do {
                     try owned.value.run(emitter)
                     try emitter.flush()
@@ -46,7 +45,7 @@ public final class Pipeline: @unchecked Sendable {
                 } catch {
                     context.fail(.stageFailed(stage: name, reason: reason(error)))
                 }
-                metrics.add(metrics.busyNanos, monotonicNanos() &- start &- emitter.blockedNanos)
+                emitter.finish()
                 output.producerFinished()
                 context.workerDone()
             }

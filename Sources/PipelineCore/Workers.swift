@@ -122,13 +122,13 @@ final class WorkerNode<Input: Sendable, Output: Sendable>: Watched, @unchecked S
             deliver(job)
         }
         while !context.hasFailed {
-            let waitStart = monotonicNanos()
+            let waitStart = metrics.time.begin(.waitingInput)
             let received: (Int, [Input])? = receiveLock.withLock {
                 guard let chunk = input.receive() else { return nil }
                 defer { nextSequence += 1 }
                 return (nextSequence, chunk)
             }
-            metrics.add(metrics.waitingInputNanos, monotonicNanos() &- waitStart)
+            metrics.time.end(.waitingInput, startedAt: waitStart)
             guard let (sequence, chunk) = received else { break }
             metrics.add(metrics.itemsIn, chunk.count)
             let job = ItemJob<Input, Output>(sequence: sequence, chunk: chunk, owner: generation)
@@ -149,7 +149,7 @@ final class WorkerNode<Input: Sendable, Output: Sendable>: Watched, @unchecked S
 
     /// No watchdog: nobody else touches the job, so items run without locks or per-item clocks.
     private func fastWork(_ job: ItemJob<Input, Output>) -> Bool {
-        let start = monotonicNanos()
+        let start = metrics.time.begin(.busy)
         var outputs = job.outputs
         job.outputs = []
         let chunk = job.chunk
@@ -165,7 +165,7 @@ final class WorkerNode<Input: Sendable, Output: Sendable>: Watched, @unchecked S
         }
         job.next = index
         job.outputs = outputs
-        metrics.add(metrics.busyNanos, monotonicNanos() &- start)
+        metrics.time.end(.busy, startedAt: start)
         return true
     }
 
@@ -177,14 +177,15 @@ final class WorkerNode<Input: Sendable, Output: Sendable>: Watched, @unchecked S
             guard job.owner == generation else { job.lock.unlock(); return false }
             let index = job.next
             guard index < job.chunk.count, !context.hasFailed else { job.lock.unlock(); return true }
-            let start = monotonicNanos()
+            let start = metrics.time.begin(.busy)
             job.startedAt = start
             job.lock.unlock()
 
             var produced: [Output] = []
             var failure: (any Error)?
             do { try process(job.chunk[index], &produced) } catch { failure = error }
-            let end = monotonicNanos()
+            // An item outliving its worker's ownership counted as busy too: its thread was.
+            metrics.time.end(.busy, startedAt: start)
 
             job.lock.lock()
             guard job.owner == generation else { job.lock.unlock(); return false }
@@ -192,7 +193,6 @@ final class WorkerNode<Input: Sendable, Output: Sendable>: Watched, @unchecked S
             job.next = index + 1
             job.outputs.append(contentsOf: produced)
             job.lock.unlock()
-            metrics.add(metrics.busyNanos, end &- start)
             if let failure { failed(job.chunk[index], failure) }
         }
     }
@@ -207,7 +207,7 @@ final class WorkerNode<Input: Sendable, Output: Sendable>: Watched, @unchecked S
         guard let output, !context.hasFailed else { return }
         let outputs = job.outputs
         if let reorderer {
-            reorderer.deliver(job.sequence, outputs) { metrics.send($0, to: output).sent }
+            reorderer.deliver(job.sequence, outputs) { metrics.send($0, to: output) }
         } else if !outputs.isEmpty {
             _ = metrics.send(outputs, to: output)
         }
@@ -223,13 +223,13 @@ final class WorkerNode<Input: Sendable, Output: Sendable>: Watched, @unchecked S
         let completion: Completion = context.hasFailed ? .failed : (context.isStopping ? .stopped : .finished)
         if let finishStage {
             var tail: [Output] = []
-            let start = monotonicNanos()
+            let start = metrics.time.begin(.busy)
             do {
                 try finishStage(&tail, completion)
             } catch {
                 context.fail(.stageFailed(stage: metrics.name, reason: reason(error)))
             }
-            metrics.add(metrics.busyNanos, monotonicNanos() &- start)
+            metrics.time.end(.busy, startedAt: start)
             if let output, !tail.isEmpty, !context.hasFailed { _ = metrics.send(tail, to: output) }
         }
         output?.producerFinished()

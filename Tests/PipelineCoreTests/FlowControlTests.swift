@@ -165,6 +165,43 @@ struct FlowControlTests {
         #expect(snapshot.stages.map { $0.utilisation(over: 10) } == [0.3, 0.5, 0.6])
         #expect(PipelineSnapshot(pipeline: "p", elapsedSeconds: 0, stages: []).bottleneck(over: 0) == nil)
     }
+
+    /// Busy and waiting time used to be counted when a chunk or a wait ended, so the half-second
+    /// interval a chunk of slow items ended in read `busy 387%` (and the ones before it 0%). Built
+    /// from the ledger at set instants, every interval's shares stay within its worker time.
+    @Test func progressSharesOfSlowChunksStayWithinTheWorkersTime() throws {
+        let time = WorkerTime()
+        let nanos = { (seconds: Double) in Int(seconds * 1e9) }
+        func snapshot(at seconds: Double) -> PipelineSnapshot {
+            let spent = time.seconds(at: nanos(seconds))
+            return PipelineSnapshot(pipeline: "p", elapsedSeconds: seconds, stages: [
+                StageSnapshot(name: "checksum", kind: "map", workers: 2, itemsIn: 0, itemsOut: 0, bytesOut: 0, errors: 0,
+                              busySeconds: spent.busy, waitingInputSeconds: spent.waitingInput, blockedOutputSeconds: spent.blockedOutput),
+            ])
+        }
+        // Two workers, snapshots every half second: one waits 0.2 s for a chunk and hashes it
+        // until 3.87 s; the other hashes its chunk from the start to 3.3 s, then waits.
+        let waited = time.begin(.waitingInput, at: 0)
+        let second = time.begin(.busy, at: 0)
+        var taken = [snapshot(at: 0)]
+        time.end(.waitingInput, startedAt: waited, at: nanos(0.2))
+        let first = time.begin(.busy, at: nanos(0.2))
+        taken += [0.5, 1, 1.5, 2, 2.5, 3].map(snapshot(at:))
+        time.end(.busy, startedAt: second, at: nanos(3.3))
+        time.begin(.waitingInput, at: nanos(3.3))
+        taken.append(snapshot(at: 3.5))
+        time.end(.busy, startedAt: first, at: nanos(3.87))
+        taken.append(snapshot(at: 4))
+
+        let shares = try zip(taken, taken.dropFirst()).map { previous, current in
+            let line = try #require(ProgressRenderer.live(current, previous: previous).last)
+            return ["busy ", "wait-in "].map { label in
+                line.range(of: label).flatMap { Int(line[$0.upperBound...].prefix { $0.isNumber }) } ?? 0
+            }
+        }
+        // Shares of the two workers' second per interval; after 3.87 s one of them is idle.
+        #expect(shares == [[80, 20], [100, 0], [100, 0], [100, 0], [100, 0], [100, 0], [80, 20], [37, 50]])
+    }
 }
 
 /// Resident set size of this process, from /proc.
