@@ -15,12 +15,17 @@ struct CommandLineTests {
 
     /// Starts sluice in the repository; `whileRunning` gets the process (e.g. to signal it) and a
     /// reader of what it has printed to standard error so far. `environment` is added to this
-    /// process's (e.g. the endpoint and keys of a test S3 server).
-    func sluice(_ arguments: [String], environment: [String: String] = [:],
+    /// process's (e.g. the endpoint and keys of a test S3 server). `unprivileged` runs it as
+    /// nobody when this process is root, for whom file permissions do not hold.
+    func sluice(_ arguments: [String], environment: [String: String] = [:], unprivileged: Bool = false,
                 whileRunning: (Process, () -> String) -> Void = { _, _ in }) throws -> Result {
         let process = Process()
         process.executableURL = Self.binary
         process.arguments = arguments
+        if unprivileged && geteuid() == 0 {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = ["--reuid=nobody", "--regid=nogroup", "--clear-groups", Self.binary.path] + arguments
+        }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.currentDirectoryURL = Self.repository
         // Standard error to a file, so it can be read while the process runs and never fills a pipe.
@@ -74,6 +79,37 @@ struct CommandLineTests {
         #expect(result.status == 2)
         #expect(result.errors.contains("--set output=s3://bucket/prefix: output: 's3://bucket/prefix': the run's output must be a local directory"))
         #expect(!FileManager.default.fileExists(atPath: Self.repository.appendingPathComponent("s3:").path))
+    }
+
+    /// A directory that cannot be listed used to be left out without a word.
+    @Test func anUnreadableFileAndAnUnlistableDirectoryAreQuarantinedWithTheReason() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = dir.appendingPathComponent("in")
+        try FileManager.default.createDirectory(at: input.appendingPathComponent("locked"), withIntermediateDirectories: true)
+        for name in ["a.txt", "secret.txt", "locked/z.txt"] { try Data("abc".utf8).write(to: input.appendingPathComponent(name)) }
+        let pipeline = dir.appendingPathComponent("sums.yaml")
+        try """
+            name: sums
+            output: \(dir.path)/out
+            options: {on_error: skip}
+            source: {type: files, paths: \(input.path)}
+            stages: [{type: checksum}]
+            sink: {type: jsonl, path: sums.jsonl}
+            """.write(to: pipeline, atomically: true, encoding: .utf8)
+        guard chmod(dir.path, 0o777) == 0, chmod(input.appendingPathComponent("secret.txt").path, 0) == 0,
+              chmod(input.appendingPathComponent("locked").path, 0) == 0 else { throw CocoaError(.fileWriteNoPermission) }
+        defer { chmod(input.appendingPathComponent("locked").path, 0o755) }
+        let result = try sluice(["run", pipeline.path, "--quiet"], unprivileged: true)
+        #expect(result.status == 0, "\(result.errors)")
+        let sums = try String(contentsOf: dir.appendingPathComponent("out/sums.jsonl"), encoding: .utf8).split(separator: "\n")
+        #expect(sums.count == 1 && sums[0].contains("a.txt"))
+        let quarantine = try String(contentsOf: dir.appendingPathComponent("out/quarantine.jsonl"), encoding: .utf8)
+            .split(separator: "\n").compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .map { "\($0["item"] ?? ""): \($0["error"] ?? "")" }
+        #expect(quarantine.count == 2)
+        #expect(quarantine.contains { $0.hasSuffix("in/locked: cannot list the directory: Permission denied") })
+        #expect(quarantine.contains { $0.contains("in/secret.txt") && $0.contains("cannot open for reading") })
     }
 
     @Test func interruptStopsCleanlyWithAManifest() throws {
