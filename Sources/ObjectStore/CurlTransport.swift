@@ -17,10 +17,11 @@ final class CurlTransport: Sendable {
     let connectSeconds: Int
     private let idle = Mutex<[EasyHandle]>([])
 
-    private static let globalInit: Bool = curl_global_init(Int(CURL_GLOBAL_ALL)) == CURLE_OK
+    /// Run once, on first use; a failure is reported by each request rather than trapping, since
+    /// it depends on the environment (memory, the TLS library), not on our code.
+    private static let globalInit: CURLcode = curl_global_init(Int(CURL_GLOBAL_ALL))
 
     init(stallSeconds: Int = 30, connectSeconds: Int = 10) {
-        precondition(Self.globalInit, "curl_global_init failed")
         self.stallSeconds = stallSeconds
         self.connectSeconds = connectSeconds
     }
@@ -30,7 +31,12 @@ final class CurlTransport: Sendable {
     /// 64 KiB) and returned in `errorBody`. Throws only when no HTTP answer arrived.
     func perform(method: String, url: String, headers: [(String, String)], body: UnsafeRawBufferPointer?,
                  receive: (UnsafeRawBufferPointer) -> Bool) throws(ObjectStoreError) -> (HTTPResponse, errorBody: [UInt8]) {
-        let easy = idle.withLock { $0.popLast() } ?? EasyHandle()
+        guard Self.globalInit == CURLE_OK else {
+            throw ObjectStoreError(.httpLibrary, "libcurl could not be initialised (curl_global_init: "
+                                   + "\(String(cString: curl_easy_strerror(Self.globalInit))))")
+        }
+        let easy: EasyHandle
+        if let pooled = idle.withLock({ $0.popLast() }) { easy = pooled } else { easy = try EasyHandle.make() }
         defer { idle.withLock { $0.append(easy) } }
         let handle = easy.raw
         curl_easy_reset(handle)
@@ -84,9 +90,14 @@ final class CurlTransport: Sendable {
     /// One curl easy handle, owned by the pool.
     final class EasyHandle: @unchecked Sendable {
         let raw: UnsafeMutableRawPointer
-        init() {
-            guard let handle = curl_easy_init() else { fatalError("curl_easy_init failed: out of memory") }
-            raw = handle
+        private init(_ raw: UnsafeMutableRawPointer) { self.raw = raw }
+
+        /// A new handle; libcurl returns none only when it cannot allocate one.
+        static func make() throws(ObjectStoreError) -> EasyHandle {
+            guard let handle = curl_easy_init() else {
+                throw ObjectStoreError(.httpLibrary, "libcurl could not create a connection handle (curl_easy_init: out of memory)")
+            }
+            return EasyHandle(handle)
         }
         deinit { curl_easy_cleanup(raw) }
     }

@@ -24,6 +24,9 @@ public struct ObjectStoreError: Error, CustomStringConvertible, Equatable, Senda
         case configuration
         /// A local file could not be read or written.
         case localFile
+        /// libcurl could not be set up here (its global initialisation failed, or no memory for a
+        /// handle): a fault of the environment, not of the server, so not retried.
+        case httpLibrary
 
         /// Worth trying again after a pause.
         public var isTransient: Bool { [.throttled, .serverError, .network, .timeout].contains(self) }
