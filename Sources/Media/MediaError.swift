@@ -52,6 +52,17 @@ public struct MediaError: Error, CustomStringConvertible, Sendable, Equatable {
         self.init(kind, path: path, "\(action): \(ffmpegMessage(code))")
     }
 
+    /// The error for a frame size a header states that FFmpeg will not decode (`av_image_check_size`),
+    /// or nil when it will or the size is not known (a side of 0). Said in plain words because
+    /// FFmpeg's own code for it is EINVAL or, from the YUV4MPEG demuxer, an unrelated errno.
+    static func frameSizeTooLarge(width: Int, height: Int, path: String) -> MediaError? {
+        guard width > 0, height > 0 else { return nil }
+        if width <= Int32.max, height <= Int32.max, av_image_check_size(UInt32(width), UInt32(height), 0, nil) >= 0 { return nil }
+        return MediaError(.invalidData, path: path,
+                          "frame size \(width)x\(height) in its header is too large to decode: FFmpeg takes frames up to "
+                              + "about 268 million pixels ((8 x width + 1024) x (height + 128) below 2^31)")
+    }
+
     public var description: String { "\(path): \(reason)" }
 }
 

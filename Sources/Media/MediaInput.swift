@@ -24,6 +24,12 @@ final class MediaInput {
         var context: UnsafeMutablePointer<AVFormatContext>?
         let opened = avformat_open_input(&context, file.readPath, nil, nil)
         guard opened >= 0, let context else {
+            // FFmpeg 5.1's YUV4MPEG demuxer returns AVERROR(EINVAL) plus its 6-byte frame marker
+            // for a frame size it refuses, which reads as AVERROR(EBUSY): say what it was.
+            if let (width, height) = Self.yuv4mpegFrameSize(file.readPath),
+               let tooLarge = MediaError.frameSizeTooLarge(width: width, height: height, path: path) {
+                throw tooLarge
+            }
             throw MediaError(ffmpeg: opened, path: path, during: "cannot open as a media file")
         }
         let found = avformat_find_stream_info(context, nil)
@@ -55,6 +61,19 @@ final class MediaInput {
             throw MediaError(.truncated, path: path,
                              "file truncated: its index lists \(listed) \(kind) packets but only \(read) are present")
         }
+    }
+
+    /// The width and height a YUV4MPEG2 file's header line states (its `W` and `H` tags), or nil
+    /// for another file.
+    static func yuv4mpegFrameSize(_ file: String) -> (Int, Int)? {
+        guard let handle = FileHandle(forReadingAtPath: file) else { return nil }
+        defer { try? handle.close() }
+        guard let head = try? handle.read(upToCount: 256), head.starts(with: Array("YUV4MPEG2 ".utf8)) else { return nil }
+        let line = String(decoding: head.prefix { $0 != 0x0A }, as: UTF8.self)
+        let tags = line.split(separator: " ")
+        guard let width = tags.first(where: { $0.hasPrefix("W") }).flatMap({ Int($0.dropFirst()) }),
+              let height = tags.first(where: { $0.hasPrefix("H") }).flatMap({ Int($0.dropFirst()) }) else { return nil }
+        return (width, height)
     }
 
     /// The index of the best stream of `type`, or an `.unsupported` error naming what is missing.

@@ -153,6 +153,29 @@ struct HostileInputTests {
         #expect(batch?.kind == .outOfRange)
     }
 
+    /// A raw video stream (YUV4MPEG2) whose header claims 30000x30000 frames: refused as before,
+    /// but with the size and the limit instead of "Device or resource busy", the errno FFmpeg's
+    /// demuxer arithmetic turned its EINVAL into. A 16x16 stream of the same form still decodes.
+    @Test func anOverLargeRawVideoHeaderSaysTheFrameSizeIsTooLarge() throws {
+        let directory = try Self.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func y4m(_ name: String, width: Int, height: Int, data: Int) throws -> String {
+            let url = directory.appendingPathComponent(name)
+            try (Data("YUV4MPEG2 W\(width) H\(height) F25:1 Ip A1:1 C420jpeg\nFRAME\n".utf8) + Data(count: data)).write(to: url)
+            return url.path
+        }
+        let huge = try y4m("huge.y4m", width: 30000, height: 30000, data: 4096)
+        let error = mediaFailure { _ = try VideoReader(path: huge).frames(.all) }
+        #expect(error?.kind == .invalidData)
+        #expect(error?.path == huge)
+        #expect(error?.reason.contains("frame size 30000x30000") == true && error?.reason.contains("too large") == true
+                    && error?.reason.contains("268 million pixels") == true, "\(error.map(String.init(describing:)) ?? "no error")")
+        #expect(error?.reason.contains("busy") == false)
+
+        let small = try y4m("small.y4m", width: 16, height: 16, data: 16 * 16 * 3 / 2)
+        #expect(try VideoReader(path: small).frames(.all).count == 1)
+    }
+
     @Test func infiniteAndHugeTimesAndRatesAreOutOfRange() throws {
         let reader = try VideoReader(path: Repository.clips[0])
         for selection: FrameSelection in [
