@@ -63,7 +63,7 @@ public struct QuarantineRecord: Codable, Sendable, Equatable {
 /// so a crash loses nothing already recorded.
 final class Quarantine: @unchecked Sendable {
     private let lock = NSLock()
-    private let url: URL?
+    let url: URL?
     private var handle: FileHandle?
     private(set) var records: [QuarantineRecord] = []
 
@@ -117,8 +117,10 @@ func withoutItem(_ text: String, _ item: String) -> String {
     return String(text)
 }
 
-/// The user-facing reason of an error: its description, not the type dump.
+/// The user-facing reason of an error: its description, not the type dump; a Foundation file
+/// error in plain words with its file, never `Error Domain=NSCocoaErrorDomain ...`.
 func reason(_ error: any Error) -> String {
+    if let text = SystemErrorText.fileError(error) { return text }
     if let error = error as? any LocalizedError, let text = error.errorDescription { return text }
     return String(describing: error)
 }

@@ -21,9 +21,12 @@ public enum NPY {
         return out
     }
 
-    /// Writes `array` to `url` atomically (a temporary file renamed into place).
-    public static func write(_ array: NDArray, to url: URL) throws {
-        try encode(array).write(to: url, options: .atomic)
+    /// Writes `array` to `url` atomically (a temporary file renamed into place); a failure names
+    /// the file and says why in plain words (a full disk, a read-only file system).
+    public static func write(_ array: NDArray, to url: URL) throws(NPYError) {
+        do { try encode(array).write(to: url, options: .atomic) } catch {
+            throw NPYError(.writeFailed, file: url.path, reason: "cannot write: \(SystemErrorText.words(error))")
+        }
     }
 
     /// The array a .npy file holds (version 1-3, little-endian or single-byte types, C order), its
@@ -67,9 +70,9 @@ public enum NPY {
     }
 }
 
-/// A .npy file that cannot be read, and why.
+/// A .npy file that cannot be read or written, and why.
 public struct NPYError: Error, CustomStringConvertible, Equatable {
-    public enum Code: Sendable, Equatable { case notNPY, truncated, badHeader, unsupported }
+    public enum Code: Sendable, Equatable { case notNPY, truncated, badHeader, unsupported, writeFailed }
     public let code: Code
     public let file: String
     public let reason: String

@@ -73,8 +73,9 @@ final class RunContext: @unchecked Sendable {
             do {
                 try quarantine.record(stage: stage.name, item: item(), error: error.description)
             } catch let writeError {
+                let file = quarantine.url.map { " \($0.path)" } ?? ""
                 fail(.stageFailed(stage: stage.name,
-                                  reason: "cannot write quarantine file: \(reason(writeError))"))
+                                  reason: "cannot write the quarantine file\(file): \(SystemErrorText.words(writeError))"))
             }
         }
     }

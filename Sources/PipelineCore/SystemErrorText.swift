@@ -1,0 +1,66 @@
+import Foundation
+
+/// Plain words for what the system said when a file operation failed ("the disk is full
+/// (ENOSPC)"), for every writer of outputs (shards, .npy, JSON lines, run records, checkpoints):
+/// Foundation's own description is a dump (`Error Domain=NSCocoaErrorDomain Code=640 ...`) and
+/// strerror's text does not say which errno to look up. Callers name the file and the operation;
+/// these give the reason. Here because PipelineCore is the lowest module all those writers use.
+public enum SystemErrorText {
+    /// The reason for `code` in words, with the errno's name to search for.
+    public static func words(errno code: Int32) -> String {
+        switch code {
+        case ENOSPC: "the disk is full (ENOSPC)"
+        case EDQUOT: "the disk quota is used up (EDQUOT)"
+        case EIO: "the device reported an input/output error (EIO)"
+        case EACCES: "permission denied (EACCES)"
+        case EPERM: "the operation is not permitted (EPERM)"
+        case EROFS: "the file system is read-only (EROFS)"
+        case EMFILE: "this process has too many files open (EMFILE)"
+        case ENFILE: "the system has too many files open (ENFILE)"
+        case ENOENT: "no such file or directory (ENOENT)"
+        case ENOTDIR: "a component of the path is not a directory (ENOTDIR)"
+        case EISDIR: "it is a directory (EISDIR)"
+        case EEXIST: "it already exists (EEXIST)"
+        case ENAMETOOLONG: "the name is too long (ENAMETOOLONG)"
+        case EFBIG: "the file would be larger than the file system allows (EFBIG)"
+        case ENOMEM: "out of memory (ENOMEM)"
+        default: "\(String(cString: strerror(code))) (errno \(code))"
+        }
+    }
+
+    /// The reason `error` gives, in words: those of its errno when it carries one (a POSIXError,
+    /// or a Foundation error wrapping one, as `Data.write(to:)` and `FileHandle` throw), else a
+    /// Foundation error's localized text, else the error's own description.
+    public static func words(_ error: any Error) -> String {
+        if let code = errno(of: error) { return words(errno: code) }
+        let bridged = error as NSError
+        if bridged.domain == NSCocoaErrorDomain || bridged.domain == NSPOSIXErrorDomain { return bridged.localizedDescription }
+        return String(describing: error)
+    }
+
+    /// A Foundation or POSIX error (what `Data.write(to:)`, `FileHandle` and `FileManager` throw) as
+    /// "FILE: reason", the file taken from the error when it names one; nil for other errors.
+    public static func fileError(_ error: any Error) -> String? {
+        let bridged = error as NSError
+        guard bridged.domain == NSCocoaErrorDomain || bridged.domain == NSPOSIXErrorDomain else { return nil }
+        let file = bridged.userInfo[NSFilePathErrorKey] as? String ?? (bridged.userInfo[NSURLErrorKey] as? URL)?.path
+        return (file.map { "\($0): " } ?? "") + words(error)
+    }
+
+    /// The errno behind `error`, if it has one: its own code in the POSIX domain, that of the
+    /// error it wraps, or the one a Foundation file-writing code stands for.
+    public static func errno(of error: any Error) -> Int32? {
+        if let posix = error as? POSIXError { return posix.code.rawValue }
+        let bridged = error as NSError
+        if bridged.domain == NSPOSIXErrorDomain { return Int32(bridged.code) }
+        if let underlying = bridged.userInfo[NSUnderlyingErrorKey] as? any Error, let code = errno(of: underlying) { return code }
+        guard bridged.domain == NSCocoaErrorDomain else { return nil }
+        switch CocoaError.Code(rawValue: bridged.code) {
+        case .fileWriteOutOfSpace: return ENOSPC
+        case .fileWriteVolumeReadOnly: return EROFS
+        case .fileWriteNoPermission, .fileReadNoPermission: return EACCES
+        case .fileNoSuchFile, .fileReadNoSuchFile: return ENOENT
+        default: return nil
+        }
+    }
+}
