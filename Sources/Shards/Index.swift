@@ -1,4 +1,5 @@
 import Foundation
+import PipelineCore
 
 /// One file of a shard as `index.json` lists it: name, size and hex digests.
 public struct ShardFileInfo: Equatable, Sendable {
@@ -263,7 +264,7 @@ enum AtomicFile {
     static func write(_ parts: [UnsafeRawBufferPointer], to url: URL) throws(ShardError) {
         let temporary = url.path + temporarySuffix
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ShardError(.writeFailed, file: temporary, "cannot create: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw ShardError(.writeFailed, file: temporary, "cannot create: \(SystemErrorText.words(errno: errno))") }
         var offset = 0, unflushed = 0
         for bytes in parts {
             for start in stride(from: 0, to: bytes.count, by: chunk) {
@@ -273,9 +274,9 @@ enum AtomicFile {
                     let n = Glibc.write(fd, piece.baseAddress! + written, piece.count - written)
                     if n < 0 && errno == EINTR { continue }
                     guard n > 0 else {
-                        let reason = String(cString: strerror(errno))
+                        let reason = SystemErrorText.words(errno: n == 0 ? EIO : errno)
                         close(fd)
-                        throw ShardError(.writeFailed, file: temporary, "write failed: \(reason)")
+                        throw ShardError(.writeFailed, file: temporary, "cannot write: \(reason)")
                     }
                     written += n
                 }
@@ -288,12 +289,13 @@ enum AtomicFile {
             }
         }
         guard fsync(fd) == 0 else {
+            let reason = SystemErrorText.words(errno: errno)
             close(fd)
-            throw ShardError(.writeFailed, file: temporary, "fsync failed: \(String(cString: strerror(errno)))")
+            throw ShardError(.writeFailed, file: temporary, "cannot flush to disk (fsync): \(reason)")
         }
         close(fd)
         guard rename(temporary, url.path) == 0 else {
-            throw ShardError(.writeFailed, file: url.path, "rename failed: \(String(cString: strerror(errno)))")
+            throw ShardError(.writeFailed, file: url.path, "cannot rename \(url.lastPathComponent + temporarySuffix) into place: \(SystemErrorText.words(errno: errno))")
         }
         let directory = open(url.deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if directory >= 0 {

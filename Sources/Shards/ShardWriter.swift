@@ -1,4 +1,5 @@
 import Foundation
+import PipelineCore
 
 /// Takes each finished shard of a `ShardWriter` somewhere besides its directory (a bucket).
 public protocol ShardPublisher: AnyObject {
@@ -56,7 +57,7 @@ public final class ShardWriter {
             var isDirectory: ObjCBool = false
             let reason = FileManager.default.fileExists(atPath: blocker.path, isDirectory: &isDirectory) && !isDirectory.boolValue
                 ? (blocker == directory ? "is a file, not a dataset directory" : "cannot create the directory: \(blocker.path) is a file")
-                : "cannot create the directory: permission denied or no space"
+                : "cannot create the directory: \(SystemErrorText.words(error))"
             throw ShardError(.writeFailed, file: directory.path, reason)
         }
         try self.init(directory: directory, config: config, index: DatasetIndex(shards: []), publisher: publisher)
