@@ -1,4 +1,5 @@
 import Foundation
+import PipelineCore
 
 /// Where sinks write. They replace only files and refuse anything else, so a run never deletes
 /// what it did not create; every failure names the path and the reason, not an NSError dump.
@@ -35,7 +36,7 @@ enum OutputPaths {
             guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
                 let blocker = path == url.path ? "" : " \(path)"
                 throw StageError(.outputFailed, item: url.relativePath,
-                                 reason: "cannot create the output directory\(blocker): \(String(cString: strerror(errno)))")
+                                 reason: "cannot create the output directory\(blocker): \(SystemErrorText.words(errno: errno))")
             }
         }
     }
@@ -44,15 +45,18 @@ enum OutputPaths {
     static func commit(_ partial: URL, to url: URL) throws(StageError) {
         guard rename(partial.path, url.path) == 0 else {
             throw StageError(.outputFailed, item: url.relativePath,
-                             reason: "cannot move \(partial.lastPathComponent) into place: \(String(cString: strerror(errno)))")
+                             reason: "cannot move \(partial.lastPathComponent) into place: \(SystemErrorText.words(errno: errno))")
         }
     }
 
     /// Removes the file a previous run left at `url`, if any; anything but a file is refused.
     static func removeFile(_ url: URL, what: String) throws(StageError) {
         try checkReplaceable(url, what: what)
+        // Nothing to remove; unlink would still fail on a read-only file system, naming the wrong problem.
+        var info = stat()
+        guard lstat(url.path, &info) == 0 else { return }
         guard unlink(url.path) == 0 || errno == ENOENT else {
-            throw StageError(.outputFailed, item: url.relativePath, reason: "cannot remove the previous run's file: \(String(cString: strerror(errno)))")
+            throw StageError(.outputFailed, item: url.relativePath, reason: "cannot remove the previous run's file: \(SystemErrorText.words(errno: errno))")
         }
     }
 }

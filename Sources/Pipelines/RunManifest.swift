@@ -45,7 +45,9 @@ struct RunManifest {
         }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys,
                                                                                 .withoutEscapingSlashes])
-        try data.write(to: url, options: .atomic)
+        do { try data.write(to: url, options: .atomic) } catch {
+            throw StageError(.outputFailed, item: url.relativePath, reason: "cannot write the run manifest: \(SystemErrorText.words(error))")
+        }
     }
 
     /// Output of a git command in the current directory, or nil outside a repository.

@@ -41,11 +41,25 @@ public struct PipelineRunner {
         let report = run.wait()
         reporter?.finish(report.snapshot)
         let manifest = plan.records.localFile(plan.records.manifest)
-        try RunManifest(plan: plan, environment: environment, report: report, started: startedAt, finished: Date())
-            .write(to: manifest)
-        try plan.records.publish()
+        do {
+            try RunManifest(plan: plan, environment: environment, report: report, started: startedAt, finished: Date())
+                .write(to: manifest)
+            try plan.records.publish()
+        } catch {
+            guard let failure = report.failure else { throw error }
+            throw RunWithoutRecords(failure: failure, records: error)
+        }
         return Outcome(report: report, manifest: plan.records.keptFile(plan.records.manifest))
     }
+}
+
+/// A run that failed and whose records could not be written either. The run's failure comes
+/// first: it is the cause to act on (a disk that filled up under a shard fails the manifest next).
+public struct RunWithoutRecords: Error, CustomStringConvertible {
+    public var failure: PipelineError
+    public var records: any Error
+
+    public var description: String { "\(failure); the run's records could not be written either: \(records)" }
 }
 
 /// Where progress text goes: a terminal redraws in place, a log gets a line now and then.

@@ -147,10 +147,12 @@ final class JSONLinesSink: Sink {
         try OutputPaths.checkReplaceable(url, what: "a JSON lines file")
         try OutputPaths.checkReplaceable(partial, what: "the JSON lines file being written")
         try OutputPaths.createDirectory(url.deletingLastPathComponent())
-        guard FileManager.default.createFile(atPath: partial.path, contents: nil),
-              let handle = FileHandle(forWritingAtPath: partial.path)
-        else { throw StageError(.outputFailed, item: partial.relativePath, reason: "cannot create the output file") }
-        self.handle = handle
+        unlink(partial.path)  // a link left there is replaced, not followed
+        let descriptor = open(partial.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw StageError(.outputFailed, item: partial.relativePath, reason: "cannot create the output file: \(SystemErrorText.words(errno: errno))")
+        }
+        handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
     }
 
     func consume(_ item: Sample) throws {
@@ -160,15 +162,21 @@ final class JSONLinesSink: Sink {
 
     func finish(_ completion: Completion) throws {
         try flush()
-        try handle.synchronize()
-        try handle.close()
+        do {
+            try handle.synchronize()
+            try handle.close()
+        } catch {
+            throw StageError(.outputFailed, item: partial.relativePath, reason: "cannot flush to disk: \(SystemErrorText.words(error))")
+        }
         guard completion == .finished else { return }
         try OutputPaths.commit(partial, to: url)
     }
 
-    private func flush() throws {
+    private func flush() throws(StageError) {
         guard !buffer.isEmpty else { return }
-        try handle.write(contentsOf: buffer)
+        do { try handle.write(contentsOf: buffer) } catch {
+            throw StageError(.outputFailed, item: partial.relativePath, reason: "cannot write: \(SystemErrorText.words(error))")
+        }
         buffer.removeAll(keepingCapacity: true)
     }
 }
