@@ -63,6 +63,16 @@ public enum SafeTensors {
     /// Writes `tensors` as F32 in the given order, with string `metadata`.
     public static func write(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:],
                              to file: URL) throws(TensorError) {
+        let output = try encode(tensors, metadata: metadata, file: file)
+        do { try output.write(to: file, options: .atomic) } catch {
+            throw TensorError(.unwritableFile, file, "cannot write: \(error.localizedDescription)")
+        }
+    }
+
+    /// The file's bytes: the header, then `tensors` as F32 in the given order. `file` names it in errors.
+    /// Separate from `write` so a caller with plainer words for system errors can write it itself.
+    public static func encode(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:],
+                              file: URL) throws(TensorError) -> Data {
         var header: [String: Any] = [:]
         var offset = 0
         for (name, tensor) in tensors {
@@ -83,9 +93,7 @@ public enum SafeTensors {
         for (_, tensor) in tensors {
             output.append(UnsafeBufferPointer(start: tensor.storage.pointer, count: tensor.count))
         }
-        do { try output.write(to: file, options: .atomic) } catch {
-            throw TensorError(.unwritableFile, file, "cannot write: \(error.localizedDescription)")
-        }
+        return output
     }
 
     /// Bytes per element of each dtype read. Integer tensors (HF checkpoints carry

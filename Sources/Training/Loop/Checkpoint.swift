@@ -1,4 +1,5 @@
 import Foundation
+import PipelineCore
 import Tensor
 
 /// A training checkpoint in one safetensors file: the model's parameters and buffers under their own
@@ -18,7 +19,10 @@ public enum Checkpoint {
             "optimizer.steps": optimizer.stepCounts.map { String($0) }.joined(separator: ","),
             "rng": rng.state.map { String($0) }.joined(separator: ","),
         ].merging(extra.map { ("extra." + $0.key, $0.value) }) { $1 }
-        try SafeTensors.write(tensors, metadata: metadata, to: file)
+        let bytes = try SafeTensors.encode(tensors, metadata: metadata, file: file)
+        do { try bytes.write(to: file, options: .atomic) } catch {
+            throw TensorError(.unwritableFile, file, "cannot write the checkpoint: \(SystemErrorText.words(error))")
+        }
     }
 
     /// The `extra` entries a checkpoint was saved with (data position, model shape).

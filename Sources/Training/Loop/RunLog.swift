@@ -1,4 +1,5 @@
 import Foundation
+import PipelineCore
 
 /// The log a training run writes next to its checkpoints: `metrics.jsonl` (one JSON object per
 /// record, appended, so a resumed run continues the same file) and TensorBoard event files, so
@@ -17,7 +18,7 @@ final class RunLog {
             metrics = try FileHandle(forWritingTo: metricsURL)
             try metrics.seekToEnd()
         } catch {
-            throw TrainingError(.checkpoint, metricsURL.path, "cannot append to the metrics log (\(error.localizedDescription))")
+            throw TrainingError(.checkpoint, metricsURL.path, "cannot append to the metrics log: \(SystemErrorText.words(error))")
         }
         events = try TensorBoardEventFile(directory: directory)
     }
@@ -32,7 +33,7 @@ final class RunLog {
         do {
             try metrics.write(contentsOf: line)
         } catch {
-            throw TrainingError(.checkpoint, metricsURL.path, "cannot write the metrics log (\(error.localizedDescription))")
+            throw TrainingError(.checkpoint, metricsURL.path, "cannot write the metrics log: \(SystemErrorText.words(error))")
         }
         if !numbers.isEmpty { try events.write(scalars: numbers.map { ("\(group)/\($0.name)", Float($0.value)) }, step: step) }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import PipelineCore
 
 /// TensorBoard event files, written as TensorFlow's record format so `tensorboard --logdir` and its
 /// reader (`EventAccumulator`) show a run's curves.
@@ -16,10 +17,11 @@ public struct TensorBoardEventFile {
     public init(directory: URL, wallTime: Double = Date().timeIntervalSince1970) throws {
         let host = ProcessInfo.processInfo.hostName
         url = directory.appendingPathComponent("events.out.tfevents.\(Int(wallTime)).\(host).\(getpid()).sluice")
-        guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
-            throw TrainingError(.checkpoint, url.path, "cannot create the TensorBoard event file")
+        let descriptor = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw TrainingError(.checkpoint, url.path, "cannot create the TensorBoard event file: \(SystemErrorText.words(errno: errno))")
         }
-        handle = try FileHandle(forWritingTo: url)
+        handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         try write(Self.versionEvent(wallTime: wallTime))
     }
 
@@ -30,7 +32,11 @@ public struct TensorBoardEventFile {
 
     public func close() throws { try handle.close() }
 
-    private func write(_ event: [UInt8]) throws { try handle.write(contentsOf: Self.record(event)) }
+    private func write(_ event: [UInt8]) throws {
+        do { try handle.write(contentsOf: Self.record(event)) } catch {
+            throw TrainingError(.checkpoint, url.path, "cannot write the TensorBoard event file: \(SystemErrorText.words(error))")
+        }
+    }
 
     // MARK: Encoding
 
