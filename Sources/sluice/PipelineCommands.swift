@@ -49,7 +49,11 @@ struct Run: ParsableCommand {
     func run() throws {
         let plan = try pipeline.plan()
         let world = try jobWorld()
-        guard world.size == 1 else { return try world.abortingOnError { try runPartitioned(plan, world) } }
+        guard world.size == 1 else {
+            return try world.abortingOnError {
+                do { try runPartitioned(plan, world) } catch { throw plainWords(error) }
+            }
+        }
         let runner = PipelineRunner(plan: plan, progress: quiet ? nil : .standardError)
         let interrupts = InterruptHandler()
         let outcome = try runner.run { interrupts.watch($0) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import PipelineCore
 import Tensor
 
 /// The `sluice` command line.
@@ -19,9 +20,25 @@ struct Sluice: ParsableCommand {
             CommandGroup(name: "Trainer", subcommands: [RetroMAECommand.self, SpokenMomentsCommand.self, CapsulesCommand.self]),
         ])
 
-    /// Runs the command line on OpenBLAS kernels made for this CPU (see `BLASKernels`).
+    /// Runs the command line on OpenBLAS kernels made for this CPU (see `BLASKernels`). An error
+    /// Foundation threw about a file is printed in plain words with the file, never as its dump.
     static func main() {
         BLASKernels.reexecuteWithBetterKernels()
-        main(nil)
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: plainWords(error))
+        }
     }
+}
+
+/// A Foundation file error said in words (`SystemErrorText.fileError`).
+struct FileSystemError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// `error`, or for a Foundation or POSIX file error its plain words with the file.
+func plainWords(_ error: any Error) -> any Error {
+    SystemErrorText.fileError(error).map(FileSystemError.init) ?? error
 }
