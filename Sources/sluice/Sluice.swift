@@ -33,7 +33,7 @@ struct Sluice: ParsableCommand {
     }
 }
 
-/// A Foundation file error said in words (`SystemErrorText.fileError`).
+/// A file the command could not write, said in words (`SystemErrorText`): exit 1, no usage text.
 struct FileSystemError: Error, CustomStringConvertible {
     var description: String
 }

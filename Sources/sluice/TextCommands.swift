@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import PipelineCore
 import Text
 
 /// Options naming a corpus and how its documents are laid out.
@@ -124,20 +125,28 @@ final class PartialFile {
             }
         }
         guard FileManager.default.createFile(atPath: partial, contents: nil), let handle = FileHandle(forWritingAtPath: partial) else {
-            throw ValidationError("cannot create \(partial): \(String(cString: strerror(errno)))")
+            throw FileSystemError(description: "cannot create \(partial): \(SystemErrorText.words(errno: errno))")
         }
         self.handle = handle
     }
 
-    func write(_ data: Data) throws { try handle.write(contentsOf: data) }
+    func write(_ data: Data) throws {
+        do { try handle.write(contentsOf: data) } catch {
+            throw FileSystemError(description: "cannot write \(partial): \(SystemErrorText.words(error))")
+        }
+    }
 
     /// Flushes to disk and renames into place.
     func commit() throws {
-        try handle.synchronize()
-        try handle.close()
+        do {
+            try handle.synchronize()
+            try handle.close()
+        } catch {
+            throw FileSystemError(description: "cannot flush \(partial) to disk: \(SystemErrorText.words(error))")
+        }
         closed = true
         guard rename(partial, path) == 0 else {
-            throw ValidationError("cannot rename \(partial) to \(path): \(String(cString: strerror(errno)))")
+            throw FileSystemError(description: "cannot rename \(partial) to \(path): \(SystemErrorText.words(errno: errno))")
         }
     }
 

@@ -109,6 +109,18 @@ extension CommandLineTests {
                 "\(result.errors)")
     }
 
+    /// `sluice tokenize --out` into 16 KiB: the .partial file and the full disk, exit 1 (an I/O
+    /// failure, not a usage mistake).
+    @Test(.enabled(if: Tmpfs.permitted, Tmpfs.skipReason))
+    func tokenizingOntoAFullDiskNamesThePartialFile() throws {
+        let disk = try Tmpfs(size: "16k")
+        defer { disk.unmount() }
+        let out = disk.directory.appendingPathComponent("ids.jsonl")
+        let result = try sluice(["tokenize", "--tokenizer", "samples/retromae/vocab.txt", "--in", "samples/text/corpus.txt", "--out", out.path])
+        #expect(result.status == 1)
+        #expect(result.errors.contains("cannot write \(out.path).partial: the disk is full (ENOSPC)"), "\(result.errors)")
+    }
+
     /// `sluice frames --out` into a disk too small for the array: the .npy file and the full disk.
     @Test(.enabled(if: Tmpfs.permitted, Tmpfs.skipReason))
     func aNumpyFileOnAFullDiskIsNamed() throws {
