@@ -214,31 +214,41 @@ final class FrameScaler {
         let g = try output.geometry(width: Int(source.width), height: Int(source.height), path: path)
         let context = try prepare(source, scaledWidth: g.scaledWidth, scaledHeight: g.scaledHeight)
         guard let destination else { throw MediaError(.library, path: path, "cannot allocate a frame") }
-        let cropping = g.scaledWidth != g.width || g.scaledHeight != g.height
-        if cropping && scratch.count != g.scaledWidth * g.scaledHeight * 3 {
-            scratch = [UInt8](repeating: 0, count: g.scaledWidth * g.scaledHeight * 3)
+        // Scaled straight into `target` only when nothing is cropped and no row can spill.
+        let paddedWidth = (g.scaledWidth + Self.rowGroup - 1) / Self.rowGroup * Self.rowGroup
+        let staged = g.scaledWidth != g.width || g.scaledHeight != g.height || paddedWidth != g.scaledWidth
+        let stride = staged ? paddedWidth * 3 : g.scaledWidth * 3
+        if staged && scratch.count != stride * g.scaledHeight {
+            scratch = [UInt8](repeating: 0, count: stride * g.scaledHeight)
         }
         try scratch.withUnsafeMutableBufferPointer { (scratchBuffer) throws(MediaError) in
-            let pixels = cropping ? scratchBuffer.baseAddress! : target
+            let pixels = staged ? scratchBuffer.baseAddress! : target
             // The frame API wants a refcounted destination: wrap our memory, with a no-op free.
-            guard let buffer = av_buffer_create(pixels, g.scaledWidth * g.scaledHeight * 3, { _, _ in }, nil, 0) else {
+            guard let buffer = av_buffer_create(pixels, stride * g.scaledHeight, { _, _ in }, nil, 0) else {
                 throw MediaError(.library, path: path, "cannot wrap the output buffer")
             }
             destination.pointee.buf.0 = buffer
             destination.pointee.data.0 = pixels
-            destination.pointee.linesize.0 = Int32(g.scaledWidth * 3)
+            destination.pointee.linesize.0 = Int32(stride)
             destination.pointee.width = Int32(g.scaledWidth)
             destination.pointee.height = Int32(g.scaledHeight)
             destination.pointee.format = AV_PIX_FMT_RGB24.rawValue
             let scaled = sws_scale_frame(context, destination, frame)
             av_frame_unref(destination)
             if scaled < 0 { throw MediaError(ffmpeg: scaled, path: path, during: "cannot scale a picture") }
-            if cropping {
-                Self.turn(.none, from: pixels, stride: g.scaledWidth * 3, width: g.scaledWidth, height: g.scaledHeight,
+            if staged {
+                Self.turn(.none, from: pixels, stride: stride, width: g.scaledWidth, height: g.scaledHeight,
                           bytes: 3, into: target, stride: g.width * 3, crop: (g.cropX, g.cropY, g.width, g.height))
             }
         }
     }
+
+    /// libswscale's packed-RGB writers fill whole groups of pixels (x86's YUV-to-RGB converter
+    /// writes rows of 8), so a row of another width spills past its end: over the next row (which
+    /// a slice on another scaler thread may already have written) and, after the last row, past
+    /// the buffer (a 4x2 video corrupted the heap). Such widths are scaled into `scratch`, whose
+    /// rows are padded to a whole number of groups, and copied out.
+    private static let rowGroup = 16
 
     /// Writes the `crop` (x, y, width, height) of the picture `from` turned upright by `turn` to
     /// `into`; pixels are `bytes` wide, rows `stride` bytes apart (`.none` just crops). Upright pixel (y, x) sits at

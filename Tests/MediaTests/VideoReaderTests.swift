@@ -193,3 +193,41 @@ struct VideoReaderTests {
         #expect(single == threaded)
     }
 }
+
+/// Widths that are not a whole number of libswscale's pixel groups: its RGB writers spill past a
+/// row's end, which must land neither in another picture nor past the buffer.
+struct OddWidthTests {
+    /// A YUV4MPEG2 (4:2:0) file of `width` x `height` whose frame k is uniformly grey at `levels[k]`.
+    static func greyFrames(width: Int, height: Int, levels: [UInt8], in directory: URL) throws -> String {
+        var data = Data("YUV4MPEG2 W\(width) H\(height) F25:1 Ip A1:1 C420jpeg\n".utf8)
+        let chroma = ((width + 1) / 2) * ((height + 1) / 2)
+        for level in levels {
+            data += Data("FRAME\n".utf8) + Data(repeating: level, count: width * height) + Data(repeating: 128, count: 2 * chroma)
+        }
+        let url = directory.appendingPathComponent("grey-\(width)x\(height).y4m")
+        try data.write(to: url)
+        return url.path
+    }
+
+    /// Frames decoded in stream order but placed last-slot-first: each picture is its own grey,
+    /// however narrow, at native size and scaled, on one scaler thread and on several.
+    @Test(arguments: [(4, 2), (20, 4), (33, 7)])
+    func everyPictureHoldsOnlyItsOwnPixels(width: Int, height: Int) throws {
+        let directory = try HostileInputTests.scratch()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let levels: [UInt8] = [40, 120, 200]
+        let reader = try VideoReader(path: try Self.greyFrames(width: width, height: height, levels: levels, in: directory))
+        for output in [FrameOutput(), FrameOutput(size: .exact(width: width + 3, height: height + 20), scalerThreads: 3)] {
+            let batch = try reader.frames(.indices([2, 1, 0]), output: output)
+            let picture = batch.width * batch.height * 3
+            #expect(batch.pixels.count == 3 * picture)
+            for (slot, frame) in [2, 1, 0].enumerated() {
+                let values = Set(batch.pixels[slot * picture..<(slot + 1) * picture])
+                // Limited-range grey: every channel (level - 16) * 255 / 219, give or take the scaler's rounding.
+                let grey = (Double(levels[frame]) - 16) * 255 / 219
+                #expect(values.allSatisfy { abs(Double($0) - grey) <= 2.5 },
+                        "\(width)x\(height) -> \(batch.width)x\(batch.height): slot \(slot) (frame \(frame)) holds \(values.sorted())")
+            }
+        }
+    }
+}
