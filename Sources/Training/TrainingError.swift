@@ -12,6 +12,8 @@ public struct TrainingError: Error, CustomStringConvertible, Equatable, Sendable
         case checkpoint
         /// Batches the model cannot use, or too few of them.
         case data
+        /// An output directory that already holds another run, given neither resume nor overwrite.
+        case runExists
     }
 
     public let code: Code

@@ -124,6 +124,7 @@ struct CapsulesTrain: ParsableCommand {
     func run() throws {
         let options = try TrainerSettings<CapsuleOptions>.parse(settings)
         ComputeThreads.configure(max(1, common.threads))
+        try common.claimOut(overwrite: options.loop.overwrite)
         let (shape, manifest, evalSplit) = (common.clip, common.manifest, common.evalSplit)
         let vocabURL = URL(fileURLWithPath: vocab)
         let tokenizer = try BertTokenizer(contentsOf: vocabURL)

@@ -138,6 +138,12 @@ struct ClipTrainingArguments: ParsableArguments {
     @Option(help: "The manifest split held out for evaluation.") var evalSplit = "test"
     @Option(help: "Math threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
 
+    /// Refuses an OUT holding another run before the clips are decoded (and the quarantine list
+    /// written into OUT), not minutes later when the run opens.
+    func claimOut(overwrite: Bool) throws {
+        try RunDirectory.claim(URL(fileURLWithPath: out), resume: resume, overwrite: overwrite)
+    }
+
     func validate() throws {
         guard frames >= 1, frames <= 64, size >= 8, size <= 512, batchSize >= 2, ClipShape.secondsRange.contains(seconds) else {
             throw ValidationError("--frames 1...64, --size 8...512, --batch-size at least 2, --seconds 0.025 (one mel window) to 600")

@@ -45,6 +45,7 @@ struct SpokenMomentsTrain: ParsableCommand {
     func run() throws {
         let options = try TrainerSettings<SpokenMomentsOptions>.parse(settings)
         ComputeThreads.configure(max(1, common.threads))
+        try common.claimOut(overwrite: options.loop.overwrite)
         let (clip, evalSplit) = (common.clip, common.evalSplit)
         let quarantine = URL(fileURLWithPath: common.out).appendingPathComponent("quarantine.jsonl")
         let clips = try ClipManifest(path: common.manifest, quarantine: quarantine).decode(clip)

@@ -46,6 +46,28 @@ extension CommandLineTests {
         for (step, line) in after { #expect(line == expected[step]) }
     }
 
+    /// A second run into the same --out is refused before training and leaves the first run's files
+    /// as they were; --overwrite starts over with one start record.
+    @Test func aSecondRunIntoTheSameOutNeedsResumeOrOverwrite() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("run"), metrics = out.appendingPathComponent("metrics.jsonl")
+        let first = try sluice(Self.retromaeArguments(out: out, steps: 2))
+        #expect(first.status == 0, "\(first.errors)")
+        let before = try Data(contentsOf: metrics)
+        let again = try sluice(Self.retromaeArguments(out: out, steps: 2))
+        #expect(again.status == 1)
+        #expect(again.errors.contains("\(out.path): holds another run (checkpoint.safetensors, events.out.tfevents."))
+        #expect(again.errors.contains("--resume") && again.errors.contains("--overwrite"), "\(again.errors)")
+        #expect(!again.output.contains("retromae step "))
+        #expect(try Data(contentsOf: metrics) == before)
+
+        let over = try sluice(Self.retromaeArguments(out: out, steps: 2) + ["--overwrite"])
+        #expect(over.status == 0, "\(over.errors)")
+        let starts = try String(contentsOf: metrics, encoding: .utf8).split(separator: "\n").filter { $0.contains(#""kind":"start""#) }
+        #expect(starts.count == 1)
+    }
+
     @Test func embedWritesAnNpyOfTheTinyBertFixture() throws {
         let dir = try scratch()
         defer { try? FileManager.default.removeItem(at: dir) }

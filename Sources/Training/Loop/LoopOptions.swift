@@ -44,6 +44,8 @@ public struct LoopOptions: Sendable, Equatable {
     public var checkpointEvery = 100
     /// Updates between evaluations (the run also evaluates at its start and end).
     public var evalEvery = 1000
+    /// Start over in a directory that holds another run instead of refusing it (`TrainingRun`).
+    public var overwrite = false
 
     public init() {}
 
@@ -65,6 +67,8 @@ public struct LoopOptions: Sendable, Equatable {
             .int("log_every", \.logEvery, "updates between log lines and metrics records"),
             .int("checkpoint_every", \.checkpointEvery, "updates between checkpoints"),
             .int("eval_every", \.evalEvery, "updates between evaluations"),
+            .flag("overwrite", \.overwrite, "start over in an out that holds another run: its metrics.jsonl, "
+                  + "checkpoint.safetensors and TensorBoard events files are removed, nothing else"),
         ]
         return own.map { $0.lifted(path) }
     }

@@ -43,3 +43,35 @@ final class RunLog {
         try events.close()
     }
 }
+
+/// Where a run's files go. One run per directory: a second one appending its records to the first's
+/// log, with a second event file beside the first, would leave curves no one can tell apart.
+public enum RunDirectory {
+    /// The files a run writes that mark a directory as holding one (exports are left alone: a run
+    /// starting over rewrites them; another tool's event files are not ours to remove).
+    static func runFiles(in directory: URL) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return names.filter { $0 == "metrics.jsonl" || $0 == "checkpoint.safetensors" || TensorBoardEventFile.isWritten(name: $0) }
+            .sorted()
+    }
+
+    /// Refuses `directory` if it holds another run, unless `resume` continues it or `overwrite`
+    /// removes that run's files. `TrainingRun` calls it; a command that writes into the directory
+    /// before its run opens (a quarantine list) calls it first, so a refusal changes nothing.
+    public static func claim(_ directory: URL, resume: Bool, overwrite: Bool) throws(TrainingError) {
+        let found = runFiles(in: directory)
+        guard !resume, !found.isEmpty else { return }
+        guard overwrite else {
+            throw TrainingError(.runExists, directory.path, "holds another run (\(found.joined(separator: ", "))); "
+                                + "continue it with --resume (resume: true) or start over with --overwrite (overwrite: true)")
+        }
+        for name in found {
+            let file = directory.appendingPathComponent(name)
+            do {
+                try FileManager.default.removeItem(at: file)
+            } catch {
+                throw TrainingError(.checkpoint, file.path, "cannot remove the earlier run's file: \(SystemErrorText.words(error))")
+            }
+        }
+    }
+}

@@ -12,6 +12,10 @@ public struct TensorBoardEventFile {
     public let url: URL
     private let handle: FileHandle
 
+    /// Whether `name` is an event file this writer makes, so a run starting over removes its own
+    /// and never another tool's.
+    static func isWritten(name: String) -> Bool { name.hasPrefix("events.out.tfevents.") && name.hasSuffix(".sluice") }
+
     /// Creates `directory/events.out.tfevents.TIME.HOST.PID.sluice` (the name TensorBoard globs for)
     /// and writes the version record every event file starts with.
     public init(directory: URL, wallTime: Double = Date().timeIntervalSince1970) throws {

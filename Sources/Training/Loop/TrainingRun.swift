@@ -45,10 +45,13 @@ public final class TrainingRun<Model: TrainableModel> {
 
     /// Creates `directory`; with `resume`, continues from its checkpoint (the data stream is then
     /// expected from its start again: `feed` skips what the checkpoint has consumed). A run that is
-    /// not `primary` reads the checkpoint but writes nothing.
+    /// not `primary` reads the checkpoint but writes nothing. A directory holding another run is
+    /// refused unless `resume` or the loop's `overwrite` (which removes that run's files) is set, so
+    /// one run's log never silently gains a second run's records.
     public init(trainer: Trainer<Model>, directory: URL, name: String, unit: String, resume: Bool, primary: Bool = true) throws {
         (self.trainer, self.directory, self.name, self.unit, isPrimary) = (trainer, directory, name, unit, primary)
         if primary {
+            try RunDirectory.claim(directory, resume: resume, overwrite: trainer.options.overwrite)
             do {
                 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             } catch {
