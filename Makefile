@@ -44,6 +44,7 @@ demo: build
 # A short RetroMAE stage 1 on the sample corpus (debug build: a small model, 1-2 minutes),
 # printing MLM/decoder accuracy, the shuffled-embedding check and held-out retrieval.
 demo-retromae: build
+	rm -rf out/retromae-demo
 	.build/debug/sluice retromae train --in samples/retromae/corpus.txt.gz --format paragraphs \
 		--vocab samples/retromae/vocab.txt --heldout samples/retromae/heldout.tsv --out out/retromae-demo \
 		--hidden 64 --layers 2 --heads 4 --intermediate 256 --max-length 64 --batch-size 16 \
