@@ -3,6 +3,7 @@ import Foundation
 import Media
 import Models
 import PipelineCore
+import Pipelines
 import Tensor
 import Text
 import Training
@@ -109,8 +110,8 @@ struct CapsulesTrain: ParsableCommand {
             """)
 
     @OptionGroup var common: ClipTrainingArguments
-    @Option(help: ArgumentHelp("BERT WordPiece vocab.txt for the caption text.", valueName: "file"))
-    var vocab = "samples/text/bert-base-uncased-vocab.txt"
+    @Option(help: ArgumentHelp(CaptionVocabulary.help, valueName: "file"))
+    var vocab = CaptionVocabulary.defaultPath
     @Option(help: ArgumentHelp("Keep the decoded clips in this file, and read them from it when it holds this manifest at this shape.",
                                valueName: "file")) var cache: String?
 
@@ -119,6 +120,7 @@ struct CapsulesTrain: ParsableCommand {
 
     func validate() throws {
         _ = try TrainerSettings<CapsuleOptions>.parse(settings)
+        try CaptionVocabulary.check(vocab)
     }
 
     func run() throws {

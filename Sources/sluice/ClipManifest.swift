@@ -125,6 +125,16 @@ extension ClipDataset {
     }
 }
 
+extension CaptionVocabulary {
+    static let help = "BERT WordPiece vocab.txt of the caption text; the default is relative to the current directory "
+        + "(a clone's top directory): elsewhere pass --vocab PATH."
+
+    /// Refuses `--vocab`'s default when it is not there, before any clip is decoded.
+    static func check(_ path: String) throws {
+        if let reason = missingDefault(path, option: "--vocab") { throw ValidationError(reason) }
+    }
+}
+
 /// What `spoken-moments train` and `capsules train` both take: the clips, where the run goes,
 /// and how clips are decoded and batched.
 struct ClipTrainingArguments: ParsableArguments {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PipelineCore
+import Pipelines
 import Tensor
 import Training
 
@@ -29,8 +30,8 @@ struct SpokenMomentsTrain: ParsableCommand {
     @OptionGroup var common: ClipTrainingArguments
     @Option(help: ArgumentHelp("With --backbone resnet*: torchvision weights converted to safetensors (README, \"Encoders\").", valueName: "file"))
     var backboneWeights: String?
-    @Option(help: ArgumentHelp("With --text-branch: the BERT WordPiece vocab.txt of the caption text (its path is kept in the checkpoint).", valueName: "file"))
-    var vocab = "samples/text/bert-base-uncased-vocab.txt"
+    @Option(help: ArgumentHelp("With --text-branch (its path is kept in the checkpoint): " + CaptionVocabulary.help, valueName: "file"))
+    var vocab = CaptionVocabulary.defaultPath
 
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Trainer settings (listed above).", valueName: "setting"))
     var settings: [String] = []
@@ -40,6 +41,7 @@ struct SpokenMomentsTrain: ParsableCommand {
         if options.backbone != .frameCNN, backboneWeights == nil, !common.resume {
             throw ValidationError("--backbone \(options.backbone.rawValue) needs --backbone-weights: a frozen random backbone learns nothing")
         }
+        if options.textBranch { try CaptionVocabulary.check(vocab) }
     }
 
     func run() throws {

@@ -16,8 +16,9 @@ struct CommandLineTests {
     /// Starts sluice in the repository; `whileRunning` gets the process (e.g. to signal it) and a
     /// reader of what it has printed to standard error so far. `environment` is added to this
     /// process's (e.g. the endpoint and keys of a test S3 server). `unprivileged` runs it as
-    /// nobody when this process is root, for whom file permissions do not hold.
-    func sluice(_ arguments: [String], environment: [String: String] = [:], unprivileged: Bool = false,
+    /// nobody when this process is root, for whom file permissions do not hold. `directory` is where
+    /// it runs (the repository unless a test runs it as an installed binary, from elsewhere).
+    func sluice(_ arguments: [String], environment: [String: String] = [:], unprivileged: Bool = false, in directory: URL = repository,
                 whileRunning: (Process, () -> String) -> Void = { _, _ in }) throws -> Result {
         let process = Process()
         process.executableURL = Self.binary
@@ -27,7 +28,7 @@ struct CommandLineTests {
             process.arguments = ["--reuid=nobody", "--regid=nogroup", "--clear-groups", Self.binary.path] + arguments
         }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.currentDirectoryURL = Self.repository
+        process.currentDirectoryURL = directory
         // Standard error to a file, so it can be read while the process runs and never fills a pipe.
         let errorFile = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("sluice-cli-\(UUID().uuidString).err")
         _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)

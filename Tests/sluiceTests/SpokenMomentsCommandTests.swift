@@ -148,4 +148,27 @@ extension CommandLineTests {
         let both = try sluice(["spoken-moments", "search", "--checkpoint", checkpoint, "--index", index.path, "--text", "a", "--audio", "x.wav"])
         #expect(both.status != 0 && both.errors.contains("give one query"))
     }
+
+    /// Outside a clone the clip trainers' default vocabulary is not there: both commands and the
+    /// capsules sink refuse at once, saying where it was looked for and how to give another, and
+    /// the commands write nothing into OUT.
+    @Test func theDefaultVocabularyMissingFromAnotherDirectoryIsNamed() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let manifest = Self.repository.appendingPathComponent("samples/shapes/manifest.jsonl").path
+        for command in [["capsules", "train"], ["spoken-moments", "train", "--text-branch"]] {
+            let out = dir.appendingPathComponent(command[0])
+            let result = try sluice(command + ["--manifest", manifest, "--out", out.path, "--steps", "1"], in: dir)
+            #expect(result.status == 64, "\(command): \(result.errors)")
+            #expect(result.errors.contains("the vocabulary samples/text/bert-base-uncased-vocab.txt (the default of --vocab) was not found "
+                                           + "relative to the current directory \(dir.path); give --vocab PATH"), "\(result.errors)")
+            #expect(!FileManager.default.fileExists(atPath: out.path))
+        }
+        // The pipeline sink's `vocab` has the same default and says the same, before anything runs.
+        let pipeline = try sluice(["run", Self.repository.appendingPathComponent("pipelines/capsules-onthefly.yaml").path,
+                                   "--set", "output=\(dir.path)/pipeline", "--set", "source.path=\(manifest)"], in: dir)
+        #expect(pipeline.status == 1)
+        #expect(pipeline.errors.contains("capsules_train: the vocabulary samples/text/bert-base-uncased-vocab.txt (the default of vocab:) "
+                                         + "was not found relative to the current directory \(dir.path); give vocab: PATH"), "\(pipeline.errors)")
+    }
 }

@@ -19,7 +19,8 @@ enum CapsuleStages {
         parameters: [
             ParameterSpec("out", .output, required: true, help: "directory for checkpoint.safetensors, metrics.jsonl and events"),
             ParameterSpec("resume", .bool, default: "false", help: "continue from out/checkpoint.safetensors, skipping the batches it consumed"),
-            ParameterSpec("vocab", .path(objects: false), default: "samples/text/bert-base-uncased-vocab.txt", help: "BERT WordPiece vocab.txt for the caption text"),
+            ParameterSpec("vocab", .path(objects: false), default: CaptionVocabulary.defaultPath,
+                          help: "BERT WordPiece vocab.txt for the caption text (the default is relative to the current directory: a clone's top directory)"),
             ParameterSpec("mel_bins", .int(min: 1, max: 512), default: "40", help: "mel bins of the captions (log_mel's n_mels)"),
             ParameterSpec("frames", .int(min: 1, max: 64), default: "8", help: "frames per clip (video_frames' count), checked on every batch"),
             ParameterSpec("size", .int(min: 8, max: 512), default: "32", help: "frame width and height, checked on every batch"),
@@ -31,7 +32,7 @@ enum CapsuleStages {
             throw StageError(item: parameters.stageName, reason: "noise mismatches captions across the whole training set; use `sluice capsules train --noise`")
         }
         let (melBins, frames, size) = (parameters.int("mel_bins"), parameters.int("frames"), parameters.int("size"))
-        let vocab = URL(fileURLWithPath: parameters.string("vocab"))
+        let vocab = URL(fileURLWithPath: try CaptionVocabulary.path(parameters))
         let tokenizer: BertTokenizer
         do { tokenizer = try BertTokenizer(contentsOf: vocab) } catch {
             throw StageError(item: parameters.stageName, reason: "vocab: \(error)")

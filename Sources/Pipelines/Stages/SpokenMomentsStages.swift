@@ -25,8 +25,8 @@ enum SpokenMomentsStages {
             ParameterSpec("seconds", .double(min: ClipShape.secondsRange.lowerBound, max: ClipShape.secondsRange.upperBound), default: String(ClipShape().seconds),
                           help: "longest caption window, recorded for eval and search: must be clip_batch's max_frames x the mel hop (checked)"),
             ParameterSpec("mel_bins", .int(min: 1, max: 512), default: String(ClipShape().melBins), help: "mel bins of the captions (log_mel's n_mels)"),
-            ParameterSpec("vocab", .path(objects: false), default: "samples/text/bert-base-uncased-vocab.txt",
-                          help: "with text_branch: BERT WordPiece vocab.txt of the caption text"),
+            ParameterSpec("vocab", .path(objects: false), default: CaptionVocabulary.defaultPath,
+                          help: "with text_branch: BERT WordPiece vocab.txt of the caption text (the default is relative to the current directory: a clone's top directory)"),
             ParameterSpec("heldout", .path(objects: false), help: "MDS shards of held-out clips (spoken-moments-prepare.yaml with source.split=test): "
                 + "R@1/5/10, median rank and mAP both ways beside set size and chance, at the start, every eval_every updates and at the end"),
             ParameterSpec("heldout_clips", .int(min: 2, max: 10_000), default: "1000",
@@ -40,10 +40,10 @@ enum SpokenMomentsStages {
         let heldout = try parameters.optionalString("heldout").map { path in
             try heldOut(path, clip: clip, maxFrames: maxFrames, limit: parameters.int("heldout_clips"), text: options.textBranch, stage: parameters.stageName)
         }
+        let vocabulary = try options.textBranch ? URL(fileURLWithPath: CaptionVocabulary.path(parameters)) : nil
         let model: SpokenMomentsTraining
         do {
-            model = try SpokenMomentsTraining(options: options, clip: clip,
-                                              vocabulary: options.textBranch ? URL(fileURLWithPath: parameters.string("vocab")) : nil)
+            model = try SpokenMomentsTraining(options: options, clip: clip, vocabulary: vocabulary)
         } catch { throw StageError(item: parameters.stageName, reason: "\(error)") }
         let trainer = Trainer(model: model, options: options.loop)
         let run = try TrainingRun(trainer: trainer, directory: parameters.output("out"), name: "spoken-moments", unit: "examples",

@@ -74,3 +74,24 @@ final class TrainerSink<Model: TrainableModel>: Sink {
     }
 }
 
+
+/// The clip trainers' vocabulary default (`--vocab`, a sink's `vocab`): a file of a clone's samples,
+/// relative to the current directory, so found only from a clone's top directory (an installed
+/// binary carries no samples).
+public enum CaptionVocabulary {
+    public static let defaultPath = "samples/text/bert-base-uncased-vocab.txt"
+
+    /// Why `path` cannot be used when it is the default and missing, asking for `option`; nil otherwise.
+    public static func missingDefault(_ path: String, option: String) -> String? {
+        guard path == defaultPath, !FileManager.default.fileExists(atPath: path) else { return nil }
+        return "the vocabulary \(path) (the default of \(option)) was not found relative to the current directory "
+            + "\(FileManager.default.currentDirectoryPath); give \(option) PATH (\(path) in a clone of sluice)"
+    }
+
+    /// A sink's `vocab` parameter, refused when it is the missing default.
+    static func path(_ parameters: StageParameters) throws -> String {
+        let path = parameters.string("vocab")
+        if let reason = missingDefault(path, option: "vocab:") { throw StageError(item: parameters.stageName, reason: reason) }
+        return path
+    }
+}
