@@ -61,6 +61,18 @@ struct RunDirectoryTests {
         for name in foreign { #expect(try Data(contentsOf: directory.appendingPathComponent(name)) == Data("kept".utf8)) }
     }
 
+    /// Only a run's own regular files go: a directory under one of their names, and what it
+    /// holds, is not the run's to remove.
+    @Test func overwriteNeverRemovesADirectoryUnderARunFilesName() throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let kept = directory.appendingPathComponent("metrics.jsonl/kept.txt")
+        try FileManager.default.createDirectory(at: kept.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data("kept".utf8).write(to: kept)
+        try RunDirectory.claim(directory, resume: false, overwrite: true)
+        #expect(try Data(contentsOf: kept) == Data("kept".utf8))
+    }
+
     @Test func resumeStillContinuesTheRun() throws {
         let directory = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

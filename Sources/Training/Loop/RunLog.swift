@@ -48,11 +48,18 @@ final class RunLog {
 /// log, with a second event file beside the first, would leave curves no one can tell apart.
 public enum RunDirectory {
     /// The files a run writes that mark a directory as holding one (exports are left alone: a run
-    /// starting over rewrites them; another tool's event files are not ours to remove).
+    /// starting over rewrites them; another tool's event files are not ours to remove). Regular
+    /// files only: a directory or link under such a name is no run's, and `overwrite` must never
+    /// remove a tree it did not write.
     static func runFiles(in directory: URL) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        return names.filter { $0 == "metrics.jsonl" || $0 == "checkpoint.safetensors" || TensorBoardEventFile.isWritten(name: $0) }
-            .sorted()
+        return names.filter { name in
+            var status = stat()
+            guard name == "metrics.jsonl" || name == "checkpoint.safetensors" || TensorBoardEventFile.isWritten(name: name),
+                  lstat(directory.appendingPathComponent(name).path, &status) == 0 else { return false }
+            return status.st_mode & S_IFMT == S_IFREG
+        }
+        .sorted()
     }
 
     /// Refuses `directory` if it holds another run, unless `resume` continues it or `overwrite`
