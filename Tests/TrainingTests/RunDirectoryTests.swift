@@ -73,6 +73,16 @@ struct RunDirectoryTests {
         #expect(try Data(contentsOf: kept) == Data("kept".utf8))
     }
 
+    /// Resume and overwrite together contradict each other: refused, and nothing is removed.
+    @Test func resumeAndOverwriteTogetherAreRefused() throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try Self.train(into: directory, steps: 2)
+        let before = try Self.contents(directory)
+        #expect(throws: TrainingError.self) { try RunDirectory.claim(directory, resume: true, overwrite: true) }
+        #expect(try Self.contents(directory) == before)
+    }
+
     @Test func resumeStillContinuesTheRun() throws {
         let directory = Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }

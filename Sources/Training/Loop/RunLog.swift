@@ -63,9 +63,13 @@ public enum RunDirectory {
     }
 
     /// Refuses `directory` if it holds another run, unless `resume` continues it or `overwrite`
-    /// removes that run's files. `TrainingRun` calls it; a command that writes into the directory
+    /// removes that run's files (both at once is refused: either choice would surprise). `TrainingRun` calls it; a command that writes into the directory
     /// before its run opens (a quarantine list) calls it first, so a refusal changes nothing.
     public static func claim(_ directory: URL, resume: Bool, overwrite: Bool) throws(TrainingError) {
+        guard !(resume && overwrite) else {
+            throw TrainingError(.inconsistentSettings, directory.path, "resume continues the run there and overwrite "
+                                + "removes it: give one of them")
+        }
         let found = runFiles(in: directory)
         guard !resume, !found.isEmpty else { return }
         guard overwrite else {
