@@ -42,13 +42,15 @@ demo: build
 	$(MAKE) demo-capsules
 
 # A short RetroMAE stage 1 on the sample corpus (debug build: a small model, 1-2 minutes),
-# printing MLM/decoder accuracy, the shuffled-embedding check and held-out retrieval.
+# printing MLM/decoder accuracy, the shuffled-embedding check, and held-out retrieval with [CLS]
+# and mean pooling and their anisotropy; step 0 is the random-init figure (BENCHMARKS.md, "What
+# pre-training learns": a minute of pre-training does not beat it).
 demo-retromae: build
 	rm -rf out/retromae-demo
 	.build/debug/sluice retromae train --in samples/retromae/corpus.txt.gz --format paragraphs \
 		--vocab samples/retromae/vocab.txt --heldout samples/retromae/heldout.tsv --out out/retromae-demo \
 		--hidden 64 --layers 2 --heads 4 --intermediate 256 --max-length 64 --batch-size 16 \
-		--steps 60 --lr 2e-3 --log-every 10 --eval-every 1000
+		--steps 60 --log-every 10 --eval-every 1000
 
 # A short Spoken Moments run on the 24 sample clips (debug build, under a minute): held-out
 # video<->caption R@1/5/10 both ways beside the set size and chance.

@@ -50,7 +50,7 @@ struct RetroMAETrain: ParsableCommand {
                 --format paragraphs --vocab samples/retromae/vocab.txt \\
                 --heldout samples/retromae/heldout.tsv --out out/retromae
 
-            Trainer settings (the `retromae_train` pipeline sink takes the same, in snake_case):
+            Trainer settings (the `retromae_train` pipeline sink takes the same, in snake_case). The defaults are a new model's; with --init-from, --lr defaults to \(RetroMAEOptions.continuing.loop.learningRate) (the paper's) and --head-warmup to \(RetroMAEOptions.continuing.headWarmup).
             \(TrainerSettings<RetroMAEOptions>.help)
             """)
 
@@ -84,8 +84,13 @@ struct RetroMAETrain: ParsableCommand {
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Trainer settings (listed above).", valueName: "setting"))
     var settings: [String] = []
 
+    /// The settings given, over the defaults for a new model or for one continued with --init-from.
+    private func options() throws -> RetroMAEOptions {
+        try TrainerSettings<RetroMAEOptions>.parse(settings, defaults: initFrom == nil ? RetroMAEOptions() : .continuing)
+    }
+
     func validate() throws {
-        let options = try TrainerSettings<RetroMAEOptions>.parse(settings)
+        let options = try options()
         if initFrom == nil, maxLength > options.maxPositions {
             throw ValidationError("--max-length \(maxLength) exceeds --max-positions \(options.maxPositions)")
         }
@@ -102,7 +107,7 @@ struct RetroMAETrain: ParsableCommand {
     /// Trains as one rank of `world`: its part of every global batch of --batch-size x ranks blocks,
     /// gradients averaged over the ranks, rank 0 writing the run's files.
     private func train(_ world: World) throws {
-        let options = try TrainerSettings<RetroMAEOptions>.parse(settings)
+        let options = try options()
         let say = { (line: String) in if world.isPrimary { printError(line) } }
         ComputeThreads.configure(max(1, threads))
         let outDirectory = URL(fileURLWithPath: out)
@@ -158,7 +163,8 @@ struct RetroMAETrain: ParsableCommand {
                                   primary: world.isPrimary)
         if resume { say("resumed at update \(trainer.step) (batch \(trainer.dataPosition))") }
         run.evaluate = { training in
-            try evaluationFigures(training.model, batches: evalBatches, tokenizer: tokenizer, heldout: heldoutPairs)
+            try training.model.figures(batches: evalBatches, tokenizer: tokenizer, heldout: heldoutPairs,
+                                       decoding: options.objective == .retromae)
         }
         run.export = { try $0.export(to: outDirectory.appendingPathComponent("model"), tokenizer: tokenizer) }
         var index = 0
@@ -249,32 +255,10 @@ struct RetroMAEEval: ParsableCommand {
         }.filter { $0.batchSize > 1 }
         guard !batches.isEmpty else { throw ValidationError("the corpus gives \(packed.count) blocks: too few for a batch of two") }
         let figures = try GradMode.withoutGradients {
-            try evaluationFigures(bert, batches: batches, tokenizer: tokenizer, heldout: try heldout.map(readPairs))
+            try bert.figures(batches: batches, tokenizer: tokenizer, heldout: try heldout.map(readPairs))
         }
         print(figures.map { "\($0.name) \(String(format: "%.4f", $0.value))" }.joined(separator: ", "))
     }
-}
-
-/// What a RetroMAE evaluation reports: MLM and decoder figures, the decoder's loss on shuffled
-/// sentence embeddings (it rises when the decoder relies on them), and held-out retrieval.
-func evaluationFigures(_ model: RetroMAEModel, batches: [RetroMAEBatch], tokenizer: BertTokenizer,
-                       heldout: [TextPair]?) throws -> [(name: String, value: Double)] {
-    let e = try model.evaluate(batches)
-    var figures: [(name: String, value: Double)] = [
-        ("mlm_loss", Double(e.encoderLoss)), ("mlm_accuracy", e.encoderAccuracy.rate),
-        ("decoder_loss", Double(e.decoderLoss)), ("decoder_accuracy", e.decoderAccuracy.rate),
-        ("shuffled_decoder_loss", Double(e.shuffledDecoderLoss)),
-    ]
-    if let heldout {
-        let sentences = try SentenceEncoder(encoder: model.encoder, tokenizer: tokenizer, pooling: .cls, normalize: true)
-        let scores = try RankingFigures.scores(queries: sentences.embed(heldout.map(\.query)),
-                                               candidates: sentences.embed(heldout.map(\.positive)), dimension: model.config.hidden)
-        let m = RankingFigures(scores: scores, queries: heldout.count, candidates: heldout.count,
-                               relevant: heldout.indices.map { [$0] }, ks: [1, 10, 100])
-        figures += [("mrr_at_10", m.mrrAt10), ("recall_at_1", m.recall[1] ?? 0), ("recall_at_10", m.recall[10] ?? 0),
-                    ("recall_at_100", m.recall[100] ?? 0)]
-    }
-    return figures
 }
 
 /// Every query/passage pair of `path`; malformed lines are reported and skipped.

@@ -7,7 +7,9 @@ import Training
 ///
 /// `--name value` or `--name=value`; a true/false setting also takes `--name` and `--no-name`.
 enum TrainerSettings<Options: SettingsDescribed> {
-    static func parse(_ arguments: [String]) throws -> Options {
+    /// The options `arguments` give, over `defaults` (a trainer with two sets: RetroMAE's for a new
+    /// model and for one continued from a checkpoint).
+    static func parse(_ arguments: [String], defaults: Options = Options()) throws -> Options {
         var values: [(name: String, text: String)] = []
         var rest = arguments[...]
         while let argument = rest.popFirst() {
@@ -29,7 +31,7 @@ enum TrainerSettings<Options: SettingsDescribed> {
                 values.append((parts[0], ""))  // apply() names the unknown setting or the missing value
             }
         }
-        var options = Options()
+        var options = defaults
         do throws(TrainingError) {
             try options.apply(values)
         } catch {

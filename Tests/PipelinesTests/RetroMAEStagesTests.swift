@@ -23,7 +23,7 @@ struct RetroMAEStagesTests {
               - {type: retromae_collate, tokenizer: "\(vocab)", max_length: 32, batch_size: 4}
             sink: {type: retromae_train, tokenizer: "\(vocab)", out: trainer, hidden: 32, layers: 1, heads: 2,
                    intermediate: 64, max_positions: 32, steps: \(steps), accumulation: 2, checkpoint_every: 2,
-                   log_every: 100, resume: \(resume)}
+                   log_every: 100, resume: \(resume), heldout: "\(root.path)/samples/retromae/heldout.tsv"}
             """, file: "retromae.yaml")
     }
 
@@ -39,6 +39,10 @@ struct RetroMAEStagesTests {
         var rng = RandomGenerator(seed: 0)
         let model = try RetroMAEModel(directory: trainer.appendingPathComponent("model"), rng: &rng)
         #expect(model.config.hidden == 32)
+        // `heldout`: retrieval and anisotropy at the start and the end, in metrics.jsonl.
+        let metrics = try String(contentsOf: trainer.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+        #expect(metrics.components(separatedBy: "\"anisotropy_mean\"").count - 1 == 2)
+        #expect(metrics.contains("\"mrr_at_10\""))
 
         #expect(try PipelineRunner(plan: Self.plan(dir, steps: 5, resume: true), progress: nil).run().report.completion == .finished)
         #expect(try SafeTensors.read(checkpoint).metadata["step"] == "5")
@@ -72,6 +76,24 @@ extension RetroMAEStagesTests {
             source: {type: text, paths: "\(Self.root.path)/samples/text/corpus.txt"}
             sink: {type: retromae_train, tokenizer: "\(vocab)", out: t}
             """, file: "defaults.yaml").stages.last!.parameters) == RetroMAEOptions())
+
+        // The learning rate and head warm-up a file leaves out follow the start: a new model's, or
+        // the continuing defaults for `init`.
+        func options(_ sink: String) throws -> RetroMAEOptions {
+            let parameters = try #require(try PipelineFile().plan(yaml: """
+                name: start
+                output: /tmp/unused
+                source: {type: text, paths: "\(Self.root.path)/samples/text/corpus.txt"}
+                sink: {type: retromae_train, tokenizer: "\(vocab)", out: t\(sink)}
+                """, file: "start.yaml").stages.last).parameters
+            let continued = parameters.optionalString("init") != nil
+            return try RetroMAEOptions(parameters, defaults: continued ? .continuing : RetroMAEOptions())
+        }
+        #expect(try options("") == RetroMAEOptions())
+        #expect(try options(", init: \(Self.root.path)/samples") == RetroMAEOptions.continuing)
+        #expect(try options(", init: \(Self.root.path)/samples, lr: 0.0005").loop.learningRate == 5e-4)
+        #expect(RetroMAEOptions.continuing.loop.learningRate < RetroMAEOptions().loop.learningRate)
+        #expect(RetroMAEOptions.continuing.headWarmup > 0 && RetroMAEOptions().headWarmup == 0)
 
         let tokenizer = try BertTokenizer(contentsOf: URL(fileURLWithPath: vocab))
         let collator = RetroMAECollator(vocabulary: try MaskingVocabulary(tokenizer: tokenizer))

@@ -14,6 +14,12 @@ extension BertModel {
     /// padded with `padId` to the longest one. With `normalize` each row has unit L2 norm.
     public func sentenceEmbeddings(_ sequences: [[Int32]], padId: Int32, pooling: Pooling, normalize: Bool,
                                    context: inout ForwardContext) throws -> Tensor {
+        try sentenceEmbeddings(sequences, padId: padId, poolings: [pooling], normalize: normalize, context: &context)[0]
+    }
+
+    /// One `[N, hidden]` tensor per pooling, from one pass of the encoder.
+    public func sentenceEmbeddings(_ sequences: [[Int32]], padId: Int32, poolings: [Pooling], normalize: Bool,
+                                   context: inout ForwardContext) throws -> [Tensor] {
         let n = sequences.count, length = sequences.map(\.count).max() ?? 0
         guard n > 0, length > 0 else { throw ModelError(.invalidInput, "sentences", "no tokens to embed") }
         var ids = [Int](repeating: Int(padId), count: n * length)
@@ -26,18 +32,20 @@ extension BertModel {
         }
         try validate(ids: ids, batch: n, length: length, source: "sentences")
         let states = try self(ids, valid: valid, batch: n, length: length, context: &context)
-        let pooled: Tensor
-        switch pooling {
-        case .cls:
-            pooled = try embedding(states.reshaped([n * length, config.hidden]), indices: (0..<n).map { $0 * length },
-                               indexShape: [n])
-        case .mean:
-            let weights = sequences.flatMap { sequence in
-                (0..<length).map { $0 < sequence.count ? 1 / Float(sequence.count) : 0 }
+        return try poolings.map { pooling in
+            let pooled: Tensor
+            switch pooling {
+            case .cls:
+                pooled = try embedding(states.reshaped([n * length, config.hidden]), indices: (0..<n).map { $0 * length },
+                                       indexShape: [n])
+            case .mean:
+                let weights = sequences.flatMap { sequence in
+                    (0..<length).map { $0 < sequence.count ? 1 / Float(sequence.count) : 0 }
+                }
+                pooled = matmul(Tensor(shape: [n, 1, length], scalars: weights), states).reshaped([n, config.hidden])
             }
-            pooled = matmul(Tensor(shape: [n, 1, length], scalars: weights), states).reshaped([n, config.hidden])
+            return normalize ? pooled.l2Normalized() : pooled
         }
-        return normalize ? pooled.l2Normalized() : pooled
     }
 }
 
@@ -73,17 +81,30 @@ public struct SentenceEncoder {
 
     /// `[texts.count, hidden]` row-major embeddings.
     public func embed(_ texts: [String]) throws -> [Float] {
-        var result: [Float] = []
-        result.reserveCapacity(texts.count * encoder.config.hidden)
+        try embed(texts, poolings: [pooling])[0]
+    }
+
+    /// `[texts.count, hidden]` row-major embeddings for each of `poolings`, from one pass of the
+    /// encoder. Texts are batched in order of length (less padding); rows keep the texts' order.
+    public func embed(_ texts: [String], poolings: [Pooling]) throws -> [[Float]] {
+        let hidden = encoder.config.hidden, step = max(1, batchSize)
+        let sequences = texts.map { tokenizer.encode($0).ids }
+        let order = sequences.indices.sorted { (sequences[$0].count, $0) < (sequences[$1].count, $1) }
+        var results = poolings.map { _ in [Float](repeating: 0, count: texts.count * hidden) }
         var context = ForwardContext.inference
-        for start in stride(from: 0, to: texts.count, by: max(1, batchSize)) {
-            let sequences = texts[start..<min(texts.count, start + max(1, batchSize))].map { tokenizer.encode($0).ids }
+        for start in stride(from: 0, to: order.count, by: step) {
+            let rows = Array(order[start..<min(order.count, start + step)])
             let vectors = try GradMode.withoutGradients {
-                try encoder.sentenceEmbeddings(sequences, padId: tokenizer.padId, pooling: pooling,
+                try encoder.sentenceEmbeddings(rows.map { sequences[$0] }, padId: tokenizer.padId, poolings: poolings,
                                                normalize: normalize, context: &context)
             }
-            result += vectors.scalars
+            for (p, tensor) in vectors.enumerated() {
+                let scalars = tensor.scalars
+                for (i, row) in rows.enumerated() {
+                    results[p].replaceSubrange(row * hidden..<(row + 1) * hidden, with: scalars[i * hidden..<(i + 1) * hidden])
+                }
+            }
         }
-        return result
+        return results
     }
 }

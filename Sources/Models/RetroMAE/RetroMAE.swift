@@ -38,6 +38,9 @@ public struct RetroMAEModel: Layer {
     public private(set) var encoder: BertModel
     public private(set) var head: BertMaskedLMHead
     public private(set) var decoder: BertLayer
+    /// Whether the MLM head and the decoder were read from a checkpoint (false: they start random,
+    /// as for any new model and for a bare Hugging Face `BertModel`).
+    public internal(set) var headAndDecoderLoaded = false
 
     public var config: BertConfig { encoder.config }
 
@@ -62,9 +65,10 @@ public struct RetroMAEModel: Layer {
 
     /// Losses and accuracies on one collated batch. `embeddingOrder` (a permutation of the batch)
     /// hands sequence b the sentence embedding of sequence `embeddingOrder[b]`: the evaluation
-    /// check that the decoder depends on the embedding.
+    /// check that the decoder depends on the embedding. Without `decoding`, only the encoder runs
+    /// (MLM-only pre-training, the paper's BERT baseline): the decoder loss is zero.
     public func callAsFunction(_ batch: RetroMAEBatch, context: inout ForwardContext,
-                               embeddingOrder: [Int]? = nil) throws -> RetroMAEOutput {
+                               embeddingOrder: [Int]? = nil, decoding: Bool = true) throws -> RetroMAEOutput {
         let (b, length, hidden) = (batch.batchSize, batch.length, config.hidden)
         let encoderIds = batch.encoderInputIds.map(Int.init), decoderIds = batch.decoderInputIds.map(Int.init)
         try encoder.validate(ids: encoderIds, batch: b, length: length, source: "encoder input")
@@ -82,6 +86,10 @@ public struct RetroMAEModel: Layer {
         let (encoderLoss, encoderAccuracy) = try predict(flat, labels: batch.encoderLabels)
 
         let cls = try embedding(flat, indices: (0..<b).map { $0 * length }, indexShape: [b])
+        guard decoding else {
+            return RetroMAEOutput(loss: encoderLoss, encoderLoss: encoderLoss, decoderLoss: Tensor(0),
+                                  encoderAccuracy: encoderAccuracy, decoderAccuracy: TokenAccuracy(), embeddings: cls)
+        }
         let sentence = try embeddingOrder.map { try embedding(cls, indices: $0, indexShape: [b]) } ?? cls
         let h = sentence.reshaped([b, 1, hidden])
         let content = try encoder.embeddings(decoderIds, batch: b, context: &context)

@@ -24,8 +24,10 @@ extension RetroMAEModel {
             let tensors = try SafeTensors.read(file).tensors
             let encoderPrefix = tensors["bert.embeddings.word_embeddings.weight"] != nil ? "bert." : ""
             try encoder.load(tensors, prefix: encoderPrefix, from: file)
-            if tensors["cls.predictions.bias"] != nil { try head.load(tensors, prefix: "cls.", from: file) }
-            if tensors["c_head.attention.self.query.weight"] != nil { try decoder.load(tensors, prefix: "c_head.", from: file) }
+            let (hasHead, hasDecoder) = (tensors["cls.predictions.bias"] != nil, tensors["c_head.attention.self.query.weight"] != nil)
+            if hasHead { try head.load(tensors, prefix: "cls.", from: file) }
+            if hasDecoder { try decoder.load(tensors, prefix: "c_head.", from: file) }
+            headAndDecoderLoaded = hasHead && hasDecoder
         } catch {
             throw ModelError(error)
         }

@@ -25,7 +25,7 @@ enum CapsuleStages {
             ParameterSpec("frames", .int(min: 1, max: 64), default: "8", help: "frames per clip (video_frames' count), checked on every batch"),
             ParameterSpec("size", .int(min: 8, max: 512), default: "32", help: "frame width and height, checked on every batch"),
             ParameterSpec("seconds", .double(min: 0.01, max: 600), default: "10", help: "longest caption in seconds, recorded for eval and search"),
-        ] + CapsuleOptions.parameterSpecs
+        ] + CapsuleOptions.parameterSpecs()
     ) { parameters, environment in
         let options = try CapsuleOptions(parameters)
         guard options.noise == 0 else {

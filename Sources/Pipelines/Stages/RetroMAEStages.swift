@@ -18,30 +18,36 @@ enum RetroMAEStages {
             ParameterSpec("init", .path(objects: false), help: "start from this model directory (ours or a Hugging Face BERT)"),
             ParameterSpec("resume", .bool, default: "false", help: "continue from out/checkpoint.safetensors, skipping the batches it consumed"),
             ParameterSpec("pairs", .inputs(objects: false), help: "stage 2: query<TAB>passage[<TAB>negative...] files for the contrastive loss"),
-        ] + RetroMAEOptions.parameterSpecs
+            ParameterSpec("heldout", .inputs(objects: false), help: "query<TAB>passage files: held-out MRR@10, recall and anisotropy ([CLS] and mean pooling) at every evaluation"),
+        ] + RetroMAEOptions.parameterSpecs(leftOpen: RetroMAEOptions.startDependentSettings)
     ) { parameters, environment in
         let tokenizer = try TextStages.loadTokenizer(parameters)
-        let options = try RetroMAEOptions(parameters)
-        let model = try options.makeModel(init: parameters.optionalString("init").map { URL(fileURLWithPath: $0) },
-                                          vocabularySize: tokenizer.vocabulary.count)
+        let initial = parameters.optionalString("init").map { URL(fileURLWithPath: $0) }
+        let options = try RetroMAEOptions(parameters, defaults: initial == nil ? RetroMAEOptions() : .continuing)
+        let model = try options.makeModel(init: initial, vocabularySize: tokenizer.vocabulary.count)
         let out = parameters.output("out")
         let pairFiles = parameters.inputs("pairs")
         let pairs = try pairFiles.isEmpty ? nil : PairDataset(
-            pairs: readPairs(pairFiles), tokenizer: tokenizer, maxLength: options.pairMaxLength,
+            pairs: readPairs(pairFiles).map { ($0.query, $0.positive, $0.negatives) }, tokenizer: tokenizer, maxLength: options.pairMaxLength,
             batchSize: options.pairBatchSize, seed: options.loop.seed)
         let trainer = Trainer(model: RetroMAETraining(model: model, pairs: pairs, options: options), options: options.loop)
         let run = try TrainingRun(trainer: trainer, directory: out, name: "retromae", unit: "tokens", resume: parameters.bool("resume"))
+        let heldoutFiles = parameters.inputs("heldout")
+        if !heldoutFiles.isEmpty {
+            let heldout = try readPairs(heldoutFiles)
+            run.evaluate = { try $0.model.figures(batches: [], tokenizer: tokenizer, heldout: heldout, decoding: options.objective == .retromae) }
+        }
         run.export = { try $0.export(to: out.appendingPathComponent("model"), tokenizer: tokenizer) }
         return .sink(TrainerSink(run: run, environment: environment, decode: retroMAEBatch))
     }
 }
 
 /// Every query/passage pair of `files`; a malformed line is an error naming file and line.
-private func readPairs(_ files: [URL]) throws -> [(query: String, positive: String, negatives: [String])] {
-    var pairs: [(query: String, positive: String, negatives: [String])] = []
+private func readPairs(_ files: [URL]) throws -> [TextPair] {
+    var pairs: [TextPair] = []
     for record in try PairReader(paths: files.map(\.path)) {
         switch record {
-        case .pair(let pair): pairs.append((pair.query, pair.positive, pair.negatives))
+        case .pair(let pair): pairs.append(pair)
         case .quarantined(let quarantine): throw StageError(item: "\(quarantine.source):\(quarantine.line)", reason: quarantine.description)
         }
     }

@@ -31,7 +31,7 @@ enum SpokenMomentsStages {
                 + "R@1/5/10, median rank and mAP both ways beside set size and chance, at the start, every eval_every updates and at the end"),
             ParameterSpec("heldout_clips", .int(min: 2, max: 10_000), default: "1000",
                           help: "held-out clips read, the first ones (held in memory: about 260 kB each at 8 x 32 x 32 and 10 s)"),
-        ] + SpokenMomentsOptions.parameterSpecs
+        ] + SpokenMomentsOptions.parameterSpecs()
     ) { parameters, environment in
         let options = try SpokenMomentsOptions(parameters)
         let clip = ClipShape(frames: parameters.int("frames"), size: parameters.int("size"), seconds: parameters.double("seconds"),

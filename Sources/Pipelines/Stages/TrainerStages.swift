@@ -6,8 +6,9 @@ import Training
 /// pipeline file and the command line take the same names with the same defaults), and it feeds
 /// streamed batches into a `TrainingRun`.
 extension SettingsDescribed {
-    /// A stage parameter per setting, with the options' initial values as defaults.
-    static var parameterSpecs: [ParameterSpec] {
+    /// A stage parameter per setting, with the options' initial values as defaults; those named
+    /// in `leftOpen` get none, so the stage can tell an absent value from a default.
+    static func parameterSpecs(leftOpen: Set<String> = []) -> [ParameterSpec] {
         let defaults = Self()
         return settings.map { setting in
             let kind: ParameterSpec.Kind = switch setting.kind {
@@ -16,13 +17,14 @@ extension SettingsDescribed {
             case .bool: .bool
             case .choice(let values): .choice(values)
             }
-            return ParameterSpec(setting.name, kind, default: setting.read(defaults), help: setting.help)
+            return ParameterSpec(setting.name, kind, default: leftOpen.contains(setting.name) ? nil : setting.read(defaults),
+                                 help: setting.help)
         }
     }
 
-    /// The options a stage's checked parameters give; settings the file leaves out keep their defaults.
-    init(_ parameters: StageParameters) throws {
-        self.init()
+    /// The options a stage's checked parameters give; settings the file leaves out keep `defaults`.
+    init(_ parameters: StageParameters, defaults: Self = Self()) throws {
+        self = defaults
         let values = Self.settings.compactMap { setting -> (name: String, text: String)? in
             switch parameters.values[setting.name] {
             case .int(let value)?: (setting.name, String(value))

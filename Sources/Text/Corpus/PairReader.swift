@@ -10,6 +10,10 @@ public struct TextPair: Sendable, Equatable {
     public var source: String
     /// 1-based line in that file.
     public var line: Int
+
+    public init(query: String, positive: String, negatives: [String] = [], source: String, line: Int) {
+        (self.query, self.positive, self.negatives, self.source, self.line) = (query, positive, negatives, source, line)
+    }
 }
 
 /// What a pair reader yields: a pair or a quarantined record.

@@ -8,8 +8,20 @@ public enum FeedForwardKind: String, CaseIterable, Sendable {
     case dense, monarch
 }
 
+/// What pre-training optimises.
+public enum PretrainingObjective: String, CaseIterable, Sendable {
+    /// The encoder's MLM loss plus the enhanced decoder's reconstruction loss (the paper).
+    case retromae
+    /// The encoder's MLM loss alone: the paper's BERT baseline, the same encoder at the same budget.
+    case mlm
+}
+
 /// Every setting of a RetroMAE run and its default, written once: `sluice retromae train` and the
 /// `retromae_train` pipeline sink are both built from `settings`.
+///
+/// Two sets of defaults: `init()` for a new model, chosen from runs of a small model trained from
+/// scratch on one machine (BENCHMARKS.md, "RetroMAE: what pre-training learns"), and `continuing`
+/// for a model read from a checkpoint, at the paper's learning rate for BERT.
 public struct RetroMAEOptions: SettingsDescribed, Sendable, Equatable {
     // A new model's shape (a model started from a directory keeps its own).
     public var hidden = 128
@@ -21,7 +33,14 @@ public struct RetroMAEOptions: SettingsDescribed, Sendable, Equatable {
     public var nblocks = 4
     /// Update at which Monarch maps become dense ("reverse sparsification"); nil: never.
     public var densifyAt: Int?
-    public var dropout: Float = 0.1
+    /// No dropout in pre-training from scratch (as Geiping and Goldstein's "Cramming": a model this
+    /// size underfits its budget).
+    public var dropout: Float = 0
+    public var objective = PretrainingObjective.retromae
+    /// Share of the updates, at the start, during which the encoder is frozen and only the MLM head
+    /// and the decoder learn, when they start random: a checkpoint without them (a bare `BertModel`,
+    /// a sentence-transformers model) would otherwise take their random gradients into the encoder.
+    public var headWarmup: Float = 0
     // Stage 2: the in-batch contrastive loss on query/passage pairs.
     /// Scores are [CLS] dot products over this (0.02 with `normalize`, as the reference fine-tuners).
     public var temperature: Float = 0.02
@@ -29,10 +48,27 @@ public struct RetroMAEOptions: SettingsDescribed, Sendable, Equatable {
     public var normalize = true
     public var pairBatchSize = 32
     public var pairMaxLength = 64
-    /// The loop's settings, at the paper's learning rate of 1e-4 (the loop's own default).
+    /// The loop's settings; a new model's peak learning rate is 2e-3, twenty times the paper's (of
+    /// 1e-4, 1e-3, 2e-3 and 4e-3 it gave the highest MLM accuracy and held-out MRR; 4e-3 diverged).
     public var loop = LoopOptions()
 
-    public init() {}
+    public init() {
+        loop.learningRate = 2e-3
+    }
+
+    /// The defaults for a model continued from a checkpoint (`--init-from`, a sink's `init`): the
+    /// paper's learning rate of 1e-4 (a new model's would erase what the checkpoint knows), and the
+    /// first half of the updates for the MLM head and decoder alone, which kept a public sentence
+    /// embedding model's retrieval far better than starting all at once (BENCHMARKS.md).
+    public static var continuing: RetroMAEOptions {
+        var options = RetroMAEOptions()
+        options.loop.learningRate = 1e-4
+        options.headWarmup = 0.5
+        return options
+    }
+
+    /// The settings whose default differs between `init()` and `continuing`.
+    public static let startDependentSettings: Set<String> = ["lr", "head_warmup"]
 
     public static var settings: [Setting<Self>] {
         [
@@ -45,6 +81,8 @@ public struct RetroMAEOptions: SettingsDescribed, Sendable, Equatable {
             .int("nblocks", \.nblocks, max: 1024, "Monarch blocks"),
             .int("densify_at", \.densifyAt, "update at which Monarch maps become dense (reverse sparsification)"),
             .float("dropout", \.dropout, max: 0.99, "dropout"),
+            .choice("objective", \.objective, "retromae (MLM + decoder) or mlm (the encoder's MLM loss alone, the paper's BERT baseline)"),
+            .float("head_warmup", \.headWarmup, max: 1, "share of the updates, at the start, that train only the MLM head and decoder when they start random (the encoder frozen)"),
             .float("temperature", \.temperature, min: 1e-6, "stage 2: similarity temperature"),
             .flag("normalize", \.normalize, "stage 2: cosine similarity (unit-length [CLS] embeddings)"),
             .int("pair_batch_size", \.pairBatchSize, max: 1 << 20, "stage 2: pairs per batch (per rank; the loss sees all ranks')"),
@@ -104,10 +142,14 @@ public struct RetroMAETraining: TrainableModel {
     public var namedBuffers: [(name: String, tensor: Tensor)] { model.namedBuffers }
 
     public func loss(on batch: RetroMAEBatch, position: Int, context: inout ForwardContext) throws -> LossReport {
-        let output = try model(batch, context: &context)
-        var report = LossReport(loss: output.loss, terms: [("mlm", output.encoderLoss.item), ("decoder", output.decoderLoss.item)],
-                                accuracies: [("mlm", output.encoderAccuracy), ("decoder", output.decoderAccuracy)],
+        let decoding = options.objective == .retromae
+        let output = try model(batch, context: &context, decoding: decoding)
+        var report = LossReport(loss: output.loss, terms: [("mlm", output.encoderLoss.item)], accuracies: [("mlm", output.encoderAccuracy)],
                                 count: batch.attentionMask.reduce(0) { $0 + Int($1) })
+        if decoding {
+            report.terms.append(("decoder", output.decoderLoss.item))
+            report.accuracies.append(("decoder", output.decoderAccuracy))
+        }
         guard let pairs else { return report }
         let pairBatch = pairs.batch(position)
         let encode = { (sequences: [[Int32]], context: inout ForwardContext) throws in
@@ -147,6 +189,17 @@ public struct RetroMAETraining: TrainableModel {
             offset += gatheredPassages[rank].count / hidden
         }
         return (join(gatheredQueries, local: queries), join(gatheredPassages, local: passages), globalPositives)
+    }
+
+    /// The encoder: every `bert.` parameter, the word embeddings the head shares among them.
+    public func group(ofParameter name: String) -> String { name.hasPrefix("bert.") ? "encoder" : "heads" }
+
+    /// The encoder frozen for the first `headWarmup` share of the updates, unless head and decoder
+    /// were read from the checkpoint (a stage-1 model continued in stage 2 needs no warm-up).
+    public func groupSettings(at step: Int) -> [String: GroupSettings]? {
+        guard options.headWarmup > 0, !model.headAndDecoderLoaded else { return nil }
+        let frozenSteps = Int((Double(options.headWarmup) * Double(options.loop.steps)).rounded())
+        return ["encoder": GroupSettings(learningRate: options.loop.learningRate, frozen: step < frozenSteps)]
     }
 
     public mutating func prepareUpdate(_ step: Int) -> Bool {
