@@ -22,8 +22,9 @@ OUT = os.path.join(os.path.dirname(__file__), "..", "samples", "retromae")
 SKIP = ("test", "tests", "idle_test", "site-packages", "dist-packages", "lib2to3", "__pycache__")
 
 
-def docstrings():
-    for folder, dirs, files in os.walk(ROOT):
+def docstrings(root=ROOT):
+    """Every module, class and function docstring under root, files in sorted order."""
+    for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d not in SKIP)
         for name in sorted(files):
             if not name.endswith(".py"):
@@ -44,8 +45,19 @@ def clean(text):
     return re.sub(r"[ \t]+", " ", text).strip()
 
 
+def write_set(out, corpus, pairs, heldout, gz=False):
+    """corpus.txt (gzipped for the bundled samples, to keep git small) as blank-line separated
+    documents; pairs.tsv and heldout.tsv as query<TAB>passage lines."""
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, "corpus.txt.gz" if gz else "corpus.txt")
+    with (gzip.open(path, "wt", encoding="utf-8", compresslevel=9) if gz else open(path, "w", encoding="utf-8")) as f:
+        f.write("\n\n".join(corpus) + "\n")
+    for name, rows in (("pairs.tsv", pairs), ("heldout.tsv", heldout)):
+        with open(os.path.join(out, name), "w", encoding="utf-8") as f:
+            f.writelines(f"{q}\t{p}\n" for q, p in rows)
+
+
 def main():
-    os.makedirs(OUT, exist_ok=True)
     seen, corpus, pairs, heldout = set(), [], [], []
     for doc in docstrings():
         paragraphs = [clean(p) for p in re.split(r"\n\s*\n", doc) if clean(p)]
@@ -63,11 +75,7 @@ def main():
         corpus.append(" ".join(paragraphs))
         if usable and bucket in range(2, 10):
             pairs.append((summary, body[:1000]))
-    with gzip.open(os.path.join(OUT, "corpus.txt.gz"), "wt", encoding="utf-8", compresslevel=9) as f:
-        f.write("\n\n".join(corpus) + "\n")
-    for name, rows in (("pairs.tsv", pairs), ("heldout.tsv", heldout)):
-        with open(os.path.join(OUT, name), "w", encoding="utf-8") as f:
-            f.writelines(f"{q}\t{p}\n" for q, p in rows)
+    write_set(OUT, corpus, pairs, heldout, gz=True)
     print(f"{len(corpus)} documents, {sum(map(len, corpus)) / 1e6:.1f} MB; {len(pairs)} pairs; {len(heldout)} held out")
 
 
