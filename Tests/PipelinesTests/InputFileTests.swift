@@ -23,20 +23,32 @@ struct InputFileTests {
         try PipelineRunner(plan: PipelineFile().plan(yaml: yaml, file: "test.yaml"), progress: nil).run()
     }
 
+    /// A checksum run over `paths` (a YAML value) into `scratch/out/sums.jsonl`, bad inputs skipped
+    /// into the quarantine when `skipping`.
+    func checksums(_ scratch: Scratch, paths: String, skipping: Bool = false) throws -> PipelineRunner.Outcome {
+        try run("""
+            name: sums
+            output: \(scratch.path)/out
+            \(skipping ? "options: {on_error: skip}" : "")
+            source: {type: files, paths: \(paths)}
+            stages: [{type: checksum}]
+            sink: {type: jsonl, path: sums.jsonl}
+            """)
+    }
+
+    /// The lines of the run's sums.jsonl.
+    func sums(_ scratch: Scratch) throws -> [Substring] {
+        try String(contentsOfFile: "\(scratch.path)/out/sums.jsonl", encoding: .utf8).split(separator: "\n")
+    }
+
     /// Without `item_timeout`, a FIFO among the inputs used to block the checksum stage forever.
     @Test(.timeLimit(.minutes(1)), arguments: ["in", "in/*.txt", "in/**"])
     func aFIFOInADirectoryOrGlobIsLeftOutAndTheRunEnds(pattern: String) throws {
         let scratch = try Scratch()
         defer { try? FileManager.default.removeItem(at: scratch.root) }
-        let outcome = try run("""
-            name: sums
-            output: \(scratch.path)/out
-            source: {type: files, paths: "\(scratch.path)/\(pattern)"}
-            stages: [{type: checksum}]
-            sink: {type: jsonl, path: sums.jsonl}
-            """)
+        let outcome = try checksums(scratch, paths: "\"\(scratch.path)/\(pattern)\"")
         #expect(outcome.report.completion == .finished)
-        let lines = try String(contentsOfFile: "\(scratch.path)/out/sums.jsonl", encoding: .utf8).split(separator: "\n")
+        let lines = try sums(scratch)
         #expect(lines.count == 1 && lines[0].contains("a.txt"))
     }
 
@@ -45,14 +57,8 @@ struct InputFileTests {
     func aFIFOOrDeviceNamedDirectlyIsQuarantinedWithWhatItIs() throws {
         let scratch = try Scratch()
         defer { try? FileManager.default.removeItem(at: scratch.root) }
-        let outcome = try run("""
-            name: sums
-            output: \(scratch.path)/out
-            options: {on_error: skip}
-            source: {type: files, paths: ["\(scratch.path)/in/pipe.txt", /dev/zero, "\(scratch.path)/in/a.txt"]}
-            stages: [{type: checksum}]
-            sink: {type: jsonl, path: sums.jsonl}
-            """)
+        let outcome = try checksums(scratch, paths: "[\"\(scratch.path)/in/pipe.txt\", /dev/zero, \"\(scratch.path)/in/a.txt\"]",
+                                    skipping: true)
         #expect(outcome.report.completion == .finished)
         let reasons = outcome.report.quarantined.map { "\($0)" }
         #expect(reasons.count == 2)
@@ -96,16 +102,9 @@ struct InputFileTests {
         let scratch = try Scratch()
         defer { try? FileManager.default.removeItem(at: scratch.root) }
         try addUnreadableEntries(scratch)
-        let outcome = try run("""
-            name: sums
-            output: \(scratch.path)/out
-            options: {on_error: skip}
-            source: {type: files, paths: "\(scratch.path)/\(pattern)"}
-            stages: [{type: checksum}]
-            sink: {type: jsonl, path: sums.jsonl}
-            """)
+        let outcome = try checksums(scratch, paths: "\"\(scratch.path)/\(pattern)\"", skipping: true)
         #expect(outcome.report.completion == .finished)
-        let lines = try String(contentsOfFile: "\(scratch.path)/out/sums.jsonl", encoding: .utf8).split(separator: "\n")
+        let lines = try sums(scratch)
         #expect(lines.count == 1 && lines[0].contains("a.txt"))
         let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: outcome.manifest)) as? [String: Any]
         let quarantined = (manifest?["quarantined"] as? [[String: Any]] ?? []).map { "\($0["item"] ?? ""): \($0["error"] ?? "")" }
