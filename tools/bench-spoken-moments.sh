@@ -63,5 +63,5 @@ for round in $(seq "$rounds"); do
   "$sluice" run pipelines/spoken-moments-onthefly.yaml --set "source.path=$work/manifest.jsonl" --set "source.epochs=$epochs" \
     --set "output=$work/onthefly" --set stages.4.size=16 --set "sink.steps=$steps" --set sink.log_every=10 \
     --set sink.checkpoint_every=1000 >/dev/null 2>&1
-  echo "round $round on the fly:   $(wait_share "$work/onthefly/trainer/metrics.jsonl")"
+  echo "round $round on the fly:   $(wait_share "$work/onthefly/metrics.jsonl")"
 done

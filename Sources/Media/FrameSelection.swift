@@ -10,6 +10,9 @@ public enum FrameSelection: Sendable, Equatable {
     case timestamps([Double])
     /// `count` frames spread evenly: the middle frame of each of `count` equal segments.
     case uniform(count: Int)
+    /// `count` frames, one drawn from `seed` inside each of `count` equal segments: `uniform`
+    /// with temporal jitter, a new view of a clip for each seed.
+    case jittered(count: Int, seed: UInt64)
     /// Resampled to `fps` as `ffmpeg -vf fps=F` does (frames dropped or repeated; see
     /// `FrameIndex.resampled(fps:)`).
     case fps(Double)
@@ -48,6 +51,12 @@ public enum FrameSelection: Sendable, Equatable {
                 throw invalid("uniform frame count must be in 1...\(Self.maximumFrames), got \(n)")
             }
             return (0..<n).map { min(count - 1, Int((Double($0) + 0.5) * Double(count) / Double(n))) }
+        case .jittered(let n, let seed):
+            guard n > 0, n <= Self.maximumFrames else {
+                throw invalid("uniform frame count must be in 1...\(Self.maximumFrames), got \(n)")
+            }
+            var generator = SplitMix64(seed: seed)
+            return (0..<n).map { min(count - 1, Int((Double($0) + generator.nextUnit()) * Double(count) / Double(n))) }
         case .fps(let fps):
             guard fps > 0, fps.isFinite else { throw invalid("target fps must be a positive number, got \(fps)") }
             guard let numbers = index.resampled(fps: fps) else {

@@ -192,6 +192,10 @@ public final class PipelineRun: @unchecked Sendable {
     /// Stops cleanly: the source ends at its next item, queued items drain, sinks finish.
     public func stop() { pipeline.context.requestStop() }
 
+    /// Ends the run early as finished, because the sink needs no more items (a trainer that
+    /// reached its steps while the source had epochs left): the source ends at its next item.
+    public func endEarly() { pipeline.context.requestEnd() }
+
     /// Stops at once: queues are emptied and sinks finish with `.failed`.
     public func abort() {
         pipeline.context.fail(.aborted)
@@ -203,8 +207,7 @@ public final class PipelineRun: @unchecked Sendable {
         done.store(true, ordering: .relaxed)
         pipeline.context.quarantine.close()
         let context = pipeline.context
-        let completion: Completion =
-            context.hasFailed ? .failed : (context.isStopping ? .stopped : .finished)
+        let completion = context.completion
         return PipelineReport(
             snapshot: snapshot(), completion: completion, failure: context.error,
             quarantined: context.quarantine.records)

@@ -35,6 +35,7 @@ final class RunContext: @unchecked Sendable {
     private var firstError: PipelineError?
     private var cancellers: [@Sendable () -> Void] = []
     private let stopping = Atomic<Bool>(false)
+    private let satisfied = Atomic<Bool>(false)
     private let failed = Atomic<Bool>(false)
 
     init(options: PipelineOptions) {
@@ -52,6 +53,18 @@ final class RunContext: @unchecked Sendable {
 
     /// Graceful stop: sources end at their next emit and what is in flight drains.
     func requestStop() { stopping.store(true, ordering: .relaxed) }
+
+    /// The sink has all it needs (a trainer its steps): stops as `requestStop` does, but the run
+    /// still completes as finished.
+    func requestEnd() {
+        satisfied.store(true, ordering: .relaxed)
+        stopping.store(true, ordering: .relaxed)
+    }
+
+    /// How the run ends for a stage finishing now.
+    var completion: Completion {
+        hasFailed ? .failed : (isStopping && !satisfied.load(ordering: .relaxed) ? .stopped : .finished)
+    }
 
     /// Records the first error and cancels every queue so all stages unwind.
     func fail(_ error: PipelineError) {

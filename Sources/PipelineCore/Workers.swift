@@ -220,7 +220,7 @@ final class WorkerNode<Input: Sendable, Output: Sendable>: Watched, @unchecked S
             return runningWorkers == 0
         }
         guard last else { return }
-        let completion: Completion = context.hasFailed ? .failed : (context.isStopping ? .stopped : .finished)
+        let completion = context.completion
         if let finishStage {
             var tail: [Output] = []
             let start = metrics.time.begin(.busy)

@@ -1,9 +1,9 @@
 import Foundation
 
 /// A stage's error about one item (or one output path), naming it.
-struct StageError: Error, CustomStringConvertible {
+public struct StageError: Error, CustomStringConvertible {
     /// What kind of failure: lets callers and tests branch without parsing the message.
-    enum Kind: String, Sendable {
+    public enum Kind: String, Sendable {
         /// The item lacks a field the stage needs, or holds the wrong type of value.
         case invalidItem
         /// An input file the item names cannot be opened or read.
@@ -16,17 +16,17 @@ struct StageError: Error, CustomStringConvertible {
         case outputFailed
     }
 
-    var kind: Kind
-    var item: String
-    var reason: String
+    public var kind: Kind
+    public var item: String
+    public var reason: String
 
-    init(_ kind: Kind = .invalidItem, item: String, reason: String) {
+    public init(_ kind: Kind = .invalidItem, item: String, reason: String) {
         self.kind = kind
         self.item = item
         self.reason = reason
     }
 
-    var description: String { "\(item): \(reason)" }
+    public var description: String { "\(item): \(reason)" }
 }
 
 /// A plan that cannot be assembled: a parameter no stage can work with, or a pipeline whose

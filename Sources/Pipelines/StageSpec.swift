@@ -160,10 +160,20 @@ public final class RunEnvironment: Sendable {
     public let outputDirectory: URL
     public let inputs = InputLog()
     private let run = Mutex<PipelineRun?>(nil)
+    private let ended = Atomic<Bool>(false)
 
     public init(outputDirectory: URL) { self.outputDirectory = outputDirectory }
 
-    func attach(_ started: PipelineRun) { run.withLock { $0 = started } }
+    func attach(_ started: PipelineRun) {
+        run.withLock { $0 = started }
+        if ended.load(ordering: .relaxed) { started.endEarly() }
+    }
+
+    /// Ends the run as finished though the source has more (a sink that has all it needs).
+    public func endRun() {
+        ended.store(true, ordering: .relaxed)
+        run.withLock { $0 }?.endEarly()
+    }
 
     private let built = Mutex<[(type: String, parameters: StageParameters)]>([])
 

@@ -17,69 +17,14 @@ struct CapsulesCommand: ParsableCommand {
 }
 
 extension ClipShape {
-    /// The manifest's clips of `splits` (all when nil), every one with caption text; with `cache`,
-    /// decoded once into that file and read back from it by later runs of the same manifest and shape.
-    func dataset(_ manifest: String, splits: (String) -> Bool = { _ in true }, batchSize: Int? = nil, seed: UInt64 = 0,
-                 cache: String? = nil) throws -> ClipDataset {
-        var mel = MelOptions()
-        mel.melBins = melBins
-        let clips = try decoded(manifest, mel: mel, cache: cache).filter { splits($0.split) }
+    /// The manifest's clips of `splits` (all when nil), every one with caption text.
+    func dataset(_ manifest: String, splits: (String) -> Bool = { _ in true }) throws -> ClipDataset {
+        let clips = try ClipManifest(path: manifest).decode(self).filter { splits($0.split) }
         if let bare = clips.first(where: { $0.caption.isEmpty }) {
             throw ValidationError("\(manifest): clip '\(bare.id)' has no \"caption\" text (the capsule model embeds it)")
         }
         guard clips.count >= 2 else { throw ValidationError("\(manifest): \(clips.count) clips in the split asked for, at least 2 needed") }
-        return try ClipDataset(frames: clips.map(\.frames), mels: clips.map(\.mel), ids: clips.map(\.id), captions: clips.map(\.caption),
-                               frameShape: [frames, 3, size, size], melBins: mel.melBins, batchSize: min(batchSize ?? clips.count, clips.count),
-                               seed: seed)
-    }
-}
-
-extension ClipShape {
-    /// Every decodable clip of the manifest, from `cache` when it holds this manifest at this shape.
-    func decoded(_ manifest: String, mel: MelOptions, cache: String?) throws -> [DecodedClip] {
-        let key = "\(URL(fileURLWithPath: manifest).standardizedFileURL.path) frames \(frames) size \(size) seconds \(seconds) mels \(mel.melBins)"
-        if let cache, FileManager.default.fileExists(atPath: cache) {
-            let (tensors, metadata) = try SafeTensors.read(URL(fileURLWithPath: cache))
-            guard metadata["clips"] == key else { throw ValidationError("\(cache): holds '\(metadata["clips"] ?? "?")', not '\(key)'; remove it or give another --cache") }
-            return try DecodedClip.unpack(tensors, metadata, perClip: frames * 3 * size * size, melBins: mel.melBins, source: cache)
-        }
-        let clips = try ClipManifest(path: manifest).decode(self)
-        if let cache {
-            let (tensors, metadata) = try DecodedClip.pack(clips, melBins: mel.melBins)
-            try SafeTensors.write(tensors, metadata: metadata.merging(["clips": key]) { $1 }, to: URL(fileURLWithPath: cache))
-        }
-        return clips
-    }
-}
-
-extension DecodedClip {
-    /// Clips as two tensors (frames, mel frames end to end) and their ids, splits, captions and
-    /// caption lengths as JSON in the metadata.
-    static func pack(_ clips: [DecodedClip], melBins: Int) throws -> ([(name: String, tensor: Tensor)], [String: String]) {
-        func json(_ value: Any) throws -> String { String(decoding: try JSONSerialization.data(withJSONObject: value), as: UTF8.self) }
-        let mels = clips.flatMap(\.mel)
-        return ([("frames", Tensor(shape: [clips.count, clips.first?.frames.count ?? 0], scalars: clips.flatMap(\.frames))),
-                 ("mel", Tensor(shape: [mels.count / melBins, melBins], scalars: mels))],
-                ["ids": try json(clips.map(\.id)), "splits": try json(clips.map(\.split)), "captions": try json(clips.map(\.caption)),
-                 "mel_frames": try json(clips.map { $0.mel.count / melBins })])
-    }
-
-    static func unpack(_ tensors: [String: Tensor], _ metadata: [String: String], perClip: Int, melBins: Int, source: String) throws -> [DecodedClip] {
-        func strings(_ key: String) -> [String]? { metadata[key].flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String] } }
-        let lengths = metadata["mel_frames"].flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [Int] }
-        guard let ids = strings("ids"), let splits = strings("splits"), let captions = strings("captions"), let lengths,
-              let frames = tensors["frames"], let mel = tensors["mel"], splits.count == ids.count, captions.count == ids.count,
-              lengths.count == ids.count, lengths.allSatisfy({ $0 > 0 }), frames.shape == [ids.count, perClip],
-              mel.shape == [lengths.reduce(0, +), melBins] else {
-            throw ValidationError("\(source): not a clip cache of this shape (tensors frames [clips, \(perClip)], mel [frames, \(melBins)] and their metadata)")
-        }
-        let (pixels, values) = (frames.scalars, mel.scalars)
-        var start = 0
-        return ids.indices.map { i in
-            defer { start += lengths[i] * melBins }
-            return DecodedClip(id: ids[i], split: splits[i], caption: captions[i], fields: [:], frames: Array(pixels[i * perClip..<(i + 1) * perClip]),
-                               mel: Array(values[start..<start + lengths[i] * melBins]))
-        }
+        return try ClipDataset(clips, clip: self, batchSize: clips.count, seed: 0)
     }
 }
 
@@ -112,8 +57,6 @@ struct CapsulesTrain: ParsableCommand {
     @OptionGroup var common: ClipTrainingArguments
     @Option(help: ArgumentHelp(CaptionVocabulary.help, valueName: "file"))
     var vocab = CaptionVocabulary.defaultPath
-    @Option(help: ArgumentHelp("Keep the decoded clips in this file, and read them from it when it holds this manifest at this shape.",
-                               valueName: "file")) var cache: String?
 
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Trainer settings (listed above).", valueName: "setting"))
     var settings: [String] = []
@@ -125,31 +68,13 @@ struct CapsulesTrain: ParsableCommand {
 
     func run() throws {
         let options = try TrainerSettings<CapsuleOptions>.parse(settings)
-        ComputeThreads.configure(max(1, common.threads))
-        try common.claimOut(overwrite: options.loop.overwrite)
-        let (shape, manifest, evalSplit) = (common.clip, common.manifest, common.evalSplit)
-        let vocabURL = URL(fileURLWithPath: vocab)
-        let tokenizer = try BertTokenizer(contentsOf: vocabURL)
-        let clean = try shape.dataset(manifest, splits: { $0 != evalSplit }, batchSize: common.batchSize, seed: options.loop.seed, cache: cache)
-        let data = try clean.mismatchingCaptions(share: options.noise, seed: options.loop.seed)
-        let heldout = try? shape.dataset(manifest, splits: { $0 == evalSplit }, cache: cache)
-        var model = CapsuleTraining(options: options, melBins: data.melBins, tokenizer: tokenizer)
-        model.metadata = shape.metadata.merging(["vocab": vocabURL.standardizedFileURL.path]) { $1 }
-        printError("\(data.count) training clips (\(Int((options.noise * Float(data.count)).rounded())) given another's caption), "
-                   + "\(heldout?.count ?? 0) held out (\(evalSplit)); \(options.routing.rawValue) routing, \(model.parameterCount) parameters")
-
-        let trainer = Trainer(model: model, options: options.loop)
-        let run = try TrainingRun(trainer: trainer, directory: URL(fileURLWithPath: common.out), name: "capsules", unit: "examples",
-                                  resume: common.resume)
-        if common.resume { printError("resumed at update \(trainer.step) (batch \(trainer.dataPosition))") }
-        if let heldout { run.evaluate = { try $0.retrievalFigures(on: heldout) } }
-        var index = 0
-        while !run.isComplete {
-            try run.feed(data.batch(index), waitingOn: "batch")
-            index += 1
+        var pipeline = common.pipeline(.capsules, options, command: "capsules train", sink: vocab == CaptionVocabulary.defaultPath ? [] : [("vocab", vocab)],
+                                       leavingOut: ["noise"])
+        if options.noise > 0 {
+            pipeline.mismatch = options.noise
+            pipeline.command += " --noise \(options.noise)"
         }
-        try run.finish()
-        if let heldout { printRetrieval(try trainer.model.retrievalFigures(on: heldout)) }
+        try common.train(pipeline, overwrite: options.loop.overwrite)
     }
 }
 

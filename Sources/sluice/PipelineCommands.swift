@@ -54,7 +54,15 @@ struct Run: ParsableCommand {
                 do { try runPartitioned(plan, world) } catch { throw plainWords(error) }
             }
         }
-        let runner = PipelineRunner(plan: plan, progress: quiet ? nil : .standardError)
+        try plan.runInProcess(quiet: quiet, metrics: metrics)
+    }
+}
+
+extension PipelinePlan {
+    /// Runs in this process with live progress (unless `quiet`); Ctrl-C stops cleanly, a second
+    /// aborts. Says where the records went; a stopped run exits 130, a failed one 1.
+    func runInProcess(quiet: Bool, metrics: String? = nil) throws {
+        let runner = PipelineRunner(plan: self, progress: quiet ? nil : .standardError)
         let interrupts = InterruptHandler()
         let outcome = try runner.run { interrupts.watch($0) }
         let report = outcome.report
@@ -72,9 +80,9 @@ struct Run: ParsableCommand {
             }
         }
         if !report.quarantined.isEmpty {
-            printError("\(report.quarantined.count) item(s) skipped; see \(plan.records.quarantine)")
+            printError("\(report.quarantined.count) item(s) skipped; see \(records.quarantine)")
         }
-        printError("manifest: \(plan.records.manifest)")
+        printError("manifest: \(records.manifest)")
         switch report.completion {
         case .finished: return
         case .stopped: throw ExitCode(130)

@@ -161,7 +161,6 @@ struct RetroMAETrain: ParsableCommand {
         let trainer = Trainer(model: training, options: options.loop, reducer: reducer)
         let run = try TrainingRun(trainer: trainer, directory: outDirectory, name: "retromae", unit: "tokens", resume: resume,
                                   primary: world.isPrimary)
-        if resume { say("resumed at update \(trainer.step) (batch \(trainer.dataPosition))") }
         run.evaluate = { training in
             try training.model.figures(batches: evalBatches, tokenizer: tokenizer, heldout: heldoutPairs,
                                        decoding: options.objective == .retromae)

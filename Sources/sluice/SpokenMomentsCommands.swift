@@ -18,7 +18,7 @@ struct SpokenMomentsTrain: ParsableCommand {
         commandName: "train",
         abstract: "Train video and spoken-caption towers on a clip manifest; report held-out retrieval both ways.",
         discussion: """
-            The manifest is JSONL, one clip per line: "id", "video", "audio" (the spoken caption; the video's own track when absent), "caption" (text, needed with --text-branch) and "split", paths relative to the manifest. --text-branch adds a caption text tower (WordPiece ids of --vocab, embedding, linear, max over tokens, its own GLU head) and the video<->text and audio<->text terms of the same loss; eval, embed and search then take text too. Clips of --eval-split are held out and ranked every eval_every updates: R@1/5/10, median rank and mAP both ways, beside the set size and chance. A clip that cannot be used (a malformed line, a missing or undecodable file, no audio track, a caption shorter than one mel frame) is left out and written to OUT/quarantine.jsonl with the manifest file, line and reason. OUT gets checkpoint.safetensors (which `eval`, `embed` and `search` load), metrics.jsonl and TensorBoard events; --resume continues with the same losses.
+            The manifest is JSONL, one clip per line: "id", "video", "audio" (the spoken caption; the video's own track when absent), "caption" (text, needed with --text-branch) and "split", paths relative to the manifest. Training clips are decoded again every epoch as they stream in (memory stays bounded for any manifest; --augment draws new views of each), through the pipeline --print-pipeline prints. --text-branch adds a caption text tower (WordPiece ids of --vocab, embedding, linear, max over tokens, its own GLU head) and the video<->text and audio<->text terms of the same loss; eval, embed and search then take text too. Clips of --eval-split are held out and ranked every eval_every updates: R@1/5/10, median rank and mAP both ways, beside the set size and chance. A clip that cannot be used (a malformed line, a missing or undecodable file, no audio track, a caption shorter than one mel frame) is left out and written to OUT/quarantine.jsonl (held-out ones to OUT/heldout-quarantine.jsonl) with the manifest file, line and reason. OUT gets checkpoint.safetensors (which `eval`, `embed` and `search` load), metrics.jsonl and TensorBoard events; --resume continues with the same losses.
 
               sluice spoken-moments train --manifest samples/shapes/manifest.jsonl \\
                 --out out/spoken-moments
@@ -46,35 +46,9 @@ struct SpokenMomentsTrain: ParsableCommand {
 
     func run() throws {
         let options = try TrainerSettings<SpokenMomentsOptions>.parse(settings)
-        ComputeThreads.configure(max(1, common.threads))
-        try common.claimOut(overwrite: options.loop.overwrite)
-        let (clip, evalSplit) = (common.clip, common.evalSplit)
-        let quarantine = URL(fileURLWithPath: common.out).appendingPathComponent("quarantine.jsonl")
-        let clips = try ClipManifest(path: common.manifest, quarantine: quarantine).decode(clip)
-        let train = clips.filter { $0.split != evalSplit }, heldout = clips.filter { $0.split == evalSplit }
-        let data = try ClipDataset(train, clip: clip, batchSize: min(common.batchSize, train.count), seed: options.loop.seed)
-        let evalSet = try heldout.count >= 2 ? ClipDataset(heldout, clip: clip, batchSize: 2, seed: 0) : nil
-        if options.textBranch, let bare = train.first(where: { $0.caption.isEmpty }) {
-            throw ValidationError("\(common.manifest): clip '\(bare.id)' has no \"caption\" text (--text-branch embeds it)")
-        }
-        let model = try SpokenMomentsTraining(options: options, clip: clip, vocabulary: options.textBranch ? URL(fileURLWithPath: vocab) : nil)
-        if let backboneWeights, !common.resume {
-            let file = URL(fileURLWithPath: backboneWeights)
-            try model.video.load(SafeTensors.read(file).tensors, from: file)
-        }
-        printError("\(train.count) training clips, \(heldout.count) held out (\(evalSplit)); \(model.parameterCount) parameters")
-
-        let trainer = Trainer(model: model, options: options.loop)
-        let run = try TrainingRun(trainer: trainer, directory: URL(fileURLWithPath: common.out), name: "spoken-moments",
-                                  unit: "examples", resume: common.resume)
-        if common.resume { printError("resumed at update \(trainer.step) (batch \(trainer.dataPosition))") }
-        if let evalSet { run.evaluate = { try HeldOutRetrieval(model: $0, clips: evalSet).figures } }
-        var index = 0
-        while !run.isComplete {
-            try run.feed(data.batch(index), waitingOn: "batch")
-            index += 1
-        }
-        try run.finish()
+        var sink: [(name: String, value: String)] = backboneWeights.map { [("backbone_weights", $0)] } ?? []
+        if options.textBranch, vocab != CaptionVocabulary.defaultPath { sink.append(("vocab", vocab)) }
+        try common.train(common.pipeline(.spokenMoments, options, command: "spoken-moments train", sink: sink), overwrite: options.loop.overwrite)
     }
 }
 

@@ -18,7 +18,7 @@ struct CapsuleStagesTests {
             "source.path=\(manifest)", "output=\(dir.path)/out", "source.epochs=1", "sink.steps=3", "sink.log_every=1",
         ] + Self.smallModel)
         #expect(outcome.report.completion == .finished)
-        let trainer = dir.appendingPathComponent("out/trainer")
+        let trainer = dir.appendingPathComponent("out")
         #expect(try SpokenMomentsStagesTests.trainLosses(trainer).count == 3)
         let model = try CapsuleTraining(checkpoint: trainer.appendingPathComponent("checkpoint.safetensors"))
         #expect(model.options.capsules == 4 && model.metadata["clip.frames"] == "8" && model.metadata["clip.size"] == "32")

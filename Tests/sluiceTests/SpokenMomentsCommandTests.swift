@@ -105,17 +105,17 @@ extension CommandLineTests {
                                  "--eval-every", "1000", "--video-width", "8", "--audio-width", "8", "--embedding", "16"])
         #expect(result.status == 0, "\(result.errors)")
         #expect(result.output.contains("spoken-moments step 2/2 loss"))
-        #expect(result.errors.contains("4 clips skipped, 8 kept"))
+        #expect(result.errors.contains("item(s) skipped; see \(out.path)/quarantine.jsonl"), "\(result.errors)")
 
+        // Each bad clip is named with its manifest line and the reason (again in each epoch that tries it).
         let records = try String(contentsOf: out.appendingPathComponent("quarantine.jsonl"), encoding: .utf8).split(separator: "\n")
             .map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
-        #expect(records.map { $0["line"] as? Int } == [9, 10, 11, 12])
-        #expect(records.allSatisfy { $0["file"] as? String == manifest.path })
-        let reasons = records.map { $0["reason"] as? String ?? "" }
-        #expect(reasons[0].contains("no audio stream") && records[0]["id"] as? String == "no-track")
-        #expect(reasons[1].contains("truncated.mp4"))
-        #expect(records[2]["id"] is NSNull && reasons[2].contains("not a JSON object"))
-        #expect(reasons[3].contains("missing.mp4: cannot open"))
+        let reasons = Dictionary(records.map { ($0["item"] as? String ?? "", $0["error"] as? String ?? "") }) { first, _ in first }
+        #expect(Set(reasons.keys) == ["no-track", "undecodable", "\(manifest.path):11", "missing"], "\(reasons)")
+        #expect(reasons["no-track"]?.contains("no audio stream") == true && reasons["no-track"]?.contains("clips.jsonl:9") == true)
+        #expect(reasons["undecodable"]?.contains("truncated.mp4") == true)
+        #expect(reasons["\(manifest.path):11"]?.contains("not a JSON object") == true)
+        #expect(reasons["missing"]?.contains("missing.mp4") == true)
         #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("checkpoint.safetensors").path))
     }
 
@@ -170,5 +170,28 @@ extension CommandLineTests {
         #expect(pipeline.status == 1)
         #expect(pipeline.errors.contains("capsules_train: the vocabulary samples/text/bert-base-uncased-vocab.txt (the default of vocab:) "
                                          + "was not found relative to the current directory \(dir.path); give vocab: PATH"), "\(pipeline.errors)")
+    }
+}
+
+/// One data path: the clip trainers run the pipeline `--print-pipeline` prints, and the on-the-fly
+/// pipeline files are such prints, of the command on their first line.
+extension CommandLineTests {
+    @Test func theOnTheFlyPipelineFilesAreWhatTheTrainCommandsRun() throws {
+        for name in ["spoken-moments-onthefly.yaml", "capsules-onthefly.yaml"] {
+            let file = try String(contentsOf: Self.repository.appendingPathComponent("pipelines/\(name)"), encoding: .utf8)
+            let first = try #require(file.split(separator: "\n").first)
+            let command = try #require(first.split(separator: "`").dropFirst().first, "\(name): no command on its first line")
+            let words = command.split(separator: " ").map(String.init)
+            #expect(words.first == "sluice")
+            let printed = try sluice(Array(words.dropFirst()) + ["--print-pipeline"])
+            #expect(printed.status == 0, "\(printed.errors)")
+            #expect(printed.output == file, "\(name) is not what `\(command) --print-pipeline` prints")
+        }
+        // With --augment the same pipeline gains the augmentation stages, each seeded.
+        let augmented = try sluice(["capsules", "train", "--manifest", "samples/shapes/manifest.jsonl", "--out", "o", "--augment", "--noise", "0.2",
+                                    "--print-pipeline"])
+        for stage in ["jitter: true", "type: frame_augment", "type: audio_augment", "type: spec_augment", "window: random", "mismatch: 0.2"] {
+            #expect(augmented.output.contains(stage), "\(stage)")
+        }
     }
 }

@@ -1,5 +1,7 @@
 import Foundation
+import Media
 import PipelineCore
+import Shards
 import Tensor
 import Training
 
@@ -74,6 +76,100 @@ enum ClipStages {
         .transform(ClipBatcher(size: parameters.int("size"), padLast: parameters.string("last") == "pad",
                                maxFrames: parameters.int("max_frames"), randomWindow: parameters.string("window") == "random",
                                seed: UInt64(parameters.int("seed"))))
+    }
+}
+
+extension ClipStages {
+    /// A clip trainer sink's held-out parameters.
+    static let heldoutParameters = [
+        ParameterSpec("heldout", .path(objects: false), help: "held-out clips: a JSONL clip manifest (its `heldout_split`) or MDS shards "
+            + "(spoken-moments-prepare.yaml with source.split=test), ranked both ways beside set size and chance, "
+            + "at the start, every eval_every updates and at the end"),
+        ParameterSpec("heldout_split", .string, default: "test", help: "with a manifest `heldout`: the split ranked"),
+        ParameterSpec("heldout_clips", .int(min: 2, max: 10_000), default: "1000",
+                      help: "held-out clips read, the first ones (held in memory: about 260 kB each at 8 x 32 x 32 and 10 s)"),
+    ]
+
+    /// The caption window the sink records (`seconds`: what eval and search cut captions to) must
+    /// be the one the upstream `clip_batch` cuts (`max_frames` at the mel hop of the upstream
+    /// `log_mel` and `audio_decode`, else their defaults, 10 ms), or the model would be evaluated
+    /// and searched on captions of another length than it trained on. Returns `max_frames`.
+    static func checkWindow(seconds: Double, environment: RunEnvironment, stage: String) throws -> Int {
+        guard let batch = environment.upstream("clip_batch") else {
+            throw StageError(item: stage, reason: "no clip_batch stage upstream: the trainer takes clip_batch batches")
+        }
+        let (mel, decode) = (environment.upstream("log_mel"), environment.upstream("audio_decode"))
+        let hop = Double(mel?.int("hop_length") ?? MelOptions().hopLength) / Double(decode?.int("sample_rate") ?? MelOptions().sampleRate)
+        let maxFrames = batch.int("max_frames")
+        let window = Double(maxFrames) * hop
+        guard abs(window - seconds) < hop else {
+            throw StageError(item: stage, reason: String(
+                format: "seconds %g, but %@ cuts captions to max_frames %d, %g s at the %g ms mel hop; set seconds: %g, or max_frames: %d",
+                seconds, batch.stageName, maxFrames, window, hop * 1000, window, Int((seconds / hop).rounded())))
+        }
+        return maxFrames
+    }
+
+    /// The held-out clips a clip trainer sink's `heldout` names: MDS shards, or a manifest's
+    /// `heldout_split` decoded as the CLI decodes clips; nil without `heldout`. Checks the caption
+    /// window first (`checkWindow`).
+    static func heldOut(_ parameters: StageParameters, clip: ClipShape, text: Bool, environment: RunEnvironment) throws -> ClipDataset? {
+        let stage = parameters.stageName
+        let maxFrames = try checkWindow(seconds: clip.seconds, environment: environment, stage: stage)
+        guard let path = parameters.optionalString("heldout") else { return nil }
+        let limit = parameters.int("heldout_clips")
+        guard path.hasSuffix(".jsonl") else {
+            return try heldOutShards(path, clip: clip, maxFrames: maxFrames, limit: limit, text: text, stage: stage)
+        }
+        let split = parameters.string("heldout_split")
+        let quarantine = parameters.output("out").appendingPathComponent("heldout-quarantine.jsonl")
+        var clips = try ClipManifest(path: path, quarantine: quarantine).decode(clip, split: split)
+        if clips.count > limit {
+            FileHandle.standardError.write(Data("\(stage): the first \(limit) of \(clips.count) held-out clips are ranked (heldout_clips)\n".utf8))
+            clips = Array(clips.prefix(limit))
+        }
+        if text, let bare = clips.first(where: { $0.caption.isEmpty }) {
+            throw StageError(item: "\(path): \(bare.id)", reason: "heldout: no caption text (the trainer embeds it)")
+        }
+        guard clips.count >= 2 else { throw StageError(item: path, reason: "heldout: \(clips.count) clip of split '\(split)'; ranking needs at least 2") }
+        do { return try ClipDataset(clips, clip: clip, batchSize: 2, seed: 0) } catch { throw StageError(item: stage, reason: "heldout \(path): \(error)") }
+    }
+
+    /// The first `limit` clips of held-out MDS shards as spoken-moments-prepare.yaml writes them,
+    /// each caption cut to its first `maxFrames` frames, every one checked against the clip shape.
+    private static func heldOutShards(_ path: String, clip: ClipShape, maxFrames: Int, limit: Int, text: Bool, stage: String) throws -> ClipDataset {
+        var frames: [[Float]] = [], mels: [[Float]] = [], ids: [String] = [], captions: [String] = []
+        let total: Int
+        do {
+            let dataset = try ShardDataset(directory: URL(fileURLWithPath: path))
+            total = dataset.count
+            for i in 0..<min(total, limit) {
+                let sample = try dataset.sample(i)
+                let id: String = if case let .string(id)? = sample["id"] { id } else { "sample \(i)" }
+                guard case let .array(pixels)? = sample["frames"], pixels.shape == [clip.frames, clip.size, clip.size, 3],
+                      let planar = pixels.planarFrames() else {
+                    throw StageError(item: "\(path): \(id)", reason: "heldout: no uint8 frames \(clip.frames) x \(clip.size) x \(clip.size) x 3 (the sink's frames and size)")
+                }
+                guard case let .array(mel)? = sample["mel"], mel.dtype == .float32, mel.shape.count == 2, mel.shape[0] > 0, mel.shape[1] == clip.melBins else {
+                    throw StageError(item: "\(path): \(id)", reason: "heldout: no float32 frames x \(clip.melBins) log-mel in 'mel'")
+                }
+                let caption: String = if case let .string(caption)? = sample["caption"] { caption } else { "" }
+                if text, caption.isEmpty { throw StageError(item: "\(path): \(id)", reason: "heldout: no caption text (text_branch embeds it)") }
+                frames.append(planar)
+                mels.append(Array(mel.values(as: Float.self).prefix(maxFrames * clip.melBins)))
+                ids.append(id)
+                captions.append(caption)
+            }
+        } catch let error as ShardError {
+            throw StageError(item: stage, reason: "heldout: \(error)")
+        }
+        if total > limit {
+            FileHandle.standardError.write(Data("\(stage): the first \(limit) of \(total) held-out clips are ranked (heldout_clips)\n".utf8))
+        }
+        do {
+            return try ClipDataset(frames: frames, mels: mels, ids: ids, captions: captions, frameShape: clip.frameShape, melBins: clip.melBins,
+                                   batchSize: 2, seed: 0)
+        } catch { throw StageError(item: stage, reason: "heldout \(path): \(error)") }
     }
 }
 

@@ -19,12 +19,16 @@ enum MediaStages {
             ParameterSpec("split", .string, help: "keep only rows whose `split` is this (train, test, ...)"),
             ParameterSpec("epochs", .int(min: 1, max: 1 << 20), default: "1", help: "passes over the rows (training while decoding)"),
             ParameterSpec("shuffle", .bool, default: "false", help: "a new seeded order of the rows each epoch"),
-            ParameterSpec("seed", .int(min: 0), default: "0", help: "shuffle: seed, mixed with the epoch"),
+            ParameterSpec("seed", .int(min: 0), default: "0", help: "shuffle and mismatch: seed, mixed with the epoch"),
+            ParameterSpec("mismatch", .double(min: 0, max: 1), default: "0",
+                          help: "this share of the rows get another chosen row's spoken caption and caption text, the same rows every epoch "
+                              + "(noisy pairs, as the capsule paper's noise 0.2)"),
         ]
     ) { parameters, environment in
         .source(ManifestSource(urls: parameters.inputs("path"), split: parameters.optionalString("split"), log: environment.inputs,
                                objects: ObjectInputs(outputDirectory: environment.outputDirectory), epochs: parameters.int("epochs"),
-                               shuffleSeed: parameters.bool("shuffle") ? UInt64(parameters.int("seed")) : nil))
+                               shuffleSeed: parameters.bool("shuffle") ? UInt64(parameters.int("seed")) : nil,
+                               mismatch: parameters.double("mismatch"), mismatchSeed: UInt64(parameters.int("seed"))))
     }
 
     static let videoFrames = StageSpec(
@@ -36,9 +40,11 @@ enum MediaStages {
             ParameterSpec("select", .choice(["all", "uniform", "fps", "clip", "stride", "indices", "timestamps"]),
                           default: "uniform", help: "which frames: see count, fps, seconds, stride, indices, timestamps"),
             ParameterSpec("count", .int(min: 1), default: "8", help: "uniform: how many frames, evenly spread"),
+            ParameterSpec("jitter", .bool, default: "false",
+                          help: "uniform: a random frame of each segment instead of its middle (seeded by `seed`, the item and its epoch)"),
             ParameterSpec("fps", .double(min: 0.001), default: "1", help: "fps: frames per second to resample to"),
             ParameterSpec("seconds", .double(min: 0.001), default: "1", help: "clip: length of the random window"),
-            ParameterSpec("seed", .int(), default: "0", help: "clip: seed, mixed with each item's id"),
+            ParameterSpec("seed", .int(), default: "0", help: "clip and jitter: seed, mixed with each item's id and epoch"),
             ParameterSpec("stride", .int(min: 1), default: "2", help: "stride: every n-th frame"),
             ParameterSpec("indices", .strings, help: "indices: frame numbers"),
             ParameterSpec("timestamps", .strings, help: "timestamps: seconds from the start; the first frame at or after each, as ffmpeg -ss picks"),
@@ -86,7 +92,7 @@ enum MediaStages {
             ParameterSpec("mono", .bool, default: "true", help: "average the channels"),
             ParameterSpec("seconds", .double(min: 0.001, max: AudioBuffer.maximumSeconds), help: "crop or pad to exactly this length"),
             ParameterSpec("random_window", .bool, default: "false",
-                          help: "crop a random window (seeded by `seed` and the item's id) instead of the start"),
+                          help: "crop a random window (seeded by `seed`, the item's id and its epoch) instead of the start"),
             ParameterSpec("seed", .int(), default: "0", help: "seed for the random window"),
         ],
         parallel: true
@@ -101,7 +107,7 @@ enum MediaStages {
             do {
                 var audio = try AudioReader.load(path: path, sampleRate: rate, mono: mono)
                 if let seconds {
-                    audio = try audio.fitted(toSeconds: seconds, seed: random ? seed ^ stableHash(sample.itemDescription) : nil)
+                    audio = try audio.fitted(toSeconds: seconds, seed: random ? sample.randomSeed(seed) : nil)
                 }
                 out[output] = .array(audio.ndarray)
                 out["sample_rate"] = .int(rate)
@@ -205,8 +211,11 @@ enum MediaStages {
         case "stride": fixed = .stride(parameters.int("stride"))
         case "indices": fixed = .indices(try numbers("indices") { Int($0) })
         case "timestamps": fixed = .timestamps(try numbers("timestamps") { Double($0) })
-        case "clip": return { .randomClip(seconds: seconds, seed: seed ^ stableHash($0.itemDescription)) }
-        default: fixed = .uniform(count: parameters.int("count"))
+        case "clip": return { .randomClip(seconds: seconds, seed: $0.randomSeed(seed)) }
+        default:
+            let count = parameters.int("count")
+            if parameters.bool("jitter") { return { .jittered(count: count, seed: $0.randomSeed(seed)) } }
+            fixed = .uniform(count: count)
         }
         return { _ in fixed }
     }
@@ -240,7 +249,9 @@ extension Sample {
 /// paths are resolved against the manifest's directory. A malformed row is reported (and, under
 /// `skip`, quarantined) by file and line; every sample carries its row as `manifest_row`
 /// (`file:line`). With `epochs`, the rows are read again (a seeded new order each epoch with a
-/// `shuffleSeed`); a bad row is reported in the first epoch only.
+/// `shuffleSeed`), each sample carrying its `epoch` (from 0) for the stages' random draws; a bad row
+/// is reported in the first epoch only. With `mismatch`, a seeded share of the rows trade their
+/// `audio` (or the video's own track) and `caption` among themselves, the same every epoch.
 struct ManifestSource: Source {
     static let rowField = "manifest_row"
     let urls: [URL]
@@ -249,6 +260,8 @@ struct ManifestSource: Source {
     let objects: ObjectInputs
     var epochs = 1
     var shuffleSeed: UInt64?
+    var mismatch = 0.0
+    var mismatchSeed: UInt64 = 0
 
     /// One line of a manifest: where it is, its text, and the manifest's location.
     private struct Row {
@@ -277,6 +290,7 @@ struct ManifestSource: Source {
                 rows.append(Row(item: "\(remote?.description ?? url.relativePath):\(number + 1)", line: line, directory: directory, remote: remote))
             }
         }
+        let donors = mismatchedRows(rows)
         for epoch in 0..<epochs {
             var order = Array(rows.indices)
             if let shuffleSeed {
@@ -284,10 +298,33 @@ struct ManifestSource: Source {
                 order.shuffle(using: &rng)
             }
             for index in order {
-                guard let sample = try sample(of: rows[index], reporting: epoch == 0 ? emitter : nil) else { continue }
+                guard var sample = try sample(of: rows[index], reporting: epoch == 0 ? emitter : nil) else { continue }
+                // A donor row that is bad (reported on its own) leaves the clip its own caption.
+                if let donor = donors[index], let given = try self.sample(of: rows[donor], reporting: nil) {
+                    sample["audio"] = given["audio"] ?? given["video"]
+                    sample["caption"] = given["caption"]
+                    sample["mismatched_with"] = given["id"]
+                }
+                if epochs > 1 { sample["epoch"] = .int(epoch) }
                 try emitter.emit(sample)
             }
         }
+    }
+
+    /// For each row, the row whose caption it is given (nil: its own): a seeded `mismatch` share of
+    /// the rows of the split read, each handing its caption to the next of them in a cycle.
+    private func mismatchedRows(_ rows: [Row]) -> [Int?] {
+        var donors = [Int?](repeating: nil, count: rows.count)
+        guard mismatch > 0 else { return donors }
+        let read = rows.indices.filter { index in
+            let object = (try? JSONSerialization.jsonObject(with: Data(rows[index].line.utf8))) as? [String: Any]
+            return object?["id"] is String && (split == nil || object?["split"] as? String == split)
+        }
+        var rng = RandomGenerator(seed: mismatchSeed ^ 0x6D69_736D_6174_6368)
+        let chosen = Array(read.shuffled(using: &rng).prefix(Int((mismatch * Double(read.count)).rounded())))
+        guard chosen.count >= 2 else { return donors }
+        for (position, row) in chosen.enumerated() { donors[row] = chosen[(position + 1) % chosen.count] }
+        return donors
     }
 
     /// The sample of one row; nil when the row is left out (another split) or is bad (then

@@ -323,6 +323,7 @@ public struct ShardSource: Source {
                     for name in dataset.index.shards[dataset.locate(index).shard].config.columnNames {
                         record[name] = sample[name]?.pipelineValue
                     }
+                    if epochs > 1, record["epoch"] == nil { record["epoch"] = .int(state.epoch) }
                     try emitter.emit(record)
                 case .failed(let source, let index, let error):
                     // A shard that fails to open is reported once; a bad sample in a good shard each time.

@@ -58,6 +58,8 @@ final class TrainerSink<Model: TrainableModel>: Sink {
         let waited = lastReturn.map { (ContinuousClock.now - $0).inSeconds } ?? 0
         try run.feed(try decode(item), waited: waited, waitingOn: busiestUpstreamStage())
         lastReturn = .now
+        // The source may have epochs left; decoding them would be wasted.
+        if run.isComplete { environment.endRun() }
     }
 
     func finish(_ completion: Completion) throws {

@@ -59,7 +59,10 @@ public final class TrainingRun<Model: TrainableModel> {
             }
         }
         log = primary ? try RunLog(directory: directory) : nil
-        if resume { try trainer.resume(from: checkpointFile) }
+        if resume {
+            try trainer.resume(from: checkpointFile)
+            if primary { FileHandle.standardError.write(Data("\(name): resumed at update \(trainer.step) (batch \(trainer.dataPosition))\n".utf8)) }
+        }
         // metrics.jsonl is appended to, never cleared: a record marks where each run starts.
         try log?.write(step: trainer.step, group: "start", numbers: [], texts: [("resumed", String(resume))])
     }

@@ -1,48 +1,47 @@
-import ArgumentParser
 import Foundation
 import Media
-import Pipelines
+import PipelineCore
 import Training
 
 /// One clip of a manifest, decoded: frames `[T, 3, H, W]` in [0, 1], caption log-mel `[frames, mels]`,
 /// the caption's text (empty when the manifest has none), and the line's other text fields
 /// (`direction`, `shape`) for evaluations that group clips by them.
-struct DecodedClip {
-    var id: String
-    var split: String
-    var caption: String
-    var fields: [String: String]
-    var frames: [Float]
-    var mel: [Float]
+public struct DecodedClip: Sendable {
+    public var id: String
+    public var split: String
+    public var caption: String
+    public var fields: [String: String]
+    public var frames: [Float]
+    public var mel: [Float]
 }
 
 /// Decodes media into what a clip model takes: `clip.frames` frames spread evenly over a video,
 /// scaled to `clip.size` squared, and the log-mel of at most `clip.seconds` of a caption's audio.
-struct ClipDecoder {
-    let clip: ClipShape
+public struct ClipDecoder {
+    public let clip: ClipShape
     let extractor: MelExtractor
 
-    init(_ clip: ClipShape) throws {
+    public init(_ clip: ClipShape) throws {
         var options = MelOptions()
         options.melBins = clip.melBins
         (self.clip, extractor) = (clip, try MelExtractor(options: options))
     }
 
     /// `[frames, 3, size, size]` in [0, 1].
-    func frames(of path: String) throws -> [Float] {
+    public func frames(of path: String) throws -> [Float] {
         let (count, size) = (clip.frames, clip.size)
         let batch = try VideoReader(path: path).frames(.uniform(count: count), output: FrameOutput(size: .exact(width: size, height: size)))
-        guard batch.count == count else { throw ValidationError("\(path): \(batch.count) frames decoded, \(count) wanted") }
-        guard let pixels = batch.ndarray.planarFrames() else { throw ValidationError("\(path): frames are not RGB") }
+        guard batch.count == count else { throw StageError(.unreadableInput, item: path, reason: "\(batch.count) frames decoded, \(count) wanted") }
+        guard let pixels = batch.ndarray.planarFrames() else { throw StageError(.unreadableInput, item: path, reason: "frames are not RGB") }
         return pixels
     }
 
     /// `[melFrames, melBins]` of the audio of `path` (a sound file or a video's track).
-    func mel(of path: String) throws -> [Float] {
+    public func mel(of path: String) throws -> [Float] {
         var audio = try AudioReader.load(path: path, sampleRate: extractor.options.sampleRate)
         // Centred framing gives even an empty waveform a frame of padding: a caption must fill one window.
         guard audio.samples.count >= extractor.options.windowLength else {
-            throw ValidationError("\(path): the spoken caption has \(audio.samples.count) samples, shorter than one mel frame of \(extractor.options.windowLength)")
+            throw StageError(.invalidItem, item: path, reason: "the spoken caption has \(audio.samples.count) samples, shorter than one mel frame of \(extractor.options.windowLength)")
         }
         let limit = Int(clip.seconds * Double(extractor.options.sampleRate))
         if audio.samples.count > limit { audio.samples = Array(audio.samples.prefix(limit)) }
@@ -55,15 +54,17 @@ struct ClipDecoder {
 /// window) is reported and left out; with `quarantine`, each goes there as one JSON line with the
 /// manifest file, the line number, the clip's id and the reason (the file is written whole,
 /// `.partial` then renamed, also when nothing was left out, so it is never a previous run's).
-struct ClipManifest {
-    let path: String
-    var quarantine: URL?
+public struct ClipManifest {
+    public let path: String
+    public var quarantine: URL?
+
+    public init(path: String, quarantine: URL? = nil) { (self.path, self.quarantine) = (path, quarantine) }
 
     /// Every clip of the manifest (of `split` when given) that decodes.
-    func decode(_ clip: ClipShape, split: String? = nil) throws -> [DecodedClip] {
+    public func decode(_ clip: ClipShape, split: String? = nil) throws -> [DecodedClip] {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw ValidationError("\(path): cannot read the manifest (\(error.localizedDescription))")
+            throw StageError(.unreadableInput, item: path, reason: "cannot read the manifest (\(error.localizedDescription))")
         }
         let base = URL(fileURLWithPath: path).deletingLastPathComponent()
         let decoder = try ClipDecoder(clip)
@@ -75,13 +76,13 @@ struct ClipManifest {
             } catch {
                 let id = (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["id"] as? String
                 skipped.append(["file": path, "line": number + 1, "id": id ?? NSNull(), "reason": "\(error)"])
-                printError("\(path):\(number + 1): skipped: \(error)")
+                standardError("\(path):\(number + 1): skipped: \(error)")
             }
         }
         try quarantine.map { try write(skipped, to: $0) }
-        guard !clips.isEmpty else { throw ValidationError("\(path): no clip\(split.map { " of split '\($0)'" } ?? "") could be decoded") }
+        guard !clips.isEmpty else { throw StageError(.invalidItem, item: path, reason: "no clip\(split.map { " of split '\($0)'" } ?? "") could be decoded") }
         if !skipped.isEmpty {
-            printError("\(path): \(skipped.count) clips skipped, \(clips.count) kept" + (quarantine.map { "; see \($0.path)" } ?? ""))
+            standardError("\(path): \(skipped.count) clips skipped, \(clips.count) kept" + (quarantine.map { "; see \($0.path)" } ?? ""))
         }
         return clips
     }
@@ -98,14 +99,14 @@ struct ClipManifest {
             try data.write(to: partial)
             guard rename(partial.path, file.path) == 0 else { throw CocoaError(.fileWriteUnknown) }
         } catch {
-            throw ValidationError("\(file.path): cannot write the quarantine file (\(error.localizedDescription))")
+            throw StageError(.outputFailed, item: file.path, reason: "cannot write the quarantine file (\(error.localizedDescription))")
         }
     }
 
     private func decode(line: String, base: URL, split wanted: String?, decoder: ClipDecoder) throws -> DecodedClip? {
         guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
               let id = object["id"] as? String, let video = object["video"] as? String else {
-            throw ValidationError("not a JSON object with string 'id' and 'video'")
+            throw StageError(.invalidItem, item: "line", reason: "not a JSON object with string 'id' and 'video'")
         }
         let split = object["split"] as? String ?? "train"
         if let wanted, split != wanted { return nil }
@@ -119,46 +120,10 @@ struct ClipManifest {
 
 extension ClipDataset {
     /// Decoded clips batched `batchSize` at a time in a seeded order.
-    init(_ clips: [DecodedClip], clip: ClipShape, batchSize: Int, seed: UInt64) throws {
+    public init(_ clips: [DecodedClip], clip: ClipShape, batchSize: Int, seed: UInt64) throws {
         try self.init(frames: clips.map(\.frames), mels: clips.map(\.mel), ids: clips.map(\.id), captions: clips.map(\.caption),
                       frameShape: clip.frameShape, melBins: clip.melBins, batchSize: batchSize, seed: seed)
     }
 }
 
-extension CaptionVocabulary {
-    static let help = "BERT WordPiece vocab.txt of the caption text; the default is relative to the current directory "
-        + "(a clone's top directory): elsewhere pass --vocab PATH."
-
-    /// Refuses `--vocab`'s default when it is not there, before any clip is decoded.
-    static func check(_ path: String) throws {
-        if let reason = missingDefault(path, option: "--vocab") { throw ValidationError(reason) }
-    }
-}
-
-/// What `spoken-moments train` and `capsules train` both take: the clips, where the run goes,
-/// and how clips are decoded and batched.
-struct ClipTrainingArguments: ParsableArguments {
-    @Option(help: ArgumentHelp("Clip manifest (JSONL).", valueName: "file")) var manifest: String
-    @Option(help: ArgumentHelp("Output directory.", valueName: "dir")) var out: String
-    @Flag(help: "Continue from OUT/checkpoint.safetensors.") var resume = false
-    @Option(help: "Frames per clip, spread evenly over it.") var frames = ClipShape().frames
-    @Option(help: "Frame width and height.") var size = ClipShape().size
-    @Option(help: "Longest spoken caption in seconds (the paper: a 10 s window).") var seconds = ClipShape().seconds
-    @Option(help: "Clips per batch (every other clip of the batch is a negative).") var batchSize = 16
-    @Option(help: "The manifest split held out for evaluation.") var evalSplit = "test"
-    @Option(help: "Math threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
-
-    /// Refuses an OUT holding another run before the clips are decoded (and the quarantine list
-    /// written into OUT), not minutes later when the run opens.
-    func claimOut(overwrite: Bool) throws {
-        try RunDirectory.claim(URL(fileURLWithPath: out), resume: resume, overwrite: overwrite)
-    }
-
-    func validate() throws {
-        guard frames >= 1, frames <= 64, size >= 8, size <= 512, batchSize >= 2, ClipShape.secondsRange.contains(seconds) else {
-            throw ValidationError("--frames 1...64, --size 8...512, --batch-size at least 2, --seconds 0.025 (one mel window) to 600")
-        }
-    }
-
-    var clip: ClipShape { ClipShape(frames: frames, size: size, seconds: seconds, melBins: ClipShape().melBins) }
-}
+private func standardError(_ line: String) { FileHandle.standardError.write(Data((line + "\n").utf8)) }

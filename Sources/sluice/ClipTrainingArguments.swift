@@ -1,0 +1,95 @@
+import ArgumentParser
+import Foundation
+import PipelineCore
+import Pipelines
+import Tensor
+import Training
+
+extension CaptionVocabulary {
+    static let help = "BERT WordPiece vocab.txt of the caption text; the default is relative to the current directory "
+        + "(a clone's top directory): elsewhere pass --vocab PATH."
+
+    /// Refuses `--vocab`'s default when it is not there, before any clip is decoded.
+    static func check(_ path: String) throws {
+        if let reason = missingDefault(path, option: "--vocab") { throw ValidationError(reason) }
+    }
+}
+
+/// What `spoken-moments train` and `capsules train` both take: the clips, where the run goes,
+/// and how clips are decoded and batched. Both run `ClipTrainingPipeline`, the pipeline
+/// `--print-pipeline` shows.
+struct ClipTrainingArguments: ParsableArguments {
+    @Option(help: ArgumentHelp("Clip manifest (JSONL).", valueName: "file")) var manifest: String
+    @Option(help: ArgumentHelp("Output directory.", valueName: "dir")) var out: String
+    @Flag(help: "Continue from OUT/checkpoint.safetensors.") var resume = false
+    @Option(help: "Frames per clip, spread evenly over it.") var frames = ClipShape().frames
+    @Option(help: "Frame width and height.") var size = ClipShape().size
+    @Option(help: "Longest spoken caption in seconds (the paper: a 10 s window).") var seconds = ClipShape().seconds
+    @Option(help: "Clips per batch (every other clip of the batch is a negative).") var batchSize = 16
+    @Option(help: "The manifest split held out for evaluation.") var evalSplit = "test"
+    @Option(help: "Math threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Flag(help: "New random views of every clip each epoch: crops, frame offsets, speed, gain, noise, SpecAugment masks.")
+    var augment = false
+    @Flag(help: "Print the pipeline this command runs (a file `sluice run` takes) and stop.") var printPipeline = false
+
+    /// Refuses an OUT holding another run before the clips are decoded (and the quarantine list
+    /// written into OUT), not minutes later when the run opens.
+    func claimOut(overwrite: Bool) throws {
+        try RunDirectory.claim(URL(fileURLWithPath: out), resume: resume, overwrite: overwrite)
+    }
+
+    func validate() throws {
+        guard frames >= 1, frames <= 64, size >= 8, size <= 512, batchSize >= 2, ClipShape.secondsRange.contains(seconds) else {
+            throw ValidationError("--frames 1...64, --size 8...512, --batch-size at least 2, --seconds 0.025 (one mel window) to 600")
+        }
+    }
+
+    var clip: ClipShape { ClipShape(frames: frames, size: size, seconds: seconds, melBins: ClipShape().melBins) }
+
+    /// The pipeline this command runs: `trainer` with the settings that differ from `Options()`.
+    func pipeline<Options: SettingsDescribed>(_ trainer: ClipTrainingPipeline.Trainer, _ options: Options, command: String,
+                                              sink: [(name: String, value: String)] = [], leavingOut: Set<String> = []) -> ClipTrainingPipeline {
+        var pipeline = ClipTrainingPipeline(trainer: trainer, manifest: manifest, out: out)
+        (pipeline.clip, pipeline.batchSize, pipeline.augment, pipeline.resume) = (clip, batchSize, augment, resume)
+        pipeline.evalSplit = hasHeldOut ? evalSplit : nil
+        let defaults = Options()
+        let changed = Options.settings.filter { !leavingOut.contains($0.name) && $0.read(options) != $0.read(defaults) }
+        pipeline.settings = sink + changed.compactMap { setting in setting.read(options).map { (setting.name, $0) } }
+        pipeline.seed = Options.settings.first { $0.name == "seed" }?.read(options).flatMap { Int($0) } ?? 0
+        var words = ["sluice"] + command.split(separator: " ").map(String.init) + ["--manifest", manifest, "--out", out]
+        let shape = ClipShape()
+        for (flag, value, standard) in [("--frames", frames, shape.frames), ("--size", size, shape.size), ("--batch-size", batchSize, 16)]
+        where value != standard { words += [flag, String(value)] }
+        if seconds != shape.seconds { words += ["--seconds", String(seconds)] }
+        if evalSplit != "test" { words += ["--eval-split", evalSplit] }
+        if augment { words.append("--augment") }
+        if resume { words.append("--resume") }
+        words += sink.map { "--\($0.name.replacingOccurrences(of: "_", with: "-")) \($0.value)" }
+        words += changed.compactMap { setting in setting.read(options).map { "\(setting.flag) \($0)" } }
+        pipeline.command = words.map { $0.contains(" ") && !$0.hasPrefix("--") ? "'\($0)'" : $0 }.joined(separator: " ")
+        return pipeline
+    }
+
+    /// Whether the manifest has rows of `evalSplit` (an unreadable one is the pipeline's to report).
+    /// Without them training goes on unranked, as it says.
+    var hasHeldOut: Bool {
+        guard let text = try? String(contentsOfFile: manifest, encoding: .utf8) else { return true }
+        let found = text.split(separator: "\n").contains { line in
+            ((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any])?["split"] as? String == evalSplit
+        }
+        if !found, !printPipeline { printError("\(manifest): no clips of split '\(evalSplit)'; training without held-out ranking") }
+        return found
+    }
+
+    /// Prints the pipeline (`--print-pipeline`) or runs it here, as `sluice run` would run its file.
+    func train(_ pipeline: ClipTrainingPipeline, overwrite: Bool) throws {
+        if printPipeline { return print(pipeline.yaml, terminator: "") }
+        ComputeThreads.configure(max(1, threads))
+        try claimOut(overwrite: overwrite)
+        let plan: PipelinePlan
+        do { plan = try PipelineFile().plan(yaml: pipeline.yaml, file: "\(pipeline.trainer) pipeline") } catch {
+            throw ValidationError(error.description)
+        }
+        try plan.runInProcess(quiet: false)
+    }
+}
