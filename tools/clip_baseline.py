@@ -37,6 +37,12 @@ training (the decode time is reported apart; the training clock leaves it out):
   (lower case, accents stripped, punctuation split, no [CLS]/[SEP]), the first 20 kept (Sluice's
   max_words).
 
+Checked against a built Sluice: `--check-decode .build/release/sluice` decodes every clip of a
+manifest here and with `sluice frames --count F --size SxS` and `sluice mel` (the trainer's
+readers). On samples/shapes (24 clips: mp4, mkv, webm, avi; wav, flac, ogg, 48 kHz opus and the
+videos' own tracks) and its four rotated videos the frames are identical byte for byte and the
+log-mel within 4.2e-4 dB (Sluice computes it in float32; its own tolerance to librosa is 5.6e-4).
+
 The model (the issue's wording: "three 3D-conv blocks and three 1D-conv blocks with BatchNorm,
 max-pool, a linear layer, MMS on raw dot products, Adam 1e-3, batch 64, 8 frames of 56 px,
 librosa log-mel"):
@@ -54,7 +60,8 @@ librosa log-mel"):
 Training clips are those whose split is not --eval-split. Training runs until --seconds-budget
 seconds of training (forward, backward, update and batch assembly) have passed; the held-out split
 is ranked at the start, every --eval-every training seconds and at the end, in eval mode (not
-counted in the budget).
+counted in the budget). The update that crosses the budget is finished, so a run trains a
+little past it; `seconds` in each record is the true training time.
 
 Held-out figures are computed as Sluice computes them (Ranking.swift `RankingFigures`,
 `PairedRetrieval`, HeldOutRetrieval.swift, CapsuleTraining.swift): dot-product scores in
@@ -62,7 +69,9 @@ float32, the pessimistic rank of the match (1 + every other candidate scoring at
 ties count against it), R@1/5/10, median rank (mean of the two middle ones for an even count), mAP
 (1/rank: one match per query); sets of more than 1,000 pairs are ranked as five random subsets of
 1,000 drawn as Sluice draws them (its xoshiro256** generator seeded with 0, Swift's shuffle) and
-averaged. One JSON line per evaluation goes to stdout (and --out), with the names of Sluice's
+averaged (on the 24 sample clips' embeddings from `sluice spoken-moments embed`, subsets of 5 and
+7 and the whole set give the figures `sluice spoken-moments eval --subset-size N --subsets 3`
+prints). One JSON line per evaluation goes to stdout (and --out), with the names of Sluice's
 metrics.jsonl eval records: kind "eval", step, seconds (training seconds so far), set_size,
 chance_r1/5/10, video_to_caption_* and caption_to_video_* (r1, r5, r10, median_rank, map), and
 with --text video_to_text_*, text_to_video_* and audio_to_video_* (the capsule trainer's names;
