@@ -9,7 +9,7 @@ import Training
 struct SpokenMomentsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "spoken-moments",
-        abstract: "Spoken Moments: video <-> spoken-caption (and, optionally, caption text) retrieval with the Adaptive Mean Margin loss.",
+        abstract: "Spoken Moments: video <-> spoken-caption (and, optionally, caption text) retrieval (MMS, or the paper's Adaptive Mean Margin loss, or NCE).",
         subcommands: [SpokenMomentsTrain.self, SpokenMomentsEval.self, SpokenMomentsEmbed.self, SpokenMomentsSearch.self])
 }
 

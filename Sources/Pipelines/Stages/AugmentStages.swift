@@ -6,8 +6,10 @@ import Tensor
 /// Training-time augmentation of decoded clips, for any pipeline and both clip trainers
 /// (`--augment`): new views of each clip every epoch, so a model cannot memorise the one view a
 /// fixed decode gives. Every draw comes from (`seed`, the item, its epoch), so a run and its
-/// resume see the same views, and each epoch sees new ones. Defaults are the settings the clip
-/// trainers' table chose (BENCHMARKS.md, "What the clip trainers learn").
+/// resume see the same views, and each epoch sees new ones. The parameters' defaults are common
+/// values, not tuned; the trainers leave augmentation off by default because on the tuning world
+/// it cost held-out accuracy at equal wall-clock, added noise most (BENCHMARKS.md, "What the clip
+/// trainers learn").
 enum AugmentStages {
     static let specs: [StageSpec] = [frames, audio, specAugment]
 

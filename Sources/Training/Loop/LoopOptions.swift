@@ -46,6 +46,9 @@ public struct LoopOptions: Sendable, Equatable {
     public var evalEvery = 1000
     /// Start over in a directory that holds another run instead of refusing it (`TrainingRun`).
     public var overwrite = false
+    /// Seconds of training after which this process's run ends early (0: none), for comparisons at
+    /// equal wall-clock; the schedule still spans `steps`.
+    public var timeLimit = 0
 
     public init() {}
 
@@ -67,6 +70,8 @@ public struct LoopOptions: Sendable, Equatable {
             .int("log_every", \.logEvery, "updates between log lines and metrics records"),
             .int("checkpoint_every", \.checkpointEvery, "updates between checkpoints"),
             .int("eval_every", \.evalEvery, "updates between evaluations"),
+            .int("time_limit", \.timeLimit, min: 0, max: 1 << 40,
+                 "seconds after which this process stops training early, as if `steps` were reached (0: none); for equal wall-clock comparisons"),
             .flag("overwrite", \.overwrite, "start over in an out that holds another run: its metrics.jsonl, "
                   + "checkpoint.safetensors and TensorBoard events files are removed, nothing else"),
         ]

@@ -41,7 +41,12 @@ public final class TrainingRun<Model: TrainableModel> {
     private var evaluatedAt: Int?
 
     public var checkpointFile: URL { directory.appendingPathComponent("checkpoint.safetensors") }
-    public var isComplete: Bool { trainer.step >= trainer.options.steps }
+    /// At `steps`, or past the loop's `time_limit` (counted from this process's start of the run).
+    public var isComplete: Bool {
+        trainer.step >= trainer.options.steps
+            || (trainer.options.timeLimit > 0 && (ContinuousClock.now - started).inSeconds >= Double(trainer.options.timeLimit))
+    }
+    private let started = ContinuousClock.now
 
     /// Creates `directory`; with `resume`, continues from its checkpoint (the data stream is then
     /// expected from its start again: `feed` skips what the checkpoint has consumed). A run that is
