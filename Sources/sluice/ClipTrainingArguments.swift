@@ -19,14 +19,17 @@ extension CaptionVocabulary {
 /// and how clips are decoded and batched. Both run `ClipTrainingPipeline`, the pipeline
 /// `--print-pipeline` shows.
 struct ClipTrainingArguments: ParsableArguments {
+    /// The pipeline's own defaults, which the options below start from.
+    private static let standard = ClipTrainingPipeline(trainer: .spokenMoments, manifest: "", out: "")
+
     @Option(help: ArgumentHelp("Clip manifest (JSONL).", valueName: "file")) var manifest: String
     @Option(help: ArgumentHelp("Output directory.", valueName: "dir")) var out: String
     @Flag(help: "Continue from OUT/checkpoint.safetensors.") var resume = false
     @Option(help: "Frames per clip, spread evenly over it.") var frames = ClipShape().frames
     @Option(help: "Frame width and height.") var size = ClipShape().size
     @Option(help: "Longest spoken caption in seconds (the paper: a 10 s window).") var seconds = ClipShape().seconds
-    @Option(help: "Clips per batch (every other clip of the batch is a negative).") var batchSize = 16
-    @Option(help: "The manifest split held out for evaluation.") var evalSplit = "test"
+    @Option(help: "Clips per batch (every other clip of the batch is a negative).") var batchSize = Self.standard.batchSize
+    @Option(help: "The manifest split held out for evaluation.") var evalSplit = Self.standard.evalSplit
     @Option(help: "Math threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "New random views of every clip each epoch: crops, frame offsets, speed, gain, noise, SpecAugment masks.")
     var augment = false
@@ -50,34 +53,35 @@ struct ClipTrainingArguments: ParsableArguments {
     func pipeline<Options: SettingsDescribed>(_ trainer: ClipTrainingPipeline.Trainer, _ options: Options, command: String,
                                               sink: [(name: String, value: String)] = [], leavingOut: Set<String> = []) -> ClipTrainingPipeline {
         var pipeline = ClipTrainingPipeline(trainer: trainer, manifest: manifest, out: out)
-        (pipeline.clip, pipeline.batchSize, pipeline.augment, pipeline.resume) = (clip, batchSize, augment, resume)
-        pipeline.evalSplit = hasHeldOut ? evalSplit : nil
+        (pipeline.clip, pipeline.batchSize, pipeline.evalSplit, pipeline.augment, pipeline.resume) = (clip, batchSize, evalSplit, augment, resume)
+        pipeline.ranksHeldOut = manifestHasRows(of: evalSplit)
         let defaults = Options()
         let changed = Options.settings.filter { !leavingOut.contains($0.name) && $0.read(options) != $0.read(defaults) }
         pipeline.settings = sink + changed.compactMap { setting in setting.read(options).map { (setting.name, $0) } }
         pipeline.seed = Options.settings.first { $0.name == "seed" }?.read(options).flatMap { Int($0) } ?? 0
         var words = ["sluice"] + command.split(separator: " ").map(String.init) + ["--manifest", manifest, "--out", out]
-        let shape = ClipShape()
-        for (flag, value, standard) in [("--frames", frames, shape.frames), ("--size", size, shape.size), ("--batch-size", batchSize, 16)]
-        where value != standard { words += [flag, String(value)] }
-        if seconds != shape.seconds { words += ["--seconds", String(seconds)] }
-        if evalSplit != "test" { words += ["--eval-split", evalSplit] }
+        let standard = Self.standard
+        for (flag, value, usual) in [("--frames", frames, standard.clip.frames), ("--size", size, standard.clip.size),
+                                     ("--batch-size", batchSize, standard.batchSize)]
+        where value != usual { words += [flag, String(value)] }
+        if seconds != standard.clip.seconds { words += ["--seconds", String(seconds)] }
+        if evalSplit != standard.evalSplit { words += ["--eval-split", evalSplit] }
         if augment { words.append("--augment") }
         if resume { words.append("--resume") }
-        words += sink.map { "--\($0.name.replacingOccurrences(of: "_", with: "-")) \($0.value)" }
-        words += changed.compactMap { setting in setting.read(options).map { "\(setting.flag) \($0)" } }
-        pipeline.command = words.map { $0.contains(" ") && !$0.hasPrefix("--") ? "'\($0)'" : $0 }.joined(separator: " ")
+        words += sink.flatMap { ["--" + $0.name.replacingOccurrences(of: "_", with: "-"), $0.value] }
+        words += changed.flatMap { setting in setting.read(options).map { [setting.flag, $0] } ?? [] }
+        pipeline.command = words.map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
         return pipeline
     }
 
-    /// Whether the manifest has rows of `evalSplit` (an unreadable one is the pipeline's to report).
+    /// Whether the manifest has rows of `split` (an unreadable one is the pipeline's to report).
     /// Without them training goes on unranked, as it says.
-    var hasHeldOut: Bool {
+    func manifestHasRows(of split: String) -> Bool {
         guard let text = try? String(contentsOfFile: manifest, encoding: .utf8) else { return true }
         let found = text.split(separator: "\n").contains { line in
-            ((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any])?["split"] as? String == evalSplit
+            ((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any])?["split"] as? String == split
         }
-        if !found, !printPipeline { printError("\(manifest): no clips of split '\(evalSplit)'; training without held-out ranking") }
+        if !found, !printPipeline { printError("\(manifest): no clips of split '\(split)'; training without held-out ranking") }
         return found
     }
 

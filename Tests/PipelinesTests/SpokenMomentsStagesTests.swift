@@ -320,3 +320,41 @@ extension SpokenMomentsStagesTests {
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("out/checkpoint.safetensors").path))
     }
 }
+
+/// Held-out clips from a manifest: bounded by `heldout_clips`, and never written into a directory
+/// that holds another run.
+extension SpokenMomentsStagesTests {
+    @Test func heldOutManifestClipsStopAtTheLimitAndBadLinesAreNamedByFileAndLine() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let samples = Self.root.appendingPathComponent("samples/shapes")
+        let manifest = dir.appendingPathComponent("clips.jsonl"), quarantine = dir.appendingPathComponent("q.jsonl")
+        try Data("""
+            {not json
+            {"id": "a", "video": "\(samples.path)/video/shapes-00001.mkv", "split": "test"}
+            {"id": "b", "video": "\(samples.path)/video/shapes-00001.mkv", "split": "test"}
+            {"id": "c", "video": "\(samples.path)/video/shapes-00001.mkv", "split": "test"}
+
+            """.utf8).write(to: manifest)
+        let clips = try ClipManifest(path: manifest.path, quarantine: quarantine)
+            .decode(ClipShape(frames: 2, size: 8, seconds: 1, melBins: 40), split: "test", limit: 2)
+        #expect(clips.map(\.id) == ["a", "b"])
+        let record = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: quarantine)) as? [String: Any])
+        #expect(record["line"] as? Int == 1 && (record["reason"] as? String)?.hasPrefix("\(manifest.path):1: not a JSON object") == true,
+                "\(record)")
+    }
+
+    @Test func aSinkRefusesAnotherRunsDirectoryBeforeWritingItsHeldOutQuarantine() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        let theirs = Data("another run's\n".utf8)
+        for name in ["metrics.jsonl", "heldout-quarantine.jsonl"] { try theirs.write(to: out.appendingPathComponent(name)) }
+        let manifest = Self.root.appendingPathComponent("samples/shapes/manifest.jsonl").path
+        #expect(throws: (any Error).self) {
+            try Self.run("spoken-moments-onthefly.yaml", ["source.path=\(manifest)", "output=\(out.path)", "sink.heldout=\(manifest)"] + Self.smallModel)
+        }
+        #expect(try Data(contentsOf: out.appendingPathComponent("heldout-quarantine.jsonl")) == theirs)
+    }
+}

@@ -60,8 +60,9 @@ public struct ClipManifest {
 
     public init(path: String, quarantine: URL? = nil) { (self.path, self.quarantine) = (path, quarantine) }
 
-    /// Every clip of the manifest (of `split` when given) that decodes.
-    public func decode(_ clip: ClipShape, split: String? = nil) throws -> [DecodedClip] {
+    /// Every clip of the manifest (of `split` when given) that decodes, the first `limit` of them
+    /// (later rows are not decoded, so memory is bounded by `limit` whatever the manifest's size).
+    public func decode(_ clip: ClipShape, split: String? = nil, limit: Int = .max) throws -> [DecodedClip] {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw StageError(.unreadableInput, item: path, reason: "cannot read the manifest (\(error.localizedDescription))")
@@ -71,8 +72,11 @@ public struct ClipManifest {
         var clips: [DecodedClip] = [], skipped: [[String: Any]] = []
         for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
         where !line.trimmingCharacters(in: .whitespaces).isEmpty {
+            guard clips.count < limit else { break }
             do {
-                if let decoded = try decode(line: String(line), base: base, split: split, decoder: decoder) { clips.append(decoded) }
+                if let decoded = try decode(line: String(line), item: "\(path):\(number + 1)", base: base, split: split, decoder: decoder) {
+                    clips.append(decoded)
+                }
             } catch {
                 let id = (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["id"] as? String
                 skipped.append(["file": path, "line": number + 1, "id": id ?? NSNull(), "reason": "\(error)"])
@@ -103,10 +107,10 @@ public struct ClipManifest {
         }
     }
 
-    private func decode(line: String, base: URL, split wanted: String?, decoder: ClipDecoder) throws -> DecodedClip? {
+    private func decode(line: String, item: String, base: URL, split wanted: String?, decoder: ClipDecoder) throws -> DecodedClip? {
         guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
               let id = object["id"] as? String, let video = object["video"] as? String else {
-            throw StageError(.invalidItem, item: "line", reason: "not a JSON object with string 'id' and 'video'")
+            throw StageError(.invalidItem, item: item, reason: "not a JSON object with string 'id' and 'video'")
         }
         let split = object["split"] as? String ?? "train"
         if let wanted, split != wanted { return nil }

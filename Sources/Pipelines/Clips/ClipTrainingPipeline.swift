@@ -1,4 +1,5 @@
 import Foundation
+import Media
 import Training
 
 /// The pipeline `sluice spoken-moments train` and `sluice capsules train` run, as the file
@@ -20,8 +21,9 @@ public struct ClipTrainingPipeline: Sendable {
     public var out: String
     public var clip = ClipShape()
     public var batchSize = 16
-    /// The split the sink ranks; nil trains without held-out ranking.
-    public var evalSplit: String? = "test"
+    /// The split the sink ranks, when `ranksHeldOut`.
+    public var evalSplit = "test"
+    public var ranksHeldOut = true
     public var augment = false
     public var resume = false
     /// The share of training rows given another row's caption (the capsule paper's noise).
@@ -36,8 +38,11 @@ public struct ClipTrainingPipeline: Sendable {
         (self.trainer, self.manifest, self.out) = (trainer, manifest, out)
     }
 
-    /// A caption window of `clip.seconds` in mel frames at log_mel's 10 ms hop.
-    var maxFrames: Int { Int((clip.seconds * 100).rounded()) }
+    /// The decode's rate and hop: log_mel's and audio_decode's defaults (the 10 ms hop eval and search cut captions at).
+    private static let mel = MelOptions()
+
+    /// A caption window of `clip.seconds` in mel frames at that hop.
+    var maxFrames: Int { Int((clip.seconds * Double(Self.mel.sampleRate) / Double(Self.mel.hopLength)).rounded()) }
 
     public var yaml: String {
         var lines = [
@@ -77,7 +82,7 @@ public struct ClipTrainingPipeline: Sendable {
             "    size: \(clip.size)x\(clip.size)",
         ]
         if augment { lines += ["    jitter: true", "    seed: \(seed)", "  - type: frame_augment", "    seed: \(seed)"] }
-        lines += ["  - type: audio_decode", "    fallback: video", "    sample_rate: 16000"]
+        lines += ["  - type: audio_decode", "    fallback: video", "    sample_rate: \(Self.mel.sampleRate)"]
         if augment { lines += ["  - type: audio_augment", "    seed: \(seed)"] }
         lines += ["  - type: log_mel", "    n_mels: \(clip.melBins)"]
         if augment { lines += ["  - type: spec_augment", "    seed: \(seed)"] }
@@ -98,7 +103,7 @@ public struct ClipTrainingPipeline: Sendable {
             "  seconds: \(clip.seconds)",
             "  mel_bins: \(clip.melBins)",
         ]
-        if let evalSplit { lines += ["  heldout: \(quoted(manifest))", "  heldout_split: \(quoted(evalSplit))"] }
+        if ranksHeldOut { lines += ["  heldout: \(quoted(manifest))", "  heldout_split: \(quoted(evalSplit))"] }
         if resume { lines.append("  resume: true") }
         lines += settings.map { "  \($0.name): \($0.value)" }
         return lines.joined(separator: "\n") + "\n"

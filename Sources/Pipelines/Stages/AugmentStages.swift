@@ -67,8 +67,8 @@ enum AugmentStages {
             guard case let .array(waveform)? = sample[field], waveform.dtype == .float32, waveform.shape.count == 1 else {
                 throw StageError(item: sample.origin, reason: "no mono float32 waveform in '\(field)'")
             }
-            guard case let .int(rate)? = sample["sample_rate"], rate > 0 else {
-                throw StageError(item: sample.origin, reason: "no 'sample_rate' for the waveform in '\(field)'")
+            guard case let .int(rate)? = sample["sample_rate"], rate > 0, rate <= AudioBuffer.maximumSampleRate else {
+                throw StageError(item: sample.origin, reason: "no 'sample_rate' in 1...\(AudioBuffer.maximumSampleRate) Hz for the waveform in '\(field)'")
             }
             var rng = RandomGenerator(seed: sample.randomSeed(seed))
             var out = sample
@@ -206,16 +206,5 @@ struct SpecAugment: Sendable {
             for t in start..<(start + width) { for m in 0..<bins { out[t * bins + m] = mean } }
         }
         return out
-    }
-}
-
-extension Sample {
-    /// The seed of one stage's random draws for this item: `seed` mixed with the item's id and,
-    /// from the second epoch on, its `epoch` (the manifest and shard sources set it when they read
-    /// more than one), so a rerun or resume draws the same and every epoch draws anew.
-    func randomSeed(_ seed: UInt64) -> UInt64 {
-        var mixed = seed ^ stableHash(itemDescription)
-        if case let .int(epoch)? = self["epoch"], epoch > 0 { mixed ^= UInt64(epoch) &* 0xD6E8_FEB8_6659_FD93 }
-        return mixed
     }
 }

@@ -39,7 +39,7 @@ enum CapsuleStages {
             throw StageError(item: parameters.stageName, reason: "vocab: \(error)")
         }
         let clip = ClipShape(frames: frames, size: size, seconds: parameters.double("seconds"), melBins: melBins)
-        let heldout = try ClipStages.heldOut(parameters, clip: clip, text: true, environment: environment)
+        let heldout = try ClipStages.heldOut(parameters, clip: clip, text: true, overwrite: options.loop.overwrite, environment: environment)
         var model = CapsuleTraining(options: options, melBins: melBins, tokenizer: tokenizer)
         model.metadata = clip.metadata.merging(["vocab": vocab.standardizedFileURL.path]) { $1 }
         let trainer = Trainer(model: model, options: options.loop)

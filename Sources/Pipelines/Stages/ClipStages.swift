@@ -112,21 +112,23 @@ extension ClipStages {
 
     /// The held-out clips a clip trainer sink's `heldout` names: MDS shards, or a manifest's
     /// `heldout_split` decoded as the CLI decodes clips; nil without `heldout`. Checks the caption
-    /// window first (`checkWindow`).
-    static func heldOut(_ parameters: StageParameters, clip: ClipShape, text: Bool, environment: RunEnvironment) throws -> ClipDataset? {
+    /// window first (`checkWindow`), and claims `out` (`RunDirectory.claim`) before the held-out
+    /// quarantine is written there, so a directory holding another run is refused untouched.
+    static func heldOut(_ parameters: StageParameters, clip: ClipShape, text: Bool, overwrite: Bool,
+                        environment: RunEnvironment) throws -> ClipDataset? {
         let stage = parameters.stageName
         let maxFrames = try checkWindow(seconds: clip.seconds, environment: environment, stage: stage)
         guard let path = parameters.optionalString("heldout") else { return nil }
+        try RunDirectory.claim(parameters.output("out"), resume: parameters.bool("resume"), overwrite: overwrite)
         let limit = parameters.int("heldout_clips")
         guard path.hasSuffix(".jsonl") else {
             return try heldOutShards(path, clip: clip, maxFrames: maxFrames, limit: limit, text: text, stage: stage)
         }
         let split = parameters.string("heldout_split")
         let quarantine = parameters.output("out").appendingPathComponent("heldout-quarantine.jsonl")
-        var clips = try ClipManifest(path: path, quarantine: quarantine).decode(clip, split: split)
-        if clips.count > limit {
-            FileHandle.standardError.write(Data("\(stage): the first \(limit) of \(clips.count) held-out clips are ranked (heldout_clips)\n".utf8))
-            clips = Array(clips.prefix(limit))
+        let clips = try ClipManifest(path: path, quarantine: quarantine).decode(clip, split: split, limit: limit)
+        if clips.count == limit {
+            FileHandle.standardError.write(Data("\(stage): the first \(limit) held-out clips of split '\(split)' are ranked (heldout_clips); later rows are not read\n".utf8))
         }
         if text, let bare = clips.first(where: { $0.caption.isEmpty }) {
             throw StageError(item: "\(path): \(bare.id)", reason: "heldout: no caption text (the trainer embeds it)")

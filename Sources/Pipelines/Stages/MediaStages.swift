@@ -237,6 +237,15 @@ func stableHash(_ text: String) -> UInt64 {
 }
 
 extension Sample {
+    /// The seed of one stage's random draws for this item: `seed` mixed with the item's id and,
+    /// from the second epoch on, its `epoch` (the manifest and shard sources set it when they read
+    /// more than one), so a rerun or resume draws the same and every epoch draws anew.
+    func randomSeed(_ seed: UInt64) -> UInt64 {
+        var mixed = seed ^ stableHash(itemDescription)
+        if case let .int(epoch)? = self["epoch"], epoch > 0 { mixed ^= UInt64(epoch) &* 0xD6E8_FEB8_6659_FD93 }
+        return mixed
+    }
+
     /// The sample's name with the manifest row it came from (`clip-7 (clips.jsonl:8)`), so a clip
     /// that fails in any later stage is quarantined by file and line.
     var origin: String {

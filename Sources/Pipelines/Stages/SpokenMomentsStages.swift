@@ -34,7 +34,8 @@ enum SpokenMomentsStages {
         let options = try SpokenMomentsOptions(parameters)
         let clip = ClipShape(frames: parameters.int("frames"), size: parameters.int("size"), seconds: parameters.double("seconds"),
                              melBins: parameters.int("mel_bins"))
-        let heldout = try ClipStages.heldOut(parameters, clip: clip, text: options.textBranch, environment: environment)
+        let heldout = try ClipStages.heldOut(parameters, clip: clip, text: options.textBranch, overwrite: options.loop.overwrite,
+                                                 environment: environment)
         let vocabulary = try options.textBranch ? URL(fileURLWithPath: CaptionVocabulary.path(parameters)) : nil
         let resume = parameters.bool("resume"), weights = parameters.optionalString("backbone_weights")
         if options.backbone != .frameCNN, weights == nil, !resume {
