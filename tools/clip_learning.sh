@@ -7,7 +7,7 @@
 # tools/clip_baseline.py on the same manifest, split and threads for that many seconds (its decode
 # excluded: the baseline decodes once before its clock starts, Sluice decodes while it trains), and
 # prints both runs' last held-out figures on one line each. NAME=baseline-only skips Sluice and
-# takes BUDGET seconds (default 300). BASELINE=no skips the baseline.
+# takes BUDGET seconds (default 300). BASELINE=no skips the baseline. SEED=N seeds both (default 0).
 #   tools/clip_learning.sh T/manifest.jsonl out/clip-learning spoken-moments default --steps 300
 # (T: a world from tools/make-samples.py or tools/clip_worlds.py)
 set -euo pipefail
@@ -37,15 +37,16 @@ else
   text=
 fi
 budget=${BUDGET:-300}
+seed=${SEED:-0}
 if [ "$name" != baseline-only ]; then
   start=$(date +%s.%N)
-  "$sluice" "$trainer" train --manifest "$manifest" --out "$out/$name" --threads 2 --overwrite "$@" \
+  "$sluice" "$trainer" train --manifest "$manifest" --out "$out/$name" --threads 2 --overwrite --seed "$seed" "$@" \
     >"$out/$name.log" 2>&1
   budget=$(python3 -c "print(round($(date +%s.%N) - $start))")
   echo "$trainer $name ($budget s): $(last "$out/$name/metrics.jsonl" $keys chance_r10)"
 fi
 if [ "${BASELINE:-yes}" != no ]; then
-  tools/clip_baseline.sh --manifest "$manifest" --seconds-budget "$budget" --threads 2 $text --out "$out/$name.baseline.jsonl" \
+  tools/clip_baseline.sh --manifest "$manifest" --seconds-budget "$budget" --threads 2 --seed "$seed" $text --out "$out/$name.baseline.jsonl" \
     >"$out/$name.baseline.log" 2>&1
   echo "pytorch baseline ($budget s): $(last "$out/$name.baseline.jsonl" $keys chance_r10)"
 fi

@@ -3,7 +3,7 @@
 capsule networks): short clips of one outlined object moving over a busy, moving background, each
 with a caption spoken by espeak-ng, and a JSONL manifest with train/test splits.
 
-    python3 tools/clip_worlds.py OUTDIR [--count 400] [--seed 0] [--test-share 0.25]
+    python3 tools/clip_worlds.py OUTDIR [--count 400] [--seed 0] [--test-share 0.25] [--world check]
 
 Why a second world: the trainers were developed on tools/make-samples.py's "moving shapes" world
 (the TUNING world). A model, or a person choosing hyper-parameters, can overfit to anything that
@@ -38,6 +38,13 @@ generalisation, never to tune on. What differs:
 - video: 128x96, 144x108, 160x120 or 176x144 (never square) at 24, 25 or 30 fps, 3 to 5 s, in
   MP4/H.264, MKV/H.264, WebM/VP9 or AVI/MJPEG (make-samples.py's codec settings), each chosen at
   random per clip rather than rotated together.
+
+`--world development` makes a third world to choose settings on without touching the check world:
+the tuning world's objects (circle, square, triangle), seven colours and four straight moves (left,
+right, up, down), said with its own five sentence templates, over the check world's busy moving
+backgrounds with its voices, noise, sizes, containers and half the captions only in the video's
+track. It has what makes the check world hard (clips told apart by their backgrounds and voices
+alone), and none of the check world's objects, colours, motions or sentences.
 
 OUTDIR/manifest.jsonl has one clip per line: "id", "video", "audio" (only when the caption has its
 own file), "caption", "split" ("train"/"test", a seeded shuffle holding out --test-share), the
@@ -120,6 +127,31 @@ TEMPLATES = [
     "{ving}: {a} {c} {s}",
 ]
 
+# The development world: the tuning world's objects, colours and moves in sentences of its own.
+DEV_SHAPES = make_samples.SHAPES
+DEV_COLOURS = make_samples.COLOURS
+STRAIGHT = make_samples.DIRECTIONS
+STRAIGHT_VERBS = {
+    "left": [("moves", "moving", "move"), ("slides", "sliding", "slide"), ("goes", "going", "go")],
+    "right": [("moves", "moving", "move"), ("slides", "sliding", "slide"), ("goes", "going", "go")],
+    "up": [("rises", "rising", "rise"), ("goes up", "going up", "go up"), ("moves up", "moving up", "move up")],
+    "down": [("drops", "dropping", "drop"), ("goes down", "going down", "go down"), ("moves down", "moving down", "move down")],
+}
+STRAIGHT_PHRASES = {"left": ["to the left", "leftwards", "towards the left edge"],
+                    "right": ["to the right", "rightwards", "towards the right edge"],
+                    "up": ["", "towards the top"], "down": ["", "towards the bottom"]}
+DEV_TEMPLATES = [
+    "look, {a} {c} {s} {v3}",
+    "in this video {a} {c} {s} {v3}",
+    "here {a} {c} {s} is {ving}",
+    "we see {a} {c} {s} {ving}",
+    "{a} {c} {s} that {v3}",
+]
+WORLDS = {
+    "check": {"shapes": SHAPES, "colours": COLOURS, "motions": MOTIONS, "prefix": "world"},
+    "development": {"shapes": DEV_SHAPES, "colours": DEV_COLOURS, "motions": STRAIGHT, "prefix": "dev"},
+}
+
 
 def article(word):
     return "an" if word[0] in "aeiou" else "a"
@@ -127,6 +159,12 @@ def article(word):
 
 def caption_for(rng, shape, colour, motion, pace):
     """One caption; `pace` ("slowly", "", "quickly") only for diagonals, where it is true."""
+    if motion in STRAIGHT:
+        verb = rng.choice(STRAIGHT_VERBS[motion])
+        where = rng.choice(STRAIGHT_PHRASES[motion])
+        forms = [f"{form} {where}".strip() for form in verb]
+        template = rng.choice(DEV_TEMPLATES)
+        return template.format(a=article(colour), c=colour, s=shape, v3=forms[0], ving=forms[1])
     if motion in DIAGONALS:
         vertical, horizontal = motion.split("-")
         verb = rng.choice(UP_VERBS if vertical == "up" else DOWN_VERBS)
@@ -172,6 +210,9 @@ DISTANCES = {
     "diamond": f"(abs(P)/0.72+abs(Q)-1)/{math.hypot(1 / 0.72, 1):.6f}",
     "hexagon": "max(abs(Q)-0.866,abs(P)*0.866+abs(Q)*0.5-0.866)",
     "heart": _heart_distance(),
+    "circle": "hypot(P,Q)-1",
+    "square": "max(abs(P),abs(Q))-0.75",
+    "triangle": "max(Q-0.5,0.866*abs(P)-0.5*Q-0.5)",
 }
 
 
@@ -189,7 +230,7 @@ def sprite_filter(spec):
               f"st(0,ld(4)*cos(ld(3))+ld(5)*sin(ld(3)));st(1,ld(5)*cos(ld(3))-ld(4)*sin(ld(3)));"
               f"st(6,({distance})*ld(2));")
     inside = "clip(0.5-ld(6),0,1)"
-    fill, edge = COLOURS[spec["colour"]], spec["outline_grey"]
+    fill, edge = {**COLOURS, **DEV_COLOURS}[spec["colour"]], spec["outline_grey"]
     channels = {k: f"{prefix}{edge}+({fill[i]}-{edge})*{inside}" for i, k in enumerate("rgb")}
     channels["a"] = f"{prefix}255*clip({outline}+0.5-ld(6),0,1)"
     sprite = ":".join(f"{k}='{v}'" for k, v in channels.items())
@@ -251,12 +292,18 @@ def position_expressions(spec, canvas):
     w, h = spec["size"]
     room_x, room_y = w - canvas, h - canvas
     ax, ay = spec["anchor"]  # in [0, 1]: where the start point sits in the room it may use
-    if spec["direction"] not in DIAGONALS:
+    motion = spec["direction"]
+    if motion not in DIAGONALS and motion not in STRAIGHT:
         return f"{ax * room_x:.2f}", f"{ay * room_y:.2f}"
-    vertical, horizontal = spec["direction"].split("-")
+    vertical, horizontal = motion.split("-") if motion in DIAGONALS else (
+        (motion, None) if motion in ("up", "down") else (None, motion))
     tau = f"(t/{spec['seconds']})"
     exprs = []
-    for room, anchor, forward in ((room_x, ax, horizontal == "right"), (room_y, ay, vertical == "down")):
+    for room, anchor, forward, moves in ((room_x, ax, horizontal == "right", horizontal is not None),
+                                          (room_y, ay, vertical == "down", vertical is not None)):
+        if not moves:
+            exprs.append(f"{anchor * room:.2f}")
+            continue
         span = spec["travel"] * room
         start = anchor * (room - span) + (0 if forward else span)
         exprs.append(f"{start:.2f}{'+' if forward else '-'}{span:.2f}*{tau}")
@@ -385,24 +432,24 @@ def background_params(rng, kind):
     return {"hue": rng.randint(0, 359), "saturation": round(rng.uniform(1, 4), 2), "blur": rng.choice([3, 5, 8])}
 
 
-def clip_spec(rng, index, split, speech_in):
+def clip_spec(rng, index, split, speech_in, world=WORLDS["check"]):
     """Every random choice of one clip, drawn in the main process so the set depends only on the seed."""
-    shape, colour, motion = rng.choice(SHAPES), rng.choice(list(COLOURS)), rng.choice(MOTIONS)
+    shape, colour, motion = rng.choice(world["shapes"]), rng.choice(list(world["colours"])), rng.choice(world["motions"])
     while shape == "ring" and motion == "spinning":  # a spinning ring looks still
-        motion = rng.choice(MOTIONS)
+        motion = rng.choice(world["motions"])
     w, h = rng.choice(SIZES)
     pace = rng.choice(["slowly", "", "quickly"]) if motion in DIAGONALS else ""
     while True:
         voice = f"{rng.choice(BASE_VOICES)}+{rng.choice(VARIANTS)}"
         if voice not in TUNING_VOICES:
             break
-    fill = COLOURS[colour]
+    fill = world["colours"][colour]
     dark = 0.299 * fill[0] + 0.587 * fill[1] + 0.114 * fill[2] < 110
     spec = {
-        "id": f"world-{index:05d}", "split": split, "shape": shape, "colour": colour, "direction": motion,
+        "id": f"{world['prefix']}-{index:05d}", "split": split, "shape": shape, "colour": colour, "direction": motion,
         "pace": pace, "caption": caption_for(rng, shape, colour, motion, pace),
         "size": (w, h), "fps": rng.choice(FRAME_RATES), "seconds": rng.choice([3.0, 3.5, 4.0]),
-        "radius": round(h * (rng.uniform(0.15, 0.21) if motion in DIAGONALS else rng.uniform(0.18, 0.27)), 1),
+        "radius": round(h * (rng.uniform(0.15, 0.21) if motion in DIAGONALS or motion in STRAIGHT else rng.uniform(0.18, 0.27)), 1),
         "outline": rng.choice([1.5, 2.0]), "outline_grey": rng.randint(215, 250) if dark else rng.randint(5, 35),
         "tilt": 0.0 if shape == "ring" or motion == "spinning" else round(rng.uniform(-0.35, 0.35), 3),
         "turns": round(rng.choice([-1, 1]) * rng.uniform(0.4, 0.8), 3) if motion == "spinning" else 0.0,
@@ -428,6 +475,8 @@ def main():
     parser.add_argument("--count", type=int, default=400)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--test-share", type=float, default=0.25)
+    parser.add_argument("--world", choices=sorted(WORLDS), default="check",
+                        help="check (default; never tune on it) or development (to choose settings on)")
     parser.add_argument("--workers", type=int, default=2, help="clips rendered at once (default 2)")
     args = parser.parse_args()
     if args.count < 2 or not 0 < args.test_share < 1:
@@ -449,7 +498,7 @@ def main():
     test = set(order[:max(1, round(args.count * args.test_share))])
     # Exactly half the captions are heard only in the video, chosen independently of the split.
     in_video = set(rng.sample(range(args.count), args.count // 2))
-    specs = [clip_spec(rng, i, "test" if i in test else "train", "video" if i in in_video else "audio")
+    specs = [clip_spec(rng, i, "test" if i in test else "train", "video" if i in in_video else "audio", WORLDS[args.world])
              for i in range(args.count)]
 
     for sub in ("video", "audio"):
