@@ -73,7 +73,7 @@ case "framecnn":
     let clips = Tensor.uniform([32, 8, 3, 64, 64], low: -1, high: 1, rng: &rng)
     let ms = median(runs: runs) {
         model.zeroGradients()
-        TemporalPooling.max(model.frameFeatures(clips, training: true)).sum().backward()
+        FeaturePooling.max(model.frameFeatures(clips, training: true), axis: 1).sum().backward()
     }
     let flops = convFlops(n: 256, o: 32, positions: 32 * 32, c: 3, k: 9) + convFlops(n: 256, o: 64, positions: 16 * 16, c: 32, k: 9)
         + convFlops(n: 256, o: 128, positions: 8 * 8, c: 64, k: 9)

@@ -20,6 +20,7 @@ struct ResDAVEnetTests {
         print("ResDAVEnet fixture: worst relative error \(worst)")
     }
 
+    /// Padding changes neither pooling: the mean and the maximum are over each clip's true frames.
     @Test func aPaddedBatchEmbedsLikeTheUnpaddedClips() {
         var rng = RandomGenerator(seed: 1)
         let model = ResDAVEnet(ResDAVEnet.Config(stemWidth: 8, stageWidths: [8, 8, 16, 16], blocks: [1, 1, 1, 1]), rng: &rng)
@@ -29,10 +30,13 @@ struct ResDAVEnetTests {
         let long = Tensor.uniform([1, 40, 45], low: -1, high: 1, rng: &rng)
         let padded = concat([concat([short, Tensor.full([1, 40, 26], 3)], axis: 2), long], axis: 0)
         GradMode.withoutGradients {
-            let alone = model(short, lengths: [19], training: false)
-            let batched = model(padded, lengths: [19, 45], training: false)
-            #expect(EncoderFixtures.relativeError(batched.slice(axis: 0, 0..<1), alone) < 1e-5)
-            #expect(EncoderFixtures.relativeError(batched.slice(axis: 0, 1..<2), model(long, lengths: [45], training: false)) < 1e-5)
+            for pooling in FeaturePooling.allCases {
+                let alone = model(short, lengths: [19], training: false, pooling: pooling)
+                let batched = model(padded, lengths: [19, 45], training: false, pooling: pooling)
+                #expect(EncoderFixtures.relativeError(batched.slice(axis: 0, 0..<1), alone) < 1e-5, "\(pooling)")
+                #expect(EncoderFixtures.relativeError(batched.slice(axis: 0, 1..<2), model(long, lengths: [45], training: false, pooling: pooling)) < 1e-5,
+                        "\(pooling)")
+            }
             #expect(model.outputFrames(45) == 3 && model.outputFrames(19) == 2)
         }
     }
@@ -118,7 +122,7 @@ struct VideoEncoderTests {
         let clips = try #require(tensors["clips"])
         clips.requiresGrad = true
         let worst = try EncoderFixtures.expectForwardBackwardMatch(model, tensors, inputs: [("clips", clips)]) {
-            TemporalPooling.max(model.frameFeatures(clips, training: $0))
+            FeaturePooling.max(model.frameFeatures(clips, training: $0), axis: 1)
         }
         print("FrameCNN fixture: worst relative error \(worst)")
     }

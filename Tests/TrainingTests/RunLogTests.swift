@@ -85,4 +85,41 @@ struct RunLogTests {
         // version + 2 train + 3 eval records
         #expect(try Self.records(Data(contentsOf: directory.appendingPathComponent(events[0]))).count == 6)
     }
+
+    /// `best.safetensors` holds the model of the best evaluation so far, and a resumed run only
+    /// replaces it with a better one.
+    @Test func theBestEvaluationsModelIsKeptAcrossAResume() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("best-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        func train(steps: Int, figures: [Double], resume: Bool) throws -> TrainingRun<ReverseModel> {
+            var options = LoopTests.options(steps: steps)
+            (options.evalEvery, options.checkpointEvery) = (1, 1)
+            let run = try TrainingRun(trainer: Trainer(model: ReverseModel(seed: 1), options: options), directory: directory,
+                                      name: "reverse", unit: "examples", resume: resume)
+            run.progress = { _ in }
+            var remaining = figures
+            run.evaluate = { _ in [("other", 0), ("r10", remaining.removeFirst())] }
+            run.keepBest = "r10"
+            var position = 0
+            while !run.isComplete {
+                try run.feed(ReverseModel.batch(position), waitingOn: "generator")
+                position += 1
+            }
+            try run.finish()
+            #expect(remaining.isEmpty)
+            return run
+        }
+        func best(_ run: TrainingRun<ReverseModel>) throws -> (step: String?, value: String?) {
+            let extra = try Checkpoint.extra(from: run.bestFile)
+            return (extra["data.position"], extra["best.r10"])
+        }
+        // Evaluations at updates 0, 1, 2, 3: the best is after update 1.
+        let first = try train(steps: 3, figures: [0.1, 0.5, 0.2, 0.3], resume: false)
+        #expect(try best(first) == ("1", "0.5"))
+        // Resumed at update 3 (its evaluations at 4 and 5): 0.4 is not better than 0.5, 0.6 is.
+        let resumed = try train(steps: 5, figures: [0.4, 0.6], resume: true)
+        #expect(try best(resumed) == ("5", "0.6"))
+        let bestModel = try Checkpoint.extra(from: resumed.bestFile), last = try Checkpoint.extra(from: resumed.checkpointFile)
+        #expect(bestModel["data.position"] == last["data.position"])
+    }
 }

@@ -87,6 +87,30 @@ struct SpokenMomentsTests {
         #expect(throws: TrainingError.self) { try SpokenMomentsTraining(checkpoint: hostile) }
     }
 
+    /// A checkpoint written before `frame_pooling` and `audio_pooling` existed (both pooled by the
+    /// mean) loads as the model it was, not with today's defaults.
+    @Test func aCheckpointWithoutThePoolingsLoadsWithTheMean() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sm-old-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var options = Self.options(.mms)
+        (options.towers.framePooling, options.audioPooling) = (.mean, .mean)
+        #expect(SpokenMomentsOptions().towers.framePooling == .max && SpokenMomentsOptions().audioPooling == .max)
+        let data = try Self.dataset()
+        let trainer = Trainer(model: try SpokenMomentsTraining(options: options, clip: Self.clip), options: options.loop)
+        _ = try trainer.update([data.batch(0)])
+        let file = directory.appendingPathComponent("checkpoint.safetensors"), old = directory.appendingPathComponent("old.safetensors")
+        try trainer.saveCheckpoint(to: file)
+        let (tensors, metadata) = try SafeTensors.read(file)
+        #expect(metadata["extra.setting.frame_pooling"] == "mean" && metadata["extra.setting.audio_pooling"] == "mean")
+        try SafeTensors.write(tensors.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+                              metadata: metadata.filter { !$0.key.hasSuffix("_pooling") || $0.key == "extra.setting.pooling" }, to: old)
+        let loaded = try SpokenMomentsTraining(checkpoint: old)
+        #expect(loaded.options == options)
+        let (video, audio) = loaded.embed(data), (trainedVideo, trainedAudio) = trainer.model.embed(data)
+        #expect(video == trainedVideo && audio == trainedAudio)
+    }
+
     /// Over a ResNet backbone the paper's two phases: the backbone frozen while the rest learns at
     /// the learning rate, then everything at the fine-tuning rate.
     @Test func aBackboneIsFrozenThenFineTuned() throws {

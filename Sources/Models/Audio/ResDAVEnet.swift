@@ -5,7 +5,7 @@ import Tensor
 ///
 /// Activations past each clip's true length are zeroed before every convolution, so a clip
 /// padded into a longer batch sees exactly the zeros an unpadded clip's convolution padding
-/// gives, and the masked mean over its true frame count makes its embedding padding-invariant
+/// gives, and pooling over its true frames only makes its embedding padding-invariant
 /// in eval mode. (In training, BatchNorm's batch statistics still include the padded zeros.)
 public struct ResDAVEnet: Layer {
     public struct Config: Sendable, Equatable {
@@ -78,10 +78,16 @@ public struct ResDAVEnet: Layer {
         return (x.reshaped([n, x.shape[1], x.shape[3]]), lengths)
     }
 
-    /// `[N, embeddingWidth]`: the mean of each clip's frame features over its true frames.
-    public func callAsFunction(_ mel: Tensor, lengths: [Int], training: Bool) -> Tensor {
+    /// `[N, embeddingWidth]`: each clip's frame features pooled over its true frames (the mean, or
+    /// the maximum per feature).
+    public func callAsFunction(_ mel: Tensor, lengths: [Int], training: Bool, pooling: FeaturePooling = .mean) -> Tensor {
         let (features, lengths) = frames(mel, lengths: lengths, training: training)
-        return maskedMean(features, lengths: lengths)
+        guard pooling == .max else { return maskedMean(features, lengths: lengths) }
+        let steps = features.shape[2]
+        let padding = Tensor(shape: [lengths.count, 1, steps], scalars: lengths.flatMap { length in
+            (0..<steps).map { $0 < length ? 0 : MultiHeadAttention.maskedValue }
+        })
+        return (features + padding).max(axis: 2)
     }
 }
 

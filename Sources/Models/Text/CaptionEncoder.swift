@@ -1,23 +1,16 @@
 import Tensor
 import Text
 
-/// How a caption's token vectors become one vector; padding never contributes.
-public enum TokenPooling: String, Sendable, CaseIterable {
-    /// The maximum over tokens, per feature (AVLnet's text branch).
-    case max
-    case mean
-}
-
 /// AVLnet's caption encoder: WordPiece ids through a learned embedding and a linear layer, then
 /// pooled over the caption's tokens. Trained from scratch with the retrieval model.
 public struct CaptionEncoder: Layer {
     public let embedding: Embedding
     public let projection: Linear
-    public var pooling: TokenPooling
+    public var pooling: FeaturePooling
 
     public var outputWidth: Int { projection.outFeatures }
 
-    public init(vocabularySize: Int, embeddingWidth: Int = 300, outputWidth: Int = 1024, pooling: TokenPooling = .max,
+    public init(vocabularySize: Int, embeddingWidth: Int = 300, outputWidth: Int = 1024, pooling: FeaturePooling = .max,
                 rng: inout RandomGenerator) {
         embedding = Embedding(vocabularySize, embeddingWidth, rng: &rng)
         projection = Linear(embeddingWidth, outputWidth, rng: &rng)

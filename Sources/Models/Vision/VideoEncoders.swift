@@ -8,19 +8,6 @@ public protocol FrameEncoder: Layer {
     func frameFeatures(_ clips: Tensor, training: Bool) -> Tensor
 }
 
-/// How per-frame features become one clip vector.
-public enum TemporalPooling: String, Sendable, CaseIterable {
-    /// The maximum over frames, per feature (Spoken Moments' video features).
-    case max
-    case mean
-
-    /// `[N, D]` from `[N, T, D]`.
-    public func callAsFunction(_ frames: Tensor) -> Tensor {
-        precondition(frames.rank == 3, "TemporalPooling: expects [N, T, D], got \(frames.shape)")
-        return self == .max ? frames.max(axis: 1) : frames.mean(axis: 1)
-    }
-}
-
 /// `[N * T, C, H, W]` frames of `[N, T, C, H, W]` clips (a view).
 func flattenedFrames(_ clips: Tensor) -> Tensor {
     precondition(clips.rank == 5, "expects clips [N, T, C, H, W], got \(clips.shape)")
@@ -37,23 +24,26 @@ extension ResNet: FrameEncoder {
 }
 
 /// A small CNN for data sets without a pretrained backbone: stride-2 3x3 conv-BN-ReLU layers
-/// (`conv1`/`bn1`, ...), a global average per frame, with an optional temporal shift (TSM)
-/// before every layer but the first so that features see neighbouring frames.
+/// (`conv1`/`bn1`, ...), pooled over each frame's last map (`spatialPooling`), with an optional
+/// temporal shift (TSM) before every layer but the first so that features see neighbouring frames.
 public struct FrameCNN: FrameEncoder {
     public let layers: [ConvNorm]
     /// Whether layers after the first see shifted channels from adjacent frames.
     public let temporalShift: Bool
+    /// How the last layer's map becomes a frame's features.
+    public let spatialPooling: FeaturePooling
 
     public var featureWidth: Int { layers.last?.conv.weight.shape[0] ?? 0 }
 
-    public init(widths: [Int] = [32, 64, 128], inChannels: Int = 3, temporalShift: Bool = true, rng: inout RandomGenerator) {
+    public init(widths: [Int] = [32, 64, 128], inChannels: Int = 3, temporalShift: Bool = true, spatialPooling: FeaturePooling = .mean,
+                rng: inout RandomGenerator) {
         precondition(!widths.isEmpty, "FrameCNN: needs at least one layer")
         var channels = inChannels
         layers = widths.map { width in
             defer { channels = width }
             return ConvNorm(channels, width, kernel: (3, 3), stride: (2, 2), padding: (1, 1), rng: &rng)
         }
-        self.temporalShift = temporalShift
+        (self.temporalShift, self.spatialPooling) = (temporalShift, spatialPooling)
     }
 
     public var namedParameters: [(name: String, tensor: Tensor)] {
@@ -71,6 +61,8 @@ public struct FrameCNN: FrameEncoder {
             if index > 0 && temporalShift { x = x.temporalShift(frames: frames) }
             x = layer(x, training: training, relu: true)
         }
-        return x.adaptiveAveragePool2d((1, 1)).reshaped([n, frames, featureWidth])
+        let pooled = spatialPooling == .max
+            ? spatialPooling(x.reshaped([n * frames, featureWidth, x.shape[2] * x.shape[3]]), axis: 2) : x.adaptiveAveragePool2d((1, 1))
+        return pooled.reshaped([n, frames, featureWidth])
     }
 }

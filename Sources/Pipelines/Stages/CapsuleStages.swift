@@ -45,7 +45,10 @@ enum CapsuleStages {
         let trainer = Trainer(model: model, options: options.loop)
         let run = try TrainingRun(trainer: trainer, directory: parameters.output("out"), name: "capsules", unit: "examples",
                                   resume: parameters.bool("resume"))
-        if let heldout { run.evaluate = { try $0.retrievalFigures(on: heldout) } }
+        if let heldout {
+            run.evaluate = { try $0.retrievalFigures(on: heldout) }
+            run.keepBest = "mean_r10"
+        }
         return .sink(TrainerSink(run: run, environment: environment) { item in
             let batch = try ClipBatch(clipBatch: item)
             guard batch.frames.shape == [batch.count, frames, 3, size, size], batch.mel.shape[1] == melBins else {

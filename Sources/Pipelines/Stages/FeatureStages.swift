@@ -39,13 +39,13 @@ enum FeatureStages {
     ) { parameters, _ in
         let encoder = try videoEncoder(parameters)
         let field = parameters.string("field")
-        let pooling = parameters.optionalString("pooling").flatMap(TemporalPooling.init)
+        let pooling = parameters.optionalString("pooling").flatMap(FeaturePooling.init)
         configureThreads(parameters)
         return .transform(BatchedEncoder(parameters, field: field, output: parameters.string("output")) { sample in
             try clipTensor(sample, field: field)
         } encode: { clips in
             let features = encoder.frameFeatures(concat(clips.map { $0.reshaped([1] + $0.shape) }, axis: 0), training: false)
-            let pooled = pooling.map { $0(features) } ?? features
+            let pooled = pooling.map { $0(features, axis: 1) } ?? features
             return (0..<clips.count).map { pooled.slice(axis: 0, $0..<($0 + 1)).reshaped(Array(pooled.shape.dropFirst())) }
         })
     }

@@ -52,7 +52,10 @@ enum SpokenMomentsStages {
         let trainer = Trainer(model: model, options: options.loop)
         let run = try TrainingRun(trainer: trainer, directory: parameters.output("out"), name: "spoken-moments", unit: "examples",
                                   resume: resume)
-        if let heldout { run.evaluate = { try HeldOutRetrieval(model: $0, clips: heldout).figures } }
+        if let heldout {
+            run.evaluate = { try HeldOutRetrieval(model: $0, clips: heldout).figures }
+            run.keepBest = "mean_r10"
+        }
         return .sink(TrainerSink(run: run, environment: environment) { item in
             let batch = try ClipBatch(clipBatch: item)
             guard batch.frames.shape.count == 5, Array(batch.frames.shape.dropFirst()) == clip.frameShape, batch.mel.shape[1] == clip.melBins else {

@@ -87,9 +87,7 @@ public struct CapsuleTraining: TrainableModel {
     /// metadata `sluice capsules train` writes), with its weights loaded.
     public init(checkpoint file: URL) throws {
         let extra = try Checkpoint.extra(from: file)
-        let settings = Dictionary(uniqueKeysWithValues: extra.compactMap { key, value in
-            key.hasPrefix("setting.") ? (String(key.dropFirst(8)), value) : nil
-        })
+        let settings = ClipTowerOptions.settings(ofCheckpoint: extra)
         guard !settings.isEmpty else { throw TrainingError(.checkpoint, file.path, "no 'extra.setting.*' entries: not a capsule checkpoint") }
         let options = try CapsuleOptions(settingValues: settings)
         let clip = try ClipShape(metadata: extra, file: file.path)
@@ -181,11 +179,12 @@ public struct CapsuleTraining: TrainableModel {
         let audioVideo = try PairedRetrieval(a: e[.audio] ?? [], b: e[.video] ?? [], dimension: dimension)
         var figures: [(name: String, value: Double)] = [("set_size", Double(textVideo.setSize))]
         figures += [1, 5, 10].map { ("chance_r\($0)", textVideo.forward.chance(at: $0)) }
-        for (direction, f) in [("text_to_video", textVideo.forward), ("video_to_text", textVideo.backward), ("audio_to_video", audioVideo.forward)] {
+        let directions = [("text_to_video", textVideo.forward), ("video_to_text", textVideo.backward), ("audio_to_video", audioVideo.forward)]
+        for (direction, f) in directions {
             figures += [1, 5, 10].map { ("\(direction)_r\($0)", f.recall[$0] ?? 0) }
             figures.append(("\(direction)_median_rank", f.medianRank))
         }
-        return figures
+        return figures + [("mean_r10", directions.map { $0.1.recall[10] ?? 0 }.reduce(0, +) / Double(directions.count))]
     }
 }
 

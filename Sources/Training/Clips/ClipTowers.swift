@@ -3,12 +3,15 @@ import Tensor
 
 /// The two encoders every clip trainer trains from scratch, with their settings written once: a
 /// frame CNN (stride-2 3x3 layers, the first `videoWidth` wide, doubling) with the temporal shift
-/// between layers, so it can tell which way a shape moves, and ResDAVEnet over the caption's
+/// between layers, so it can tell which way a shape moves, and the maximum over its last map's
+/// positions (the mean lets a busy background drown a small object: BENCHMARKS.md, "What the clip
+/// trainers learn"), and ResDAVEnet over the caption's
 /// log-mel (a stem and four stages, `audioWidth` wide doubling per stage, `audioBlocks` each).
 public struct ClipTowerOptions: Sendable, Equatable {
     public var videoLayers = 3
     public var videoWidth = 32
     public var temporalShift = true
+    public var framePooling = FeaturePooling.max
     public var audioWidth = 32
     public var audioBlocks = 1
 
@@ -20,6 +23,7 @@ public struct ClipTowerOptions: Sendable, Equatable {
             .int("video_layers", \.videoLayers, max: 8, "frame CNN: stride-2 conv layers"),
             .int("video_width", \.videoWidth, max: 1024, "frame CNN: width of the first layer (doubling after)"),
             .flag("temporal_shift", \.temporalShift, "frame CNN: temporal shift between layers (motion)"),
+            .choice("frame_pooling", \.framePooling, "frame CNN: its last map to a frame's features, max or mean over positions"),
             .int("audio_width", \.audioWidth, max: 1024, "ResDAVEnet: width of the stem and first stage (doubling per stage)"),
             .int("audio_blocks", \.audioBlocks, max: 8, "ResDAVEnet: residual blocks per stage"),
         ]
@@ -27,7 +31,7 @@ public struct ClipTowerOptions: Sendable, Equatable {
     }
 
     public func frameCNN(rng: inout RandomGenerator) -> FrameCNN {
-        FrameCNN(widths: (0..<videoLayers).map { videoWidth << $0 }, temporalShift: temporalShift, rng: &rng)
+        FrameCNN(widths: (0..<videoLayers).map { videoWidth << $0 }, temporalShift: temporalShift, spatialPooling: framePooling, rng: &rng)
     }
 
     public func resDAVEnet(melBins: Int, rng: inout RandomGenerator) -> ResDAVEnet {
@@ -44,6 +48,19 @@ public struct ClipTowerOptions: Sendable, Equatable {
         if let video, tensors["\(video).conv\(videoLayers + 1).weight"] != nil {
             throw TrainingError(.checkpoint, file, "its settings say \(videoLayers) frame CNN layers; the file holds more")
         }
+    }
+}
+
+extension ClipTowerOptions {
+    /// A clip trainer checkpoint's `setting.*` metadata, as settings. Checkpoints written before
+    /// `frame_pooling` and `audio_pooling` existed pooled by the mean, and still load as they were
+    /// trained (a trainer without one of them ignores it).
+    static func settings(ofCheckpoint extra: [String: String]) -> [String: String] {
+        let settings = Dictionary(uniqueKeysWithValues: extra.compactMap { key, value in
+            key.hasPrefix("setting.") ? (String(key.dropFirst(8)), value) : nil
+        })
+        guard !settings.isEmpty else { return settings }
+        return settings.merging(["frame_pooling": FeaturePooling.mean.rawValue, "audio_pooling": FeaturePooling.mean.rawValue]) { own, _ in own }
     }
 }
 

@@ -55,7 +55,7 @@ public enum RunDirectory {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
         return names.filter { name in
             var status = stat()
-            guard name == "metrics.jsonl" || name == "checkpoint.safetensors" || TensorBoardEventFile.isWritten(name: name),
+            guard ["metrics.jsonl", "checkpoint.safetensors", "best.safetensors"].contains(name) || TensorBoardEventFile.isWritten(name: name),
                   lstat(directory.appendingPathComponent(name).path, &status) == 0 else { return false }
             return status.st_mode & S_IFMT == S_IFREG
         }

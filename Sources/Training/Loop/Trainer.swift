@@ -135,8 +135,8 @@ public final class Trainer<Model: TrainableModel> {
     // MARK: Checkpoints
 
     /// Saves everything a restart needs into one safetensors file (written atomically).
-    public func saveCheckpoint(to file: URL) throws {
-        let extra = model.checkpointMetadata.merging(["data.position": String(dataPosition)]) { $1 }
+    public func saveCheckpoint(to file: URL, extra more: [String: String] = [:]) throws {
+        let extra = model.checkpointMetadata.merging(["data.position": String(dataPosition)]) { $1 }.merging(more) { $1 }
         try Checkpoint.save(to: file, model: model, optimizer: optimizer, rng: context.rng, step: step, extra: extra)
     }
 

@@ -8,8 +8,8 @@ import Tensor
 /// time. The run owns what happens between updates: accumulation, progress lines, `metrics.jsonl`
 /// and TensorBoard records, checkpoints, evaluations, and the final export.
 ///
-/// Files in `directory`: `checkpoint.safetensors`, `metrics.jsonl`, `events.out.tfevents.*`, and
-/// whatever `export` writes.
+/// Files in `directory`: `checkpoint.safetensors`, `best.safetensors` (with `keepBest`),
+/// `metrics.jsonl`, `events.out.tfevents.*`, and whatever `export` writes.
 public final class TrainingRun<Model: TrainableModel> {
     public let trainer: Trainer<Model>
     public let directory: URL
@@ -19,6 +19,10 @@ public final class TrainingRun<Model: TrainableModel> {
     public let unit: String
     /// Figures on held-out data, at the start, every `evalEvery` updates and at the end.
     public var evaluate: ((Model) throws -> [(name: String, value: Double)])?
+    /// The held-out figure (higher is better) by which `best.safetensors` is kept: every evaluation
+    /// that beats all earlier ones of the run rewrites it, so the model to use is there even when
+    /// later updates only memorise the training set.
+    public var keepBest: String?
     /// Writes the trained model (e.g. a model directory) when the run finishes.
     public var export: ((Model) throws -> Void)?
     /// Where progress lines go (standard output by default, flushed so a pipe shows them live).
@@ -39,8 +43,10 @@ public final class TrainingRun<Model: TrainableModel> {
     /// Micro-batches offered so far, counting those a resumed run skips.
     private var offered = 0
     private var evaluatedAt: Int?
+    private var best: Double?
 
     public var checkpointFile: URL { directory.appendingPathComponent("checkpoint.safetensors") }
+    public var bestFile: URL { directory.appendingPathComponent("best.safetensors") }
     /// At `steps`, or past the loop's `time_limit` (counted from this process's start of the run).
     public var isComplete: Bool {
         trainer.step >= trainer.options.steps
@@ -113,6 +119,20 @@ public final class TrainingRun<Model: TrainableModel> {
         let figures = try GradMode.withoutGradients { try evaluate(trainer.model) }
         try log?.write(step: trainer.step, group: "eval", numbers: figures)
         progress("\(name) eval step \(trainer.step): " + figures.map { "\($0.name) \(format($0.value))" }.joined(separator: ", "))
+        try keepIfBest(figures)
+    }
+
+    /// Rewrites `best.safetensors` when `figures` beat the best so far (a resumed run reads that
+    /// from the file, in its metadata `best.FIGURE`).
+    private func keepIfBest(_ figures: [(name: String, value: Double)]) throws {
+        guard let keepBest, let value = figures.first(where: { $0.name == keepBest })?.value, value.isFinite else { return }
+        let key = "best." + keepBest
+        if best == nil, FileManager.default.fileExists(atPath: bestFile.path) {
+            best = try Checkpoint.extra(from: bestFile)[key].flatMap(Double.init)
+        }
+        guard value > best ?? -.infinity else { return }
+        best = value
+        try trainer.saveCheckpoint(to: bestFile, extra: [key: String(value)])
     }
 
     /// Averages the window's updates into one progress line and one log record.

@@ -19,7 +19,9 @@ public enum VideoBackbone: String, Sendable, CaseIterable {
 /// a CPU: by default a frame CNN with the temporal shift, trained from scratch, instead of an
 /// ImageNet/TSM backbone. Scores and loss are the held-out table's best (BENCHMARKS.md, "What the
 /// clip trainers learn"): cosine over a temperature with MMS, where the paper's AMM on raw dot
-/// products ranked held-out clips far worse at the same wall-clock.
+/// products ranked held-out clips far worse at the same wall-clock. The spoken caption is pooled by
+/// its maximum over time, as frames are over their map: on clips with busy backgrounds and many
+/// voices the means ranked held-out clips at chance.
 public struct SpokenMomentsOptions: SettingsDescribed, Sendable, Equatable {
     public var backbone = VideoBackbone.frameCNN
     /// With a ResNet backbone, the paper's two phases: the backbone frozen for `frozenSteps`
@@ -27,7 +29,8 @@ public struct SpokenMomentsOptions: SettingsDescribed, Sendable, Equatable {
     public var frozenSteps = 1000
     public var finetuneRate: Float = 1e-5
     public var towers = ClipTowerOptions()
-    public var pooling = TemporalPooling.max
+    public var pooling = FeaturePooling.max
+    public var audioPooling = FeaturePooling.max
     /// The shared space.
     public var embedding = 256
     /// Unit-length embeddings and scores over `temperature` (cosine), instead of raw dot products.
@@ -59,6 +62,7 @@ public struct SpokenMomentsOptions: SettingsDescribed, Sendable, Equatable {
             .int("frozen_steps", \.frozenSteps, min: 0, max: 1 << 40, "ResNet backbone: updates with it frozen (phase 1)"),
             .float("finetune_rate", \.finetuneRate, max: 1, "ResNet backbone: learning rate of every group in phase 2"),
             .choice("pooling", \.pooling, "frame features over time"),
+            .choice("audio_pooling", \.audioPooling, "spoken caption features over its true frames"),
             .int("embedding", \.embedding, max: 1 << 14, "size of the shared space"),
             .flag("normalize", \.normalize, "cosine scores over the temperature instead of raw dot products"),
             .float("temperature", \.temperature, min: 1e-4, "with normalize: the scores' temperature"),
@@ -142,9 +146,7 @@ public struct SpokenMomentsTraining: TrainableModel {
     /// The model a checkpoint holds: its settings and clip shape from the metadata, then its weights.
     public init(checkpoint file: URL) throws {
         let (extra, tensors) = try Checkpoint.open(file)
-        let settings = Dictionary(uniqueKeysWithValues: extra.compactMap { key, value in
-            key.hasPrefix("setting.") ? (String(key.dropFirst(8)), value) : nil
-        })
+        let settings = ClipTowerOptions.settings(ofCheckpoint: extra)
         let options = try SpokenMomentsOptions(settingValues: settings)
         var vocabulary: URL?
         if options.textBranch {
@@ -200,12 +202,12 @@ public struct SpokenMomentsTraining: TrainableModel {
     /// `[B, embedding]` of frames `[B, T, 3, H, W]`.
     public func embedVideo(_ frames: Tensor, training: Bool) -> Tensor {
         let input = options.backbone.depth == nil ? frames : ResNet.imageNetNormalized(frames)
-        return videoHead(options.pooling(video.frameFeatures(input, training: training)))
+        return videoHead(options.pooling(video.frameFeatures(input, training: training), axis: 1))
     }
 
     /// `[B, embedding]` of spoken captions' log-mel `[B, melBins, frames]` with their true frame counts.
     public func embedCaptions(_ mel: Tensor, lengths: [Int], training: Bool) -> Tensor {
-        audioHead(audio(mel, lengths: lengths, training: training))
+        audioHead(audio(mel, lengths: lengths, training: training, pooling: options.audioPooling))
     }
 
     /// Every clip's and caption's embedding, `[count * embedding]` each, in chunks without gradients.
