@@ -129,6 +129,12 @@ struct SpokenMomentsTests {
         #expect(snapshot("video.") != backbone && phase2.learningRate == 1e-5)
     }
 
+    /// Window lengths come from seconds within the range, whatever a caller put in the shape.
+    @Test func unvalidatedSecondsAreBoundedBeforeAnyCount() {
+        let bounded = [3.5, .nan, .infinity, -1, 1e300].map { ClipShape(frames: 8, size: 32, seconds: $0, melBins: 40).boundedSeconds }
+        #expect(bounded == [3.5, 0.025, 600, 0.025, 600])
+    }
+
     @Test func batchesPadCaptionsAndKeepTheirLengths() throws {
         let data = try Self.dataset()
         let batch = data.batch(of: [0, 1, 2])

@@ -82,12 +82,7 @@ public struct ResDAVEnet: Layer {
     /// the maximum per feature).
     public func callAsFunction(_ mel: Tensor, lengths: [Int], training: Bool, pooling: FeaturePooling = .mean) -> Tensor {
         let (features, lengths) = frames(mel, lengths: lengths, training: training)
-        guard pooling == .max else { return maskedMean(features, lengths: lengths) }
-        let steps = features.shape[2]
-        let padding = Tensor(shape: [lengths.count, 1, steps], scalars: lengths.flatMap { length in
-            (0..<steps).map { $0 < length ? 0 : MultiHeadAttention.maskedValue }
-        })
-        return (features + padding).max(axis: 2)
+        return pooling(features, lengths: lengths)
     }
 }
 
@@ -97,15 +92,4 @@ func frameMask(_ lengths: [Int], frames: Int) -> Tensor? {
     guard lengths.contains(where: { $0 < frames }) else { return nil }
     return Tensor(shape: [lengths.count, 1, 1, frames],
                   scalars: lengths.flatMap { length in (0..<frames).map { $0 < length ? 1 : 0 } })
-}
-
-/// `[N, C]` means of `[N, C, T]` over the first `lengths[i]` steps of each row: a matrix product
-/// with per-row averaging weights, so padding contributes nothing forward or backward.
-public func maskedMean(_ x: Tensor, lengths: [Int]) -> Tensor {
-    precondition(x.rank == 3 && lengths.count == x.shape[0] && lengths.allSatisfy { $0 > 0 && $0 <= x.shape[2] },
-                 "maskedMean: \(x.shape) with lengths \(lengths)")
-    let steps = x.shape[2]
-    let weights = Tensor(shape: [x.shape[0], steps, 1],
-                         scalars: lengths.flatMap { length in (0..<steps).map { $0 < length ? 1 / Float(length) : 0 } })
-    return matmul(x, weights).reshaped([x.shape[0], x.shape[1]])
 }

@@ -24,17 +24,7 @@ public struct CaptionEncoder: Layer {
     /// `[captions.count, outputWidth]` for token id sequences (each non-empty; shorter ones are
     /// padded internally). An id outside the vocabulary is an error naming it.
     public func callAsFunction(_ captions: [[Int32]]) throws(ModelError) -> Tensor {
-        let states = try tokenStates(captions)  // [N, L, D]
-        let length = states.shape[1]
-        switch pooling {
-        case .mean:
-            return maskedMean(states.transposed(1, 2), lengths: captions.map(\.count))
-        case .max:
-            let padding = Tensor(shape: [captions.count, length, 1], scalars: captions.flatMap { caption in
-                (0..<length).map { $0 < caption.count ? 0 : MultiHeadAttention.maskedValue }
-            })
-            return (states + padding).max(axis: 1)
-        }
+        pooling(try tokenStates(captions).transposed(1, 2), lengths: captions.map(\.count))  // [N, L, D] -> [N, D, L]
     }
 
     /// `[captions.count, L, outputWidth]` per-token vectors before pooling (L the longest caption;

@@ -62,7 +62,7 @@ public struct FrameCNN: FrameEncoder {
             x = layer(x, training: training, relu: true)
         }
         let pooled = spatialPooling == .max
-            ? spatialPooling(x.reshaped([n * frames, featureWidth, x.shape[2] * x.shape[3]]), axis: 2) : x.adaptiveAveragePool2d((1, 1))
+            ? x.reshaped([n * frames, featureWidth, x.shape[2] * x.shape[3]]).max(axis: 2) : x.adaptiveAveragePool2d((1, 1))
         return pooled.reshaped([n, frames, featureWidth])
     }
 }

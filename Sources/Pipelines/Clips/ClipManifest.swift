@@ -43,7 +43,7 @@ public struct ClipDecoder {
         guard audio.samples.count >= extractor.options.windowLength else {
             throw StageError(.invalidItem, item: path, reason: "the spoken caption has \(audio.samples.count) samples, shorter than one mel frame of \(extractor.options.windowLength)")
         }
-        let limit = Int(clip.seconds * Double(extractor.options.sampleRate))
+        let limit = Int(clip.boundedSeconds * Double(extractor.options.sampleRate))
         if audio.samples.count > limit { audio.samples = Array(audio.samples.prefix(limit)) }
         return try extractor.compute(audio).values
     }

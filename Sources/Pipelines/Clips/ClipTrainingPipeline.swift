@@ -42,7 +42,7 @@ public struct ClipTrainingPipeline: Sendable {
     private static let mel = MelOptions()
 
     /// A caption window of `clip.seconds` in mel frames at that hop.
-    var maxFrames: Int { Int((clip.seconds * Double(Self.mel.sampleRate) / Double(Self.mel.hopLength)).rounded()) }
+    var maxFrames: Int { Int((clip.boundedSeconds * Double(Self.mel.sampleRate) / Double(Self.mel.hopLength)).rounded()) }
 
     public var yaml: String {
         var lines = [

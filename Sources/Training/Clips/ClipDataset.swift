@@ -10,6 +10,11 @@ public struct ClipShape: Sendable, Equatable {
     public var seconds = 10.0
     /// From one 25 ms mel window (a shorter caption would be padding only) to ten minutes.
     public static let secondsRange = 0.025...600.0
+    /// `seconds` within `secondsRange` (the nearest end for a value a caller did not validate,
+    /// the lower one for NaN): what window lengths are computed from, so no count traps.
+    public var boundedSeconds: Double {
+        seconds.isNaN ? Self.secondsRange.lowerBound : Swift.min(Swift.max(seconds, Self.secondsRange.lowerBound), Self.secondsRange.upperBound)
+    }
     public var melBins = 40
 
     public init() {}

@@ -73,7 +73,7 @@ public struct LoopOptions: Sendable, Equatable {
             .int("time_limit", \.timeLimit, min: 0, max: 1 << 40,
                  "seconds after which this process stops training early, as if `steps` were reached (0: none); for equal wall-clock comparisons"),
             .flag("overwrite", \.overwrite, "start over in an out that holds another run: its metrics.jsonl, "
-                  + "checkpoint.safetensors and TensorBoard events files are removed, nothing else"),
+                  + "checkpoint.safetensors, best.safetensors and TensorBoard events files are removed, nothing else"),
         ]
         return own.map { $0.lifted(path) }
     }
