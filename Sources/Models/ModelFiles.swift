@@ -47,7 +47,7 @@ extension BertConfig {
             "max_position_embeddings": maxPositions, "type_vocab_size": typeVocabularySize,
             "layer_norm_eps": Double(layerNormEps), "hidden_dropout_prob": Double(dropout),
             "attention_probs_dropout_prob": Double(dropout), "hidden_act": "gelu", "position_embedding_type": "absolute",
-            "pad_token_id": 0,
+            "pad_token_id": 0, "tie_word_embeddings": tieWordEmbeddings,
         ]
         if case .monarch(let nblocks) = feedForward { (object["ffn"], object["nblocks"]) = ("monarch", nblocks) }
         do {

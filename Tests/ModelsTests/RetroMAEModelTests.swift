@@ -87,6 +87,26 @@ import Text
         #expect(try loaded(batch, context: &context).loss.item == model(batch, context: &context).loss.item)
     }
 
+    /// An untied head (`tie_word_embeddings: false`) keeps its own table, under transformers' name.
+    @Test func anUntiedHeadIsSavedAndReloadedWithItsOwnTable() throws {
+        var config = TinyCorpus.config()
+        config.tieWordEmbeddings = false
+        var rng = RandomGenerator(seed: 4)
+        let model = RetroMAEModel(config, rng: &rng)
+        #expect(model.namedParameters.contains { $0.name == "cls.predictions.decoder.weight" })
+        #expect(model.head.outputEmbeddings.scalars != model.encoder.embeddings.words.weight.scalars)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("retromae-untied-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try model.save(to: directory)
+        var other = RandomGenerator(seed: 5)
+        let loaded = try RetroMAEModel(directory: directory, rng: &other)
+        #expect(loaded.config.tieWordEmbeddings == false)
+        #expect(loaded.head.outputEmbeddings.scalars == model.head.outputEmbeddings.scalars)
+        let batch = try TinyCorpus.collator().collate(TinyCorpus.blocks, seed: 1)
+        var context = ForwardContext.inference
+        #expect(try loaded(batch, context: &context).loss.item == model(batch, context: &context).loss.item)
+    }
+
     @Test func badInputIsAnErrorNamingTheProblem() throws {
         var rng = RandomGenerator(seed: 6)
         let model = RetroMAEModel(TinyCorpus.config(), rng: &rng)

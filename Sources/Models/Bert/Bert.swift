@@ -14,6 +14,9 @@ public struct BertConfig: Sendable, Equatable {
     public var layerNormEps: Float = 1e-12
     /// Dense or Monarch feed-forward maps.
     public var feedForward: LinearKind = .dense
+    /// Whether the MLM head scores against the input word embeddings (BERT's tying) or against a
+    /// table of its own (transformers' `tie_word_embeddings: false`).
+    public var tieWordEmbeddings = true
 
     public init() {}
 
@@ -44,6 +47,7 @@ public struct BertConfig: Sendable, Equatable {
         typeVocabularySize = try int("type_vocab_size", typeVocabularySize)
         if let p = json["hidden_dropout_prob"] as? Double, p >= 0, p < 1 { dropout = Float(p) }
         if let eps = json["layer_norm_eps"] as? Double, eps > 0, eps < 1 { layerNormEps = Float(eps) }
+        if let tie = json["tie_word_embeddings"] as? Bool { tieWordEmbeddings = tie }
         if let activation = json["hidden_act"] as? String, activation != "gelu" {
             throw ModelError(.invalidConfig, file.path, "hidden_act '\(activation)' is not supported (only 'gelu')")
         }
@@ -167,32 +171,36 @@ public struct BertModel: Layer {
 }
 
 /// BERT's masked-language-model head, named as Hugging Face's `BertOnlyMLMHead` (`predictions.*`):
-/// dense + GELU + LayerNorm, then scores against the word embeddings it shares with the encoder
-/// (tied weights: the table gets gradient from both uses) plus a per-word bias.
+/// dense + GELU + LayerNorm, then scores against a word table plus a per-word bias. The table is
+/// the encoder's word embeddings (tied: it gets gradient from both uses) or, untied, the head's own
+/// `predictions.decoder.weight`.
 public struct BertMaskedLMHead: Layer {
     public let transform: Linear
     public let norm: LayerNorm
     public let bias: Tensor
-    /// The encoder's word-embedding table `[vocabulary, hidden]`; listed by the encoder, not here.
-    public let wordEmbeddings: Tensor
+    /// `[vocabulary, hidden]`: the encoder's word embeddings (listed by the encoder) when tied.
+    public let outputEmbeddings: Tensor
+    public let tied: Bool
 
     public init(_ config: BertConfig, tiedTo embeddings: BertEmbeddings, rng: inout RandomGenerator) {
         transform = Linear(weight: .normal([config.hidden, config.hidden], std: 0.02, rng: &rng, requiresGrad: true),
                            bias: .zeros([config.hidden], requiresGrad: true))
         norm = LayerNorm(config.hidden, eps: config.layerNormEps)
         bias = .zeros([config.vocabularySize], requiresGrad: true)
-        wordEmbeddings = embeddings.words.weight
+        tied = config.tieWordEmbeddings
+        outputEmbeddings = tied ? embeddings.words.weight
+            : .normal([config.vocabularySize, config.hidden], std: 0.02, rng: &rng, requiresGrad: true)
     }
 
     public var namedParameters: [(name: String, tensor: Tensor)] {
         prefixed("predictions.transform.dense", transform) + prefixed("predictions.transform.LayerNorm", norm)
-            + [("predictions.bias", bias)]
+            + [("predictions.bias", bias)] + (tied ? [] : [("predictions.decoder.weight", outputEmbeddings)])
     }
 
     /// Vocabulary scores `[..., vocabulary]` for hidden states `[..., hidden]` (pass only the
     /// masked positions to save the large product).
     public func callAsFunction(_ hidden: Tensor) -> Tensor {
-        matmul(norm(transform(hidden).gelu()), wordEmbeddings, transposeB: true, bias: bias)
+        matmul(norm(transform(hidden).gelu()), outputEmbeddings, transposeB: true, bias: bias)
     }
 }
 

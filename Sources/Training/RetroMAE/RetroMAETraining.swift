@@ -31,6 +31,7 @@ public struct RetroMAEOptions: SettingsDescribed, Sendable, Equatable {
     public var maxPositions = 512
     public var feedForward = FeedForwardKind.dense
     public var nblocks = 4
+    public var tieEmbeddings = true
     /// Update at which Monarch maps become dense ("reverse sparsification"); nil: never.
     public var densifyAt: Int?
     /// No dropout in pre-training from scratch (as Geiping and Goldstein's "Cramming": a model this
@@ -79,6 +80,7 @@ public struct RetroMAEOptions: SettingsDescribed, Sendable, Equatable {
             .int("max_positions", \.maxPositions, min: 3, max: limit("max_position_embeddings"), "new model: longest sequence, [CLS] and [SEP] included"),
             .choice("ffn", \.feedForward, "new model: feed-forward maps"),
             .int("nblocks", \.nblocks, max: 1024, "Monarch blocks"),
+            .flag("tie_embeddings", \.tieEmbeddings, "new model: the MLM head scores against the input word embeddings (else a table of its own)"),
             .int("densify_at", \.densifyAt, "update at which Monarch maps become dense (reverse sparsification)"),
             .float("dropout", \.dropout, max: 0.99, "dropout"),
             .choice("objective", \.objective, "retromae (MLM + decoder) or mlm (the encoder's MLM loss alone, the paper's BERT baseline)"),
@@ -105,6 +107,7 @@ public struct RetroMAEOptions: SettingsDescribed, Sendable, Equatable {
         (config.vocabularySize, config.hidden, config.layers, config.heads) = (vocabularySize, hidden, layers, heads)
         (config.intermediate, config.maxPositions, config.dropout) = (intermediate, maxPositions, dropout)
         config.feedForward = feedForward == .dense ? .dense : .monarch(nblocks: nblocks)
+        config.tieWordEmbeddings = tieEmbeddings
         return config
     }
 
