@@ -90,7 +90,7 @@ private struct Checker {
         checkKeys(entries, allowed: PipelineFile.topLevelKeys, at: "")
         let name = requiredScalar(root, "name", at: "")
         var output = requiredScalar(root, "output", at: "")
-        if let text = output, Self.urlScheme(text) != nil {
+        if let text = output, ObjectURL.urlScheme(text) != nil {
             problem(root["output"], "output", "'\(text)': the run's output must be a local directory (it holds the sinks' files, "
                     + "the records and the staging of uploads); name a bucket in the sink's path or in options.manifest / options.quarantine instead")
             output = nil
@@ -358,7 +358,7 @@ private struct Checker {
     /// local paths only (it would become a directory named `s3:`), a URL other than
     /// `s3://bucket/...` where it takes objects.
     mutating func refusesURL(_ text: String, _ node: ConfigNode, _ keyPath: String, objects: Bool) -> Bool {
-        guard let scheme = Self.urlScheme(text) else { return false }
+        guard let scheme = ObjectURL.urlScheme(text) else { return false }
         if objects && scheme == "s3" {
             guard ObjectURL(text) == nil else { return false }
             problem(node, keyPath, "'\(text)' names no bucket: expected s3://bucket/prefix")
@@ -370,15 +370,6 @@ private struct Checker {
                     + "sink's path and options.manifest / options.quarantine")
         }
         return true
-    }
-
-    /// The scheme of `text` when it is written as a URL (`s3://...`, `https://...`), else nil.
-    static func urlScheme(_ text: String) -> String? {
-        guard let separator = text.range(of: "://") else { return nil }
-        let scheme = text[..<separator.lowerBound]
-        guard let first = scheme.first, first.isASCII && first.isLetter,
-              scheme.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "+.-".contains($0)) }) else { return nil }
-        return scheme.lowercased()
     }
 
     mutating func stringList(_ node: ConfigNode, _ keyPath: String) -> [String]? {

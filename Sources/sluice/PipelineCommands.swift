@@ -7,7 +7,7 @@ import Pipelines
 
 /// Options shared by commands that read a pipeline file.
 struct PipelineFileOptions: ParsableArguments {
-    @Argument(help: "The pipeline file (YAML).")
+    @Argument(help: "The pipeline file (YAML).", transform: localPath)
     var file: String
 
     @Option(name: .customLong("set"), help: ArgumentHelp(
@@ -40,7 +40,7 @@ struct Run: ParsableCommand {
 
     @OptionGroup var pipeline: PipelineFileOptions
 
-    @Option(help: ArgumentHelp("Also write the final per-stage metrics as JSON here.", valueName: "file"))
+    @Option(help: ArgumentHelp("Also write the final per-stage metrics as JSON here.", valueName: "file"), transform: localPath)
     var metrics: String?
 
     @Flag(help: "No progress display.")
