@@ -1,5 +1,6 @@
 import Foundation
 import PipelineCore
+import SystemErrors
 
 /// Where sinks write. They replace only files and refuse anything else, so a run never deletes
 /// what it did not create; every failure names the path and the reason, not an NSError dump.

@@ -1,5 +1,6 @@
 import Foundation
 import PipelineCore
+import SystemErrors
 
 /// Takes each finished shard of a `ShardWriter` somewhere besides its directory (a bucket).
 public protocol ShardPublisher: AnyObject {

@@ -4,6 +4,7 @@ import Distributed
 import Models
 import PipelineCore
 import Pipelines
+import SystemErrors
 import Tensor
 import Text
 import Training
@@ -281,7 +282,7 @@ private func readLines(_ path: String) throws -> [String] {
         texts = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
             .map(String.init).filter { !$0.isEmpty }
     } catch {
-        throw ValidationError("\(path): cannot read UTF-8 text (\(error.localizedDescription))")
+        throw ValidationError("\(path): cannot read the texts: \(SystemErrorText.words(error))")
     }
     guard !texts.isEmpty else { throw ValidationError("\(path): no texts") }
     return texts

@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import PipelineCore
+import SystemErrors
 import Text
 
 /// Options naming a corpus and how its documents are laid out.

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import ObjectStore
 import PipelineCore
+import SystemErrors
 
 /// Stages over plain files: list them, checksum them, write records as JSON lines.
 enum FileStages {
@@ -122,7 +123,7 @@ enum Digest: String, CaseIterable {
         while true {
             let block: Data
             do { block = try handle.read(upToCount: 1 << 20) ?? Data() } catch {
-                throw StageError(.unreadableInput, item: path, reason: "read failed: \(error.localizedDescription)")
+                throw StageError(.unreadableInput, item: path, reason: "read failed: \(SystemErrorText.words(error))")
             }
             if block.isEmpty { break }
             hasher.update(data: block)
