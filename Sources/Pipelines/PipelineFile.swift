@@ -60,9 +60,9 @@ public struct PipelineFile {
             try root.set(path: key[...], to: String(override[override.index(after: equals)...]), argument: override)
         }
         var checker = Checker(file: file, catalog: catalog)
-        let plan = checker.check(root)
-        if !checker.problems.isEmpty { throw Diagnostics(checker.problems) }
-        return plan!
+        // check(_:) returns nil only after recording a problem.
+        guard let plan = checker.check(root), checker.problems.isEmpty else { throw Diagnostics(checker.problems) }
+        return plan
     }
 }
 
