@@ -72,14 +72,9 @@ private struct Checker {
     let catalog: StageCatalog
     var problems: [Diagnostic] = []
 
-    /// Records a problem at `node`'s place: its line in the file, or the `--set` argument that gave it.
+    /// Records a problem at `node`'s place (`Diagnostic(at:)`).
     mutating func problem(_ node: ConfigNode?, _ keyPath: String, _ message: String, line: Int? = nil) {
-        if let argument = node?.override {
-            problems.append(Diagnostic(file: "--set \(argument)", line: 0, column: 0, keyPath: keyPath, message: message))
-            return
-        }
-        problems.append(Diagnostic(file: file, line: line ?? node?.line ?? 0, column: node?.column ?? 0,
-                                   keyPath: keyPath, message: message))
+        problems.append(Diagnostic(at: node, in: file, line: line, keyPath: keyPath, message: message))
     }
 
     mutating func check(_ root: ConfigNode) -> PipelinePlan? {

@@ -120,12 +120,23 @@ extension Run {
 
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check a pipeline file and report every problem with file, line and key.")
+        abstract: "Check a pipeline file and report every problem with file, line and key.",
+        discussion: """
+            Exit 2: the file is wrong. Exit 1: the file is right but the pipeline cannot run as things
+            stand (an input another pipeline writes is not there yet, which names that pipeline; an
+            output path taken by a file of the wrong kind), as `run` would fail now. Exit 0: ok.
+            """)
 
     @OptionGroup var pipeline: PipelineFileOptions
 
     func run() throws {
         let plan = try pipeline.plan()
+        let obstacles = PipelineFile().obstacles(plan)
+        guard obstacles.isEmpty else {
+            for obstacle in obstacles { printError(obstacle.description) }
+            printError("\(pipeline.file): the file is right, but '\(plan.name)' cannot run as things stand")
+            throw ExitCode.failure
+        }
         print("\(pipeline.file): ok: '\(plan.name)', \(plan.stages.count) stages: "
               + plan.stages.map { $0.workers > 1 ? "\($0.name)×\($0.workers)" : $0.name }.joined(separator: " -> "))
     }
