@@ -9,8 +9,9 @@ let mpi = Context.environment["SLUICE_MPI"] == "openmpi" ? (pkgConfig: "ompi-c",
 ///
 /// Dependencies point one way: sluice (CLI) -> Pipelines (YAML runner) -> domain modules
 /// (Media, Text, Shards) -> PipelineCore; Shards and Pipelines -> ObjectStore (S3), which depends on
-/// nothing of ours; Tensor stands on OpenBLAS alone. The C libraries sit behind tiny system-library
-/// targets that hold only a module map and a shim header.
+/// nothing of ours; Tensor stands on OpenBLAS alone. SystemErrors, below them all and depending on
+/// nothing, says system errors in words for every module that reads or writes files. The C
+/// libraries sit behind tiny system-library targets that hold only a module map and a shim header.
 let package = Package(
     name: "Sluice",
     platforms: [.macOS(.v15)],
@@ -41,10 +42,14 @@ let package = Package(
         .target(name: "CMelKernels"),
         .target(name: "CTensorKernels"),
 
+        /// System errors (errno, Foundation's file errors) in plain words; depends on nothing.
+        .target(name: "SystemErrors"),
+
         // MARK: The engine
         .target(
             name: "PipelineCore",
             dependencies: [
+                "SystemErrors",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
             ],
@@ -57,7 +62,7 @@ let package = Package(
         .target(name: "Media", dependencies: ["CFFmpeg", "CSndFile", "CFFTW", "CMelKernels", "PipelineCore"]),
         /// Corpus readers, BERT WordPiece (identical to HF tokenizers), vocabulary training, packing,
         /// MLM and RetroMAE masking.
-        .target(name: "Text", dependencies: ["CZlib", "CZstd"]),
+        .target(name: "Text", dependencies: ["CZlib", "CZstd", "SystemErrors"]),
         /// S3-compatible object storage: a blocking client (libcurl, our own SigV4 signer), retries,
         /// multipart upload. Depends on nothing of ours.
         .target(
@@ -67,22 +72,22 @@ let package = Package(
         .target(
             name: "Shards",
             dependencies: [
-                "PipelineCore", "ObjectStore", "CZstd", "CZlib", "CXXHash",
+                "PipelineCore", "SystemErrors", "ObjectStore", "CZstd", "CZlib", "CXXHash",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         /// Ranks and collectives over MPI (or RANK/WORLD_SIZE for a data split without MPI).
         .target(name: "Distributed", dependencies: ["CMPI"]),
         /// Tensors, tape autodiff over OpenBLAS, layers, optimizers, checkpoints, Monarch.
-        .target(name: "Tensor", dependencies: ["COpenBLAS", "CTensorKernels"]),
+        .target(name: "Tensor", dependencies: ["COpenBLAS", "CTensorKernels", "SystemErrors"]),
         // RetroMAE: the BERT encoder with its enhanced decoder (Models), the trainer loop (Training)
-        .target(name: "Models", dependencies: ["Tensor", "Text"]),
-        .target(name: "Training", dependencies: ["Models", "Tensor", "Text", "PipelineCore"]),
+        .target(name: "Models", dependencies: ["Tensor", "Text", "SystemErrors"]),
+        .target(name: "Training", dependencies: ["Models", "Tensor", "Text", "PipelineCore", "SystemErrors"]),
 
         // MARK: Pipeline files and the stages they can name
         .target(
             name: "Pipelines",
             dependencies: [
-                "PipelineCore", "Media", "Shards", "Text", "Models", "Training", "Tensor", "ObjectStore", "Distributed",
+                "PipelineCore", "SystemErrors", "Media", "Shards", "Text", "Models", "Training", "Tensor", "ObjectStore", "Distributed",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
@@ -91,7 +96,7 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "Pipelines", "PipelineCore", "Media", "Shards", "Tensor", "Text", "Models", "Training", "Distributed",
+                "Pipelines", "PipelineCore", "SystemErrors", "Media", "Shards", "Tensor", "Text", "Models", "Training", "Distributed",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -117,6 +122,7 @@ let package = Package(
 
         // MARK: Tests, beside the module they test
         .testTarget(name: "CLibrariesTests", dependencies: ["CFFmpeg", "CSndFile", "COpenBLAS"]),
+        .testTarget(name: "SystemErrorsTests", dependencies: ["SystemErrors"]),
         .testTarget(name: "PipelineCoreTests", dependencies: ["PipelineCore"]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "PipelineCore"], exclude: ["Fixtures"]),
         .testTarget(name: "TextTests", dependencies: ["Text"], exclude: ["Fixtures"]),

@@ -48,6 +48,7 @@ final class MediaInput {
 
     /// The stream at `index`; valid while `self` lives.
     func stream(_ index: Int32) -> UnsafeMutablePointer<AVStream> {
+        // Cannot be nil: every index is bestStream's or below nb_streams, and FFmpeg fills streams[0..<nb_streams].
         format.pointee.streams[Int(index)]!
     }
 
@@ -181,7 +182,7 @@ final class StreamDecoder {
 
     /// Opens the decoder of `stream` with `threads` decoding threads (0: FFmpeg picks).
     init(stream: UnsafeMutablePointer<AVStream>, threads: Int, path: String) throws(MediaError) {
-        let parameters = stream.pointee.codecpar!
+        let parameters = stream.pointee.codecpar!  // never nil: avformat_new_stream fails rather than leave a stream without one
         guard let codec = avcodec_find_decoder(parameters.pointee.codec_id) else {
             let name = String(cString: avcodec_get_name(parameters.pointee.codec_id))
             throw MediaError(.unsupported, path: path, "no decoder for codec \(name)")

@@ -1,4 +1,5 @@
 import Foundation
+import SystemErrors
 import Tensor
 
 /// A model file or input the models cannot use, naming the file (or input) and the reason.
@@ -7,7 +8,7 @@ public struct ModelError: Error, CustomStringConvertible, Equatable, Sendable {
     public enum Code: String, Sendable {
         /// A `config.json` the models cannot build from.
         case invalidConfig
-        /// A model directory without its weights file.
+        /// A model directory without a file it needs (config.json, the weights), or one that cannot be read.
         case missingFile
         /// Weights that do not fit the model: a tensor missing, mis-shaped, or a file too small.
         case invalidWeights
@@ -53,7 +54,7 @@ extension BertConfig {
         do {
             try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]).write(to: url)
         } catch {
-            throw ModelError(.writeFailed, url.path, "cannot write config: \(error.localizedDescription)")
+            throw ModelError(.writeFailed, url.path, "cannot write config: \(SystemErrorText.words(error))")
         }
     }
 }

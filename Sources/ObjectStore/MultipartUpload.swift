@@ -68,6 +68,7 @@ struct MultipartUpload {
         }
         return try state.withLock { s throws(ObjectStoreError) -> [String] in
             if let failure = s.failure { throw failure }
+            // No failure means every part was claimed and stored its ETag (a part that cannot fails the upload).
             return s.etags.map { $0! }
         }
     }

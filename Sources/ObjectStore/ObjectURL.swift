@@ -32,6 +32,16 @@ public struct ObjectURL: Hashable, Sendable, CustomStringConvertible {
     /// True for strings this type parses, so callers can route a path to the object store.
     public static func isObjectURL(_ text: String) -> Bool { text.hasPrefix(scheme) }
 
+    /// The scheme of `text` when it is written as a URL (`s3://...`, `https://...`), else nil: what
+    /// a key or option taking local paths refuses, rather than read it as a directory named `s3:`.
+    public static func urlScheme(_ text: String) -> String? {
+        guard let separator = text.range(of: "://") else { return nil }
+        let scheme = text[..<separator.lowerBound]
+        guard let first = scheme.first, first.isASCII && first.isLetter,
+              scheme.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "+.-".contains($0)) }) else { return nil }
+        return scheme.lowercased()
+    }
+
     /// The object `name` under this prefix, with one `/` between them.
     public func appending(_ name: String) -> ObjectURL {
         guard !key.isEmpty else { return ObjectURL(bucket: bucket, key: name) }

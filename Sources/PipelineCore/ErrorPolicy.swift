@@ -1,4 +1,5 @@
 import Foundation
+import SystemErrors
 
 /// What a pipeline does when one item fails in a stage.
 public enum ErrorPolicy: String, Sendable, Codable, CaseIterable {

@@ -1,4 +1,5 @@
 import Foundation
+import SystemErrors
 
 /// The NumPy .npy format (version 1.0), so any output array opens with `numpy.load`.
 public enum NPY {

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import SystemErrors
 
 /// Engine options shared by every stage of one pipeline.
 public struct PipelineOptions: Sendable {

@@ -213,6 +213,17 @@ public struct Diagnostic: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+extension Diagnostic {
+    /// A problem at `node`'s place: its line in `file` (or `line`), or the `--set` argument that gave it.
+    init(at node: ConfigNode?, in file: String, line: Int? = nil, keyPath: String, message: String) {
+        if let argument = node?.override {
+            self.init(file: "--set \(argument)", line: 0, column: 0, keyPath: keyPath, message: message)
+        } else {
+            self.init(file: file, line: line ?? node?.line ?? 0, column: node?.column ?? 0, keyPath: keyPath, message: message)
+        }
+    }
+}
+
 /// Every problem found in a pipeline file, reported together.
 public struct Diagnostics: Error, Sendable, CustomStringConvertible {
     public var problems: [Diagnostic]

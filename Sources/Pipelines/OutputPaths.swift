@@ -1,5 +1,6 @@
 import Foundation
 import PipelineCore
+import SystemErrors
 
 /// Where sinks write. They replace only files and refuse anything else, so a run never deletes
 /// what it did not create; every failure names the path and the reason, not an NSError dump.
@@ -20,19 +21,30 @@ enum OutputPaths {
         }
     }
 
-    /// Creates `url` and its missing parents; names the component that is in the way.
-    static func createDirectory(_ url: URL) throws(StageError) {
+    /// Why `url` cannot be made a directory as things stand: it, or a parent of it, is a file.
+    /// nil when every part of it that exists is a directory.
+    static func blocked(_ url: URL) -> StageError? {
         var path = url.path.hasPrefix("/") ? "" : "."
         for component in url.path.split(separator: "/") {
             path += "/" + component
             var info = stat()
-            if stat(path, &info) == 0 {
-                guard info.st_mode & S_IFMT == S_IFDIR else {
-                    let blocker = path == url.path ? "it is a file" : "\(path) is a file"
-                    throw StageError(.outputTaken, item: url.relativePath, reason: "cannot create the output directory: \(blocker)")
-                }
-                continue
+            guard stat(path, &info) == 0 else { return nil }
+            if info.st_mode & S_IFMT != S_IFDIR {
+                let blocker = path == url.path ? "it is a file" : "\(path) is a file"
+                return StageError(.outputTaken, item: url.relativePath, reason: "cannot create the output directory: \(blocker)")
             }
+        }
+        return nil
+    }
+
+    /// Creates `url` and its missing parents; names the component that is in the way.
+    static func createDirectory(_ url: URL) throws(StageError) {
+        if let blocked = blocked(url) { throw blocked }
+        var path = url.path.hasPrefix("/") ? "" : "."
+        for component in url.path.split(separator: "/") {
+            path += "/" + component
+            var info = stat()
+            if stat(path, &info) == 0 { continue }
             guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
                 let blocker = path == url.path ? "" : " \(path)"
                 throw StageError(.outputFailed, item: url.relativePath,

@@ -60,9 +60,9 @@ public struct PipelineFile {
             try root.set(path: key[...], to: String(override[override.index(after: equals)...]), argument: override)
         }
         var checker = Checker(file: file, catalog: catalog)
-        let plan = checker.check(root)
-        if !checker.problems.isEmpty { throw Diagnostics(checker.problems) }
-        return plan!
+        // check(_:) returns nil only after recording a problem.
+        guard let plan = checker.check(root), checker.problems.isEmpty else { throw Diagnostics(checker.problems) }
+        return plan
     }
 }
 
@@ -72,14 +72,9 @@ private struct Checker {
     let catalog: StageCatalog
     var problems: [Diagnostic] = []
 
-    /// Records a problem at `node`'s place: its line in the file, or the `--set` argument that gave it.
+    /// Records a problem at `node`'s place (`Diagnostic(at:)`).
     mutating func problem(_ node: ConfigNode?, _ keyPath: String, _ message: String, line: Int? = nil) {
-        if let argument = node?.override {
-            problems.append(Diagnostic(file: "--set \(argument)", line: 0, column: 0, keyPath: keyPath, message: message))
-            return
-        }
-        problems.append(Diagnostic(file: file, line: line ?? node?.line ?? 0, column: node?.column ?? 0,
-                                   keyPath: keyPath, message: message))
+        problems.append(Diagnostic(at: node, in: file, line: line, keyPath: keyPath, message: message))
     }
 
     mutating func check(_ root: ConfigNode) -> PipelinePlan? {
@@ -90,7 +85,7 @@ private struct Checker {
         checkKeys(entries, allowed: PipelineFile.topLevelKeys, at: "")
         let name = requiredScalar(root, "name", at: "")
         var output = requiredScalar(root, "output", at: "")
-        if let text = output, Self.urlScheme(text) != nil {
+        if let text = output, ObjectURL.urlScheme(text) != nil {
             problem(root["output"], "output", "'\(text)': the run's output must be a local directory (it holds the sinks' files, "
                     + "the records and the staging of uploads); name a bucket in the sink's path or in options.manifest / options.quarantine instead")
             output = nil
@@ -358,7 +353,7 @@ private struct Checker {
     /// local paths only (it would become a directory named `s3:`), a URL other than
     /// `s3://bucket/...` where it takes objects.
     mutating func refusesURL(_ text: String, _ node: ConfigNode, _ keyPath: String, objects: Bool) -> Bool {
-        guard let scheme = Self.urlScheme(text) else { return false }
+        guard let scheme = ObjectURL.urlScheme(text) else { return false }
         if objects && scheme == "s3" {
             guard ObjectURL(text) == nil else { return false }
             problem(node, keyPath, "'\(text)' names no bucket: expected s3://bucket/prefix")
@@ -370,15 +365,6 @@ private struct Checker {
                     + "sink's path and options.manifest / options.quarantine")
         }
         return true
-    }
-
-    /// The scheme of `text` when it is written as a URL (`s3://...`, `https://...`), else nil.
-    static func urlScheme(_ text: String) -> String? {
-        guard let separator = text.range(of: "://") else { return nil }
-        let scheme = text[..<separator.lowerBound]
-        guard let first = scheme.first, first.isASCII && first.isLetter,
-              scheme.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "+.-".contains($0)) }) else { return nil }
-        return scheme.lowercased()
     }
 
     mutating func stringList(_ node: ConfigNode, _ keyPath: String) -> [String]? {

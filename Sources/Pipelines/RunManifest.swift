@@ -1,5 +1,6 @@
 import Foundation
 import PipelineCore
+import SystemErrors
 
 /// Sluice's version, recorded in every manifest.
 public let sluiceVersion = "0.1.0"

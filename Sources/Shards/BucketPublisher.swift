@@ -1,5 +1,6 @@
 import Foundation
 import ObjectStore
+import SystemErrors
 
 /// Uploads a `ShardWriter`'s finished shards to a bucket on threads of its own, at most `pending`
 /// queued at once (the writer waits beyond that), and uploads `index.json` only after every shard
@@ -140,7 +141,7 @@ public final class BucketPublisher: ShardPublisher, @unchecked Sendable {
         do {
             try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
         } catch {
-            throw ShardError(.writeFailed, file: staging.path, "cannot create the staging directory (\(error.localizedDescription))")
+            throw ShardError(.writeFailed, file: staging.path, "cannot create the staging directory: \(SystemErrorText.words(error))")
         }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: staging.path)) ?? []
         for name in names where name == DatasetIndex.fileName || name.hasPrefix("shard.") {
@@ -177,7 +178,7 @@ extension DatasetIndex {
             do {
                 try FileManager.default.createDirectory(at: local, withIntermediateDirectories: true)
             } catch {
-                throw ShardError(.writeFailed, file: local.path, "cannot create the staging directory (\(error.localizedDescription))")
+                throw ShardError(.writeFailed, file: local.path, "cannot create the staging directory: \(SystemErrorText.words(error))")
             }
             _ = try objectCall(remote) { () throws(ObjectStoreError) in
                 try client.download(remote.appending(part).appending(fileName), to: local.appendingPathComponent(fileName))

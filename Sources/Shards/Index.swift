@@ -1,5 +1,6 @@
 import Foundation
 import PipelineCore
+import SystemErrors
 
 /// One file of a shard as `index.json` lists it: name, size and hex digests.
 public struct ShardFileInfo: Equatable, Sendable {
@@ -187,7 +188,7 @@ public struct DatasetIndex: Equatable, Sendable {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw ShardError(.unreadable, file: url.path, "cannot read the dataset index (\(error.localizedDescription))")
+            throw ShardError(.unreadable, file: url.path, "cannot read the dataset index: \(SystemErrorText.words(error))")
         }
         let json = try JSONValue.parse(data, what: url.path)
         guard json["version"]?.intValue == 2 else { throw ShardError(.unsupported, file: url.path, "unsupported index version (expected 2)") }

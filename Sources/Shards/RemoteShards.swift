@@ -1,5 +1,6 @@
 import Foundation
 import ObjectStore
+import SystemErrors
 
 /// How a dataset in a bucket is cached and read ahead.
 public struct RemoteOptions: Sendable {
@@ -234,7 +235,7 @@ final class RemoteShards: @unchecked Sendable {
         do {
             try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
         } catch {
-            throw ShardError(.writeFailed, file: target.path, "cannot create the cache directory (\(error.localizedDescription))")
+            throw ShardError(.writeFailed, file: target.path, "cannot create the cache directory: \(SystemErrorText.words(error))")
         }
         do {
             try client.download(object, to: target)

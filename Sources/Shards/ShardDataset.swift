@@ -1,6 +1,7 @@
 import Foundation
 import ObjectStore
 import Synchronization
+import SystemErrors
 
 /// How a dataset is read.
 public struct ReadOptions: Sendable {
@@ -47,7 +48,7 @@ public final class ShardDataset: Sendable {
         do {
             try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
         } catch {
-            throw ShardError(.writeFailed, file: cache.path, "cannot create the cache directory (\(error.localizedDescription))")
+            throw ShardError(.writeFailed, file: cache.path, "cannot create the cache directory: \(SystemErrorText.words(error))")
         }
         let indexObject = remote.appending(DatasetIndex.fileName)
         do {

@@ -1,5 +1,6 @@
 import Foundation
 import PipelineCore
+import SystemErrors
 
 /// Takes each finished shard of a `ShardWriter` somewhere besides its directory (a bucket).
 public protocol ShardPublisher: AnyObject {
@@ -324,7 +325,7 @@ private final class ShardFlight: @unchecked Sendable {
     init(_ job: ShardJob) {
         self.job = job
         DispatchQueue.global(qos: .utility).async { [self] in
-            outcome = self.job.take()!.run()
+            outcome = self.job.take()!.run()  // set in this init, taken only here
             done.signal()
         }
     }
@@ -332,6 +333,6 @@ private final class ShardFlight: @unchecked Sendable {
     /// The job's result, once it has finished; call once.
     func result() -> Result<ShardJob.Landed, ShardError> {
         done.wait()
-        return outcome.take()!
+        return outcome.take()!  // written before `done` is signalled; this is its one reader, called once
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SystemErrors
 
 /// The safetensors format (Hugging Face): an 8-byte little-endian header length, a JSON header
 /// `{name: {dtype, shape, data_offsets}, "__metadata__": {string: string}}`, then the raw data.
@@ -7,7 +8,7 @@ public enum SafeTensors {
     public static func read(_ file: URL) throws(TensorError) -> (tensors: [String: Tensor], metadata: [String: String]) {
         let data: Data
         do { data = try Data(contentsOf: file, options: .alwaysMapped) } catch {
-            throw TensorError(.unreadableFile, file, "cannot read: \(error.localizedDescription)")
+            throw TensorError(.unreadableFile, file, "cannot read: \(SystemErrorText.words(error))")
         }
         guard data.count >= 8 else { throw TensorError(.invalidFile, file, "shorter than the 8-byte header length") }
         let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
@@ -65,12 +66,13 @@ public enum SafeTensors {
                              to file: URL) throws(TensorError) {
         let output = try encode(tensors, metadata: metadata, file: file)
         do { try output.write(to: file, options: .atomic) } catch {
-            throw TensorError(.unwritableFile, file, "cannot write: \(error.localizedDescription)")
+            throw TensorError(.unwritableFile, file, "cannot write: \(SystemErrorText.words(error))")
         }
     }
 
     /// The file's bytes: the header, then `tensors` as F32 in the given order. `file` names it in errors.
-    /// Separate from `write` so a caller with plainer words for system errors can write it itself.
+    /// Separate from `write` so a caller can write the bytes itself and say what they are ("cannot
+    /// write the checkpoint").
     public static func encode(_ tensors: [(name: String, tensor: Tensor)], metadata: [String: String] = [:],
                               file: URL) throws(TensorError) -> Data {
         var header: [String: Any] = [:]
@@ -83,7 +85,7 @@ public enum SafeTensors {
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var json: Data
         do { json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]) } catch {
-            throw TensorError(.unwritableFile, file, "cannot encode the header: \(error.localizedDescription)")
+            throw TensorError(.unwritableFile, file, "cannot encode the header: \(SystemErrorText.words(error))")
         }
         // Pad with spaces so the data starts 8-byte aligned, as the reference writer does.
         json.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8))

@@ -55,7 +55,7 @@ struct CapsulesTrain: ParsableCommand {
             """)
 
     @OptionGroup var common: ClipTrainingArguments
-    @Option(help: ArgumentHelp(CaptionVocabulary.help, valueName: "file"))
+    @Option(help: ArgumentHelp(CaptionVocabulary.help, valueName: "file"), transform: localPath)
     var vocab = CaptionVocabulary.defaultPath
 
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Trainer settings (listed above).", valueName: "setting"))
@@ -80,8 +80,8 @@ struct CapsulesTrain: ParsableCommand {
 
 /// The checkpoint and manifest options eval, embed and search share.
 struct CapsuleCheckpointOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("A checkpoint written by `capsules train`.", valueName: "file")) var checkpoint: String
-    @Option(help: ArgumentHelp("Clip manifest (JSONL).", valueName: "file")) var manifest: String
+    @Option(help: ArgumentHelp("A checkpoint written by `capsules train`.", valueName: "file"), transform: localPath) var checkpoint: String
+    @Option(help: ArgumentHelp("Clip manifest (JSONL).", valueName: "file"), transform: localPath) var manifest: String
     @Option(help: "Only clips of this split (all when absent).") var split: String?
     @Option(help: "Math threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
 
@@ -111,7 +111,7 @@ struct CapsulesEmbed: ParsableCommand {
         abstract: "Embed a manifest's clips: OUT/video.npy, audio.npy and text.npy ([clips, embedding] float32) and ids.txt.")
 
     @OptionGroup var common: CapsuleCheckpointOptions
-    @Option(help: ArgumentHelp("Output directory.", valueName: "dir")) var out: String
+    @Option(help: ArgumentHelp("Output directory.", valueName: "dir"), transform: localPath) var out: String
 
     func run() throws {
         let (model, clips) = try common.load()
@@ -133,7 +133,7 @@ struct CapsulesSearch: ParsableCommand {
 
     @OptionGroup var common: CapsuleCheckpointOptions
     @Option(help: "A text query.") var query: String?
-    @Option(help: ArgumentHelp("A spoken query (any audio file the decoder reads).", valueName: "file")) var wav: String?
+    @Option(help: ArgumentHelp("A spoken query (any audio file the decoder reads).", valueName: "file"), transform: localPath) var wav: String?
     @Option(help: "Clips to list.") var top = 5
 
     func validate() throws {

@@ -22,8 +22,8 @@ struct ClipTrainingArguments: ParsableArguments {
     /// The pipeline's own defaults, which the options below start from.
     private static let standard = ClipTrainingPipeline(trainer: .spokenMoments, manifest: "", out: "")
 
-    @Option(help: ArgumentHelp("Clip manifest (JSONL).", valueName: "file")) var manifest: String
-    @Option(help: ArgumentHelp("Output directory.", valueName: "dir")) var out: String
+    @Option(help: ArgumentHelp("Clip manifest (JSONL).", valueName: "file"), transform: localPath) var manifest: String
+    @Option(help: ArgumentHelp("Output directory.", valueName: "dir"), transform: localPath) var out: String
     @Flag(help: "Continue from OUT/checkpoint.safetensors.") var resume = false
     @Option(help: "Frames per clip, spread evenly over it.") var frames = ClipShape().frames
     @Option(help: "Frame width and height.") var size = ClipShape().size

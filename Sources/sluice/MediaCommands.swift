@@ -8,7 +8,7 @@ struct Probe: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Describe a video file as JSON (streams, codec, size, fps, duration, rotation, frame count).")
 
-    @Argument(help: "The video file.")
+    @Argument(help: "The video file.", transform: localPath)
     var file: String
 
     @Flag(help: "Skip counting frames by indexing every packet (faster; the header's count may be wrong).")
@@ -32,7 +32,7 @@ struct Frames: ParsableCommand {
               sluice frames clip.mp4 --count 8 --out frames.npy
             """)
 
-    @Argument(help: "The video file.")
+    @Argument(help: "The video file.", transform: localPath)
     var file: String
 
     @Option(help: ArgumentHelp("Frame numbers, comma-separated.", valueName: "k,k,..."))
@@ -72,7 +72,7 @@ struct Frames: ParsableCommand {
     @Option(help: "Decoder threads, 0...64 (0: FFmpeg picks).")
     var threads: Int = 1
 
-    @Option(help: "The .npy file to write.")
+    @Option(help: ArgumentHelp("The .npy file to write.", valueName: "file"), transform: localPath)
     var out: String
 
     func validate() throws {
@@ -132,7 +132,7 @@ struct Mel: ParsableCommand {
         abstract: "Compute a log-mel spectrogram of an audio file (or a video's audio) into a .npy file (float32 frames x mels).",
         discussion: "Matches librosa.feature.melspectrogram + power_to_db(ref=np.max) for the same options; check with tools/mel-fixtures.py --check.")
 
-    @Argument(help: "The audio or video file.")
+    @Argument(help: "The audio or video file.", transform: localPath)
     var file: String
 
     @Option(help: "Resample to this rate first.") var sampleRate = 16000
@@ -154,7 +154,7 @@ struct Mel: ParsableCommand {
     @Option(help: "Threads the spectrogram is split over (the default is this machine's core count).")
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
-    @Option(help: "The .npy file to write.")
+    @Option(help: ArgumentHelp("The .npy file to write.", valueName: "file"), transform: localPath)
     var out: String
 
     func run() throws {

@@ -7,7 +7,7 @@ import Pipelines
 
 /// Options shared by commands that read a pipeline file.
 struct PipelineFileOptions: ParsableArguments {
-    @Argument(help: "The pipeline file (YAML).")
+    @Argument(help: "The pipeline file (YAML).", transform: localPath)
     var file: String
 
     @Option(name: .customLong("set"), help: ArgumentHelp(
@@ -40,7 +40,7 @@ struct Run: ParsableCommand {
 
     @OptionGroup var pipeline: PipelineFileOptions
 
-    @Option(help: ArgumentHelp("Also write the final per-stage metrics as JSON here.", valueName: "file"))
+    @Option(help: ArgumentHelp("Also write the final per-stage metrics as JSON here.", valueName: "file"), transform: localPath)
     var metrics: String?
 
     @Flag(help: "No progress display.")
@@ -120,12 +120,23 @@ extension Run {
 
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check a pipeline file and report every problem with file, line and key.")
+        abstract: "Check a pipeline file and report every problem with file, line and key.",
+        discussion: """
+            Exit 2: the file is wrong. Exit 1: the file is right but the pipeline cannot run as things
+            stand (an input another pipeline writes is not there yet, which names that pipeline; an
+            output path taken by a file of the wrong kind), as `run` would fail now. Exit 0: ok.
+            """)
 
     @OptionGroup var pipeline: PipelineFileOptions
 
     func run() throws {
         let plan = try pipeline.plan()
+        let obstacles = PipelineFile().obstacles(plan)
+        guard obstacles.isEmpty else {
+            for obstacle in obstacles { printError(obstacle.description) }
+            printError("\(pipeline.file): the file is right, but '\(plan.name)' cannot run as things stand")
+            throw ExitCode.failure
+        }
         print("\(pipeline.file): ok: '\(plan.name)', \(plan.stages.count) stages: "
               + plan.stages.map { $0.workers > 1 ? "\($0.name)×\($0.workers)" : $0.name }.joined(separator: " -> "))
     }

@@ -4,6 +4,7 @@ import Distributed
 import Models
 import PipelineCore
 import Pipelines
+import SystemErrors
 import Tensor
 import Text
 import Training
@@ -20,7 +21,8 @@ extension Pooling: ExpressibleByArgument {}
 
 /// The model-directory, tokenizer and thread options every RetroMAE command takes.
 struct ModelDirectoryOptions: ParsableArguments {
-    @Option(name: .customLong("model"), help: ArgumentHelp("Model directory: config.json, model.safetensors, vocab.txt (ours or a Hugging Face BERT).", valueName: "dir"))
+    @Option(name: .customLong("model"), help: ArgumentHelp("Model directory: config.json, model.safetensors, vocab.txt (ours or a Hugging Face BERT).", valueName: "dir"),
+            transform: localPath)
     var directory: String
 
     @Flag(help: "Keep case and accents (a cased vocabulary).")
@@ -56,13 +58,13 @@ struct RetroMAETrain: ParsableCommand {
 
     @OptionGroup var corpus: CorpusOptions
 
-    @Option(help: ArgumentHelp("Output directory.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Output directory.", valueName: "dir"), transform: localPath)
     var out: String
 
-    @Option(help: ArgumentHelp("vocab.txt for a new model (default: INIT/vocab.txt).", valueName: "file"))
+    @Option(help: ArgumentHelp("vocab.txt for a new model (default: INIT/vocab.txt).", valueName: "file"), transform: localPath)
     var vocab: String?
 
-    @Option(help: ArgumentHelp("Start from this model directory (ours or a Hugging Face BERT).", valueName: "dir"))
+    @Option(help: ArgumentHelp("Start from this model directory (ours or a Hugging Face BERT).", valueName: "dir"), transform: localPath)
     var initFrom: String?
 
     @Flag(help: "Continue from OUT/checkpoint.safetensors.")
@@ -73,10 +75,10 @@ struct RetroMAETrain: ParsableCommand {
     @Option(help: "Encoder mask ratio (default: the collator's, 0.3).") var encoderRatio: Double?
     @Option(help: "Decoder mask ratio (default: the collator's, 0.5).") var decoderRatio: Double?
 
-    @Option(help: ArgumentHelp("Stage 2: query<TAB>passage[<TAB>negative...] training pairs.", valueName: "file"))
+    @Option(help: ArgumentHelp("Stage 2: query<TAB>passage[<TAB>negative...] training pairs.", valueName: "file"), transform: localPath)
     var pairs: String?
 
-    @Option(help: ArgumentHelp("Held-out query<TAB>passage pairs for MRR@10 / Recall@k.", valueName: "file"))
+    @Option(help: ArgumentHelp("Held-out query<TAB>passage pairs for MRR@10 / Recall@k.", valueName: "file"), transform: localPath)
     var heldout: String?
     @Option(help: "Blocks held out of training for MLM/reconstruction evaluation.") var evalBlocks = 64
     @Option(help: "Math threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
@@ -189,10 +191,10 @@ struct RetroMAEEmbed: ParsableCommand {
 
     @OptionGroup var model: ModelDirectoryOptions
 
-    @Option(name: .customLong("in"), help: ArgumentHelp("Texts, one per line.", valueName: "file"))
+    @Option(name: .customLong("in"), help: ArgumentHelp("Texts, one per line.", valueName: "file"), transform: localPath)
     var input: String
 
-    @Option(help: ArgumentHelp("Where to write the embeddings (.npy).", valueName: "file"))
+    @Option(help: ArgumentHelp("Where to write the embeddings (.npy).", valueName: "file"), transform: localPath)
     var out: String
 
     @Option(help: "cls (the final [CLS] state) or mean (over real tokens).")
@@ -228,7 +230,7 @@ struct RetroMAEEval: ParsableCommand {
     @OptionGroup var model: ModelDirectoryOptions
     @OptionGroup var corpus: CorpusOptions
 
-    @Option(help: ArgumentHelp("query<TAB>passage pairs for MRR@10 / Recall@k.", valueName: "file"))
+    @Option(help: ArgumentHelp("query<TAB>passage pairs for MRR@10 / Recall@k.", valueName: "file"), transform: localPath)
     var heldout: String?
     @Option(help: "Max tokens per block, [CLS]/[SEP] included.") var maxLength = 64
     @Option(help: "Blocks per batch.") var batchSize = 16
@@ -280,7 +282,7 @@ private func readLines(_ path: String) throws -> [String] {
         texts = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
             .map(String.init).filter { !$0.isEmpty }
     } catch {
-        throw ValidationError("\(path): cannot read UTF-8 text (\(error.localizedDescription))")
+        throw ValidationError("\(path): cannot read the texts: \(SystemErrorText.words(error))")
     }
     guard !texts.isEmpty else { throw ValidationError("\(path): no texts") }
     return texts

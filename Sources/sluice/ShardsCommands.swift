@@ -17,7 +17,7 @@ struct ShardsCommand: ParsableCommand {
         var directory: String
 
         @Option(help: ArgumentHelp("s3: the cache directory for the index and shard files (default: ~/.cache/sluice/s3/BUCKET/PREFIX).",
-                                   valueName: "dir"))
+                                   valueName: "dir"), transform: localPath)
         var cache: String?
 
         @Option(help: ArgumentHelp("s3: shards fetched ahead of the one being read.", valueName: "n"))
@@ -162,7 +162,7 @@ struct ShardsCommand: ParsableCommand {
         @Argument(help: "The directory (or s3://bucket/prefix) holding the parts; the merged index.json goes here.")
         var directory: String
 
-        @Argument(help: "The parts: subdirectories (or prefixes) of DIRECTORY, each a finished dataset, in order.")
+        @Argument(help: "The parts: subdirectories (or prefixes) of DIRECTORY, each a finished dataset, in order.", transform: partName)
         var parts: [String]
 
         func run() throws {

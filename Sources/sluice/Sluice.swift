@@ -1,5 +1,5 @@
 import ArgumentParser
-import PipelineCore
+import SystemErrors
 import Tensor
 
 /// The `sluice` command line.

@@ -28,9 +28,9 @@ struct SpokenMomentsTrain: ParsableCommand {
             """)
 
     @OptionGroup var common: ClipTrainingArguments
-    @Option(help: ArgumentHelp("With --backbone resnet*: torchvision weights converted to safetensors (README, \"Encoders\").", valueName: "file"))
+    @Option(help: ArgumentHelp("With --backbone resnet*: torchvision weights converted to safetensors (README, \"Encoders\").", valueName: "file"), transform: localPath)
     var backboneWeights: String?
-    @Option(help: ArgumentHelp("With --text-branch (its path is kept in the checkpoint): " + CaptionVocabulary.help, valueName: "file"))
+    @Option(help: ArgumentHelp("With --text-branch (its path is kept in the checkpoint): " + CaptionVocabulary.help, valueName: "file"), transform: localPath)
     var vocab = CaptionVocabulary.defaultPath
 
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Trainer settings (listed above).", valueName: "setting"))
@@ -54,9 +54,9 @@ struct SpokenMomentsTrain: ParsableCommand {
 
 /// The clips a trained model is applied to: its checkpoint and a manifest, decoded the way training decoded them.
 struct CheckpointClips: ParsableArguments {
-    @Option(help: ArgumentHelp("A checkpoint written by `spoken-moments train` (OUT/checkpoint.safetensors).", valueName: "file"))
+    @Option(help: ArgumentHelp("A checkpoint written by `spoken-moments train` (OUT/checkpoint.safetensors).", valueName: "file"), transform: localPath)
     var checkpoint: String
-    @Option(help: ArgumentHelp("Clip manifest (JSONL).", valueName: "file")) var manifest: String
+    @Option(help: ArgumentHelp("Clip manifest (JSONL).", valueName: "file"), transform: localPath) var manifest: String
     @Option(help: "Only the clips of this split ('' for all of them).") var split = "test"
     @Option(help: "Math threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
 
@@ -125,7 +125,7 @@ struct SpokenMomentsEmbed: ParsableCommand {
             """)
 
     @OptionGroup var input: CheckpointClips
-    @Option(help: ArgumentHelp("Directory for video.npy, caption.npy and ids.txt.", valueName: "dir")) var out: String
+    @Option(help: ArgumentHelp("Directory for video.npy, caption.npy and ids.txt.", valueName: "dir"), transform: localPath) var out: String
 
     func run() throws {
         let directory = URL(fileURLWithPath: out), partial = URL(fileURLWithPath: out + ".partial")
@@ -167,11 +167,11 @@ struct SpokenMomentsSearch: ParsableCommand {
                 --index out/shapes-index --text "a red circle moving left"
             """)
 
-    @Option(help: ArgumentHelp("The checkpoint the index was embedded with.", valueName: "file")) var checkpoint: String
-    @Option(help: ArgumentHelp("A directory written by `embed`.", valueName: "dir")) var index: String
-    @Option(help: ArgumentHelp("A spoken query (any audio file, or a video's track): ranks the index's clips.", valueName: "file"))
+    @Option(help: ArgumentHelp("The checkpoint the index was embedded with.", valueName: "file"), transform: localPath) var checkpoint: String
+    @Option(help: ArgumentHelp("A directory written by `embed`.", valueName: "dir"), transform: localPath) var index: String
+    @Option(help: ArgumentHelp("A spoken query (any audio file, or a video's track): ranks the index's clips.", valueName: "file"), transform: localPath)
     var audio: String?
-    @Option(help: ArgumentHelp("A video query: ranks the index's spoken captions.", valueName: "file")) var video: String?
+    @Option(help: ArgumentHelp("A video query: ranks the index's spoken captions.", valueName: "file"), transform: localPath) var video: String?
     @Option(help: ArgumentHelp("A written query (with a checkpoint's text branch): ranks the index's clips.", valueName: "words")) var text: String?
     @Option(help: "Results to print.") var top = 10
 

@@ -9,7 +9,7 @@ struct SafeTensorsInfo: ParsableCommand {
         commandName: "safetensors",
         abstract: "List the tensors (name, shape) and metadata of a safetensors file.")
 
-    @Argument(help: "A .safetensors file (Hugging Face weights or a sluice checkpoint).")
+    @Argument(help: "A .safetensors file (Hugging Face weights or a sluice checkpoint).", transform: localPath)
     var file: String
 
     func run() throws {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import PipelineCore
+import SystemErrors
 import Text
 
 /// Options naming a corpus and how its documents are laid out.
@@ -16,7 +17,8 @@ struct CorpusOptions: ParsableArguments {
         case jsonl
     }
 
-    @Option(name: .customLong("in"), help: ArgumentHelp("Input files, directories or globs (gzip/zstd detected).", valueName: "path"))
+    @Option(name: .customLong("in"), help: ArgumentHelp("Input files, directories or globs (gzip/zstd detected).", valueName: "path"),
+            transform: localPath)
     var inputs: [String]
 
     @Option(help: "lines (one document per line), paragraphs (blank-line separated) or jsonl.")
@@ -61,12 +63,12 @@ struct Tokenize: ParsableCommand {
               sluice tokenize --tokenizer vocab.txt --in corpus.txt --out ids.jsonl --stats
             """)
 
-    @Option(help: ArgumentHelp("A BERT vocab.txt or a tokenizer.json.", valueName: "file"))
+    @Option(help: ArgumentHelp("A BERT vocab.txt or a tokenizer.json.", valueName: "file"), transform: localPath)
     var tokenizer: String
 
     @OptionGroup var corpus: CorpusOptions
 
-    @Option(help: ArgumentHelp("Where to write the ids (JSON lines); omit to only count.", valueName: "file"))
+    @Option(help: ArgumentHelp("Where to write the ids (JSON lines); omit to only count.", valueName: "file"), transform: localPath)
     var out: String?
 
     @Flag(help: "Print totals: documents, tokens, [UNK] rate, throughput.")
@@ -178,7 +180,7 @@ struct VocabTrain: ParsableCommand {
     @Flag(help: "Keep case and accents.")
     var cased = false
 
-    @Option(help: ArgumentHelp("Where to write vocab.txt.", valueName: "file"))
+    @Option(help: ArgumentHelp("Where to write vocab.txt.", valueName: "file"), transform: localPath)
     var out: String
 
     func run() throws {

@@ -135,4 +135,82 @@ struct PipelineFileTests {
         #expect(problems(yaml, overrides: ["stages.3.workers=1"]).first?.message == "no item 3 in a list of 1")
         #expect(problems(yaml, overrides: ["stages.0.workers=many"]).first?.keyPath == "stages[0].workers")
     }
+
+    /// A scratch directory for pipeline files and what they write.
+    func scratch() throws -> URL {
+        let url = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("sluice-obstacles-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// A pipeline that reads what another writes, before that one has run: its file is right,
+    /// but it cannot run yet, and the obstacle names the pipeline file beside it that writes the input.
+    @Test func anInputNotWrittenYetNamesThePipelineThatWritesIt() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let vocab = RetroMAEStagesTests.root.appendingPathComponent("samples/retromae/vocab.txt").path
+        try """
+            name: blocks
+            output: \(dir.path)/out/blocks
+            source: {type: files, paths: "\(#filePath)"}
+            sink: {type: shard_writer, path: blocks, columns: ["path:str"]}
+            """.write(to: dir.appendingPathComponent("blocks.yaml"), atomically: true, encoding: .utf8)
+        try """
+            name: train
+            output: \(dir.path)/out/train
+            source: {type: files, paths: "\(#filePath)"}
+            sink: {type: retromae_train, tokenizer: "\(vocab)", out: trainer}
+            """.write(to: dir.appendingPathComponent("train.yaml"), atomically: true, encoding: .utf8)
+        let reader = dir.appendingPathComponent("continue.yaml")
+        try """
+            name: continue
+            output: \(dir.path)/out/continue
+            source: {type: shards, paths: [\(dir.path)/out/blocks/blocks]}
+            sink:
+              type: retromae_train
+              tokenizer: "\(vocab)"
+              out: trainer
+              init: \(dir.path)/out/train/trainer/model
+            """.write(to: reader, atomically: true, encoding: .utf8)
+
+        let plan = try file.load(path: reader.path)
+        let found = file.obstacles(plan).map { "\($0.line) \($0.keyPath): \($0.message)" }
+        #expect(found == [
+            "3 source.paths: \(dir.path)/out/blocks/blocks holds no dataset yet (no index.json); "
+                + "it is written by \(dir.path)/blocks.yaml (output \(dir.path)/out/blocks): run that first",
+            "8 sink.init: \(dir.path)/out/train/trainer/model holds no model yet (no config.json); "
+                + "it is written by \(dir.path)/train.yaml (output \(dir.path)/out/train): run that first",
+        ])
+
+        for (made, contents) in [("out/blocks/blocks/index.json", "{}"), ("out/train/trainer/model/config.json", "{}")] {
+            let url = dir.appendingPathComponent(made)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try contents.write(to: url, atomically: true, encoding: .utf8)
+        }
+        #expect(file.obstacles(plan).isEmpty)
+    }
+
+    /// Outputs taken by the wrong kind of file, as the run would find them: a JSON lines sink's
+    /// path that is a directory, and a run's output that is a file.
+    @Test func anOutputPathOfTheWrongKindIsNamedWithItsKey() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("out/sums.jsonl"), withIntermediateDirectories: true)
+        let yaml = """
+            name: sums
+            output: \(dir.path)/out
+            source: {type: files, paths: "\(#filePath)"}
+            sink: {type: jsonl, path: sums.jsonl}
+            """
+        let directory = try file.plan(yaml: yaml, file: "p.yaml")
+        #expect(file.obstacles(directory).map(\.description) == [
+            "p.yaml:4:27: sink.path: \(dir.path)/out/sums.jsonl: is a directory; this sink writes a JSON lines file there and replaces only files (name a file instead)",
+        ])
+
+        try Data().write(to: dir.appendingPathComponent("taken"))
+        let taken = try file.plan(yaml: yaml, file: "p.yaml", overrides: ["output=\(dir.path)/taken"])
+        #expect(file.obstacles(taken).map(\.description) == [
+            "--set output=\(dir.path)/taken: output: \(dir.path)/taken: cannot create the output directory: it is a file",
+        ])
+    }
 }

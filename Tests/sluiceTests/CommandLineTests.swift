@@ -65,6 +65,46 @@ struct CommandLineTests {
         #expect(result.errors.contains("bad.yaml:5:9: sink.type: unknown stage type 'jsnl'; did you mean 'jsonl'?"))
     }
 
+    /// `validate` used to say ok where `run` then failed ("cannot read the dataset index"): a
+    /// pipeline reading shards another pipeline writes is now said to be right but not runnable yet
+    /// (exit 1), naming the pipeline to run first; once that has run, it is ok. An output path
+    /// taken by a directory is found the same way.
+    @Test func validateSaysWhichPipelineMustRunFirstAndWhichOutputIsTaken() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (make, use) = (dir.appendingPathComponent("make.yaml"), dir.appendingPathComponent("use.yaml"))
+        try """
+            name: make
+            output: \(dir.path)/out/make
+            source: {type: files, paths: samples/smoke}
+            sink: {type: shard_writer, path: blocks, columns: ["path:str"]}
+            """.write(to: make, atomically: true, encoding: .utf8)
+        try """
+            name: use
+            output: \(dir.path)/out/use
+            source: {type: shards, paths: [\(dir.path)/out/make/blocks]}
+            sink: {type: jsonl, path: paths.jsonl}
+            """.write(to: use, atomically: true, encoding: .utf8)
+
+        let early = try sluice(["validate", use.path])
+        #expect(early.status == 1)
+        #expect(early.errors.contains("use.yaml:3:31: source.paths: \(dir.path)/out/make/blocks holds no dataset yet (no index.json); "
+                                      + "it is written by \(make.path) (output \(dir.path)/out/make): run that first"), "\(early.errors)")
+        #expect(early.errors.contains("\(use.path): the file is right, but 'use' cannot run as things stand"))
+        #expect(!early.output.contains("ok"))
+
+        #expect(try sluice(["run", make.path, "--quiet"]).status == 0)
+        let ready = try sluice(["validate", use.path])
+        #expect(ready.status == 0, "\(ready.errors)")
+        #expect(ready.output.contains("ok: 'use'"))
+
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("out/use/paths.jsonl"), withIntermediateDirectories: true)
+        let taken = try sluice(["validate", use.path])
+        #expect(taken.status == 1)
+        #expect(taken.errors.contains("sink.path: \(dir.path)/out/use/paths.jsonl: is a directory; this sink writes a JSON lines file there"),
+                "\(taken.errors)")
+    }
+
     /// A `--set` mistake used to be reported at the file line of the value it replaced, a valid one.
     @Test func aSetMistakeNamesTheSetArgumentNotALineOfTheFile() throws {
         let result = try sluice(["run", "pipelines/demo.yaml", "--set", "options.on_error=skipp", "--set", "stages.0.wokers=2"])

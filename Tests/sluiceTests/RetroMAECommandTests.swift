@@ -83,7 +83,11 @@ extension CommandLineTests {
         let norm = values.prefix(32).reduce(0) { $0 + $1 * $1 }.squareRoot()
         #expect(abs(norm - 1) < 1e-5)
 
+        // A directory without the model's files: the file, the operation and the reason in words.
         let missing = try sluice(["retromae", "embed", "--model", dir.path, "--in", texts.path, "--out", out.path])
-        #expect(missing.status != 0 && missing.errors.contains("config.json"))
+        #expect(missing.status != 0)
+        #expect(missing.errors.contains("\(dir.path)/config.json: cannot read the model's config: no such file or directory (ENOENT)"),
+                "\(missing.errors)")
+        #expect(!missing.errors.contains("The operation could not be completed"))
     }
 }

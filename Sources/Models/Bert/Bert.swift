@@ -1,4 +1,5 @@
 import Foundation
+import SystemErrors
 import Tensor
 
 /// Sizes of a BERT encoder, as in a Hugging Face `config.json`.
@@ -25,9 +26,13 @@ public struct BertConfig: Sendable, Equatable {
     /// `nblocks` keys for Monarch feed-forward maps. Sizes past `BertConfig.limits` are refused
     /// before anything is allocated.
     public init(configFile file: URL) throws(ModelError) {
+        let data: Data
+        do { data = try Data(contentsOf: file) } catch {
+            throw ModelError(.missingFile, file.path, "cannot read the model's config: \(SystemErrorText.words(error))")
+        }
         let object: Any
-        do { object = try JSONSerialization.jsonObject(with: Data(contentsOf: file)) } catch {
-            throw ModelError(.invalidConfig, file.path, "cannot read a JSON object (\(error.localizedDescription))")
+        do { object = try JSONSerialization.jsonObject(with: data) } catch {
+            throw ModelError(.invalidConfig, file.path, "not valid JSON: \(SystemErrorText.words(error))")
         }
         guard let json = object as? [String: Any] else { throw ModelError(.invalidConfig, file.path, "not a JSON object") }
         func int(_ key: String, _ fallback: Int) throws(ModelError) -> Int {

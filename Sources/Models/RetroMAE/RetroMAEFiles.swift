@@ -1,4 +1,5 @@
 import Foundation
+import SystemErrors
 import Tensor
 
 extension RetroMAEModel {
@@ -39,7 +40,7 @@ extension RetroMAEModel {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         } catch {
-            throw ModelError(.writeFailed, directory.path, "cannot create directory: \(error.localizedDescription)")
+            throw ModelError(.writeFailed, directory.path, "cannot create the model directory: \(SystemErrorText.words(error))")
         }
         try config.writeModelConfig(to: directory.appendingPathComponent("config.json"))
         let file = directory.appendingPathComponent("model.safetensors")

@@ -1,6 +1,7 @@
 import Foundation
 import Media
 import PipelineCore
+import SystemErrors
 import Training
 
 /// One clip of a manifest, decoded: frames `[T, 3, H, W]` in [0, 1], caption log-mel `[frames, mels]`,
@@ -65,7 +66,7 @@ public struct ClipManifest {
     public func decode(_ clip: ClipShape, split: String? = nil, limit: Int = .max) throws -> [DecodedClip] {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw StageError(.unreadableInput, item: path, reason: "cannot read the manifest (\(error.localizedDescription))")
+            throw StageError(.unreadableInput, item: path, reason: "cannot read the manifest: \(SystemErrorText.words(error))")
         }
         let base = URL(fileURLWithPath: path).deletingLastPathComponent()
         let decoder = try ClipDecoder(clip)
@@ -103,7 +104,7 @@ public struct ClipManifest {
             try data.write(to: partial)
             guard rename(partial.path, file.path) == 0 else { throw CocoaError(.fileWriteUnknown) }
         } catch {
-            throw StageError(.outputFailed, item: file.path, reason: "cannot write the quarantine file (\(error.localizedDescription))")
+            throw StageError(.outputFailed, item: file.path, reason: "cannot write the quarantine file: \(SystemErrorText.words(error))")
         }
     }
 

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import ObjectStore
 import PipelineCore
+import SystemErrors
 
 /// Stages over plain files: list them, checksum them, write records as JSON lines.
 enum FileStages {
@@ -46,7 +47,13 @@ enum FileStages {
         summary: "writes each sample as one JSON object per line, atomically",
         parameters: [
             ParameterSpec("path", .output, required: true, help: "output file, relative to the pipeline's output"),
-        ]
+        ],
+        obstacles: { parameters in
+            do throws(StageError) { try JSONLinesSink.checkPlace(parameters.output("path")) } catch {
+                return [Obstacle(key: "path", error.description)]
+            }
+            return []
+        }
     ) { parameters, _ in
         .sink(try JSONLinesSink(url: parameters.output("path")))
     }
@@ -122,7 +129,7 @@ enum Digest: String, CaseIterable {
         while true {
             let block: Data
             do { block = try handle.read(upToCount: 1 << 20) ?? Data() } catch {
-                throw StageError(.unreadableInput, item: path, reason: "read failed: \(error.localizedDescription)")
+                throw StageError(.unreadableInput, item: path, reason: "read failed: \(SystemErrorText.words(error))")
             }
             if block.isEmpty { break }
             hasher.update(data: block)
@@ -144,8 +151,7 @@ final class JSONLinesSink: Sink {
     init(url: URL) throws(StageError) {
         self.url = url
         partial = url.appendingPathExtension("partial")
-        try OutputPaths.checkReplaceable(url, what: "a JSON lines file")
-        try OutputPaths.checkReplaceable(partial, what: "the JSON lines file being written")
+        try Self.checkPlace(url)
         try OutputPaths.createDirectory(url.deletingLastPathComponent())
         unlink(partial.path)  // a link left there is replaced, not followed
         let descriptor = open(partial.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
@@ -153,6 +159,12 @@ final class JSONLinesSink: Sink {
             throw StageError(.outputFailed, item: partial.relativePath, reason: "cannot create the output file: \(SystemErrorText.words(errno: errno))")
         }
         handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+    }
+
+    /// Fails unless `url` and its `.partial` are absent or files the sink may replace.
+    static func checkPlace(_ url: URL) throws(StageError) {
+        try OutputPaths.checkReplaceable(url, what: "a JSON lines file")
+        try OutputPaths.checkReplaceable(url.appendingPathExtension("partial"), what: "the JSON lines file being written")
     }
 
     func consume(_ item: Sample) throws {

@@ -19,7 +19,13 @@ enum RetroMAEStages {
             ParameterSpec("resume", .bool, default: "false", help: "continue from out/checkpoint.safetensors, skipping the batches it consumed"),
             ParameterSpec("pairs", .inputs(objects: false), help: "stage 2: query<TAB>passage[<TAB>negative...] files for the contrastive loss"),
             ParameterSpec("heldout", .inputs(objects: false), help: "query<TAB>passage files: held-out MRR@10, recall and anisotropy ([CLS] and mean pooling) at every evaluation"),
-        ] + RetroMAEOptions.parameterSpecs(leftOpen: RetroMAEOptions.startDependentSettings)
+        ] + RetroMAEOptions.parameterSpecs(leftOpen: RetroMAEOptions.startDependentSettings),
+        obstacles: { parameters in
+            guard let initial = parameters.optionalString("init"), !FileManager.default.fileExists(atPath: initial + "/config.json") else {
+                return []
+            }
+            return [Obstacle(key: "init", "\(initial) holds no model yet (no config.json)", missing: URL(fileURLWithPath: initial))]
+        }
     ) { parameters, environment in
         let tokenizer = try TextStages.loadTokenizer(parameters)
         let initial = parameters.optionalString("init").map { URL(fileURLWithPath: $0) }

@@ -34,7 +34,14 @@ enum ShardStages {
             ParameterSpec("read_ahead", .int(min: 0), default: "4", help: "s3: shards fetched ahead of the one being read"),
             ParameterSpec("downloaders", .int(min: 1, max: 64), default: "2", help: "s3: threads downloading shards"),
             ParameterSpec("cache_limit", .int(min: 1), help: "s3: bytes of shard files kept in the cache (at least 4x the largest shard); default: no limit"),
-        ]
+        ],
+        obstacles: { parameters in
+            parameters.strings("paths").filter { !ObjectURL.isObjectURL($0) }.compactMap { path in
+                let directory = URL(fileURLWithPath: path)
+                guard !FileManager.default.fileExists(atPath: directory.appendingPathComponent(DatasetIndex.fileName).path) else { return nil }
+                return Obstacle(key: "paths", "\(path) holds no dataset yet (no \(DatasetIndex.fileName))", missing: directory)
+            }
+        }
     ) { parameters, environment in
         let paths = parameters.strings("paths")
         var datasets: [ShardDataset] = []

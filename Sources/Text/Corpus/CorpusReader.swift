@@ -2,6 +2,7 @@ import Foundation
 
 #if canImport(Glibc)
 import Glibc
+import SystemErrors
 #endif
 
 /// A document read from a corpus, with where it came from.
@@ -279,6 +280,6 @@ func jsonObject(_ line: String) -> Result<[String: Any], CorpusQuarantine.Reason
         }
         return .success(object)
     } catch {
-        return .failure(.invalidJSON(error.localizedDescription))
+        return .failure(.invalidJSON(SystemErrorText.words(error)))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SystemErrors
 
 extension BertTokenizer {
     /// Loads a Hugging Face `tokenizer.json` made of a `BertNormalizer`, a `BertPreTokenizer` and a
@@ -7,18 +8,15 @@ extension BertTokenizer {
     public init(tokenizerJSON url: URL) throws(TextError) {
         let path = url.path
         func fail(_ reason: String) -> TextError { TextError(.invalidData, source: path, reason) }
-        let root: [String: Any]
-        do {
-            let data = try Data(contentsOf: url)
-            guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                throw fail("top level is not a JSON object")
-            }
-            root = object
-        } catch let e as TextError {
-            throw e
-        } catch {
-            throw fail("cannot read tokenizer.json: \(error.localizedDescription)")
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw TextError(.unreadable, source: path, "cannot read tokenizer.json: \(SystemErrorText.words(error))")
         }
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: data) } catch {
+            throw fail("not valid JSON: \(SystemErrorText.words(error))")
+        }
+        guard let root = object as? [String: Any] else { throw fail("top level is not a JSON object") }
 
         guard let model = root["model"] as? [String: Any], model["type"] as? String == "WordPiece" else {
             throw fail("model is not WordPiece (type \((root["model"] as? [String: Any])?["type"] ?? "missing"))")

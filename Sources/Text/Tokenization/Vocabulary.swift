@@ -1,4 +1,5 @@
 import Foundation
+import SystemErrors
 
 /// A WordPiece vocabulary: token strings and their ids, with byte-level lookups for the hot loop.
 ///
@@ -35,7 +36,7 @@ public struct Vocabulary: Sendable {
     public init(contentsOf url: URL, continuingPrefix: String = "##") throws(TextError) {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw TextError(.unreadable, source: url.path, "cannot read vocabulary: \(error.localizedDescription)")
+            throw TextError(.unreadable, source: url.path, "cannot read vocabulary: \(SystemErrorText.words(error))")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw TextError(.invalidData, source: url.path, "vocabulary is not valid UTF-8")
@@ -65,7 +66,7 @@ public struct Vocabulary: Sendable {
     public func write(to url: URL) throws(TextError) {
         let text = tokens.joined(separator: "\n") + "\n"
         do { try Data(text.utf8).write(to: url) } catch {
-            throw TextError(.unwritable, source: url.path, "cannot write vocabulary: \(error.localizedDescription)")
+            throw TextError(.unwritable, source: url.path, "cannot write vocabulary: \(SystemErrorText.words(error))")
         }
     }
 }

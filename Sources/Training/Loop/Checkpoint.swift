@@ -1,5 +1,5 @@
 import Foundation
-import PipelineCore
+import SystemErrors
 import Tensor
 
 /// A training checkpoint in one safetensors file: the model's parameters and buffers under their own

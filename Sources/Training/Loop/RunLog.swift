@@ -1,5 +1,5 @@
 import Foundation
-import PipelineCore
+import SystemErrors
 
 /// The log a training run writes next to its checkpoints: `metrics.jsonl` (one JSON object per
 /// record, appended, so a resumed run continues the same file) and TensorBoard event files, so

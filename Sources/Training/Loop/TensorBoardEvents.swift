@@ -1,5 +1,5 @@
 import Foundation
-import PipelineCore
+import SystemErrors
 
 /// TensorBoard event files, written as TensorFlow's record format so `tensorboard --logdir` and its
 /// reader (`EventAccumulator`) show a run's curves.

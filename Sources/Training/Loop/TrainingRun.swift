@@ -1,6 +1,7 @@
 import Foundation
 import PipelineCore
 import Models
+import SystemErrors
 import Tensor
 
 /// A training run as both front-ends drive it: `sluice <trainer> train` pulls batches from its
@@ -66,7 +67,7 @@ public final class TrainingRun<Model: TrainableModel> {
             do {
                 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             } catch {
-                throw TrainingError(.checkpoint, directory.path, "cannot create the run directory (\(error.localizedDescription))")
+                throw TrainingError(.checkpoint, directory.path, "cannot create the run directory: \(SystemErrorText.words(error))")
             }
         }
         log = primary ? try RunLog(directory: directory) : nil

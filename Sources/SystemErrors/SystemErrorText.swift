@@ -1,10 +1,12 @@
 import Foundation
 
 /// Plain words for what the system said when a file operation failed ("the disk is full
-/// (ENOSPC)"), for every writer of outputs (shards, .npy, JSON lines, run records, checkpoints):
-/// Foundation's own description is a dump (`Error Domain=NSCocoaErrorDomain Code=640 ...`) and
-/// strerror's text does not say which errno to look up. Callers name the file and the operation;
-/// these give the reason. Here because PipelineCore is the lowest module all those writers use.
+/// (ENOSPC)"), for every reader and writer of files (shards, .npy, JSON lines, run records,
+/// checkpoints, vocabularies, models): Foundation's own description is a dump (`Error
+/// Domain=NSCocoaErrorDomain Code=640 ...`) or a sentence without the cause ("The operation could
+/// not be completed"), and strerror's text does not say which errno to look up. Callers name the
+/// file and the operation; these give the reason. A module of its own, depending on nothing, so
+/// Text and Tensor, which stand apart from the engine (PipelineCore), can use it too.
 public enum SystemErrorText {
     /// The reason for `code` in words, with the errno's name to search for.
     public static func words(errno code: Int32) -> String {
@@ -29,13 +31,19 @@ public enum SystemErrorText {
     }
 
     /// The reason `error` gives, in words: those of its errno when it carries one (a POSIXError,
-    /// or a Foundation error wrapping one, as `Data.write(to:)` and `FileHandle` throw), else a
-    /// Foundation error's localized text, else the error's own description.
+    /// or a Foundation error wrapping one, as `Data.write(to:)` and `FileHandle` throw); text that
+    /// is not UTF-8 (the one encoding sluice reads text in; `String(contentsOf:encoding:)` says
+    /// "corrupt file" or "inapplicable encoding" for it); else a Foundation error's detail (where
+    /// JSON breaks: "Unexpected end of file during JSON parse."), not its sentence that names no
+    /// cause ("The operation could not be completed"); else the error's own description.
     public static func words(_ error: any Error) -> String {
         if let code = errno(of: error) { return words(errno: code) }
         let bridged = error as NSError
-        if bridged.domain == NSCocoaErrorDomain || bridged.domain == NSPOSIXErrorDomain { return bridged.localizedDescription }
-        return String(describing: error)
+        guard bridged.domain == NSCocoaErrorDomain || bridged.domain == NSPOSIXErrorDomain else { return String(describing: error) }
+        if [.fileReadCorruptFile, .fileReadInapplicableStringEncoding].contains(CocoaError.Code(rawValue: bridged.code)) {
+            return "it is not valid UTF-8 text"
+        }
+        return bridged.userInfo[NSDebugDescriptionErrorKey] as? String ?? bridged.localizedDescription
     }
 
     /// A Foundation or POSIX error (what `Data.write(to:)`, `FileHandle` and `FileManager` throw) as

@@ -1,5 +1,5 @@
 import Foundation
-import PipelineCore
+import SystemErrors
 import Testing
 
 /// What Foundation's file APIs throw, in the words a user sees (the full-disk and read-only runs
@@ -18,6 +18,19 @@ struct SystemErrorTextTests {
             #expect(text.hasPrefix(file.path) && text.hasSuffix("no such file or directory (ENOENT)"), "\(text)")
             #expect(!text.contains("Domain"))
         }
+    }
+
+    /// Errors without an errno: text that is not UTF-8, and JSON that breaks, with where it breaks
+    /// rather than Foundation's "The operation could not be completed".
+    @Test func invalidTextAndBrokenJSONAreSaidWithoutFoundationsSentence() throws {
+        let file = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("latin1-\(UUID().uuidString).txt")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try Data([0x63, 0x61, 0x66, 0xE9, 0x0A]).write(to: file)
+        let latin1 = try #require(throws: (any Error).self) { try String(contentsOf: file, encoding: .utf8) }
+        #expect(SystemErrorText.words(latin1) == "it is not valid UTF-8 text")
+        let json = try #require(throws: (any Error).self) { try JSONSerialization.jsonObject(with: Data(#"{"a": "#.utf8)) }
+        let words = SystemErrorText.words(json)
+        #expect(words.contains("JSON") && !words.contains("could not be completed"), "\(words)")
     }
 
     @Test func errnosAreNamedAndCocoaCodesMapToThem() {
