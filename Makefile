@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEPS := tools/install-deps.sh
 
-.PHONY: install demo-pipelines shapes-3000 demo-capsules bench-capsules bench-spoken-moments demo-retromae demo-spoken-moments deps build release test test-mpi fuzz-smoke demo bench bench-media bench-shards bench-tensor bench-encoders bench-retromae bench-spoken-moments-step bench-mpi clean
+.PHONY: install check-tensorboard demo-pipelines shapes-3000 demo-capsules bench-capsules bench-spoken-moments demo-retromae demo-spoken-moments deps build release test test-mpi fuzz-smoke demo bench bench-media bench-shards bench-tensor bench-encoders bench-retromae bench-spoken-moments-step bench-mpi clean
 
 deps:
 	@bash $(DEPS)
@@ -78,6 +78,17 @@ demo-capsules: build
 	.build/debug/sluice capsules train --manifest samples/shapes/manifest.jsonl --out out/capsules-demo \
 		--frames 4 --size 16 --batch-size 6 --steps 60 --log-every 20 --eval-every 1000 \
 		--capsules 4 --pose 8 --embedding 32 --video-width 8 --audio-width 8 --text-width 16 --text-features 16
+
+# TensorBoard's own reader over the event files of the RetroMAE demo (tools/tensorboard_events.py
+# check), from a venv with tensorboard from PyPI at the version that wrote the committed fixture.
+# Needs the network the first time, so `make test` leaves it out.
+TENSORBOARD_VENV ?= /tmp/venv-tensorboard
+TENSORBOARD_VERSION := 2.21.0
+check-tensorboard: demo-retromae
+	@$(TENSORBOARD_VENV)/bin/pip show tensorboard 2>/dev/null | grep -qx 'Version: $(TENSORBOARD_VERSION)' || \
+		{ python3 -m venv $(TENSORBOARD_VENV) && \
+		  $(TENSORBOARD_VENV)/bin/pip install --quiet --disable-pip-version-check tensorboard==$(TENSORBOARD_VERSION); }
+	$(TENSORBOARD_VENV)/bin/python tools/tensorboard_events.py check out/retromae-demo
 
 # The 3,000-clip moving-shapes set the Spoken Moments figures are measured on (data/shapes-3000,
 # git-ignored; about an hour on 2 cores: ffmpeg, espeak-ng and sox). Skipped when it is already there.
