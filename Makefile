@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEPS := tools/install-deps.sh
 
-.PHONY: shapes-3000 demo-capsules bench-capsules bench-spoken-moments demo-retromae demo-spoken-moments deps build release test test-mpi fuzz-smoke demo bench bench-media bench-shards bench-tensor bench-encoders bench-retromae bench-spoken-moments-step bench-mpi clean
+.PHONY: install check-tensorboard demo-pipelines shapes-3000 demo-capsules bench-capsules bench-spoken-moments demo-retromae demo-spoken-moments deps build release test test-mpi fuzz-smoke demo bench bench-media bench-shards bench-tensor bench-encoders bench-retromae bench-spoken-moments-step bench-mpi clean
 
 deps:
 	@bash $(DEPS)
@@ -12,6 +12,15 @@ build: deps
 
 release: deps
 	$(SWIFT) build -c release
+
+# `sluice` on the PATH: the release build copied to $(PREFIX)/bin. ~/.local by default, since it
+# needs no root and Debian's and Ubuntu's login shells put ~/.local/bin on the PATH once it
+# exists; `make install PREFIX=/usr/local` (as root) for every user. Examples that name samples/
+# or pipelines/ still run from the clone's top directory.
+PREFIX ?= $(HOME)/.local
+install: release
+	install -D -m 755 .build/release/sluice $(DESTDIR)$(PREFIX)/bin/sluice
+	@echo "installed $(DESTDIR)$(PREFIX)/bin/sluice"
 
 # Every step runs even when one fails; the last line names the failed ones (tools/test.sh).
 test: deps
@@ -29,17 +38,20 @@ test-mpi: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --filter 'DistributedTests|ReplicaTests'
 
-# The demo uses the debug build `make test` also makes, so a newcomer compiles once.
-demo: build
+# The demo uses the debug build `make test` also makes, so a newcomer compiles once: the pipelines
+# below on samples/, then a short run of each trainer (prerequisites, so `make -o build demo`
+# skips the build throughout, as tools/readme-check.sh does).
+demo: demo-pipelines demo-retromae demo-spoken-moments demo-capsules
+
+# Checksums of every sample file, the media stages over the sample clips, the text stages over
+# the sample corpus, and `sluice tokenize` over it.
+demo-pipelines: build
 	rm -rf out/demo out/shapes out/text-demo
 	.build/debug/sluice run pipelines/demo.yaml
 	.build/debug/sluice run pipelines/shapes.yaml
 	.build/debug/sluice run pipelines/text-demo.yaml
 	.build/debug/sluice tokenize --tokenizer samples/text/bert-base-uncased-vocab.txt \
 		--in samples/text/corpus.txt --format paragraphs --out out/text-demo/ids.jsonl --stats
-	$(MAKE) demo-retromae
-	$(MAKE) demo-spoken-moments
-	$(MAKE) demo-capsules
 
 # A short RetroMAE stage 1 on the sample corpus (debug build: a small model, 1-2 minutes),
 # printing MLM/decoder accuracy, the shuffled-embedding check, and held-out retrieval with [CLS]
@@ -66,6 +78,17 @@ demo-capsules: build
 	.build/debug/sluice capsules train --manifest samples/shapes/manifest.jsonl --out out/capsules-demo \
 		--frames 4 --size 16 --batch-size 6 --steps 60 --log-every 20 --eval-every 1000 \
 		--capsules 4 --pose 8 --embedding 32 --video-width 8 --audio-width 8 --text-width 16 --text-features 16
+
+# TensorBoard's own reader over the event files of the RetroMAE demo (tools/tensorboard_events.py
+# check), from a venv with tensorboard from PyPI at the version that wrote the committed fixture.
+# Needs the network the first time, so `make test` leaves it out.
+TENSORBOARD_VENV ?= /tmp/venv-tensorboard
+TENSORBOARD_VERSION := 2.21.0
+check-tensorboard: demo-retromae
+	@$(TENSORBOARD_VENV)/bin/pip show tensorboard 2>/dev/null | grep -qx 'Version: $(TENSORBOARD_VERSION)' || \
+		{ python3 -m venv $(TENSORBOARD_VENV) && \
+		  $(TENSORBOARD_VENV)/bin/pip install --quiet --disable-pip-version-check tensorboard==$(TENSORBOARD_VERSION); }
+	$(TENSORBOARD_VENV)/bin/python tools/tensorboard_events.py check out/retromae-demo
 
 # The 3,000-clip moving-shapes set the Spoken Moments figures are measured on (data/shapes-3000,
 # git-ignored; about an hour on 2 cores: ffmpeg, espeak-ng and sox). Skipped when it is already there.

@@ -5,7 +5,8 @@
 #   2. the kernel-dependent tests once per OpenBLAS kernel set this CPU can execute
 #      (tools/test-kernel-sets.sh);
 #   3. the log-mel tests on an emulated CPU without AVX2 (tools/test-baseline-cpu.sh);
-#   4. the fuzzers' kept inputs (tools/fuzz.sh --replay), and with FUZZ_SECONDS=N a short fuzzing run.
+#   4. the fuzzers' kept inputs (tools/fuzz.sh --replay), and with FUZZ_SECONDS=N a short fuzzing run;
+#   5. the README's examples, run as written (tools/readme-check.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +29,7 @@ done
 step "baseline CPU" tools/test-baseline-cpu.sh
 step "fuzz replay" tools/fuzz.sh --replay
 if [ -n "${FUZZ_SECONDS:-}" ]; then step "fuzz smoke" tools/fuzz.sh --smoke "$FUZZ_SECONDS"; fi
+step "README examples" tools/readme-check.sh
 
 join() { local list; list="$(printf '%s, ' "$@")"; echo "${list%, }"; }
 total=$(( ${#passed[@]} + ${#failed[@]} ))

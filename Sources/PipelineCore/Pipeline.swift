@@ -40,6 +40,7 @@ public final class Pipeline: @unchecked Sendable {
                 do {
                     try owned.value.run(emitter)
                     try emitter.flush()
+                    context.sourceExhausted()
                 } catch is PipelineStopped {
                     if !context.hasFailed { try? emitter.flush() }
                 } catch {

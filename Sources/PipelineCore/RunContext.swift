@@ -37,6 +37,7 @@ final class RunContext: @unchecked Sendable {
     private var cancellers: [@Sendable () -> Void] = []
     private let stopping = Atomic<Bool>(false)
     private let satisfied = Atomic<Bool>(false)
+    private let exhausted = Atomic<Bool>(false)
     private let failed = Atomic<Bool>(false)
 
     init(options: PipelineOptions) {
@@ -62,9 +63,15 @@ final class RunContext: @unchecked Sendable {
         stopping.store(true, ordering: .relaxed)
     }
 
+    /// The source has emitted its last item and it went downstream: a stop that comes after this
+    /// drains everything there was, so the run still finishes.
+    func sourceExhausted() { exhausted.store(true, ordering: .relaxed) }
+
     /// How the run ends for a stage finishing now.
     var completion: Completion {
-        hasFailed ? .failed : (isStopping && !satisfied.load(ordering: .relaxed) ? .stopped : .finished)
+        if hasFailed { return .failed }
+        let complete = satisfied.load(ordering: .relaxed) || exhausted.load(ordering: .relaxed)
+        return isStopping && !complete ? .stopped : .finished
     }
 
     /// Records the first error and cancels every queue so all stages unwind.

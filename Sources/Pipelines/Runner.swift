@@ -24,6 +24,8 @@ public struct PipelineRunner {
         /// The manifest's local file (for one bound for a bucket, the copy uploaded;
         /// `plan.records.manifest` says where it went).
         public var manifest: URL
+        /// The sinks' files left under their `.partial` name: those of a run that did not finish.
+        public var leftPartial: [PartialOutput]
     }
 
     /// Runs to the end. `started` gets the live run, e.g. so Ctrl-C can stop it.
@@ -49,7 +51,8 @@ public struct PipelineRunner {
             guard let failure = report.failure else { throw error }
             throw RunWithoutRecords(failure: failure, records: error)
         }
-        return Outcome(report: report, manifest: plan.records.keptFile(plan.records.manifest))
+        return Outcome(report: report, manifest: plan.records.keptFile(plan.records.manifest),
+                       leftPartial: environment.leftPartial)
     }
 }
 

@@ -191,6 +191,22 @@ public final class RunEnvironment: Sendable {
 
     /// Every stage's counters now; nil before the run has started.
     public func snapshot() -> PipelineSnapshot? { run.withLock { $0 }?.snapshot() }
+
+    private let partials = Mutex<[PartialOutput]>([])
+
+    /// Notes a file a sink writes as `.partial`, so a run that does not finish can say where it is.
+    func writing(_ output: PartialOutput) { partials.withLock { $0.append(output) } }
+
+    /// The sinks' files still under their `.partial` name (none once the run has finished).
+    public var leftPartial: [PartialOutput] {
+        partials.withLock { $0 }.filter { FileManager.default.fileExists(atPath: $0.partial.path) }
+    }
+}
+
+/// A file a sink writes under a temporary name and renames into place when the run finishes.
+public struct PartialOutput: Sendable, Equatable {
+    public var file: URL
+    public var partial: URL
 }
 
 /// Input files a run read, with sizes and modification times, for the manifest.

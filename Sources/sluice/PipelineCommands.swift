@@ -60,7 +60,8 @@ struct Run: ParsableCommand {
 
 extension PipelinePlan {
     /// Runs in this process with live progress (unless `quiet`); Ctrl-C stops cleanly, a second
-    /// aborts. Says where the records went; a stopped run exits 130, a failed one 1.
+    /// aborts. Says where the records went and, last, which outputs a run that did not finish left
+    /// as `.partial`; a stopped run exits 130, a failed one 1.
     func runInProcess(quiet: Bool, metrics: String? = nil) throws {
         let runner = PipelineRunner(plan: self, progress: quiet ? nil : .standardError)
         let interrupts = InterruptHandler()
@@ -83,11 +84,17 @@ extension PipelinePlan {
             printError("\(report.quarantined.count) item(s) skipped; see \(records.quarantine)")
         }
         printError("manifest: \(records.manifest)")
+        let left = outcome.leftPartial.map { "\($0.file.relativePath) left as \($0.partial.relativePath)" }
+        let leftLine = left.isEmpty ? [] : [left.joined(separator: "; ") + " (rerun to redo)"]
         switch report.completion {
         case .finished: return
-        case .stopped: throw ExitCode(130)
+        case .stopped:
+            let taken = report.snapshot.stages.last?.itemsIn ?? 0
+            printError((["stopped by Ctrl-C after the sink took \(taken) items"] + leftLine).joined(separator: "; "))
+            throw ExitCode(130)
         case .failed:
             printError("error: \(report.failure?.description ?? "failed")")
+            leftLine.forEach(printError)
             throw ExitCode.failure
         }
     }

@@ -74,6 +74,41 @@ struct FlowControlTests {
         #expect(out.items.count >= tracker.emitted.load(ordering: .relaxed) - 1)
     }
 
+    /// Collects items and, on the last one, tells the test and waits until it may go on.
+    struct GatedSink: Sink {
+        let out: Collected<Int>
+        let last: Int
+        let arrived = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        func consume(_ item: Int) throws {
+            out.append(item)
+            if item == last {
+                arrived.signal()
+                release.wait()
+            }
+        }
+        func finish(_ completion: Completion) throws { out.end(completion) }
+    }
+
+    /// A Ctrl-C that comes once every item of the source is on its way loses nothing, so the run
+    /// finishes (a jsonl sink once left its whole output as `.partial` here).
+    @Test func aStopAfterTheLastItemReachedTheSinkStillFinishes() throws {
+        let out = Collected<Int>()
+        let sink = GatedSink(out: out, last: 9)
+        let run = Pipeline(name: "all through")
+            .source("numbers", SequenceSource(0..<10))
+            .map("pass") { $0 }
+            .sink("collect", sink)
+            .start()
+        sink.arrived.wait()
+        run.stop()
+        sink.release.signal()
+        let report = run.wait()
+        #expect(out.items == Array(0..<10))
+        #expect(report.completion == .finished)
+        #expect(out.completion == .finished)
+    }
+
     @Test func abortStopsAtOnceEvenWithFullQueues() throws {
         let taken = Atomic<Int>(0)
         let run = Pipeline(name: "abort", options: PipelineOptions(chunkSize: 4, queueCapacity: 2))

@@ -193,5 +193,10 @@ struct CommandLineTests {
             .split(separator: "\n")
         #expect(lines.count > 0 && lines.count < files)
         #expect(lines.allSatisfy { $0.contains("\"sha256\"") })
+        // The last line says so: how far it got and where the output was left.
+        let out = dir.appendingPathComponent("out").path
+        #expect(result.errors.split(separator: "\n").last.map(String.init) ==
+            "stopped by Ctrl-C after the sink took \(lines.count) items; "
+            + "\(out)/sums.jsonl left as \(out)/sums.jsonl.partial (rerun to redo)")
     }
 }

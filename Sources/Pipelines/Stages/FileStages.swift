@@ -54,8 +54,10 @@ enum FileStages {
             }
             return []
         }
-    ) { parameters, _ in
-        .sink(try JSONLinesSink(url: parameters.output("path")))
+    ) { parameters, environment in
+        let sink = try JSONLinesSink(url: parameters.output("path"))
+        environment.writing(sink.output)
+        return .sink(sink)
     }
 }
 
@@ -147,6 +149,8 @@ final class JSONLinesSink: Sink {
     private let partial: URL
     private let handle: FileHandle
     private var buffer = Data()
+
+    var output: PartialOutput { PartialOutput(file: url, partial: partial) }
 
     init(url: URL) throws(StageError) {
         self.url = url

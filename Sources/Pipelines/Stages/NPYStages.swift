@@ -12,8 +12,10 @@ enum NPYStages {
         parameters: [
             ParameterSpec("directory", .output, required: true, help: "output directory, relative to the pipeline's output"),
         ]
-    ) { parameters, _ in
-        .sink(try NPYFilesSink(directory: parameters.output("directory")))
+    ) { parameters, environment in
+        let sink = try NPYFilesSink(directory: parameters.output("directory"))
+        environment.writing(sink.index.output)
+        return .sink(sink)
     }
 }
 
@@ -28,7 +30,7 @@ final class NPYFilesSink: Sink {
     static let maxStemBytes = 160
 
     private let directory: URL
-    private let index: JSONLinesSink
+    let index: JSONLinesSink
     private var position = 0
     /// Stem -> the item that took it.
     private var taken: [String: String] = [:]
