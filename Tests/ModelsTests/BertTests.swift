@@ -45,7 +45,7 @@ struct BertTests {
         var rng = RandomGenerator(seed: 4)
         let model = BertModel(.tiny, rng: &rng)
         let head = BertMaskedLMHead(.tiny, tiedTo: model.embeddings, rng: &rng)
-        #expect(head.wordEmbeddings === model.embeddings.words.weight)
+        #expect(head.tied && head.outputEmbeddings === model.embeddings.words.weight)
         var context = ForwardContext.inference
         let logits = head(try model([3, 7, 9], batch: 1, context: &context)).reshaped([3, 50])
         try crossEntropy(logits, targets: [-100, 4, -100]).backward()
