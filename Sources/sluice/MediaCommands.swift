@@ -28,8 +28,8 @@ struct Frames: ParsableCommand {
         abstract: "Decode frames of a video into a .npy file (uint8 N x H x W x 3, RGB).",
         discussion: """
             Frame k is the k-th frame in presentation order, as `ffmpeg -vf select=eq(n\\,k)` numbers it.
-              sluice frames clip.mp4 --indices 0,10,20 --size 224x224 --out frames.npy
-              sluice frames clip.mp4 --count 8 --out frames.npy
+              sluice frames samples/shapes/video/shapes-00000.mp4 --indices 0,10,20 --size 224x224 --out frames.npy
+              sluice frames samples/shapes/video/shapes-00000.mp4 --count 8 --out frames.npy
             """)
 
     @Argument(help: "The video file.", transform: localPath)

@@ -186,7 +186,7 @@ struct RetroMAEEmbed: ParsableCommand {
         discussion: """
             The directory holds config.json, model.safetensors and vocab.txt: a model written by
             `sluice retromae train` or a Hugging Face BERT saved with safe_serialization=True.
-              sluice retromae embed --model out/retromae/model --in texts.txt --out emb.npy --pooling cls --normalize
+              sluice retromae embed --model out/retromae/model --in samples/text/corpus.txt --out emb.npy --pooling cls --normalize
             """)
 
     @OptionGroup var model: ModelDirectoryOptions

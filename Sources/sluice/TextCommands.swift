@@ -164,7 +164,7 @@ struct VocabTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Learn a WordPiece vocab.txt of a given size from a corpus (as tokenizers' WordPiece trainer).",
-        discussion: "  sluice vocab train --in corpus/ --size 30522 --out vocab.txt")
+        discussion: "  sluice vocab train --in samples/retromae/corpus.txt.gz --size 4096 --out vocab.txt")
 
     @OptionGroup var corpus: CorpusOptions
 
