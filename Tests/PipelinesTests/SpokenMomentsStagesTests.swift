@@ -74,7 +74,7 @@ struct SpokenMomentsStagesTests {
                 Issue.record("sample \(index) lacks frames, mel or mel_length")
                 continue
             }
-            #expect(frames.shape == [8, 32, 32, 3] && frames.dtype == .uint8)
+            #expect(frames.shape == [8, 56, 56, 3] && frames.dtype == .uint8)
             #expect(mel.shape == [Int(length), 40] && length > 100)
             #expect(["good", "own-track"].contains(id))
             #expect(sample["split"] == .string("train"))

@@ -5,7 +5,9 @@ import Tensor
 /// training did.
 public struct ClipShape: Sendable, Equatable {
     public var frames = 8
-    public var size = 32
+    /// 56 px: on the development world both trainers ranked better than at 32 px at the same
+    /// wall-clock, though each update costs more (BENCHMARKS.md, "What the clip trainers learn").
+    public var size = 56
     /// The paper crops captions to a 10 s window.
     public var seconds = 10.0
     /// From one 25 ms mel window (a shorter caption would be padding only) to ten minutes.
