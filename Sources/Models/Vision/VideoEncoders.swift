@@ -61,8 +61,6 @@ public struct FrameCNN: FrameEncoder {
             if index > 0 && temporalShift { x = x.temporalShift(frames: frames) }
             x = layer(x, training: training, relu: true)
         }
-        let pooled = spatialPooling == .max
-            ? x.reshaped([n * frames, featureWidth, x.shape[2] * x.shape[3]]).max(axis: 2) : x.adaptiveAveragePool2d((1, 1))
-        return pooled.reshaped([n, frames, featureWidth])
+        return spatialPooling(x.reshaped([n * frames, featureWidth, x.shape[2] * x.shape[3]]), axis: 2).reshaped([n, frames, featureWidth])
     }
 }

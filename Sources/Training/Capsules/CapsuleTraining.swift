@@ -184,7 +184,7 @@ public struct CapsuleTraining: TrainableModel {
             figures += [1, 5, 10].map { ("\(direction)_r\($0)", f.recall[$0] ?? 0) }
             figures.append(("\(direction)_median_rank", f.medianRank))
         }
-        return figures + [("mean_r10", directions.map { $0.1.recall[10] ?? 0 }.reduce(0, +) / Double(directions.count))]
+        return figures + [RankingFigures.meanRecallAt10(directions.map { $0.1 })]
     }
 }
 

@@ -21,6 +21,12 @@ public struct RankingFigures: Sendable, Equatable {
     /// R@k of a model that ranks at random: k / candidates for one relevant candidate.
     public func chance(at k: Int) -> Double { min(1, Double(k) / Double(max(candidates, 1))) }
 
+    /// `mean_r10`: R@10 averaged over the directions a run ranks, the one figure by which the clip
+    /// trainers keep `best.safetensors`.
+    public static func meanRecallAt10(_ directions: [RankingFigures]) -> (name: String, value: Double) {
+        ("mean_r10", directions.map { $0.recall[10] ?? 0 }.reduce(0, +) / Double(max(directions.count, 1)))
+    }
+
     /// Figures from `scores` (`[queries, candidates]`, row-major); `relevant[q]` holds query q's
     /// relevant candidate indices (queries with none are left out).
     public init(scores: [Float], queries: Int, candidates: Int, relevant: [Set<Int>], ks: [Int] = [1, 5, 10]) {

@@ -34,7 +34,7 @@ public struct HeldOutRetrieval {
             figures += [1, 5, 10].map { ("\(direction)_r\($0)", f.recall[$0] ?? 0) }
             figures += [("\(direction)_median_rank", f.medianRank), ("\(direction)_map", f.meanAveragePrecision)]
         }
-        return figures + [("mean_r10", directions.map { $0.figures.recall[10] ?? 0 }.reduce(0, +) / Double(directions.count))]
+        return figures + [RankingFigures.meanRecallAt10(directions.map(\.figures))]
     }
 
     /// The figures as a user reads them.
