@@ -1,6 +1,7 @@
 import Foundation
 import PipelineCore
 import Synchronization
+import Training
 
 /// A stage kind that pipeline files can name by `type`, with the parameters it accepts.
 public struct StageSpec: Sendable {
@@ -191,6 +192,17 @@ public final class RunEnvironment: Sendable {
 
     /// Every stage's counters now; nil before the run has started.
     public func snapshot() -> PipelineSnapshot? { run.withLock { $0 }?.snapshot() }
+
+    private let resumePoint = Mutex<StreamPoint?>(nil)
+
+    /// Asks the source to begin at `point`: a resumed trainer sink passes on where its checkpoint
+    /// says the stream was read to (`TrainingRun.resumePoint`) as it is built, before the run
+    /// starts, so a source that can seek does not read and decode again what was consumed.
+    /// Sources that cannot seek start from the beginning, and the sink skips.
+    public func resumeSource(at point: StreamPoint) { resumePoint.withLock { $0 = point } }
+
+    /// Where the source is asked to begin (`resumeSource(at:)`); nil for a fresh run.
+    public var sourceResumePoint: StreamPoint? { resumePoint.withLock { $0 } }
 
     private let partials = Mutex<[PartialOutput]>([])
 

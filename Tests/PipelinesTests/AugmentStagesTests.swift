@@ -2,8 +2,10 @@ import Foundation
 import Media
 import PipelineCore
 @testable import Pipelines
+import Synchronization
 import Tensor
 import Testing
+import Training
 
 /// Training-time augmentation: each draw is fixed by (seed, item, epoch), new every epoch, and
 /// does what its parameter says.
@@ -26,14 +28,16 @@ struct AugmentStagesTests {
     @Test func theSameItemAndEpochDrawTheSameViewAndAnotherEpochANewOne() throws {
         let augment = FrameAugment(minArea: 0.5, flip: false, brightness: 0, contrast: 0)
         func view(_ epoch: Int?) -> NDArray {
-            var rng = RandomGenerator(seed: Self.sample(epoch: epoch).randomSeed(3))
+            var rng = RandomGenerator(seed: Self.sample(epoch: epoch).randomSeed(3, stage: "frame_augment"))
             return augment.apply(Self.frames(), using: &rng)
         }
         #expect(view(1) == view(1))
         #expect(view(1) != view(2))
         // Epoch 0 (and no epoch at all: one pass) keep the seed a single-epoch run always had.
         #expect(view(0) == view(nil))
-        #expect(Self.sample(epoch: nil).randomSeed(3) == 3 ^ stableHash("clip-7"))
+        #expect(Self.sample(epoch: nil).randomSeed(3, stage: "frame_augment") == 3 ^ stableHash("frame_augment/clip-7"))
+        // Stages given the same seed draw independently.
+        #expect(Self.sample(epoch: 1).randomSeed(3, stage: "frame_augment") != Self.sample(epoch: 1).randomSeed(3, stage: "spec_augment"))
     }
 
     @Test func aWholePictureCropIsTheIdentityAndAFlipMirrorsIt() throws {
@@ -138,5 +142,36 @@ struct AugmentStagesTests {
         let first = swapped(Array(rows.prefix(18)))
         #expect(first.count == 5 && first == swapped(Array(rows.suffix(18))))
         #expect(first.allSatisfy { $0.key != $0.value } && Set(first.values) == Set(first.keys))
+        // Each row carries how far its epoch's order was read through it (test rows passed over counted).
+        let read = rows.map { $0["stream_position"] as? Int ?? -1 }
+        #expect(Array(read.prefix(18)) == read.prefix(18).sorted() && Array(read.suffix(18)) == read.suffix(18).sorted() && read.allSatisfy { 1...24 ~= $0 })
+        #expect(rows.map { $0["stream_epoch"] as? Int } == rows.map { $0["epoch"] as? Int })
+    }
+
+    /// A resumed trainer's checkpoint says how far its stream was read; the manifest source begins
+    /// there, with the very rows the whole run read next, and none before.
+    @Test func aResumedManifestBeginsAfterTheRowsItsCheckpointRead() throws {
+        let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("sluice-resume-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func read(from point: StreamPoint?) throws -> [(id: String, point: StreamPoint)] {
+            let source = ManifestSource(urls: [MediaStagesTests.root.appendingPathComponent("samples/shapes/manifest.jsonl")], split: "train",
+                                        log: InputLog(), objects: ObjectInputs(outputDirectory: dir), epochs: 3, shuffleSeed: 5,
+                                        resumeAt: { point })
+            let rows = Mutex<[(id: String, point: StreamPoint)]>([])
+            try Pipeline(name: "resume").source("manifest", source).forEach("collect") { sample in
+                guard case let .string(id)? = sample["id"], let point = sample.streamPoint else { return }
+                rows.withLock { $0.append((id, point)) }
+            }.run()
+            return rows.withLock { $0 }
+        }
+        let whole = try read(from: nil)
+        #expect(whole.count == 54 && whole.map(\.point) == whole.map(\.point).sorted())
+        // Mid-epoch (the 8th train row of epoch 1) and at an epoch's end.
+        for consumed in [25, 17] {
+            let resumed = try read(from: whole[consumed].point)
+            #expect(resumed.map(\.id) == whole.dropFirst(consumed + 1).map(\.id))
+            #expect(resumed.map(\.point) == whole.dropFirst(consumed + 1).map(\.point))
+        }
+        #expect(try read(from: StreamPoint(epoch: 3, position: 0)).isEmpty && read(from: StreamPoint(epoch: 9, position: 99)).isEmpty)
     }
 }

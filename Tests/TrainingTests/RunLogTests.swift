@@ -76,10 +76,10 @@ struct RunLogTests {
         #expect(eval.map { $0["step"] as? Int } == [0, 2, 4])
         #expect(records.first?["kind"] as? String == "start" && records.first?["resumed"] as? String == "false")
         for record in train {
-            for key in ["loss", "lr", "examples_per_second", "data_wait_share", "gradient_norm"] { #expect(record[key] is Double, "\(key)") }
+            for key in ["loss", "lr", "examples_per_second", "data_wait_share", "gradient_norm", "resident_mb"] { #expect(record[key] is Double, "\(key)") }
             #expect(record["waiting_on"] as? String == "generator")
         }
-        #expect(lines.contains { $0.hasPrefix("reverse step 4/4 loss ") && $0.contains("examples/s, data wait") })
+        #expect(lines.contains { $0.hasPrefix("reverse step 4/4 loss ") && $0.contains("examples/s, data wait") && $0.hasSuffix(" MB resident") })
         let events = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasPrefix("events.out.tfevents.") }
         #expect(events.count == 1)
         // version + 2 train + 3 eval records

@@ -3,7 +3,8 @@ import Testing
 
 /// `sluice spoken-moments train`, `eval`, `embed` and `search` as a user runs them.
 extension CommandLineTests {
-    /// After a kill -9 the same command with --resume takes the updates the whole run took.
+    /// After a kill -9 the same command with --resume takes the updates the whole run took, its
+    /// manifest read from where the checkpoint stopped: no clip consumed is decoded again.
     @Test func spokenMomentsKillNineThenResumeContinuesWithTheSameLosses() throws {
         let dir = try scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -34,7 +35,40 @@ extension CommandLineTests {
         #expect(resumed.status == 0, "\(resumed.errors)")
         let after = losses(resumed.output)
         #expect(resumed.errors.contains("resumed at update \(8 - after.count)") && after.count <= 6)
+        #expect(resumed.errors.contains(", the source read to epoch ") && resumed.errors.contains("manifest: resuming at epoch "), "\(resumed.errors)")
         for (step, line) in after { #expect(line == expected[step]) }
+    }
+
+    /// A manifest of 100,000 rows (the sample clips over and over) is streamed, not held: training
+    /// starts at once and the resident memory its records show stays flat from update 40 to 160.
+    @Test func aHundredThousandRowManifestTrainsInFlatMemory() throws {
+        let dir = try scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let samples = Self.repository.appendingPathComponent("samples/shapes")
+        let rows = try String(contentsOf: samples.appendingPathComponent("manifest.jsonl"), encoding: .utf8)
+            .split(separator: "\n").map { try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        var lines: [String] = []
+        for n in 0..<100_000 {
+            var row = rows[n % rows.count]
+            row["id"] = "clip-\(n)"
+            for key in ["video", "audio"] { row[key] = samples.appendingPathComponent(row[key] as! String).path }
+            if n >= rows.count, row["split"] as? String == "test" { row["split"] = "train" }
+            lines.append(String(decoding: try JSONSerialization.data(withJSONObject: row, options: .sortedKeys), as: UTF8.self))
+        }
+        let manifest = dir.appendingPathComponent("big.jsonl"), out = dir.appendingPathComponent("run")
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: manifest)
+
+        let run = try sluice(["spoken-moments", "train", "--manifest", manifest.path, "--out", out.path, "--frames", "2", "--size", "16",
+                              "--batch-size", "4", "--steps", "160", "--log-every", "20", "--eval-every", "1000",
+                              "--video-layers", "2", "--video-width", "4", "--audio-width", "4", "--embedding", "8", "--threads", "1"])
+        #expect(run.status == 0, "\(run.errors)")
+        let records = try String(contentsOf: out.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+            .map { try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+            .filter { $0["kind"] as? String == "train" }
+        let resident = Dictionary(uniqueKeysWithValues: records.compactMap { r in (r["step"] as? Int).map { ($0, r["resident_mb"] as? Double ?? .nan) } })
+        let (early, late) = (try #require(resident[40]), try #require(resident[160]))
+        // Holding the decoded clips would take 100,000 x 50 kB = 5 GB; one more batch in flight is well under 1 MB.
+        #expect(late < 1024 && late - early < 32, "resident \(early) MB at update 40, \(late) MB at 160")
     }
 
     /// Two updates of a tiny model on 2 frames of 16 x 16.

@@ -38,7 +38,7 @@ enum AugmentStages {
             guard case let .array(frames)? = sample[field], frames.dtype == .uint8, frames.shape.count == 4, frames.shape[3] == 3 else {
                 throw StageError(item: sample.origin, reason: "no uint8 T x H x W x 3 frames in '\(field)' (video_frames with format uint8)")
             }
-            var rng = RandomGenerator(seed: sample.randomSeed(seed))
+            var rng = RandomGenerator(seed: sample.randomSeed(seed, stage: "frame_augment"))
             var out = sample
             out[field] = .array(augment.apply(frames, using: &rng))
             return [out]
@@ -70,7 +70,7 @@ enum AugmentStages {
             guard case let .int(rate)? = sample["sample_rate"], rate > 0, rate <= AudioBuffer.maximumSampleRate else {
                 throw StageError(item: sample.origin, reason: "no 'sample_rate' in 1...\(AudioBuffer.maximumSampleRate) Hz for the waveform in '\(field)'")
             }
-            var rng = RandomGenerator(seed: sample.randomSeed(seed))
+            var rng = RandomGenerator(seed: sample.randomSeed(seed, stage: "audio_augment"))
             var out = sample
             do {
                 let audio = AudioBuffer(source: sample.origin, sampleRate: rate, channels: 1, samples: waveform.values(as: Float.self))
@@ -104,7 +104,7 @@ enum AugmentStages {
             guard case let .array(mel)? = sample[field], mel.dtype == .float32, mel.shape.count == 2, mel.shape[0] > 0, mel.shape[1] > 0 else {
                 throw StageError(item: sample.origin, reason: "no float32 frames x mels log-mel in '\(field)'")
             }
-            var rng = RandomGenerator(seed: sample.randomSeed(seed))
+            var rng = RandomGenerator(seed: sample.randomSeed(seed, stage: "spec_augment"))
             var out = sample
             out[field] = .array(NDArray(shape: mel.shape, values: masks.apply(mel.values(as: Float.self), frames: mel.shape[0],
                                                                               bins: mel.shape[1], using: &rng)))

@@ -69,7 +69,7 @@ enum ClipStages {
             ParameterSpec("max_frames", .int(min: 1, max: 1 << 20), default: "1000",
                           help: "longest caption window in mel frames (1000: 10 s at the 10 ms hop)"),
             ParameterSpec("window", .choice(["random", "start"]), default: "random",
-                          help: "where a longer caption's window starts: random (seeded by seed and batch) or at the start"),
+                          help: "where a longer caption's window starts: random (seeded by seed, clip and epoch) or at the start"),
             ParameterSpec("seed", .int(min: 0), default: "0", help: "seed of the random windows"),
         ]
     ) { parameters, _ in
@@ -176,8 +176,9 @@ extension ClipStages {
 }
 
 /// Stacks clips (`frames`, `mel`, optional `mel_length`, `caption`, `id`) into batches of `size`.
-/// Batch k and its caption windows depend only on the clips and k, so a resumed stream that
-/// replays from the start builds the same batches. The last short batch is dropped or padded
+/// A caption's window is drawn from (seed, clip, epoch), so a resumed stream, replayed or begun
+/// where the checkpoint stopped, builds the same batches; a batch carries its last clip's
+/// stream point, which the trainer's checkpoint keeps. The last short batch is dropped or padded
 /// with clips of the first batch (as the shard reader's `remainder: pad` repeats the first
 /// samples), and either is said on standard error and in the batch's `padded` count.
 struct ClipBatcher: Transform {
@@ -246,7 +247,7 @@ struct ClipBatcher: Transform {
             let kept = min(length, maxFrames)
             var start = 0
             if randomWindow, length > kept {
-                var rng = RandomGenerator(seed: seed ^ (UInt64(index) &* 0x9E37_79B9_7F4A_7C15) ^ (UInt64(row) &* 0xBF58_476D_1CE4_E5B9))
+                var rng = RandomGenerator(seed: clip.randomSeed(seed, stage: "clip_batch"))
                 start = Int.random(in: 0...(length - kept), using: &rng)
             }
             windows.append(mel.values(as: Float.self)[(start * bins)..<((start + kept) * bins)])
@@ -263,7 +264,7 @@ struct ClipBatcher: Transform {
         func text(_ key: String, _ clip: Sample) -> Value {
             if case let .string(value)? = clip[key] { .string(value) } else { .string("") }
         }
-        return Sample([
+        var batch = Sample([
             "id": .string("batch \(index)"),
             "frames": .array(NDArray(shape: [clips.count] + frameShape, values: frames)),
             "mel": .array(NDArray(shape: [clips.count, bins, longest], values: mel)),
@@ -272,6 +273,9 @@ struct ClipBatcher: Transform {
             "ids": .list(clips.map { text("id", $0) }),
             "padded": .int(padded),
         ])
+        let points = clips.compactMap(\.streamPoint)
+        if points.count == clips.count { batch.streamPoint = points.max() }
+        return batch
     }
 
     /// A clip's frames for the model: uint8 T x H x W x 3 become float32 T x 3 x H x W in [0, 1];

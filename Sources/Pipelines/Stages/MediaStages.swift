@@ -3,6 +3,7 @@ import Media
 import ObjectStore
 import PipelineCore
 import Tensor
+import Training
 
 /// Stages over media: a JSONL manifest of clips, video frames, audio waveforms, log-mel features.
 /// Decoding errors name the item and the file, so under `on_error: skip` bad clips are
@@ -28,7 +29,8 @@ enum MediaStages {
         .source(ManifestSource(urls: parameters.inputs("path"), split: parameters.optionalString("split"), log: environment.inputs,
                                objects: ObjectInputs(outputDirectory: environment.outputDirectory), epochs: parameters.int("epochs"),
                                shuffleSeed: parameters.bool("shuffle") ? UInt64(parameters.int("seed")) : nil,
-                               mismatch: parameters.double("mismatch"), mismatchSeed: UInt64(parameters.int("seed"))))
+                               mismatch: parameters.double("mismatch"), mismatchSeed: UInt64(parameters.int("seed")),
+                               resumeAt: { environment.sourceResumePoint }))
     }
 
     static let videoFrames = StageSpec(
@@ -107,7 +109,7 @@ enum MediaStages {
             do {
                 var audio = try AudioReader.load(path: path, sampleRate: rate, mono: mono)
                 if let seconds {
-                    audio = try audio.fitted(toSeconds: seconds, seed: random ? sample.randomSeed(seed) : nil)
+                    audio = try audio.fitted(toSeconds: seconds, seed: random ? sample.randomSeed(seed, stage: "audio_decode") : nil)
                 }
                 out[output] = .array(audio.ndarray)
                 out["sample_rate"] = .int(rate)
@@ -211,10 +213,10 @@ enum MediaStages {
         case "stride": fixed = .stride(parameters.int("stride"))
         case "indices": fixed = .indices(try numbers("indices") { Int($0) })
         case "timestamps": fixed = .timestamps(try numbers("timestamps") { Double($0) })
-        case "clip": return { .randomClip(seconds: seconds, seed: $0.randomSeed(seed)) }
+        case "clip": return { .randomClip(seconds: seconds, seed: $0.randomSeed(seed, stage: "video_frames")) }
         default:
             let count = parameters.int("count")
-            if parameters.bool("jitter") { return { .jittered(count: count, seed: $0.randomSeed(seed)) } }
+            if parameters.bool("jitter") { return { .jittered(count: count, seed: $0.randomSeed(seed, stage: "video_frames")) } }
             fixed = .uniform(count: count)
         }
         return { _ in fixed }
@@ -237,11 +239,12 @@ func stableHash(_ text: String) -> UInt64 {
 }
 
 extension Sample {
-    /// The seed of one stage's random draws for this item: `seed` mixed with the item's id and,
-    /// from the second epoch on, its `epoch` (the manifest and shard sources set it when they read
-    /// more than one), so a rerun or resume draws the same and every epoch draws anew.
-    func randomSeed(_ seed: UInt64) -> UInt64 {
-        var mixed = seed ^ stableHash(itemDescription)
+    /// The seed of one stage's random draws for this item: `seed` mixed with the stage's type (so
+    /// stages given one seed draw independently), the item's id and, from the second epoch on, its
+    /// `epoch` (the manifest and shard sources set it when they read more than one), so a rerun or
+    /// resume draws the same and every epoch draws anew.
+    func randomSeed(_ seed: UInt64, stage: String) -> UInt64 {
+        var mixed = seed ^ stableHash(stage + "/" + itemDescription)
         if case let .int(epoch)? = self["epoch"], epoch > 0 { mixed ^= UInt64(epoch) &* 0xD6E8_FEB8_6659_FD93 }
         return mixed
     }
@@ -259,7 +262,8 @@ extension Sample {
 /// `skip`, quarantined) by file and line; every sample carries its row as `manifest_row`
 /// (`file:line`). With `epochs`, the rows are read again (a seeded new order each epoch with a
 /// `shuffleSeed`), each sample carrying its `epoch` (from 0) for the stages' random draws; a bad row
-/// is reported in the first epoch only. With `mismatch`, a seeded share of the rows trade their
+/// is reported in the first epoch the run reads only. Every sample carries its stream point, so a
+/// resumed trainer's run begins where its checkpoint stopped (`resumeAt`). With `mismatch`, a seeded share of the rows trade their
 /// `audio` (or the video's own track) and `caption` among themselves, the same every epoch.
 struct ManifestSource: Source {
     static let rowField = "manifest_row"
@@ -271,6 +275,9 @@ struct ManifestSource: Source {
     var shuffleSeed: UInt64?
     var mismatch = 0.0
     var mismatchSeed: UInt64 = 0
+    /// Where a resumed run begins (rows before it were read by the run it continues); asked when
+    /// the run starts, after the sinks are built.
+    var resumeAt: @Sendable () -> StreamPoint? = { nil }
 
     /// One line of a manifest: where it is, its text, and the manifest's location.
     private struct Row {
@@ -299,15 +306,23 @@ struct ManifestSource: Source {
                 rows.append(Row(item: "\(remote?.description ?? url.relativePath):\(number + 1)", line: line, directory: directory, remote: remote))
             }
         }
+        guard !rows.isEmpty else { return }
         let donors = mismatchedRows(rows)
-        for epoch in 0..<epochs {
+        // Each sample carries how far the rows were read through it; a resumed run begins where
+        // its checkpoint stopped, without reading (or decoding downstream) any earlier row again.
+        let start = resumeAt() ?? StreamPoint(epoch: 0, position: 0), firstEpoch = min(start.epoch, epochs)
+        if start > StreamPoint(epoch: 0, position: 0) {
+            FileHandle.standardError.write(Data(("manifest: resuming at epoch \(start.epoch), row \(start.position) of its order "
+                + "(the rows read before the checkpoint are not read again)\n").utf8))
+        }
+        for epoch in firstEpoch..<epochs {
             var order = Array(rows.indices)
             if let shuffleSeed {
                 var rng = RandomGenerator(seed: shuffleSeed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
                 order.shuffle(using: &rng)
             }
-            for index in order {
-                guard var sample = try sample(of: rows[index], reporting: epoch == 0 ? emitter : nil) else { continue }
+            for (position, index) in order.enumerated() where epoch > start.epoch || position >= start.position {
+                guard var sample = try sample(of: rows[index], reporting: epoch == firstEpoch ? emitter : nil) else { continue }
                 // A donor row that is bad (reported on its own) leaves the clip its own caption.
                 if let donor = donors[index], let given = try self.sample(of: rows[donor], reporting: nil) {
                     sample["audio"] = given["audio"] ?? given["video"]
@@ -315,6 +330,7 @@ struct ManifestSource: Source {
                     sample["mismatched_with"] = given["id"]
                 }
                 if epochs > 1 { sample["epoch"] = .int(epoch) }
+                sample.streamPoint = StreamPoint(epoch: epoch, position: position + 1)
                 try emitter.emit(sample)
             }
         }

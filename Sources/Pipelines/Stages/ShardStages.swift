@@ -2,6 +2,7 @@ import Foundation
 import ObjectStore
 import PipelineCore
 import Shards
+import Training
 
 /// Stages over MDS shard datasets: read them shuffled and split by rank, write them.
 enum ShardStages {
@@ -84,7 +85,7 @@ enum ShardStages {
         return .source(ShardSource(
             datasets: datasets, weights: weights, options: options, rank: rank, worldSize: worldSize,
             remainder: parameters.optionalString("remainder") == "drop" ? .drop : .pad, start: start,
-            epochs: parameters.int("epochs"), readers: parameters.int("readers")))
+            epochs: parameters.int("epochs"), readers: parameters.int("readers"), resumeAt: { environment.sourceResumePoint }))
     }
 
     static let writer = StageSpec(
@@ -286,6 +287,8 @@ public final class ShardSink: Sink {
 /// epoch after epoch, in the deterministic shuffled order, decoding on `readers` threads (the
 /// order does not change with their number). A damaged shard is reported once through the
 /// pipeline's error policy and its samples are skipped; a bad sample is reported by its index.
+/// Every sample carries its stream point (the epoch's global positions read through it by all
+/// ranks in step), so a resumed trainer's run begins where its checkpoint stopped.
 public struct ShardSource: Source {
     public let datasets: [ShardDataset]
     public let mixture: Mixture
@@ -299,10 +302,12 @@ public struct ShardSource: Source {
     public let epochs: Int
     /// Threads decoding samples.
     public let readers: Int
+    /// Where a resumed trainer's checkpoint says to begin, over `start`; asked when the run starts.
+    let resumeAt: @Sendable () -> StreamPoint?
 
     public init(datasets: [ShardDataset], weights: [MixWeight]? = nil, options: ShuffleOptions, rank: Int = 0,
                 worldSize: Int = 1, remainder: Remainder = .pad, start: ResumeState? = nil, epochs: Int = 1,
-                readers: Int = 1) {
+                readers: Int = 1, resumeAt: @escaping @Sendable () -> StreamPoint? = { nil }) {
         self.datasets = datasets
         let weights = weights ?? datasets.map { _ in MixWeight.repeatFactor(1) }
         mixture = Mixture(zip(datasets, weights).map { Mixture.Source(spans: $0.spans, weight: $1) })
@@ -313,16 +318,23 @@ public struct ShardSource: Source {
         self.start = start ?? ResumeState(seed: options.seed, worldSize: worldSize)
         self.epochs = epochs
         self.readers = max(1, readers)
+        self.resumeAt = resumeAt
     }
 
     public func run(_ emitter: Emitter<Sample>) throws {
         var reported = Set<String>()
         var state = start
+        if let point = resumeAt() {
+            state = ResumeState(epoch: point.epoch, position: point.position, seed: start.seed, worldSize: worldSize)
+            FileHandle.standardError.write(Data("shards: resuming at epoch \(point.epoch), position \(point.position) of its order (the samples read before the checkpoint are not read again)\n".utf8))
+        }
         while state.epoch < epochs {
             let plan = mixture.plan(state, options: options, rank: rank, worldSize: worldSize, remainder: remainder)
             let reader = ParallelReader(datasets: datasets, plan: plan, workers: readers)
             defer { reader.cancel() }
+            var delivered = 0
             while let result = reader.next() {
+                delivered += 1
                 switch result {
                 case .sample(let source, let index, let sample):
                     let dataset = datasets[source]
@@ -331,6 +343,8 @@ public struct ShardSource: Source {
                         record[name] = sample[name]?.pipelineValue
                     }
                     if epochs > 1, record["epoch"] == nil { record["epoch"] = .int(state.epoch) }
+                    let read = plan.state(afterDelivering: delivered)
+                    record.streamPoint = StreamPoint(epoch: read.epoch, position: read.position)
                     try emitter.emit(record)
                 case .failed(let source, let index, let error):
                     // A shard that fails to open is reported once; a bad sample in a good shard each time.

@@ -52,11 +52,12 @@ final class TrainerSink<Model: TrainableModel>: Sink {
 
     init(run: TrainingRun<Model>, environment: RunEnvironment, decode: @escaping (Sample) throws -> Model.Batch) {
         (self.run, self.environment, self.decode) = (run, environment, decode)
+        if let point = run.resumePoint { environment.resumeSource(at: point) }
     }
 
     func consume(_ item: Sample) throws {
         let waited = lastReturn.map { (ContinuousClock.now - $0).inSeconds } ?? 0
-        try run.feed(try decode(item), waited: waited, waitingOn: busiestUpstreamStage())
+        try run.feed(try decode(item), through: item.streamPoint, waited: waited, waitingOn: busiestUpstreamStage())
         lastReturn = .now
         // The source may have epochs left; decoding them would be wasted.
         if run.isComplete { environment.endRun() }
@@ -78,6 +79,21 @@ final class TrainerSink<Model: TrainableModel>: Sink {
     }
 }
 
+
+extension Sample {
+    /// How far a seeking source was read through this item (fields `stream_epoch` and
+    /// `stream_position`). A batch carries its last item's, a trainer's checkpoint the last
+    /// consumed batch's, so a resumed run's source begins there (`RunEnvironment.resumeSource(at:)`).
+    var streamPoint: StreamPoint? {
+        get {
+            guard case let .int(epoch)? = self["stream_epoch"], case let .int(position)? = self["stream_position"] else { return nil }
+            return StreamPoint(epoch: epoch, position: position)
+        }
+        set {
+            (self["stream_epoch"], self["stream_position"]) = (newValue.map { .int($0.epoch) }, newValue.map { .int($0.position) })
+        }
+    }
+}
 
 /// The clip trainers' vocabulary default (`--vocab`, a sink's `vocab`): a file of a clone's samples,
 /// relative to the current directory, so found only from a clone's top directory (an installed

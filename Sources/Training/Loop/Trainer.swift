@@ -49,6 +49,9 @@ public final class Trainer<Model: TrainableModel> {
     public private(set) var step = 0
     /// Micro-batches consumed from the data stream.
     public private(set) var dataPosition = 0
+    /// How far the source was read through the last consumed micro-batch, when the stream says so
+    /// (`TrainingRun.feed(_:through:)`): where a source that can seek starts a resumed run.
+    public var streamPoint: StreamPoint?
     private var optimizer: any Optimizer
     /// Parameter indices of each group, in the model's parameter order.
     private var members: [(group: String, indices: [Int])] = []
@@ -136,7 +139,8 @@ public final class Trainer<Model: TrainableModel> {
 
     /// Saves everything a restart needs into one safetensors file (written atomically).
     public func saveCheckpoint(to file: URL, extra more: [String: String] = [:]) throws {
-        let extra = model.checkpointMetadata.merging(["data.position": String(dataPosition)]) { $1 }.merging(more) { $1 }
+        var extra = model.checkpointMetadata.merging(["data.position": String(dataPosition)]) { $1 }.merging(more) { $1 }
+        if let streamPoint { (extra["data.stream_epoch"], extra["data.stream_position"]) = (String(streamPoint.epoch), String(streamPoint.position)) }
         try Checkpoint.save(to: file, model: model, optimizer: optimizer, rng: context.rng, step: step, extra: extra)
     }
 
@@ -150,11 +154,19 @@ public final class Trainer<Model: TrainableModel> {
         guard let position = extra["data.position"].flatMap({ Int($0) }), position >= 0 else {
             throw TrainingError(.checkpoint, file.path, "checkpoint has no data position ('extra.data.position')")
         }
+        var point: StreamPoint?
+        if extra["data.stream_epoch"] != nil || extra["data.stream_position"] != nil {
+            guard let epoch = extra["data.stream_epoch"].flatMap({ Int($0) }), let position = extra["data.stream_position"].flatMap({ Int($0) }),
+                  epoch >= 0, position >= 0 else {
+                throw TrainingError(.checkpoint, file.path, "'extra.data.stream_epoch' and 'extra.data.stream_position' are not both counts from 0")
+            }
+            point = StreamPoint(epoch: epoch, position: position)
+        }
         try model.restore(checkpointMetadata: extra)
         optimizer = options.makeOptimizer(model.namedParameters)
         indexGroups()
         let (rng, savedStep) = try Checkpoint.restore(from: file, model: model, optimizer: &optimizer)
-        (context.rng, step, dataPosition) = (rng, savedStep, position)
+        (context.rng, step, dataPosition, streamPoint) = (rng, savedStep, position, point)
     }
 
     // MARK: Groups and the optimizer

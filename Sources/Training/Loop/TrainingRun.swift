@@ -43,6 +43,11 @@ public final class TrainingRun<Model: TrainableModel> {
     private var waits: [String: Double] = [:]
     /// Micro-batches offered so far, counting those a resumed run skips.
     private var offered = 0
+    /// How far the source was read through the last micro-batch in `pending`.
+    private var pendingPoint: StreamPoint?
+    /// Where the checkpoint a run resumed from says the stream was read to: a source that can
+    /// seek starts there, and `feed` skips batches read before it.
+    public private(set) var resumePoint: StreamPoint?
     private var evaluatedAt: Int?
     private var best: Double?
 
@@ -55,8 +60,9 @@ public final class TrainingRun<Model: TrainableModel> {
     }
     private let started = ContinuousClock.now
 
-    /// Creates `directory`; with `resume`, continues from its checkpoint (the data stream is then
-    /// expected from its start again: `feed` skips what the checkpoint has consumed). A run that is
+    /// Creates `directory`; with `resume`, continues from its checkpoint: `feed` skips what the
+    /// checkpoint consumed, so the stream may start again from the beginning or, when its batches
+    /// say how far they read (`resumePoint`), where the checkpoint stopped. A run that is
     /// not `primary` reads the checkpoint but writes nothing. A directory holding another run is
     /// refused unless `resume` or the loop's `overwrite` (which removes that run's files) is set, so
     /// one run's log never silently gains a second run's records.
@@ -73,26 +79,34 @@ public final class TrainingRun<Model: TrainableModel> {
         log = primary ? try RunLog(directory: directory) : nil
         if resume {
             try trainer.resume(from: checkpointFile)
-            if primary { FileHandle.standardError.write(Data("\(name): resumed at update \(trainer.step) (batch \(trainer.dataPosition))\n".utf8)) }
+            resumePoint = trainer.streamPoint
+            let read = resumePoint.map { ", the source read to \($0)" } ?? ""
+            if primary { FileHandle.standardError.write(Data("\(name): resumed at update \(trainer.step) (batch \(trainer.dataPosition)\(read))\n".utf8)) }
         }
         // metrics.jsonl is appended to, never cleared: a record marks where each run starts.
         try log?.write(step: trainer.step, group: "start", numbers: [], texts: [("resumed", String(resume))])
     }
 
-    /// Feeds the next micro-batch of the stream. `batch` is only evaluated when it will be trained on
-    /// (not for batches a resumed run skips); the time it takes counts as data wait, plus `waited`
+    /// Feeds the next micro-batch of the stream; `point`, when the stream tells it, is how far the
+    /// source was read through this batch. `batch` is only evaluated when it will be trained on
+    /// (not for batches a resumed run skips: by point when both it and the checkpoint have one,
+    /// else the first `dataPosition` offered); the time it takes counts as data wait, plus `waited`
     /// (time spent waiting before this call), attributed to `waitingOn` (a stage, or `collate`).
-    public func feed(_ batch: @autoclosure () throws -> Model.Batch, waited: Double = 0, waitingOn: String) throws {
+    public func feed(_ batch: @autoclosure () throws -> Model.Batch, through point: StreamPoint? = nil, waited: Double = 0,
+                     waitingOn: String) throws {
         offered += 1
-        guard offered > trainer.dataPosition, !isComplete else { return }
+        let consumed = if let point, let resumePoint { point <= resumePoint } else { offered <= trainer.dataPosition }
+        guard !consumed, !isComplete else { return }
         if isPrimary, trainer.step == 0, pending.isEmpty, evaluatedAt == nil { try evaluateNow() }
         let start = ContinuousClock.now
         pending.append(try batch())
+        pendingPoint = point
         let wait = waited + (ContinuousClock.now - start).inSeconds
         pendingWait += wait
         waits[waitingOn, default: 0] += wait
         guard pending.count == trainer.options.accumulation else { return }
         let report = try trainer.update(pending, dataSeconds: pendingWait)
+        trainer.streamPoint = pendingPoint
         (pending, pendingWait) = ([], 0)
         window.append(report)
         let step = trainer.step, options = trainer.options
@@ -153,14 +167,16 @@ public final class TrainingRun<Model: TrainableModel> {
         let waitShare = waited / max(seconds, 1e-9)
         numbers += [("lr", Double(last.learningRate)), (unit + "_per_second", throughput), ("data_wait_share", waitShare)]
         if let norm = last.gradientNorm { numbers.append(("gradient_norm", Double(norm))) }
+        let resident = ResidentMemory.bytes().map { Double($0) / 1_048_576 }
+        if let resident { numbers.append(("resident_mb", resident)) }
         let waitedOn = waits.max { $0.value < $1.value }?.key ?? "-"
         try log?.write(step: trainer.step, group: "train", numbers: numbers, texts: [("waiting_on", waitedOn)])
 
         let parts = numbers.dropFirst().prefix(window[0].terms.count).map { "\($0.name) \(format($0.value))" }
-        progress(String(format: "%@ step %d/%d loss %@%@ lr %.2e | %.0f %@/s, data wait %.1f%% (on %@)",
+        progress(String(format: "%@ step %d/%d loss %@%@ lr %.2e | %.0f %@/s, data wait %.1f%% (on %@)%@",
                         name, trainer.step, trainer.options.steps, format(numbers[0].value),
                         parts.isEmpty ? "" : " (" + parts.joined(separator: ", ") + ")", last.learningRate, throughput, unit,
-                        100 * waitShare, waitedOn))
+                        100 * waitShare, waitedOn, resident.map { String(format: ", %.0f MB resident", $0) } ?? ""))
         window.removeAll()
         waits.removeAll()
     }
