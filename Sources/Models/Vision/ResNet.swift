@@ -4,10 +4,10 @@ import Tensor
 /// torchvision's ResNet-18/34/50 with its parameter names (`conv1`, `bn1`, `layer1.0.conv1`,
 /// ..., `fc`), so weights converted from torchvision load as they are:
 ///
-///     python3 -c "import torch, torchvision; from safetensors.torch import save_file; \
-///       save_file(torchvision.models.resnet18(weights='DEFAULT').state_dict(), 'resnet18.safetensors')"
+///     /usr/bin/python3 tools/backbone_weights.py resnet18.pth resnet18.safetensors
 ///
-/// (`num_batches_tracked` entries in such a file are ignored). Nothing is downloaded here.
+/// (README, "Encoders"; `num_batches_tracked` and other tensors the model does not use are
+/// ignored). Nothing is downloaded here.
 public struct ResNet: Layer {
     /// The depths torchvision defines: blocks per stage and which block.
     public enum Depth: Int, Sendable, CaseIterable {
