@@ -81,6 +81,11 @@ struct VideoEncoderTests {
         let whole = directory.appendingPathComponent("whole.safetensors")
         try SafeTensors.write(state, to: whole)
         #expect(try ResNet(.resnet18, contentsOf: whole).fc?.outFeatures == 10)
+        // A deeper file is refused, not loaded into the first blocks.
+        let deeper = directory.appendingPathComponent("resnet34.safetensors")
+        try SafeTensors.write(ResNet(.resnet34, classes: 10, rng: &rng).namedState, to: deeper)
+        #expect { try ResNet(.resnet18, contentsOf: deeper) } throws: { "\($0)".contains("holds the blocks of a ResNet-34, not of a ResNet-18") }
+        #expect(ResNet.Depth.allCases.allSatisfy { depth in ResNet.Depth.held(in: ResNet(depth, rng: &rng).namedState.map(\.name)) == depth })
     }
 
     @Test func resNetDepthsHaveTorchvisionShapes() {

@@ -15,6 +15,24 @@ public struct ResNet: Layer {
 
         var blocks: [Int] { self == .resnet18 ? [2, 2, 2, 2] : [3, 4, 6, 3] }
         var bottleneck: Bool { self == .resnet50 }
+
+        /// The depth whose blocks a torchvision state dict's tensor names hold (layer3's block
+        /// count, and whether blocks have a `conv3`); nil when they hold no such depth.
+        public static func held(in names: some Sequence<String>) -> Depth? {
+            var layer3 = Set<Substring>(), bottleneck = false
+            for name in names {
+                if name.hasPrefix("layer3.") { layer3.insert(name.dropFirst(7).prefix { $0 != "." }) }
+                if name.hasPrefix("layer1.0.conv3.") { bottleneck = true }
+            }
+            return allCases.first { $0.blocks[2] == layer3.count && $0.bottleneck == bottleneck }
+        }
+
+        /// Refuses weights whose blocks are another depth's: loading ignores tensors a model does
+        /// not use, so a ResNet-34 file would fill a ResNet-18's first blocks without a word.
+        public func check(_ names: some Sequence<String>, file: URL) throws(ModelError) {
+            guard let held = Depth.held(in: names), held != self else { return }
+            throw ModelError(.invalidWeights, file.path, "holds the blocks of a ResNet-\(held.rawValue), not of a ResNet-\(rawValue)")
+        }
     }
 
     public let depth: Depth
@@ -56,6 +74,7 @@ public struct ResNet: Layer {
     public init(_ depth: Depth, contentsOf file: URL, inChannels: Int = 3) throws(ModelError) {
         let tensors: [String: Tensor]
         do { tensors = try SafeTensors.read(file).tensors } catch { throw ModelError(error) }
+        try depth.check(tensors.keys, file: file)
         var rng = RandomGenerator(seed: 0)
         self.init(depth, classes: tensors["fc.weight"]?.shape.first, inChannels: inChannels, rng: &rng)
         do { try load(tensors, from: file) } catch { throw ModelError(error) }

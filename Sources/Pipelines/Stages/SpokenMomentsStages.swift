@@ -45,8 +45,9 @@ enum SpokenMomentsStages {
         do {
             model = try SpokenMomentsTraining(options: options, clip: clip, vocabulary: vocabulary)
             if let weights, !resume {
-                let file = URL(fileURLWithPath: weights)
-                try model.video.load(SafeTensors.read(file).tensors, from: file)
+                let file = URL(fileURLWithPath: weights), tensors = try SafeTensors.read(file).tensors
+                try options.backbone.depth?.check(tensors.keys, file: file)
+                try model.video.load(tensors, from: file)
             }
         } catch { throw StageError(item: parameters.stageName, reason: "\(error)") }
         let trainer = Trainer(model: model, options: options.loop)

@@ -8,7 +8,7 @@ import Text
 public enum VideoBackbone: String, Sendable, CaseIterable {
     case frameCNN = "frame_cnn", resnet18, resnet34, resnet50
 
-    var depth: ResNet.Depth? { ResNet.Depth(rawValue: ["resnet18": 18, "resnet34": 34, "resnet50": 50][rawValue] ?? 0) }
+    public var depth: ResNet.Depth? { ResNet.Depth(rawValue: ["resnet18": 18, "resnet34": 34, "resnet50": 50][rawValue] ?? 0) }
 }
 
 /// Every setting of a Spoken Moments run (video <-> spoken-caption retrieval) and its default,
