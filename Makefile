@@ -64,20 +64,19 @@ demo-retromae: build
 		--hidden 64 --layers 2 --heads 4 --intermediate 256 --max-length 64 --batch-size 16 \
 		--steps 60 --log-every 10 --eval-every 1000
 
-# A short Spoken Moments run on the 24 sample clips (debug build, under a minute): held-out
-# video<->caption R@1/5/10 both ways beside the set size and chance.
-demo-spoken-moments: build
+# A short Spoken Moments run (debug build, about a minute) on 200 generated clips, 50 of them held
+# out: held-out video<->caption R@1/5/10, median rank and mAP every 20 updates beside chance, and at
+# the end mean R@10 by update, rising from chance.
+demo-spoken-moments: build data/shapes-200/manifest.jsonl
 	rm -rf out/spoken-moments-demo
-	.build/debug/sluice spoken-moments train --manifest samples/shapes/manifest.jsonl --out out/spoken-moments-demo \
-		--batch-size 6 --steps 60 --log-every 20 --eval-every 30
+	.build/debug/sluice spoken-moments train --manifest data/shapes-200/manifest.jsonl --out out/spoken-moments-demo \
+		--steps 80 --log-every 20 --eval-every 20
 
-# A short capsule run on the 24 sample clips (debug build, about a minute): held-out text->video,
-# video->text and audio->video R@1/5/10 and median rank beside the set size and chance.
-demo-capsules: build
+# The same for the capsule network: held-out text->video, video->text and audio->video.
+demo-capsules: build data/shapes-200/manifest.jsonl
 	rm -rf out/capsules-demo
-	.build/debug/sluice capsules train --manifest samples/shapes/manifest.jsonl --out out/capsules-demo \
-		--frames 4 --size 16 --batch-size 6 --steps 60 --log-every 20 --eval-every 1000 \
-		--capsules 4 --pose 8 --embedding 32 --video-width 8 --audio-width 8 --text-width 16 --text-features 16
+	.build/debug/sluice capsules train --manifest data/shapes-200/manifest.jsonl --out out/capsules-demo \
+		--steps 80 --log-every 20 --eval-every 20
 
 # TensorBoard's own reader over the event files of the RetroMAE demo (tools/tensorboard_events.py
 # check), from a venv with tensorboard from PyPI at the version that wrote the committed fixture.
@@ -90,13 +89,16 @@ check-tensorboard: demo-retromae
 		  $(TENSORBOARD_VENV)/bin/pip install --quiet --disable-pip-version-check tensorboard==$(TENSORBOARD_VERSION); }
 	$(TENSORBOARD_VENV)/bin/python tools/tensorboard_events.py check out/retromae-demo
 
-# The 3,000-clip moving-shapes set the Spoken Moments figures are measured on (data/shapes-3000,
-# git-ignored; about an hour on 2 cores: ffmpeg, espeak-ng and sox). Skipped when it is already there.
-shapes-3000:
-	@if [ -f data/shapes-3000/manifest.jsonl ]; then echo "data/shapes-3000 exists; remove it to regenerate"; else \
-		bash $(DEPS) ffmpeg espeak-ng sox && \
-		python3 tools/make-samples.py --count 3000 --broken '' --out data/shapes-3000.partial && \
-		mv data/shapes-3000.partial data/shapes-3000; fi
+# N moving-shapes clips, a quarter held out (tools/make-samples.py: ffmpeg, espeak-ng and sox, all
+# cores), made once into data/shapes-N (git-ignored): data/shapes-200 for the demo's trainers (about
+# a minute), data/shapes-3000 for the Spoken Moments figures (`make shapes-3000`, about half an hour).
+data/shapes-%/manifest.jsonl:
+	@bash $(DEPS) ffmpeg espeak-ng sox
+	rm -rf data/shapes-$*.partial
+	python3 tools/make-samples.py --count $* --broken '' --out data/shapes-$*.partial
+	mv -T data/shapes-$*.partial data/shapes-$*
+
+shapes-3000: data/shapes-3000/manifest.jsonl
 
 bench: release
 	.build/release/sluice-bench

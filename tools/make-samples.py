@@ -12,6 +12,7 @@ library only, so any python3 runs it.
     tools/make-samples.py --count 3000 --out /tmp/shapes-3k   # a training-sized set
 """
 import argparse
+import concurrent.futures
 import json
 import os
 import random
@@ -97,23 +98,31 @@ def speak(caption, voice, speed, work):
     return speech, fitted
 
 
-def make_clip(index, rng, out, work):
+def draw_clip(index, rng):
+    """The clip's content: every random draw happens here, in clip order, so the set is the same
+    however many clips are rendered at once."""
     shape, colour = rng.choice(SHAPES), rng.choice(list(COLOURS))
     direction, voice, speed = rng.choice(DIRECTIONS), rng.choice(VOICES), rng.choice(SPEEDS)
     caption = f"a {colour} {shape} moves {'to the ' if direction in ('left', 'right') else ''}{direction}"
+    return {"id": f"shapes-{index:05d}", "caption": caption, "shape": shape, "colour": colour, "direction": direction,
+            "voice": voice, "speed": speed, "filter": video_filter(shape, colour, direction, rng)}
+
+
+def render_clip(index, clip, out):
+    """Speaks and encodes a drawn clip; returns its manifest row."""
     ext, vcodec, acodec = CONTAINERS[index % len(CONTAINERS)]
     aext, aformat = AUDIO_FORMATS[index % len(AUDIO_FORMATS)]
-    clip_id = f"shapes-{index:05d}"
-    speech, fitted = speak(caption, voice, speed, work)
-    video = os.path.join(out, "video", f"{clip_id}.{ext}")
-    audio = os.path.join(out, "audio", f"{clip_id}.{aext}")
-    run(["ffmpeg", "-nostdin", "-y", "-filter_complex", video_filter(shape, colour, direction, rng),
-         "-i", fitted, "-map", "[v]", "-map", "0:a", *vcodec, *acodec, "-shortest",
-         "-metadata", f"title={caption}", video])
-    run(["ffmpeg", "-nostdin", "-y", "-i", speech, *aformat, audio])
-    return {"id": clip_id, "video": f"video/{clip_id}.{ext}", "audio": f"audio/{clip_id}.{aext}",
-            "caption": caption, "shape": shape, "colour": colour, "direction": direction,
-            "voice": voice, "speed": speed}
+    clip_id = clip["id"]
+    with tempfile.TemporaryDirectory() as work:
+        speech, fitted = speak(clip["caption"], clip["voice"], clip["speed"], work)
+        video = os.path.join(out, "video", f"{clip_id}.{ext}")
+        audio = os.path.join(out, "audio", f"{clip_id}.{aext}")
+        run(["ffmpeg", "-nostdin", "-y", "-filter_complex", clip["filter"],
+             "-i", fitted, "-map", "[v]", "-map", "0:a", *vcodec, *acodec, "-shortest",
+             "-metadata", f"title={clip['caption']}", video])
+        run(["ffmpeg", "-nostdin", "-y", "-i", speech, *aformat, audio])
+    row = {key: value for key, value in clip.items() if key != "filter"}
+    return {"id": clip_id, "video": f"video/{clip_id}.{ext}", "audio": f"audio/{clip_id}.{aext}", **row}
 
 
 def make_rotated(mp4, out):
@@ -160,6 +169,7 @@ def main():
     parser.add_argument("--count", type=int, default=24)
     parser.add_argument("--test-fraction", type=float, default=0.25)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="clips rendered at once (the set does not depend on it)")
     args = parser.parse_args()
     for tool in ("ffmpeg", "espeak-ng", "sox"):
         if shutil.which(tool) is None:
@@ -169,12 +179,11 @@ def main():
     for sub in ("video", "audio"):
         os.makedirs(os.path.join(args.out, sub), exist_ok=True)
     test_ids = set(rng.sample(range(args.count), max(1, round(args.count * args.test_fraction))))
-    rows = []
-    with tempfile.TemporaryDirectory() as work:
-        for i in range(args.count):
-            row = make_clip(i, rng, args.out, work)
-            row["split"] = "test" if i in test_ids else "train"
-            rows.append(row)
+    clips = [draw_clip(i, rng) for i in range(args.count)]
+    with concurrent.futures.ThreadPoolExecutor(max(1, args.jobs)) as pool:
+        rows = list(pool.map(lambda i: render_clip(i, clips[i], args.out), range(args.count)))
+    for i, row in enumerate(rows):
+        row["split"] = "test" if i in test_ids else "train"
     with open(os.path.join(args.out, "manifest.jsonl"), "w") as f:
         for row in rows:
             f.write(json.dumps(row) + "\n")

@@ -57,6 +57,8 @@ mkdir -p "$clone"
 # The scratch copy runs this checkout's build: `make` there must not build it again (-o build
 # takes the `build` target as made, and with it `deps`).
 ln -s "$repo/.build" "$clone/.build"
+# Sets `make` generates once into the git-ignored data/ (the demo's clips) are the checkout's.
+mkdir -p "$repo/data" && ln -s "$repo/data" "$clone/data"
 make() { command make -o build "$@"; }
 
 cd "$clone" || exit 1

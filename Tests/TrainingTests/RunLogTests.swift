@@ -91,15 +91,16 @@ struct RunLogTests {
     @Test func theBestEvaluationsModelIsKeptAcrossAResume() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("best-\(UUID())")
         defer { try? FileManager.default.removeItem(at: directory) }
+        var lines: [String] = []
         func train(steps: Int, figures: [Double], resume: Bool) throws -> TrainingRun<ReverseModel> {
             var options = LoopTests.options(steps: steps)
             (options.evalEvery, options.checkpointEvery) = (1, 1)
             let run = try TrainingRun(trainer: Trainer(model: ReverseModel(seed: 1), options: options), directory: directory,
                                       name: "reverse", unit: "examples", resume: resume)
-            run.progress = { _ in }
+            run.progress = { lines.append($0) }
             var remaining = figures
-            run.evaluate = { _ in [("other", 0), ("r10", remaining.removeFirst())] }
-            run.keepBest = "r10"
+            run.evaluate = { _ in [("chance", 0.05), ("r10", remaining.removeFirst())] }
+            (run.keepBest, run.chanceOfBest) = ("r10", "chance")
             var position = 0
             while !run.isComplete {
                 try run.feed(ReverseModel.batch(position), waitingOn: "generator")
@@ -116,6 +117,9 @@ struct RunLogTests {
         // Evaluations at updates 0, 1, 2, 3: the best is after update 1.
         let first = try train(steps: 3, figures: [0.1, 0.5, 0.2, 0.3], resume: false)
         #expect(try best(first) == ("1", "0.5"))
+        // The run ends with the figure's history beside chance.
+        #expect(lines.last == "reverse held-out r10 by update: 0: 0.100, 1: 0.500, 2: 0.200, 3: 0.300 (chance 0.050); "
+            + "the best, at update 1, is kept in best.safetensors")
         // Resumed at update 3 (its evaluations at 4 and 5): 0.4 is not better than 0.5, 0.6 is.
         let resumed = try train(steps: 5, figures: [0.4, 0.6], resume: true)
         #expect(try best(resumed) == ("5", "0.6"))

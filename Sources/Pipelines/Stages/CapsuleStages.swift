@@ -48,6 +48,7 @@ enum CapsuleStages {
         if let heldout {
             run.evaluate = { try $0.retrievalFigures(on: heldout) }
             run.keepBest = "mean_r10"
+            run.chanceOfBest = "chance_r10"
         }
         return .sink(TrainerSink(run: run, environment: environment) { item in
             let batch = try ClipBatch(clipBatch: item)

@@ -56,6 +56,7 @@ enum SpokenMomentsStages {
         if let heldout {
             run.evaluate = { try HeldOutRetrieval(model: $0, clips: heldout).figures }
             run.keepBest = "mean_r10"
+            run.chanceOfBest = "chance_r10"
         }
         return .sink(TrainerSink(run: run, environment: environment) { item in
             let batch = try ClipBatch(clipBatch: item)

@@ -24,6 +24,9 @@ public final class TrainingRun<Model: TrainableModel> {
     /// that beats all earlier ones of the run rewrites it, so the model to use is there even when
     /// later updates only memorise the training set.
     public var keepBest: String?
+    /// The figure a random model gets for `keepBest` (`chance_r10`), printed beside its history
+    /// when the run finishes.
+    public var chanceOfBest: String?
     /// Writes the trained model (e.g. a model directory) when the run finishes.
     public var export: ((Model) throws -> Void)?
     /// Where progress lines go (standard output by default, flushed so a pipe shows them live).
@@ -50,6 +53,10 @@ public final class TrainingRun<Model: TrainableModel> {
     public private(set) var resumePoint: StreamPoint?
     private var evaluatedAt: Int?
     private var best: Double?
+    /// `keepBest` at each of this process's evaluations, and where it beat all before it.
+    private var bestHistory: [(step: Int, value: Double)] = []
+    private var bestStep: Int?
+    private var chance: Double?
 
     public var checkpointFile: URL { directory.appendingPathComponent("checkpoint.safetensors") }
     public var bestFile: URL { directory.appendingPathComponent("best.safetensors") }
@@ -124,6 +131,11 @@ public final class TrainingRun<Model: TrainableModel> {
         if !window.isEmpty { try writeWindow() }
         try trainer.saveCheckpoint(to: checkpointFile)
         if evaluatedAt != trainer.step { try evaluateNow() }
+        if let keepBest, bestHistory.count > 1 {
+            let curve = bestHistory.map { "\($0.step): \(String(format: "%.3f", $0.value))" }.joined(separator: ", ")
+            progress("\(name) held-out \(keepBest) by update: \(curve)" + (chance.map { String(format: " (chance %.3f)", $0) } ?? "")
+                     + (bestStep.map { "; the best, at update \($0), is kept in \(bestFile.lastPathComponent)" } ?? ""))
+        }
         try export?(trainer.model)
         try log.close()
     }
@@ -141,12 +153,14 @@ public final class TrainingRun<Model: TrainableModel> {
     /// from the file, in its metadata `best.FIGURE`).
     private func keepIfBest(_ figures: [(name: String, value: Double)]) throws {
         guard let keepBest, let value = figures.first(where: { $0.name == keepBest })?.value, value.isFinite else { return }
+        bestHistory.append((trainer.step, value))
+        chance = chanceOfBest.flatMap { name in figures.first { $0.name == name }?.value }
         let key = "best." + keepBest
         if best == nil, FileManager.default.fileExists(atPath: bestFile.path) {
             best = try Checkpoint.extra(from: bestFile)[key].flatMap(Double.init)
         }
         guard value > best ?? -.infinity else { return }
-        best = value
+        (best, bestStep) = (value, trainer.step)
         try trainer.saveCheckpoint(to: bestFile, extra: [key: String(value)])
     }
 
