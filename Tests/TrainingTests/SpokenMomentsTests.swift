@@ -41,6 +41,23 @@ struct SpokenMomentsTests {
         #expect(losses.suffix(3).reduce(0, +) < losses.prefix(3).reduce(0, +), "\(loss): \(losses)")
     }
 
+    /// Head dropout draws its masks from the loop's generator (so a rerun draws the same ones) and
+    /// is off in evaluation.
+    @Test func headDropoutIsDrawnFromTheLoopsGeneratorAndOffInEvaluation() throws {
+        let data = try Self.dataset()
+        var options = Self.options()
+        options.headDropout = 0.5
+        func losses(_ options: SpokenMomentsOptions) throws -> [Float] {
+            let trainer = Trainer(model: try SpokenMomentsTraining(options: options, clip: Self.clip), options: options.loop)
+            return try (0..<3).map { try trainer.update([data.batch($0)]).loss }
+        }
+        let dropped = try losses(options)
+        #expect(try dropped == losses(options) && dropped != losses(Self.options()))
+        let batch = data.batch(0)
+        let (with, without) = (try SpokenMomentsTraining(options: options, clip: Self.clip), try SpokenMomentsTraining(options: Self.options(), clip: Self.clip))
+        #expect(with.embed(batch, training: false).video.scalars == without.embed(batch, training: false).video.scalars)
+    }
+
     @Test func resumeContinuesWithTheSameLosses() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sm-resume-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

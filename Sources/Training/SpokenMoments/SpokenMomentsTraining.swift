@@ -48,6 +48,8 @@ public struct SpokenMomentsOptions: SettingsDescribed, Sendable, Equatable {
     public var clampMargin = true
     /// Examples per forward pass under gradient caching (0: the whole batch in one pass).
     public var chunkSize = 0
+    /// While training, this share of each tower's pooled features is dropped before its head.
+    public var headDropout: Float = 0
     /// The optional third tower: caption text (`captionText`) through its own projection head into
     /// the shared space, with video<->text and audio<->text terms of the same loss added.
     public var textBranch = false
@@ -73,6 +75,7 @@ public struct SpokenMomentsOptions: SettingsDescribed, Sendable, Equatable {
             .flag("detach_margin", \.detachMargin, "amm: no gradient through the margin"),
             .flag("clamp_margin", \.clampMargin, "amm: negative margins become zero"),
             .int("chunk_size", \.chunkSize, min: 0, "examples per forward pass under gradient caching (0: one pass)"),
+            .float("head_dropout", \.headDropout, max: 0.9, "while training: share of each tower's pooled features dropped before its head"),
             .flag("text_branch", \.textBranch, "a caption text tower too (needs caption text and a vocabulary); adds video<->text and audio<->text loss terms"),
         ] + ClipTowerOptions.settings(at: \.towers) + CaptionTextOptions.settings(at: \.captionText) + LoopOptions.settings(at: \.loop)
     }
@@ -187,27 +190,44 @@ public struct SpokenMomentsTraining: TrainableModel {
         (embedVideo(batch.frames, training: training), embedCaptions(batch.mel, lengths: batch.melLengths, training: training))
     }
 
-    /// Every tower's `[B, embedding]`: video, spoken caption, then caption text with the text branch.
-    func towers(_ batch: ClipBatch, training: Bool) throws -> [Tensor] {
-        let (v, a) = embed(batch, training: training)
-        return text == nil ? [v, a] : [v, a, try embedText(batch.captions)]
+    /// Every tower's `[B, embedding]`: video, spoken caption, then caption text with the text
+    /// branch; while training, `headDropout` of each tower's features dropped before its head
+    /// (masks from the context's generator).
+    func towers(_ batch: ClipBatch, context: inout ForwardContext) throws -> [Tensor] {
+        let training = context.training
+        func dropped(_ features: Tensor) -> Tensor { features.dropout(options.headDropout, training: training, rng: &context.rng) }
+        var towers = [videoHead(dropped(videoFeatures(batch.frames, training: training))),
+                      audioHead(dropped(captionFeatures(batch.mel, lengths: batch.melLengths, training: training)))]
+        if let text { towers.append(text.head(dropped(try textFeatures(batch.captions, text)))) }
+        return towers
     }
 
     /// `[captions.count, embedding]` of caption texts; an error without the text branch.
     public func embedText(_ captions: [String]) throws -> Tensor {
         guard let text else { throw TrainingError(.data, "text", "this model has no caption text branch (trained without text_branch)") }
-        return text.head(try text.encoder(try options.captionText.tokenIds(captions, tokenizer: text.tokenizer)))
+        return text.head(try textFeatures(captions, text))
+    }
+
+    private func textFeatures(_ captions: [String], _ text: TextBranch) throws -> Tensor {
+        try text.encoder(try options.captionText.tokenIds(captions, tokenizer: text.tokenizer))
     }
 
     /// `[B, embedding]` of frames `[B, T, 3, H, W]`.
-    public func embedVideo(_ frames: Tensor, training: Bool) -> Tensor {
+    public func embedVideo(_ frames: Tensor, training: Bool) -> Tensor { videoHead(videoFeatures(frames, training: training)) }
+
+    /// The video tower's features pooled over time, before the head.
+    private func videoFeatures(_ frames: Tensor, training: Bool) -> Tensor {
         let input = options.backbone.depth == nil ? frames : ResNet.imageNetNormalized(frames)
-        return videoHead(options.pooling(video.frameFeatures(input, training: training), axis: 1))
+        return options.pooling(video.frameFeatures(input, training: training), axis: 1)
     }
 
     /// `[B, embedding]` of spoken captions' log-mel `[B, melBins, frames]` with their true frame counts.
     public func embedCaptions(_ mel: Tensor, lengths: [Int], training: Bool) -> Tensor {
-        audioHead(audio(mel, lengths: lengths, training: training, pooling: options.audioPooling))
+        audioHead(captionFeatures(mel, lengths: lengths, training: training))
+    }
+
+    private func captionFeatures(_ mel: Tensor, lengths: [Int], training: Bool) -> Tensor {
+        audio(mel, lengths: lengths, training: training, pooling: options.audioPooling)
     }
 
     /// Every clip's and caption's embedding, `[count * embedding]` each, in chunks without gradients.
@@ -255,7 +275,7 @@ public struct SpokenMomentsTraining: TrainableModel {
     }
 
     public func loss(on batch: ClipBatch, position: Int, context: inout ForwardContext) throws -> LossReport {
-        let (loss, terms) = loss(over: try towers(batch, training: context.training))
+        let (loss, terms) = loss(over: try towers(batch, context: &context))
         return LossReport(loss: loss, terms: terms, count: batch.count)
     }
 
@@ -270,7 +290,7 @@ public struct SpokenMomentsTraining: TrainableModel {
         var terms: [(name: String, value: Float)] = []
         let value = try GradientCache.accumulate(
             count: batch.count, chunkSize: options.chunkSize, context: &context,
-            embed: { range, context in try towers(batch.slice(range), training: context.training) },
+            embed: { range, context in try towers(batch.slice(range), context: &context) },
             loss: { towers in
                 let (loss, chunkTerms) = loss(over: towers)
                 terms = chunkTerms
