@@ -24,6 +24,12 @@ public struct PipelinePlan: Sendable {
     public var stages: [Stage]
     /// The document after `--set` overrides, recorded in the manifest.
     public var config: ConfigNode
+
+    /// Whether the sink continues an earlier run (`resume: true`).
+    public var resumes: Bool {
+        if case .bool(true)? = stages.last?.parameters.values["resume"] { return true }
+        return false
+    }
 }
 
 /// Reads and checks pipeline YAML files.

@@ -1,5 +1,6 @@
 import Foundation
 import ObjectStore
+import SystemErrors
 
 /// Where a run leaves its records, the manifest and the quarantine file: local files (by default
 /// `OUT/manifest.json` and `OUT/quarantine.jsonl`) or objects in a bucket
@@ -54,8 +55,20 @@ public struct RunRecords: Sendable {
 
     /// Clears what an earlier run left where this one records (files only, never a directory) and
     /// creates the records' directories. A local manifest is replaced atomically at the end instead.
-    func prepare() throws(StageError) {
-        try OutputPaths.removeFile(localFile(quarantine), what: "the quarantine records")
+    /// A run that resumes another (`resuming`) keeps that run's quarantine records, renamed to the
+    /// first free `quarantine.N.jsonl` beside them, since its source does not read those items again.
+    func prepare(resuming: Bool = false) throws(StageError) {
+        let records = localFile(quarantine)
+        if resuming, let size = InputFile(path: records.path)?.bytes, size > 0 {
+            var number = 1
+            while FileManager.default.fileExists(atPath: records.deletingPathExtension().appendingPathExtension("\(number).jsonl").path) { number += 1 }
+            let kept = records.deletingPathExtension().appendingPathExtension("\(number).jsonl")
+            guard rename(records.path, kept.path) == 0 else {
+                throw StageError(.outputFailed, item: records.relativePath, reason: "cannot keep the resumed run's quarantine records as \(kept.lastPathComponent): \(SystemErrorText.words(errno: errno))")
+            }
+            FileHandle.standardError.write(Data("the resumed run's quarantine records are kept as \(kept.relativePath)\n".utf8))
+        }
+        try OutputPaths.removeFile(records, what: "the quarantine records")
         if case .object = manifest { try OutputPaths.removeFile(localFile(manifest), what: "the run manifest") }
         for place in [quarantine, manifest] { try OutputPaths.createDirectory(localFile(place).deletingLastPathComponent()) }
     }

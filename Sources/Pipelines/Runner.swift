@@ -32,7 +32,7 @@ public struct PipelineRunner {
     public func run(started: (PipelineRun) -> Void = { _ in }) throws -> Outcome {
         let environment = RunEnvironment(outputDirectory: plan.outputDirectory)
         try OutputPaths.createDirectory(plan.outputDirectory)
-        try plan.records.prepare()
+        try plan.records.prepare(resuming: plan.resumes)
         let startedAt = Date()
         let pipeline = try plan.build(in: environment)
         let run = pipeline.start()

@@ -260,6 +260,32 @@ extension SpokenMomentsStagesTests {
         #expect(ids.count == 48 && Set(ids.prefix(24)) == Set(inFileOrder) && Set(ids.suffix(24)) == Set(inFileOrder))
         #expect(Array(ids.prefix(24)) != inFileOrder && Array(ids.prefix(24)) != Array(ids.suffix(24)))
     }
+
+    /// A resumed run does not read again the rows its checkpoint consumed, so it cannot quarantine
+    /// them again either: the records of the run it resumes are kept beside its own.
+    @Test func aResumedRunKeepsTheQuarantineRecordsOfTheRunItContinues() throws {
+        let dir = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let samples = Self.root.appendingPathComponent("samples/shapes")
+        let rows = try String(contentsOf: samples.appendingPathComponent("manifest.jsonl"), encoding: .utf8)
+            .replacingOccurrences(of: "\"video/", with: "\"\(samples.path)/video/").replacingOccurrences(of: "\"audio/", with: "\"\(samples.path)/audio/")
+        try Data(("{not json\n" + rows).utf8).write(to: dir.appendingPathComponent("clips.jsonl"))
+        func train(steps: Int, resume: Bool) throws {
+            let outcome = try Self.run("spoken-moments-onthefly.yaml", [
+                "source.path=\(dir.path)/clips.jsonl", "source.shuffle=false", "output=\(dir.path)/out", "sink.steps=\(steps)",
+                "sink.checkpoint_every=1", "sink.resume=\(resume)",
+            ] + Self.smallModel)
+            #expect(outcome.report.completion == .finished)
+        }
+        let (records, kept) = (dir.appendingPathComponent("out/quarantine.jsonl"), dir.appendingPathComponent("out/quarantine.1.jsonl"))
+        try train(steps: 2, resume: false)
+        let first = try String(contentsOf: records, encoding: .utf8)
+        #expect(first.contains("clips.jsonl:1") && first.contains("not a JSON object"))
+        try train(steps: 4, resume: true)
+        #expect(try String(contentsOf: kept, encoding: .utf8) == first)
+        // The malformed first row lies before where the resumed run began.
+        #expect(!((try? String(contentsOf: records, encoding: .utf8)) ?? "").contains("clips.jsonl:1\""))
+    }
 }
 
 /// The sink's held-out ranking and its check of the caption window.
