@@ -15,7 +15,7 @@ public struct ClipTowerOptions: Sendable, Equatable {
     public var audioWidth = 32
     public var audioBlocks = 1
 
-    public init() {}
+    public init(audioWidth: Int = 32) { self.audioWidth = audioWidth }
 
     /// Their settings, lifted into a trainer's options by `path`.
     public static func settings<Options>(at path: WritableKeyPath<Options, ClipTowerOptions>) -> [Setting<Options>] {

@@ -28,7 +28,10 @@ public struct SpokenMomentsOptions: SettingsDescribed, Sendable, Equatable {
     /// updates (the other groups at the learning rate), then every parameter at `finetuneRate`.
     public var frozenSteps = 1000
     public var finetuneRate: Float = 1e-5
-    public var towers = ClipTowerOptions()
+    /// The clip towers with a spoken-caption tower twice as wide as the capsule trainer's: speech
+    /// alone must carry the caption here, and at 64 held-out clips ranked twice as well at the same
+    /// wall-clock on the development world (BENCHMARKS.md, "What the clip trainers learn").
+    public var towers = ClipTowerOptions(audioWidth: 64)
     public var pooling = FeaturePooling.max
     public var audioPooling = FeaturePooling.max
     /// The shared space.
