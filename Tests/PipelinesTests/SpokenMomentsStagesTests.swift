@@ -222,12 +222,17 @@ extension SpokenMomentsStagesTests {
 
 /// Decoding while training: pipelines/spoken-moments-onthefly.yaml.
 extension SpokenMomentsStagesTests {
+    /// The sample manifest's lines with absolute paths, to write into a manifest elsewhere.
+    static func sampleRows() throws -> String {
+        let samples = root.appendingPathComponent("samples/shapes")
+        return try String(contentsOf: samples.appendingPathComponent("manifest.jsonl"), encoding: .utf8)
+            .replacingOccurrences(of: "\"video/", with: "\"\(samples.path)/video/").replacingOccurrences(of: "\"audio/", with: "\"\(samples.path)/audio/")
+    }
+
     @Test func onTheFlyTrainingReadsShuffledEpochsAndQuarantinesABrokenClipOnce() throws {
         let dir = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let samples = Self.root.appendingPathComponent("samples/shapes")
-        let rows = try String(contentsOf: samples.appendingPathComponent("manifest.jsonl"), encoding: .utf8)
-            .replacingOccurrences(of: "\"video/", with: "\"\(samples.path)/video/").replacingOccurrences(of: "\"audio/", with: "\"\(samples.path)/audio/")
+        let rows = try Self.sampleRows()
         try Data((rows + "{\"id\": \"gone\", \"video\": \"gone.mp4\", \"split\": \"train\"}\n{not json\n").utf8).write(to: dir.appendingPathComponent("clips.jsonl"))
 
         let outcome = try Self.run("spoken-moments-onthefly.yaml", [
@@ -250,7 +255,7 @@ extension SpokenMomentsStagesTests {
         let plan = try PipelineFile().plan(yaml: """
             name: order
             output: \(dir.path)/order
-            source: {type: manifest, path: \(samples.path)/manifest.jsonl, epochs: 2, shuffle: true, seed: 3}
+            source: {type: manifest, path: \(Self.root.path)/samples/shapes/manifest.jsonl, epochs: 2, shuffle: true, seed: 3}
             sink: {type: jsonl, path: rows.jsonl}
             """, file: "order.yaml")
         #expect(try PipelineRunner(plan: plan, progress: nil).run().report.completion == .finished)
@@ -266,9 +271,7 @@ extension SpokenMomentsStagesTests {
     @Test func aResumedRunKeepsTheQuarantineRecordsOfTheRunItContinues() throws {
         let dir = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let samples = Self.root.appendingPathComponent("samples/shapes")
-        let rows = try String(contentsOf: samples.appendingPathComponent("manifest.jsonl"), encoding: .utf8)
-            .replacingOccurrences(of: "\"video/", with: "\"\(samples.path)/video/").replacingOccurrences(of: "\"audio/", with: "\"\(samples.path)/audio/")
+        let rows = try Self.sampleRows()
         try Data(("{not json\n" + rows).utf8).write(to: dir.appendingPathComponent("clips.jsonl"))
         func train(steps: Int, resume: Bool) throws {
             let outcome = try Self.run("spoken-moments-onthefly.yaml", [
