@@ -1,6 +1,5 @@
 import Foundation
 import ObjectStore
-import SystemErrors
 
 /// Where a run leaves its records, the manifest and the quarantine file: local files (by default
 /// `OUT/manifest.json` and `OUT/quarantine.jsonl`) or objects in a bucket
@@ -60,12 +59,9 @@ public struct RunRecords: Sendable {
     func prepare(resuming: Bool = false) throws(StageError) {
         let records = localFile(quarantine)
         if resuming, let size = InputFile(path: records.path)?.bytes, size > 0 {
-            var number = 1
-            while FileManager.default.fileExists(atPath: records.deletingPathExtension().appendingPathExtension("\(number).jsonl").path) { number += 1 }
-            let kept = records.deletingPathExtension().appendingPathExtension("\(number).jsonl")
-            guard rename(records.path, kept.path) == 0 else {
-                throw StageError(.outputFailed, item: records.relativePath, reason: "cannot keep the resumed run's quarantine records as \(kept.lastPathComponent): \(SystemErrorText.words(errno: errno))")
-            }
+            let numbered = { (number: Int) in records.deletingPathExtension().appendingPathExtension("\(number).jsonl") }
+            let kept = numbered((1...).first { !FileManager.default.fileExists(atPath: numbered($0).path) } ?? 1)
+            try OutputPaths.commit(records, to: kept)
             FileHandle.standardError.write(Data("the resumed run's quarantine records are kept as \(kept.relativePath)\n".utf8))
         }
         try OutputPaths.removeFile(records, what: "the quarantine records")

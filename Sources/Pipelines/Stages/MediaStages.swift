@@ -263,8 +263,9 @@ extension Sample {
 /// (`file:line`). With `epochs`, the rows are read again (a seeded new order each epoch with a
 /// `shuffleSeed`), each sample carrying its `epoch` (from 0) for the stages' random draws; a bad row
 /// is reported in the first epoch the run reads only. Every sample carries its stream point, so a
-/// resumed trainer's run begins where its checkpoint stopped (`resumeAt`). With `mismatch`, a seeded share of the rows trade their
-/// `audio` (or the video's own track) and `caption` among themselves, the same every epoch.
+/// resumed trainer's run begins where its checkpoint stopped (`resumeAt`). With `mismatch`, a
+/// seeded share of the rows trade their `audio` (or the video's own track) and `caption` among
+/// themselves, the same every epoch.
 struct ManifestSource: Source {
     static let rowField = "manifest_row"
     let urls: [URL]
@@ -306,7 +307,6 @@ struct ManifestSource: Source {
                 rows.append(Row(item: "\(remote?.description ?? url.relativePath):\(number + 1)", line: line, directory: directory, remote: remote))
             }
         }
-        guard !rows.isEmpty else { return }
         let donors = mismatchedRows(rows)
         // Each sample carries how far the rows were read through it; a resumed run begins where
         // its checkpoint stopped, without reading (or decoding downstream) any earlier row again.
