@@ -11,6 +11,11 @@
 //                                     defaults) or `whisper` (n_fft 400, Hann, 80 mels, no pre-emphasis)
 //   media-bench memory FILE           decode every frame (native size), report peak RSS
 //   media-bench leak ROUNDS FILE...   open + decode + close FILEs ROUNDS times, RSS along the way
+//   media-bench sample FILE SIZE REPEATS I,J,... [--write OUT] [--approximate]
+//                                     open + index + frames I,J,... at SIZE x SIZE (0: native) + close,
+//                                     REPEATS times from a cold index cache (after one warm-up);
+//                                     --write saves the last run's frames as raw rgb24 to OUT.
+//                                     tools/clip_readers_bench.py runs it beside PyAV and decord
 import Foundation
 import Media
 import Synchronization
@@ -69,7 +74,7 @@ func emit(_ fields: [String: Any]) {
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard let mode = arguments.first else {
-    FileHandle.standardError.write(Data("usage: media-bench decode|uniform|workers|mel|memory|leak ...\n".utf8))
+    FileHandle.standardError.write(Data("usage: media-bench decode|uniform|workers|mel|memory|leak|sample ...\n".utf8))
     exit(2)
 }
 do {
@@ -149,6 +154,43 @@ do {
             if round == rounds / 10 || round == rounds / 2 || round == rounds { samples["rssMBAfter\(round)"] = residentMB() }
         }
         emit(["mode": mode, "rounds": rounds, "errors": errors].merging(samples) { a, _ in a })
+    case "sample":
+        let path = arguments[1], side = Int(arguments[2]) ?? 0, repeats = max(1, Int(arguments[3]) ?? 5)
+        let numbers = arguments[4].split(separator: ",").compactMap { Int($0) }
+        let flags = Array(arguments.dropFirst(5))
+        let output = FrameOutput(size: side > 0 ? .exact(width: side, height: side) : .native)
+        let seek: SeekMode = flags.contains("--approximate") ? .approximate : .exact
+        var batch: FrameBatch?
+        var times: [Double] = [], cpu: [Double] = [], opening: [Double] = [], indexing: [Double] = []
+        for run in 0...repeats {
+            VideoReader.forgetIndexes()  // each run indexes the file again, as a reader of a large dataset does
+            let cpuStart = cpuSeconds()
+            var opened = 0.0, indexed = 0.0
+            let elapsed = try time {
+                var reader: VideoReader?
+                opened = try time { reader = try VideoReader(path: path, threads: 1) }
+                guard let reader else { return }
+                indexed = try time { _ = try reader.index() }
+                batch = try reader.frames(.indices(numbers), output: output, seek: seek)
+            }
+            if run > 0 {  // run 0 warms the page cache
+                times.append(elapsed)
+                cpu.append(cpuSeconds() - cpuStart)
+                opening.append(opened)
+                indexing.append(indexed)
+            }
+        }
+        if let at = flags.firstIndex(of: "--write"), at + 1 < flags.count, let batch {
+            try Data(batch.pixels).write(to: URL(fileURLWithPath: flags[at + 1]))
+        }
+        times.sort()
+        cpu.sort()
+        opening.sort()
+        indexing.sort()
+        emit(["mode": mode, "medianSeconds": times[times.count / 2], "bestSeconds": times[0],
+              "medianCPUSeconds": cpu[cpu.count / 2], "medianOpenSeconds": opening[opening.count / 2],
+              "medianIndexSeconds": indexing[indexing.count / 2],
+              "frames": batch?.frameNumbers ?? []])
     default:
         FileHandle.standardError.write(Data("media-bench: unknown mode \(mode)\n".utf8))
         exit(2)

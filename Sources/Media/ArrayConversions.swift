@@ -1,3 +1,4 @@
+import Foundation
 import PipelineCore
 
 /// Media results as PipelineCore arrays: what pipeline samples carry and `NPY` writes, so frames
@@ -23,5 +24,31 @@ extension AudioBuffer {
     /// The samples as float32: [frames] for mono, [frames, channels] otherwise.
     public var ndarray: NDArray {
         NDArray(shape: channels == 1 ? [frameCount] : [frameCount, channels], values: samples)
+    }
+}
+
+extension VideoReader {
+    /// Writes the selected frames to `url` as .npy (uint8 N x H x W x 3, the selection's order),
+    /// atomically, and returns their frame numbers and picture size. A selection in ascending order (every one but
+    /// `.indices` and `.timestamps` out of order) streams picture by picture into the file: memory
+    /// stays at one picture, with no copy of the whole batch. Any other order is collected first.
+    public func writeNPY(
+        _ selection: FrameSelection, output: FrameOutput = FrameOutput(), seek: SeekMode = .exact, to url: URL
+    ) throws(MediaError) -> (frameNumbers: [Int], width: Int, height: Int) {
+        func failure(_ error: NPYError) -> MediaError { MediaError(.writeFailed, path: error.file, error.reason) }
+        let numbers = try frameNumbers(selection, in: try index(), seek: seek)
+        guard zip(numbers, numbers.dropFirst()).allSatisfy({ $0 <= $1 }) else {
+            let batch = try frames(.indices(numbers), output: output)
+            do { try NPY.write(batch.ndarray, to: url) } catch { throw failure(error) }
+            return (numbers, batch.width, batch.height)
+        }
+        let (width, height) = try pictureSize(output)
+        let file: NPYFileWriter
+        do { file = try NPYFileWriter(url: url, shape: [numbers.count, height, width, 3], dtype: .uint8) } catch { throw failure(error) }
+        try forEachFrame(.indices(numbers), output: output) { (_, picture) throws(MediaError) in
+            do throws(NPYError) { try file.append(UnsafeRawBufferPointer(picture)) } catch { throw failure(error) }
+        }
+        do { try file.finish() } catch { throw failure(error) }
+        return (numbers, width, height)
     }
 }

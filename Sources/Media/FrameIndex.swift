@@ -120,6 +120,13 @@ public struct FrameIndex: Sendable, Equatable {
         return found
     }
 
+    /// The keyframe nearest frame `k`, the earlier one when two are equally near.
+    public func keyframe(nearest k: Int) -> Int {
+        let before = keyframe(atOrBefore: k)
+        guard let after = keyframes.first(where: { $0 > k }) else { return before }
+        return after - k < k - before ? after : before
+    }
+
     /// Looks up a frame number by its timestamp.
     func frameNumber(ofTimestamp timestamp: Int64) -> Int? {
         var low = 0, high = count - 1
@@ -159,6 +166,10 @@ enum FrameIndexCache {
 
     static func lookup(_ key: Key) -> FrameIndex? {
         entries.withLock { $0[key] }
+    }
+
+    static func removeAll() {
+        entries.withLock { $0.removeAll() }
     }
 
     static func store(_ index: FrameIndex, for key: Key) {

@@ -21,6 +21,8 @@ public struct MediaError: Error, CustomStringConvertible, Sendable, Equatable {
         case unsupported
         /// A frame index, timestamp or option outside what the file or the operation allows.
         case outOfRange
+        /// The output file could not be written (a full disk, a read-only file system).
+        case writeFailed
         /// A native library call failed for a reason not listed above.
         case library
     }

@@ -41,6 +41,29 @@ public struct VideoInfo: Codable, Sendable, Equatable {
     public var frameCount: Int?
 }
 
+/// How `VideoReader` reaches the frames it is asked for.
+public enum SeekMode: String, Sendable, Equatable, CaseIterable {
+    /// Each wanted frame itself, decoded forward from the keyframe before it.
+    case exact
+    /// The keyframe nearest each wanted frame (the earlier on a tie): one packet decoded per
+    /// frame, never the frames between. The drift is at most half the keyframe interval, and
+    /// `FrameBatch.frameNumbers` names the frames returned; on all-intra video it is exact.
+    case approximate
+}
+
+/// The wanted frames of one forward stretch, by packet timestamp.
+private struct Stretch {
+    /// Every wanted frame's timestamp.
+    let wanted: Set<Int64>
+    /// Wanted frames whose packet has not yet gone to the decoder.
+    var unsent: Set<Int64>
+
+    init(_ timestamps: [Int64], _ frames: [Int]) {
+        wanted = Set(frames.map { timestamps[$0] })
+        unsent = wanted
+    }
+}
+
 /// Reads frames of one video file with FFmpeg, exactly: frame k is the k-th picture in
 /// presentation order, the same one the ffmpeg CLI calls frame k.
 ///
@@ -63,6 +86,13 @@ public final class VideoReader {
     private var decodedSinceRewind = 0
     /// Cleared when seeking to the start failed and the file had to be opened again.
     private var canSeek = true
+    /// Pictures the decoder has produced since the reader opened, wanted or not (indexing a
+    /// stream without timestamps included): the decoding work the selections cost.
+    public private(set) var picturesDecoded = 0
+    /// The wanted frames of the stretch being decoded forward from one seek, when the index
+    /// numbers frames by timestamp: unwanted frames no other frame needs are not decoded, and the
+    /// decoder drains as soon as the last wanted packet is in.
+    private var stretch: Stretch?
 
     /// Opens the best video stream of `path`, decoding with `threads` threads (0: FFmpeg picks).
     public init(path: String, threads: Int = 1) throws(MediaError) {
@@ -72,6 +102,10 @@ public final class VideoReader {
         decoder = try StreamDecoder(stream: input.stream(streamIndex), threads: threads, path: path)
         buffers = try PacketAndFrame(path: path)
     }
+
+    /// Empties the process-wide index cache, so the next reader of every file indexes it again:
+    /// what a first epoch, or a dataset larger than the cache, costs (benchmarks start here).
+    public static func forgetIndexes() { FrameIndexCache.removeAll() }
 
     /// Streams, codecs, sizes, rates, duration, rotation; with `countFrames`, the true frame count
     /// from indexing the file (headers can be missing or wrong).
@@ -224,6 +258,7 @@ public final class VideoReader {
         while true {
             let received = avcodec_receive_frame(decoder.context, frame)
             if received == 0 {
+                picturesDecoded += 1
                 guard let index, !index.sequential else {
                     decodedSinceRewind += 1
                     return decodedSinceRewind - 1
@@ -252,48 +287,70 @@ public final class VideoReader {
             if packet.pointee.flags & AV_PKT_FLAG_CORRUPT != 0 {
                 throw MediaError(.truncated, path: path, "a video packet is incomplete (file truncated or damaged)")
             }
+            let timestamp = packet.pointee.pts
+            let wanted = stretch.map { timestamp == sluice_av_nopts_value() || $0.wanted.contains(timestamp) } ?? true
+            // A frame that is neither wanted nor a reference of another is not decoded at all.
+            decoder.context.pointee.skip_frame = wanted ? AVDISCARD_DEFAULT : AVDISCARD_NONREF
             let sent = avcodec_send_packet(decoder.context, packet)
             if sent < 0 && sent != sluice_averror_eagain() {
-                throw MediaError(ffmpeg: sent, path: path, during: "cannot decode packet at timestamp \(packet.pointee.pts)")
+                throw MediaError(ffmpeg: sent, path: path, during: "cannot decode packet at timestamp \(timestamp)")
+            }
+            // Every wanted frame is in the decoder: drain it rather than decode the frames after.
+            if stretch?.unsent.remove(timestamp) != nil, stretch?.unsent.isEmpty == true {
+                draining = true
+                avcodec_send_packet(decoder.context, nil)
             }
         }
     }
 
     /// Decodes the frames `wanted` (any order, repeats allowed) and hands each decoded picture to
-    /// `body` with its frame number, in ascending frame order. Frames are reached by seeking to
-    /// the preceding keyframe only when that skips work; otherwise decoding continues forward.
+    /// `body` with its frame number, in ascending frame order.
+    ///
+    /// `.exact`: the wanted frames themselves. Frames are reached by seeking to the preceding
+    /// keyframe only when that skips work; otherwise decoding continues forward. With a
+    /// timestamp index, frames between that no wanted frame refers to are skipped, and decoding
+    /// stops once the last wanted frame of a stretch is out.
+    /// `.approximate`: the keyframe nearest each wanted frame, one packet decoded per keyframe.
     private func decode(
-        _ wanted: [Int], in index: FrameIndex,
+        _ wanted: [Int], in index: FrameIndex, seek mode: SeekMode,
         _ body: (Int, UnsafePointer<AVFrame>) throws(MediaError) -> Void
     ) throws(MediaError) {
-        var position: Int?  // last frame number decoded since the last seek
-        for target in Set(wanted).sorted() {
-            var keyframe = index.keyframe(atOrBefore: target)
-            // Keep decoding forward when the target is ahead and no keyframe lies in between.
-            let continueForward = position.map { $0 < target && keyframe <= $0 } ?? false
-            if !continueForward {
-                try seek(toKeyframe: keyframe, in: index)
-                position = nil
+        let targets = Set(wanted).sorted()
+        // Stretches: runs of targets reached by decoding forward from one seek.
+        var stretches: [[Int]] = []
+        for target in targets {
+            if let last = stretches.last?.last, mode == .exact, index.keyframe(atOrBefore: target) <= last {
+                stretches[stretches.count - 1].append(target)
+            } else {
+                stretches.append([target])
             }
-            while true {
+        }
+        defer { stretch = nil }
+        for frames in stretches {
+            var keyframe = index.keyframe(atOrBefore: frames[0])
+            try seek(toKeyframe: keyframe, in: index)
+            stretch = index.sequential ? nil : Stretch(index.timestamps, frames)
+            var pending = frames[...]
+            var started = false  // a picture has come out since the seek
+            while let target = pending.first {
                 guard let number = try decodeNext(in: index) else {
                     throw MediaError(.truncated, path: path, "stream ended before frame \(target) could be decoded")
                 }
-                if position == nil && number > target {
+                if !started && number > target {
                     // The demuxer landed after the wanted frame: step back one keyframe and retry.
                     guard keyframe > 0 else {
                         throw MediaError(.invalidData, path: path, "cannot reach frame \(target): decoding starts at frame \(number)")
                     }
                     keyframe = index.keyframe(atOrBefore: keyframe - 1)
                     try seek(toKeyframe: keyframe, in: index)
+                    stretch = index.sequential ? nil : Stretch(index.timestamps, frames)
                     continue
                 }
-                position = number
+                started = true
                 if number == target {
                     try body(number, buffers.frame)
-                    break
-                }
-                if number > target {
+                    pending.removeFirst()
+                } else if number > target {
                     throw MediaError(.invalidData, path: path, "decoder skipped frame \(target)")
                 }
             }
@@ -318,10 +375,26 @@ public final class VideoReader {
         return (scaler, size.width, size.height)
     }
 
-    /// The selected frames as RGB pictures, in the selection's order.
-    public func frames(_ selection: FrameSelection, output: FrameOutput = FrameOutput()) throws(MediaError) -> FrameBatch {
-        let index = try index()
+    /// The frame numbers `selection` names, moved to their nearest keyframes in approximate mode
+    /// (a sequential index knows no keyframe but the first, so it stays exact).
+    func frameNumbers(_ selection: FrameSelection, in index: FrameIndex, seek: SeekMode) throws(MediaError) -> [Int] {
         let numbers = try selection.frameNumbers(in: index, path: path)
+        guard seek == .approximate, !index.sequential else { return numbers }
+        return numbers.map { index.keyframe(nearest: $0) }
+    }
+
+    /// Width and height of the pictures `output` makes of this stream.
+    func pictureSize(_ output: FrameOutput) throws(MediaError) -> (width: Int, height: Int) {
+        let (_, width, height) = try scaler(for: output)
+        return (width, height)
+    }
+
+    /// The selected frames as RGB pictures, in the selection's order.
+    public func frames(
+        _ selection: FrameSelection, output: FrameOutput = FrameOutput(), seek: SeekMode = .exact
+    ) throws(MediaError) -> FrameBatch {
+        let index = try index()
+        let numbers = try frameNumbers(selection, in: index, seek: seek)
         let parameters = input.stream(streamIndex).pointee.codecpar.pointee
         let (scaler, width, height) = try scaler(for: output)
         let pictureBytes = width * height * 3
@@ -330,7 +403,7 @@ public final class VideoReader {
         var slots: [Int: [Int]] = [:]  // frame number -> positions in the output
         for (position, number) in numbers.enumerated() { slots[number, default: []].append(position) }
         try pixels.withUnsafeMutableBufferPointer { (target) throws(MediaError) in
-            try decode(numbers, in: index) { (number, frame) throws(MediaError) in
+            try decode(numbers, in: index, seek: seek) { (number, frame) throws(MediaError) in
                 guard Int(frame.pointee.width) == Int(parameters.width), Int(frame.pointee.height) == Int(parameters.height) else {
                     throw MediaError(.unsupported, path: path, "frame \(number) changes the picture size mid-stream")
                 }
@@ -348,23 +421,26 @@ public final class VideoReader {
     }
 
     /// Decodes the selected frames one at a time into one reused RGB buffer and hands each to
-    /// `body` (frame number, H x W x 3 bytes): constant memory however long the video.
+    /// `body` (frame number, H x W x 3 bytes), in ascending frame order, a frame selected twice
+    /// twice: constant memory however long the video.
     public func forEachFrame(
-        _ selection: FrameSelection, output: FrameOutput = FrameOutput(),
+        _ selection: FrameSelection, output: FrameOutput = FrameOutput(), seek: SeekMode = .exact,
         _ body: (Int, UnsafeBufferPointer<UInt8>) throws(MediaError) -> Void
     ) throws(MediaError) {
         let index = try index()
-        let numbers = try selection.frameNumbers(in: index, path: path)
+        let numbers = try frameNumbers(selection, in: index, seek: seek)
         let parameters = input.stream(streamIndex).pointee.codecpar.pointee
         let (scaler, width, height) = try scaler(for: output)
         var picture = [UInt8](repeating: 0, count: width * height * 3)
+        var times: [Int: Int] = [:]  // frame number -> times selected
+        for number in numbers { times[number, default: 0] += 1 }
         try picture.withUnsafeMutableBufferPointer { (buffer) throws(MediaError) in
-            try decode(numbers, in: index) { (number, frame) throws(MediaError) in
+            try decode(numbers, in: index, seek: seek) { (number, frame) throws(MediaError) in
                 guard Int(frame.pointee.width) == Int(parameters.width), Int(frame.pointee.height) == Int(parameters.height) else {
                     throw MediaError(.unsupported, path: path, "frame \(number) changes the picture size mid-stream")
                 }
                 try scaler.convert(frame, into: buffer.baseAddress!)
-                try body(number, UnsafeBufferPointer(buffer))
+                for _ in 0..<(times[number] ?? 0) { try body(number, UnsafeBufferPointer(buffer)) }
             }
         }
     }

@@ -6,9 +6,15 @@ public enum NPY {
     /// The file bytes of `array`: magic, header dict padded to 64 bytes, raw little-endian data.
     /// Version 1.0 unless the header outgrows its 16-bit length (thousands of dimensions): then 2.0.
     public static func encode(_ array: NDArray) -> Data {
-        let shape = array.shape.count == 1 ? "(\(array.shape[0]),)"
-            : "(" + array.shape.map(String.init).joined(separator: ", ") + ")"
-        var header = "{'descr': '\(array.dtype.numpyDescriptor)', 'fortran_order': False, 'shape': \(shape), }"
+        var out = header(shape: array.shape, dtype: array.dtype)
+        out.append(contentsOf: array.data)
+        return out
+    }
+
+    /// The bytes before the data of an array of `shape` and `dtype`.
+    static func header(shape: [Int], dtype: DType) -> Data {
+        let shape = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+        var header = "{'descr': '\(dtype.numpyDescriptor)', 'fortran_order': False, 'shape': \(shape), }"
         let version: UInt8 = 10 + header.utf8.count + 1 + 63 > Int(UInt16.max) ? 2 : 1
         let prefix = version == 1 ? 10 : 12
         let unpadded = prefix + header.utf8.count + 1
@@ -18,7 +24,6 @@ public enum NPY {
         out.append(contentsOf: [UInt8(length & 0xFF), UInt8(length >> 8 & 0xFF)])
         if version == 2 { out.append(contentsOf: [UInt8(length >> 16 & 0xFF), UInt8(length >> 24)]) }
         out.append(contentsOf: header.utf8)
-        out.append(contentsOf: array.data)
         return out
     }
 
@@ -68,6 +73,72 @@ public enum NPY {
             throw fail(.truncated, "shape \(shape) of \(dtype) needs \(NDArray.byteCount(shape: shape, dtype: dtype).map(String.init) ?? "more than Int.max") bytes, the file holds \(available)")
         }
         return NDArray(dtype: dtype, shape: shape, data: Array(bytes[(start + length)...]))
+    }
+}
+
+/// A .npy file written as its data arrives, for arrays too large to hold at once (every frame
+/// of a long video): the header first, since the shape is known up front, then the data in
+/// pieces, into `FILE.partial`, which `finish()` renames to `FILE` once every byte is in. A
+/// writer dropped before that removes its `.partial`.
+public final class NPYFileWriter {
+    /// The file being written.
+    public let url: URL
+    private let partial: URL
+    private let handle: FileHandle
+    /// Data bytes still to come.
+    private var remaining: Int
+    private var finished = false
+
+    /// Creates `url.partial` holding the header of an array of `shape` and `dtype`.
+    public init(url: URL, shape: [Int], dtype: DType) throws(NPYError) {
+        guard let size = NDArray.byteCount(shape: shape, dtype: dtype) else {
+            throw NPYError(.writeFailed, file: url.path, reason: "shape \(shape) of \(dtype) is larger than memory can address")
+        }
+        self.url = url
+        partial = URL(fileURLWithPath: url.path + ".partial")
+        remaining = size
+        guard FileManager.default.createFile(atPath: partial.path, contents: NPY.header(shape: shape, dtype: dtype)),
+              let handle = FileHandle(forWritingAtPath: partial.path) else {
+            throw NPYError(.writeFailed, file: url.path, reason: "cannot create \(partial.path)")
+        }
+        self.handle = handle
+        do { try handle.seekToEnd() } catch { throw Self.failure(url, error) }
+    }
+
+    /// Appends the next `bytes` of the data.
+    public func append(_ bytes: UnsafeRawBufferPointer) throws(NPYError) {
+        guard bytes.count <= remaining else {
+            throw NPYError(.writeFailed, file: url.path, reason: "\(bytes.count) more bytes than its shape holds")
+        }
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        do {
+            try handle.write(contentsOf: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: bytes.count, deallocator: .none))
+        } catch { throw Self.failure(url, error) }
+        remaining -= bytes.count
+    }
+
+    /// Closes the file and renames it into place; fails if the data is short of its shape.
+    public func finish() throws(NPYError) {
+        guard remaining == 0 else {
+            throw NPYError(.writeFailed, file: url.path, reason: "\(remaining) bytes of its shape were never written")
+        }
+        do { try handle.close() } catch { throw Self.failure(url, error) }
+        finished = true
+        guard rename(partial.path, url.path) == 0 else {
+            let reason = SystemErrorText.words(errno: errno)
+            try? FileManager.default.removeItem(at: partial)
+            throw NPYError(.writeFailed, file: url.path, reason: "cannot rename \(partial.path) into place: \(reason)")
+        }
+    }
+
+    deinit {
+        guard !finished else { return }
+        try? handle.close()
+        try? FileManager.default.removeItem(at: partial)
+    }
+
+    private static func failure(_ url: URL, _ error: any Error) -> NPYError {
+        NPYError(.writeFailed, file: url.path, reason: "cannot write: \(SystemErrorText.words(error))")
     }
 }
 

@@ -72,6 +72,9 @@ struct Frames: ParsableCommand {
     @Option(help: "Decoder threads, 0...64 (0: FFmpeg picks).")
     var threads: Int = 1
 
+    @Option(help: "exact: the frames asked for; approximate: the keyframe nearest each (faster; drifts up to half a keyframe interval).")
+    var seek = SeekMode.exact
+
     @Option(help: ArgumentHelp("The .npy file to write.", valueName: "file"), transform: localPath)
     var out: String
 
@@ -86,11 +89,9 @@ struct Frames: ParsableCommand {
     }
 
     func run() throws {
-        let frames = try media {
-            try VideoReader(path: file, threads: threads).frames(try selection(), output: output())
-        }
-        try NPY.write(frames.ndarray, to: URL(fileURLWithPath: out))
-        printError("\(out): \(frames.count) x \(frames.height) x \(frames.width) x 3 uint8 (frames \(summary(frames.frameNumbers)))")
+        let reader = try media { try VideoReader(path: file, threads: threads) }
+        let written = try media { try reader.writeNPY(try selection(), output: output(), seek: seek, to: URL(fileURLWithPath: out)) }
+        printError("\(out): \(written.frameNumbers.count) x \(written.height) x \(written.width) x 3 uint8 (frames \(summary(written.frameNumbers)))")
     }
 
     private func selection() throws -> FrameSelection {
@@ -193,5 +194,6 @@ private func media<T>(_ body: () throws -> T) throws -> T {
 }
 
 extension ScaleFilter: ExpressibleByArgument {}
+extension SeekMode: ExpressibleByArgument {}
 extension MelOptions.Window: ExpressibleByArgument {}
 extension MelOptions.Scale: ExpressibleByArgument {}

@@ -1,5 +1,6 @@
 import Foundation
 import Media
+import PipelineCore
 import Testing
 
 /// The reference frames exported by tools/export-video-fixtures.sh with the ffmpeg CLI.
@@ -104,6 +105,50 @@ struct VideoReaderTests {
             #expect(sought.pixels[position * bytes..<(position + 1) * bytes]
                     == everything.pixels[number * bytes..<(number + 1) * bytes], "frame \(number)")
         }
+    }
+
+    /// The exact path decodes only what the wanted frames need: B-frames that no wanted frame
+    /// refers to are skipped (the MP4 sample has them), and nothing after the last wanted frame.
+    @Test func exactFramesSkipThePicturesNoWantedFrameNeeds() throws {
+        let reader = try VideoReader(path: Repository.clips[0])
+        #expect(try reader.index().keyframes == [0, 15, 30])
+        let everything = try VideoReader(path: Repository.clips[0]).frames(.all)
+        let before = reader.picturesDecoded
+        let last = try reader.frames(.indices([14]))
+        #expect(last.pixels[...] == everything.pixels[14 * last.pictureBytes..<15 * last.pictureBytes])
+        #expect(reader.picturesDecoded - before < 15, "frames 0...14 less the unreferenced B-frames")
+    }
+
+    /// Approximate mode gives the keyframe nearest each wanted frame, one picture decoded per
+    /// keyframe, and names the frames it gave.
+    @Test func approximateFramesAreTheNearestKeyframes() throws {
+        let reader = try VideoReader(path: Repository.clips[0])
+        let keyframes = try reader.frames(.indices([0, 15, 30]))
+        let before = reader.picturesDecoded
+        let near = try reader.frames(.indices([1, 7, 8, 22, 23, 44]), seek: .approximate)
+        #expect(near.frameNumbers == [0, 0, 15, 15, 30, 30])
+        #expect(reader.picturesDecoded - before == 3)
+        let bytes = near.pictureBytes
+        for (position, keyframe) in [0, 0, 1, 1, 2, 2].enumerated() {
+            #expect(near.pixels[position * bytes..<(position + 1) * bytes] == keyframes.pixels[keyframe * bytes..<(keyframe + 1) * bytes])
+        }
+        // Every MJPEG frame is a keyframe: approximate is exact there.
+        let intra = try VideoReader(path: Repository.clips[3])
+        #expect(try intra.frames(.uniform(count: 8), seek: .approximate) == intra.frames(.uniform(count: 8)))
+    }
+
+    /// `writeNPY` streams a selection in ascending order picture by picture, repeats included, and
+    /// collects any other order first: either way the file holds what `frames` returns.
+    @Test(arguments: [FrameSelection.fps(40), .uniform(count: 5), .indices([44, 2, 30, 2])])
+    func framesWrittenToNPYAreTheBatchFramesReturns(selection: FrameSelection) throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("frames-\(UUID()).npy")
+        defer { try? FileManager.default.removeItem(at: url) }
+        let reader = try VideoReader(path: Repository.clips[0])
+        let output = FrameOutput(size: .exact(width: 20, height: 12))
+        let written = try reader.writeNPY(selection, output: output, to: url)
+        let batch = try reader.frames(selection, output: output)
+        #expect(written.frameNumbers == batch.frameNumbers && written.width == 20 && written.height == 12)
+        #expect(try Data(contentsOf: url) == NPY.encode(batch.ndarray))
     }
 
     @Test func sampleSetMixesContainers() {

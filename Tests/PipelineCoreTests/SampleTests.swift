@@ -55,4 +55,29 @@ struct SampleTests {
         #expect(bytes.count == 128 + 1)
         #expect(String(decoding: bytes[10..<(10 + byteHeader.utf8.count)], as: UTF8.self) == byteHeader)
     }
+
+    /// A .npy written in pieces is the file `NPY.encode` makes of the whole array; it appears
+    /// only when complete, and a writer that stops short leaves nothing behind.
+    @Test func npyWrittenInPiecesIsTheWholeArraysFile() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("npy-pieces-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let array = NDArray(dtype: .uint8, shape: [3, 2, 2], data: (0..<12).map(UInt8.init))
+        let url = directory.appendingPathComponent("a.npy")
+        let writer = try NPYFileWriter(url: url, shape: array.shape, dtype: .uint8)
+        for piece in 0..<3 {
+            try array.data[piece * 4..<(piece + 1) * 4].withUnsafeBytes { try writer.append($0) }
+            #expect(!FileManager.default.fileExists(atPath: url.path))
+        }
+        #expect(throws: NPYError.self) { try [UInt8(0)].withUnsafeBytes { try writer.append($0) } }
+        try writer.finish()
+        #expect(try Data(contentsOf: url) == NPY.encode(array))
+
+        let short = directory.appendingPathComponent("short.npy")
+        var stopped: NPYFileWriter? = try NPYFileWriter(url: short, shape: [4], dtype: .uint8)
+        try [UInt8(1), 2].withUnsafeBytes { try stopped?.append($0) }
+        #expect(throws: NPYError.self) { try stopped?.finish() }
+        stopped = nil
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["a.npy"])
+    }
 }

@@ -59,6 +59,8 @@ enum MediaStages {
             ParameterSpec("autorotate", .bool, default: "true",
                           help: "turn pictures upright as the display matrix asks, as the ffmpeg CLI does"),
             ParameterSpec("threads", .int(min: 0, max: 64), default: "1", help: "decoder threads per worker (0: auto)"),
+            ParameterSpec("seek", .choice(SeekMode.allCases.map(\.rawValue)), default: SeekMode.exact.rawValue,
+                          help: "exact: the frames asked for; approximate: the keyframe nearest each (faster, drifts up to half a keyframe interval)"),
             ParameterSpec("format", .choice(["uint8", "float32"]), default: "uint8",
                           help: "uint8 RGB HWC, or float32 CHW normalised by ImageNet mean/std"),
         ],
@@ -68,12 +70,13 @@ enum MediaStages {
         let frameOutput = try frameOutput(parameters)
         let threads = parameters.int("threads"), normalised = parameters.optionalString("format") == "float32"
         let selection = try frameSelection(parameters)
+        let seek = SeekMode(rawValue: parameters.string("seek")) ?? .exact
         return .map { sample in
             let path = try stringField(field, of: sample)
             var out = sample
             do {
                 let frames = try VideoReader(path: path, threads: threads)
-                    .frames(selection(sample), output: frameOutput)
+                    .frames(selection(sample), output: frameOutput, seek: seek)
                 out[output] = .array(normalised ? frames.normalizedNDArray() : frames.ndarray)
             } catch {
                 throw StageError(item: sample.origin, reason: "\(error)")
