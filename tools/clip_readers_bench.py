@@ -53,6 +53,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUME
 
 import argparse  # noqa: E402
 import bisect  # noqa: E402
+import functools  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import resource  # noqa: E402
@@ -116,24 +117,33 @@ def pattern_frames(pattern, times):
 # arrays in the order asked (size 0 = native size) plus a dict of notes. Imports are lazy so a
 # missing reader is reported, not fatal.
 
-def read_pyav(path, wanted, size, threads):
+def read_pyav(path, wanted, size, threads, convert="reformatter"):
     """PyAV, exact: what a careful user writes when the frame numbers matter.
 
     The demux scan (packet pts and key flags, no decoding) maps frame numbers to pts and finds the
     keyframes; it is part of the timed run because a user has to do it. When every wanted frame
-    lies before the second keyframe, decoding from the start is the cheapest way; otherwise each
-    wanted frame (ascending) is reached by seeking to the keyframe at or before it, unless the
-    decoder can get there by going on without crossing a keyframe.
+    lies before the second keyframe (or the packets lack pts), decoding from the start is the
+    cheapest (or only safe) way; otherwise each wanted frame, ascending, is reached by seeking to
+    the keyframe at or before it, unless the decoder gets there by going on without crossing a
+    keyframe, and decoding on to the frame whose pts is the one asked.
+
+    The kept frames go to RGB through one VideoReformatter per call (convert="reformatter"):
+    frame.to_ndarray(width=, height=, format=) makes a new swscale context for every frame, which
+    costs more than the scaling itself at small sizes; convert="to_ndarray" times that plain call.
     """
     import av
+    from av.video.reformatter import VideoReformatter
     notes = {"seeks": 0, "not_equal_pts": 0}
     with av.open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "NONE" if threads == 1 else "AUTO"
         stream.codec_context.thread_count = threads
-        all_pts, key_pts = [], []
+        all_pts, key_pts, indexed = [], [], True
         for packet in container.demux(stream):
-            if packet.size == 0 or packet.pts is None:  # the flush packet at the end
+            if packet.size == 0:  # the flush packet at the end
+                continue
+            if packet.pts is None:  # an older FFmpeg leaves AVI B-frame packets without pts
+                indexed = False
                 continue
             all_pts.append(packet.pts)
             if packet.is_keyframe:
@@ -141,28 +151,29 @@ def read_pyav(path, wanted, size, threads):
         all_pts.sort()
         key_pts.sort()
         order = sorted(set(wanted))
-        target = {k: all_pts[min(k, len(all_pts) - 1)] for k in order}
         got = {}
+        reformatter = VideoReformatter()
+        scale = {"width": size, "height": size} if size else {}
 
         def keep(k, frame):
-            if frame.pts != target[k]:
-                notes["not_equal_pts"] += 1
-            if size:
-                got[k] = frame.to_ndarray(format="rgb24", width=size, height=size)
+            if convert == "to_ndarray":
+                got[k] = frame.to_ndarray(format="rgb24", **scale)
             else:
-                got[k] = frame.to_ndarray(format="rgb24")
+                got[k] = reformatter.reformat(frame, format="rgb24", **scale).to_ndarray()
 
-        sequential = len(key_pts) <= 1 or target[order[-1]] < key_pts[1]
-        if sequential:
-            # One pass from the start, stopping after the last wanted frame.
-            container.seek(key_pts[0] if key_pts else 0, stream=stream, backward=True, any_frame=False)
+        target = {k: all_pts[min(k, len(all_pts) - 1)] for k in order} if indexed else {}
+        if not indexed or len(key_pts) <= 1 or target[order[-1]] < key_pts[1]:
+            # One pass from the start, counting frames as the decoder outputs them (the select
+            # filter's n), stopping after the last wanted frame.
             notes["mode"] = "sequential"
-            pending = list(order)
-            for frame in container.decode(stream):
-                while pending and frame.pts is not None and frame.pts >= target[pending[0]]:
-                    keep(pending.pop(0), frame)
-                if not pending:
-                    break
+            container.seek(0, backward=True, any_frame=False)
+            pending = set(order)
+            for number, frame in enumerate(container.decode(stream)):
+                if number in pending:
+                    keep(number, frame)
+                    pending.discard(number)
+                    if not pending:
+                        break
         else:
             notes["mode"] = "seek"
             position = None  # pts of the last frame decoded, None before the first seek
@@ -180,6 +191,8 @@ def read_pyav(path, wanted, size, threads):
                         continue
                     position = frame.pts
                     if frame.pts >= want:
+                        if frame.pts != want:  # the pts asked is not a frame's: the index was wrong
+                            notes["not_equal_pts"] += 1
                         keep(k, frame)
                         break
     missing = [k for k in set(wanted) if k not in got]
@@ -583,7 +596,10 @@ def main():
     parser.add_argument("--out", help="JSON file for all rows")
     parser.add_argument("--per-clip", action="store_true", help="also print each clip's medians")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--pyav-convert", choices=("reformatter", "to_ndarray"), default="reformatter",
+                        help="PyAV's RGB conversion: one reused VideoReformatter, or frame.to_ndarray per frame")
     args = parser.parse_args()
+    READERS["pyav"] = functools.partial(read_pyav, convert=args.pyav_convert)
     patterns = [p for p in args.patterns.split(",") if p]
     for p in patterns:
         if p not in PATTERNS:
