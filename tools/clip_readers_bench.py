@@ -29,6 +29,7 @@ How to run:
       --readers pyav,decord,torchcodec --repeats 5 --out /tmp/readers-bench.json
   ... --only bikes-h264,bikes-hevc --repeats 3          # a subset of the clips, by name part
   ... --check --readers pyav,decord --out /tmp/readers-check.json
+  ... --exclude-wrong /tmp/readers-check.json   # the summary leaves out clips a reader got wrong
   ... --sluice .build/release/sluice-bench              # adds Sluice's `sample` command
 Needs ffmpeg and ffprobe on PATH (the reference frames and the frame numbering).
 """
@@ -363,14 +364,15 @@ def bench(clips, patterns, sizes, readers, args):
     return rows
 
 
-def summarize(rows, readers, patterns, sizes):
+def summarize(rows, readers, patterns, sizes, wrong=frozenset()):
     """The markdown tables: per pattern x size, the median over clips of each reader's median,
     and the median over clips of reader / fastest peer (the fastest of the other readers on that
     clip, so below 1 means faster than every other reader). Only clips where every reader
-    succeeded count, so the columns compare the same clips."""
+    succeeded, and returned the right frames when `wrong` (reader, clip) pairs from a --check
+    run are given, count, so the columns compare the same clips."""
     cell = {}
     for row in rows:
-        if row.get("median"):
+        if row.get("median") and (row["reader"], row["clip"]) not in wrong:
             cell[(row["reader"], row["clip"], row["pattern"], row["size"])] = row
     lines = ["| pattern | size | clips | " + " | ".join(f"{r} ms" for r in readers) + " | "
              + " | ".join(f"{r} / peer" for r in readers) + " |",
@@ -407,8 +409,9 @@ def summarize(rows, readers, patterns, sizes):
     return "\n".join(lines)
 
 
-def per_clip_table(rows, readers, patterns, sizes):
-    """Each clip's medians, in ms, one line per clip x pattern x size."""
+def per_clip_table(rows, readers, patterns, sizes, wrong=frozenset()):
+    """Each clip's medians, in ms, one line per clip x pattern x size ("wrong": a --check run
+    found wrong frames from that reader on that clip)."""
     cell = {(row["reader"], row["clip"], row["pattern"], row["size"]): row for row in rows}
     lines = ["| clip | pattern | size | " + " | ".join(readers) + " |", "|" + " --- |" * (3 + len(readers))]
     for clip in dict.fromkeys(row["clip"] for row in rows):
@@ -417,9 +420,31 @@ def per_clip_table(rows, readers, patterns, sizes):
                 shown = []
                 for r in readers:
                     row = cell.get((r, clip, pattern, size))
-                    shown.append("" if row is None else f"{row['median'] * 1000:.1f}" if row.get("median") else "fail")
+                    text = "" if row is None else f"{row['median'] * 1000:.1f}" if row.get("median") else "fail"
+                    shown.append(text + (" (wrong)" if row and row.get("median") and (r, clip) in wrong else ""))
                 lines.append(f"| {clip} | {pattern} | {size} | " + " | ".join(shown) + " |")
     return "\n".join(lines)
+
+
+def load_wrong(check_json):
+    """The (reader, clip) pairs that a --check run's --out found returning wrong frames."""
+    if not check_json:
+        return set()
+    with open(check_json) as handle:
+        return {(r["reader"], r["clip"]) for r in json.load(handle).get("check", [])
+                if r.get("status") == "wrong frames"}
+
+
+def tables(rows, readers, patterns, sizes, wrong, per_clip):
+    """The printed report: the summary, what it left out, and each clip's medians if asked."""
+    parts = [summarize(rows, readers, patterns, sizes, wrong)]
+    clips = {row["clip"] for row in rows}
+    left_out = sorted(pair for pair in wrong if pair[0] in readers and pair[1] in clips)
+    if left_out:
+        parts.append("(left out, wrong frames in the check: " + ", ".join(f"{r} on {c}" for r, c in left_out) + ")")
+    if per_clip:
+        parts.append(per_clip_table(rows, readers, patterns, sizes, wrong))
+    return "\n\n".join(parts)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -584,7 +609,9 @@ def check_table(results, readers):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clips", required=True, help="clips.json from tools/make-reader-clips.sh")
+    parser.add_argument("--clips", help="clips.json from tools/make-reader-clips.sh")
+    parser.add_argument("--tables-from", metavar="OUT.json",
+                        help="print the tables of an earlier run's --out instead of running")
     parser.add_argument("--patterns", default="uniform8,run16,fps1")
     parser.add_argument("--sizes", default="32,112,224")
     parser.add_argument("--repeats", type=int, default=5, help="counted runs per cell (after 1 warm-up)")
@@ -595,6 +622,8 @@ def main():
     parser.add_argument("--only", help="comma-separated parts of clip names to keep")
     parser.add_argument("--out", help="JSON file for all rows")
     parser.add_argument("--per-clip", action="store_true", help="also print each clip's medians")
+    parser.add_argument("--exclude-wrong", metavar="CHECK.json",
+                        help="a --check run's --out: clips where a reader returned wrong frames leave the summary")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--pyav-convert", choices=("reformatter", "to_ndarray"), default="reformatter",
                         help="PyAV's RGB conversion: one reused VideoReformatter, or frame.to_ndarray per frame")
@@ -605,6 +634,18 @@ def main():
         if p not in PATTERNS:
             parser.error(f"unknown pattern {p}")
     sizes = [int(s) for s in args.sizes.split(",") if s]
+
+    if args.tables_from:
+        with open(args.tables_from) as handle:
+            earlier = json.load(handle)
+        rows = earlier["rows"]
+        shown = list(dict.fromkeys(r["reader"] for r in rows))
+        patterns = list(dict.fromkeys(r["pattern"] for r in rows))
+        sizes = list(dict.fromkeys(r["size"] for r in rows))
+        print(tables(rows, shown, patterns, sizes, load_wrong(args.exclude_wrong), args.per_clip))
+        return
+    if not args.clips:
+        parser.error("--clips is needed")
 
     readers, skipped = [], {}
     for name in [r for r in args.readers.split(",") if r]:
@@ -642,13 +683,12 @@ def main():
         report["check"] = results
         print(check_table(results, readers + (["sluice"] if args.sluice else [])))
     else:
+        wrong = load_wrong(args.exclude_wrong)
+        report["excluded_wrong"] = sorted(wrong)
         rows = bench(clips, patterns, sizes, readers, args)
         report["rows"] = rows
         shown = readers + (["sluice"] if args.sluice else [])
-        print(summarize(rows, shown, patterns, sizes))
-        if args.per_clip:
-            print()
-            print(per_clip_table(rows, shown, patterns, sizes))
+        print(tables(rows, shown, patterns, sizes, wrong, args.per_clip))
     if args.out:
         with open(args.out, "w") as handle:
             json.dump(report, handle, indent=1)
