@@ -359,7 +359,10 @@ def bench(clips, patterns, sizes, readers, args):
                                    median=statistics.median(run["seconds"]), best=min(run["seconds"]),
                                    cpu_per_run=statistics.median(run["cpu_seconds"]))
                     rows.append(row)
-                    shown = f"{row['median'] * 1000:8.1f} ms" if row.get("median") else f"  failed: {short_error(row['error'] or 'no runs')}"
+                    if row.get("median"):
+                        shown = f"{row['median'] * 1000:8.1f} ms"
+                    else:
+                        shown = f"  failed: {short_error(row['error'] or 'no runs')}"
                     print(f"  {clip['name']:32s} {pattern:8s} {size:4d} {name:10s} {shown}", file=sys.stderr)
     return rows
 

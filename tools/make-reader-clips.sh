@@ -49,9 +49,12 @@ EOF
   done
 fi
 
-# Variants: name, extension, encoder arguments. x264 and x265 use fast presets and keep their
-# default B-frames and scene-cut keyframes where the brief leaves them; each row is one GOP
-# layout a reader has to seek in.
+# Variants: name, extension, encoder arguments; each is one GOP layout a reader has to seek in.
+# The encoders keep their default B-frames and scene-cut keyframes (so "long" GOPs still have a
+# few keyframes on real footage). x265 makes open GOPs (CRA keyframes with leading B-frames that
+# a decoder starting at the CRA skips), the case that trips frame counting after a seek. AVI has
+# no presentation timestamps of its own, so with B-frames readers must derive them. mpeg4-nob is
+# one long GOP without B-frames (one keyframe per scene cut at most).
 variants=(
   "h264-long|mp4|-c:v libx264 -preset veryfast -crf 23 -g 250"
   "h264-gop12|mp4|-c:v libx264 -preset veryfast -crf 23 -g 12 -bf 2"
@@ -115,7 +118,10 @@ for f in "${clip_files[@]}"; do
     -of default=nw=1:nk=1 "$f")"
   keys="$(ffprobe -v error -select_streams v:0 -show_entries packet=flags -of csv=p=0 "$f" | grep -c K || true)"
   bframes=false; [ "${hasb:-0}" -gt 0 ] && bframes=true
-  rows+=("{\"name\": \"${base%.*}\", \"path\": \"$f\", \"codec\": \"$codec\", \"container\": \"${base##*.}\", \"width\": $width, \"height\": $height, \"frames\": $frames, \"keyframes\": $keys, \"bframes\": $bframes, \"source\": \"$s\", \"variant\": \"$variant\"}")
+  rows+=("$(printf '{"name": "%s", "path": "%s", "codec": "%s", "container": "%s", "width": %s, "height": %s, ' \
+    "${base%.*}" "$f" "$codec" "${base##*.}" "$width" "$height")$(printf \
+    '"frames": %s, "keyframes": %s, "bframes": %s, "source": "%s", "variant": "%s"}' \
+    "$frames" "$keys" "$bframes" "$s" "$variant")")
   count=$((count + 1))
 done
 {
