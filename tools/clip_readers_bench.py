@@ -14,6 +14,9 @@ Readers: pyav (the best exact seek strategy a PyAV user would write, see read_py
 torchcodec (when it imports) and sluice (a subprocess, --sluice BIN). Each timed run is a full
 open + frames + close; the runs of the readers alternate per clip (A, B, A, B, ...) and the first
 round is a warm-up (page cache) that is not counted, so --repeats N means N counted runs each.
+Sluice repeats in a process of its own (`BIN sample FILE SIZE REPEATS i1,i2,...` prints its
+median and best), so it is called once per cell, after the warm-up round, and its figures are
+its own. Each reader scales with its own default filter; only native-size frames are compared.
 
 --check compares the frames at native size, byte for byte, against the ffmpeg CLI's and tells
 off-by-N seeks apart from colour-conversion differences (±1 between libswscale versions).
@@ -30,7 +33,8 @@ How to run:
   ... --only bikes-h264,bikes-hevc --repeats 3          # a subset of the clips, by name part
   ... --check --readers pyav,decord --out /tmp/readers-check.json
   ... --exclude-wrong /tmp/readers-check.json   # the summary leaves out clips a reader got wrong
-  ... --sluice .build/release/sluice-bench              # adds Sluice's `sample` command
+  ... --tables-from /tmp/readers-bench.json --exclude-wrong /tmp/readers-check.json  # tables again
+  ... --sluice PATH/TO/BIN                             # adds Sluice's `sample` command
 Needs ffmpeg and ffprobe on PATH (the reference frames and the frame numbering).
 """
 
@@ -203,7 +207,11 @@ def read_pyav(path, wanted, size, threads, convert="reformatter"):
 
 
 def read_decord(path, wanted, size, threads):
-    """decord's VideoReader, resizing in its own filter graph when a size is given."""
+    """decord's VideoReader, resizing in its own filter graph when a size is given.
+
+    Even with num_threads=1 decord runs 2 threads of its own beside the caller's; the cpu / wall
+    table shows how much they overlap (up to about 1.25 on the clips here).
+    """
     import decord
     if size:
         reader = decord.VideoReader(path, ctx=decord.cpu(0), width=size, height=size, num_threads=threads)
