@@ -2,7 +2,7 @@
 SWIFT ?= swift
 DEPS := tools/install-deps.sh
 
-.PHONY: install check-tensorboard demo-pipelines shapes-3000 demo-capsules bench-capsules bench-spoken-moments demo-retromae demo-spoken-moments deps build release test test-mpi fuzz-smoke demo bench bench-media bench-shards bench-tensor bench-encoders bench-retromae bench-spoken-moments-step bench-mpi clean
+.PHONY: install check-tensorboard demo-pipelines shapes-3000 demo-capsules bench-capsules bench-spoken-moments demo-retromae demo-spoken-moments deps build release test test-mpi fuzz-smoke demo bench bench-media bench-readers bench-shards bench-tensor bench-encoders bench-retromae bench-spoken-moments-step bench-mpi clean
 
 deps:
 	@bash $(DEPS)
@@ -107,6 +107,12 @@ bench: release
 bench-media: deps
 	@bash $(DEPS) ffmpeg espeak-ng sox bc time
 	bash tools/bench-media.sh
+
+# Clip sampling (8 uniform frames, 16 in a row, 1 fps) against PyAV and decord on 30 real clips
+# (see tools/bench-readers.sh; TORCHCODEC=1 adds torchcodec).
+bench-readers: deps
+	@bash $(DEPS) ffmpeg
+	bash tools/bench-readers.sh
 
 # Shards against dd and Python's mosaicml-streaming (needs PY=python-with-mosaicml-streaming).
 bench-shards: release

@@ -5,7 +5,9 @@
 #     the train clips among the first CLIPS rows of the 3,000-clip set, then a check that both
 #     datasets hold the same clips, frames and log-mel;
 #  2. the trainer's data-wait share (metrics.jsonl) training from those shards
-#     (pipelines/spoken-moments-train.yaml) and decoding on the fly (spoken-moments-onthefly.yaml).
+#     (pipelines/spoken-moments-train.yaml), decoding on the fly (spoken-moments-onthefly.yaml),
+#     and decoding on the fly with augmentation (`sluice spoken-moments train --augment`: jittered
+#     frames, crops, speeds, gains, noise, SpecAugment masks and random caption windows).
 #   make shapes-3000 && tools/bench-spoken-moments.sh [CLIPS] [ROUNDS] [STEPS]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -64,4 +66,8 @@ for round in $(seq "$rounds"); do
     --set "output=$work/onthefly" --set stages.4.size=16 --set "sink.steps=$steps" --set sink.log_every=10 \
     --set sink.checkpoint_every=1000 >/dev/null 2>&1
   echo "round $round on the fly:   $(wait_share "$work/onthefly/metrics.jsonl")"
+  rm -rf "$work/augmented"
+  "$sluice" spoken-moments train --manifest "$work/manifest.jsonl" --out "$work/augmented" --augment --batch-size 16 \
+    --steps "$steps" --log-every 10 --checkpoint-every 1000 >/dev/null 2>&1
+  echo "round $round augmented:   $(wait_share "$work/augmented/metrics.jsonl")"
 done

@@ -273,11 +273,12 @@ def reader_versions():
 # ---------------------------------------------------------------------------------------------
 # Sluice, a subprocess that times itself.
 
-def run_sluice(binary, path, wanted, size, repeats):
-    """`BIN sample FILE SIZE REPEATS i1,i2,...`: its JSON line, plus the child's CPU seconds
-    (process start included, so an upper bound)."""
+def run_sluice(binary, path, wanted, size, repeats, approximate=False):
+    """`BIN sample FILE SIZE REPEATS i1,i2,... [--approximate]`: its JSON line, plus the child's
+    CPU seconds (process start included, so an upper bound)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    proc = subprocess.run([binary, "sample", path, str(size), str(repeats), ",".join(map(str, wanted))],
+    proc = subprocess.run([binary, "sample", path, str(size), str(repeats), ",".join(map(str, wanted))]
+                          + (["--approximate"] if approximate else []),
                           capture_output=True, text=True, timeout=600)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
@@ -350,16 +351,28 @@ def bench(clips, patterns, sizes, readers, args):
                             result, cpu = run_sluice(args.sluice, clip["path"], wanted, size, args.repeats)
                             run["median"] = result["medianSeconds"]
                             run["best"] = result["bestSeconds"]
-                            run["cpu_per_run"] = cpu / args.repeats
+                            # Its own CPU time per run when it reports one (no process start).
+                            run["cpu_per_run"] = result.get("medianCPUSeconds", cpu / args.repeats)
                             run["notes"] = {"frames": result.get("frames")}
                             if result.get("frames") is not None and list(result["frames"]) != list(wanted):
                                 run["notes"]["frames_differ"] = True
                         except Exception as error:
                             run["error"] = f"{type(error).__name__}: {str(error)[:300]}"
+                if args.sluice and args.approximate:
+                    # Not a peer: other frames (the nearest keyframes), so timed beside, not ranked.
+                    try:
+                        result, _ = run_sluice(args.sluice, clip["path"], wanted, size, args.repeats, approximate=True)
+                        drift = [abs(a - b) for a, b in zip(result["frames"], wanted)]
+                        runs["sluice-approximate"] = {"median": result["medianSeconds"], "best": result["bestSeconds"],
+                                                      "error": None,
+                                                      "notes": {"frames": result["frames"], "mean_drift": sum(drift) / len(drift),
+                                                                "max_drift": max(drift)}}
+                    except Exception as error:
+                        runs["sluice-approximate"] = {"error": f"{type(error).__name__}: {str(error)[:300]}"}
                 for name, run in runs.items():
                     row = {"reader": name, "clip": clip["name"], "pattern": pattern, "size": size,
                            "frames": len(wanted), "error": run["error"], "notes": run.get("notes")}
-                    if name == "sluice":
+                    if name.startswith("sluice"):
                         row.update(median=run.get("median"), best=run.get("best"),
                                    cpu_per_run=run.get("cpu_per_run"))
                     elif run["seconds"] and not run["error"]:
@@ -407,6 +420,23 @@ def summarize(rows, readers, patterns, sizes, wrong=frozenset()):
                 ratios.append(f"{statistics.median(per_clip):.2f}")
             lines.append(f"| {pattern} | {size} | {len(common)} | " + " | ".join(ms) + " | "
                          + " | ".join(ratios) + " |")
+    # Every clip: each reader against the fastest other reader that returned the right frames
+    # on that clip (a reader that failed or returned wrong frames is no peer there).
+    lines += ["", "| pattern | size | " + " | ".join(f"{r} / fastest right peer (clips)" for r in readers) + " |",
+              "|" + " --- |" * (2 + len(readers))]
+    for pattern in patterns:
+        for size in sizes:
+            shown = []
+            for r in readers:
+                per_clip = []
+                for c in clips:
+                    own = cell.get((r, c, pattern, size))
+                    peers = [cell[(p, c, pattern, size)]["median"] for p in readers
+                             if p != r and (p, c, pattern, size) in cell]
+                    if own and peers:
+                        per_clip.append(own["median"] / min(peers))
+                shown.append(f"{statistics.median(per_clip):.2f} ({len(per_clip)})" if per_clip else "")
+            lines.append(f"| {pattern} | {size} | " + " | ".join(shown) + " |")
     # One thread: process CPU seconds over wall seconds (about 1.0 for one busy thread).
     lines += ["", "| reader | cpu / wall, median | max | failed cells |", "| --- | --- | --- | --- |"]
     for r in readers:
@@ -453,9 +483,34 @@ def tables(rows, readers, patterns, sizes, wrong, per_clip):
     left_out = sorted(pair for pair in wrong if pair[0] in readers and pair[1] in clips)
     if left_out:
         parts.append("(left out, wrong frames in the check: " + ", ".join(f"{r} on {c}" for r, c in left_out) + ")")
+    approximate = approximate_table(rows, patterns, sizes)
+    if approximate:
+        parts.append(approximate)
     if per_clip:
         parts.append(per_clip_table(rows, readers, patterns, sizes, wrong))
     return "\n\n".join(parts)
+
+
+def approximate_table(rows, patterns, sizes):
+    """Sluice's approximate mode beside its exact one on the same clips: median ms over clips,
+    the median of exact / approximate per clip, and how far its frames were from those asked."""
+    cell = {(row["reader"], row["clip"], row["pattern"], row["size"]): row for row in rows if row.get("median")}
+    if not any(key[0] == "sluice-approximate" for key in cell):
+        return ""
+    lines = ["| pattern | size | clips | sluice exact ms | approximate ms | exact / approximate | mean drift, frames (max) |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for pattern in patterns:
+        for size in sizes:
+            pairs = [(cell[("sluice", c, p, z)], row) for (r, c, p, z), row in cell.items()
+                     if r == "sluice-approximate" and p == pattern and z == size and ("sluice", c, p, z) in cell]
+            if not pairs:
+                continue
+            drift = [row["notes"]["mean_drift"] for _, row in pairs]
+            lines.append(f"| {pattern} | {size} | {len(pairs)} | {statistics.median(e['median'] for e, _ in pairs) * 1000:.1f} | "
+                         f"{statistics.median(a['median'] for _, a in pairs) * 1000:.1f} | "
+                         f"{statistics.median(e['median'] / a['median'] for e, a in pairs):.2f} | "
+                         f"{statistics.mean(drift):.1f} ({max(row['notes']['max_drift'] for _, row in pairs)}) |")
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -629,6 +684,8 @@ def main():
     parser.add_argument("--readers", default="pyav,decord,torchcodec",
                         help="readers to run; those that do not import are skipped with a note")
     parser.add_argument("--sluice", help="Sluice's benchmark binary (its `sample` command)")
+    parser.add_argument("--approximate", action="store_true",
+                        help="also time Sluice's approximate mode (nearest keyframes; reported apart, with its drift)")
     parser.add_argument("--check", action="store_true", help="compare frames with the ffmpeg CLI's")
     parser.add_argument("--only", help="comma-separated parts of clip names to keep")
     parser.add_argument("--out", help="JSON file for all rows")
@@ -650,7 +707,7 @@ def main():
         with open(args.tables_from) as handle:
             earlier = json.load(handle)
         rows = earlier["rows"]
-        shown = list(dict.fromkeys(r["reader"] for r in rows))
+        shown = [r for r in dict.fromkeys(r["reader"] for r in rows) if r != "sluice-approximate"]
         patterns = list(dict.fromkeys(r["pattern"] for r in rows))
         sizes = list(dict.fromkeys(r["size"] for r in rows))
         print(tables(rows, shown, patterns, sizes, load_wrong(args.exclude_wrong), args.per_clip))

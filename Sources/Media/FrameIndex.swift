@@ -112,19 +112,26 @@ public struct FrameIndex: Sendable, Equatable {
 
     /// The keyframe at or before frame `k` (frame 0 when none is marked before it).
     public func keyframe(atOrBefore k: Int) -> Int {
-        var low = 0, high = keyframes.count - 1, found = 0
-        while low <= high {
-            let middle = (low + high) / 2
-            if keyframes[middle] <= k { found = keyframes[middle]; low = middle + 1 } else { high = middle - 1 }
-        }
-        return found
+        let after = keyframesUpTo(k)
+        return after > 0 ? keyframes[after - 1] : 0
     }
 
     /// The keyframe nearest frame `k`, the earlier one when two are equally near.
     public func keyframe(nearest k: Int) -> Int {
-        let before = keyframe(atOrBefore: k)
-        guard let after = keyframes.first(where: { $0 > k }) else { return before }
-        return after - k < k - before ? after : before
+        let after = keyframesUpTo(k)
+        let before = after > 0 ? keyframes[after - 1] : 0
+        guard after < keyframes.count else { return before }
+        return keyframes[after] - k < k - before ? keyframes[after] : before
+    }
+
+    /// How many keyframes are at or before frame `k` (the position of the first one after it).
+    private func keyframesUpTo(_ k: Int) -> Int {
+        var low = 0, high = keyframes.count
+        while low < high {
+            let middle = (low + high) / 2
+            if keyframes[middle] <= k { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 
     /// Looks up a frame number by its timestamp.

@@ -180,8 +180,11 @@ final class StreamDecoder {
     /// The codec context; non-nil for the object's whole life.
     let context: UnsafeMutablePointer<AVCodecContext>
 
-    /// Opens the decoder of `stream` with `threads` decoding threads (0: FFmpeg picks).
-    init(stream: UnsafeMutablePointer<AVStream>, threads: Int, path: String) throws(MediaError) {
+    /// Opens the decoder of `stream` with `threads` decoding threads (0: FFmpeg picks). With
+    /// `countingOnly`, it decodes only as far as numbering pictures needs: at the codec's lowest
+    /// resolution, without IDCT or loop filter. Its pictures are unusable; their count, order and
+    /// timestamps are the stream's, at a fraction of the work.
+    init(stream: UnsafeMutablePointer<AVStream>, threads: Int, path: String, countingOnly: Bool = false) throws(MediaError) {
         let parameters = stream.pointee.codecpar!  // never nil: avformat_new_stream fails rather than leave a stream without one
         guard let codec = avcodec_find_decoder(parameters.pointee.codec_id) else {
             let name = String(cString: avcodec_get_name(parameters.pointee.codec_id))
@@ -196,6 +199,12 @@ final class StreamDecoder {
         context.pointee.thread_count = Int32(clamping: threads)
         context.pointee.thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE
         context.pointee.pkt_timebase = stream.pointee.time_base
+        if countingOnly {
+            context.pointee.lowres = Int32(codec.pointee.max_lowres)
+            context.pointee.skip_idct = AVDISCARD_ALL
+            context.pointee.skip_loop_filter = AVDISCARD_ALL
+            context.pointee.flags2 |= AV_CODEC_FLAG2_FAST
+        }
         let opened = avcodec_open2(context, codec, nil)
         if opened < 0 { throw MediaError(ffmpeg: opened, path: path, during: "cannot open the decoder") }
     }

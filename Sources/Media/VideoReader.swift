@@ -212,8 +212,10 @@ public final class VideoReader {
         let frameTicks = rate.num > 0 && rate.den > 0
             ? max(1, av_rescale_q(1, AVRational(num: rate.den, den: rate.num), timeBase)) : 1
         try rewind()
+        // Only the pictures' number and timestamps are read here, not their pixels.
+        let counter = try StreamDecoder(stream: input.stream(streamIndex), threads: 1, path: path, countingOnly: true)
         var timestamps: [Int64] = []
-        while try decodeNext(in: nil) != nil {
+        while try decodeNext(in: nil, with: counter) != nil {
             let stamp = buffers.frame.pointee.best_effort_timestamp
             if let last = timestamps.last {
                 timestamps.append(stamp != sluice_av_nopts_value() && stamp > last ? stamp : last &+ frameTicks)
@@ -253,8 +255,9 @@ public final class VideoReader {
 
     /// Decodes the next picture; returns its frame number, or nil at the end of the stream.
     /// Without an index, or with a sequential one, the number counts pictures since the last rewind.
-    private func decodeNext(in index: FrameIndex?) throws(MediaError) -> Int? {
+    private func decodeNext(in index: FrameIndex?, with decoder: StreamDecoder? = nil) throws(MediaError) -> Int? {
         let packet = buffers.packet, frame = buffers.frame
+        let decoder = decoder ?? self.decoder
         while true {
             let received = avcodec_receive_frame(decoder.context, frame)
             if received == 0 {
@@ -318,8 +321,11 @@ public final class VideoReader {
         let targets = Set(wanted).sorted()
         // Stretches: runs of targets reached by decoding forward from one seek.
         var stretches: [[Int]] = []
+        // Approximate targets are keyframes, each one packet away from its seek; a sequential
+        // index gives exact targets in either mode.
+        let forward = mode == .exact || index.sequential
         for target in targets {
-            if let last = stretches.last?.last, mode == .exact, index.keyframe(atOrBefore: target) <= last {
+            if let last = stretches.last?.last, forward, index.keyframe(atOrBefore: target) <= last {
                 stretches[stretches.count - 1].append(target)
             } else {
                 stretches.append([target])
