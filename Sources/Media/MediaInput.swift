@@ -32,6 +32,11 @@ final class MediaInput {
             }
             throw MediaError(ffmpeg: opened, path: path, during: "cannot open as a media file")
         }
+        // An AVI of MPEG-4 with B-frames leaves most packets without a presentation time; the
+        // demuxer can work them out from the stream's reordering, so frames are numbered by
+        // timestamp and reached by seeking, not by decoding from the start. Only AVI: in an
+        // MPEG program stream the times it works out are not the decoder's.
+        if String(cString: context.pointee.iformat.pointee.name) == "avi" { context.pointee.flags |= AVFMT_FLAG_GENPTS }
         let found = avformat_find_stream_info(context, nil)
         if found < 0 {
             var owned: UnsafeMutablePointer<AVFormatContext>? = context

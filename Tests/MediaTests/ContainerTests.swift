@@ -26,8 +26,9 @@ struct ContainerFixture: Decodable, CustomTestStringConvertible {
 }
 
 struct ContainerTests {
-    /// An MPEG program stream, an AVI that claims 90 frames for 45, raw .m1v and .264 streams and an
-    /// SWF: frame k is the CLI's frame k, byte for byte, and the count is what the CLI decodes.
+    /// An MPEG program stream, an AVI that claims 90 frames for 45, an AVI of MPEG-4 with B-frames,
+    /// raw .m1v and .264 streams and an SWF: frame k is the CLI's frame k, byte for byte, and the
+    /// count is what the CLI decodes.
     @Test(arguments: try ContainerFixture.all())
     func framesAndCountMatchTheFFmpegCLI(clip: ContainerFixture) throws {
         let reader = try VideoReader(path: clip.path)
@@ -44,6 +45,14 @@ struct ContainerTests {
         #expect(Array(batch.pixels[0..<picture]) == Array(expected[2 * picture..<3 * picture]))
         #expect(Array(batch.pixels[picture..<2 * picture]) == Array(expected[0..<picture]))
         #expect(Array(batch.pixels[2 * picture..<3 * picture]) == Array(expected[2 * picture..<3 * picture]))
+    }
+
+    /// The AVI of MPEG-4 with B-frames leaves most packets without a presentation time; the
+    /// demuxer works them out, so its frames are numbered by timestamp and reached by seeking.
+    @Test func anAVIWithBFramesIsIndexedByTimestamp() throws {
+        let reader = try VideoReader(path: Repository.fixture("containers/clip-bframes.avi"))
+        let index = try reader.index()
+        #expect(!index.sequential && index.count == 45 && index.keyframes.count > 1)
     }
 
     @Test(arguments: try ContainerFixture.all())
