@@ -27,12 +27,16 @@ public enum NPY {
         return out
     }
 
-    /// Writes `array` to `url` atomically (a temporary file renamed into place); a failure names
-    /// the file and says why in plain words (a full disk, a read-only file system).
+    /// Writes `array` to `url` atomically (`url.partial` renamed into place; see `NPYFileWriter`);
+    /// a failure names the file and says why in plain words (a full disk, a read-only file system).
     public static func write(_ array: NDArray, to url: URL) throws(NPYError) {
-        do { try encode(array).write(to: url, options: .atomic) } catch {
-            throw NPYError(.writeFailed, file: url.path, reason: "cannot write: \(SystemErrorText.words(error))")
+        let file = try NPYFileWriter(url: url, shape: array.shape, dtype: array.dtype)
+        var failure: NPYError?
+        array.data.withUnsafeBytes { data in
+            do throws(NPYError) { try file.append(data) } catch { failure = error }
         }
+        if let failure { throw failure }
+        try file.finish()
     }
 
     /// The array a .npy file holds (version 1-3, little-endian or single-byte types, C order), its
@@ -79,30 +83,41 @@ public enum NPY {
 /// A .npy file written as its data arrives, for arrays too large to hold at once (every frame
 /// of a long video): the header first, since the shape is known up front, then the data in
 /// pieces, into `FILE.partial`, which `finish()` renames to `FILE` once every byte is in. A
-/// writer dropped before that removes its `.partial`.
+/// writer dropped before that removes its `.partial`. A device or pipe (`/dev/null`,
+/// `/dev/stdout`) cannot be replaced by a rename and is written directly.
 public final class NPYFileWriter {
     /// The file being written.
     public let url: URL
-    private let partial: URL
-    private let handle: FileHandle
+    /// Where the bytes go: `url.partial`, or `url` itself when it is not a regular file.
+    private let target: String
+    private let descriptor: Int32
     /// Data bytes still to come.
     private var remaining: Int
-    private var finished = false
+    private var closed = false
 
     /// Creates `url.partial` holding the header of an array of `shape` and `dtype`.
     public init(url: URL, shape: [Int], dtype: DType) throws(NPYError) {
         guard let size = NDArray.byteCount(shape: shape, dtype: dtype) else {
             throw NPYError(.writeFailed, file: url.path, reason: "shape \(shape) of \(dtype) is larger than memory can address")
         }
+        var status = stat()
+        let special = stat(url.path, &status) == 0 && status.st_mode & S_IFMT != S_IFREG
         self.url = url
-        partial = URL(fileURLWithPath: url.path + ".partial")
+        target = special ? url.path : url.path + ".partial"
         remaining = size
-        guard FileManager.default.createFile(atPath: partial.path, contents: NPY.header(shape: shape, dtype: dtype)),
-              let handle = FileHandle(forWritingAtPath: partial.path) else {
-            throw NPYError(.writeFailed, file: url.path, reason: "cannot create \(partial.path)")
+        descriptor = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw NPYError(.writeFailed, file: url.path, reason: "cannot create \(target): \(SystemErrorText.words(errno: errno))")
         }
-        self.handle = handle
-        do { try handle.seekToEnd() } catch { throw Self.failure(url, error) }
+        var failure: NPYError?
+        NPY.header(shape: shape, dtype: dtype).withUnsafeBytes { header in
+            do throws(NPYError) { try write(header) } catch { failure = error }
+        }
+        if let failure {
+            close(descriptor)
+            discardPartial()
+            throw failure
+        }
     }
 
     /// Appends the next `bytes` of the data.
@@ -110,10 +125,7 @@ public final class NPYFileWriter {
         guard bytes.count <= remaining else {
             throw NPYError(.writeFailed, file: url.path, reason: "\(bytes.count) more bytes than its shape holds")
         }
-        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
-        do {
-            try handle.write(contentsOf: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: bytes.count, deallocator: .none))
-        } catch { throw Self.failure(url, error) }
+        try write(bytes)
         remaining -= bytes.count
     }
 
@@ -122,23 +134,40 @@ public final class NPYFileWriter {
         guard remaining == 0 else {
             throw NPYError(.writeFailed, file: url.path, reason: "\(remaining) bytes of its shape were never written")
         }
-        do { try handle.close() } catch { throw Self.failure(url, error) }
-        finished = true
-        guard rename(partial.path, url.path) == 0 else {
+        closed = true
+        guard close(descriptor) == 0 else {
             let reason = SystemErrorText.words(errno: errno)
-            try? FileManager.default.removeItem(at: partial)
-            throw NPYError(.writeFailed, file: url.path, reason: "cannot rename \(partial.path) into place: \(reason)")
+            discardPartial()
+            throw NPYError(.writeFailed, file: url.path, reason: "cannot write: \(reason)")
+        }
+        guard target == url.path || rename(target, url.path) == 0 else {
+            let reason = SystemErrorText.words(errno: errno)
+            discardPartial()
+            throw NPYError(.writeFailed, file: url.path, reason: "cannot rename \(target) into place: \(reason)")
         }
     }
 
     deinit {
-        guard !finished else { return }
-        try? handle.close()
-        try? FileManager.default.removeItem(at: partial)
+        guard !closed else { return }
+        close(descriptor)
+        discardPartial()
     }
 
-    private static func failure(_ url: URL, _ error: any Error) -> NPYError {
-        NPYError(.writeFailed, file: url.path, reason: "cannot write: \(SystemErrorText.words(error))")
+    private func write(_ bytes: UnsafeRawBufferPointer) throws(NPYError) {
+        var done = 0
+        while done < bytes.count {
+            let wrote = Glibc.write(descriptor, bytes.baseAddress! + done, bytes.count - done)
+            if wrote < 0 && errno == EINTR { continue }
+            guard wrote > 0 else {
+                throw NPYError(.writeFailed, file: url.path, reason: "cannot write: \(SystemErrorText.words(errno: wrote < 0 ? errno : EIO))")
+            }
+            done += wrote
+        }
+    }
+
+    /// Removes the `.partial` (never the device or pipe written directly).
+    private func discardPartial() {
+        if target != url.path { unlink(target) }
     }
 }
 

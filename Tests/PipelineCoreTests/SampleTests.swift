@@ -80,4 +80,12 @@ struct SampleTests {
         stopped = nil
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["a.npy"])
     }
+
+    /// A device is written directly, never replaced by a rename (which would turn /dev/null into a file).
+    @Test func npyToADeviceWritesThroughIt() throws {
+        try NPY.write(NDArray(dtype: .uint8, shape: [2], data: [1, 2]), to: URL(fileURLWithPath: "/dev/null"))
+        var status = stat()
+        #expect(stat("/dev/null", &status) == 0 && status.st_mode & S_IFMT == S_IFCHR)
+        #expect(!FileManager.default.fileExists(atPath: "/dev/null.partial"))
+    }
 }
