@@ -90,13 +90,22 @@ public final class Tensor {
 
     /// A tensor holding `scalars` (row-major) with the given shape.
     public convenience init(shape: [Int], scalars: [Float], requiresGrad: Bool = false) {
+        let storage = scalars.withUnsafeBufferPointer { Self.storage(shape: shape, copying: $0) }
+        self.init(shape: shape, storage: storage, requiresGrad: requiresGrad)
+    }
+
+    /// A tensor holding a copy of `scalars` (row-major), read straight from where they are (a
+    /// pipeline array's bytes, say) without an intermediate array.
+    public convenience init(shape: [Int], copying scalars: UnsafeBufferPointer<Float>, requiresGrad: Bool = false) {
+        self.init(shape: shape, storage: Self.storage(shape: shape, copying: scalars), requiresGrad: requiresGrad)
+    }
+
+    private static func storage(shape: [Int], copying scalars: UnsafeBufferPointer<Float>) -> TensorStorage {
         precondition(shape.reduce(1, *) == scalars.count,
                      "Tensor: shape \(shape) needs \(shape.reduce(1, *)) scalars, got \(scalars.count)")
         let storage = TensorStorage(uninitializedCount: scalars.count)
-        scalars.withUnsafeBufferPointer { source in
-            if let base = source.baseAddress { storage.pointer.initialize(from: base, count: scalars.count) }
-        }
-        self.init(shape: shape, storage: storage, requiresGrad: requiresGrad)
+        if let base = scalars.baseAddress { storage.pointer.initialize(from: base, count: scalars.count) }
+        return storage
     }
 
     /// A zero-filled tensor.

@@ -129,27 +129,35 @@ struct FrameAugment: Sendable {
         let mirrored = flip && Bool.random(using: &rng)
         let scale = 1 + Double.random(in: -brightness...brightness, using: &rng)
         let stretch = 1 + Double.random(in: -contrast...contrast, using: &rng)
+        // The box is the same on every frame: each output row's and column's source rows,
+        // columns and weights are worked out once per clip.
+        func taps(_ size: Int, _ start: Double, _ extent: Double, mirrored: Bool) -> [(Int, Int, Double)] {
+            (0..<size).map { position in
+                let at = mirrored ? size - 1 - position : position
+                let source = (start + (Double(at) + 0.5) / Double(size) * extent) * Double(size) - 0.5
+                let first = max(0, min(size - 1, Int(source.rounded(.down))))
+                return (first, min(size - 1, first + 1), max(0, min(1, source - Double(first))))
+            }
+        }
+        let rows = taps(height, top, boxHeight, mirrored: false), columns = taps(width, left, boxWidth, mirrored: mirrored)
+        let pictureBytes = height * width * 3
         var out = [UInt8](repeating: 0, count: frames.count)
         frames.data.withUnsafeBufferPointer { source in
-            for t in 0..<count {
-                let frame = t * height * width * 3
-                // The frame's mean brightness, the point contrast stretches around.
-                var mean = 0.0
-                if stretch != 1 { for i in 0..<(height * width * 3) { mean += Double(source[frame + i]) }; mean /= Double(height * width * 3) }
-                for y in 0..<height {
-                    let sy = (top + (Double(y) + 0.5) / Double(height) * boxHeight) * Double(height) - 0.5
-                    let y0 = max(0, min(height - 1, Int(sy.rounded(.down)))), y1 = min(height - 1, y0 + 1)
-                    let fy = max(0, min(1, sy - Double(y0)))
-                    for x in 0..<width {
-                        let column = mirrored ? width - 1 - x : x
-                        let sx = (left + (Double(column) + 0.5) / Double(width) * boxWidth) * Double(width) - 0.5
-                        let x0 = max(0, min(width - 1, Int(sx.rounded(.down)))), x1 = min(width - 1, x0 + 1)
-                        let fx = max(0, min(1, sx - Double(x0)))
-                        for c in 0..<3 {
-                            func pixel(_ yy: Int, _ xx: Int) -> Double { Double(source[frame + (yy * width + xx) * 3 + c]) }
-                            let value = (1 - fy) * ((1 - fx) * pixel(y0, x0) + fx * pixel(y0, x1)) + fy * ((1 - fx) * pixel(y1, x0) + fx * pixel(y1, x1))
-                            let jittered = ((value - mean) * stretch + mean) * scale
-                            out[frame + (y * width + x) * 3 + c] = UInt8(max(0, min(255, jittered.rounded())))
+            out.withUnsafeMutableBufferPointer { target in
+                for t in 0..<count {
+                    let picture = source.baseAddress! + t * pictureBytes, result = target.baseAddress! + t * pictureBytes
+                    // The frame's mean brightness, the point contrast stretches around.
+                    var mean = 0.0
+                    if stretch != 1 { for i in 0..<pictureBytes { mean += Double(picture[i]) }; mean /= Double(pictureBytes) }
+                    for (y, (y0, y1, fy)) in rows.enumerated() {
+                        let above = picture + y0 * width * 3, below = picture + y1 * width * 3
+                        for (x, (x0, x1, fx)) in columns.enumerated() {
+                            for c in 0..<3 {
+                                let value = (1 - fy) * ((1 - fx) * Double(above[x0 * 3 + c]) + fx * Double(above[x1 * 3 + c]))
+                                    + fy * ((1 - fx) * Double(below[x0 * 3 + c]) + fx * Double(below[x1 * 3 + c]))
+                                let jittered = ((value - mean) * stretch + mean) * scale
+                                result[(y * width + x) * 3 + c] = UInt8(max(0, min(255, jittered.rounded())))
+                            }
                         }
                     }
                 }

@@ -292,6 +292,15 @@ struct ClipBatcher: Transform {
 }
 
 extension NDArray {
+    /// A float32 array as a tensor of its shape, its bytes copied once (no [Float] between: on a
+    /// trainer's thread, every copy of a batch is data wait).
+    func tensor() -> Tensor {
+        precondition(dtype == .float32, "tensor() takes float32 arrays, got \(dtype)")
+        return data.withUnsafeBytes { bytes in
+            bytes.withMemoryRebound(to: Float.self) { Tensor(shape: shape, copying: $0) }
+        }
+    }
+
     /// Decoded frames (uint8 T x H x W x 3, as video_frames gives them) as the clip trainers take
     /// them: float32 T x 3 x H x W in [0, 1]; nil for any other array.
     public func planarFrames() -> [Float]? {
@@ -328,7 +337,6 @@ extension ClipBatch {
         if case let .list(values)? = item["captions"], values.count == captions.count {
             for (row, value) in values.enumerated() { if case let .string(text) = value { captions[row] = text } }
         }
-        self.init(frames: Tensor(shape: frames.shape, scalars: frames.values(as: Float.self)),
-                  mel: Tensor(shape: mel.shape, scalars: mel.values(as: Float.self)), melLengths: melLengths, captions: captions)
+        self.init(frames: frames.tensor(), mel: mel.tensor(), melLengths: melLengths, captions: captions)
     }
 }

@@ -77,7 +77,7 @@ enum FeatureStages {
                 throw StageError(item: sample.itemDescription,
                                  reason: "'\(field)' is not a float32 frames x \(melBins) spectrogram")
             }
-            return Tensor(shape: mel.shape, scalars: mel.values(as: Float.self))
+            return mel.tensor()
         } encode: { spectrograms in
             let lengths = spectrograms.map { $0.shape[0] }, longest = lengths.max() ?? 0
             let padded = concat(spectrograms.map { mel in
@@ -132,7 +132,7 @@ enum FeatureStages {
         }
         let s = frames.shape
         if frames.dtype == .float32, s.count == 4, s[1] == 3, s.allSatisfy({ $0 > 0 }) {
-            return Tensor(shape: s, scalars: frames.values(as: Float.self))
+            return frames.tensor()
         }
         guard frames.dtype == .uint8, s.count == 4, s[3] == 3, s.allSatisfy({ $0 > 0 }) else {
             throw StageError(item: sample.itemDescription,

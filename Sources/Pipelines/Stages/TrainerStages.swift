@@ -43,7 +43,8 @@ extension SettingsDescribed {
 }
 
 /// A trainer as a pipeline sink: each item is decoded into one micro-batch and fed to the run; the
-/// time between items is the data wait, attributed to the busiest stage upstream.
+/// time between items is data wait attributed to the busiest stage upstream, and decoding the item
+/// into tensors (on the trainer's thread) data wait attributed to `collate`.
 final class TrainerSink<Model: TrainableModel>: Sink {
     let run: TrainingRun<Model>
     let environment: RunEnvironment
@@ -57,7 +58,8 @@ final class TrainerSink<Model: TrainableModel>: Sink {
 
     func consume(_ item: Sample) throws {
         let waited = lastReturn.map { (ContinuousClock.now - $0).inSeconds } ?? 0
-        try run.feed(try decode(item), through: item.streamPoint, waited: waited, waitingOn: busiestUpstreamStage())
+        try run.feed(try decode(item), through: item.streamPoint, waited: waited, waitingOn: busiestUpstreamStage(),
+                     collatedBy: "collate")
         lastReturn = .now
         // The source may have epochs left; decoding them would be wasted.
         if run.isComplete { environment.endRun() }

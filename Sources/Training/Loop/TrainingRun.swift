@@ -97,10 +97,11 @@ public final class TrainingRun<Model: TrainableModel> {
     /// Feeds the next micro-batch of the stream; `point`, when the stream tells it, is how far the
     /// source was read through this batch. `batch` is only evaluated when it will be trained on
     /// (not for batches a resumed run skips: by point when both it and the checkpoint have one,
-    /// else the first `dataPosition` offered); the time it takes counts as data wait, plus `waited`
-    /// (time spent waiting before this call), attributed to `waitingOn` (a stage, or `collate`).
+    /// else the first `dataPosition` offered); the time it takes counts as data wait, attributed to
+    /// `collatedBy` (`waitingOn` unless given), plus `waited` (time spent waiting before this
+    /// call), attributed to `waitingOn` (a stage, or `collate`).
     public func feed(_ batch: @autoclosure () throws -> Model.Batch, through point: StreamPoint? = nil, waited: Double = 0,
-                     waitingOn: String) throws {
+                     waitingOn: String, collatedBy: String? = nil) throws {
         offered += 1
         let consumed = if let point, let resumePoint { point <= resumePoint } else { offered <= trainer.dataPosition }
         guard !consumed, !isComplete else { return }
@@ -108,9 +109,10 @@ public final class TrainingRun<Model: TrainableModel> {
         let start = ContinuousClock.now
         pending.append(try batch())
         pendingPoint = point
-        let wait = waited + (ContinuousClock.now - start).inSeconds
-        pendingWait += wait
-        waits[waitingOn, default: 0] += wait
+        let collating = (ContinuousClock.now - start).inSeconds
+        pendingWait += waited + collating
+        waits[waitingOn, default: 0] += waited
+        waits[collatedBy ?? waitingOn, default: 0] += collating
         guard pending.count == trainer.options.accumulation else { return }
         let report = try trainer.update(pending, dataSeconds: pendingWait)
         trainer.streamPoint = pendingPoint
