@@ -46,7 +46,8 @@ public enum SeekMode: String, Sendable, Equatable, CaseIterable {
     /// Each wanted frame itself, decoded forward from the keyframe before it.
     case exact
     /// The keyframe nearest each wanted frame (the earlier on a tie): one packet decoded per
-    /// frame, never the frames between. The drift is at most half the keyframe interval, and
+    /// frame, never the frames between. The drift is at most half the gap between the keyframes
+    /// around a wanted frame (after the last keyframe, the distance to it), and
     /// `FrameBatch.frameNumbers` names the frames returned; on all-intra video it is exact.
     case approximate
 }

@@ -72,7 +72,7 @@ struct Frames: ParsableCommand {
     @Option(help: "Decoder threads, 0...64 (0: FFmpeg picks).")
     var threads: Int = 1
 
-    @Option(help: "exact: the frames asked for; approximate: the keyframe nearest each (faster; drifts up to half a keyframe interval).")
+    @Option(help: "exact: the frames asked for; approximate: the keyframe nearest each (faster; drifts by up to half the gap between keyframes, more after the last one).")
     var seek = SeekMode.exact
 
     @Option(help: ArgumentHelp("The .npy file to write.", valueName: "file"), transform: localPath)

@@ -60,7 +60,7 @@ enum MediaStages {
                           help: "turn pictures upright as the display matrix asks, as the ffmpeg CLI does"),
             ParameterSpec("threads", .int(min: 0, max: 64), default: "1", help: "decoder threads per worker (0: auto)"),
             ParameterSpec("seek", .choice(SeekMode.allCases.map(\.rawValue)), default: SeekMode.exact.rawValue,
-                          help: "exact: the frames asked for; approximate: the keyframe nearest each (faster, drifts up to half a keyframe interval)"),
+                          help: "exact: the frames asked for; approximate: the keyframe nearest each (faster; drifts by up to half the gap between keyframes, more after the last one)"),
             ParameterSpec("format", .choice(["uint8", "float32"]), default: "uint8",
                           help: "uint8 RGB HWC, or float32 CHW normalised by ImageNet mean/std"),
         ],
