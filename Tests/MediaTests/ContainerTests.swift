@@ -55,6 +55,17 @@ struct ContainerTests {
         #expect(!index.sequential && index.count == 45 && index.keyframes.count > 1)
     }
 
+    /// A raw stream knows no keyframe but its first, so approximate mode gives the frames asked
+    /// for, all in one pass from the start.
+    @Test func approximateFramesOfARawStreamAreExactInOnePass() throws {
+        let reader = try VideoReader(path: Repository.fixture("containers/clip.264"))
+        let exact = try reader.frames(.indices([10, 20, 30]))
+        let before = reader.picturesDecoded
+        let approximate = try reader.frames(.indices([10, 20, 30]), seek: .approximate)
+        #expect(approximate == exact)
+        #expect(reader.picturesDecoded - before <= 31 + 4, "one pass to frame 30 (and the decoder's delay), not one per frame")
+    }
+
     @Test(arguments: try ContainerFixture.all())
     func everyFrameStreamsThroughForEachFrame(clip: ContainerFixture) throws {
         var seen: [Int] = []
