@@ -105,7 +105,9 @@ public final class NPYFileWriter {
         self.url = url
         target = special ? url.path : url.path + ".partial"
         remaining = size
-        descriptor = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        // A `.partial` left there (a link included) is replaced, never written through.
+        if !special { unlink(target) }
+        descriptor = open(target, special ? O_WRONLY | O_CLOEXEC : O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw NPYError(.writeFailed, file: url.path, reason: "cannot create \(target): \(SystemErrorText.words(errno: errno))")
         }

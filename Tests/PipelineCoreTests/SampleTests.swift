@@ -81,6 +81,21 @@ struct SampleTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["a.npy"])
     }
 
+    /// A link left at the `.partial` name is replaced, not written through: the file it points to
+    /// keeps its bytes.
+    @Test func npyNeverWritesThroughALinkAtItsPartialName() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("npy-link-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let victim = directory.appendingPathComponent("victim.txt"), url = directory.appendingPathComponent("a.npy")
+        try Data("keep me".utf8).write(to: victim)
+        try FileManager.default.createSymbolicLink(atPath: url.path + ".partial", withDestinationPath: victim.path)
+        let array = NDArray(dtype: .uint8, shape: [2], data: [1, 2])
+        try NPY.write(array, to: url)
+        #expect(try Data(contentsOf: victim) == Data("keep me".utf8))
+        #expect(try Data(contentsOf: url) == NPY.encode(array))
+    }
+
     /// A device is written directly, never replaced by a rename (which would turn /dev/null into a file).
     @Test func npyToADeviceWritesThroughIt() throws {
         try NPY.write(NDArray(dtype: .uint8, shape: [2], data: [1, 2]), to: URL(fileURLWithPath: "/dev/null"))

@@ -86,6 +86,28 @@ struct RunLogTests {
         #expect(try Self.records(Data(contentsOf: directory.appendingPathComponent(events[0]))).count == 6)
     }
 
+    /// Waiting before a batch is put on the stage waited on, building the batch on the collator:
+    /// `waiting_on` names whichever took longer in the window.
+    @Test func waitingBeforeABatchAndBuildingItAreToldApart() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("run-waits-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var options = LoopTests.options(steps: 4)
+        (options.logEvery, options.evalEvery, options.checkpointEvery) = (2, 100, 100)
+        let run = try TrainingRun(trainer: Trainer(model: ReverseModel(seed: 1), options: options), directory: directory,
+                                  name: "reverse", unit: "examples", resume: false)
+        var position = 0
+        while !run.isComplete {
+            // The first window waits on nothing before its batches, the second 1 s before each.
+            try run.feed(ReverseModel.batch(position), waited: position < 2 ? 0 : 1, waitingOn: "upstream", collatedBy: "collate")
+            position += 1
+        }
+        try run.finish()
+        let train = try String(contentsOf: directory.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+            .split(separator: "\n").compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["kind"] as? String == "train" }
+        #expect(train.map { $0["waiting_on"] as? String } == ["collate", "upstream"])
+    }
+
     /// `best.safetensors` holds the model of the best evaluation so far, and a resumed run only
     /// replaces it with a better one.
     @Test func theBestEvaluationsModelIsKeptAcrossAResume() throws {
