@@ -36,6 +36,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CArchive", pkgConfig: "libarchive", providers: [.apt(["libarchive-dev"])]),
         .systemLibrary(name: "CMPI", pkgConfig: mpi.pkgConfig, providers: [.apt([mpi.apt])]),
 
         /// The log-mel inner loops, built for AVX2 and for baseline x86-64 with the loader choosing.
@@ -75,6 +76,9 @@ let package = Package(
                 "PipelineCore", "SystemErrors", "ObjectStore", "CZstd", "CZlib", "CXXHash",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
+        /// WebDataset tar shards: members streamed through libarchive from a file, a bucket or a URL,
+        /// grouped into samples by key; shards written with rotation by count and size.
+        .target(name: "WebDataset", dependencies: ["CArchive", "ObjectStore", "SystemErrors"]),
         /// Ranks and collectives over MPI (or RANK/WORLD_SIZE for a data split without MPI).
         .target(name: "Distributed", dependencies: ["CMPI"]),
         /// Tensors, tape autodiff over OpenBLAS, layers, optimizers, checkpoints, Monarch.
@@ -87,7 +91,7 @@ let package = Package(
         .target(
             name: "Pipelines",
             dependencies: [
-                "PipelineCore", "SystemErrors", "Media", "Shards", "Text", "Models", "Training", "Tensor", "ObjectStore", "Distributed",
+                "PipelineCore", "SystemErrors", "Media", "Shards", "WebDataset", "Text", "Models", "Training", "Tensor", "ObjectStore", "Distributed",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
@@ -130,6 +134,8 @@ let package = Package(
         /// Starts a real S3 server (SeaweedFS, tools/install-s3-server.sh) on 127.0.0.1 for tests and benchmarks.
         .target(name: "S3TestServer", dependencies: ["ObjectStore"], path: "Tests/S3TestServer"),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "S3TestServer"]),
+        .testTarget(name: "WebDatasetTests", dependencies: ["WebDataset", "ObjectStore", "S3TestServer", .product(name: "Crypto", package: "swift-crypto")],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensor", "Text"], exclude: ["Fixtures"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Tensor", "Text"], exclude: ["Fixtures"]),

@@ -9,7 +9,7 @@ packages=(
   libsndfile1-dev libfftw3-dev
   libopenblas-dev
   libzstd-dev zlib1g-dev libxxhash-dev
-  libcurl4-openssl-dev
+  libcurl4-openssl-dev libarchive-dev
   libmpich-dev mpich
 )
 # Extra packages a target needs (e.g. `make bench` adds the ffmpeg CLI) come as arguments.

@@ -54,7 +54,7 @@ final class ObjectInputs: Sendable {
         return target
     }
 
-    private func client() throws(ObjectStoreError) -> S3Client {
+    func client() throws(ObjectStoreError) -> S3Client {
         try madeClient.withLock { cached throws(ObjectStoreError) -> S3Client in
             if let cached { return cached }
             let made = try S3Client()

@@ -313,7 +313,13 @@ private struct Checker {
         case .strings:
             return stringList(node, keyPath).map(ParameterValue.strings)
         case let .inputs(objects):
-            guard let patterns = stringList(node, keyPath) else { return nil }
+            guard let written = stringList(node, keyPath) else { return nil }
+            var patterns: [String] = []
+            for pattern in written {
+                do { patterns += try BracePattern.expand(pattern) } catch {
+                    problem(node, keyPath, "'\(pattern)': \(error.reason)")
+                }
+            }
             var found = InputPaths()
             for pattern in patterns where !refusesURL(pattern, node, keyPath, objects: objects) {
                 // Objects in a bucket are listed when the run starts (ObjectInputs), not here.

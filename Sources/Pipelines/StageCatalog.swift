@@ -9,7 +9,7 @@ public struct StageCatalog: Sendable {
 
     /// Every stage kind sluice ships.
     public static let standard = StageCatalog(
-        FileStages.specs + BatchStages.specs + MediaStages.specs + NPYStages.specs + ShardStages.specs + TextStages.specs
+        FileStages.specs + BatchStages.specs + MediaStages.specs + NPYStages.specs + ShardStages.specs + WebDatasetStages.specs + TextStages.specs
             + RetroMAEStages.specs + FeatureStages.specs + AugmentStages.specs + ClipStages.specs + SpokenMomentsStages.specs + CapsuleStages.specs)
 
     public func spec(_ type: String) -> StageSpec? { all.first { $0.type == type } }

@@ -1,0 +1,222 @@
+import Foundation
+import ObjectStore
+import OrderedCollections
+import PipelineCore
+import Tensor
+import WebDataset
+
+/// Stages over WebDataset tar shards: read them as samples, write samples as shards.
+enum WebDatasetStages {
+    static let specs: [StageSpec] = [reader, writer]
+
+    /// Keys of bucket objects taken as shards when a prefix is listed.
+    static let shardSuffixes = [".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.bz2", ".tar.xz"]
+
+    static let reader = StageSpec(
+        type: "webdataset", role: .source,
+        summary: "samples of WebDataset tar shards: one per key, with `__key__`, `__url__` and each member's bytes under its extension",
+        parameters: [
+            ParameterSpec("paths", .inputs(objects: true), required: true,
+                          help: "shards: files, globs, brace ranges (shards-{000000..000099}.tar), s3://bucket/prefix; .tar, or compressed (.tar.gz, .tar.zst, ...)"),
+            ParameterSpec("shuffle", .bool, default: "false",
+                          help: "a seeded new order of the shards each epoch (members keep their order within a shard)"),
+            ParameterSpec("seed", .int(min: 0), default: "0", help: "shuffle seed, mixed with the epoch"),
+            ParameterSpec("epochs", .int(min: 1, max: 1 << 20), default: "1", help: "passes over the shards"),
+            ParameterSpec("rank", .int(min: 0), default: "0",
+                          help: "this process's rank: it reads every world_size-th shard of each epoch's order, from the rank-th"),
+            ParameterSpec("world_size", .int(min: 1), default: "1", help: "number of ranks sharing the shards"),
+            ParameterSpec("max_member_bytes", .int(min: 1), default: "1073741824",
+                          help: "a larger member is quarantined unread (memory holds one member at a time per shard)"),
+        ]
+    ) { parameters, environment in
+        let rank = parameters.int("rank"), worldSize = parameters.int("world_size")
+        guard rank < worldSize else {
+            throw PlanError("stage '\(parameters.stageName)': rank \(rank) must be below world_size \(worldSize)")
+        }
+        return .source(WebDatasetSource(
+            urls: parameters.inputs("paths"), log: environment.inputs, objects: ObjectInputs(outputDirectory: environment.outputDirectory),
+            shuffleSeed: parameters.bool("shuffle") ? UInt64(parameters.int("seed")) : nil, epochs: parameters.int("epochs"),
+            rank: rank, worldSize: worldSize, maximumMemberBytes: parameters.int("max_member_bytes")))
+    }
+
+    static let writer = StageSpec(
+        type: "webdataset_writer", role: .sink,
+        summary: "writes samples as WebDataset tar shards (shard-000000.tar, ...; read by the webdataset package)",
+        parameters: [
+            ParameterSpec("path", .path(objects: true), required: true,
+                          help: "directory, under the pipeline's output; or s3://bucket/prefix (each shard staged under the output's .cache/s3-upload, then uploaded)"),
+            ParameterSpec("fields", .strings,
+                          help: "the fields to write, each as member KEY.FIELD (default: every field but those starting with `__` and `epoch`)"),
+            ParameterSpec("key", .string, default: "__key__", help: "the field holding each sample's key"),
+            ParameterSpec("maxcount", .int(min: 1), default: "100000", help: "samples per shard"),
+            ParameterSpec("maxsize", .int(min: 1), default: "3000000000", help: "bytes of member data per shard before a new one starts"),
+        ],
+        obstacles: { parameters in
+            let path = parameters.string("path")
+            guard !ObjectURL.isObjectURL(path) else { return [] }
+            let directory = URL(fileURLWithPath: path)
+            return WebDatasetSink.shardsAlreadyIn(directory).map { [Obstacle(key: "path", "\(path) already holds \($0): choose another directory")] } ?? []
+        }
+    ) { parameters, environment in
+        let path = parameters.string("path")
+        let fields = parameters.strings("fields")
+        let layout = WebDatasetSink.Layout(keyField: parameters.string("key"), fields: fields.isEmpty ? nil : fields)
+        let (count, size) = (parameters.int("maxcount"), parameters.int("maxsize"))
+        if let remote = ObjectURL(path) {
+            let staging = environment.outputDirectory.appendingPathComponent(".cache/s3-upload/\(remote.bucket)/\(remote.key)")
+            let client = try S3Client()
+            let writer = try WebDatasetWriter(directory: staging, maximumCount: count, maximumBytes: size) { file throws(WebDatasetError) in
+                let object = remote.appending(file.lastPathComponent)
+                do { try client.upload(file: file, to: object) } catch {
+                    throw WebDatasetError(.writeFailed, path: object.description, "upload failed: \(error)")
+                }
+                unlink(file.path)  // the staged copy this run wrote, now in the bucket
+            }
+            return .sink(WebDatasetSink(writer: writer, layout: layout))
+        }
+        let directory = path.hasPrefix("/") ? URL(fileURLWithPath: path) : environment.outputDirectory.appendingPathComponent(path)
+        if let taken = WebDatasetSink.shardsAlreadyIn(directory) {
+            throw StageError(.outputTaken, item: directory.relativePath, reason: "already holds \(taken): choose another directory")
+        }
+        return .sink(WebDatasetSink(writer: try WebDatasetWriter(directory: directory, maximumCount: count, maximumBytes: size), layout: layout))
+    }
+}
+
+/// Reads shards in order (or a seeded new order each epoch), this rank's share of them, one at a
+/// time: local files through `read(2)`, bucket objects streamed through the S3 client while the
+/// tar reader works. A member or sample that cannot be used is quarantined as `SHARD:MEMBER`; a
+/// shard that is cut short or damaged gives the samples before the damage, then is quarantined.
+struct WebDatasetSource: Source {
+    let urls: [URL]
+    let log: InputLog
+    let objects: ObjectInputs
+    var shuffleSeed: UInt64?
+    var epochs = 1
+    var rank = 0
+    var worldSize = 1
+    var maximumMemberBytes = 1 << 30
+
+    func run(_ emitter: Emitter<Sample>) throws {
+        var shards: [URL] = []
+        for url in urls {
+            guard let prefix = ObjectInputs.object(url), !WebDatasetStages.shardSuffixes.contains(where: { prefix.key.hasSuffix($0) }) else {
+                shards.append(url)
+                continue
+            }
+            do {
+                shards += try objects.list(prefix).map(\.object).filter { object in WebDatasetStages.shardSuffixes.contains { object.key.hasSuffix($0) } }
+                    .compactMap { URL(string: $0.description) }
+            } catch {
+                try emitter.skip(item: prefix.description, reason: error.description)
+            }
+        }
+        guard shards.count >= worldSize else {
+            throw StageError(item: "webdataset", reason: "\(shards.count) shards cannot be shared by \(worldSize) ranks: each rank needs at least one")
+        }
+        for epoch in 0..<epochs {
+            var order = shards
+            if let shuffleSeed {
+                var rng = RandomGenerator(seed: shuffleSeed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
+                order.shuffle(using: &rng)
+            }
+            for shard in stride(from: rank, to: order.count, by: worldSize).map({ order[$0] }) {
+                try read(shard, epoch: epoch, emitter)
+            }
+        }
+    }
+
+    private func read(_ url: URL, epoch: Int, _ emitter: Emitter<Sample>) throws {
+        let name = ObjectInputs.object(url)?.description ?? url.relativePath
+        let samples: ShardSamples
+        do {
+            samples = ShardSamples(try TarReader(try bytes(of: url, named: name), path: name), maximumMemberBytes: maximumMemberBytes)
+        } catch {
+            return try emitter.skip(item: name, reason: error.reason)
+        }
+        if url.isFileURL, epoch == 0 { log.record(url) }
+        do {
+            while let event = try samples.next() {
+                switch event {
+                case .sample(let sample):
+                    var fields: OrderedDictionary<String, Value> = ["__key__": .string(sample.key), "__url__": .string(name)]
+                    for field in sample.fields { fields[field.name] = .bytes(field.bytes) }
+                    if epochs > 1 { fields["epoch"] = .int(epoch) }
+                    try emitter.emit(Sample(fields))
+                case .rejected(let problem):
+                    try emitter.skip(item: name + ":" + (problem.member ?? ""), reason: problem.reason)
+                }
+            }
+        } catch let failure as WebDatasetError {
+            try emitter.skip(item: name + (failure.member.map { ":" + $0 } ?? ""), reason: failure.reason)
+        }
+    }
+
+    private func bytes(of url: URL, named name: String) throws(WebDatasetError) -> any ShardBytes {
+        guard let object = ObjectInputs.object(url) else { return try FileShardBytes(path: url.path) }
+        let client: S3Client
+        do { client = try objects.client() } catch { throw WebDatasetError(.unreadable, path: name, error.description) }
+        return StreamedShardBytes(path: name) { receive in try client.read(object, receive: receive) }
+    }
+}
+
+/// Writes each sample's fields as members of the shard being written; a sample that cannot be
+/// written (no key, a value with no byte form) is refused, by name, and the rest go on.
+final class WebDatasetSink: Sink {
+    struct Layout {
+        var keyField: String
+        /// nil: every field but bookkeeping ones.
+        var fields: [String]?
+    }
+
+    let writer: WebDatasetWriter
+    let layout: Layout
+
+    init(writer: WebDatasetWriter, layout: Layout) { (self.writer, self.layout) = (writer, layout) }
+
+    /// The first shard a previous run left in `directory` (written or `.partial`), which this run must not replace.
+    static func shardsAlreadyIn(_ directory: URL) -> String? {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+        return names.sorted().first { $0.hasPrefix("shard-") && ($0.hasSuffix(".tar") || $0.hasSuffix(".tar.partial")) }
+    }
+
+    func consume(_ item: Sample) throws {
+        guard case let .string(key)? = item[layout.keyField] else {
+            throw StageError(item: item.itemDescription, reason: "no string field '\(layout.keyField)' to name the sample's members")
+        }
+        let names = layout.fields ?? item.fields.keys.filter { !$0.hasPrefix("__") && $0 != "epoch" && $0 != layout.keyField }
+        var fields: [WebDatasetSample.Field] = []
+        for name in names {
+            guard let value = item[name] else { throw StageError(item: key, reason: "no field '\(name)' to write") }
+            fields.append(.init(name: name, bytes: try Self.bytes(of: value, field: name, key: key)))
+        }
+        do { try writer.write(WebDatasetSample(key: key, fields: fields)) } catch {
+            // A sample the format cannot hold is this item's fault; a failed write is the run's.
+            guard error.code == .invalidSample else { throw error }
+            throw StageError(item: key, reason: error.reason)
+        }
+    }
+
+    func finish(_ completion: Completion) throws {
+        // A run that did not finish leaves its last shard as `.partial`, holding what was written.
+        guard completion == .finished else { return }
+        try writer.close()
+    }
+
+    /// The member bytes for a value, as the webdataset package's default encoder writes them:
+    /// bytes as they are, text as UTF-8, numbers as their decimal text (`cls`), arrays as `.npy`.
+    static func bytes(of value: Value, field: String, key: String) throws(StageError) -> [UInt8] {
+        switch value {
+        case .bytes(let bytes): return bytes
+        case .string(let text): return Array(text.utf8)
+        case .int(let number): return Array(String(number).utf8)
+        case .double(let number): return Array(String(number).utf8)
+        case .bool(let flag): return Array((flag ? "True" : "False").utf8)
+        case .array(let array) where field == "npy" || field.hasSuffix(".npy"):
+            return Array(NPY.encode(array))
+        case .array:
+            throw StageError(item: key, reason: "field '\(field)' holds an array, which is written only under an .npy name (e.g. '\(field).npy')")
+        case .null, .list:
+            throw StageError(item: key, reason: "field '\(field)' holds a value with no byte form (\(value.kindName))")
+        }
+    }
+}
