@@ -107,11 +107,17 @@ private final class OpenShard {
         for field in sample.fields {
             archive_entry_clear(entry)
             let name = sample.key + "." + field.name
-            archive_entry_set_pathname_utf8(entry, name)
+            archive_entry_copy_pathname(entry, name)
             archive_entry_set_filetype(entry, sluice_ae_ifreg)
             archive_entry_set_perm(entry, 0o444)
             archive_entry_set_size(entry, Int64(field.bytes.count))
-            guard archive_write_header(archive, entry) == ARCHIVE_OK else { throw failure("cannot write the header of \(name)") }
+            // The name goes in as its UTF-8 bytes (libarchive 3.6 crashes converting a UTF-8 name
+            // through the C locale). A non-ASCII one gets a pax record of those bytes marked
+            // `hdrcharset=BINARY` and a warning that it was not translated, which is the intent.
+            let header = archive_write_header(archive, entry)
+            guard header == ARCHIVE_OK || (header == ARCHIVE_WARN && !name.utf8.allSatisfy { $0 < 0x80 }) else {
+                throw failure("cannot write the header of \(name)")
+            }
             var done = 0
             while done < field.bytes.count {
                 let wrote = field.bytes.withUnsafeBytes { archive_write_data(archive, $0.baseAddress! + done, $0.count - done) }
