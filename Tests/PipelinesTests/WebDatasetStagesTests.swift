@@ -1,0 +1,210 @@
+import Foundation
+import ObjectStore
+import PipelineCore
+import Pipelines
+import S3TestServer
+import Testing
+
+/// Pipeline files over WebDataset shards: the `webdataset` source and the `webdataset_writer` sink.
+struct WebDatasetStagesTests {
+    /// Shards the webdataset package wrote, and those Sluice wrote from them (Tests/WebDatasetTests).
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("WebDatasetTests/Fixtures")
+
+    static func run(_ yaml: String) throws -> PipelineRunner.Outcome {
+        try PipelineRunner(plan: PipelineFile().plan(yaml: yaml, file: "test.yaml"), progress: nil).run()
+    }
+
+    static func scratch() -> URL { URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("sluice-wds-pipe-\(UUID())") }
+
+    /// Shards in, shards out: the package's two shards, named by a brace range, read and written
+    /// again in shards of 8 give byte for byte the shards the package read back (the sink writes
+    /// every field but `__key__` and `__url__`).
+    @Test func aPipelineCopiesShardsToTheBytesThePackageReadBack() throws {
+        let out = Self.scratch()
+        defer { try? FileManager.default.removeItem(at: out) }
+        let outcome = try Self.run("""
+            name: copy
+            output: \(out.path)
+            source: {type: webdataset, paths: "\(Self.fixtures.path)/python-written/shard-{000000..000001}.tar"}
+            sink: {type: webdataset_writer, path: copied, maxcount: 8}
+            """)
+        #expect(outcome.report.completion == .finished)
+        #expect(outcome.report.quarantined == [])
+        for name in ["shard-000000.tar", "shard-000001.tar"] {
+            #expect(try Data(contentsOf: out.appendingPathComponent("copied/\(name)"))
+                    == Data(contentsOf: Self.fixtures.appendingPathComponent("sluice-written/\(name)")), "\(name)")
+        }
+    }
+
+    @Test func samplesCarryKeyURLAndBytesUnderTheirExtensions() throws {
+        let out = Self.scratch()
+        defer { try? FileManager.default.removeItem(at: out) }
+        let shard = Self.fixtures.appendingPathComponent("python-written/upper.tar").path
+        #expect(try Self.run("""
+            name: fields
+            output: \(out.path)
+            source: {type: webdataset, paths: "\(shard)"}
+            sink: {type: jsonl, path: samples.jsonl}
+            """).report.completion == .finished)
+        let line = try String(contentsOf: out.appendingPathComponent("samples.jsonl"), encoding: .utf8)
+        let record = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(record["__key__"] as? String == "photo1")
+        #expect(record["__url__"] as? String == shard)
+        // Bytes fields appear in JSON as base64; extensions are lower-cased as the package does.
+        #expect(record["jpg"] as? String == Data("jpeg bytes".utf8).base64EncodedString())
+        #expect(record["txt"] as? String == Data("a photo".utf8).base64EncodedString())
+    }
+
+    /// Every member that cannot be a field is in the quarantine, named `SHARD:MEMBER`, and the
+    /// rest of the shard is read.
+    @Test func membersThatCannotBeFieldsAreQuarantinedByName() throws {
+        let out = Self.scratch()
+        defer { try? FileManager.default.removeItem(at: out) }
+        let shard = Self.fixtures.appendingPathComponent("hostile/names.tar").path
+        let outcome = try Self.run("""
+            name: hostile
+            output: \(out.path)
+            options: {on_error: skip}
+            source: {type: webdataset, paths: "\(shard)"}
+            sink: {type: jsonl, path: samples.jsonl}
+            """)
+        #expect(outcome.report.completion == .finished)
+        #expect(outcome.report.quarantined.map(\.item) == ["../escape.txt", "/etc/absolute.txt", "caf\u{FFFD}.txt", "noextension", "link.txt", "good1.txt", "good1"].map { "\(shard):\($0)" })
+        let kept = try String(contentsOf: out.appendingPathComponent("samples.jsonl"), encoding: .utf8).split(separator: "\n")
+        #expect(kept.count == 4)
+        // Nothing was written outside the output: the names were never paths on disk.
+        #expect(!FileManager.default.fileExists(atPath: out.deletingLastPathComponent().appendingPathComponent("escape.txt").path))
+    }
+
+    /// Ranks split each epoch's shard order between them; a seed gives every epoch a new order.
+    @Test func ranksShareTheShardsOfEachEpochsOrder() throws {
+        let out = Self.scratch()
+        defer { try? FileManager.default.removeItem(at: out) }
+        let shards = try (0..<6).map { i -> String in
+            let path = out.appendingPathComponent("in/s\(i).tar")
+            try FileManager.default.createDirectory(at: path.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: Self.fixtures.appendingPathComponent("python-written/upper.tar"), to: path)
+            return path.path
+        }
+        func urls(rank: Int) throws -> [String] {
+            #expect(try Self.run("""
+                name: rank\(rank)
+                output: \(out.path)
+                source: {type: webdataset, paths: "\(out.path)/in/s{0..5}.tar", shuffle: true, seed: 7, epochs: 2, rank: \(rank), world_size: 2}
+                sink: {type: jsonl, path: rank\(rank).jsonl}
+                """).report.completion == .finished)
+            return try String(contentsOf: out.appendingPathComponent("rank\(rank).jsonl"), encoding: .utf8).split(separator: "\n").map {
+                try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])["__url__"] as! String
+            }
+        }
+        let (zero, one) = (try urls(rank: 0), try urls(rank: 1))
+        #expect(zero.count == 6 && one.count == 6)
+        for epoch in 0..<2 {
+            let both = Set(zero[(epoch * 3)..<(epoch * 3 + 3)]).union(one[(epoch * 3)..<(epoch * 3 + 3)])
+            #expect(both == Set(shards), "epoch \(epoch): the ranks read every shard once")
+        }
+        #expect(zero[0..<3] != zero[3..<6] || one[0..<3] != one[3..<6], "the second epoch has its own order")
+    }
+
+    @Test func aDirectoryHoldingShardsIsNotWrittenOver() throws {
+        let out = Self.scratch()
+        defer { try? FileManager.default.removeItem(at: out) }
+        try FileManager.default.createDirectory(at: out.appendingPathComponent("copied"), withIntermediateDirectories: true)
+        try Data("someone else's".utf8).write(to: out.appendingPathComponent("copied/shard-000000.tar"))
+        #expect(throws: (any Error).self) {
+            try Self.run("""
+                name: taken
+                output: \(out.path)
+                source: {type: webdataset, paths: "\(Self.fixtures.path)/python-written/upper.tar"}
+                sink: {type: webdataset_writer, path: copied}
+                """)
+        }
+        #expect(try String(contentsOf: out.appendingPathComponent("copied/shard-000000.tar"), encoding: .utf8) == "someone else's")
+    }
+
+    @Test(arguments: [
+        ("s-{000..002}.tar", ["s-000.tar", "s-001.tar", "s-002.tar"]),
+        ("s-{8..11}.tar", ["s-8.tar", "s-9.tar", "s-10.tar", "s-11.tar"]),
+        ("{train,val}-{0..1}.tar", ["train-0.tar", "train-1.tar", "val-0.tar", "val-1.tar"]),
+        ("a{b,c{d,e}}f", ["abf", "acdf", "acef"]),
+        ("s-{3..1}", ["s-3", "s-2", "s-1"]),
+        ("plain.tar", ["plain.tar"]),
+        ("{x}.tar", ["{x}.tar"]),
+    ])
+    func braceRangesExpandAsTheWebdatasetPackageDoes(pattern: String, expected: [String]) throws {
+        let out = Self.scratch()
+        defer { try? FileManager.default.removeItem(at: out) }
+        for name in expected {
+            try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+            try Data().write(to: out.appendingPathComponent(name))
+        }
+        let plan = try PipelineFile().plan(yaml: """
+            name: braces
+            output: \(out.path)/out
+            source: {type: files, paths: "\(out.path)/\(pattern)"}
+            sink: {type: jsonl, path: files.jsonl}
+            """, file: "braces.yaml")
+        #expect(try PipelineRunner(plan: plan, progress: nil).run().report.completion == .finished)
+        let paths = try String(contentsOf: out.appendingPathComponent("out/files.jsonl"), encoding: .utf8).split(separator: "\n").map {
+            (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["path"] as! String
+        }
+        #expect(paths == expected.map { "\(out.path)/\($0)" })
+    }
+
+    @Test func aRangeTooLargeToListIsAPlanProblem() throws {
+        #expect(throws: (any Error).self) {
+            try PipelineFile().plan(yaml: """
+                name: huge
+                output: /tmp/sluice-never-written
+                source: {type: files, paths: "/tmp/s-{0..99999999}.tar"}
+                sink: {type: jsonl, path: files.jsonl}
+                """, file: "huge.yaml")
+        }
+    }
+}
+
+/// The same stages over a bucket on a real S3 server (SeaweedFS on 127.0.0.1).
+@Suite(.serialized, .enabled(if: !LocalS3Server.mayBeMissing, "SeaweedFS is not installed: run tools/install-s3-server.sh"))
+struct WebDatasetBucketTests {
+    /// Shards streamed from a bucket prefix give the samples the local files give; shards written
+    /// to a bucket are the bytes written locally.
+    @Test func shardsStreamFromABucketAndAreWrittenToOne() throws {
+        let server = try ObjectStorageTests.server.get()
+        let client = server.client()
+        let prefix = server.url("wds-\(UUID().uuidString.prefix(6))")
+        for name in ["shard-000000.tar", "shard-000001.tar"] {
+            try client.upload(file: WebDatasetStagesTests.fixtures.appendingPathComponent("python-written/\(name)"), to: prefix.appending("in/\(name)"))
+        }
+        let out = WebDatasetStagesTests.scratch()
+        defer { try? FileManager.default.removeItem(at: out) }
+        let outcome = try WebDatasetStagesTests.run("""
+            name: bucket
+            output: \(out.path)
+            source: {type: webdataset, paths: "\(prefix.appending("in/").description)"}
+            sink: {type: webdataset_writer, path: "\(prefix.appending("out").description)", maxcount: 8}
+            """)
+        #expect(outcome.report.completion == .finished)
+        #expect(outcome.report.quarantined == [])
+        for name in ["shard-000000.tar", "shard-000001.tar"] {
+            #expect(try client.get(prefix.appending("out/\(name)"))
+                    == Array(Data(contentsOf: WebDatasetStagesTests.fixtures.appendingPathComponent("sluice-written/\(name)"))), "\(name)")
+        }
+    }
+
+    @Test func aMissingShardInABucketIsQuarantinedByURL() throws {
+        let server = try ObjectStorageTests.server.get()
+        let missing = server.url("wds-missing-\(UUID().uuidString.prefix(6))").appending("shard-000000.tar")
+        let out = WebDatasetStagesTests.scratch()
+        defer { try? FileManager.default.removeItem(at: out) }
+        let outcome = try WebDatasetStagesTests.run("""
+            name: missing
+            output: \(out.path)
+            options: {on_error: skip}
+            source: {type: webdataset, paths: "\(missing.description)"}
+            sink: {type: jsonl, path: samples.jsonl}
+            """)
+        #expect(outcome.report.quarantined.map(\.item) == [missing.description])
+        #expect(outcome.report.quarantined.first?.error.contains("404") == true)
+    }
+}
