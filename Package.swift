@@ -109,6 +109,7 @@ let package = Package(
         .executableTarget(name: "media-bench", dependencies: ["Media"], path: "Benchmarks/media-bench"),
         .executableTarget(name: "text-bench", dependencies: ["Text"], path: "Benchmarks/text-bench"),
         .executableTarget(name: "shards-bench", dependencies: ["Shards"], path: "Benchmarks/shards-bench"),
+        .executableTarget(name: "webdataset-bench", dependencies: ["WebDataset"], path: "Benchmarks/webdataset-bench"),
         .executableTarget(
             name: "s3-bench", dependencies: ["Shards", "ObjectStore", "S3TestServer", .product(name: "Crypto", package: "swift-crypto")],
             path: "Benchmarks/s3-bench"),
