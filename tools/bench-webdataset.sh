@@ -4,18 +4,13 @@
 # untouched. Rounds alternate the two; each round's ratio and the median are printed.
 #
 # usage: tools/bench-webdataset.sh [ROUNDS] [WORKDIR]
-# needs: swift build -c release --product webdataset-bench (done here); the package is installed
-#        into its own virtualenv (SLUICE_WDS_VENV, default ~/.cache/sluice/wds-venv).
+# needs: swift build -c release --product webdataset-bench (done here); the package comes from
+#        tools/install-webdataset.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-5}
 WORK=${2:-/tmp/sluice-webdataset-bench}
-venv="${SLUICE_WDS_VENV:-$HOME/.cache/sluice/wds-venv}"
-if ! "$venv/bin/python" -c "import webdataset" 2>/dev/null; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "webdataset==1.0.2" >&2
-fi
-PY="$venv/bin/python"
+PY=$(bash tools/install-webdataset.sh)
 swift build -c release --product webdataset-bench >&2
 BENCH=.build/release/webdataset-bench
 

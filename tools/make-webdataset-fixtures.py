@@ -6,7 +6,7 @@ back the shards Sluice wrote, so the tests check Sluice against the package both
   swift test --filter WebDatasetTests  with SLUICE_WRITE_FIXTURES=1   # Sluice writes its shards
   python tools/make-webdataset-fixtures.py read    # what the package reads from Sluice's shards
 
-Needs `pip install webdataset` (tools/bench-webdataset.sh makes a venv with it).
+Runs with the python tools/install-webdataset.sh prints.
 """
 import hashlib, io, json, os, sys, tarfile
 import webdataset as wds
