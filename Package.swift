@@ -122,7 +122,7 @@ let package = Package(
 
         // MARK: Fuzzing (tools/fuzz.sh builds it with libFuzzer; plain builds replay kept inputs)
         .executableTarget(
-            name: "sluice-fuzz", dependencies: ["Pipelines", "PipelineCore", "Media", "Shards", "Text", "Tensor"],
+            name: "sluice-fuzz", dependencies: ["Pipelines", "PipelineCore", "Media", "Shards", "WebDataset", "Text", "Tensor"],
             path: "Fuzz/sluice-fuzz"),
 
         // MARK: Tests, beside the module they test

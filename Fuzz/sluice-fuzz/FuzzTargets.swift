@@ -5,11 +5,12 @@ import Pipelines
 import Shards
 import Tensor
 import Text
+import WebDataset
 
 /// The parsers of untrusted files, each as a function of raw bytes that may throw the module's
 /// error but must never trap, hang or allocate more than the input can justify.
 enum FuzzTarget: String, CaseIterable {
-    case pipeline, index, shard, safetensors, npy, vocab, tokenizerjson, json, container
+    case pipeline, index, shard, safetensors, npy, vocab, tokenizerjson, json, container, tar
 
     /// A scratch directory of this process for targets that read files.
     static let scratch: URL = {
@@ -49,6 +50,12 @@ enum FuzzTarget: String, CaseIterable {
             _ = try? JSONValue.parse(bytes, what: "fuzz")
         case .container:
             container(bytes)
+        case .tar:
+            // Every sample and rejection of the bytes as a (possibly compressed) WebDataset shard,
+            // members capped at 1 MiB so a lying header costs no more than the input.
+            guard let reader = try? TarReader(FileShardBytes(path: write(bytes, to: "shard.tar").path), path: "fuzz.tar") else { return }
+            let samples = ShardSamples(reader, maximumMemberBytes: 1 << 20)
+            while (try? samples.next()) != nil {}
         }
     }
 
