@@ -64,7 +64,7 @@ let package = Package(
         /// MLM and RetroMAE masking.
         .target(name: "Text", dependencies: ["CZlib", "CZstd", "SystemErrors"]),
         /// S3-compatible object storage: a blocking client (libcurl, our own SigV4 signer), retries,
-        /// multipart upload. Depends on nothing of ours.
+        /// multipart upload; plain http(s) reads on the same transport. Depends on nothing of ours.
         .target(
             name: "ObjectStore",
             dependencies: ["CCurl", .product(name: "Crypto", package: "swift-crypto")]),
@@ -127,8 +127,9 @@ let package = Package(
         .testTarget(name: "MediaTests", dependencies: ["Media", "PipelineCore"], exclude: ["Fixtures"]),
         .testTarget(name: "TextTests", dependencies: ["Text"], exclude: ["Fixtures"]),
         .testTarget(name: "ShardsTests", dependencies: ["Shards", "PipelineCore", "ObjectStore", "S3TestServer"], exclude: ["Fixtures"]),
-        /// Starts a real S3 server (SeaweedFS, tools/install-s3-server.sh) on 127.0.0.1 for tests and benchmarks.
-        .target(name: "S3TestServer", dependencies: ["ObjectStore"], path: "Tests/S3TestServer"),
+        /// Starts a real S3 server (SeaweedFS, tools/install-s3-server.sh) on 127.0.0.1 for tests and benchmarks,
+        /// and a plain HTTP one (a Python script) that serves ranges and misbehaves on request.
+        .target(name: "S3TestServer", dependencies: ["ObjectStore"], path: "Tests/S3TestServer", exclude: ["http_test_server.py"]),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "S3TestServer"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensor", "Text"], exclude: ["Fixtures"]),
