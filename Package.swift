@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
     ],
     targets: [
         // MARK: C libraries (pkg-config + apt providers; shims re-export macros Swift cannot import)
@@ -90,6 +91,7 @@ let package = Package(
                 "PipelineCore", "SystemErrors", "Media", "Shards", "Text", "Models", "Training", "Tensor", "ObjectStore", "Distributed",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CSV", package: "CSV.swift"),
             ]),
 
         // MARK: The command line
