@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
     ],
     targets: [
         // MARK: C libraries (pkg-config + apt providers; shims re-export macros Swift cannot import)
@@ -65,7 +66,7 @@ let package = Package(
         /// MLM and RetroMAE masking.
         .target(name: "Text", dependencies: ["CZlib", "CZstd", "SystemErrors"]),
         /// S3-compatible object storage: a blocking client (libcurl, our own SigV4 signer), retries,
-        /// multipart upload. Depends on nothing of ours.
+        /// multipart upload; plain http(s) reads on the same transport. Depends on nothing of ours.
         .target(
             name: "ObjectStore",
             dependencies: ["CCurl", .product(name: "Crypto", package: "swift-crypto")]),
@@ -94,6 +95,7 @@ let package = Package(
                 "PipelineCore", "SystemErrors", "Media", "Shards", "WebDataset", "Text", "Models", "Training", "Tensor", "ObjectStore", "Distributed",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CSV", package: "CSV.swift"),
             ]),
 
         // MARK: The command line
@@ -132,8 +134,9 @@ let package = Package(
         .testTarget(name: "MediaTests", dependencies: ["Media", "PipelineCore"], exclude: ["Fixtures"]),
         .testTarget(name: "TextTests", dependencies: ["Text"], exclude: ["Fixtures"]),
         .testTarget(name: "ShardsTests", dependencies: ["Shards", "PipelineCore", "ObjectStore", "S3TestServer"], exclude: ["Fixtures"]),
-        /// Starts a real S3 server (SeaweedFS, tools/install-s3-server.sh) on 127.0.0.1 for tests and benchmarks.
-        .target(name: "S3TestServer", dependencies: ["ObjectStore"], path: "Tests/S3TestServer"),
+        /// Starts a real S3 server (SeaweedFS, tools/install-s3-server.sh) on 127.0.0.1 for tests and benchmarks,
+        /// and a plain HTTP one (a Python script) that serves ranges and misbehaves on request.
+        .target(name: "S3TestServer", dependencies: ["ObjectStore"], path: "Tests/S3TestServer", exclude: ["http_test_server.py"]),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "S3TestServer"]),
         .testTarget(name: "WebDatasetTests", dependencies: ["WebDataset", "ObjectStore", "S3TestServer", .product(name: "Crypto", package: "swift-crypto")],
                     exclude: ["Fixtures"]),

@@ -28,8 +28,13 @@ final class CurlTransport: Sendable {
 
     /// Sends one request. `body` (if any) is uploaded as is; the response body of a 2xx answer goes
     /// to `receive` in pieces (return false to abort), that of any other status is kept (up to
-    /// 64 KiB) and returned in `errorBody`. Throws only when no HTTP answer arrived.
-    func perform(method: String, url: String, headers: [(String, String)], body: UnsafeRawBufferPointer?,
+    /// 64 KiB) and returned in `errorBody`. `accept` sees the status and headers of a 2xx answer
+    /// before its first byte goes to `receive` (and once the answer is complete if it had none):
+    /// an error it returns stops the transfer and is thrown, so a range a server ignored never
+    /// reaches the receiver. Up to `redirects` redirects are followed, to http(s) only. Throws
+    /// when no HTTP answer arrived or `accept` refused one.
+    func perform(method: String, url: String, headers: [(String, String)], body: UnsafeRawBufferPointer?, redirects: Int = 0,
+                 accept: ((HTTPResponse) -> ObjectStoreError?)? = nil,
                  receive: (UnsafeRawBufferPointer) -> Bool) throws(ObjectStoreError) -> (HTTPResponse, errorBody: [UInt8]) {
         guard Self.globalInit == CURLE_OK else {
             throw ObjectStoreError(.httpLibrary, "libcurl could not be initialised (curl_global_init: "
@@ -41,8 +46,10 @@ final class CurlTransport: Sendable {
         let handle = easy.raw
         curl_easy_reset(handle)
 
+        let noCheck: (HTTPResponse) -> ObjectStoreError? = { _ in nil }
         return try withoutActuallyEscaping(receive) { receive throws(ObjectStoreError) in
-            let exchange = Exchange(body: body, receive: receive)
+          try withoutActuallyEscaping(accept ?? noCheck) { accept throws(ObjectStoreError) in
+            let exchange = Exchange(body: body, receive: receive, accept: accept)
             let context = Unmanaged.passUnretained(exchange).toOpaque()
             var list: UnsafeMutablePointer<curl_slist>?
             // No `Expect: 100-continue` round trip before each upload.
@@ -54,6 +61,12 @@ final class CurlTransport: Sendable {
             sluice_curl_set_long(handle, CURLOPT_CONNECTTIMEOUT, connectSeconds)
             sluice_curl_set_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1)
             sluice_curl_set_long(handle, CURLOPT_LOW_SPEED_TIME, stallSeconds)
+            sluice_curl_set_string(handle, CURLOPT_PROTOCOLS_STR, "http,https")
+            if redirects > 0 {
+                sluice_curl_set_long(handle, CURLOPT_FOLLOWLOCATION, 1)
+                sluice_curl_set_long(handle, CURLOPT_MAXREDIRS, redirects)
+                sluice_curl_set_string(handle, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
+            }
             sluice_curl_set_headers(handle, list)
             sluice_curl_set_write_function(handle, CURLOPT_HEADERFUNCTION, Exchange.onHeader)
             sluice_curl_set_pointer(handle, CURLOPT_HEADERDATA, context)
@@ -72,20 +85,39 @@ final class CurlTransport: Sendable {
                 if method != "PUT" { sluice_curl_set_string(handle, CURLOPT_CUSTOMREQUEST, method) }
             }
             let code = curl_easy_perform(handle)
+            if let refused = exchange.refused { throw refused }
             if exchange.aborted {
                 throw ObjectStoreError(.localFile, "the download was stopped by its receiver")
             }
             guard code == CURLE_OK else {
-                let reason = String(cString: curl_easy_strerror(code))
-                let kind: ObjectStoreError.Code = code == CURLE_OPERATION_TIMEDOUT ? .timeout : .network
-                throw ObjectStoreError(kind, "\(method) \(Self.withoutQuery(url)): \(reason)")
+                let (kind, reason) = Self.failure(code)
+                throw ObjectStoreError(kind, url: url, "\(method) failed: \(reason)")
             }
-            let status = Int(sluice_curl_response_code(handle))
-            return (HTTPResponse(status: status, headers: exchange.headers), exchange.errorBody)
+            let response = HTTPResponse(status: Int(sluice_curl_response_code(handle)), headers: exchange.headers)
+            if !exchange.accepted && (200..<300).contains(response.status), let refused = accept(response) { throw refused }
+            return (response, exchange.errorBody)
+          }
         }
     }
 
-    private static func withoutQuery(_ url: String) -> Substring { url.prefix { $0 != "?" } }
+    /// A libcurl failure in words a user can act on, and whether it is worth retrying: a refused
+    /// connection or a dropped one may be a server restarting; a bad certificate or a redirect
+    /// loop will not mend itself.
+    static func failure(_ code: CURLcode) -> (ObjectStoreError.Code, String) {
+        let curl = String(cString: curl_easy_strerror(code))
+        switch code {
+        case CURLE_OPERATION_TIMEDOUT: return (.timeout, "no progress in time (\(curl))")
+        case CURLE_COULDNT_CONNECT: return (.network, "could not connect: connection refused or host unreachable")
+        case CURLE_COULDNT_RESOLVE_HOST: return (.network, "the host name could not be resolved")
+        case CURLE_PARTIAL_FILE, CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_GOT_NOTHING:
+            return (.network, "the connection was cut short (\(curl))")
+        case CURLE_TOO_MANY_REDIRECTS: return (.rejected, "too many redirects")
+        case CURLE_UNSUPPORTED_PROTOCOL: return (.rejected, "redirected to a URL that is not http or https")
+        case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CONNECT_ERROR:
+            return (.rejected, "the TLS connection could not be verified (\(curl))")
+        default: return (.network, curl)
+        }
+    }
 
     /// One curl easy handle, owned by the pool.
     final class EasyHandle: @unchecked Sendable {
@@ -107,14 +139,19 @@ final class CurlTransport: Sendable {
         let body: UnsafeRawBufferPointer?
         var sent = 0
         let receive: (UnsafeRawBufferPointer) -> Bool
+        let accept: (HTTPResponse) -> ObjectStoreError?
         var status = 0
         var headers: [String: String] = [:]
         var errorBody: [UInt8] = []
         var aborted = false
+        var accepted = false
+        var refused: ObjectStoreError?
 
-        init(body: UnsafeRawBufferPointer?, receive: @escaping (UnsafeRawBufferPointer) -> Bool) {
+        init(body: UnsafeRawBufferPointer?, receive: @escaping (UnsafeRawBufferPointer) -> Bool,
+             accept: @escaping (HTTPResponse) -> ObjectStoreError?) {
             self.body = body
             self.receive = receive
+            self.accept = accept
         }
 
         static func from(_ pointer: UnsafeMutableRawPointer?) -> Exchange {
@@ -141,6 +178,11 @@ final class CurlTransport: Sendable {
             let length = size * count
             let bytes = UnsafeRawBufferPointer(start: data, count: length)
             if (200..<300).contains(exchange.status) {
+                if !exchange.accepted {
+                    exchange.accepted = true
+                    exchange.refused = exchange.accept(HTTPResponse(status: exchange.status, headers: exchange.headers))
+                    if exchange.refused != nil { return 0 }
+                }
                 guard exchange.receive(bytes) else {
                     exchange.aborted = true
                     return 0

@@ -1,12 +1,13 @@
-/// What went wrong talking to an object store, naming the bucket, the key and the HTTP status so a
-/// user can tell a typo (404) from a wrong secret (403) from an unreachable server. Messages never
-/// hold a secret: only the access key id may appear, never the secret key or a signature.
+/// What went wrong talking to an object store or a web server, naming the bucket and key (or the
+/// URL) and the HTTP status so a user can tell a typo (404) from a wrong secret (403) from an
+/// unreachable server. Messages never hold a secret: only the access key id may appear, never the
+/// secret key or a signature; a URL is named without its query, which may carry a token.
 public struct ObjectStoreError: Error, CustomStringConvertible, Equatable, Sendable {
     /// The kind of failure, to match on.
     public enum Code: String, Sendable, Equatable {
         /// 403: wrong secret, unknown access key, or no permission.
         case accessDenied
-        /// 404: no such key or no such bucket.
+        /// 404 (or 410): no such key, bucket or web page.
         case notFound
         /// 429 or 503 SlowDown: the server asks us to go slower (retried).
         case throttled
@@ -35,22 +36,33 @@ public struct ObjectStoreError: Error, CustomStringConvertible, Equatable, Senda
     public var code: Code
     public var bucket: String?
     public var key: String?
+    /// The `http(s)://` URL, without its query: the object of a plain web request, or the
+    /// endpoint an S3 request could not reach.
+    public var url: String?
     /// The HTTP status, when the server answered.
     public var status: Int?
     /// Why, in words a user can act on (the server's error code and message when it sent one).
     public var reason: String
 
-    public init(_ code: Code, bucket: String? = nil, key: String? = nil, status: Int? = nil, _ reason: String) {
+    public init(_ code: Code, bucket: String? = nil, key: String? = nil, url: String? = nil, status: Int? = nil, _ reason: String) {
         self.code = code
         self.bucket = bucket
         self.key = key
+        self.url = url.map(Self.withoutQuery)
         self.status = status
         self.reason = reason
     }
 
+    /// `url` without its query and fragment, which may carry a token.
+    static func withoutQuery(_ url: String) -> String { String(url.prefix { $0 != "?" && $0 != "#" }) }
+
     public var description: String {
         var subject = ""
-        if let bucket { subject = "s3://\(bucket)" + (key.map { "/\($0)" } ?? "") + ": " }
+        if let bucket {
+            subject = "s3://\(bucket)" + (key.map { "/\($0)" } ?? "") + (url.map { " (at \($0))" } ?? "") + ": "
+        } else if let url {
+            subject = url + ": "
+        }
         let http = status.map { "HTTP \($0): " } ?? ""
         return subject + http + reason
     }

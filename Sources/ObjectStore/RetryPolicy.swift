@@ -36,7 +36,7 @@ public struct RetryPolicy: Sendable, Equatable {
                 Thread.sleep(forTimeInterval: delay(after: attempt))
                 attempt += 1
             } catch {
-                guard error.code.isTransient else { throw error }
+                guard error.code.isTransient && attempts > 1 else { throw error }
                 var final = error
                 final.reason += " (gave up after \(attempts) tries)"
                 throw final

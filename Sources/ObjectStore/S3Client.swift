@@ -56,40 +56,9 @@ public final class S3Client: Sendable {
     /// never leaves a file that looks whole. Returns its size.
     @discardableResult
     public func download(_ object: ObjectURL, to file: URL) throws(ObjectStoreError) -> Int {
-        let partial = file.path + ".partial"
-        let fd = open(partial, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw ObjectStoreError(.localFile, bucket: object.bucket, key: object.key,
-                                   "cannot create \(partial): \(String(cString: strerror(errno)))")
+        try resumable(object).download(to: file) { headers, accept, receive throws(ObjectStoreError) in
+            try send("GET", object, headers: headers, accept: accept, receive: receive)
         }
-        var size = 0
-        var writeError: Int32 = 0
-        do throws(ObjectStoreError) {
-            defer { close(fd) }
-            try read(object, range: nil) { bytes in
-                var done = 0
-                while done < bytes.count && writeError == 0 {
-                    let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
-                    if n < 0 && errno == EINTR { continue }
-                    if n <= 0 { writeError = errno } else { done += n }
-                }
-                size += done
-                return writeError == 0
-            }
-        } catch {
-            unlink(partial)
-            guard writeError == 0 else {
-                throw ObjectStoreError(.localFile, bucket: object.bucket, key: object.key,
-                                       "cannot write \(partial): \(String(cString: strerror(writeError)))")
-            }
-            throw error
-        }
-        guard rename(partial, file.path) == 0 else {
-            unlink(partial)
-            throw ObjectStoreError(.localFile, bucket: object.bucket, key: object.key,
-                                   "cannot rename \(partial) to \(file.path): \(String(cString: strerror(errno)))")
-        }
-        return size
     }
 
     /// Streams the object's bytes (or those in `range`) to `receive` in order, each byte once: a
@@ -98,32 +67,15 @@ public final class S3Client: Sendable {
     /// `receive` returning false stops the transfer (a `.localFile` error).
     public func read(_ object: ObjectURL, range: Range<Int>? = nil,
                      receive: (UnsafeRawBufferPointer) -> Bool) throws(ObjectStoreError) {
-        if let range, range.isEmpty { return }
-        var delivered = 0
-        var etag: String?
-        try retry.run { _ throws(ObjectStoreError) in
-            var headers: [(String, String)] = []
-            let start = (range?.lowerBound ?? 0) + delivered
-            if let range {
-                headers.append(("range", "bytes=\(start)-\(range.upperBound - 1)"))
-            } else if delivered > 0 {
-                headers.append(("range", "bytes=\(start)-"))
-            }
-            if let etag { headers.append(("if-match", "\"\(etag)\"")) }
-            let response = try send("GET", object, headers: headers) { bytes in
-                delivered += bytes.count
-                return receive(bytes)
-            }
-            if etag == nil { etag = response.headers["etag"].map(Self.unquote) }
-            // A server that ignored the range would send the whole object again.
-            if headers.contains(where: { $0.0 == "range" }) && response.status != 206 {
-                throw ObjectStoreError(.badResponse, bucket: object.bucket, key: object.key, status: response.status,
-                                       "the server ignored a range request")
-            }
-        }
-        if let range, delivered < range.count {
-            throw ObjectStoreError(.rejected, bucket: object.bucket, key: object.key,
-                                   "range \(range.lowerBound)..<\(range.upperBound) runs past the object's end (\(range.lowerBound + delivered))")
+        try resumable(object).read(range: range, send: { headers, accept, receive throws(ObjectStoreError) in
+            try send("GET", object, headers: headers, accept: accept, receive: receive)
+        }, receive: receive)
+    }
+
+    private func resumable(_ object: ObjectURL) -> ResumableRead {
+        ResumableRead(retry: retry, ifRangeWithETag: false) { error in
+            error.bucket = object.bucket
+            error.key = object.key.isEmpty ? nil : object.key
         }
     }
 
@@ -206,7 +158,7 @@ public final class S3Client: Sendable {
 
     /// Signs and sends one request, mapping a non-2xx answer to an error (one try, no retry).
     func send(_ method: String, _ object: ObjectURL, query: [(String, String)] = [], headers: [(String, String)] = [],
-              body: UnsafeRawBufferPointer? = nil,
+              body: UnsafeRawBufferPointer? = nil, accept: ((HTTPResponse) -> ObjectStoreError?)? = nil,
               receive: (UnsafeRawBufferPointer) -> Bool) throws(ObjectStoreError) -> HTTPResponse {
         let (url, host, path) = configuration.address(of: object)
         let payloadHash = body.map(SignatureV4.payloadHash) ?? SignatureV4.emptyPayloadHash
@@ -216,7 +168,7 @@ public final class S3Client: Sendable {
         let (response, errorBody): (HTTPResponse, [UInt8])
         do {
             (response, errorBody) = try transport.perform(method: method, url: queryText.isEmpty ? url : url + "?" + queryText,
-                                                          headers: signed, body: body, receive: receive)
+                                                          headers: signed, body: body, accept: accept, receive: receive)
         } catch {
             var located = error
             located.bucket = object.bucket

@@ -321,9 +321,9 @@ private struct Checker {
                 }
             }
             var found = InputPaths()
-            for pattern in patterns where !refusesURL(pattern, node, keyPath, objects: objects) {
-                // Objects in a bucket are listed when the run starts (ObjectInputs), not here.
-                if ObjectURL.isObjectURL(pattern) {
+            for pattern in patterns where !refusesURL(pattern, node, keyPath, objects: objects, web: objects) {
+                // Objects in a bucket are listed, and web objects fetched, when the run starts (ObjectInputs), not here.
+                if ObjectURL.urlScheme(pattern) != nil {
                     guard let url = URL(string: pattern) else {
                         problem(node, keyPath, "'\(pattern)' is not a well-formed URL (spaces and such are written %20)")
                         continue
@@ -363,18 +363,26 @@ private struct Checker {
 
     /// Reports and returns true when `text` is a URL this key cannot take: any URL where it takes
     /// local paths only (it would become a directory named `s3:`), a URL other than
-    /// `s3://bucket/...` where it takes objects.
-    mutating func refusesURL(_ text: String, _ node: ConfigNode, _ keyPath: String, objects: Bool) -> Bool {
+    /// `s3://bucket/...` where it takes objects, and, where it also takes `web` inputs (read-only
+    /// keys naming single files: HTTP has no listing), other than `http(s)://host/...`.
+    mutating func refusesURL(_ text: String, _ node: ConfigNode, _ keyPath: String, objects: Bool, web: Bool = false) -> Bool {
         guard let scheme = ObjectURL.urlScheme(text) else { return false }
         if objects && scheme == "s3" {
             guard ObjectURL(text) == nil else { return false }
             problem(node, keyPath, "'\(text)' names no bucket: expected s3://bucket/prefix")
+        } else if web && (scheme == "http" || scheme == "https") {
+            guard let url = URL(string: text), url.host?.isEmpty == false else {
+                problem(node, keyPath, "'\(text)' is not a well-formed http(s)://host/path URL (spaces and such are written %20)")
+                return true
+            }
+            return false
         } else if objects {
-            problem(node, keyPath, "'\(text)': only s3:// URLs are read from object storage")
+            problem(node, keyPath, web ? "'\(text)': only s3://, http:// and https:// URLs are read here"
+                                       : "'\(text)': only s3:// URLs are read from object storage")
         } else {
             problem(node, keyPath, "'\(text)' is a URL, and this key takes a local path only (the URL would be read as a "
                     + "directory named '\(scheme):'); s3:// goes in the files, manifest and shards sources, the shard_writer "
-                    + "sink's path and options.manifest / options.quarantine")
+                    + "sink's path and options.manifest / options.quarantine; http(s):// in the files and manifest sources")
         }
         return true
     }

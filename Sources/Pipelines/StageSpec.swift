@@ -54,17 +54,19 @@ public struct ParameterSpec: Sendable {
         /// One string or a list of strings.
         case strings
         /// Input files or directories, or glob patterns (`samples/**/*.wav`); each must match. With
-        /// `objects`, also `s3://bucket/prefix`, listed when the run starts; without, a URL is refused.
+        /// `objects`, also `s3://bucket/prefix`, listed when the run starts, and `http(s)://` URLs,
+        /// each one file (read-only inputs: HTTP has no listing and no upload); without, a URL is refused.
         case inputs(objects: Bool)
         /// A file written under the pipeline's output directory; a URL is refused.
         case output
         /// A file or directory the stage opens itself, given to it as written (a list with `list`).
-        /// With `objects`, also `s3://bucket/key`; without, a URL is refused.
+        /// With `objects`, also `s3://bucket/key` (not http(s): such a path may be written, or be a
+        /// dataset directory, which HTTP cannot list); without, a URL is refused.
         case path(objects: Bool, list: Bool = false)
         /// `30s`, `500ms`, `2m`, or a number of seconds.
         case duration
 
-        /// For a kind that names files: whether it takes `s3://` URLs too (a kind that does not
+        /// For a kind that names files: whether it takes `s3://` URLs too (`inputs` also http(s); a kind that does not
         /// refuses every URL before the run). nil for kinds that name no file.
         public var objects: Bool? {
             switch self {

@@ -77,10 +77,9 @@ struct ClipTrainingArguments: ParsableArguments {
     /// Whether the manifest has rows of `split` (an unreadable one is the pipeline's to report).
     /// Without them training goes on unranked, as it says.
     func manifestHasRows(of split: String) -> Bool {
-        guard let text = try? String(contentsOfFile: manifest, encoding: .utf8) else { return true }
-        let found = text.split(separator: "\n").contains { line in
-            ((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any])?["split"] as? String == split
-        }
+        let rows = ManifestRows(file: URL(fileURLWithPath: manifest)).makeIterator()
+        guard rows.failure == nil else { return true }
+        let found = IteratorSequence(rows).contains { $0.fields["split"]?.string == split }
         if !found, !printPipeline { printError("\(manifest): no clips of split '\(split)'; training without held-out ranking") }
         return found
     }

@@ -100,20 +100,21 @@ struct PathKeyTests {
         }
     }
 
-    /// Run records take buckets, but only as s3://.
+    /// Run records take buckets, but only as s3://; inputs also http(s), but no other scheme.
     @Test func aURLOtherThanS3IsRefusedWhereBucketsAreTaken() {
         #expect {
             try PipelineFile().plan(yaml: """
                 name: urls
                 output: out
                 options: {quarantine: "https://example.com/q.jsonl"}
-                source: {type: files, paths: "https://example.com/data"}
+                source: {type: files, paths: "ftp://example.com/data"}
                 sink: {type: jsonl, path: x.jsonl}
                 """, file: "urls.yaml")
         } throws: { error in
             let problems = (error as? Diagnostics)?.problems ?? []
-            return Set(problems.map(\.keyPath)) == ["options.quarantine", "source.paths"]
-                && problems.allSatisfy { $0.message.contains("only s3:// URLs") }
+            return problems.map(\.keyPath) == ["options.quarantine", "source.paths"]
+                && problems[0].message.contains("only s3:// URLs")
+                && problems[1].message.contains("only s3://, http:// and https:// URLs")
         }
     }
 }

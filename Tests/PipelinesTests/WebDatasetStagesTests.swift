@@ -164,6 +164,54 @@ struct WebDatasetStagesTests {
     }
 }
 
+/// Shards over HTTP from a server on 127.0.0.1 (Tests/S3TestServer/http_test_server.py).
+struct WebDatasetHTTPTests {
+    static let server = Result { () throws -> LocalHTTPServer in
+        let server = try LocalHTTPServer()
+        for name in ["shard-000000.tar", "shard-000001.tar"] {
+            try server.put(Array(Data(contentsOf: WebDatasetStagesTests.fixtures.appendingPathComponent("python-written/\(name)"))), at: name)
+        }
+        return server
+    }
+
+    /// A connection dropped every 20,000 bytes costs retries, not samples: each transfer resumes
+    /// where it stopped, and the shards written are byte for byte those of the local files.
+    @Test func shardsStreamOverHTTPThroughDroppedConnections() throws {
+        let server = try Self.server.get()
+        let out = WebDatasetStagesTests.scratch()
+        defer { try? FileManager.default.removeItem(at: out) }
+        let outcome = try WebDatasetStagesTests.run("""
+            name: http
+            output: \(out.path)
+            source: {type: webdataset, paths: "http://127.0.0.1:\(server.port)/cut/20000/shard-{000000..000001}.tar"}
+            sink: {type: webdataset_writer, path: copied, maxcount: 8}
+            """)
+        #expect(outcome.report.completion == .finished, "\(String(describing: outcome.report.failure))")
+        #expect(outcome.report.quarantined == [])
+        for name in ["shard-000000.tar", "shard-000001.tar"] {
+            #expect(try Data(contentsOf: out.appendingPathComponent("copied/\(name)"))
+                    == Data(contentsOf: WebDatasetStagesTests.fixtures.appendingPathComponent("sluice-written/\(name)")), "\(name)")
+        }
+        #expect(try server.requests().filter { $0["path"]?.hasPrefix("/cut/") == true }.count > 2)
+    }
+
+    @Test func aShardTheServerDoesNotHaveIsQuarantinedByURLAndStatus() throws {
+        let server = try Self.server.get()
+        let out = WebDatasetStagesTests.scratch()
+        defer { try? FileManager.default.removeItem(at: out) }
+        let missing = server.url("status/404/shard-000000.tar").absoluteString
+        let outcome = try WebDatasetStagesTests.run("""
+            name: http-missing
+            output: \(out.path)
+            options: {on_error: skip}
+            source: {type: webdataset, paths: "\(missing)"}
+            sink: {type: jsonl, path: samples.jsonl}
+            """)
+        #expect(outcome.report.quarantined.map(\.item) == [missing])
+        #expect(outcome.report.quarantined.first?.error.contains("HTTP 404: not found") == true)
+    }
+}
+
 /// The same stages over a bucket on a real S3 server (SeaweedFS on 127.0.0.1).
 @Suite(.serialized, .enabled(if: !LocalS3Server.mayBeMissing, "SeaweedFS is not installed: run tools/install-s3-server.sh"))
 struct WebDatasetBucketTests {

@@ -50,38 +50,38 @@ public struct ClipDecoder {
     }
 }
 
-/// A JSONL clip manifest; paths resolve from its directory. A clip that cannot be used (a
-/// malformed line, a missing or undecodable file, no audio track, a caption shorter than one mel
-/// window) is reported and left out; with `quarantine`, each goes there as one JSON line with the
-/// manifest file, the line number, the clip's id and the reason (the file is written whole,
-/// `.partial` then renamed, also when nothing was left out, so it is never a previous run's).
+/// A clip manifest (JSON lines, or CSV/TSV with a header row: `ManifestRows`); paths resolve from
+/// its directory. A clip that cannot be used (a malformed row, a missing or undecodable file, no
+/// audio track, a caption shorter than one mel window) is reported and left out; with `quarantine`,
+/// each goes there as one JSON line with the manifest file, the line number, the clip's id and the
+/// reason (the file is written whole, `.partial` then renamed, also when nothing was left out, so
+/// it is never a previous run's).
 public struct ClipManifest {
     public let path: String
     public var quarantine: URL?
+    /// Column renames (`file_name` -> `video`), as the manifest source's `columns`.
+    public var columns: [String: String]
 
-    public init(path: String, quarantine: URL? = nil) { (self.path, self.quarantine) = (path, quarantine) }
+    public init(path: String, quarantine: URL? = nil, columns: [String: String] = [:]) {
+        (self.path, self.quarantine, self.columns) = (path, quarantine, columns)
+    }
 
     /// Every clip of the manifest (of `split` when given) that decodes, the first `limit` of them
     /// (later rows are not decoded, so memory is bounded by `limit` whatever the manifest's size).
     public func decode(_ clip: ClipShape, split: String? = nil, limit: Int = .max) throws -> [DecodedClip] {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw StageError(.unreadableInput, item: path, reason: "cannot read the manifest: \(SystemErrorText.words(error))")
-        }
+        let rows = ManifestRows(file: URL(fileURLWithPath: path), name: path, columns: columns).makeIterator()
+        try rows.check()
         let base = URL(fileURLWithPath: path).deletingLastPathComponent()
         let decoder = try ClipDecoder(clip)
         var clips: [DecodedClip] = [], skipped: [[String: Any]] = []
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
-        where !line.trimmingCharacters(in: .whitespaces).isEmpty {
-            guard clips.count < limit else { break }
+        while clips.count < limit, let row = rows.next() {
             do {
-                if let decoded = try decode(line: String(line), item: "\(path):\(number + 1)", base: base, split: split, decoder: decoder) {
+                if let decoded = try decode(row, item: "\(path):\(row.line)", base: base, split: split, decoder: decoder) {
                     clips.append(decoded)
                 }
             } catch {
-                let id = (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["id"] as? String
-                skipped.append(["file": path, "line": number + 1, "id": id ?? NSNull(), "reason": "\(error)"])
-                standardError("\(path):\(number + 1): skipped: \(error)")
+                skipped.append(["file": path, "line": row.line, "id": row.fields["id"]?.string ?? NSNull(), "reason": "\(error)"])
+                standardError("\(path):\(row.line): skipped: \(error)")
             }
         }
         try quarantine.map { try write(skipped, to: $0) }
@@ -108,18 +108,18 @@ public struct ClipManifest {
         }
     }
 
-    private func decode(line: String, item: String, base: URL, split wanted: String?, decoder: ClipDecoder) throws -> DecodedClip? {
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
-              let id = object["id"] as? String, let video = object["video"] as? String else {
-            throw StageError(.invalidItem, item: item, reason: "not a JSON object with string 'id' and 'video'")
+    private func decode(_ row: ManifestRow, item: String, base: URL, split wanted: String?, decoder: ClipDecoder) throws -> DecodedClip? {
+        if let problem = row.problem { throw StageError(.invalidItem, item: item, reason: problem) }
+        guard let id = row.fields["id"]?.string, let video = row.fields["video"]?.string else {
+            throw StageError(.invalidItem, item: item, reason: "a row needs string 'id' and 'video'")
         }
-        let split = object["split"] as? String ?? "train"
+        let split = row.fields["split"]?.string ?? "train"
         if let wanted, split != wanted { return nil }
         func resolve(_ relative: String) -> String { relative.hasPrefix("/") ? relative : base.appendingPathComponent(relative).path }
-        return DecodedClip(id: id, split: split, caption: object["caption"] as? String ?? "",
-                           fields: object.compactMapValues { $0 as? String },
+        return DecodedClip(id: id, split: split, caption: row.fields["caption"]?.string ?? "",
+                           fields: row.fields.compactMapValues(\.string),
                            frames: try decoder.frames(of: resolve(video)),
-                           mel: try decoder.mel(of: resolve(object["audio"] as? String ?? video)))
+                           mel: try decoder.mel(of: resolve(row.fields["audio"]?.string ?? video)))
     }
 }
 

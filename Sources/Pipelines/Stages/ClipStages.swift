@@ -121,7 +121,7 @@ extension ClipStages {
         guard let path = parameters.optionalString("heldout") else { return nil }
         try RunDirectory.claim(parameters.output("out"), resume: parameters.bool("resume"), overwrite: overwrite)
         let limit = parameters.int("heldout_clips")
-        guard path.hasSuffix(".jsonl") else {
+        guard path.hasSuffix(".jsonl") || ManifestRows.delimiter(of: path) != nil else {
             return try heldOutShards(path, clip: clip, maxFrames: maxFrames, limit: limit, text: text, stage: stage)
         }
         let split = parameters.string("heldout_split")

@@ -13,7 +13,8 @@ enum FileStages {
         summary: "every file matching the patterns, as {path, bytes}",
         parameters: [
             ParameterSpec("paths", .inputs(objects: true), required: true,
-                          help: "files, directories or glob patterns (`samples/**/*.mp4`), or s3://bucket/prefix"),
+                          help: "files, directories or glob patterns (`samples/**/*.mp4`), s3://bucket/prefix, or an http(s):// URL "
+                              + "(one file: HTTP has no listing); remote files are cached under the output's .cache/"),
         ]
     ) { parameters, environment in
         .source(FilesSource(urls: parameters.inputs("paths"), log: environment.inputs,
@@ -62,8 +63,8 @@ enum FileStages {
 }
 
 /// Lists files; a file that vanished or cannot be read is reported, not silently dropped. Objects
-/// under an `s3://` prefix are downloaded to the run's cache and listed by their local copy's path,
-/// with their URL under `object`.
+/// under an `s3://` prefix, and the object an `http(s)://` URL names, are downloaded to the run's
+/// cache and listed by their local copy's path, with their URL under `object`.
 struct FilesSource: Source {
     let urls: [URL]
     let log: InputLog
@@ -71,9 +72,14 @@ struct FilesSource: Source {
 
     func run(_ emitter: Emitter<Sample>) throws {
         for url in urls {
-            if let prefix = ObjectInputs.object(url) {
+            switch ObjectInputs.remote(url) {
+            case .object(let prefix)?:
                 try emitObjects(under: prefix, emitter)
                 continue
+            case .web(let web)?:
+                try emitObject(.web(web), size: nil, emitter)
+                continue
+            case nil: break
             }
             guard let file = InputFile(path: url.path) else {
                 try emitter.skip(item: url.relativePath, reason: "file is missing or unreadable")
@@ -96,16 +102,20 @@ extension FilesSource {
             try emitter.skip(item: prefix.description, reason: error.description)
             return
         }
-        for info in found {
-            let local: URL
-            do { local = try objects.localCopy(of: info.object, size: info.size) } catch {
-                try emitter.skip(item: info.object.description, reason: error.description)
-                continue
-            }
-            log.record(local)
-            try emitter.emit(Sample(["path": .string(local.path), "bytes": .int(info.size),
-                                     "object": .string(info.object.description)]))
+        for info in found { try emitObject(.object(info.object), size: info.size, emitter) }
+    }
+
+    /// Downloads one object (unless cached) and emits its local copy; a failure is quarantined by URL.
+    private func emitObject(_ remote: ObjectInputs.Remote, size: Int?, _ emitter: Emitter<Sample>) throws {
+        let local: URL
+        do { local = try objects.localCopy(of: remote, size: size) } catch {
+            try emitter.skip(item: remote.description, reason: error.description)
+            return
         }
+        log.record(local)
+        // The copy is the object's size: it was checked against it (or downloaded whole) just now.
+        let bytes = size ?? InputFile(path: local.path)?.bytes ?? 0
+        try emitter.emit(Sample(["path": .string(local.path), "bytes": .int(bytes), "object": .string(remote.description)]))
     }
 }
 

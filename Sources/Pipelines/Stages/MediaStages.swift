@@ -13,10 +13,15 @@ enum MediaStages {
 
     static let manifest = StageSpec(
         type: "manifest", role: .source,
-        summary: "rows of a JSONL clip manifest ({id, video, audio, caption, split}); relative paths resolved against its directory",
+        summary: "rows of a clip manifest, JSON lines or CSV/TSV ({id, video, audio, caption, split}); relative paths resolved against its directory",
         parameters: [
             ParameterSpec("path", .inputs(objects: true), required: true,
-                          help: "the manifest file(s), one JSON object per line; s3://bucket/key (clips beside it come from the bucket)"),
+                          help: "the manifest file(s): one JSON object per line, or a .csv / .tsv file with a header row; "
+                              + "s3://bucket/key or http(s)://host/path (relative clip paths in it come from there too)"),
+            ParameterSpec("columns", .strings,
+                          help: "COLUMN:FIELD renames, e.g. [clip:video, text:caption]; unmapped columns keep their names. CSV cells "
+                              + "are text, but a cell written as a JSON number (140, -2.5, 1e3; not 007) outside id, video, audio, "
+                              + "caption and split is a number, as in a JSON line; an empty cell is no field"),
             ParameterSpec("split", .string, help: "keep only rows whose `split` is this (train, test, ...)"),
             ParameterSpec("epochs", .int(min: 1, max: 1 << 20), default: "1", help: "passes over the rows (training while decoding)"),
             ParameterSpec("shuffle", .bool, default: "false", help: "a new seeded order of the rows each epoch"),
@@ -26,11 +31,17 @@ enum MediaStages {
                               + "(noisy pairs, as the capsule paper's noise 0.2)"),
         ]
     ) { parameters, environment in
-        .source(ManifestSource(urls: parameters.inputs("path"), split: parameters.optionalString("split"), log: environment.inputs,
-                               objects: ObjectInputs(outputDirectory: environment.outputDirectory), epochs: parameters.int("epochs"),
-                               shuffleSeed: parameters.bool("shuffle") ? UInt64(parameters.int("seed")) : nil,
-                               mismatch: parameters.double("mismatch"), mismatchSeed: UInt64(parameters.int("seed")),
-                               resumeAt: { environment.sourceResumePoint }))
+        let columns: [String: String]
+        switch ManifestRows.columnMap(parameters.strings("columns")) {
+        case .success(let map): columns = map
+        case .failure(let error): throw PlanError("stage '\(parameters.stageName)': columns: \(error)")
+        }
+        return .source(ManifestSource(urls: parameters.inputs("path"), columns: columns, split: parameters.optionalString("split"),
+                                      log: environment.inputs, objects: ObjectInputs(outputDirectory: environment.outputDirectory),
+                                      epochs: parameters.int("epochs"),
+                                      shuffleSeed: parameters.bool("shuffle") ? UInt64(parameters.int("seed")) : nil,
+                                      mismatch: parameters.double("mismatch"), mismatchSeed: UInt64(parameters.int("seed")),
+                                      resumeAt: { environment.sourceResumePoint }))
     }
 
     static let videoFrames = StageSpec(
@@ -260,9 +271,10 @@ extension Sample {
     }
 }
 
-/// Reads clip manifests: one JSON object per line with at least an `id`; `video` and `audio`
-/// paths are resolved against the manifest's directory. A malformed row is reported (and, under
-/// `skip`, quarantined) by file and line; every sample carries its row as `manifest_row`
+/// Reads clip manifests (`ManifestRows`: JSON lines, or CSV/TSV with a header row), each row with
+/// at least an `id`; `video` and `audio` paths are resolved against the manifest's directory (its
+/// bucket prefix or URL for a remote one). A malformed row is reported (and, under `skip`,
+/// quarantined) by file and line; every sample carries its row as `manifest_row`
 /// (`file:line`). With `epochs`, the rows are read again (a seeded new order each epoch with a
 /// `shuffleSeed`), each sample carrying its `epoch` (from 0) for the stages' random draws; a bad row
 /// is reported in the first epoch the run reads only. Every sample carries its stream point, so a
@@ -272,6 +284,7 @@ extension Sample {
 struct ManifestSource: Source {
     static let rowField = "manifest_row"
     let urls: [URL]
+    var columns: [String: String] = [:]
     let split: String?
     let log: InputLog
     let objects: ObjectInputs
@@ -283,31 +296,33 @@ struct ManifestSource: Source {
     /// the run starts, after the sinks are built.
     var resumeAt: @Sendable () -> StreamPoint? = { nil }
 
-    /// One line of a manifest: where it is, its text, and the manifest's location.
+    /// One row of a manifest: where it is (`file:line`), what it holds, and the manifest's location.
     private struct Row {
         var item: String
-        var line: Substring
+        var row: ManifestRow
         var directory: URL
-        var remote: ObjectURL?
+        var remote: Bool
     }
 
     func run(_ emitter: Emitter<Sample>) throws {
         var rows: [Row] = []
         for url in urls {
-            let remote = ObjectInputs.object(url)
-            let text: String
-            do {
-                let local = try remote.map { object throws(ObjectStoreError) in try objects.localCopy(of: object) } ?? url
-                text = try String(contentsOf: local, encoding: .utf8)
-                log.record(local)
-            } catch {
-                try emitter.skip(item: remote?.description ?? url.relativePath, reason: "cannot read the manifest: \(error)")
+            let remote = ObjectInputs.remote(url)
+            let name = remote?.description ?? url.relativePath
+            let local: URL
+            do { local = try remote.map { remote throws(ObjectStoreError) in try objects.localCopy(of: remote) } ?? url } catch {
+                try emitter.skip(item: name, reason: "cannot read the manifest: \(error)")
                 continue
             }
+            let reader = ManifestRows(file: local, name: name, columns: columns).makeIterator()
+            if let failure = reader.failure {
+                try emitter.skip(item: failure.item, reason: failure.reason)
+                continue
+            }
+            log.record(local)
             let directory = url.deletingLastPathComponent()
-            for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
-            where !line.trimmingCharacters(in: .whitespaces).isEmpty {
-                rows.append(Row(item: "\(remote?.description ?? url.relativePath):\(number + 1)", line: line, directory: directory, remote: remote))
+            while let row = reader.next() {
+                rows.append(Row(item: "\(name):\(row.line)", row: row, directory: directory, remote: remote != nil))
             }
         }
         let donors = mismatchedRows(rows)
@@ -345,8 +360,8 @@ struct ManifestSource: Source {
         var donors = [Int?](repeating: nil, count: rows.count)
         guard mismatch > 0 else { return donors }
         let read = rows.indices.filter { index in
-            let object = (try? JSONSerialization.jsonObject(with: Data(rows[index].line.utf8))) as? [String: Any]
-            return object?["id"] is String && (split == nil || object?["split"] as? String == split)
+            let fields = rows[index].row.fields
+            return fields["id"]?.string != nil && (split == nil || fields["split"]?.string == split)
         }
         var rng = RandomGenerator(seed: mismatchSeed ^ 0x6D69_736D_6174_6368)
         let chosen = Array(read.shuffled(using: &rng).prefix(Int((mismatch * Double(read.count)).rounded())))
@@ -358,38 +373,45 @@ struct ManifestSource: Source {
     /// The sample of one row; nil when the row is left out (another split) or is bad (then
     /// reported to `emitter` when given).
     private func sample(of row: Row, reporting emitter: Emitter<Sample>?) throws -> Sample? {
-        let (item, line, directory, remote) = (row.item, row.line, row.directory, row.remote)
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
-            try emitter?.skip(item: item, reason: "not a JSON object")
+        let (item, fields, directory) = (row.item, row.row.fields, row.directory)
+        if let problem = row.row.problem {
+            try emitter?.skip(item: item, reason: problem)
             return nil
         }
-        guard let id = object["id"] as? String else {
+        guard let id = fields["id"]?.string else {
             try emitter?.skip(item: item, reason: "row has no string 'id'")
             return nil
         }
-        if let split, object["split"] as? String != split { return nil }
+        if let split, fields["split"]?.string != split { return nil }
         var sample = Sample(["id": .string(id)])
         for key in ["video", "audio", "caption", "split"] {
-            guard let value = object[key] as? String else { continue }
+            guard let value = fields[key]?.string else { continue }
             guard key == "video" || key == "audio" else {
                 sample[key] = .string(value)
                 continue
             }
-            // A clip in a bucket (named by URL, or relative to a manifest in one) is decoded from a local copy.
-            let clip = ObjectURL(value) ?? (remote != nil && !value.hasPrefix("/") ? ObjectURL(directory.absoluteString + value) : nil)
-            if let clip {
-                do { sample[key] = .string(try objects.localCopy(of: clip).path) } catch {
-                    try emitter?.skip(item: item, reason: "\(key): \(error)")
-                    return nil
-                }
-            } else {
+            // A clip in a bucket or on the web (named by URL, or relative to a manifest there) is
+            // decoded from a local copy.
+            let isURL = ObjectURL.urlScheme(value) != nil
+            guard isURL || row.remote && !value.hasPrefix("/") else {
                 sample[key] = .string(value.hasPrefix("/") ? value : directory.appendingPathComponent(value).relativePath)
+                continue
+            }
+            guard let clip = isURL ? ObjectInputs.remote(value) : ObjectInputs.remote(value, besideManifestIn: directory) else {
+                try emitter?.skip(item: item, reason: "\(key): '\(value)' names no s3:// object or http(s):// URL that can be read")
+                return nil
+            }
+            do { sample[key] = .string(try objects.localCopy(of: clip).path) } catch {
+                try emitter?.skip(item: item, reason: "\(key): \(error)")
+                return nil
             }
         }
-        for (key, value) in object.sorted(by: { $0.key < $1.key }) where sample[key] == nil {
-            if let text = value as? String { sample[key] = .string(text) }
-            else if let number = value as? Int { sample[key] = .int(number) }
-            else if let number = value as? Double { sample[key] = .double(number) }
+        for (key, value) in fields.sorted(by: { $0.key < $1.key }) where sample[key] == nil {
+            switch value {
+            case .string(let text): sample[key] = .string(text)
+            case .int(let number): sample[key] = .int(number)
+            case .double(let number): sample[key] = .double(number)
+            }
         }
         sample[Self.rowField] = .string(item)
         return sample

@@ -17,7 +17,7 @@ enum WebDatasetStages {
         summary: "samples of WebDataset tar shards: one per key, with `__key__`, `__url__` and each member's bytes under its extension",
         parameters: [
             ParameterSpec("paths", .inputs(objects: true), required: true,
-                          help: "shards: files, globs, brace ranges (shards-{000000..000099}.tar), s3://bucket/prefix; .tar, or compressed (.tar.gz, .tar.zst, ...)"),
+                          help: "shards: files, globs, brace ranges (shards-{000000..000099}.tar), s3://bucket/prefix, http(s):// URLs; .tar, or compressed (.tar.gz, .tar.zst, ...)"),
             ParameterSpec("shuffle", .bool, default: "false",
                           help: "a seeded new order of the shards each epoch (members keep their order within a shard)"),
             ParameterSpec("seed", .int(min: 0), default: "0", help: "shuffle seed, mixed with the epoch"),
@@ -83,8 +83,8 @@ enum WebDatasetStages {
 }
 
 /// Reads shards in order (or a seeded new order each epoch), this rank's share of them, one at a
-/// time: local files through `read(2)`, bucket objects streamed through the S3 client while the
-/// tar reader works. A member or sample that cannot be used is quarantined as `SHARD:MEMBER`; a
+/// time: local files through `read(2)`, bucket and web objects streamed (S3 or HTTP client) while
+/// the tar reader works, never cached whole. A member or sample that cannot be used is quarantined as `SHARD:MEMBER`; a
 /// shard that is cut short or damaged gives the samples before the damage, then is quarantined.
 struct WebDatasetSource: Source {
     let urls: [URL]
@@ -99,7 +99,7 @@ struct WebDatasetSource: Source {
     func run(_ emitter: Emitter<Sample>) throws {
         var shards: [URL] = []
         for url in urls {
-            guard let prefix = ObjectInputs.object(url), !WebDatasetStages.shardSuffixes.contains(where: { prefix.key.hasSuffix($0) }) else {
+            guard case .object(let prefix)? = ObjectInputs.remote(url), !WebDatasetStages.shardSuffixes.contains(where: { prefix.key.hasSuffix($0) }) else {
                 shards.append(url)
                 continue
             }
@@ -126,7 +126,7 @@ struct WebDatasetSource: Source {
     }
 
     private func read(_ url: URL, epoch: Int, _ emitter: Emitter<Sample>) throws {
-        let name = ObjectInputs.object(url)?.description ?? url.relativePath
+        let name = ObjectInputs.remote(url)?.description ?? url.relativePath
         let samples: ShardSamples
         do {
             samples = ShardSamples(try TarReader(try bytes(of: url, named: name), path: name), maximumMemberBytes: maximumMemberBytes)
@@ -151,11 +151,19 @@ struct WebDatasetSource: Source {
         }
     }
 
+    /// A local shard read from its file; a bucket's or a web server's streamed while it is read.
     private func bytes(of url: URL, named name: String) throws(WebDatasetError) -> any ShardBytes {
-        guard let object = ObjectInputs.object(url) else { return try FileShardBytes(path: url.path) }
-        let client: S3Client
-        do { client = try objects.client() } catch { throw WebDatasetError(.unreadable, path: name, error.description) }
-        return StreamedShardBytes(path: name) { receive in try client.read(object, receive: receive) }
+        switch ObjectInputs.remote(url) {
+        case nil:
+            return try FileShardBytes(path: url.path)
+        case .object(let object)?:
+            let client: S3Client
+            do { client = try objects.client() } catch { throw WebDatasetError(.unreadable, path: name, error.description) }
+            return StreamedShardBytes(path: name) { receive in try client.read(object, receive: receive) }
+        case .web(let url)?:
+            let web = objects.web
+            return StreamedShardBytes(path: name) { receive in try web.read(url, receive: receive) }
+        }
     }
 }
 
