@@ -1,0 +1,140 @@
+import Foundation
+import Media
+import Testing
+
+/// Media read from encoded bytes in memory (a WebDataset member) instead of a file: the same
+/// frames and samples as from the file, through FFmpeg's memory I/O and libsndfile's virtual I/O,
+/// with errors that name the item.
+struct MediaBytesTests {
+    /// The bytes of a repository file, named as a tar shard member would be.
+    static func member(_ path: String) throws -> MediaSource {
+        .bytes(name: "shard-000003.tar:\((path as NSString).lastPathComponent)", [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))))
+    }
+
+    /// Every container of the sample set, from bytes: the ffmpeg CLI's frames byte for byte, and
+    /// the same frames and count as from the file.
+    @Test(arguments: try FrameFixtures.load().clips)
+    func framesFromBytesAreTheCLIsFramesAsFromTheFile(clip: FrameFixtures.Clip) throws {
+        let fixtures = try FrameFixtures.load()
+        let reader = try VideoReader(Self.member(Repository.path(clip.video)))
+        #expect(reader.path == "shard-000003.tar:\((clip.video as NSString).lastPathComponent)")
+        let batch = try reader.frames(.indices(fixtures.indices))
+        #expect(batch.pixels == (try fixtures.pixels(clip, "native")))
+        #expect(try reader.probe(countFrames: true).frameCount == clip.frameCount)
+        let scaled = FrameOutput(size: .shorterSideThenCrop(shorterSide: 40, width: 32, height: 24))
+        #expect(try reader.frames(.fps(10), output: scaled) == (try VideoReader(path: Repository.path(clip.video)).frames(.fps(10), output: scaled)))
+    }
+
+    /// Containers whose packets cannot number the frames, from bytes: raw streams (told apart by
+    /// the name's extension, as for files), a program stream, and an SWF, which cannot seek and is
+    /// opened again over the same bytes to go back to the start.
+    @Test(arguments: try ContainerFixture.all())
+    func awkwardContainersFromBytesMatchTheFFmpegCLI(clip: ContainerFixture) throws {
+        let reader = try VideoReader(Self.member(clip.path))
+        #expect(try reader.probe(countFrames: true).frameCount == clip.frameCount)
+        #expect(try reader.frames(.indices(clip.frames)).pixels == (try clip.expected()))
+    }
+
+    /// An MP4 whose index comes after its data (no +faststart): the demuxer reads the index at the
+    /// end of the bytes, then seeks back for each frame; frames asked out of order come out as the
+    /// CLI exported them from the same stream.
+    @Test func anMP4WithItsIndexAtTheEndSeeksInTheBytes() throws {
+        let fixtures = try FrameFixtures.load()
+        let reader = try VideoReader(Self.member(Repository.fixture("bytes/moov-at-end.mp4")))
+        #expect(try reader.index().keyframes == [0, 15, 30])
+        let expected = try fixtures.pixels(fixtures.clips[0], "native")  // shapes-00000.mp4, whose stream this is
+        #expect(fixtures.clips[0].video.hasSuffix("shapes-00000.mp4"))
+        let order = Array(fixtures.indices.indices.reversed())
+        let batch = try reader.frames(.indices(order.map { fixtures.indices[$0] }))
+        let bytes = batch.pictureBytes
+        for (position, wanted) in order.enumerated() {
+            #expect(batch.pixels[position * bytes..<(position + 1) * bytes] == expected[wanted * bytes..<(wanted + 1) * bytes],
+                    "frame \(fixtures.indices[wanted])")
+        }
+    }
+
+    /// Sound files from bytes go through libsndfile's virtual I/O when named with their
+    /// extension: the very samples it reads from the file.
+    @Test(arguments: ["shapes-00000.wav", "shapes-00001.flac", "shapes-00002.ogg", "shapes-00003.opus"])
+    func soundFilesFromBytesAreTheSamplesOfTheFile(name: String) throws {
+        let path = AudioReaderTests.audio(name), source = try Self.member(path)
+        let fromBytes = try AudioReader.readSoundFile(source)
+        #expect(fromBytes == (try AudioReader.readSoundFile(.file(path))).withSource(source.name))
+        #expect(try AudioReader.load(source, sampleRate: 16000) == (try AudioReader.load(path: path, sampleRate: 16000)).withSource(source.name))
+    }
+
+    /// The audio track of every video container, from bytes.
+    @Test(arguments: Repository.clips)
+    func theAudioTrackOfAVideoFromBytesIsTheTrackOfTheFile(path: String) throws {
+        let source = try Self.member(path)
+        #expect(try AudioReader.load(source, sampleRate: 16000) == (try AudioReader.load(path: path, sampleRate: 16000)).withSource(source.name))
+    }
+
+    /// Bytes named without a sound-file extension (a field called `audio`) go to FFmpeg, which
+    /// tells the format by the contents: a WAV decodes to the samples libsndfile reads.
+    @Test func bytesWithoutASoundFileExtensionAreDecodedByFFmpeg() throws {
+        let path = AudioReaderTests.audio("shapes-00000.wav")
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let audio = try AudioReader.load(.bytes(name: "clip0042.audio", bytes), mono: false)
+        #expect(audio == (try AudioReader.readSoundFile(.file(path))).withSource("clip0042.audio"))
+    }
+
+    /// Bytes are not the file they are named after: the index cache (kept for files, by path,
+    /// size and time) is not consulted for bytes, so bytes named as a file already indexed are
+    /// indexed as themselves, and two buffers under one name as two files.
+    @Test func bytesNamedAsAnIndexedFileAreNotConfusedWithIt() throws {
+        let file = Repository.clips[0]
+        #expect(try VideoReader(path: file).probe(countFrames: true).frameCount == 45)  // now in the cache
+        guard case .bytes(_, let first) = try Self.member(file), case .bytes(_, let other) = try Self.member(Repository.fixture("containers/clip.m1v"))
+        else { return }
+        #expect(try VideoReader(.bytes(name: file, other)).probe(countFrames: true).frameCount == 75)
+        #expect(try VideoReader(.bytes(name: file, first)).probe(countFrames: true).frameCount == 45)
+        #expect(try VideoReader(.bytes(name: file, other)).frames(.indices([74])).count == 1)
+    }
+
+    // MARK: Hostile bytes
+
+    /// No bytes at all: `.empty`, naming the item, from every reader.
+    @Test func emptyBytesAreEmpty() {
+        for name in ["shard.tar:a.mp4", "shard.tar:a.flac", "shard.tar:a.audio", "shard.tar:a.png"] {
+            let source = MediaSource.bytes(name: name, [])
+            for error in [mediaFailure { _ = try VideoReader(source) }, mediaFailure { _ = try AudioReader.load(source) },
+                          mediaFailure { _ = try ImageReader.decode(source) }] {
+                #expect(error == MediaError(.empty, path: name, "no bytes to read (0 bytes)"))
+            }
+        }
+    }
+
+    /// Sound files and containers cut at 60%, from bytes: the length checks run on the bytes as on
+    /// a file, so the cut is reported, not read up to where it ends.
+    @Test(arguments: [
+        "samples/shapes/audio/shapes-00000.wav", "samples/shapes/audio/shapes-00001.flac",
+        "samples/shapes/audio/shapes-00002.ogg", "samples/shapes/audio/shapes-00003.opus",
+        "samples/shapes/video/shapes-00000.mp4", "samples/shapes/video/shapes-00001.mkv",
+        "samples/shapes/video/shapes-00002.webm", "samples/shapes/video/shapes-00003.avi",
+        "Tests/MediaTests/Fixtures/bytes/moov-at-end.mp4",
+    ])
+    func cutBytesAreTruncated(sample: String) throws {
+        guard case .bytes(let name, let bytes) = try Self.member(Repository.path(sample)) else { return }
+        let cut = MediaSource.bytes(name: name, Array(bytes.prefix(bytes.count * 6 / 10)))
+        let error = mediaFailure {
+            if sample.contains("/video/") || sample.hasSuffix(".mp4") { _ = try VideoReader(cut).frames(.all) } else { _ = try AudioReader.load(cut) }
+        }
+        #expect(error?.kind == .truncated, "\(error.map(String.init(describing:)) ?? "no error")")
+        #expect(error?.path == name)
+    }
+
+    /// Seeded noise, and noise behind a real header: a MediaError naming the item, never a trap.
+    @Test func garbageBytesAreAnErrorNamingTheItem() throws {
+        var generator = SplitMix64(seed: 27)
+        let noise = (0..<4096).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let header = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Repository.clips[0])).prefix(700))
+        for (name, bytes) in [("noise.mp4", noise), ("noise.flac", noise), ("noise.jpg", noise), ("header.mp4", header + noise)] {
+            let source = MediaSource.bytes(name: name, bytes)
+            for error in [mediaFailure { _ = try VideoReader(source).frames(.all) }, mediaFailure { _ = try AudioReader.load(source) },
+                          mediaFailure { _ = try ImageReader.decode(source) }] {
+                #expect(error?.path == name)
+            }
+        }
+    }
+}
