@@ -57,11 +57,14 @@ final class MediaInput {
                 throw MediaError(.library, path: path, "cannot allocate a demuxer")
             }
             allocated.pointee.pb = io.context
-            // The bytes are one file: a playlist or concat list among them must not make FFmpeg
-            // open other files or URLs by the names it holds.
+            // The bytes are one file: a playlist (HLS) or concat list among them must not make
+            // FFmpeg open the files or URLs it names. The HLS reader opens through `io_open`; the
+            // concat reader opens its own inputs, under the protocols this list allows: none.
             allocated.pointee.io_open = { _, _, _, _, _ in -EPERM }
+            allocated.pointee.protocol_whitelist = av_strdup("none")
             context = allocated
-            // The name goes along for the demuxers that weigh the extension (raw .264, images).
+            // The name goes along for the demuxers that weigh its extension (raw .264, images); with
+            // its own I/O, image2 reads it as one file, never as a pattern of file names.
             opened = avformat_open_input(&context, path, nil, nil)  // frees the context if it fails
         }
         guard opened >= 0, let context else {

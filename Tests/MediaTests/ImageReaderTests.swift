@@ -51,6 +51,32 @@ struct ImageReaderTests {
         #expect(cropped.width == 12 && cropped.height == 12)
     }
 
+    /// A camera JPEG carries tens of KB of EXIF before its picture, past the first bytes FFmpeg
+    /// probes, so FFmpeg picks its reader by the name's extension (image2) instead of the contents:
+    /// from bytes it decodes to the same pixels. A name that reads as an image2 file pattern
+    /// (`%03d`, globs) is only a name: nothing is opened by it.
+    @Test func aJPEGWithALargeEXIFBlockDecodesFromBytes() throws {
+        let photo = try #require(try ImageFixture.all().first { $0.image == "photo.jpg" })
+        let original = try photo.bytes
+        let exif = [0xFF, 0xE1, 0x75, 0x32] + Array("Exif\0\0".utf8) + [UInt8](repeating: 0, count: 0x7532 - 8)
+        let camera = Array(original.prefix(2)) + exif + Array(original.dropFirst(2))
+        for name in ["shard.tar:camera.jpg", "shard.tar:camera.jpeg", "camera", "shard.tar:frame%03d{1}*.jpg"] {
+            #expect(try ImageReader.decode(.bytes(name: name, camera)).pixels == photo.expected(), "\(name)")
+        }
+    }
+
+    /// Members named for another format than they hold (common in scraped image-text sets) are
+    /// decoded by what they are, a PNG named .jpg, a camera JPEG named .png: FFmpeg's image
+    /// reader picks the decoder by the contents even when the name's extension picked the reader.
+    @Test func mislabelledImageBytesAreDecodedByTheirContents() throws {
+        let fixtures = try ImageFixture.all()
+        let png = try #require(fixtures.first { $0.image == "rgb.png" }), photo = try #require(fixtures.first { $0.image == "photo.jpg" })
+        #expect(try ImageReader.decode(.bytes(name: "key.jpg", try png.bytes)).pixels == png.expected())
+        let original = try photo.bytes
+        let camera = Array(original.prefix(2)) + [0xFF, 0xE1, 0x75, 0x32] + [UInt8](repeating: 0, count: 0x7530) + Array(original.dropFirst(2))
+        #expect(try ImageReader.decode(.bytes(name: "key.png", camera)).pixels == photo.expected())
+    }
+
     /// A video is not an image: said so, not its first frame passed off as one.
     @Test func aVideoIsNotAnImage() {
         let error = mediaFailure { _ = try ImageReader.decode(.file(Repository.clips[0])) }

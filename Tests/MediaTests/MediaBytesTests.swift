@@ -124,6 +124,21 @@ struct MediaBytesTests {
         #expect(error?.path == name)
     }
 
+    /// A concat list or an HLS playlist among the bytes of a dataset names files of the machine
+    /// reading it: FFmpeg opens none of them (the relative name, resolved against the working
+    /// directory, was read before protocols were shut off for bytes).
+    @Test func playlistsInBytesOpenNoOtherFile() throws {
+        let clip = "samples/shapes/video/shapes-00000.mp4"
+        let playlists = [
+            "ffconcat version 1.0\nfile \(clip)\n", "ffconcat version 1.0\nfile \(Repository.path(clip))\n",
+            "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n\(Repository.path(clip))\n#EXT-X-ENDLIST\n",
+        ]
+        for (number, text) in playlists.enumerated() {
+            let error = mediaFailure { _ = try VideoReader(.bytes(name: "shard.tar:list\(number)", Array(text.utf8))).frames(.all) }
+            #expect(error?.path == "shard.tar:list\(number)")
+        }
+    }
+
     /// Seeded noise, and noise behind a real header: a MediaError naming the item, never a trap.
     @Test func garbageBytesAreAnErrorNamingTheItem() throws {
         var generator = SplitMix64(seed: 27)
