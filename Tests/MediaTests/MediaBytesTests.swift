@@ -139,6 +139,20 @@ struct MediaBytesTests {
         }
     }
 
+    /// A FLAC header promising 2^36 - 1 frames (its largest count) in a file of a few KB: read
+    /// up to where the data ends and reported as truncated; the count is not taken as the size of
+    /// a buffer (256 GB of samples).
+    @Test func aFLACPromisingTheLargestFrameCountIsTruncated() throws {
+        guard case .bytes(let name, var flac) = try Self.member(AudioReaderTests.audio("shapes-00001.flac")) else { return }
+        #expect(flac.starts(with: Array("fLaC".utf8)) && flac[4] & 0x7F == 0)  // STREAMINFO first
+        // STREAMINFO from byte 8: the 36-bit total sample count is the last 36 bits of bytes 18..<26.
+        flac[21] |= 0x0F
+        flac.replaceSubrange(22..<26, with: [0xFF, 0xFF, 0xFF, 0xFF])
+        let error = mediaFailure { _ = try AudioReader.load(.bytes(name: name, flac)) }
+        #expect(error?.kind == .truncated && error?.reason.contains("header promises 68719476735 frames") == true,
+                "\(error.map(String.init(describing:)) ?? "no error")")
+    }
+
     /// Seeded noise, and noise behind a real header: a MediaError naming the item, never a trap.
     @Test func garbageBytesAreAnErrorNamingTheItem() throws {
         var generator = SplitMix64(seed: 27)
