@@ -167,6 +167,30 @@ struct MediaStagesTests {
         }
     }
 
+    /// Images with spoken captions, all from bytes, make clip-trainer batches: each image is a
+    /// clip of one frame to `clip_record` and `clip_batch`.
+    @Test func imagesWithSpokenCaptionsBatchAsOneFrameClips() throws {
+        let out = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("sluice-media-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: out) }
+        try Self.mediaDataset(at: out.appendingPathComponent("dataset"))
+        let outcome = try run("""
+            name: image-captions
+            output: \(out.path)
+            source: {type: shards, paths: \(out.path)/dataset}
+            stages:
+              - {type: image_decode, field: image, size: 32x32, resize: shorter_side_crop, shorter_side: 32}
+              - {type: audio_decode, field: wav}
+              - {type: log_mel}
+              - {type: clip_record}
+              - {type: clip_batch, size: 2}
+            sink: {type: npy, directory: arrays}
+            """)
+        #expect(outcome.report.completion == .finished && outcome.report.quarantined.isEmpty)
+        let row = try #require(try Self.rows(out.appendingPathComponent("arrays")).values.first)
+        let frames = try Data(contentsOf: out.appendingPathComponent("arrays/\(try #require(row["frames"] as? String))"))
+        #expect(String(decoding: frames.prefix(80), as: UTF8.self).contains("'shape': (2, 1, 3, 32, 32)"))
+    }
+
     /// Bytes that are no media file are quarantined under `skip` by item and field name, as a
     /// bad file is by its path.
     @Test func badBytesAreQuarantinedByItemAndField() throws {
