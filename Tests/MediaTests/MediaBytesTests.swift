@@ -153,6 +153,15 @@ struct MediaBytesTests {
                 "\(error.map(String.init(describing:)) ?? "no error")")
     }
 
+    /// A raw video header claiming 30000x30000 frames, from bytes: said as the size it is, as
+    /// for a file, before any picture is allocated.
+    @Test func anOverLargeRawVideoHeaderInBytesSaysTheFrameSize() {
+        let y4m = Array("YUV4MPEG2 W30000 H30000 F25:1 Ip A1:1 C420jpeg\nFRAME\n".utf8) + [UInt8](repeating: 0, count: 4096)
+        let error = mediaFailure { _ = try VideoReader(.bytes(name: "shard.tar:huge.y4m", y4m)).frames(.all) }
+        #expect(error?.kind == .invalidData && error?.path == "shard.tar:huge.y4m")
+        #expect(error?.reason.hasPrefix("frame size 30000x30000 in its header is too large to decode") == true)
+    }
+
     /// Seeded noise, and noise behind a real header: a MediaError naming the item, never a trap.
     @Test func garbageBytesAreAnErrorNamingTheItem() throws {
         var generator = SplitMix64(seed: 27)
