@@ -5,13 +5,14 @@
 #   tools/fuzz.sh --replay           # the kept inputs through a plain debug build (make test)
 #   tools/fuzz.sh --container-seeds  # remakes Fuzz/seeds/container/ with the ffmpeg CLI
 # Targets: pipeline, index, shard, safetensors, npy, vocab, tokenizerjson, json, container (media
-# files through the probe, frame and audio decoders). The fuzzing
+# files through the probe, frame and audio decoders), mediabytes (the same and the image decoder,
+# from bytes in memory). The fuzzing
 # build (AddressSanitizer + coverage, release) goes to .build-fuzz; a crashing input is written
 # to Fuzz/crashes/TARGET/ and should be fixed, then moved to Fuzz/regressions/TARGET/ where
 # --replay runs it on every `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-targets=(pipeline index shard safetensors npy vocab tokenizerjson json container tar)
+targets=(pipeline index shard safetensors npy vocab tokenizerjson json container mediabytes tar)
 # The targets link MPI (through Pipelines), whose UCX patches mmap at load time in a way that
 # jumps into AddressSanitizer's interceptor and dies before main; its mmap hooks are not needed here.
 export UCX_MEM_MMAP_HOOK_MODE=none

@@ -10,7 +10,7 @@ import WebDataset
 /// The parsers of untrusted files, each as a function of raw bytes that may throw the module's
 /// error but must never trap, hang or allocate more than the input can justify.
 enum FuzzTarget: String, CaseIterable {
-    case pipeline, index, shard, safetensors, npy, vocab, tokenizerjson, json, container, tar
+    case pipeline, index, shard, safetensors, npy, vocab, tokenizerjson, json, container, mediabytes, tar
 
     /// A scratch directory of this process for targets that read files.
     static let scratch: URL = {
@@ -50,6 +50,8 @@ enum FuzzTarget: String, CaseIterable {
             _ = try? JSONValue.parse(bytes, what: "fuzz")
         case .container:
             container(bytes)
+        case .mediabytes:
+            mediaBytes(bytes)
         case .tar:
             // Every sample and rejection of the bytes as a (possibly compressed) WebDataset shard,
             // members capped at 1 MiB so a lying header costs no more than the input.
@@ -70,6 +72,19 @@ enum FuzzTarget: String, CaseIterable {
             _ = try? reader.frames(.indices([0, count - 1]), output: FrameOutput(size: .exact(width: 8, height: 8)))
         }
         _ = try? AudioReader.load(path: path, sampleRate: 16000)
+    }
+
+    /// The bytes as a WebDataset member: the container target's reads through FFmpeg's memory I/O
+    /// (and libsndfile's virtual I/O, named as FLAC), then as a still image.
+    private func mediaBytes(_ bytes: [UInt8]) {
+        let source = MediaSource.bytes(name: "fuzz.tar:member", bytes)
+        if let reader = try? VideoReader(source), let info = try? reader.probe(countFrames: true),
+           let count = info.frameCount, count > 0 {
+            _ = try? reader.frames(.indices([0, count - 1]), output: FrameOutput(size: .exact(width: 8, height: 8)))
+        }
+        _ = try? AudioReader.load(source, sampleRate: 16000)
+        _ = try? AudioReader.load(.bytes(name: "fuzz.tar:member.flac", bytes), sampleRate: 16000)
+        _ = try? ImageReader.decode(source, output: FrameOutput(size: .exact(width: 8, height: 8)))
     }
 
     @discardableResult

@@ -10,20 +10,37 @@ public enum AudioReader {
     ]
 
     /// The audio of any file, as a pipeline wants it: optionally mixed to mono and resampled.
-    /// Picks libsndfile or FFmpeg by the file extension.
     public static func load(path: String, sampleRate: Int? = nil, mono: Bool = true) throws(MediaError) -> AudioBuffer {
-        let ext = path.split(separator: ".").last.map { $0.lowercased() } ?? ""
-        var audio = soundFileExtensions.contains(ext) ? try readSoundFile(path: path) : try readTrack(path: path)
+        try load(.file(path), sampleRate: sampleRate, mono: mono)
+    }
+
+    /// The audio of a file or of a file's bytes, optionally mixed to mono and resampled. Picks
+    /// libsndfile or FFmpeg by the extension of the path or of the name given to the bytes (bytes
+    /// named without a sound-file extension go to FFmpeg, which tells formats by their contents).
+    public static func load(_ source: MediaSource, sampleRate: Int? = nil, mono: Bool = true) throws(MediaError) -> AudioBuffer {
+        var audio = soundFileExtensions.contains(source.fileExtension) ? try readSoundFile(source) : try readTrack(source)
         if mono { audio = audio.mono() }
         if let sampleRate { audio = try audio.resampled(to: sampleRate) }
         return audio
     }
 
-    /// Every frame of an audio file through libsndfile (WAV, FLAC, Ogg/Vorbis, Opus, AIFF, ...).
-    public static func readSoundFile(path: String) throws(MediaError) -> AudioBuffer {
-        let readable = try ReadableFile(path)
+    /// Every frame of an audio file through libsndfile (WAV, FLAC, Ogg/Vorbis, Opus, AIFF, ...);
+    /// bytes in memory through its virtual I/O.
+    public static func readSoundFile(_ source: MediaSource) throws(MediaError) -> AudioBuffer {
+        let readable = try ReadableMedia(source)
+        let path = readable.name
         var info = SF_INFO()
-        guard let file = sf_open(readable.readPath, Int32(sluice_sfm_read), &info) else {
+        var cursor: MemoryCursor?
+        let opened: OpaquePointer?
+        switch readable.content {
+        case .file(let readPath):
+            opened = sf_open(readPath, Int32(sluice_sfm_read), &info)
+        case .memory(let bytes):
+            cursor = MemoryCursor(bytes)
+            opened = SoundFileIO.open(cursor!, info: &info)
+        }
+        defer { withExtendedLifetime(cursor) {} }  // read through until sf_close
+        guard let file = opened else {
             let code = sf_error(nil)
             let kind: MediaError.Kind = switch Int(code) {
             case SF_ERR_SYSTEM: .unreadable
@@ -38,7 +55,9 @@ public enum AudioReader {
             throw MediaError(.invalidData, path: path, "header gives \(channels) channels at \(info.samplerate) Hz (rates go up to \(AudioBuffer.maximumSampleRate))")
         }
         var samples: [Float] = []
-        samples.reserveCapacity(max(0, expected) * channels)
+        // The header's frame count is reserved only up to 16M samples: a hostile FLAC header may
+        // promise 2^36 frames in a few bytes (the truncation check below says so after reading).
+        samples.reserveCapacity(min(max(0, expected), (1 << 24) / channels) * channels)
         let chunk = 65536
         var block = [Float](repeating: 0, count: chunk * channels)
         while true {
@@ -59,8 +78,9 @@ public enum AudioReader {
 
     /// The best audio track of any FFmpeg-readable file (MP4, MKV, WebM, AVI, ...), decoded and
     /// converted to interleaved float at its own rate and channel count.
-    public static func readTrack(path: String) throws(MediaError) -> AudioBuffer {
-        let input = try MediaInput(file: ReadableFile(path))
+    public static func readTrack(_ source: MediaSource) throws(MediaError) -> AudioBuffer {
+        let input = try MediaInput(file: ReadableMedia(source))
+        let path = input.path
         let streamIndex = try input.bestStream(AVMEDIA_TYPE_AUDIO, named: "audio")
         let decoder = try StreamDecoder(stream: input.stream(streamIndex), threads: 1, path: path)
         let buffers = try PacketAndFrame(path: path)

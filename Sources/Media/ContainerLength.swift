@@ -5,9 +5,9 @@ import Foundation
 /// FFmpeg reads a cut AVI (its idx1 index lost with the tail), Matroska or MP4 up to the last whole
 /// packet, all without a word, so a truncated file would come back as a shorter signal or fewer frames.
 enum ContainerLength {
-    /// Throws `.truncated` when `file` is a WAV, AVI, AIFF, Ogg, Matroska/WebM or MP4 file that ends
-    /// before its own header, pages or boxes say; other formats, and files streamed with an unknown
-    /// length, pass.
+    /// Throws `.truncated` when `file` is a WAV, AVI, WebP, AIFF, Ogg, Matroska/WebM, MP4, PNG or
+    /// JPEG file that ends before its own header, pages, boxes or chunks say; other formats, and
+    /// files streamed with an unknown length, pass.
     /// `name` is the file as the caller named it, for the message.
     static func check(_ file: String, name path: String) throws(MediaError) {
         let descriptor = open(file, O_RDONLY)
@@ -15,13 +15,21 @@ enum ContainerLength {
         defer { close(descriptor) }
         var status = stat()
         guard fstat(descriptor, &status) == 0 else { return }
-        let file = Bytes(descriptor: descriptor, size: Int(status.st_size))
+        try check(Bytes(descriptor: descriptor, size: Int(status.st_size)), path: path)
+    }
+
+    /// The same checks over the bytes of a file in memory, named `name`.
+    static func check(bytes: [UInt8], name: String) throws(MediaError) {
+        try check(Bytes(memory: bytes), path: name)
+    }
+
+    private static func check(_ file: Bytes, path: String) throws(MediaError) {
         let magic = file.read(at: 0, count: 12)
         guard magic.count == 12 else { return }
         let tag = String(decoding: magic[0..<4], as: UTF8.self), form = String(decoding: magic[8..<12], as: UTF8.self)
         if (tag == "RIFF" || tag == "RIFX") && form == "WAVE" {
             try checkChunks(file, bigEndian: tag == "RIFX", dataChunk: "data", path: path)
-        } else if tag == "RIFF" && form == "AVI " {
+        } else if tag == "RIFF" && (form == "AVI " || form == "WEBP") {
             // The first RIFF chunk (an OpenDML file continues in RIFF AVIX chunks after it) must fit.
             let size = integer(magic[4..<8].reversed())
             if size != 0, size != 0xFFFF_FFFF, size > file.size - 8 {
@@ -36,7 +44,56 @@ enum ContainerLength {
             try checkMatroskaSegment(file, path: path)
         } else if String(decoding: magic[4..<8], as: UTF8.self) == "ftyp" {
             try checkTopLevelBoxes(file, path: path)
+        } else if magic.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) {
+            try checkPNGChunks(file, path: path)
+        } else if magic.starts(with: [0xFF, 0xD8, 0xFF]) {
+            try checkJPEGEnd(file, path: path)
         }
+    }
+
+    /// PNG: chunks (length, type, data, CRC) must run whole up to IEND. FFmpeg's decoder gives the
+    /// rows it has of an image cut after its header without a word.
+    private static func checkPNGChunks(_ file: Bytes, path: String) throws(MediaError) {
+        var offset = 8
+        while true {
+            let header = file.read(at: offset, count: 8)
+            guard header.count == 8 else {
+                throw MediaError(.truncated, path: path, "file truncated: the PNG ends at byte \(file.size) before its IEND chunk")
+            }
+            let length = integer(header[0..<4]), type = String(decoding: header[4..<8], as: UTF8.self)
+            guard length <= file.size - offset - 12 else {
+                throw MediaError(.truncated, path: path,
+                                 "file truncated: PNG chunk '\(type)' at byte \(offset) promises \(length) bytes, \(max(0, file.size - offset - 12)) are present")
+            }
+            if type == "IEND" { return }
+            offset += 12 + length
+        }
+    }
+
+    /// JPEG: the marker segments are walked to the first scan, after which an end-of-image marker
+    /// (FF D9) must follow; entropy-coded data cannot hold one (an FF in it is followed by 00). FFmpeg
+    /// fills what a cut JPEG lacks in grey ("EOI missing, emulating"). Segments before the scan
+    /// (EXIF and its thumbnail, which has its own end marker) are skipped by their lengths.
+    private static func checkJPEGEnd(_ file: Bytes, path: String) throws(MediaError) {
+        var offset = 2
+        while true {
+            let marker = file.read(at: offset, count: 4)
+            guard marker.count == 4, marker[0] == 0xFF else { break }
+            if marker[1] == 0xFF { offset += 1; continue }  // fill byte
+            if marker[1] == 0xDA { break }  // start of scan
+            offset += 2 + integer(marker[2..<4])
+        }
+        // Searched from the end, where it is unless other data follows the image.
+        let block = 1 << 16
+        var end = file.size
+        while end - offset >= 2 {
+            let start = max(offset, end - block)
+            let chunk = file.read(at: start, count: end - start)
+            guard chunk.count == end - start else { break }
+            for i in stride(from: chunk.count - 2, through: 0, by: -1) where chunk[i] == 0xFF && chunk[i + 1] == 0xD9 { return }
+            end = start + 1  // one byte of overlap: a marker across two blocks
+        }
+        throw MediaError(.truncated, path: path, "file truncated: the JPEG has no end-of-image marker after its scan data")
     }
 
     /// MP4, MOV and M4A: every top-level box (ftyp, moov, mdat, ...) must fit, so a file cut
@@ -140,15 +197,30 @@ enum ContainerLength {
         }
     }
 
-    /// Reads at offsets without moving a file position.
+    /// Reads at offsets: a file without moving its position, or bytes in memory.
     private struct Bytes {
-        let descriptor: Int32
+        private let descriptor: Int32?
+        private let memory: [UInt8]
         let size: Int
+
+        init(descriptor: Int32, size: Int) {
+            self.descriptor = descriptor
+            memory = []
+            self.size = size
+        }
+
+        init(memory: [UInt8]) {
+            descriptor = nil
+            self.memory = memory
+            size = memory.count
+        }
 
         /// Up to `count` bytes at `offset` (fewer at the end of the file).
         func read(at offset: Int, count: Int) -> [UInt8] {
-            guard count > 0, offset < size else { return [] }
-            var bytes = [UInt8](repeating: 0, count: min(count, size - offset))
+            guard count > 0, offset >= 0, offset < size else { return [] }
+            let available = min(count, size - offset)
+            guard let descriptor else { return Array(memory[offset..<offset + available]) }
+            var bytes = [UInt8](repeating: 0, count: available)
             let got = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, off_t(offset)) }
             return got > 0 ? Array(bytes.prefix(got)) : []
         }

@@ -1,32 +1,76 @@
 import CFFmpeg
 import Foundation
 
+/// Where a media item comes from: a file, or the encoded bytes of one already in memory (a member
+/// of a WebDataset tar shard), read as they are, with no temporary file.
+public enum MediaSource: Sendable, Equatable {
+    /// A file by path (a named pipe is read once into a temporary copy).
+    case file(String)
+    /// The bytes of a whole encoded file. `name` is what errors say (`shard-000003.tar:clip0042.mp4`)
+    /// and its extension stands in for a file's: `AudioReader.load` sends "x.flac" to libsndfile.
+    case bytes(name: String, [UInt8])
+
+    /// The path, or the name given to the bytes.
+    public var name: String {
+        switch self {
+        case .file(let path): path
+        case .bytes(let name, _): name
+        }
+    }
+
+    /// The lowercased extension of `name` ("flac" for "a.tar:clip.flac"), "" without one.
+    var fileExtension: String { (name as NSString).pathExtension.lowercased() }
+}
+
 /// An open FFmpeg container: owns the AVFormatContext and closes it in `deinit`.
 ///
-/// Shared by the video and the in-container audio readers, so the open/probe/error translation
+/// Shared by the video, image and in-container audio readers, so the open/probe/error translation
 /// exists once. A class because it owns a native resource that must be freed exactly once.
 final class MediaInput {
-    /// The file, for error messages.
-    var path: String { file.path }
+    /// The file or the name of the bytes, for error messages.
+    var path: String { file.name }
     /// What is opened; kept alive with the demuxer.
-    let file: ReadableFile
+    let file: ReadableMedia
     /// The demuxer; non-nil for the object's whole life.
     let format: UnsafeMutablePointer<AVFormatContext>
+    /// FFmpeg's reader of bytes in memory; freed after the demuxer that reads through it.
+    private let memory: MemoryIO?
 
     /// FFmpeg logs to stderr by default; errors reach callers as `MediaError`, so keep it quiet.
     private static let quietLogging: Void = av_log_set_level(AV_LOG_QUIET)
 
     /// Opens `file` and reads enough of it to know its streams.
-    init(file: ReadableFile) throws(MediaError) {
+    init(file: ReadableMedia) throws(MediaError) {
         Self.quietLogging
         self.file = file
-        let path = file.path
+        let path = file.name
         var context: UnsafeMutablePointer<AVFormatContext>?
-        let opened = avformat_open_input(&context, file.readPath, nil, nil)
+        let opened: Int32
+        switch file.content {
+        case .file(let readPath):
+            memory = nil
+            opened = avformat_open_input(&context, readPath, nil, nil)
+        case .memory(let bytes):
+            let io = try MemoryIO(bytes, name: path)
+            memory = io
+            guard let allocated = avformat_alloc_context() else {
+                throw MediaError(.library, path: path, "cannot allocate a demuxer")
+            }
+            allocated.pointee.pb = io.context
+            // The bytes are one file: a playlist (HLS) or concat list among them must not make
+            // FFmpeg open the files or URLs it names. The HLS reader opens through `io_open`; the
+            // concat reader opens its own inputs, under the protocols this list allows: none.
+            allocated.pointee.io_open = { _, _, _, _, _ in -EPERM }
+            allocated.pointee.protocol_whitelist = av_strdup("none")
+            context = allocated
+            // The name goes along for the demuxers that weigh its extension (raw .264, images); with
+            // its own I/O, image2 reads it as one file, never as a pattern of file names.
+            opened = avformat_open_input(&context, path, nil, nil)  // frees the context if it fails
+        }
         guard opened >= 0, let context else {
             // FFmpeg 5.1's YUV4MPEG demuxer returns AVERROR(EINVAL) plus its 6-byte frame marker
             // for a frame size it refuses, which reads as AVERROR(EBUSY): say what it was.
-            if let (width, height) = Self.yuv4mpegFrameSize(file.readPath),
+            if let (width, height) = Self.yuv4mpegFrameSize(file.head(256)),
                let tooLarge = MediaError.frameSizeTooLarge(width: width, height: height, path: path) {
                 throw tooLarge
             }
@@ -69,12 +113,10 @@ final class MediaInput {
         }
     }
 
-    /// The width and height a YUV4MPEG2 file's header line states (its `W` and `H` tags), or nil
-    /// for another file.
-    static func yuv4mpegFrameSize(_ file: String) -> (Int, Int)? {
-        guard let handle = FileHandle(forReadingAtPath: file) else { return nil }
-        defer { try? handle.close() }
-        guard let head = try? handle.read(upToCount: 256), head.starts(with: Array("YUV4MPEG2 ".utf8)) else { return nil }
+    /// The width and height a YUV4MPEG2 header line (`head`, the file's first bytes) states (its
+    /// `W` and `H` tags), or nil for another file.
+    static func yuv4mpegFrameSize(_ head: [UInt8]) -> (Int, Int)? {
+        guard head.starts(with: Array("YUV4MPEG2 ".utf8)) else { return nil }
         let line = String(decoding: head.prefix { $0 != 0x0A }, as: UTF8.self)
         let tags = line.split(separator: " ")
         guard let width = tags.first(where: { $0.hasPrefix("W") }).flatMap({ Int($0.dropFirst()) }),
@@ -90,40 +132,79 @@ final class MediaInput {
     }
 }
 
-/// The regular file a reader opens for `path`, checked before a library gets a chance to give a
-/// vaguer error or to block: the file itself (a symbolic link judged by its target), or, for a
-/// named pipe, a temporary copy of everything written to it, since probing, indexing and decoding
-/// each read the file from the start and a pipe can be read only once. Devices, sockets and
-/// directories are refused (/dev/zero never ends). Removes its copy in `deinit`.
-final class ReadableFile: Sendable {
-    /// The name the caller gave, for error messages.
-    let path: String
-    /// What the libraries open: `path`, or the copy of a pipe.
-    let readPath: String
+/// What a reader opens for a `MediaSource`, checked before a library gets a chance to give a
+/// vaguer error or to block. For a path: the file itself (a symbolic link judged by its target),
+/// or, for a named pipe, a temporary copy of everything written to it, since probing, indexing and
+/// decoding each read the file from the start and a pipe can be read only once; devices, sockets
+/// and directories are refused (/dev/zero never ends). For bytes: the bytes. Either way empty and
+/// truncated containers are refused here. Removes its copy of a pipe in `deinit`.
+final class ReadableMedia: Sendable {
+    /// What the libraries read.
+    enum Content: Sendable {
+        /// A file to open: the caller's, or the copy of a pipe.
+        case file(String)
+        /// The encoded bytes of a file.
+        case memory([UInt8])
+    }
+
+    /// The path or name the caller gave, for error messages.
+    let name: String
+    let content: Content
+    /// A copy of a pipe this object made and removes.
+    private let temporaryCopy: String?
 
     /// The most bytes copied from a pipe before giving up: it might never end.
     static let maximumPipeBytes = 16 << 30
 
-    init(_ path: String) throws(MediaError) {
-        self.path = path
-        var status = stat()
-        guard stat(path, &status) == 0 else { throw Self.unreadable(path, errno) }
-        if status.st_mode & S_IFMT == S_IFIFO {
-            readPath = try Self.copy(pipe: path)
-        } else if let kind = nonRegularKind(status.st_mode) {
-            throw MediaError(.notRegularFile, path: path, "is \(kind), not a regular file")
-        } else {
-            readPath = path
-        }
-        if readPath == path, status.st_size == 0 { throw MediaError(.empty, path: path, "file is empty (0 bytes)") }
-        do { try ContainerLength.check(readPath, name: path) } catch {
-            if readPath != path { unlink(readPath) }
-            throw error
+    init(_ source: MediaSource) throws(MediaError) {
+        name = source.name
+        switch source {
+        case .bytes(let name, let bytes):
+            guard !bytes.isEmpty else { throw MediaError(.empty, path: name, "no bytes to read (0 bytes)") }
+            try ContainerLength.check(bytes: bytes, name: name)
+            content = .memory(bytes)
+            temporaryCopy = nil
+        case .file(let path):
+            var status = stat()
+            guard stat(path, &status) == 0 else { throw Self.unreadable(path, errno) }
+            if status.st_mode & S_IFMT == S_IFIFO {
+                temporaryCopy = try Self.copy(pipe: path)
+            } else if let kind = nonRegularKind(status.st_mode) {
+                throw MediaError(.notRegularFile, path: path, "is \(kind), not a regular file")
+            } else {
+                temporaryCopy = nil
+            }
+            let readPath = temporaryCopy ?? path
+            content = .file(readPath)
+            if temporaryCopy == nil, status.st_size == 0 { throw MediaError(.empty, path: path, "file is empty (0 bytes)") }
+            do { try ContainerLength.check(readPath, name: path) } catch {
+                if let temporaryCopy { unlink(temporaryCopy) }
+                throw error
+            }
         }
     }
 
     deinit {
-        if readPath != path { unlink(readPath) }
+        if let temporaryCopy { unlink(temporaryCopy) }
+    }
+
+    /// The path under which what is read may be cached: the caller's own file. Nil for a pipe's
+    /// copy (new for every reader) and for bytes (two buffers may share a name).
+    var cachePath: String? {
+        if case .file(let path) = content, temporaryCopy == nil { return path }
+        return nil
+    }
+
+    /// Up to `count` bytes from the start: a header to sniff.
+    func head(_ count: Int) -> [UInt8] {
+        switch content {
+        case .memory(let bytes):
+            return Array(bytes.prefix(count))
+        case .file(let path):
+            guard let handle = FileHandle(forReadingAtPath: path) else { return [] }
+            defer { try? handle.close() }
+            return (try? handle.read(upToCount: count)).map { [UInt8]($0) } ?? []
+        }
     }
 
     private static func unreadable(_ path: String, _ code: Int32) -> MediaError {

@@ -69,11 +69,11 @@ private struct Stretch {
 /// presentation order, the same one the ffmpeg CLI calls frame k.
 ///
 /// Random access seeks to the keyframe before the wanted frame and decodes forward; a
-/// keyframe/timestamp index is built once per file (and kept in a process-wide cache) so
-/// repeated access does not rescan. Owns every FFmpeg context it opens and frees them in `deinit`.
+/// keyframe/timestamp index is built once per file (and kept in a process-wide cache, for files
+/// only) so repeated access does not rescan. Owns every FFmpeg context it opens and frees them in `deinit`.
 /// Not thread-safe: use one reader per thread.
 public final class VideoReader {
-    /// The file being read.
+    /// The file being read, or the name given to the bytes.
     public let path: String
     /// Opened again (not sought) to go back to the start of a file that cannot seek.
     private var input: MediaInput
@@ -96,9 +96,15 @@ public final class VideoReader {
     private var stretch: Stretch?
 
     /// Opens the best video stream of `path`, decoding with `threads` threads (0: FFmpeg picks).
-    public init(path: String, threads: Int = 1) throws(MediaError) {
-        self.path = path
-        input = try MediaInput(file: ReadableFile(path))
+    public convenience init(path: String, threads: Int = 1) throws(MediaError) {
+        try self.init(.file(path), threads: threads)
+    }
+
+    /// Opens the best video stream of a file or of a file's bytes in memory (read in place, seeking
+    /// as in a file), decoding with `threads` threads (0: FFmpeg picks).
+    public init(_ source: MediaSource, threads: Int = 1) throws(MediaError) {
+        path = source.name
+        input = try MediaInput(file: ReadableMedia(source))
         streamIndex = try input.bestStream(AVMEDIA_TYPE_VIDEO, named: "video")
         decoder = try StreamDecoder(stream: input.stream(streamIndex), threads: threads, path: path)
         buffers = try PacketAndFrame(path: path)
@@ -146,8 +152,8 @@ public final class VideoReader {
     /// (no decoding), then kept for this reader and for later readers of the same file.
     public func index() throws(MediaError) -> FrameIndex {
         if let cachedIndex { return cachedIndex }
-        // A pipe's copy is new for every reader: nothing to share.
-        let key = input.file.readPath == path ? FrameIndexCache.key(path: path, stream: streamIndex) : nil
+        // A pipe's copy is new for every reader, and two byte buffers may share a name: nothing to share.
+        let key = input.file.cachePath.flatMap { FrameIndexCache.key(path: $0, stream: streamIndex) }
         if let key, let cached = FrameIndexCache.lookup(key) {
             cachedIndex = cached
             return cached

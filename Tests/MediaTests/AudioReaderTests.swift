@@ -16,8 +16,8 @@ struct AudioReaderTests {
     /// libsndfile and FFmpeg decode the same PCM file to the same samples.
     @Test func soundFileAndFFmpegAgreeOnPCM() throws {
         let path = Self.audio("shapes-00000.wav")
-        let viaSndfile = try AudioReader.readSoundFile(path: path)
-        let viaFFmpeg = try AudioReader.readTrack(path: path)
+        let viaSndfile = try AudioReader.readSoundFile(.file(path))
+        let viaFFmpeg = try AudioReader.readTrack(.file(path))
         #expect(viaSndfile == viaFFmpeg)
     }
 

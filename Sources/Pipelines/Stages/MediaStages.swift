@@ -5,11 +5,12 @@ import PipelineCore
 import Tensor
 import Training
 
-/// Stages over media: a JSONL manifest of clips, video frames, audio waveforms, log-mel features.
-/// Decoding errors name the item and the file, so under `on_error: skip` bad clips are
+/// Stages over media: a JSONL manifest of clips, video frames, still images, audio waveforms,
+/// log-mel features. Media fields hold a path or the encoded bytes of a file (a WebDataset
+/// member). Decoding errors name the item and the file, so under `on_error: skip` bad clips are
 /// quarantined and the run goes on.
 enum MediaStages {
-    static let specs: [StageSpec] = [manifest, videoFrames, audioDecode, logMel]
+    static let specs: [StageSpec] = [manifest, videoFrames, imageDecode, audioDecode, logMel]
 
     static let manifest = StageSpec(
         type: "manifest", role: .source,
@@ -48,7 +49,8 @@ enum MediaStages {
         type: "video_frames", role: .stage,
         summary: "decodes selected frames of the video at `field` into `output` (uint8 N x H x W x 3 or float32 N x 3 x H x W)",
         parameters: [
-            ParameterSpec("field", .string, default: "video", help: "the field holding the video path"),
+            ParameterSpec("field", .string, default: "video",
+                          help: "the field holding the video: a path, or the encoded file's bytes (a WebDataset mp4 member)"),
             ParameterSpec("output", .string, default: "frames", help: "the field the frames go to"),
             ParameterSpec("select", .choice(["all", "uniform", "fps", "clip", "stride", "indices", "timestamps"]),
                           default: "uniform", help: "which frames: see count, fps, seconds, stride, indices, timestamps"),
@@ -61,34 +63,52 @@ enum MediaStages {
             ParameterSpec("stride", .int(min: 1), default: "2", help: "stride: every n-th frame"),
             ParameterSpec("indices", .strings, help: "indices: frame numbers"),
             ParameterSpec("timestamps", .strings, help: "timestamps: seconds from the start; the first frame at or after each, as ffmpeg -ss picks"),
-            ParameterSpec("size", .string, help: "WxH output size (default: the video's own)"),
-            ParameterSpec("resize", .choice(["exact", "shorter_side_crop"]), default: "exact",
-                          help: "exact WxH, or scale the shorter side to `shorter_side` then centre-crop WxH"),
-            ParameterSpec("shorter_side", .int(min: 1), default: "256", help: "shorter_side_crop: the scaled shorter side"),
-            ParameterSpec("filter", .choice(ScaleFilter.allCases.map(\.rawValue)), default: "bicubic",
-                          help: "libswscale resize filter"),
+        ] + PictureOptions.parameters(of: "the video's own") + [
             ParameterSpec("autorotate", .bool, default: "true",
                           help: "turn pictures upright as the display matrix asks, as the ffmpeg CLI does"),
             ParameterSpec("threads", .int(min: 0, max: 64), default: "1", help: "decoder threads per worker (0: auto)"),
             ParameterSpec("seek", .choice(SeekMode.allCases.map(\.rawValue)), default: SeekMode.exact.rawValue,
                           help: "exact: the frames asked for; approximate: the keyframe nearest each (faster; drifts by up to half the gap between keyframes, more after the last one)"),
-            ParameterSpec("format", .choice(["uint8", "float32"]), default: "uint8",
-                          help: "uint8 RGB HWC, or float32 CHW normalised by ImageNet mean/std"),
         ],
         parallel: true
     ) { parameters, _ in
         let field = parameters.string("field"), output = parameters.string("output")
-        let frameOutput = try frameOutput(parameters)
-        let threads = parameters.int("threads"), normalised = parameters.optionalString("format") == "float32"
+        let pictures = try PictureOptions(parameters, autorotate: parameters.bool("autorotate"))
+        let threads = parameters.int("threads")
         let selection = try frameSelection(parameters)
         let seek = SeekMode(rawValue: parameters.string("seek")) ?? .exact
         return .map { sample in
-            let path = try stringField(field, of: sample)
+            let source = try mediaSource(field, of: sample)
             var out = sample
             do {
-                let frames = try VideoReader(path: path, threads: threads)
-                    .frames(selection(sample), output: frameOutput, seek: seek)
-                out[output] = .array(normalised ? frames.normalizedNDArray() : frames.ndarray)
+                let frames = try VideoReader(source, threads: threads).frames(selection(sample), output: pictures.output, seek: seek)
+                out[output] = .array(pictures.array(frames))
+            } catch {
+                throw StageError(item: sample.origin, reason: "\(error)")
+            }
+            return [out]
+        }
+    }
+
+    static let imageDecode = StageSpec(
+        type: "image_decode", role: .stage,
+        summary: "decodes the JPEG, PNG or WebP at `field` into `output` as a one-frame clip, as video_frames gives one "
+            + "(uint8 1 x H x W x 3 or float32 1 x 3 x H x W): grey, palette, alpha (dropped) and 16-bit pictures become 8-bit RGB "
+            + "as with ffmpeg -pix_fmt rgb24; EXIF orientation is not applied",
+        parameters: [
+            ParameterSpec("field", .string, default: "jpg",
+                          help: "the field holding the image: a path, or the encoded file's bytes (a WebDataset jpg, png or webp member)"),
+            ParameterSpec("output", .string, default: "frames", help: "the field the picture goes to"),
+        ] + PictureOptions.parameters(of: "the image's own"),
+        parallel: true
+    ) { parameters, _ in
+        let field = parameters.string("field"), output = parameters.string("output")
+        let pictures = try PictureOptions(parameters, autorotate: false)
+        return .map { sample in
+            let source = try mediaSource(field, of: sample)
+            var out = sample
+            do {
+                out[output] = .array(pictures.array(try ImageReader.decode(source, output: pictures.output)))
             } catch {
                 throw StageError(item: sample.origin, reason: "\(error)")
             }
@@ -100,7 +120,9 @@ enum MediaStages {
         type: "audio_decode", role: .stage,
         summary: "decodes the audio at `field` (audio files or video tracks) to a float32 waveform in `output`",
         parameters: [
-            ParameterSpec("field", .string, default: "audio", help: "the field holding the audio (or video) path"),
+            ParameterSpec("field", .string, default: "audio",
+                          help: "the field holding the audio (or video): a path, or the encoded file's bytes (a WebDataset flac, wav or mp4 "
+                              + "member; libsndfile reads bytes whose field is a sound-file extension, FFmpeg the others)"),
             ParameterSpec("fallback", .string,
                           help: "the field read when `field` is absent (video: a clip's own track when it has no caption file)"),
             ParameterSpec("output", .string, default: "waveform", help: "the field the samples go to"),
@@ -118,10 +140,10 @@ enum MediaStages {
         let seconds = parameters.optionalDouble("seconds"), random = parameters.bool("random_window")
         let seed = UInt64(bitPattern: Int64(parameters.int("seed")))
         return .map { sample in
-            let path = try stringField(sample[field] == nil ? fallback ?? field : field, of: sample)
+            let source = try mediaSource(sample[field] == nil ? fallback ?? field : field, of: sample)
             var out = sample
             do {
-                var audio = try AudioReader.load(path: path, sampleRate: rate, mono: mono)
+                var audio = try AudioReader.load(source, sampleRate: rate, mono: mono)
                 if let seconds {
                     audio = try audio.fitted(toSeconds: seconds, seed: random ? sample.randomSeed(seed, stage: "audio_decode") : nil)
                 }
@@ -195,18 +217,46 @@ enum MediaStages {
         }
     }
 
-    /// The frame output the parameters ask for; a malformed size is a configuration error.
-    private static func frameOutput(_ parameters: StageParameters) throws -> FrameOutput {
-        var output = FrameOutput(filter: parameters.optionalString("filter").flatMap(ScaleFilter.init) ?? .bicubic,
-                                 autorotate: parameters.bool("autorotate"))
-        guard let text = parameters.optionalString("size") else { return output }
-        guard let (width, height) = FrameSize.dimensions(text) else {
-            throw PlanError("stage '\(parameters.stageName)': size '\(text)' is not WxH, e.g. 224x224")
+    /// How decoded pictures become an array, as video_frames and image_decode share it: size,
+    /// filter and element type.
+    struct PictureOptions {
+        let output: FrameOutput
+        /// float32 CHW normalised by ImageNet mean/std instead of uint8 HWC.
+        let normalised: Bool
+
+        /// The parameters both stages take, written once; `native` names the size without `size`.
+        static func parameters(of native: String) -> [ParameterSpec] {
+            [
+                ParameterSpec("size", .string, help: "WxH output size (default: \(native))"),
+                ParameterSpec("resize", .choice(["exact", "shorter_side_crop"]), default: "exact",
+                              help: "exact WxH, or scale the shorter side to `shorter_side` then centre-crop WxH"),
+                ParameterSpec("shorter_side", .int(min: 1), default: "256", help: "shorter_side_crop: the scaled shorter side"),
+                ParameterSpec("filter", .choice(ScaleFilter.allCases.map(\.rawValue)), default: "bicubic",
+                              help: "libswscale resize filter"),
+                ParameterSpec("format", .choice(["uint8", "float32"]), default: "uint8",
+                              help: "uint8 RGB HWC, or float32 CHW normalised by ImageNet mean/std"),
+            ]
         }
-        output.size = parameters.optionalString("resize") == "shorter_side_crop"
-            ? .shorterSideThenCrop(shorterSide: parameters.int("shorter_side"), width: width, height: height)
-            : .exact(width: width, height: height)
-        return output
+
+        /// The options the parameters ask for; a malformed size is a configuration error.
+        init(_ parameters: StageParameters, autorotate: Bool) throws {
+            var output = FrameOutput(filter: ScaleFilter(rawValue: parameters.string("filter")) ?? .bicubic, autorotate: autorotate)
+            if let text = parameters.optionalString("size") {
+                guard let (width, height) = FrameSize.dimensions(text) else {
+                    throw PlanError("stage '\(parameters.stageName)': size '\(text)' is not WxH, e.g. 224x224")
+                }
+                output.size = parameters.string("resize") == "shorter_side_crop"
+                    ? .shorterSideThenCrop(shorterSide: parameters.int("shorter_side"), width: width, height: height)
+                    : .exact(width: width, height: height)
+            }
+            self.output = output
+            normalised = parameters.string("format") == "float32"
+        }
+
+        /// The pictures as the stage's output array.
+        func array(_ frames: FrameBatch) -> NDArray {
+            normalised ? frames.normalizedNDArray() : frames.ndarray
+        }
     }
 
     /// The selection for each item (a random clip's seed depends on the item).
@@ -236,11 +286,15 @@ enum MediaStages {
         return { _ in fixed }
     }
 
-    private static func stringField(_ field: String, of sample: Sample) throws -> String {
-        guard case let .string(path)? = sample[field] else {
-            throw StageError(item: sample.origin, reason: "no string field '\(field)' to read media from")
+    /// The media at `field`: a path, or the encoded bytes of a file, named in errors (and, for
+    /// audio, routed) as `ITEM.FIELD`: a WebDataset member's key and extension
+    /// (`shard-000003.tar:clip0042` + `.flac`).
+    private static func mediaSource(_ field: String, of sample: Sample) throws -> MediaSource {
+        switch sample[field] {
+        case .string(let path)?: return .file(path)
+        case .bytes(let bytes)?: return .bytes(name: "\(sample.itemDescription).\(field)", bytes)
+        default: throw StageError(item: sample.origin, reason: "no field '\(field)' holding a path or the bytes of a media file")
         }
-        return path
     }
 }
 
