@@ -37,6 +37,78 @@ struct WebDatasetStagesTests {
         }
     }
 
+    /// pipelines/webdataset-clips.yaml decodes frames and log-mel from the members' bytes exactly
+    /// as a manifest of the same clips' files does (samples/webdataset was made from
+    /// samples/shapes by tools/webdataset_interop.py: clip i holds the i-th MP4 and the i-th FLAC).
+    @Test func clipsDecodeFromMembersExactlyAsFromTheirFiles() throws {
+        let repository = Self.fixtures.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let out = Self.scratch()
+        defer { try? FileManager.default.removeItem(at: out) }
+        let saved = FileManager.default.currentDirectoryPath
+        FileManager.default.changeCurrentDirectoryPath(repository.path)
+        defer { FileManager.default.changeCurrentDirectoryPath(saved) }
+        let members = try PipelineFile().load(path: "pipelines/webdataset-clips.yaml", overrides: ["output=\(out.path)/members"])
+        #expect(try PipelineRunner(plan: members, progress: nil).run().report.quarantined == [])
+
+        let shapes = repository.appendingPathComponent("samples/shapes")
+        let rows = try String(contentsOf: shapes.appendingPathComponent("manifest.jsonl"), encoding: .utf8).split(separator: "\n")
+            .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        let videos = rows.compactMap { $0["video"] as? String }.filter { $0.hasSuffix(".mp4") }
+        let audios = rows.compactMap { $0["audio"] as? String }.filter { $0.hasSuffix(".flac") }
+        let manifest = (0..<6).map { i in
+            #"{"id": "clip\#(String(format: "%06d", i))", "video": "\#(shapes.path)/\#(videos[i])", "audio": "\#(shapes.path)/\#(audios[i])"}"#
+        }.joined(separator: "\n")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        try manifest.write(to: out.appendingPathComponent("files.jsonl"), atomically: true, encoding: .utf8)
+        // The same file with the manifest as its source: the stages are the file's own.
+        let text = try String(contentsOfFile: "pipelines/webdataset-clips.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "  type: webdataset\n  paths: samples/webdataset/shapes-{000000..000001}.tar",
+                                  with: "  type: manifest\n  path: \(out.path)/files.jsonl")
+            .replacingOccurrences(of: "fields: [mp4, flac, txt, json, frames.npy, mel.npy]", with: "fields: [frames.npy, mel.npy]\n  key: id")
+        #expect(text.contains("type: manifest") && text.contains("key: id"))
+        let files = try PipelineFile().plan(yaml: text, file: "files.yaml", overrides: [
+            "output=\(out.path)/files", "stages.0.field=video", "stages.1.field=audio",
+        ])
+        let filesRun = try PipelineRunner(plan: files, progress: nil).run().report
+        #expect(filesRun.quarantined == [], "\(filesRun.quarantined)")
+
+        func arrays(_ run: String) throws -> [String] {
+            #expect(try Self.run("""
+                name: read-\(run)
+                output: \(out.path)/\(run)
+                source: {type: webdataset, paths: "\(out.path)/\(run)/shards/shard-000000.tar"}
+                sink: {type: jsonl, path: arrays.jsonl}
+                """).report.completion == .finished)
+            return try String(contentsOf: out.appendingPathComponent("\(run)/arrays.jsonl"), encoding: .utf8).split(separator: "\n").map {
+                let record = try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+                return "\(record["__key__"]!) \(record["frames.npy"]!) \(record["mel.npy"]!)"
+            }
+        }
+        let fromMembers = try arrays("members"), fromFiles = try arrays("files")
+        #expect(fromMembers.count == 6)
+        #expect(fromMembers == fromFiles)
+    }
+
+    /// A member that is not the media its name says is quarantined as the clip and the shard it
+    /// came from; the other clips go on.
+    @Test func aBrokenMemberIsQuarantinedByClipAndShard() throws {
+        let out = Self.scratch()
+        defer { try? FileManager.default.removeItem(at: out) }
+        let shard = Self.fixtures.appendingPathComponent("python-written/upper.tar").path
+        let outcome = try Self.run("""
+            name: broken
+            output: \(out.path)
+            options: {on_error: skip}
+            source: {type: webdataset, paths: "\(shard)"}
+            stages: [{type: video_frames, field: jpg, count: 1}]
+            sink: {type: jsonl, path: frames.jsonl}
+            """)
+        #expect(outcome.report.completion == .finished)
+        #expect(outcome.report.quarantined.map(\.item) == ["photo1"])
+        let error = try #require(outcome.report.quarantined.first?.error)
+        #expect(error.contains("(\(shard))") && error.contains("photo1.jpg"), "\(error)")
+    }
+
     @Test func samplesCarryKeyURLAndBytesUnderTheirExtensions() throws {
         let out = Self.scratch()
         defer { try? FileManager.default.removeItem(at: out) }

@@ -317,11 +317,12 @@ extension Sample {
         return mixed
     }
 
-    /// The sample's name with the manifest row it came from (`clip-7 (clips.jsonl:8)`), so a clip
-    /// that fails in any later stage is quarantined by file and line.
+    /// The sample's name with the manifest row or shard it came from (`clip-7 (clips.jsonl:8)`,
+    /// `clip0042 (shard-000003.tar)`), so a clip that fails in any later stage is quarantined by
+    /// file and line, or by shard and key.
     var origin: String {
-        guard case let .string(row)? = self[ManifestSource.rowField] else { return itemDescription }
-        return "\(itemDescription) (\(row))"
+        guard case let .string(place)? = self[ManifestSource.rowField] ?? self["__url__"] else { return itemDescription }
+        return "\(itemDescription) (\(place))"
     }
 }
 
