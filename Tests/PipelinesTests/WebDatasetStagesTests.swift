@@ -4,6 +4,7 @@ import PipelineCore
 import Pipelines
 import S3TestServer
 import Testing
+import Training
 
 /// Pipeline files over WebDataset shards: the `webdataset` source and the `webdataset_writer` sink.
 struct WebDatasetStagesTests {
@@ -177,6 +178,32 @@ struct WebDatasetStagesTests {
             #expect(both == Set(shards), "epoch \(epoch): the ranks read every shard once")
         }
         #expect(zero[0..<3] != zero[3..<6] || one[0..<3] != one[3..<6], "the second epoch has its own order")
+    }
+
+    /// A resumed trainer asks its source to begin where its checkpoint stopped: the source reads
+    /// past the samples consumed and emits the rest, each with its stream point, as the whole run did.
+    @Test func aResumedRunBeginsAtItsStreamPoint() throws {
+        let out = Self.scratch()
+        defer { try? FileManager.default.removeItem(at: out) }
+        func records(resumingAt point: StreamPoint?, _ name: String) throws -> [String] {
+            let plan = try PipelineFile().plan(yaml: """
+                name: \(name)
+                output: \(out.path)
+                source: {type: webdataset, paths: "\(Self.fixtures.path)/python-written/shard-{000000..000001}.tar", epochs: 2, shuffle: true, seed: 3}
+                sink: {type: jsonl, path: \(name).jsonl}
+                """, file: "\(name).yaml")
+            let environment = RunEnvironment(outputDirectory: out)
+            if let point { environment.resumeSource(at: point) }
+            #expect(try plan.build(in: environment).start().wait().completion == .finished)
+            return try String(contentsOf: out.appendingPathComponent("\(name).jsonl"), encoding: .utf8).split(separator: "\n").map {
+                let record = try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+                return "\(record["__key__"]!) \(record["stream_epoch"]!) \(record["stream_position"]!)"
+            }
+        }
+        let whole = try records(resumingAt: nil, "whole")
+        #expect(whole.count == 30)
+        #expect(whole.last?.hasSuffix(" 1 15") == true)
+        #expect(try records(resumingAt: StreamPoint(epoch: 1, position: 3), "resumed") == Array(whole.dropFirst(18)))
     }
 
     @Test func aDirectoryHoldingShardsIsNotWrittenOver() throws {

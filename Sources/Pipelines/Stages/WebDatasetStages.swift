@@ -3,6 +3,7 @@ import ObjectStore
 import OrderedCollections
 import PipelineCore
 import Tensor
+import Training
 import WebDataset
 
 /// Stages over WebDataset tar shards: read them as samples, write samples as shards.
@@ -36,7 +37,8 @@ enum WebDatasetStages {
         return .source(WebDatasetSource(
             urls: parameters.inputs("paths"), log: environment.inputs, objects: ObjectInputs(outputDirectory: environment.outputDirectory),
             shuffleSeed: parameters.bool("shuffle") ? UInt64(parameters.int("seed")) : nil, epochs: parameters.int("epochs"),
-            rank: rank, worldSize: worldSize, maximumMemberBytes: parameters.int("max_member_bytes")))
+            rank: rank, worldSize: worldSize, maximumMemberBytes: parameters.int("max_member_bytes"),
+            resumeAt: { environment.sourceResumePoint }))
     }
 
     static let writer = StageSpec(
@@ -46,7 +48,7 @@ enum WebDatasetStages {
             ParameterSpec("path", .path(objects: true), required: true,
                           help: "directory, under the pipeline's output; or s3://bucket/prefix (each shard staged under the output's .cache/s3-upload, then uploaded)"),
             ParameterSpec("fields", .strings,
-                          help: "the fields to write, each as member KEY.FIELD (default: every field but those starting with `__` and `epoch`)"),
+                          help: "the fields to write, each as member KEY.FIELD (default: every field but those starting with `__` and the run's epoch, stream_epoch and stream_position)"),
             ParameterSpec("key", .string, default: "__key__", help: "the field holding each sample's key"),
             ParameterSpec("maxcount", .int(min: 1), default: "100000", help: "samples per shard"),
             ParameterSpec("maxsize", .int(min: 1), default: "3000000000", help: "bytes of member data per shard before a new one starts"),
@@ -86,6 +88,9 @@ enum WebDatasetStages {
 /// time: local files through `read(2)`, bucket and web objects streamed (S3 or HTTP client) while
 /// the tar reader works, never cached whole. A member or sample that cannot be used is quarantined as `SHARD:MEMBER`; a
 /// shard that is cut short or damaged gives the samples before the damage, then is quarantined.
+/// Every sample carries its stream point (epoch, samples of this rank's epoch read through it), so
+/// a resumed trainer's run reads past what its checkpoint consumed without emitting it: the tars
+/// are read again (fast), the media in them is not decoded again.
 struct WebDatasetSource: Source {
     let urls: [URL]
     let log: InputLog
@@ -95,6 +100,8 @@ struct WebDatasetSource: Source {
     var rank = 0
     var worldSize = 1
     var maximumMemberBytes = 1 << 30
+    /// Where a resumed run begins; asked when the run starts, after the sinks are built.
+    var resumeAt: @Sendable () -> StreamPoint? = { nil }
 
     func run(_ emitter: Emitter<Sample>) throws {
         var shards: [URL] = []
@@ -113,19 +120,30 @@ struct WebDatasetSource: Source {
         guard shards.count >= worldSize else {
             throw StageError(item: "webdataset", reason: "\(shards.count) shards cannot be shared by \(worldSize) ranks: each rank needs at least one")
         }
-        for epoch in 0..<epochs {
+        let start = resumeAt() ?? StreamPoint(epoch: 0, position: 0)
+        for epoch in min(start.epoch, epochs)..<epochs {
             var order = shards
             if let shuffleSeed {
                 var rng = RandomGenerator(seed: shuffleSeed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
                 order.shuffle(using: &rng)
             }
+            var position = Position(epoch: epoch, next: 0, skipping: epoch == start.epoch ? start.position : 0)
             for shard in stride(from: rank, to: order.count, by: worldSize).map({ order[$0] }) {
-                try read(shard, epoch: epoch, emitter)
+                try read(shard, at: &position, emitter)
             }
         }
     }
 
-    private func read(_ url: URL, epoch: Int, _ emitter: Emitter<Sample>) throws {
+    /// Samples of this rank's epoch read so far, and how many of them a resumed run has consumed.
+    private struct Position {
+        var epoch: Int
+        var next: Int
+        var skipping: Int
+        var resuming: Bool { next < skipping }
+    }
+
+    private func read(_ url: URL, at position: inout Position, _ emitter: Emitter<Sample>) throws {
+        let epoch = position.epoch
         let name = ObjectInputs.remote(url)?.description ?? url.relativePath
         let samples: ShardSamples
         do {
@@ -138,15 +156,23 @@ struct WebDatasetSource: Source {
             while let event = try samples.next() {
                 switch event {
                 case .sample(let sample):
+                    let resuming = position.resuming
+                    position.next += 1
+                    guard !resuming else { continue }
                     var fields: OrderedDictionary<String, Value> = ["__key__": .string(sample.key), "__url__": .string(name)]
                     for field in sample.fields { fields[field.name] = .bytes(field.bytes) }
                     if epochs > 1 { fields["epoch"] = .int(epoch) }
-                    try emitter.emit(Sample(fields))
+                    var emitted = Sample(fields)
+                    emitted.streamPoint = StreamPoint(epoch: epoch, position: position.next)
+                    try emitter.emit(emitted)
                 case .rejected(let problem):
+                    // The run being resumed reported what it read; this one reports what it reads anew.
+                    guard !position.resuming else { continue }
                     try emitter.skip(item: name + ":" + (problem.member ?? ""), reason: problem.reason)
                 }
             }
         } catch let failure as WebDatasetError {
+            guard !position.resuming else { return }
             try emitter.skip(item: name + (failure.member.map { ":" + $0 } ?? ""), reason: failure.reason)
         }
     }
@@ -181,6 +207,9 @@ final class WebDatasetSink: Sink {
 
     init(writer: WebDatasetWriter, layout: Layout) { (self.writer, self.layout) = (writer, layout) }
 
+    /// Fields sources add for the run itself, not written unless `fields` names them.
+    static let bookkeeping: Set<String> = ["epoch", "stream_epoch", "stream_position"]
+
     /// The first shard a previous run left in `directory` (written or `.partial`), which this run must not replace.
     static func shardsAlreadyIn(_ directory: URL) -> String? {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
@@ -191,7 +220,7 @@ final class WebDatasetSink: Sink {
         guard case let .string(key)? = item[layout.keyField] else {
             throw StageError(item: item.itemDescription, reason: "no string field '\(layout.keyField)' to name the sample's members")
         }
-        let names = layout.fields ?? item.fields.keys.filter { !$0.hasPrefix("__") && $0 != "epoch" && $0 != layout.keyField }
+        let names = layout.fields ?? item.fields.keys.filter { !$0.hasPrefix("__") && !Self.bookkeeping.contains($0) && $0 != layout.keyField }
         var fields: [WebDatasetSample.Field] = []
         for name in names {
             guard let value = item[name] else { throw StageError(item: key, reason: "no field '\(name)' to write") }
