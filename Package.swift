@@ -148,7 +148,7 @@ let package = Package(
         .testTarget(name: "sluiceTests", dependencies: ["sluice", "ObjectStore", "S3TestServer"]),
         /// Multi-rank tests: they run `mpiexec -n 2|3` of the sluice binary and of this helper.
         .executableTarget(name: "distributed-check", dependencies: ["Distributed"], path: "Tests/DistributedCheck"),
-        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Shards", "ObjectStore", "S3TestServer", "distributed-check", "sluice"]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Shards", "WebDataset", "ObjectStore", "S3TestServer", "distributed-check", "sluice"]),
     ],
     swiftLanguageModes: [.v6]
 )

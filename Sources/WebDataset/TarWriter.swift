@@ -7,11 +7,15 @@ import SystemErrors
 /// `shard-000000.tar`, `shard-000001.tar`, ..., a new one once the current holds `maximumCount`
 /// samples or `maximumBytes` of member data (the webdataset package's `ShardWriter` rule). Each is
 /// written as `NAME.partial` and renamed when whole, then handed to `finished` (an upload, say).
-/// Headers carry no time or owner, so the same samples give the same bytes.
+/// Headers carry no time or owner, so the same samples give the same bytes. Writers sharing one
+/// dataset (ranks) number their shards apart: writer `first` of `step` writes `first`,
+/// `first + step`, ...
 public final class WebDatasetWriter {
     public let directory: URL
     public let maximumCount: Int
     public let maximumBytes: Int
+    /// The number of the first shard, and how far apart this writer's shards are numbered.
+    public let numbering: (first: Int, step: Int)
     private let finished: (URL) throws(WebDatasetError) -> Void
     private var shard: OpenShard?
     /// The shards written whole so far, in order.
@@ -19,12 +23,15 @@ public final class WebDatasetWriter {
 
     public static func shardName(_ index: Int) -> String { "shard-" + String(format: "%06d", index) + ".tar" }
 
-    public init(directory: URL, maximumCount: Int = 100_000, maximumBytes: Int = 3_000_000_000,
+    public init(directory: URL, maximumCount: Int = 100_000, maximumBytes: Int = 3_000_000_000, numbering: (first: Int, step: Int) = (0, 1),
                 finished: @escaping (URL) throws(WebDatasetError) -> Void = { _ in }) throws(WebDatasetError) {
         guard maximumCount > 0, maximumBytes > 0 else {
             throw WebDatasetError(.invalidArgument, path: directory.path, "maxcount and maxsize must be positive")
         }
-        (self.directory, self.maximumCount, self.maximumBytes, self.finished) = (directory, maximumCount, maximumBytes, finished)
+        guard numbering.first >= 0, numbering.step > 0, numbering.first < numbering.step else {
+            throw WebDatasetError(.invalidArgument, path: directory.path, "writer \(numbering.first) of \(numbering.step) cannot number shards apart")
+        }
+        (self.directory, self.maximumCount, self.maximumBytes, self.numbering, self.finished) = (directory, maximumCount, maximumBytes, numbering, finished)
         do { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
             throw WebDatasetError(.writeFailed, path: directory.path, "cannot create the directory: \(SystemErrorText.words(error))")
         }
@@ -37,7 +44,13 @@ public final class WebDatasetWriter {
     public func write(_ sample: WebDatasetSample) throws(WebDatasetError) {
         try Self.check(sample, in: directory.path)
         if let open = shard, open.count >= maximumCount || open.bytes >= maximumBytes { try close() }
-        if shard == nil { shard = try OpenShard(file: directory.appendingPathComponent(Self.shardName(written.count))) }
+        if shard == nil {
+            let (index, overflow) = written.count.multipliedReportingOverflow(by: numbering.step)
+            guard !overflow, index <= 999_999 - numbering.first else {
+                throw WebDatasetError(.invalidArgument, path: directory.path, "more shards than six digits can number")
+            }
+            shard = try OpenShard(file: directory.appendingPathComponent(Self.shardName(numbering.first + index)))
+        }
         try shard!.append(sample)
     }
 

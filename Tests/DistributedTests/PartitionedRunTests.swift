@@ -3,6 +3,7 @@ import ObjectStore
 import S3TestServer
 import Shards
 import Testing
+import WebDataset
 
 /// `mpiexec -n N sluice run FILE` against `sluice run FILE`: the merged output holds exactly the
 /// samples the one-process run writes, as JSON lines and as one MDS dataset.
@@ -102,6 +103,32 @@ import Testing
             #expect(FileManager.default.contents(atPath: many.appendingPathComponent(name).path) == FileManager.default.contents(atPath: one.appendingPathComponent(name).path))
         }
         #expect(try Self.lines(many.appendingPathComponent("index.jsonl")).sorted() == Self.lines(one.appendingPathComponent("index.jsonl")).sorted())
+    }
+
+    /// WebDataset in and out on 2 ranks: each rank reads only its shards and numbers its own
+    /// shards apart from the other's, so the merged directory holds the one-process run's samples.
+    @Test func webDatasetShardsOfAllRanksAreTheOneProcessRunsSamples() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-part-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let one = directory.appendingPathComponent("one"), many = directory.appendingPathComponent("many")
+        #expect(try Self.run(ranks: nil, "pipelines/webdataset-clips.yaml", output: one).status == 0)
+        let job = try Self.run(ranks: 2, "pipelines/webdataset-clips.yaml", output: many)
+        #expect(job.status == 0, "\(job.errors)")
+        func samples(_ out: URL) throws -> [WebDatasetSample] {
+            let shards = try FileManager.default.contentsOfDirectory(atPath: out.appendingPathComponent("shards").path).sorted()
+            return try shards.flatMap { name -> [WebDatasetSample] in
+                let path = out.appendingPathComponent("shards/\(name)").path
+                let reader = ShardSamples(try TarReader(FileShardBytes(path: path), path: path), maximumMemberBytes: 1 << 24)
+                var found: [WebDatasetSample] = []
+                while let event = try reader.next() { if case .sample(let sample) = event { found.append(sample) } }
+                return found
+            }
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: many.appendingPathComponent("shards").path).sorted()
+                == ["shard-000000.tar", "shard-000001.tar"])
+        let expected = try samples(one)
+        #expect(expected.count == 6)
+        #expect(try samples(many).sorted { $0.key < $1.key } == expected.sorted { $0.key < $1.key })
     }
 
     /// A dataset written into a bucket on 2 ranks: a part prefix per rank, one index over them,

@@ -35,7 +35,8 @@ public struct PartitionedRun {
     /// Where rank `rank` writes.
     public static func partName(_ rank: Int) -> String { "part-\(rank)" }
 
-    /// This rank's plan: the rank split after the source, every output under `OUT/part-RANK/`.
+    /// This rank's plan: the rank split after the source (or the rank given to the stages that
+    /// split by it themselves), every output under `OUT/part-RANK/`.
     public func rankPlan() throws(PlanError) -> PipelinePlan {
         var partitioned = plan
         let root = plan.outputDirectory.standardizedFileURL.path
@@ -59,12 +60,24 @@ public struct PartitionedRun {
         for (index, remote) in bucketDatasets {
             partitioned.stages[index].parameters.values["path"] = .string(remote.appending(Self.partName(rank)).description)
         }
+        // Stages that share a dataset by rank themselves get this rank: a WebDataset source reads
+        // only its shards (not every shard, dropping the others' samples), a WebDataset writer
+        // numbers its shards apart from the other ranks' (so their files merge, and a bucket
+        // prefix takes them all).
+        for index in partitioned.stages.indices where Self.sharingByRank.contains(partitioned.stages[index].spec.type) {
+            partitioned.stages[index].parameters.values["rank"] = .int(rank)
+            partitioned.stages[index].parameters.values["world_size"] = .int(size)
+        }
+        if let source = partitioned.stages.first, Self.sharingByRank.contains(source.spec.type) { return partitioned }
         let split = PipelinePlan.Stage(
             name: "rank_split", spec: Self.splitSpec, parameters: StageParameters(stageName: "rank_split", values: ["rank": .int(rank), "world_size": .int(size)]),
             workers: 1, ordered: true, line: plan.stages.first?.line ?? 0)
         partitioned.stages.insert(split, at: 1)
         return partitioned
     }
+
+    /// Stage kinds whose `rank` and `world_size` split the work between ranks.
+    static let sharingByRank: Set<String> = ["webdataset", "webdataset_writer"]
 
     /// The shard writers into a bucket, by stage position, with their `s3://` prefixes.
     var bucketDatasets: [(stage: Int, remote: ObjectURL)] {

@@ -52,6 +52,9 @@ enum WebDatasetStages {
             ParameterSpec("key", .string, default: "__key__", help: "the field holding each sample's key"),
             ParameterSpec("maxcount", .int(min: 1), default: "100000", help: "samples per shard"),
             ParameterSpec("maxsize", .int(min: 1), default: "3000000000", help: "bytes of member data per shard before a new one starts"),
+            ParameterSpec("rank", .int(min: 0), default: "0",
+                          help: "this writer's rank: it numbers its shards rank, rank+world_size, ... (a multi-rank run sets it)"),
+            ParameterSpec("world_size", .int(min: 1), default: "1", help: "number of writers sharing the dataset"),
         ],
         obstacles: { parameters in
             let path = parameters.string("path")
@@ -64,10 +67,14 @@ enum WebDatasetStages {
         let fields = parameters.strings("fields")
         let layout = WebDatasetSink.Layout(keyField: parameters.string("key"), fields: fields.isEmpty ? nil : fields)
         let (count, size) = (parameters.int("maxcount"), parameters.int("maxsize"))
+        let numbering = (first: parameters.int("rank"), step: parameters.int("world_size"))
+        guard numbering.first < numbering.step else {
+            throw PlanError("stage '\(parameters.stageName)': rank \(numbering.first) must be below world_size \(numbering.step)")
+        }
         if let remote = ObjectURL(path) {
             let staging = environment.outputDirectory.appendingPathComponent(".cache/s3-upload/\(remote.bucket)/\(remote.key)")
             let client = try S3Client()
-            let writer = try WebDatasetWriter(directory: staging, maximumCount: count, maximumBytes: size) { file throws(WebDatasetError) in
+            let writer = try WebDatasetWriter(directory: staging, maximumCount: count, maximumBytes: size, numbering: numbering) { file throws(WebDatasetError) in
                 let object = remote.appending(file.lastPathComponent)
                 do { try client.upload(file: file, to: object) } catch {
                     throw WebDatasetError(.writeFailed, path: object.description, "upload failed: \(error)")
@@ -80,7 +87,8 @@ enum WebDatasetStages {
         if let taken = WebDatasetSink.shardsAlreadyIn(directory) {
             throw StageError(.outputTaken, item: directory.relativePath, reason: "already holds \(taken): choose another directory")
         }
-        return .sink(WebDatasetSink(writer: try WebDatasetWriter(directory: directory, maximumCount: count, maximumBytes: size), layout: layout))
+        return .sink(WebDatasetSink(writer: try WebDatasetWriter(directory: directory, maximumCount: count, maximumBytes: size, numbering: numbering),
+                                    layout: layout))
     }
 }
 
