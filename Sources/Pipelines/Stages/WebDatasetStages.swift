@@ -55,13 +55,7 @@ enum WebDatasetStages {
             ParameterSpec("rank", .int(min: 0), default: "0",
                           help: "this writer's rank: it numbers its shards rank, rank+world_size, ... (a multi-rank run sets it)"),
             ParameterSpec("world_size", .int(min: 1), default: "1", help: "number of writers sharing the dataset"),
-        ],
-        obstacles: { parameters in
-            let path = parameters.string("path")
-            guard !ObjectURL.isObjectURL(path) else { return [] }
-            let directory = URL(fileURLWithPath: path)
-            return WebDatasetSink.shardsAlreadyIn(directory).map { [Obstacle(key: "path", "\(path) already holds \($0): choose another directory")] } ?? []
-        }
+        ]
     ) { parameters, environment in
         let path = parameters.string("path")
         let fields = parameters.strings("fields")
@@ -128,14 +122,14 @@ struct WebDatasetSource: Source {
         guard shards.count >= worldSize else {
             throw StageError(item: "webdataset", reason: "\(shards.count) shards cannot be shared by \(worldSize) ranks: each rank needs at least one")
         }
-        let start = resumeAt() ?? StreamPoint(epoch: 0, position: 0)
-        for epoch in min(start.epoch, epochs)..<epochs {
+        let start = resumeAt() ?? StreamPoint(epoch: 0, position: 0), firstEpoch = min(start.epoch, epochs)
+        for epoch in firstEpoch..<epochs {
             var order = shards
             if let shuffleSeed {
                 var rng = RandomGenerator(seed: shuffleSeed &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
                 order.shuffle(using: &rng)
             }
-            var position = Position(epoch: epoch, next: 0, skipping: epoch == start.epoch ? start.position : 0)
+            var position = Position(epoch: epoch, first: epoch == firstEpoch, next: 0, skipping: epoch == start.epoch ? start.position : 0)
             for shard in stride(from: rank, to: order.count, by: worldSize).map({ order[$0] }) {
                 try read(shard, at: &position, emitter)
             }
@@ -145,9 +139,14 @@ struct WebDatasetSource: Source {
     /// Samples of this rank's epoch read so far, and how many of them a resumed run has consumed.
     private struct Position {
         var epoch: Int
+        /// The first epoch this run reads, the one whose problems it reports (later epochs meet
+        /// the same ones again).
+        var first: Bool
         var next: Int
         var skipping: Int
         var resuming: Bool { next < skipping }
+        /// Whether a problem met now is news: not before the resume point, not in a later epoch.
+        var reporting: Bool { first && !resuming }
     }
 
     private func read(_ url: URL, at position: inout Position, _ emitter: Emitter<Sample>) throws {
@@ -157,9 +156,10 @@ struct WebDatasetSource: Source {
         do {
             samples = ShardSamples(try TarReader(try bytes(of: url, named: name), path: name), maximumMemberBytes: maximumMemberBytes)
         } catch {
+            guard position.reporting else { return }
             return try emitter.skip(item: name, reason: error.reason)
         }
-        if url.isFileURL, epoch == 0 { log.record(url) }
+        if url.isFileURL, position.first { log.record(url) }
         do {
             while let event = try samples.next() {
                 switch event {
@@ -175,12 +175,12 @@ struct WebDatasetSource: Source {
                     try emitter.emit(emitted)
                 case .rejected(let problem):
                     // The run being resumed reported what it read; this one reports what it reads anew.
-                    guard !position.resuming else { continue }
+                    guard position.reporting else { continue }
                     try emitter.skip(item: name + ":" + (problem.member ?? ""), reason: problem.reason)
                 }
             }
         } catch let failure as WebDatasetError {
-            guard !position.resuming else { return }
+            guard position.reporting else { return }
             try emitter.skip(item: name + (failure.member.map { ":" + $0 } ?? ""), reason: failure.reason)
         }
     }
