@@ -12,7 +12,7 @@
 # --replay runs it on every `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-targets=(pipeline index shard safetensors npy vocab tokenizerjson json container mediabytes tar)
+targets=(pipeline index shard safetensors npy vocab tokenizerjson json container mediabytes tar csv)
 # The targets link MPI (through Pipelines), whose UCX patches mmap at load time in a way that
 # jumps into AddressSanitizer's interceptor and dies before main; its mmap hooks are not needed here.
 export UCX_MEM_MMAP_HOOK_MODE=none

@@ -10,7 +10,7 @@ import WebDataset
 /// The parsers of untrusted files, each as a function of raw bytes that may throw the module's
 /// error but must never trap, hang or allocate more than the input can justify.
 enum FuzzTarget: String, CaseIterable {
-    case pipeline, index, shard, safetensors, npy, vocab, tokenizerjson, json, container, mediabytes, tar
+    case pipeline, index, shard, safetensors, npy, vocab, tokenizerjson, json, container, mediabytes, tar, csv
 
     /// A scratch directory of this process for targets that read files.
     static let scratch: URL = {
@@ -58,6 +58,9 @@ enum FuzzTarget: String, CaseIterable {
             guard let reader = try? TarReader(FileShardBytes(path: write(bytes, to: "shard.tar").path), path: "fuzz.tar") else { return }
             let samples = ShardSamples(reader, maximumMemberBytes: 1 << 20)
             while (try? samples.next()) != nil {}
+        case .csv:
+            // Every row of the bytes as a CSV manifest with a column renamed, as the manifest source reads one.
+            for _ in ManifestRows(file: write(bytes, to: "manifest.csv"), columns: ["file_name": "video"]) {}
         }
     }
 
