@@ -6,7 +6,7 @@
 #   tools/fuzz.sh --container-seeds  # remakes Fuzz/seeds/container/ with the ffmpeg CLI
 # Targets: pipeline, index, shard, safetensors, npy, vocab, tokenizerjson, json, container (media
 # files through the probe, frame and audio decoders), mediabytes (the same and the image decoder,
-# from bytes in memory). The fuzzing
+# from bytes in memory), tar (WebDataset shards, plain or compressed), csv (CSV manifests). The fuzzing
 # build (AddressSanitizer + coverage, release) goes to .build-fuzz; a crashing input is written
 # to Fuzz/crashes/TARGET/ and should be fixed, then moved to Fuzz/regressions/TARGET/ where
 # --replay runs it on every `make test`.
