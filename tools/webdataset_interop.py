@@ -5,12 +5,15 @@ shards, tools/webdataset-e2e.sh and anyone checking Sluice against the package.
   webdataset_interop.py clips OUT COUNT PER_SHARD   COUNT samples from samples/shapes: key clipNNNNNN,
         `mp4` and `flac` (the sample set's MP4 videos and FLAC captions, in turn), `txt` (the video's
         caption), `json` (its manifest row); shards OUT/shapes-NNNNNN.tar of PER_SHARD samples
+  webdataset_interop.py images OUT                   an image-text set: for each sample-set clip, its frame
+        at 0.5 s as `jpg` (the ffmpeg CLI's JPEG), its caption as `txt`, shape and colour as `json`;
+        one shard OUT/images-000000.tar
   webdataset_interop.py digest FIELDS URL...        what the package reads: one line per sample (key and
         each comma-listed field's sha256), then `digest SHA256 COUNT` over them all
   webdataset_interop.py arrays FIELD SHAPE URL...   checks that every sample's FIELD loads with numpy,
         with SHAPE (e.g. 8x112x112x3), printing `arrays COUNT FIELD SHAPE`
 """
-import hashlib, io, json, os, sys
+import hashlib, io, json, os, subprocess, sys
 import webdataset as wds
 
 root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "samples", "shapes")
@@ -27,6 +30,17 @@ def clips(out, count, per_shard):
             row = videos[i % len(videos)]
             sink.write({"__key__": f"clip{i:06d}", "mp4": read(row["video"]), "flac": read(audios[i % len(audios)]),
                         "txt": row["caption"].encode(), "json": json.dumps(row).encode()})
+
+
+def images(out):
+    rows = [json.loads(line) for line in open(os.path.join(root, "manifest.jsonl"))]
+    os.makedirs(out, exist_ok=True)
+    with wds.ShardWriter(os.path.join(out, "images-%06d.tar"), maxcount=len(rows), verbose=0) as sink:
+        for row in rows:
+            jpeg = subprocess.run(["ffmpeg", "-v", "error", "-ss", "0.5", "-i", os.path.join(root, row["video"]), "-frames:v", "1",
+                                   "-q:v", "3", "-f", "image2pipe", "-c:v", "mjpeg", "-"], check=True, capture_output=True).stdout
+            sink.write({"__key__": row["id"], "jpg": jpeg, "txt": row["caption"].encode(),
+                        "json": json.dumps({"shape": row["shape"], "colour": row["colour"]}).encode()})
 
 
 def digest(fields, urls):
@@ -54,6 +68,8 @@ if __name__ == "__main__":
     command = sys.argv[1]
     if command == "clips":
         clips(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    elif command == "images":
+        images(sys.argv[2])
     elif command == "digest":
         digest(sys.argv[2].split(","), sys.argv[3:])
     else:

@@ -90,6 +90,32 @@ struct WebDatasetStagesTests {
         #expect(fromMembers == fromFiles)
     }
 
+    /// pipelines/webdataset-images.yaml: every JPEG of the image-text sample set becomes a
+    /// one-frame clip, written beside its caption.
+    @Test func imagesDecodeFromMembersIntoOneFrameClips() throws {
+        let repository = Self.fixtures.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let out = Self.scratch()
+        defer { try? FileManager.default.removeItem(at: out) }
+        let saved = FileManager.default.currentDirectoryPath
+        FileManager.default.changeCurrentDirectoryPath(repository.path)
+        defer { FileManager.default.changeCurrentDirectoryPath(saved) }
+        let plan = try PipelineFile().load(path: "pipelines/webdataset-images.yaml", overrides: ["output=\(out.path)/images"])
+        let report = try PipelineRunner(plan: plan, progress: nil).run().report
+        #expect(report.quarantined == [])
+        // Read back: the one-frame clips, as the arrays the trainers' stages take.
+        #expect(try Self.run("""
+            name: read-images
+            output: \(out.path)
+            source: {type: webdataset, paths: "\(out.path)/images/shards/shard-000000.tar"}
+            stages: [{type: npy_decode}]
+            sink: {type: npy, directory: arrays}
+            """).report.completion == .finished)
+        let arrays = try FileManager.default.contentsOfDirectory(atPath: out.appendingPathComponent("arrays").path).filter { $0.hasSuffix(".npy") }
+        #expect(arrays.count == 24)
+        let first = try NPY.decode(Array(Data(contentsOf: out.appendingPathComponent("arrays/00000000.frames.npy.npy"))), file: "frames")
+        #expect(first.shape == [1, 112, 112, 3] && first.dtype == .uint8)
+    }
+
     /// A member that is not the media its name says is quarantined as the clip and the shard it
     /// came from; the other clips go on.
     @Test func aBrokenMemberIsQuarantinedByClipAndShard() throws {

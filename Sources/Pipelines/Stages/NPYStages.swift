@@ -3,7 +3,34 @@ import PipelineCore
 
 /// Array output as NumPy files, for frames, spectrograms and token ids alike.
 enum NPYStages {
-    static let specs: [StageSpec] = [npy]
+    static let specs: [StageSpec] = [npy, decode]
+
+    static let decode = StageSpec(
+        type: "npy_decode", role: .stage,
+        summary: "turns .npy file bytes (a WebDataset `frames.npy` member, an MDS bytes column) into arrays, "
+            + "as numpy.load does: the other stages' arrays again",
+        parameters: [
+            ParameterSpec("fields", .strings,
+                          help: "the fields holding .npy bytes, each replaced by its array (default: every bytes field whose name ends in npy)"),
+        ],
+        parallel: true
+    ) { parameters, _ in
+        let named = parameters.strings("fields")
+        return .map { sample in
+            var out = sample
+            let fields = named.isEmpty ? sample.fields.keys.filter { $0.hasSuffix("npy") } : named
+            for field in fields {
+                guard case let .bytes(bytes)? = sample[field] else {
+                    guard named.isEmpty else { throw StageError(item: sample.itemDescription, reason: "no bytes field '\(field)' to read an array from") }
+                    continue
+                }
+                do { out[field] = .array(try NPY.decode(bytes, file: "\(sample.itemDescription).\(field)")) } catch {
+                    throw StageError(item: sample.itemDescription, reason: "\(error)")
+                }
+            }
+            return [out]
+        }
+    }
 
     static let npy = StageSpec(
         type: "npy", role: .sink,
