@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Models
 @testable import Tensor
+import Text
 
 struct CaptionEncoderTests {
     @Test func poolingIgnoresPaddingAndMatchesHandComputedValues() throws {
@@ -28,13 +29,20 @@ struct CaptionEncoderTests {
         #expect(grad[0..<4].allSatisfy { $0 == 0 } && grad[4..<16].contains { $0 != 0 })
     }
 
+    /// A Hugging Face BERT directory as a frozen caption encoder: its encoder mean-pooled over
+    /// real tokens, no gradients, embeddings as transformers computes them.
     @Test func frozenBertMeanPoolsLikeTransformers() throws {
         let (_, _, expected) = try HuggingFaceBertTests.load()
-        let encoder = try FrozenBertEncoder(directory: HuggingFaceBertTests.directory)
-        let embeddings = try encoder(expected.texts)
-        #expect(embeddings.shape == [expected.texts.count, encoder.outputWidth])
-        #expect(HuggingFaceBertTests.maxDifference(embeddings.scalars, expected.mean) < 1e-4)
-        #expect(encoder.sentences.encoder.parameters.allSatisfy { !$0.requiresGrad })
+        let directory = HuggingFaceBertTests.directory
+        var rng = RandomGenerator(seed: 0)
+        let model = try RetroMAEModel(directory: directory, rng: &rng)
+        for parameter in model.encoder.parameters { parameter.requiresGrad = false }
+        let tokenizer = try BertTokenizer(vocabFile: directory.appendingPathComponent("vocab.txt"))
+        let encoder = try SentenceEncoder(encoder: model.encoder, tokenizer: tokenizer, pooling: .mean)
+        let embeddings = try encoder.embed(expected.texts)
+        #expect(embeddings.count == expected.texts.count * model.encoder.config.hidden)
+        #expect(HuggingFaceBertTests.maxDifference(embeddings, expected.mean) < 1e-4)
+        #expect(model.encoder.parameters.allSatisfy { !$0.requiresGrad })
     }
 }
 
