@@ -33,10 +33,10 @@ test: deps
 fuzz-smoke: deps
 	tools/fuzz.sh --smoke 5
 
-# Only the multi-rank tests (mpiexec -n 2 and 3 of sluice and of Tests/DistributedCheck); `make test` runs them too.
+# Only the multi-rank tests (mpiexec -n 2 and 3 of sluice and of Tests/MPIRanksCheck); `make test` runs them too.
 test-mpi: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --filter 'DistributedTests|ReplicaTests'
+	$(SWIFT) test --skip-build --filter 'MPIRanksTests|ReplicaTests'
 
 # The demo uses the debug build `make test` also makes, so a newcomer compiles once: the pipelines
 # below on samples/, then a short run of each trainer (prerequisites, so `make -o build demo`
@@ -142,7 +142,7 @@ bench-spoken-moments-step: deps
 	@bash $(DEPS) python3-torch
 	tools/bench-spoken-moments-step.sh
 
-# Allreduce bandwidth of the Distributed layer against a plain C MPI_Allreduce loop, 2 ranks, release build.
+# Allreduce bandwidth of the MPIRanks layer against a plain C MPI_Allreduce loop, 2 ranks, release build.
 bench-mpi: deps
 	$(SWIFT) build -c release --product mpi-bench
 	tools/bench-mpi.sh

@@ -81,7 +81,7 @@ let package = Package(
         /// grouped into samples by key; shards written with rotation by count and size.
         .target(name: "WebDataset", dependencies: ["CArchive", "ObjectStore", "SystemErrors"]),
         /// Ranks and collectives over MPI (or RANK/WORLD_SIZE for a data split without MPI).
-        .target(name: "Distributed", dependencies: ["CMPI"]),
+        .target(name: "MPIRanks", dependencies: ["CMPI"]),
         /// Tensors, tape autodiff over OpenBLAS, layers, optimizers, checkpoints, Monarch.
         .target(name: "Tensor", dependencies: ["COpenBLAS", "CTensorKernels", "SystemErrors"]),
         // RetroMAE: the BERT encoder with its enhanced decoder (Models), the trainer loop (Training)
@@ -92,7 +92,7 @@ let package = Package(
         .target(
             name: "Pipelines",
             dependencies: [
-                "PipelineCore", "SystemErrors", "Media", "Shards", "WebDataset", "Text", "Models", "Training", "Tensor", "ObjectStore", "Distributed",
+                "PipelineCore", "SystemErrors", "Media", "Shards", "WebDataset", "Text", "Models", "Training", "Tensor", "ObjectStore", "MPIRanks",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CSV", package: "CSV.swift"),
@@ -102,7 +102,7 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "Pipelines", "PipelineCore", "SystemErrors", "Media", "Shards", "Tensor", "Text", "Models", "Training", "Distributed",
+                "Pipelines", "PipelineCore", "SystemErrors", "Media", "Shards", "Tensor", "Text", "Models", "Training", "MPIRanks", "ObjectStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -117,7 +117,7 @@ let package = Package(
             path: "Benchmarks/s3-bench"),
         .executableTarget(name: "tensor-bench", dependencies: ["Tensor", "Models", "COpenBLAS"], path: "Benchmarks/tensor-bench"),
         .executableTarget(name: "encoders-bench", dependencies: ["Models", "Tensor", "COpenBLAS"], path: "Benchmarks/encoders-bench"),
-        .executableTarget(name: "mpi-bench", dependencies: ["Distributed"], path: "Benchmarks/mpi-bench"),
+        .executableTarget(name: "mpi-bench", dependencies: ["MPIRanks"], path: "Benchmarks/mpi-bench"),
         .executableTarget(name: "retromae-bench", dependencies: ["Models", "Tensor", "Text", "Training"], path: "Benchmarks/retromae-bench"),
         .executableTarget(name: "spoken-moments-bench", dependencies: ["Models", "Tensor", "Training"], path: "Benchmarks/spoken-moments-bench"),
         .executableTarget(name: "capsules-bench", dependencies: ["Models", "Tensor", "Text", "Training"], path: "Benchmarks/capsules-bench"),
@@ -147,8 +147,8 @@ let package = Package(
                                                            "ObjectStore", "S3TestServer"]),
         .testTarget(name: "sluiceTests", dependencies: ["sluice", "ObjectStore", "S3TestServer"]),
         /// Multi-rank tests: they run `mpiexec -n 2|3` of the sluice binary and of this helper.
-        .executableTarget(name: "distributed-check", dependencies: ["Distributed"], path: "Tests/DistributedCheck"),
-        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Shards", "WebDataset", "ObjectStore", "S3TestServer", "distributed-check", "sluice"]),
+        .executableTarget(name: "mpi-ranks-check", dependencies: ["MPIRanks"], path: "Tests/MPIRanksCheck"),
+        .testTarget(name: "MPIRanksTests", dependencies: ["MPIRanks", "Shards", "WebDataset", "ObjectStore", "S3TestServer", "mpi-ranks-check", "sluice"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Allreduce bandwidth of Sluice's Distributed layer against a plain C MPI_Allreduce loop on the
+# Allreduce bandwidth of Sluice's MPIRanks layer against a plain C MPI_Allreduce loop on the
 # same buffer sizes, 2 ranks, release build, alternating runs so both see the same machine load.
 #   tools/bench-mpi.sh            (needs: swift build -c release --product mpi-bench; mpicc from libmpich-dev)
 set -euo pipefail

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the Distributed layer against OpenMPI (SLUICE_MPI=openmpi, pkg-config ompi-c) in its own
-# scratch path and runs the 2- and 3-rank checks of Tests/DistributedCheck under OpenMPI's mpiexec:
+# Builds the MPIRanks layer against OpenMPI (SLUICE_MPI=openmpi, pkg-config ompi-c) in its own
+# scratch path and runs the 2- and 3-rank checks of Tests/MPIRanksCheck under OpenMPI's mpiexec:
 # every collective checked on every rank, a failing rank stopping the job naming itself, a killed
 # rank ending the job. Exits 1 if one fails.
 #
@@ -28,15 +28,15 @@ sed "s|^prefix=/usr|prefix=$prefix/usr|" "$prefix/usr/lib/$arch/pkgconfig/ompi-c
 export PKG_CONFIG_PATH="$(pwd)/$scratch/pkgconfig"
 export LD_LIBRARY_PATH="$prefix/usr/lib/$arch/openmpi/lib:$prefix/usr/lib/$arch${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export OPAL_PREFIX="$prefix/usr" OMPI_MCA_plm=isolated OMPI_MCA_btl=self,vader OMPI_MCA_pml=ob1
-SLUICE_MPI=openmpi swift build --scratch-path "$scratch" --product distributed-check >&2
-check="$scratch/debug/distributed-check"
+SLUICE_MPI=openmpi swift build --scratch-path "$scratch" --product mpi-ranks-check >&2
+check="$scratch/debug/mpi-ranks-check"
 mpiexec=("$prefix/usr/bin/mpiexec.openmpi" --oversubscribe)
 [ "$(id -u)" = 0 ] && mpiexec+=(--allow-run-as-root)
 status=0
 result() { if [ "$2" = yes ]; then echo "ok   $1"; else echo "FAIL $1"; status=1; fi; }
 
 ldd "$check" | grep -q "$prefix.*libmpi.so" && linked=yes || linked=no
-result "distributed-check is linked against OpenMPI's libmpi ($prefix)" $linked
+result "mpi-ranks-check is linked against OpenMPI's libmpi ($prefix)" $linked
 for n in 2 3; do
   out=$("${mpiexec[@]}" -n $n "$check" collectives 2>&1) && ok=yes || ok=no
   for r in $(seq 0 $((n - 1))); do grep -q "rank $r of $n: collectives ok" <<<"$out" || ok=no; done

@@ -1,4 +1,4 @@
-import Distributed
+import MPIRanks
 import Foundation
 
 /// Allreduce bandwidth of `World.allreduceSum` (in place, float32), run under

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Dispatch
-import Distributed
+import MPIRanks
 import Foundation
 import PipelineCore
 import Pipelines

@@ -1,4 +1,4 @@
-import Distributed
+import MPIRanks
 import Foundation
 
 /// The job's ranks. Under `mpiexec` with several ranks, rank 0 first lists every rank's pid and

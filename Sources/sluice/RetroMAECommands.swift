@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Distributed
+import MPIRanks
 import Models
 import PipelineCore
 import Pipelines

@@ -1,7 +1,7 @@
-import Distributed
+import MPIRanks
 import Foundation
 
-/// Run by DistributedTests under `mpiexec -n N`: each scenario checks the collectives' results
+/// Run by MPIRanksTests under `mpiexec -n N`: each scenario checks the collectives' results
 /// against what they must be for N ranks and exits non-zero, naming the rank, when one differs.
 ///   distributed-check collectives      every collective, checked on every rank
 ///   distributed-check fail RANK        RANK aborts while the others wait in a barrier

@@ -6,7 +6,7 @@ struct MPIJob {
     static let repository = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let sluice = repository.appendingPathComponent(".build/debug/sluice").path
-    static let check = repository.appendingPathComponent(".build/debug/distributed-check").path
+    static let check = repository.appendingPathComponent(".build/debug/mpi-ranks-check").path
 
     var status: Int32
     var output: String

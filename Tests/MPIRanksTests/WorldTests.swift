@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Distributed
+@testable import MPIRanks
 
 /// Where a process finds its rank, and the collectives between ranks started by `mpiexec`.
 @Suite(.serialized) struct WorldTests {

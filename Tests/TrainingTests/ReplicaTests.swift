@@ -6,7 +6,7 @@ import Training
 
 /// Stage 2 on replicas, in one process: two replicas, each with its half of a pair batch and the
 /// other's embeddings as gathered values, together take the gradient of one process with the
-/// whole batch (what `mpiexec -n 2 sluice retromae train --pairs` relies on; DistributedTests
+/// whole batch (what `mpiexec -n 2 sluice retromae train --pairs` relies on; MPIRanksTests
 /// runs it on real ranks).
 @Suite struct ReplicaTests {
     /// Replica `rank` of two, handing back the other replica's precomputed queries, passages and

@@ -1,4 +1,4 @@
-import Distributed
+import MPIRanks
 import Tensor
 import Training
 

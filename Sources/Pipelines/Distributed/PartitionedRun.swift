@@ -1,4 +1,4 @@
-import Distributed
+import MPIRanks
 import Foundation
 import ObjectStore
 import PipelineCore
