@@ -16,6 +16,10 @@ public struct StageSpec: Sendable {
     public var parameters: [ParameterSpec]
     /// Per-item stages that can run on several workers accept `workers` and `ordered`.
     public var parallel: Bool
+    /// Its `rank` and `world_size` parameters share the work between ranks (a WebDataset source
+    /// reads its shards, a writer numbers its own), so a multi-rank run sets them rather than
+    /// splitting the source's items.
+    public var sharesByRank: Bool
     /// What the files on disk show will stop the stage though its parameters are right (an input
     /// not written yet, an output path taken), for `validate` to say before a run; nil for a stage
     /// that can tell nothing before it runs.
@@ -23,13 +27,14 @@ public struct StageSpec: Sendable {
     let make: @Sendable (StageParameters, RunEnvironment) throws -> StageBody
 
     public init(type: String, role: Role, summary: String, parameters: [ParameterSpec], parallel: Bool = false,
-                obstacles: (@Sendable (StageParameters) -> [Obstacle])? = nil,
+                sharesByRank: Bool = false, obstacles: (@Sendable (StageParameters) -> [Obstacle])? = nil,
                 make: @escaping @Sendable (StageParameters, RunEnvironment) throws -> StageBody) {
         self.type = type
         self.role = role
         self.summary = summary
         self.parameters = parameters
         self.parallel = parallel
+        self.sharesByRank = sharesByRank
         self.obstacles = obstacles
         self.make = make
     }

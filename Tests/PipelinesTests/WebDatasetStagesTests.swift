@@ -18,6 +18,15 @@ struct WebDatasetStagesTests {
 
     static func scratch() -> URL { URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("sluice-wds-pipe-\(UUID())") }
 
+    static let repository = fixtures.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// A committed pipeline file with its sample shards named from the repository, so no test
+    /// depends on (or changes) the working directory of a process whose tests run in parallel.
+    static func committed(_ name: String, output: URL, shards: String) throws -> PipelinePlan {
+        try PipelineFile().load(path: repository.appendingPathComponent("pipelines/\(name)").path,
+                                overrides: ["output=\(output.path)", "source.paths=\(repository.path)/samples/webdataset/\(shards)"])
+    }
+
     /// Shards in, shards out: the package's two shards, named by a brace range, read and written
     /// again in shards of 8 give byte for byte the shards the package read back (the sink writes
     /// every field but `__key__` and `__url__`).
@@ -42,16 +51,13 @@ struct WebDatasetStagesTests {
     /// as a manifest of the same clips' files does (samples/webdataset was made from
     /// samples/shapes by tools/webdataset_interop.py: clip i holds the i-th MP4 and the i-th FLAC).
     @Test func clipsDecodeFromMembersExactlyAsFromTheirFiles() throws {
-        let repository = Self.fixtures.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let out = Self.scratch()
         defer { try? FileManager.default.removeItem(at: out) }
-        let saved = FileManager.default.currentDirectoryPath
-        FileManager.default.changeCurrentDirectoryPath(repository.path)
-        defer { FileManager.default.changeCurrentDirectoryPath(saved) }
-        let members = try PipelineFile().load(path: "pipelines/webdataset-clips.yaml", overrides: ["output=\(out.path)/members"])
+        let members = try Self.committed("webdataset-clips.yaml", output: out.appendingPathComponent("members"),
+                                         shards: "shapes-{000000..000001}.tar")
         #expect(try PipelineRunner(plan: members, progress: nil).run().report.quarantined == [])
 
-        let shapes = repository.appendingPathComponent("samples/shapes")
+        let shapes = Self.repository.appendingPathComponent("samples/shapes")
         let rows = try String(contentsOf: shapes.appendingPathComponent("manifest.jsonl"), encoding: .utf8).split(separator: "\n")
             .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
         let videos = rows.compactMap { $0["video"] as? String }.filter { $0.hasSuffix(".mp4") }
@@ -62,7 +68,7 @@ struct WebDatasetStagesTests {
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         try manifest.write(to: out.appendingPathComponent("files.jsonl"), atomically: true, encoding: .utf8)
         // The same file with the manifest as its source: the stages are the file's own.
-        let text = try String(contentsOfFile: "pipelines/webdataset-clips.yaml", encoding: .utf8)
+        let text = try String(contentsOf: Self.repository.appendingPathComponent("pipelines/webdataset-clips.yaml"), encoding: .utf8)
             .replacingOccurrences(of: "  type: webdataset\n  paths: samples/webdataset/shapes-{000000..000001}.tar",
                                   with: "  type: manifest\n  path: \(out.path)/files.jsonl")
             .replacingOccurrences(of: "fields: [mp4, flac, txt, json, frames.npy, mel.npy]", with: "fields: [frames.npy, mel.npy]\n  key: id")
@@ -93,13 +99,9 @@ struct WebDatasetStagesTests {
     /// pipelines/webdataset-images.yaml: every JPEG of the image-text sample set becomes a
     /// one-frame clip, written beside its caption.
     @Test func imagesDecodeFromMembersIntoOneFrameClips() throws {
-        let repository = Self.fixtures.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let out = Self.scratch()
         defer { try? FileManager.default.removeItem(at: out) }
-        let saved = FileManager.default.currentDirectoryPath
-        FileManager.default.changeCurrentDirectoryPath(repository.path)
-        defer { FileManager.default.changeCurrentDirectoryPath(saved) }
-        let plan = try PipelineFile().load(path: "pipelines/webdataset-images.yaml", overrides: ["output=\(out.path)/images"])
+        let plan = try Self.committed("webdataset-images.yaml", output: out.appendingPathComponent("images"), shards: "images-000000.tar")
         let report = try PipelineRunner(plan: plan, progress: nil).run().report
         #expect(report.quarantined == [])
         // Read back: the one-frame clips, as the arrays the trainers' stages take.

@@ -64,20 +64,17 @@ public struct PartitionedRun {
         // only its shards (not every shard, dropping the others' samples), a WebDataset writer
         // numbers its shards apart from the other ranks' (so their files merge, and a bucket
         // prefix takes them all).
-        for index in partitioned.stages.indices where Self.sharingByRank.contains(partitioned.stages[index].spec.type) {
+        for index in partitioned.stages.indices where partitioned.stages[index].spec.sharesByRank {
             partitioned.stages[index].parameters.values["rank"] = .int(rank)
             partitioned.stages[index].parameters.values["world_size"] = .int(size)
         }
-        if let source = partitioned.stages.first, Self.sharingByRank.contains(source.spec.type) { return partitioned }
+        if partitioned.stages.first?.spec.sharesByRank == true { return partitioned }
         let split = PipelinePlan.Stage(
             name: "rank_split", spec: Self.splitSpec, parameters: StageParameters(stageName: "rank_split", values: ["rank": .int(rank), "world_size": .int(size)]),
             workers: 1, ordered: true, line: plan.stages.first?.line ?? 0)
         partitioned.stages.insert(split, at: 1)
         return partitioned
     }
-
-    /// Stage kinds whose `rank` and `world_size` split the work between ranks.
-    static let sharingByRank: Set<String> = ["webdataset", "webdataset_writer"]
 
     /// The shard writers into a bucket, by stage position, with their `s3://` prefixes.
     var bucketDatasets: [(stage: Int, remote: ObjectURL)] {

@@ -10,8 +10,10 @@ import WebDataset
 enum WebDatasetStages {
     static let specs: [StageSpec] = [reader, writer]
 
-    /// Keys of bucket objects taken as shards when a prefix is listed.
-    static let shardSuffixes = [".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.bz2", ".tar.xz"]
+    /// Whether a bucket object's key names a shard, when a prefix is listed.
+    static func isShard(_ key: String) -> Bool {
+        [".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.bz2", ".tar.xz"].contains { key.hasSuffix($0) }
+    }
 
     static let reader = StageSpec(
         type: "webdataset", role: .source,
@@ -28,7 +30,8 @@ enum WebDatasetStages {
             ParameterSpec("world_size", .int(min: 1), default: "1", help: "number of ranks sharing the shards"),
             ParameterSpec("max_member_bytes", .int(min: 1), default: "1073741824",
                           help: "a larger member is quarantined unread (memory holds one member at a time per shard)"),
-        ]
+        ],
+        sharesByRank: true
     ) { parameters, environment in
         let rank = parameters.int("rank"), worldSize = parameters.int("world_size")
         guard rank < worldSize else {
@@ -55,7 +58,8 @@ enum WebDatasetStages {
             ParameterSpec("rank", .int(min: 0), default: "0",
                           help: "this writer's rank: it numbers its shards rank, rank+world_size, ... (a multi-rank run sets it)"),
             ParameterSpec("world_size", .int(min: 1), default: "1", help: "number of writers sharing the dataset"),
-        ]
+        ],
+        sharesByRank: true
     ) { parameters, environment in
         let path = parameters.string("path")
         let fields = parameters.strings("fields")
@@ -108,13 +112,12 @@ struct WebDatasetSource: Source {
     func run(_ emitter: Emitter<Sample>) throws {
         var shards: [URL] = []
         for url in urls {
-            guard case .object(let prefix)? = ObjectInputs.remote(url), !WebDatasetStages.shardSuffixes.contains(where: { prefix.key.hasSuffix($0) }) else {
+            guard case .object(let prefix)? = ObjectInputs.remote(url), !WebDatasetStages.isShard(prefix.key) else {
                 shards.append(url)
                 continue
             }
             do {
-                shards += try objects.list(prefix).map(\.object).filter { object in WebDatasetStages.shardSuffixes.contains { object.key.hasSuffix($0) } }
-                    .compactMap { URL(string: $0.description) }
+                shards += try objects.list(prefix).map(\.object).filter { WebDatasetStages.isShard($0.key) }.compactMap { URL(string: $0.description) }
             } catch {
                 try emitter.skip(item: prefix.description, reason: error.description)
             }
