@@ -53,9 +53,11 @@ case "step":
     // The model of tools/capsules_bench.py: 16 clips of 8 frames of 32 x 32, 200 mel frames of 40
     // bins, 12-token captions; frame CNN 16/32/64, ResDAVEnet 16..128, 8 output capsules of 16.
     var options = CapsuleOptions()
-    (options.towers.videoWidth, options.towers.audioWidth, options.captionText.width, options.captionText.features, options.embedding) = (16, 16, 64, 64, 128)
+    (options.towers.videoWidth, options.towers.audioWidth, options.captionText.width, options.captionText.features, options.retrieval.embedding) = (16, 16, 64, 64, 128)
     (options.capsules, options.pose) = (8, 16)
-    let tokenizer = try BertTokenizer(vocabulary: Vocabulary(tokens: ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + (0..<995).map { "w\($0)" }))
+    let vocabulary = FileManager.default.temporaryDirectory.appendingPathComponent("capsules-bench-vocab-\(getpid()).txt")
+    try (["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + (0..<995).map { "w\($0)" }).joined(separator: "\n").write(to: vocabulary, atomically: true, encoding: .utf8)
+    defer { try? FileManager.default.removeItem(at: vocabulary) }
     let (clips, frames, size, melFrames, words) = (16, 8, 32, 200, 12)
     var rng = RandomGenerator(seed: 2)
     let batch = ClipBatch(
@@ -64,7 +66,7 @@ case "step":
         captions: (0..<clips).map { c in (0..<(words - c % 4)).map { "w\((c * 31 + $0 * 7) % 995)" }.joined(separator: " ") })
     for routing in [CapsuleRouting.selfAttention, .dynamic] {
         options.routing = routing
-        let trainer = Trainer(model: CapsuleTraining(options: options, melBins: 40, tokenizer: tokenizer), options: options.loop)
+        let trainer = Trainer(model: try CapsuleTraining(options: options, clip: ClipShape(frames: frames, size: size, seconds: 10, melBins: 40), vocabulary: vocabulary), options: options.loop)
         var times: [Double] = []
         for round in 0..<(rounds + 1) {
             let ms = try milliseconds { _ = try trainer.update([batch]) }

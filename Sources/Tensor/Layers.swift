@@ -40,6 +40,9 @@ public struct ForwardContext: Sendable {
     public var training: Bool
     /// Source of dropout masks.
     public var rng: RandomGenerator
+    /// The update being taken (0-based), set by the training loop: a loss with a schedule (a margin
+    /// that grows) reads it here, so a resumed run goes on with the schedule where it stopped.
+    public var step = 0
 
     public init(training: Bool, rng: RandomGenerator) {
         self.training = training

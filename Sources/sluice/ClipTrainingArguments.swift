@@ -30,7 +30,7 @@ struct ClipTrainingArguments: ParsableArguments {
     @Option(help: "Longest spoken caption in seconds (the paper: a 10 s window).") var seconds = ClipShape().seconds
     @Option(help: "Clips per batch (every other clip of the batch is a negative).") var batchSize = Self.standard.batchSize
     @Option(help: "The manifest split held out for evaluation.") var evalSplit = Self.standard.evalSplit
-    @Option(help: "Math threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threads: ThreadsOption
     @Flag(help: "New random views of every clip each epoch: crops, frame offsets, speed, gain, noise, SpecAugment masks.")
     var augment = false
     @Flag(help: "Print the pipeline this command runs (a file `sluice run` takes) and stop.") var printPipeline = false
@@ -87,7 +87,7 @@ struct ClipTrainingArguments: ParsableArguments {
     /// Prints the pipeline (`--print-pipeline`) or runs it here, as `sluice run` would run its file.
     func train(_ pipeline: ClipTrainingPipeline, overwrite: Bool) throws {
         if printPipeline { return print(pipeline.yaml, terminator: "") }
-        ComputeThreads.configure(max(1, threads))
+        threads.configure()
         try claimOut(overwrite: overwrite)
         let plan: PipelinePlan
         do { plan = try PipelineFile().plan(yaml: pipeline.yaml, file: "\(pipeline.trainer) pipeline") } catch {

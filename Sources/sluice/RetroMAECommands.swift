@@ -28,11 +28,10 @@ struct ModelDirectoryOptions: ParsableArguments {
     @Flag(help: "Keep case and accents (a cased vocabulary).")
     var cased = false
 
-    @Option(help: "Math threads.")
-    var threads = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threads: ThreadsOption
 
     func load() throws -> (model: RetroMAEModel, tokenizer: BertTokenizer) {
-        ComputeThreads.configure(max(1, threads))
+        threads.configure()
         let url = URL(fileURLWithPath: directory)
         var rng = RandomGenerator(seed: 0)
         let model = try RetroMAEModel(directory: url, rng: &rng)
@@ -81,7 +80,7 @@ struct RetroMAETrain: ParsableCommand {
     @Option(help: ArgumentHelp("Held-out query<TAB>passage pairs for MRR@10 / Recall@k.", valueName: "file"), transform: localPath)
     var heldout: String?
     @Option(help: "Blocks held out of training for MLM/reconstruction evaluation.") var evalBlocks = 64
-    @Option(help: "Math threads.") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var threads: ThreadsOption
 
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Trainer settings (listed above).", valueName: "setting"))
     var settings: [String] = []
@@ -111,7 +110,7 @@ struct RetroMAETrain: ParsableCommand {
     private func train(_ world: World) throws {
         let options = try options()
         let say = { (line: String) in if world.isPrimary { printError(line) } }
-        ComputeThreads.configure(max(1, threads))
+        threads.configure()
         let outDirectory = URL(fileURLWithPath: out)
         guard let vocabPath = vocab ?? initFrom.map({ $0 + "/vocab.txt" }) else {
             throw ValidationError("give --vocab for a new model or --init-from a model directory")

@@ -21,7 +21,7 @@ struct CapsuleStagesTests {
         let trainer = dir.appendingPathComponent("out")
         #expect(try SpokenMomentsStagesTests.trainLosses(trainer).count == 3)
         let model = try CapsuleTraining(checkpoint: trainer.appendingPathComponent("checkpoint.safetensors"))
-        #expect(model.options.capsules == 4 && model.metadata["clip.frames"] == "8" && model.metadata["clip.size"] == "56")
+        #expect(model.options.capsules == 4 && model.clip.frames == 8 && model.clip.size == 56)
     }
 
     @Test func trainingFromPreparedShardsLowersTheLoss() throws {

@@ -9,6 +9,7 @@ import Training
 /// carry one seeded pattern, so the three modalities have something to agree on.
 struct CapsuleTrainingTests {
     static let (frames, size, melBins) = (2, 16, 40)
+    static let clip = ClipShape(frames: frames, size: size, seconds: 10, melBins: melBins)
     static let words = ["red", "green", "blue", "circle", "square", "up", "down", "left"]
 
     static func vocabulary(in directory: URL) throws -> URL {
@@ -33,7 +34,7 @@ struct CapsuleTrainingTests {
     static func options(_ routing: CapsuleRouting) -> CapsuleOptions {
         var options = CapsuleOptions()
         (options.towers.videoLayers, options.towers.videoWidth, options.towers.audioWidth, options.captionText.width, options.captionText.features) = (2, 4, 4, 8, 8)
-        (options.capsules, options.pose, options.embedding, options.routing) = (3, 4, 8, routing)
+        (options.capsules, options.pose, options.retrieval.embedding, options.routing) = (3, 4, 8, routing)
         options.loop.steps = 12
         return options
     }
@@ -48,9 +49,9 @@ struct CapsuleTrainingTests {
     func trainingLowersTheSummedLoss(routing: CapsuleRouting) throws {
         let directory = try Self.temporary()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let tokenizer = try BertTokenizer(contentsOf: try Self.vocabulary(in: directory))
         let data = try Self.dataset(), options = Self.options(routing)
-        let trainer = Trainer(model: CapsuleTraining(options: options, melBins: Self.melBins, tokenizer: tokenizer), options: options.loop)
+        let model = try CapsuleTraining(options: options, clip: Self.clip, vocabulary: try Self.vocabulary(in: directory))
+        let trainer = Trainer(model: model, options: options.loop)
         let reports = try (0..<12).map { try trainer.update([data.batch($0)]) }
         #expect(reports.allSatisfy { $0.loss.isFinite })
         #expect(reports[0].terms.map(\.name) == ["audio_video", "audio_text", "text_video"])
@@ -65,9 +66,7 @@ struct CapsuleTrainingTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let vocab = try Self.vocabulary(in: directory)
         let data = try Self.dataset(), options = Self.options(.selfAttention)
-        var model = CapsuleTraining(options: options, melBins: Self.melBins, tokenizer: try BertTokenizer(contentsOf: vocab))
-        model.metadata = ClipShape(frames: Self.frames, size: Self.size, seconds: 10, melBins: Self.melBins).metadata
-            .merging(["vocab": vocab.path]) { $1 }
+        let model = try CapsuleTraining(options: options, clip: Self.clip, vocabulary: vocab)
         let trainer = Trainer(model: model, options: options.loop)
         _ = try (0..<3).map { try trainer.update([data.batch($0)]) }
         let file = directory.appendingPathComponent("checkpoint.safetensors")
@@ -75,7 +74,7 @@ struct CapsuleTrainingTests {
         let rebuilt = try CapsuleTraining(checkpoint: file)
         #expect(rebuilt.options == options)
         #expect(try rebuilt.embeddings(of: data) == (try trainer.model.embeddings(of: data)))
-        let figures = Dictionary(try rebuilt.retrievalFigures(on: data), uniquingKeysWith: { $1 })
+        let figures = Dictionary(try HeldOutRetrieval(model: rebuilt, clips: data).figures, uniquingKeysWith: { $1 })
         #expect(figures["set_size"] == 8 && figures["chance_r1"] == 1.0 / 8)
         #expect(figures["text_to_video_r10"] == 1 && figures["audio_to_video_median_rank"].map { $0 >= 1 && $0 <= 8 } == true)
     }

@@ -26,8 +26,8 @@ struct SpokenMomentsTests {
 
     static func options(_ loss: ContrastiveLoss.Kind = .amm) -> SpokenMomentsOptions {
         var options = SpokenMomentsOptions()
-        (options.towers.videoLayers, options.towers.videoWidth, options.towers.audioWidth, options.embedding) = (2, 4, 4, 8)
-        options.loss = loss
+        (options.towers.videoLayers, options.towers.videoWidth, options.towers.audioWidth, options.retrieval.embedding) = (2, 4, 4, 8)
+        options.retrieval.loss = loss
         options.loop.steps = 12
         return options
     }
@@ -55,7 +55,7 @@ struct SpokenMomentsTests {
         #expect(try dropped == losses(options) && dropped != losses(Self.options()))
         let batch = data.batch(0)
         let (with, without) = (try SpokenMomentsTraining(options: options, clip: Self.clip), try SpokenMomentsTraining(options: Self.options(), clip: Self.clip))
-        #expect(with.embed(batch, training: false).video.scalars == without.embed(batch, training: false).video.scalars)
+        #expect(try with.embed(batch, [.video], training: false)[.video]?.scalars == without.embed(batch, [.video], training: false)[.video]?.scalars)
     }
 
     @Test func resumeContinuesWithTheSameLosses() throws {
@@ -92,8 +92,7 @@ struct SpokenMomentsTests {
 
         let loaded = try SpokenMomentsTraining(checkpoint: file)
         #expect(loaded.options == options && loaded.clip == Self.clip)
-        let (video, audio) = trainer.model.embed(data), (again, audioAgain) = loaded.embed(data)
-        #expect(video == again && audio == audioAgain)
+        #expect(try loaded.embeddings(of: data) == trainer.model.embeddings(of: data))
         #expect(throws: TensorError.self) { try SpokenMomentsTraining(checkpoint: URL(fileURLWithPath: "/nonexistent.safetensors")) }
 
         // Metadata claiming towers far wider than the tensors the file holds is refused before they are built.
@@ -124,8 +123,7 @@ struct SpokenMomentsTests {
                               metadata: metadata.filter { !$0.key.hasSuffix("_pooling") || $0.key == "extra.setting.pooling" }, to: old)
         let loaded = try SpokenMomentsTraining(checkpoint: old)
         #expect(loaded.options == options)
-        let (video, audio) = loaded.embed(data), (trainedVideo, trainedAudio) = trainer.model.embed(data)
-        #expect(video == trainedVideo && audio == trainedAudio)
+        #expect(try loaded.embeddings(of: data) == trainer.model.embeddings(of: data))
     }
 
     /// Over a ResNet backbone the paper's two phases: the backbone frozen while the rest learns at
@@ -166,7 +164,7 @@ struct SpokenMomentsTests {
     @Test func theMarginGrowsOnThePapersSchedule() throws {
         var options = SpokenMomentsOptions()
         try options.apply([("--loss", "mms"), ("--margin", "0.01")])
-        #expect(options.margin(at: 999) == 0.01 && abs(options.margin(at: 2500) - 0.01 * 1.002 * 1.002) < 1e-9)
+        #expect(options.retrieval.margin(at: 999) == 0.01 && abs(options.retrieval.margin(at: 2500) - 0.01 * 1.002 * 1.002) < 1e-9)
         #expect(options.loop.optimizer == .adam && options.loop.learningRate == 1e-3)
     }
 
@@ -250,8 +248,8 @@ extension SpokenMomentsTests {
         try trainer.saveCheckpoint(to: file)
         let loaded = try SpokenMomentsTraining(checkpoint: file)
         #expect(loaded.options == options && loaded.text != nil)
-        #expect(try loaded.embedTexts(data) == (try trainer.model.embedTexts(data)))
-        #expect(loaded.embed(data).video == trainer.model.embed(data).video)
+        #expect(try loaded.embeddings(of: data) == trainer.model.embeddings(of: data))
+        #expect(try loaded.embeddings(of: data).keys.sorted { $0.rawValue < $1.rawValue } == [.audio, .text, .video])
 
         // The text tensors claimed wider than they are, or the vocabulary gone: refused, naming the file.
         let (tensors, metadata) = try SafeTensors.read(file)
@@ -276,6 +274,6 @@ extension SpokenMomentsTests {
                               to: old)
         let older = try SpokenMomentsTraining(checkpoint: old)
         #expect(older.text == nil && older.options == Self.options())
-        #expect(throws: TrainingError.self) { try older.embedText(["a red circle"]) }
+        #expect(throws: TrainingError.self) { try older.embed(data.batch(0), [.text], training: false) }
     }
 }

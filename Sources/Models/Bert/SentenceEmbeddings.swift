@@ -49,15 +49,6 @@ extension BertModel {
     }
 }
 
-/// In-batch-negative contrastive loss (InfoNCE): query i should score passage `positives[i]`
-/// above every other passage of the batch (the other queries' positives and any hard negatives).
-/// Scores are dot products over `temperature`; normalise the embeddings first for cosine scores.
-public func contrastiveLoss(queries: Tensor, passages: Tensor, positives: [Int], temperature: Float) throws -> (loss: Tensor, accuracy: TokenAccuracy) {
-    precondition(queries.shape[0] == positives.count, "contrastiveLoss: \(positives.count) positives for \(queries.shape[0]) queries")
-    let scores = matmul(queries, passages, transposeB: true) * (1 / temperature)
-    return (try crossEntropy(scores, targets: positives), accuracy(scores, targets: positives))
-}
-
 /// Embeds texts with a tokenizer and an encoder, in inference mode: what `sluice retromae embed` and
 /// retrieval evaluation use.
 public struct SentenceEncoder {

@@ -1,10 +1,5 @@
 import Tensor
 
-/// The modalities a clip has.
-public enum Modality: String, Sendable, CaseIterable {
-    case video, audio, text
-}
-
 /// One modality's token sequences: `[B, N, F]` features (frames, audio time steps, words), row b
 /// holding `lengths[b]` real tokens and padding after them.
 public struct ModalityTokens {

@@ -10,7 +10,8 @@ import Tensor
 /// - MMS:  l_i = -(s_ii - M) + log( exp(s_ii - M) + sum_{j != i} exp(s_ij) ),   M a constant
 /// - AMM:  the same with M_i = alpha * (s_ii - 1/(B-1) sum_{j != i} s_ij), from the row mean for
 ///   L_ab and the column mean for L_ba (not the row margins reused on the transpose).
-/// and the direction's loss is the mean of l_i over the batch.
+/// and the direction's loss is the mean of l_i over the batch. Text retrieval's one-direction form
+/// over rectangular scores (hard negatives beside the batch) is `inBatchSoftmax`.
 public struct ContrastiveLoss: Sendable, Equatable {
     public enum Kind: String, CaseIterable, Sendable {
         /// Noise-contrastive estimation (InfoNCE without the positive in the denominator).
@@ -73,5 +74,19 @@ public struct ContrastiveLoss: Sendable, Equatable {
         let logSumExp = (masked - top).exp().sum(axis: 1, keepingAxis: true).log() + top
         let positiveLogits = (logits * identity).sum(axis: 1, keepingAxis: true)
         return (logSumExp - positiveLogits).mean()
+    }
+}
+
+extension ContrastiveLoss {
+    /// The family's one-direction member over a rectangular score matrix, the form text retrieval
+    /// trains with (RetroMAE's stage 2): query i should score passage `positives[i]` above every
+    /// other passage of the batch (the other queries' positives and any hard negatives), the positive
+    /// kept in the denominator (InfoNCE: cross-entropy over the row, MMS with no margin). Scores are
+    /// dot products over `temperature`; normalise the embeddings first for cosine scores.
+    public static func inBatchSoftmax(queries: Tensor, passages: Tensor, positives: [Int], temperature: Float) throws
+        -> (loss: Tensor, accuracy: TokenAccuracy) {
+        precondition(queries.shape[0] == positives.count, "inBatchSoftmax: \(positives.count) positives for \(queries.shape[0]) queries")
+        let scores = matmul(queries, passages, transposeB: true) * (1 / temperature)
+        return (try crossEntropy(scores, targets: positives), accuracy(scores, targets: positives))
     }
 }

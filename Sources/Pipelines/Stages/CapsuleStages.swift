@@ -34,19 +34,17 @@ enum CapsuleStages {
         }
         let (melBins, frames, size) = (parameters.int("mel_bins"), parameters.int("frames"), parameters.int("size"))
         let vocab = URL(fileURLWithPath: try CaptionVocabulary.path(parameters))
-        let tokenizer: BertTokenizer
-        do { tokenizer = try BertTokenizer(contentsOf: vocab) } catch {
+        let clip = ClipShape(frames: frames, size: size, seconds: parameters.double("seconds"), melBins: melBins)
+        let model: CapsuleTraining
+        do { model = try CapsuleTraining(options: options, clip: clip, vocabulary: vocab) } catch {
             throw StageError(item: parameters.stageName, reason: "vocab: \(error)")
         }
-        let clip = ClipShape(frames: frames, size: size, seconds: parameters.double("seconds"), melBins: melBins)
         let heldout = try ClipStages.heldOut(parameters, clip: clip, text: true, overwrite: options.loop.overwrite, environment: environment)
-        var model = CapsuleTraining(options: options, melBins: melBins, tokenizer: tokenizer)
-        model.metadata = clip.metadata.merging(["vocab": vocab.standardizedFileURL.path]) { $1 }
         let trainer = Trainer(model: model, options: options.loop)
         let run = try TrainingRun(trainer: trainer, directory: parameters.output("out"), name: "capsules", unit: "examples",
                                   resume: parameters.bool("resume"))
         if let heldout {
-            run.evaluate = { try $0.retrievalFigures(on: heldout) }
+            run.evaluate = { try HeldOutRetrieval(model: $0, clips: heldout).figures }
             run.keepBest = "mean_r10"
             run.chanceOfBest = "chance_r10"
         }

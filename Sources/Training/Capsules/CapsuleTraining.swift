@@ -9,7 +9,8 @@ import Text
 ///
 /// The substrate follows AVLnet/MCN scaled to a CPU: a trainable frame CNN (temporal shift) for
 /// video, ResDAVEnet over log-mel for the spoken caption, WordPiece embeddings and a linear layer
-/// for the text (up to 20 words), MMS summed over the three modality pairs, Adam at 1e-3.
+/// for the text (up to 20 words), the retrieval kit's loss (MMS) summed over the three modality
+/// pairs, Adam at 1e-3.
 public struct CapsuleOptions: SettingsDescribed, Sendable, Equatable {
     public var routing = CapsuleRouting.selfAttention
     /// Output capsules M and the pose dimension D of every capsule.
@@ -17,15 +18,7 @@ public struct CapsuleOptions: SettingsDescribed, Sendable, Equatable {
     public var pose = 16
     public var towers = ClipTowerOptions()
     public var captionText = CaptionTextOptions()
-    public var embedding = 256
-    /// Cosine scores by default: the output capsules start short (squashed agreement of random
-    /// votes), and raw dot products of short vectors give the loss almost no gradient.
-    public var normalize = true
-    public var temperature: Float = 0.05
-    public var loss = ContrastiveLoss.Kind.mms
-    public var margin: Float = 0.001
-    public var marginGrowth: Float = 1.002
-    public var alpha: Float = 0.5
+    public var retrieval = RetrievalOptions()
     /// Share of training clips whose caption (spoken and text) is swapped with another clip's.
     public var noise: Float = 0
     public var loop = LoopOptions.retrieval
@@ -37,20 +30,9 @@ public struct CapsuleOptions: SettingsDescribed, Sendable, Equatable {
             .choice("routing", \.routing, "self_attention (one pass), dynamic (3 iterations) or none (mean-pooled tokens)"),
             .int("capsules", \.capsules, max: 1024, "output capsules"),
             .int("pose", \.pose, max: 256, "pose dimension of every capsule"),
-            .int("embedding", \.embedding, max: 1 << 14, "size of the joint space"),
-            .flag("normalize", \.normalize, "cosine scores over the temperature instead of raw dot products"),
-            .float("temperature", \.temperature, min: 1e-4, "with normalize: the scores' temperature"),
-            .choice("loss", \.loss, "contrastive loss per modality pair: mms (margin schedule), amm (adaptive margin) or nce"),
-            .float("margin", \.margin, "mms: margin at the start"),
-            .float("margin_growth", \.marginGrowth, min: 1, max: 2, "mms: factor applied to the margin every 1000 updates"),
-            .float("alpha", \.alpha, max: 1, "amm: share of the positive-to-mean-negative gap taken as margin"),
             .float("noise", \.noise, max: 1, "share of training clips given another clip's caption (seeded)"),
-        ] + ClipTowerOptions.settings(at: \.towers) + CaptionTextOptions.settings(at: \.captionText) + LoopOptions.settings(at: \.loop)
+        ] + RetrievalOptions.settings(at: \.retrieval) + ClipTowerOptions.settings(at: \.towers) + CaptionTextOptions.settings(at: \.captionText) + LoopOptions.settings(at: \.loop)
     }
-
-    /// The MMS margin at update `step`.
-    public func margin(at step: Int) -> Float { margin * powf(marginGrowth, Float(step / 1000)) }
-
 }
 
 /// The multimodal capsule network on the training loop: each modality's encoder gives a token
@@ -58,56 +40,49 @@ public struct CapsuleOptions: SettingsDescribed, Sendable, Equatable {
 /// caption word tokens), the shared `CapsuleNetwork` embeds each modality alone into the joint
 /// space, and the loss is `L = L(S_av) + L(S_at) + L(S_tv)` over the three pairs' score matrices
 /// (audio-video, audio-text, text-video), each L both directions.
-public struct CapsuleTraining: TrainableModel {
+public struct CapsuleTraining: RetrievalModel {
     public let video: FrameCNN
     public let audio: ResDAVEnet
     public let text: CaptionEncoder
     public let capsules: CapsuleNetwork
     public let tokenizer: BertTokenizer
+    /// The vocab.txt the tokenizer reads, recorded in checkpoints (`vocab`).
+    public let vocabulary: URL
     public let options: CapsuleOptions
-    /// What else rebuilds this model (vocabulary path, clip shape), kept in its checkpoints.
-    public var metadata: [String: String] = [:]
-    public private(set) var step = 0
+    public let clip: ClipShape
 
     /// The modality pairs the loss sums over, as (queries, candidates).
     public static let pairs: [(Modality, Modality)] = [(.audio, .video), (.audio, .text), (.text, .video)]
 
-    public init(options: CapsuleOptions, melBins: Int, tokenizer: BertTokenizer) {
+    public init(options: CapsuleOptions, clip: ClipShape, vocabulary: URL) throws {
+        tokenizer = try BertTokenizer(contentsOf: vocabulary)
         var rng = RandomGenerator(seed: options.loop.seed)
         video = options.towers.frameCNN(rng: &rng)
-        audio = options.towers.resDAVEnet(melBins: melBins, rng: &rng)
+        audio = options.towers.resDAVEnet(melBins: clip.melBins, rng: &rng)
         text = options.captionText.encoder(vocabularySize: tokenizer.vocabulary.tokens.count, rng: &rng)
         capsules = CapsuleNetwork(features: [.video: video.featureWidth, .audio: audio.embeddingWidth, .text: text.outputWidth],
-                                  poseWidth: options.pose, outputCapsules: options.capsules, embedding: options.embedding,
-                                  routing: options.routing, normalize: options.normalize, rng: &rng)
-        (self.tokenizer, self.options) = (tokenizer, options)
+                                  poseWidth: options.pose, outputCapsules: options.capsules, embedding: options.retrieval.embedding,
+                                  routing: options.routing, normalize: options.retrieval.normalize, rng: &rng)
+        (self.vocabulary, self.options, self.clip) = (vocabulary.standardizedFileURL, options, clip)
     }
 
-    /// The model a checkpoint holds, rebuilt from its settings, mel bins and vocabulary (the
-    /// metadata `sluice capsules train` writes), with its weights loaded.
-    public init(checkpoint file: URL) throws {
-        let extra = try Checkpoint.extra(from: file)
-        let settings = ClipTowerOptions.settings(ofCheckpoint: extra)
-        guard !settings.isEmpty else { throw TrainingError(.checkpoint, file.path, "no 'extra.setting.*' entries: not a capsule checkpoint") }
-        let options = try CapsuleOptions(settingValues: settings)
-        let clip = try ClipShape(metadata: extra, file: file.path)
-        let tensors = try SafeTensors.read(file).tensors
-        try options.towers.checkWidths(against: tensors, video: "video", audio: "audio", file: file.path)
-        guard let vocab = extra["vocab"] else { throw TrainingError(.checkpoint, file.path, "metadata 'extra.vocab' is missing") }
-        self.init(options: options, melBins: clip.melBins, tokenizer: try BertTokenizer(contentsOf: URL(fileURLWithPath: vocab)))
-        metadata = extra.filter { !$0.key.hasPrefix("setting.") && $0.key != "data.position" }
-        try load(tensors, from: file)
+    /// The network a checkpoint's settings ask for, checked against its tensors first.
+    public init(checkpoint: RetrievalCheckpoint<CapsuleOptions>) throws {
+        try checkpoint.options.towers.checkWidths(against: checkpoint.tensors, video: "video", audio: "audio", file: checkpoint.file.path)
+        try self.init(options: checkpoint.options, clip: checkpoint.clip, vocabulary: try checkpoint.requireVocabulary())
     }
+
+    public var checkpointMetadata: [String: String] { checkpointMetadata(vocabulary: vocabulary) }
+
+    public var retrieval: RetrievalOptions { options.retrieval }
+    public var modalities: [Modality] { Modality.allCases }
+    public var rankedDirections: [(Modality, Modality)] { [(.text, .video), (.video, .text), (.audio, .video)] }
 
     public var namedParameters: [(name: String, tensor: Tensor)] {
         prefixed("video", video) + prefixed("audio", audio) + prefixed("text", text) + prefixed("capsules", capsules)
     }
 
     public var namedBuffers: [(name: String, tensor: Tensor)] { prefixedBuffers("video", video) + prefixedBuffers("audio", audio) }
-
-    public var checkpointMetadata: [String: String] {
-        metadata.merging(options.settingValues.map { ("setting." + $0.key, $0.value) }) { $1 }
-    }
 
     /// `video`, `audio` and `text` are the encoders; the capsule layer and head are `capsules`.
     public func group(ofParameter name: String) -> String { String(name.prefix { $0 != "." }) }
@@ -128,63 +103,17 @@ public struct CapsuleTraining: TrainableModel {
     }
 
     /// `[B, embedding]` of each modality alone, through the one capsule layer.
-    public func embed(_ batch: ClipBatch, _ modalities: [Modality] = Modality.allCases, training: Bool) throws -> [Modality: Tensor] {
+    public func embed(_ batch: ClipBatch, _ modalities: [Modality], training: Bool) throws -> [Modality: Tensor] {
         var result: [Modality: Tensor] = [:]
         for modality in modalities { result[modality] = capsules([try tokens(modality, of: batch, training: training)]) }
         return result
     }
 
-    /// S[i][j] = <a_i, b_j> (over the temperature when normalised).
-    public func scores(_ a: Tensor, _ b: Tensor) -> Tensor {
-        let s = matmul(a, b, transposeB: true)
-        return options.normalize ? s * (1 / options.temperature) : s
-    }
-
     public func loss(on batch: ClipBatch, position: Int, context: inout ForwardContext) throws -> LossReport {
-        let embeddings = try embed(batch, training: context.training)
-        let contrastive = ContrastiveLoss(kind: options.loss, margin: options.margin(at: step), alpha: options.alpha, clampMargin: true)
-        var total: Tensor?, terms: [(name: String, value: Float)] = []
-        for (a, b) in Self.pairs {
-            guard let x = embeddings[a], let y = embeddings[b] else { continue }
-            let pair = contrastive(scores(x, y))
-            terms.append(("\(a.rawValue)_\(b.rawValue)", pair.item))
-            total = total.map { $0 + pair } ?? pair
-        }
-        return LossReport(loss: total ?? Tensor(0), terms: terms, count: batch.count)
-    }
-
-    public mutating func prepareUpdate(_ step: Int) -> Bool {
-        self.step = step
-        return false
-    }
-
-    /// Every clip's embedding per modality (rows in clip order), in batches of 64, no gradients.
-    public func embeddings(of clips: ClipDataset, _ modalities: [Modality] = Modality.allCases) throws -> [Modality: [Float]] {
-        try GradMode.withoutGradients {
-            var result: [Modality: [Float]] = [:]
-            for start in stride(from: 0, to: clips.count, by: 64) {
-                let batch = clips.batch(of: Array(start..<min(clips.count, start + 64)))
-                for (modality, tensor) in try embed(batch, modalities, training: false) { result[modality, default: []] += tensor.scalars }
-            }
-            return result
-        }
-    }
-
-    /// Held-out retrieval: text->video, video->text and audio->video R@1/5/10 and median rank,
-    /// with the set size and chance (R@k of a random ranking) beside them.
-    public func retrievalFigures(on clips: ClipDataset) throws -> [(name: String, value: Double)] {
-        let e = try embeddings(of: clips)
-        let dimension = options.embedding
-        let textVideo = try PairedRetrieval(a: e[.text] ?? [], b: e[.video] ?? [], dimension: dimension)
-        let audioVideo = try PairedRetrieval(a: e[.audio] ?? [], b: e[.video] ?? [], dimension: dimension)
-        var figures: [(name: String, value: Double)] = [("set_size", Double(textVideo.setSize))]
-        figures += [1, 5, 10].map { ("chance_r\($0)", textVideo.forward.chance(at: $0)) }
-        let directions = [("text_to_video", textVideo.forward), ("video_to_text", textVideo.backward), ("audio_to_video", audioVideo.forward)]
-        for (direction, f) in directions {
-            figures += [1, 5, 10].map { ("\(direction)_r\($0)", f.recall[$0] ?? 0) }
-            figures.append(("\(direction)_median_rank", f.medianRank))
-        }
-        return figures + [RankingFigures.meanRecallAt10(directions.map { $0.1 })]
+        let embeddings = try embed(batch, modalities, training: context.training)
+        let pairs = Self.pairs.map { a, b in ("\(a.rawValue)_\(b.rawValue)", retrieval.scores(embeddings[a]!, embeddings[b]!)) }
+        let (loss, terms) = retrieval.loss(over: pairs, step: context.step)
+        return LossReport(loss: loss, terms: terms, count: batch.count)
     }
 }
 

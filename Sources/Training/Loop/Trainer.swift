@@ -92,6 +92,7 @@ public final class Trainer<Model: TrainableModel> {
         var report = StepReport(step: step + 1, loss: 0, terms: [], accuracies: [],
                                 learningRate: rates.first { !settings($0.0.group).frozen }?.1 ?? 0, count: 0)
         let scale = 1 / Float(max(1, batches.count))
+        context.step = step
         for batch in batches {
             let output = try model.accumulateGradients(on: batch, position: dataPosition, scale: scale, context: &context)
             dataPosition += 1

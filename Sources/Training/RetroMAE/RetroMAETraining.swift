@@ -162,8 +162,8 @@ public struct RetroMAETraining: TrainableModel {
         var (queries, passages) = (try encode(pairBatch.queries, &context), try encode(pairBatch.passages, &context))
         var positives = pairBatch.positives
         if replicas.count > 1 { (queries, passages, positives) = try gatherGlobalBatch(queries, passages, positives) }
-        let (contrastive, accuracy) = try contrastiveLoss(queries: queries, passages: passages, positives: positives,
-                                                          temperature: options.temperature)
+        let (contrastive, accuracy) = try ContrastiveLoss.inBatchSoftmax(queries: queries, passages: passages, positives: positives,
+                                                                           temperature: options.temperature)
         // Every replica computes the same global loss but differentiates it through its own rows
         // only; scaling the gradient (not the value) by the replica count makes the replicas'
         // average the whole loss's gradient.

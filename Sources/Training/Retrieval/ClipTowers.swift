@@ -51,34 +51,10 @@ public struct ClipTowerOptions: Sendable, Equatable {
     }
 }
 
-extension ClipTowerOptions {
-    /// A clip trainer checkpoint's `setting.*` metadata, as settings. Checkpoints written before
-    /// `frame_pooling` and `audio_pooling` existed pooled by the mean, and still load as they were
-    /// trained (a trainer without one of them ignores it).
-    static func settings(ofCheckpoint extra: [String: String]) -> [String: String] {
-        let settings = Dictionary(uniqueKeysWithValues: extra.compactMap { key, value in
-            key.hasPrefix("setting.") ? (String(key.dropFirst(8)), value) : nil
-        })
-        guard !settings.isEmpty else { return settings }
-        return settings.merging(["frame_pooling": FeaturePooling.mean.rawValue, "audio_pooling": FeaturePooling.mean.rawValue]) { own, _ in own }
-    }
-}
-
 /// Each named tensor must be in the checkpoint with that many rows.
 func checkRows(_ expected: [(name: String, rows: Int)], in tensors: [String: Tensor], file: String) throws(TrainingError) {
     for (name, rows) in expected where tensors[name]?.shape.first != rows {
         throw TrainingError(.checkpoint, file, "its settings need tensor '\(name)' of \(rows) rows; the file has "
             + (tensors[name].map { "shape \($0.shape)" } ?? "none"))
-    }
-}
-
-extension LoopOptions {
-    /// The retrieval trainers' loop: Adam at a fixed 1e-3 (the Spoken Moments paper's), no warm-up,
-    /// decay or clipping, a log line every 10 updates, evaluation and a checkpoint every 100.
-    public static var retrieval: LoopOptions {
-        var loop = LoopOptions()
-        (loop.optimizer, loop.learningRate, loop.schedule, loop.warmup, loop.weightDecay, loop.clipNorm) = (.adam, 1e-3, .constant, 0, 0, 0)
-        (loop.logEvery, loop.evalEvery, loop.checkpointEvery) = (10, 100, 100)
-        return loop
     }
 }
