@@ -86,7 +86,7 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["COpenBLAS", "CTensorKernels", "SystemErrors"]),
         // RetroMAE: the BERT encoder with its enhanced decoder (Models), the trainer loop (Training)
         .target(name: "Models", dependencies: ["Tensor", "Text", "SystemErrors"]),
-        .target(name: "Training", dependencies: ["Models", "Tensor", "Text", "PipelineCore", "SystemErrors"]),
+        .target(name: "Training", dependencies: ["Models", "Tensor", "Text", "PipelineCore", "SystemErrors", "MPIRanks"]),
 
         // MARK: Pipeline files and the stages they can name
         .target(
@@ -140,9 +140,11 @@ let package = Package(
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "S3TestServer"]),
         .testTarget(name: "WebDatasetTests", dependencies: ["WebDataset", "ObjectStore", "S3TestServer", .product(name: "Crypto", package: "swift-crypto")],
                     exclude: ["Fixtures"]),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"], exclude: ["Fixtures"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensor", "Text"], exclude: ["Fixtures"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Tensor", "Text"], exclude: ["Fixtures"]),
+        /// What the tests of Tensor, Models and Training share: gradient checks and a tiny corpus.
+        .target(name: "TestSupport", dependencies: ["Tensor", "Models", "Text"], path: "Tests/TestSupport"),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensor", "Text", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Tensor", "Text", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "PipelineCore", "Shards", "Models", "Tensor", "Training", "Text",
                                                            "ObjectStore", "S3TestServer"]),
         .testTarget(name: "sluiceTests", dependencies: ["sluice", "ObjectStore", "S3TestServer"]),

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Models
 @testable import Tensor
+import TestSupport
 
 /// Loading a Hugging Face BERT checkpoint (tools/hf_bert_fixture.py: transformers 4.30.2
 /// BertForMaskedLM, Hub file layout) by its usual names.

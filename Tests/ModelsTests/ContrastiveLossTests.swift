@@ -2,6 +2,7 @@ import Foundation
 import Models
 import Testing
 @testable import Tensor
+import TestSupport
 
 /// NCE, MMS and AMM against a PyTorch reference of the same equations (tools/contrastive_fixtures.py,
 /// float64): random scores, a batch of two, ties, and raw dot products of +-1e4.

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Models
 @testable import Tensor
+import TestSupport
 
 /// The encoder fixtures tools/encoder_fixtures.py wrote with PyTorch 1.13 (float64 reference).
 enum EncoderFixtures {

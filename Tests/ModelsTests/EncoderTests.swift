@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Models
 @testable import Tensor
+import TestSupport
 
 struct ResDAVEnetTests {
     static let fixtureConfig = ResDAVEnet.Config(stemWidth: 8, stageWidths: [8, 12, 16, 16], blocks: [2, 1, 1, 1])

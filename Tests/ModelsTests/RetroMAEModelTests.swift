@@ -3,6 +3,7 @@ import Models
 import Tensor
 import Testing
 import Text
+import TestSupport
 
 @Suite struct RetroMAEModelTests {
     @Test func lossesStartNearLogVocabulary() throws {

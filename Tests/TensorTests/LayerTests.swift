@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Tensor
+import TestSupport
 
 /// Committed fixtures made by tools/torch_fixtures.py.
 func fixture(_ name: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {

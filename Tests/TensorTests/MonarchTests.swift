@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Tensor
+import TestSupport
 
 struct MonarchTests {
     /// (in, out, nblocks): square, widening (a < c), narrowing, and padded/cropped shapes.

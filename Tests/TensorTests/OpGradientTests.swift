@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Tensor
+import TestSupport
 
 /// Every differentiable op, its gradient checked against finite differences.
 struct OpGradientTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Tensor
+import TestSupport
 
 struct OptimizerTests {
     @Test func optimizersMatchPyTorch() throws {

@@ -1,5 +1,6 @@
 import Testing
 @testable import Tensor
+import TestSupport
 
 struct ThreadTests {
     /// Kernels split large tensors across threads; results must not depend on the thread count.

@@ -3,6 +3,7 @@ import Tensor
 import Testing
 import Text
 import Training
+import TestSupport
 
 /// Stage 2 on replicas, in one process: two replicas, each with its half of a pair batch and the
 /// other's embeddings as gathered values, together take the gradient of one process with the

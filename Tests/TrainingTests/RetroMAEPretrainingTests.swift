@@ -4,6 +4,7 @@ import Tensor
 import Testing
 import Text
 import Training
+import TestSupport
 
 @Suite struct RetroMAEPretrainingTests {
     /// `objective: mlm` is the paper's BERT baseline: one update moves the encoder and leaves the

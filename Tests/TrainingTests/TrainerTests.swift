@@ -4,6 +4,7 @@ import Tensor
 import Testing
 import Text
 import Training
+import TestSupport
 
 @Suite struct TrainerTests {
     /// The tiny corpus repeated, so an epoch holds several batches.

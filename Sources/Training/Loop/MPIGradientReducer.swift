@@ -1,6 +1,5 @@
 import MPIRanks
 import Tensor
-import Training
 
 /// Data-parallel training's gradient average over the ranks of a `World`.
 ///

@@ -2,19 +2,17 @@ import Models
 import Tensor
 import Text
 
-/// Shared by ModelsTests and TrainingTests (TrainingTests links this file).
-///
 /// A handful of sentences, a vocabulary holding exactly their words, and a tiny BERT shape:
 /// small enough that a model overfits them in seconds in a debug build.
-enum TinyCorpus {
-    static let sentences = [
+public enum TinyCorpus {
+    public static let sentences = [
         "the quick brown fox jumps over the lazy dog",
         "a stitch in time saves nine small tears",
         "rivers flow downhill toward the quiet sea",
         "every cat sleeps most of the warm afternoon",
     ]
 
-    static let tokenizer: BertTokenizer = {
+    public static let tokenizer: BertTokenizer = {
         let words = Set(sentences.flatMap { $0.split(separator: " ").map(String.init) }).sorted()
         let tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words
         // The five BERT specials are present by construction.
@@ -22,9 +20,9 @@ enum TinyCorpus {
     }()
 
     /// Token ids of each sentence, without [CLS]/[SEP] (what packing produces).
-    static var blocks: [[Int32]] { sentences.map { tokenizer.tokenIds($0) } }
+    public static var blocks: [[Int32]] { sentences.map { tokenizer.tokenIds($0) } }
 
-    static func collator(encoderRatio: Double = 0.3, decoderRatio: Double = 0.5) -> RetroMAECollator {
+    public static func collator(encoderRatio: Double = 0.3, decoderRatio: Double = 0.5) -> RetroMAECollator {
         var collator = RetroMAECollator(vocabulary: try! MaskingVocabulary(tokenizer: tokenizer))
         collator.encoderRatio = encoderRatio
         collator.decoderRatio = decoderRatio
@@ -32,7 +30,7 @@ enum TinyCorpus {
         return collator
     }
 
-    static func config(dropout: Float = 0, feedForward: LinearKind = .dense) -> BertConfig {
+    public static func config(dropout: Float = 0, feedForward: LinearKind = .dense) -> BertConfig {
         var config = BertConfig()
         (config.vocabularySize, config.hidden, config.layers, config.heads) = (tokenizer.vocabulary.count, 32, 2, 4)
         (config.intermediate, config.maxPositions, config.dropout, config.feedForward) = (64, 32, dropout, feedForward)

@@ -1,15 +1,18 @@
 import Testing
 @testable import Tensor
 
+// Gradient checks against finite differences and against PyTorch references, shared by the
+// tests of Tensor, Models and Training.
+
 /// Random tensor with entries in [-1, 1), from a fixed seed.
-func randomTensor(_ shape: [Int], seed: UInt64, requiresGrad: Bool = true) -> Tensor {
+public func randomTensor(_ shape: [Int], seed: UInt64, requiresGrad: Bool = true) -> Tensor {
     var rng = RandomGenerator(seed: seed)
     return Tensor.uniform(shape, low: -1, high: 1, rng: &rng, requiresGrad: requiresGrad)
 }
 
 /// Compares the autodiff gradient of `sum(f(inputs) * w)` (w random, fixed) with central finite
 /// differences, element by element (at most `samples` elements per input).
-func expectGradientsMatch(_ inputs: [Tensor], samples: Int = 24, eps: Float = 1e-2,
+public func expectGradientsMatch(_ inputs: [Tensor], samples: Int = 24, eps: Float = 1e-2,
                           rtol: Float = 1e-2, atol: Float = 2e-3,
                           sourceLocation: SourceLocation = #_sourceLocation,
                           _ f: ([Tensor]) throws -> Tensor) rethrows {
@@ -47,7 +50,7 @@ func expectGradientsMatch(_ inputs: [Tensor], samples: Int = 24, eps: Float = 1e
 /// Checks a gradient against a PyTorch reference to 1e-4 relative; a reference that vanishes
 /// analytically (a bias whose shift a softmax or BatchNorm cancels) must vanish here too, to float32
 /// round-off: the cancelling sums of O(1) terms leave about 1e-6, depending on the BLAS kernel's order.
-func expectMatchesReference(_ ours: Tensor, _ theirs: Tensor, _ name: String,
+public func expectMatchesReference(_ ours: Tensor, _ theirs: Tensor, _ name: String,
                             sourceLocation: SourceLocation = #_sourceLocation) {
     if theirs.scalars.allSatisfy({ abs($0) < 1e-10 }) {
         let largest = ours.scalars.map(abs).max() ?? 0
@@ -59,7 +62,7 @@ func expectMatchesReference(_ ours: Tensor, _ theirs: Tensor, _ name: String,
 }
 
 /// max |a - b| / max |b|: relative error of a whole tensor.
-func relativeError(_ a: Tensor, _ b: Tensor) -> Float {
+public func relativeError(_ a: Tensor, _ b: Tensor) -> Float {
     let scale = b.scalars.map(abs).max() ?? 1
     return zip(a.scalars, b.scalars).map { abs($0 - $1) }.max().map { $0 / max(scale, 1e-30) } ?? 0
 }

@@ -1,1 +1,0 @@
-../TensorTests/GradientCheck.swift

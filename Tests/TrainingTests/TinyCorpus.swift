@@ -1,1 +1,0 @@
-../ModelsTests/TinyCorpus.swift
