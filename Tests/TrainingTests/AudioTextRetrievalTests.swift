@@ -44,7 +44,7 @@ struct AudioTextModel: RetrievalModel {
     var retrieval: RetrievalOptions { options.retrieval }
     var modalities: [Modality] { [.audio, .text] }
     var rankedDirections: [(Modality, Modality)] { [(.text, .audio), (.audio, .text)] }
-    var checkpointMetadata: [String: String] { checkpointMetadata(vocabulary: vocabulary) }
+    var captionVocabulary: URL? { vocabulary }
     var namedParameters: [(name: String, tensor: Tensor)] {
         prefixed("audio", audio) + prefixed("audio_head", audioHead) + prefixed("text", text) + prefixed("text_head", textHead)
     }

@@ -72,8 +72,7 @@ public struct CapsuleTraining: RetrievalModel {
         try self.init(options: checkpoint.options, clip: checkpoint.clip, vocabulary: try checkpoint.requireVocabulary())
     }
 
-    public var checkpointMetadata: [String: String] { checkpointMetadata(vocabulary: vocabulary) }
-
+    public var captionVocabulary: URL? { vocabulary }
     public var retrieval: RetrievalOptions { options.retrieval }
     public var modalities: [Modality] { Modality.allCases }
     public var rankedDirections: [(Modality, Modality)] { [(.text, .video), (.video, .text), (.audio, .video)] }

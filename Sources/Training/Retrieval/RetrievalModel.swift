@@ -14,6 +14,8 @@ public protocol RetrievalModel: TrainableModel where Batch == ClipBatch {
     var retrieval: RetrievalOptions { get }
     /// The clips it takes, recorded in its checkpoints.
     var clip: ClipShape { get }
+    /// The vocab.txt its caption text tower reads (nil without one), recorded in its checkpoints.
+    var captionVocabulary: URL? { get }
     /// The modalities it has a tower for.
     var modalities: [Modality] { get }
     /// The directions its held-out figures rank, as (queries, candidates).
@@ -40,9 +42,9 @@ extension RetrievalModel {
     }
 
     /// Its settings, clip shape and caption vocabulary, so `init(checkpoint:)` rebuilds it.
-    public func checkpointMetadata(vocabulary: URL?) -> [String: String] {
+    public var checkpointMetadata: [String: String] {
         var metadata = clip.metadata.merging(options.settingValues.map { ("setting." + $0.key, $0.value) }) { $1 }
-        if let vocabulary { metadata["vocab"] = vocabulary.path }
+        if let captionVocabulary { metadata["vocab"] = captionVocabulary.path }
         return metadata
     }
 

@@ -130,8 +130,7 @@ public struct SpokenMomentsTraining: RetrievalModel {
         try self.init(options: options, clip: checkpoint.clip, vocabulary: vocabulary)
     }
 
-    public var checkpointMetadata: [String: String] { checkpointMetadata(vocabulary: text?.vocabulary) }
-
+    public var captionVocabulary: URL? { text?.vocabulary }
     public var retrieval: RetrievalOptions { options.retrieval }
     public var modalities: [Modality] { text == nil ? [.video, .audio] : [.video, .audio, .text] }
     public var rankedDirections: [(Modality, Modality)] { [(.video, .audio), (.audio, .video), (.video, .text), (.text, .video)] }
