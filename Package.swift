@@ -10,7 +10,9 @@ let mpi = Context.environment["SLUICE_MPI"] == "openmpi" ? (pkgConfig: "ompi-c",
 /// Dependencies point one way: sluice (CLI) -> Pipelines (YAML runner) -> domain modules
 /// (Media, Text, Shards) -> PipelineCore; Shards and Pipelines -> ObjectStore (S3), which depends on
 /// nothing of ours; Tensor stands on OpenBLAS alone. SystemErrors, below them all and depending on
-/// nothing, says system errors in words for every module that reads or writes files. The C
+/// nothing, says system errors in words for every module that reads or writes files; Settings, a
+/// leaf too, describes options values (names, help, ranges, defaults) once for the command line,
+/// pipeline stages and checkpoints of Media, Text, Training and Pipelines. The C
 /// libraries sit behind tiny system-library targets that hold only a module map and a shim header.
 let package = Package(
     name: "Sluice",
@@ -46,6 +48,8 @@ let package = Package(
 
         /// System errors (errno, Foundation's file errors) in plain words; depends on nothing.
         .target(name: "SystemErrors"),
+        /// Options values as lists of named, checked settings, and did-you-mean hints; depends on nothing.
+        .target(name: "Settings"),
 
         // MARK: The engine
         .target(
@@ -61,10 +65,10 @@ let package = Package(
         // MARK: Domain modules
         /// Video frames (FFmpeg), audio (libsndfile, FFmpeg), resampling, log-mel (FFmpeg's FFT, and
         /// FFTW for lengths FFmpeg 5.1 has no fast path for), as PipelineCore arrays.
-        .target(name: "Media", dependencies: ["CFFmpeg", "CSndFile", "CFFTW", "CMelKernels", "PipelineCore"]),
+        .target(name: "Media", dependencies: ["CFFmpeg", "CSndFile", "CFFTW", "CMelKernels", "PipelineCore", "Settings"]),
         /// Corpus readers, BERT WordPiece (identical to HF tokenizers), vocabulary training, packing,
         /// MLM and RetroMAE masking.
-        .target(name: "Text", dependencies: ["CZlib", "CZstd", "SystemErrors"]),
+        .target(name: "Text", dependencies: ["CZlib", "CZstd", "Settings", "SystemErrors"]),
         /// S3-compatible object storage: a blocking client (libcurl, our own SigV4 signer), retries,
         /// multipart upload; plain http(s) reads on the same transport. Depends on nothing of ours.
         .target(
@@ -86,13 +90,13 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["COpenBLAS", "CTensorKernels", "SystemErrors"]),
         // RetroMAE: the BERT encoder with its enhanced decoder (Models), the trainer loop (Training)
         .target(name: "Models", dependencies: ["Tensor", "Text", "SystemErrors"]),
-        .target(name: "Training", dependencies: ["Models", "Tensor", "Text", "PipelineCore", "SystemErrors", "MPIRanks"]),
+        .target(name: "Training", dependencies: ["Models", "Tensor", "Text", "Settings", "SystemErrors", "MPIRanks"]),
 
         // MARK: Pipeline files and the stages they can name
         .target(
             name: "Pipelines",
             dependencies: [
-                "PipelineCore", "SystemErrors", "Media", "Shards", "WebDataset", "Text", "Models", "Training", "Tensor", "ObjectStore", "MPIRanks",
+                "PipelineCore", "Settings", "SystemErrors", "Media", "Shards", "WebDataset", "Text", "Models", "Training", "Tensor", "ObjectStore", "MPIRanks",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CSV", package: "CSV.swift"),
@@ -102,7 +106,7 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "Pipelines", "PipelineCore", "SystemErrors", "Media", "Shards", "Tensor", "Text", "Models", "Training", "MPIRanks", "ObjectStore",
+                "Pipelines", "PipelineCore", "Settings", "SystemErrors", "Media", "Shards", "Tensor", "Text", "Models", "Training", "MPIRanks", "ObjectStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -130,6 +134,7 @@ let package = Package(
         // MARK: Tests, beside the module they test
         .testTarget(name: "CLibrariesTests", dependencies: ["CFFmpeg", "CSndFile", "COpenBLAS"]),
         .testTarget(name: "SystemErrorsTests", dependencies: ["SystemErrors"]),
+        .testTarget(name: "SettingsTests", dependencies: ["Settings"]),
         .testTarget(name: "PipelineCoreTests", dependencies: ["PipelineCore"]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "PipelineCore"], exclude: ["Fixtures"]),
         .testTarget(name: "TextTests", dependencies: ["Text"], exclude: ["Fixtures"]),
@@ -144,7 +149,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Tensor", "Models", "Text"], path: "Tests/TestSupport"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensor", "Text", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Tensor", "Text", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Settings", "Tensor", "Text", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "PipelineCore", "Shards", "Models", "Tensor", "Training", "Text",
                                                            "ObjectStore", "S3TestServer"]),
         .testTarget(name: "sluiceTests", dependencies: ["sluice", "ObjectStore", "S3TestServer"]),

@@ -20,7 +20,7 @@ let steps = Int(option("--steps") ?? "") ?? 3
 ComputeThreads.configure(Int(option("--threads") ?? "") ?? 2)
 let tokenizer = try BertTokenizer(vocabFile: URL(fileURLWithPath: arguments[1]))
 var collator = RetroMAECollator(vocabulary: try MaskingVocabulary(tokenizer: tokenizer))
-collator.maxLength = length
+collator.options.maxLength = length
 var config = BertConfig()
 (config.vocabularySize, config.hidden, config.layers, config.heads, config.intermediate) = (tokenizer.vocabulary.count, 256, 4, 4, 1024)
 config.feedForward = try LinearKind(config: option("--ffn") ?? "dense")

@@ -2,12 +2,13 @@ import CFFTW
 import CFFmpeg
 import CMelKernels
 import Foundation
+import Settings
 import Synchronization
 
 /// Options of a (log-)mel spectrogram, named as in librosa's `melspectrogram` + `power_to_db`,
-/// which the output matches for the same options. The defaults are the spoken-caption setup:
-/// 16 kHz, pre-emphasis 0.97, 25 ms Hamming window in a 512-point FFT, 10 ms hop, 40 mels from 20 Hz.
-public struct MelOptions: Sendable, Hashable, Codable {
+/// which the output matches for the same options. The defaults, each property's initial value, are
+/// the spoken-caption setup (a 25 ms Hamming window every 10 ms, pre-emphasised).
+public struct MelOptions: Sendable, Hashable, Codable, SettingsDescribed {
     /// Analysis window shape (periodic, as librosa/scipy `fftbins=True`).
     public enum Window: String, Sendable, Codable, CaseIterable { case hann, hamming }
     /// Hz-to-mel mapping: Slaney's (librosa's default, linear below 1 kHz) or HTK's.
@@ -44,6 +45,26 @@ public struct MelOptions: Sendable, Hashable, Codable {
 
     /// The spoken-caption defaults described above.
     public init() {}
+
+    /// What a `log_mel` stage takes, named as librosa names them; the sample rate is not one of
+    /// them, as it comes with each waveform. Checks that span several are `problem`'s, made once
+    /// the rate is known.
+    public static var settings: [Setting<MelOptions>] {
+        [
+            .int("n_fft", \.fftSize, min: 2, "FFT length"),
+            .int("win_length", \.windowLength, "window length, zero-padded to n_fft"),
+            .int("hop_length", \.hopLength, "samples between frames"),
+            .choice("window", \.window, "window shape"),
+            .int("n_mels", \.melBins, "mel bands"),
+            .double("fmin", \.minFrequency, "lowest band edge, Hz"),
+            .double("fmax", \.maxFrequency, "highest band edge, Hz (default: half the sample rate)"),
+            .choice("mel_scale", \.scale, "Hz-to-mel mapping"),
+            .double("power", \.power, min: 0.001, "2 for power, 1 for magnitude"),
+            .doubleOrOff("preemphasis", \.preEmphasis, max: 1, "pre-emphasis coefficient (0: none)"),
+            .flag("decibels", \.decibels, "power_to_db relative to the maximum"),
+            .doubleOrOff("top_db", \.topDecibels, "floor at max - top_db (0: no floor)"),
+        ]
+    }
 
     /// The largest FFT length accepted (a million points; 8 MB of buffers per thread).
     public static let maximumFFTSize = 1 << 20

@@ -1,6 +1,7 @@
 import Foundation
 import ObjectStore
 import PipelineCore
+import Settings
 
 /// A pipeline file checked against the stage catalog: everything needed to run it.
 public struct PipelinePlan: Sendable {

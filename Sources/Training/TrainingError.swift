@@ -1,12 +1,9 @@
-/// What stopped a training run: a setting, a checkpoint or the data, named with the reason.
+/// What stopped a training run: its run options, a checkpoint or the data, named with the reason
+/// (a setting's own value is a `SettingError`).
 public struct TrainingError: Error, CustomStringConvertible, Equatable, Sendable {
     /// What kind of failure, for callers and tests to match without parsing the message.
     public enum Code: String, Sendable {
-        /// A setting name no trainer option has.
-        case unknownSetting
-        /// A value outside what the setting takes.
-        case invalidSetting
-        /// Settings that contradict each other (hidden not divisible by heads).
+        /// Run options that contradict each other (resume and overwrite).
         case inconsistentSettings
         /// A checkpoint that is missing, damaged, or from another model or run.
         case checkpoint
@@ -17,7 +14,7 @@ public struct TrainingError: Error, CustomStringConvertible, Equatable, Sendable
     }
 
     public let code: Code
-    /// The setting, file or input the error is about.
+    /// The file, directory or input the error is about.
     public let source: String
     public let reason: String
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PipelineCore
 import Pipelines
+import Settings
 import Tensor
 import Training
 

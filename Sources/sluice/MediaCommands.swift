@@ -136,18 +136,19 @@ struct Mel: ParsableCommand {
     @Argument(help: "The audio or video file.", transform: localPath)
     var file: String
 
-    @Option(help: "Resample to this rate first.") var sampleRate = 16000
-    @Option(help: "FFT length.") var nFft = 512
-    @Option(help: "Window length, zero-padded to --n-fft.") var winLength = 400
-    @Option(help: "Samples between frames.") var hopLength = 160
-    @Option(help: "Analysis window.") var window = MelOptions.Window.hamming
-    @Option(help: "Mel bands.") var nMels = 40
-    @Option(help: "Lowest band edge, Hz.") var fmin = 20.0
+    // The defaults are MelOptions', as the log_mel stage's are.
+    @Option(help: "Resample to this rate first.") var sampleRate = MelOptions().sampleRate
+    @Option(help: "FFT length.") var nFft = MelOptions().fftSize
+    @Option(help: "Window length, zero-padded to --n-fft.") var winLength = MelOptions().windowLength
+    @Option(help: "Samples between frames.") var hopLength = MelOptions().hopLength
+    @Option(help: "Analysis window.") var window = MelOptions().window
+    @Option(help: "Mel bands.") var nMels = MelOptions().melBins
+    @Option(help: "Lowest band edge, Hz.") var fmin = MelOptions().minFrequency
     @Option(help: "Highest band edge, Hz (default: half the sample rate).") var fmax: Double?
-    @Option(help: "Hz-to-mel mapping.") var melScale = MelOptions.Scale.slaney
-    @Option(help: "2 for power, 1 for magnitude.") var power = 2.0
-    @Option(help: "Pre-emphasis coefficient, 0...1 (0: none).") var preemphasis = 0.97
-    @Option(help: "Floor at max - top_db (0: no floor).") var topDb = 80.0
+    @Option(help: "Hz-to-mel mapping.") var melScale = MelOptions().scale
+    @Option(help: "2 for power, 1 for magnitude.") var power = MelOptions().power
+    @Option(help: "Pre-emphasis coefficient, 0...1 (0: none).") var preemphasis = MelOptions().preEmphasis ?? 0
+    @Option(help: "Floor at max - top_db (0: no floor).") var topDb = MelOptions().topDecibels ?? 0
     @Flag(help: "Linear mel energies instead of dB.") var linear = false
     @Flag(help: "No slaney area normalisation of the bands.") var unnormalized = false
     @Flag(help: "Do not pad n_fft/2 on both sides (frames start at sample 0).") var noCenter = false

@@ -71,8 +71,8 @@ struct RetroMAETrain: ParsableCommand {
 
     @Option(help: "Max tokens per block, [CLS]/[SEP] included.") var maxLength = 64
     @Option(help: "Blocks per micro-batch.") var batchSize = 16
-    @Option(help: "Encoder mask ratio (default: the collator's, 0.3).") var encoderRatio: Double?
-    @Option(help: "Decoder mask ratio (default: the collator's, 0.5).") var decoderRatio: Double?
+    @Option(help: "Encoder mask ratio.") var encoderRatio = RetroMAECollator.Options().encoderRatio
+    @Option(help: "Decoder mask ratio.") var decoderRatio = RetroMAECollator.Options().decoderRatio
 
     @Option(help: ArgumentHelp("Stage 2: query<TAB>passage[<TAB>negative...] training pairs.", valueName: "file"), transform: localPath)
     var pairs: String?
@@ -132,9 +132,7 @@ struct RetroMAETrain: ParsableCommand {
             throw ValidationError("the corpus gives \(blocks.count) blocks: too few for \(evalBlocks) held out and a batch of \(batchSize)")
         }
         var collator = RetroMAECollator(vocabulary: try MaskingVocabulary(tokenizer: tokenizer))
-        collator.maxLength = maxLength
-        if let encoderRatio { collator.encoderRatio = encoderRatio }
-        if let decoderRatio { collator.decoderRatio = decoderRatio }
+        (collator.options.maxLength, collator.options.encoderRatio, collator.options.decoderRatio) = (maxLength, encoderRatio, decoderRatio)
         let seed = options.loop.seed
         let evalSet = Array(blocks.suffix(evalBlocks))
         let data = try BlockDataset(blocks: Array(blocks.dropLast(evalBlocks)), batchSize: batchSize, collator: collator, seed: seed,
@@ -249,7 +247,7 @@ struct RetroMAEEval: ParsableCommand {
         }
         packed = Array(packed.prefix(blocks))
         var collator = RetroMAECollator(vocabulary: try MaskingVocabulary(tokenizer: tokenizer))
-        collator.maxLength = maxLength
+        collator.options.maxLength = maxLength
         let batches = try stride(from: 0, to: packed.count, by: max(1, batchSize)).map { start in
             try collator.collate(Array(packed[start..<min(packed.count, start + batchSize)]), seed: seed &+ UInt64(start))
         }.filter { $0.batchSize > 1 }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Training
+import Settings
 
 /// A trainer's settings on the command line, read from the arguments the command itself does not
 /// declare (`@Argument(parsing: .allUnrecognized)`), so the list of settings and their defaults
@@ -32,7 +32,7 @@ enum TrainerSettings<Options: SettingsDescribed> {
             }
         }
         var options = defaults
-        do throws(TrainingError) {
+        do throws(SettingError) {
             try options.apply(values)
         } catch {
             throw ValidationError(error.description)

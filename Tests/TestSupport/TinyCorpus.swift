@@ -24,9 +24,9 @@ public enum TinyCorpus {
 
     public static func collator(encoderRatio: Double = 0.3, decoderRatio: Double = 0.5) -> RetroMAECollator {
         var collator = RetroMAECollator(vocabulary: try! MaskingVocabulary(tokenizer: tokenizer))
-        collator.encoderRatio = encoderRatio
-        collator.decoderRatio = decoderRatio
-        collator.maxLength = 32
+        collator.options.encoderRatio = encoderRatio
+        collator.options.decoderRatio = decoderRatio
+        collator.options.maxLength = 32
         return collator
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Models
+import Settings
 import Tensor
 import Testing
 import Text
@@ -174,10 +175,10 @@ struct SpokenMomentsTests {
         for (name, text) in [("--hidden", "1048576"), ("--layers", "100000"), ("--steps", "9223372036854775807"),
                              ("--steps", "1e19"), ("--accumulation", "1000000"), ("--nblocks", "1000000000")] {
             var options = RetroMAEOptions()
-            #expect(throws: TrainingError.self, "\(name) \(text)") { try options.apply([(name, text)]) }
+            #expect(throws: SettingError.self, "\(name) \(text)") { try options.apply([(name, text)]) }
         }
         var video = SpokenMomentsOptions()
-        #expect(throws: TrainingError.self) { try video.apply([("--video-width", "1000000")]) }
+        #expect(throws: SettingError.self) { try video.apply([("--video-width", "1000000")]) }
     }
 }
 

@@ -38,12 +38,6 @@ public struct ClipTrainingPipeline: Sendable {
         (self.trainer, self.manifest, self.out) = (trainer, manifest, out)
     }
 
-    /// The decode's rate and hop: log_mel's and audio_decode's defaults (the 10 ms hop eval and search cut captions at).
-    private static let mel = MelOptions()
-
-    /// A caption window of `clip.seconds` in mel frames at that hop.
-    var maxFrames: Int { Int((clip.boundedSeconds * Double(Self.mel.sampleRate) / Double(Self.mel.hopLength)).rounded()) }
-
     public var yaml: String {
         var lines = [
             "# What `\(command)` runs;",
@@ -82,7 +76,7 @@ public struct ClipTrainingPipeline: Sendable {
             "    size: \(clip.size)x\(clip.size)",
         ]
         if augment { lines += ["    jitter: true", "    seed: \(seed)", "  - type: frame_augment", "    seed: \(seed)"] }
-        lines += ["  - type: audio_decode", "    fallback: video", "    sample_rate: \(Self.mel.sampleRate)"]
+        lines += ["  - type: audio_decode", "    fallback: video", "    sample_rate: \(MelOptions().sampleRate)"]
         if augment { lines += ["  - type: audio_augment", "    seed: \(seed)"] }
         lines += ["  - type: log_mel", "    n_mels: \(clip.melBins)"]
         if augment { lines += ["  - type: spec_augment", "    seed: \(seed)"] }
@@ -91,7 +85,7 @@ public struct ClipTrainingPipeline: Sendable {
             "  - type: clip_batch",
             "    size: \(batchSize)",
             "    last: drop",
-            "    max_frames: \(maxFrames)",
+            "    max_frames: \(clip.windowFrames)",
             "    window: \(augment ? "random" : "start")",
             "    seed: \(seed)",
             "",

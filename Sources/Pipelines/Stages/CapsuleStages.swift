@@ -21,20 +21,15 @@ enum CapsuleStages {
             ParameterSpec("resume", .bool, default: "false", help: "continue from out/checkpoint.safetensors, skipping the batches it consumed"),
             ParameterSpec("vocab", .path(objects: false), default: CaptionVocabulary.defaultPath,
                           help: "BERT WordPiece vocab.txt for the caption text (the default is relative to the current directory: a clone's top directory)"),
-            ParameterSpec("mel_bins", .int(min: 1, max: 512), default: String(ClipShape().melBins), help: "mel bins of the captions (log_mel's n_mels)"),
-            ParameterSpec("frames", .int(min: 1, max: 64), default: String(ClipShape().frames), help: "frames per clip (video_frames' count), checked on every batch"),
-            ParameterSpec("size", .int(min: 8, max: 512), default: String(ClipShape().size), help: "frame width and height, checked on every batch"),
-            ParameterSpec("seconds", .double(min: ClipShape.secondsRange.lowerBound, max: ClipShape.secondsRange.upperBound), default: String(ClipShape().seconds),
-                          help: "longest caption window, recorded for eval and search: must be clip_batch's max_frames x the mel hop (checked)"),
-        ] + ClipStages.heldoutParameters + CapsuleOptions.parameterSpecs()
+        ] + ClipShape.parameterSpecs() + ClipStages.heldoutParameters + CapsuleOptions.parameterSpecs()
     ) { parameters, environment in
         let options = try CapsuleOptions(parameters)
         guard options.noise == 0 else {
             throw StageError(item: parameters.stageName, reason: "noise mismatches captions across the whole training set: give the manifest source `mismatch: \(options.noise)` (as `sluice capsules train --noise` does)")
         }
-        let (melBins, frames, size) = (parameters.int("mel_bins"), parameters.int("frames"), parameters.int("size"))
+        let clip = try ClipShape(parameters)
+        let (melBins, frames, size) = (clip.melBins, clip.frames, clip.size)
         let vocab = URL(fileURLWithPath: try CaptionVocabulary.path(parameters))
-        let clip = ClipShape(frames: frames, size: size, seconds: parameters.double("seconds"), melBins: melBins)
         let model: CapsuleTraining
         do { model = try CapsuleTraining(options: options, clip: clip, vocabulary: vocab) } catch {
             throw StageError(item: parameters.stageName, reason: "vocab: \(error)")

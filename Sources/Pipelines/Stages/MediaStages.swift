@@ -126,7 +126,8 @@ enum MediaStages {
             ParameterSpec("fallback", .string,
                           help: "the field read when `field` is absent (video: a clip's own track when it has no caption file)"),
             ParameterSpec("output", .string, default: "waveform", help: "the field the samples go to"),
-            ParameterSpec("sample_rate", .int(min: 1, max: AudioBuffer.maximumSampleRate), default: "16000", help: "resample to this rate (also written to `sample_rate`)"),
+            ParameterSpec("sample_rate", .int(min: 1, max: AudioBuffer.maximumSampleRate), default: String(MelOptions().sampleRate),
+                          help: "resample to this rate (also written to `sample_rate`)"),
             ParameterSpec("mono", .bool, default: "true", help: "average the channels"),
             ParameterSpec("seconds", .double(min: 0.001, max: AudioBuffer.maximumSeconds), help: "crop or pad to exactly this length"),
             ParameterSpec("random_window", .bool, default: "false",
@@ -162,41 +163,16 @@ enum MediaStages {
         parameters: [
             ParameterSpec("field", .string, default: "waveform", help: "the float32 mono waveform; its rate is read from `sample_rate`"),
             ParameterSpec("output", .string, default: "mel", help: "the field the frames x mels spectrogram goes to"),
-            ParameterSpec("n_fft", .int(min: 2), default: "512", help: "FFT length"),
-            ParameterSpec("win_length", .int(min: 1), default: "400", help: "window length, zero-padded to n_fft"),
-            ParameterSpec("hop_length", .int(min: 1), default: "160", help: "samples between frames"),
-            ParameterSpec("window", .choice(MelOptions.Window.allCases.map(\.rawValue)), default: "hamming", help: "window shape"),
-            ParameterSpec("n_mels", .int(min: 1), default: "40", help: "mel bands"),
-            ParameterSpec("fmin", .double(min: 0), default: "20", help: "lowest band edge, Hz"),
-            ParameterSpec("fmax", .double(min: 0), help: "highest band edge, Hz (default: half the sample rate)"),
-            ParameterSpec("mel_scale", .choice(MelOptions.Scale.allCases.map(\.rawValue)), default: "slaney", help: "Hz-to-mel mapping"),
-            ParameterSpec("power", .double(min: 0.001), default: "2", help: "2 for power, 1 for magnitude"),
-            ParameterSpec("preemphasis", .double(min: 0, max: 1), default: "0.97", help: "pre-emphasis coefficient (0: none)"),
-            ParameterSpec("decibels", .bool, default: "true", help: "power_to_db relative to the maximum"),
-            ParameterSpec("top_db", .double(min: 0), default: "80", help: "floor at max - top_db (0: no floor)"),
-        ],
+        ] + MelOptions.parameterSpecs(),
         parallel: true
     ) { parameters, _ in
         let field = parameters.string("field"), output = parameters.string("output")
-        var options = MelOptions()
-        options.fftSize = parameters.int("n_fft")
-        options.windowLength = parameters.int("win_length")
-        options.hopLength = parameters.int("hop_length")
-        options.window = parameters.optionalString("window").flatMap(MelOptions.Window.init) ?? options.window
-        options.melBins = parameters.int("n_mels")
-        options.minFrequency = parameters.double("fmin")
-        options.maxFrequency = parameters.optionalDouble("fmax")
-        options.scale = parameters.optionalString("mel_scale").flatMap(MelOptions.Scale.init) ?? options.scale
-        options.power = parameters.double("power")
-        options.preEmphasis = parameters.optionalDouble("preemphasis").flatMap { $0 > 0 ? $0 : nil }
-        options.decibels = parameters.bool("decibels")
-        options.topDecibels = parameters.optionalDouble("top_db").flatMap { $0 > 0 ? $0 : nil }
+        let configured = try MelOptions(parameters)
         // The rate comes with each waveform; checked here at the highest rate, so every other
         // option is reported before the run starts (fmax is checked again against each item's rate).
-        var checked = options
+        var checked = configured
         checked.sampleRate = AudioBuffer.maximumSampleRate
         if let problem = checked.problem { throw PlanError("stage '\(parameters.stageName)': \(problem)") }
-        let configured = options
         let extractors = MelExtractorPool()
         return .map { sample in
             guard case let .array(waveform)? = sample[field], waveform.dtype == .float32, waveform.shape.count == 1 else {

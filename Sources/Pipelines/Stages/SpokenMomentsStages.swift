@@ -20,11 +20,7 @@ enum SpokenMomentsStages {
         parameters: [
             ParameterSpec("out", .output, required: true, help: "directory for checkpoint.safetensors, metrics.jsonl and events"),
             ParameterSpec("resume", .bool, default: "false", help: "continue from out/checkpoint.safetensors, skipping the batches it consumed"),
-            ParameterSpec("frames", .int(min: 1, max: 64), default: String(ClipShape().frames), help: "frames per clip (what video_frames took)"),
-            ParameterSpec("size", .int(min: 8, max: 512), default: String(ClipShape().size), help: "frame width and height"),
-            ParameterSpec("seconds", .double(min: ClipShape.secondsRange.lowerBound, max: ClipShape.secondsRange.upperBound), default: String(ClipShape().seconds),
-                          help: "longest caption window, recorded for eval and search: must be clip_batch's max_frames x the mel hop (checked)"),
-            ParameterSpec("mel_bins", .int(min: 1, max: 512), default: String(ClipShape().melBins), help: "mel bins of the captions (log_mel's n_mels)"),
+        ] + ClipShape.parameterSpecs() + [
             ParameterSpec("vocab", .path(objects: false), default: CaptionVocabulary.defaultPath,
                           help: "with text_branch: BERT WordPiece vocab.txt of the caption text (the default is relative to the current directory: a clone's top directory)"),
             ParameterSpec("backbone_weights", .path(objects: false),
@@ -32,8 +28,7 @@ enum SpokenMomentsStages {
         ] + ClipStages.heldoutParameters + SpokenMomentsOptions.parameterSpecs()
     ) { parameters, environment in
         let options = try SpokenMomentsOptions(parameters)
-        let clip = ClipShape(frames: parameters.int("frames"), size: parameters.int("size"), seconds: parameters.double("seconds"),
-                             melBins: parameters.int("mel_bins"))
+        let clip = try ClipShape(parameters)
         let heldout = try ClipStages.heldOut(parameters, clip: clip, text: options.textBranch, overwrite: options.loop.overwrite,
                                                  environment: environment)
         let vocabulary = try options.textBranch ? URL(fileURLWithPath: CaptionVocabulary.path(parameters)) : nil

@@ -93,7 +93,8 @@ enum TextStages {
         summary: "splits documents into sentences and packs their ids into blocks of max_length - 2 (nothing dropped)",
         parameters: tokenizerParameters + [
             ParameterSpec("field", .string, default: "text", help: "the document field"),
-            ParameterSpec("max_length", .int(min: 3), default: "512", help: "model length, [CLS] and [SEP] included"),
+            ParameterSpec("max_length", .int(min: 3), default: String(RetroMAECollator.Options().maxLength),
+                          help: "model length, [CLS] and [SEP] included (the default: retromae_collate's, which takes these blocks)"),
         ],
         parallel: true
     ) { parameters, _ in
@@ -133,16 +134,12 @@ enum TextStages {
         parameters: tokenizerParameters + [
             ParameterSpec("field", .string, default: "input_ids", help: "the packed block field (int32 ids, no specials)"),
             ParameterSpec("batch_size", .int(min: 1), default: "32", help: "blocks per batch"),
-            ParameterSpec("max_length", .int(min: 3), default: "512", help: "longest sequence, specials included"),
-            ParameterSpec("encoder_ratio", .double(min: 0, max: 1), default: "0.3", help: "encoder whole-word mask ratio"),
-            ParameterSpec("decoder_ratio", .double(min: 0, max: 1), default: "0.5", help: "decoder mask ratio"),
+        ] + RetroMAECollator.Options.parameterSpecs() + [
             ParameterSpec("seed", .int(min: 0), default: "0", help: "batch i uses seed + i"),
         ]
     ) { parameters, _ in
         var collator = RetroMAECollator(vocabulary: try MaskingVocabulary(tokenizer: loadTokenizer(parameters)))
-        collator.maxLength = parameters.int("max_length")
-        collator.encoderRatio = parameters.double("encoder_ratio")
-        collator.decoderRatio = parameters.double("decoder_ratio")
+        collator.options = try RetroMAECollator.Options(parameters)
         return .transform(RetroMAEBatcher(collator: collator, field: parameters.string("field"),
                                           batchSize: parameters.int("batch_size"),
                                           seed: UInt64(parameters.int("seed"))))

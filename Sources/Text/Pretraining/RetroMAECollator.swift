@@ -40,12 +40,8 @@ public struct RetroMAEBatch: Sendable {
 public struct RetroMAECollator: Sendable {
     /// Special and continuation ids of the tokenizer.
     public let vocabulary: MaskingVocabulary
-    /// Share of tokens the encoder input masks (whole words).
-    public var encoderRatio = 0.3
-    /// Share of positions each decoder row hides (whole words).
-    public var decoderRatio = 0.5
-    /// Longest sequence accepted, special tokens included.
-    public var maxLength = 512
+    /// Mask ratios and the longest sequence: what a `retromae_collate` stage sets.
+    public var options = Options()
     /// How many decoder masks are sampled per sequence (rows draw from them).
     public var maskSamples = 256
     /// Threads used for one batch.
@@ -54,13 +50,13 @@ public struct RetroMAECollator: Sendable {
     /// A collator with the paper's defaults.
     public init(vocabulary: MaskingVocabulary) { self.vocabulary = vocabulary }
 
-    /// Collates `blocks`; a block longer than `maxLength - 2` is an error (packing should have cut it:
+    /// Collates `blocks`; a block longer than `options.maxLength - 2` is an error (packing should have cut it:
     /// the collator never drops tokens silently). Block `b` draws its masks from `seed` and
     /// `firstRow + b`, so a data-parallel rank collating rows `firstRow...` of a global batch masks
     /// them as a one-process run collating the whole batch does.
     public func collate(_ blocks: [[Int32]], seed: UInt64, firstRow: Int = 0) throws(TextError) -> RetroMAEBatch {
-        for (b, block) in blocks.enumerated() where block.count > maxLength - 2 {
-            throw TextError(.invalidOption, line: b + 1, "block of \(block.count) tokens is longer than max length \(maxLength) - 2")
+        for (b, block) in blocks.enumerated() where block.count > options.maxLength - 2 {
+            throw TextError(.invalidOption, line: b + 1, "block of \(block.count) tokens is longer than max length \(options.maxLength) - 2")
         }
         let batch = blocks.count
         let length = (blocks.map(\.count).max() ?? 0) + 2
@@ -75,7 +71,7 @@ public struct RetroMAECollator: Sendable {
             count = batch * rowSize * rowSize
         }
         let vocabulary = self.vocabulary
-        let (encoderRatio, decoderRatio, maskSamples) = (self.encoderRatio, self.decoderRatio, self.maskSamples)
+        let (encoderRatio, decoderRatio, maskSamples) = (options.encoderRatio, options.decoderRatio, self.maskSamples)
 
         encoderInput.withUnsafeMutableBufferPointer { encIn in
         encoderLabels.withUnsafeMutableBufferPointer { encLab in

@@ -1,9 +1,10 @@
+import Settings
 import Tensor
 
 /// What a clip model takes: frames per clip and their size, the longest spoken caption in seconds
 /// and the mel bins. Recorded in its checkpoints, so eval, embed and search decode clips the way
 /// training did.
-public struct ClipShape: Sendable, Equatable {
+public struct ClipShape: Sendable, Equatable, SettingsDescribed {
     public var frames = 8
     /// 56 px: on the development world both trainers ranked better than at 32 px at the same
     /// wall-clock, though each update costs more (BENCHMARKS.md, "What the clip trainers learn").
@@ -25,22 +26,34 @@ public struct ClipShape: Sendable, Equatable {
         (self.frames, self.size, self.seconds, self.melBins) = (frames, size, seconds, melBins)
     }
 
+    /// What a clip trainer's sink takes and its checkpoint records (as `clip.frames`, ...).
+    public static var settings: [Setting<ClipShape>] {
+        [
+            .int("frames", \.frames, max: 64, "frames per clip (video_frames' count), checked on every batch"),
+            .int("size", \.size, min: 8, max: 512, "frame width and height, checked on every batch"),
+            .double("seconds", \.seconds, min: secondsRange.lowerBound, max: secondsRange.upperBound,
+                    "longest caption window, recorded for eval and search: must be clip_batch's max_frames x the mel hop (checked)"),
+            .int("mel_bins", \.melBins, max: 512, "mel bins of the captions (log_mel's n_mels)"),
+        ]
+    }
+
     /// Per clip, `[frames, 3, size, size]`.
     public var frameShape: [Int] { [frames, 3, size, size] }
 
     /// The `clip.*` entries a checkpoint records.
     public var metadata: [String: String] {
-        ["clip.frames": String(frames), "clip.size": String(size), "clip.seconds": String(seconds), "clip.mel_bins": String(melBins)]
+        Dictionary(uniqueKeysWithValues: settingValues.map { ("clip." + $0.key, $0.value) })
     }
 
+    /// The shape a checkpoint's `clip.*` entries record; every one must be there and in range.
     public init(metadata: [String: String], file: String) throws(TrainingError) {
-        guard let frames = metadata["clip.frames"].flatMap({ Int($0) }), (1...64).contains(frames),
-              let size = metadata["clip.size"].flatMap({ Int($0) }), (8...512).contains(size),
-              let seconds = metadata["clip.seconds"].flatMap({ Double($0) }), Self.secondsRange.contains(seconds),
-              let melBins = metadata["clip.mel_bins"].flatMap({ Int($0) }), (1...512).contains(melBins) else {
+        let recorded = Dictionary(uniqueKeysWithValues: metadata.compactMap { key, value in
+            key.hasPrefix("clip.") ? (String(key.dropFirst("clip.".count)), value) : nil
+        })
+        guard Self.settings.allSatisfy({ recorded[$0.name] != nil }), let shape = try? ClipShape(settingValues: recorded) else {
             throw TrainingError(.checkpoint, file, "no clip shape in the metadata (extra.clip.frames, size, seconds, mel_bins), or one out of range")
         }
-        self.init(frames: frames, size: size, seconds: seconds, melBins: melBins)
+        self = shape
     }
 }
 

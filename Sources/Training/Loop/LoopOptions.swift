@@ -1,3 +1,4 @@
+import Settings
 import Tensor
 
 /// The optimizer a run uses.

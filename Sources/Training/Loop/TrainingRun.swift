@@ -1,5 +1,4 @@
 import Foundation
-import PipelineCore
 import Models
 import SystemErrors
 import Tensor

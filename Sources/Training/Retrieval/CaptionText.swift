@@ -1,4 +1,5 @@
 import Models
+import Settings
 import Tensor
 import Text
 

@@ -1,4 +1,5 @@
 import Models
+import Settings
 import Tensor
 
 /// The two encoders every clip trainer trains from scratch, with their settings written once: a

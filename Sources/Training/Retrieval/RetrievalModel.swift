@@ -1,5 +1,6 @@
 import Foundation
 import Models
+import Settings
 import Tensor
 
 /// A clip trainer's model as the retrieval kit sees it: towers that embed each modality of a clip

@@ -1,5 +1,6 @@
 import Foundation
 import Models
+import Settings
 import Tensor
 
 /// How a retrieval trainer scores a pair of embeddings and which contrastive loss ranks a batch,

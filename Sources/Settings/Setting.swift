@@ -1,5 +1,3 @@
-import PipelineCore
-
 /// The values a setting takes; each front-end checks them before `apply` is called.
 public enum SettingKind: Equatable, Sendable {
     case int(min: Int, max: Int)
@@ -8,13 +6,13 @@ public enum SettingKind: Equatable, Sendable {
     case choice([String])
 }
 
-
-/// One setting of a trainer's options: its name, help, the values it takes, and how it reads and
-/// writes the options value.
+/// One setting of an options value (a trainer's, the log-mel's, a clip's shape): its name, help,
+/// the values it takes, and how it reads and writes the options value.
 ///
-/// A trainer lists its settings once (`static var settings`); the command line (`--kebab-case`
-/// flags) and the pipeline stage (`snake_case` keys) are both built from that list, and the
-/// options value's own initial values are the defaults, so every default is written once.
+/// An options value lists its settings once (`static var settings`); the command line
+/// (`--kebab-case` flags), pipeline stages (`snake_case` keys) and checkpoints are all built from
+/// that list, and the options value's own initial values are the defaults, so every default is
+/// written once.
 public struct Setting<Options> {
     /// The key in pipeline files (`weight_decay`); the command line spells it `--weight-decay`.
     public let name: String
@@ -31,7 +29,7 @@ public struct Setting<Options> {
     }
 
     /// `--weight-decay` for `weight_decay`.
-    public var flag: String { "--" + name.replacingOccurrences(of: "_", with: "-") }
+    public var flag: String { "--" + String(name.map { $0 == "_" ? "-" : $0 }) }
 
     /// This setting on an options value that holds `Options` at `path` (a trainer's loop options).
     public func lifted<Outer>(_ path: WritableKeyPath<Outer, Options>) -> Setting<Outer> {
@@ -74,13 +72,51 @@ extension Setting {
     }
 
     public static func float(_ name: String, _ path: WritableKeyPath<Options, Float>, min: Double = 0,
-                             max: Double = .greatestFiniteMagnitude, _ help: String) -> Setting {
+                             max: Double = .infinity, _ help: String) -> Setting {
         Setting(name: name, help: help, kind: .float(min: min, max: max), read: { String($0[keyPath: path]) },
                 apply: { options, text in
                     guard let value = Float(text), value.isFinite, Double(value) >= min, Double(value) <= max else { return false }
                     options[keyPath: path] = value
                     return true
                 })
+    }
+
+    public static func double(_ name: String, _ path: WritableKeyPath<Options, Double>, min: Double = 0,
+                              max: Double = .infinity, _ help: String) -> Setting {
+        Setting(name: name, help: help, kind: .float(min: min, max: max), read: { String($0[keyPath: path]) },
+                apply: { options, text in
+                    guard let value = number(text, min: min, max: max) else { return false }
+                    options[keyPath: path] = value
+                    return true
+                })
+    }
+
+    /// A number that may be left unset (nil: the options value works it out, as log-mel's top band edge).
+    public static func double(_ name: String, _ path: WritableKeyPath<Options, Double?>, min: Double = 0,
+                              max: Double = .infinity, _ help: String) -> Setting {
+        Setting(name: name, help: help, kind: .float(min: min, max: max), read: { $0[keyPath: path].map { String($0) } },
+                apply: { options, text in
+                    guard let value = number(text, min: min, max: max) else { return false }
+                    options[keyPath: path] = value
+                    return true
+                })
+    }
+
+    /// A number whose 0 turns its feature off (nil), as librosa's pre-emphasis and `top_db` take it.
+    public static func doubleOrOff(_ name: String, _ path: WritableKeyPath<Options, Double?>, min: Double = 0,
+                                   max: Double = .infinity, _ help: String) -> Setting {
+        Setting(name: name, help: help, kind: .float(min: min, max: max), read: { String($0[keyPath: path] ?? 0) },
+                apply: { options, text in
+                    guard let value = number(text, min: min, max: max) else { return false }
+                    options[keyPath: path] = value == 0 ? nil : value
+                    return true
+                })
+    }
+
+    /// `text` as a finite number within `min...max`; nil otherwise.
+    private static func number(_ text: String, min: Double, max: Double) -> Double? {
+        guard let value = Double(text), value.isFinite, value >= min, value <= max else { return nil }
+        return value
     }
 
     public static func flag(_ name: String, _ path: WritableKeyPath<Options, Bool>, _ help: String) -> Setting {
@@ -104,48 +140,6 @@ extension Setting {
     }
 }
 
-/// An options value described by a list of settings, with the checks that span several of them.
-public protocol SettingsDescribed {
-    /// The options at their defaults.
-    init()
-    /// Every setting, in the order help lists them.
-    static var settings: [Setting<Self>] { get }
-    /// Problems no single setting shows (hidden not divisible by heads), as sentences; empty when fine.
-    func problems() -> [String]
-}
-
-extension SettingsDescribed {
-    public func problems() -> [String] { [] }
-
-    /// Sets each `name: text` pair (names in either spelling); the error names the setting and the
-    /// values it takes. Unknown names are an error too, with the closest known one.
-    public mutating func apply(_ values: [(name: String, text: String)]) throws(TrainingError) {
-        for (name, text) in values {
-            let key = name.hasPrefix("--") ? String(name.dropFirst(2)).replacingOccurrences(of: "-", with: "_") : name
-            guard let setting = Self.settings.first(where: { $0.name == key }) else {
-                throw TrainingError(.unknownSetting, name, "unknown setting" + suggestion(key, among: Self.settings.map(\.name)))
-            }
-            guard setting.apply(&self, text) else {
-                throw TrainingError(.invalidSetting, name, "'\(text)' is not \(setting.kind.expectation)")
-            }
-        }
-        if let problem = problems().first { throw TrainingError(.inconsistentSettings, "settings", problem) }
-    }
-
-    /// Every set setting as `name: text`: what a checkpoint records so that eval, embed and search
-    /// rebuild the model it was trained as.
-    public var settingValues: [String: String] {
-        Dictionary(uniqueKeysWithValues: Self.settings.compactMap { setting in setting.read(self).map { (setting.name, $0) } })
-    }
-
-    /// The options `values` give over the defaults (a checkpoint's record; names it lacks keep their default).
-    public init(settingValues values: [String: String]) throws(TrainingError) {
-        self.init()
-        try apply(values.filter { name, _ in Self.settings.contains { $0.name == name } }.sorted { $0.key < $1.key }
-            .map { (name: $0.key, text: $0.value) })
-    }
-}
-
 extension SettingKind {
     /// "an integer from 1 to 64", for error messages and help.
     public var expectation: String {
@@ -153,7 +147,7 @@ extension SettingKind {
         case .int(let min, let max):
             max == .max ? "an integer of at least \(min)" : "an integer from \(min) to \(max)"
         case .float(let min, let max):
-            max == .greatestFiniteMagnitude ? "a number of at least \(min)" : "a number from \(min) to \(max)"
+            max == .infinity ? "a number of at least \(min)" : "a number from \(min) to \(max)"
         case .bool: "true or false"
         case .choice(let values): "one of " + values.joined(separator: ", ")
         }
