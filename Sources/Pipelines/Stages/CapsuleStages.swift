@@ -30,13 +30,13 @@ enum CapsuleStages {
     ) { parameters, environment in
         let options = try CapsuleOptions(parameters)
         guard options.noise == 0 else {
-            throw StageError(item: parameters.stageName, reason: "noise mismatches captions across the whole training set: give the manifest source `mismatch: \(options.noise)` (as `sluice capsules train --noise` does)")
+            throw StageError(path: parameters.stageName, reason: "noise mismatches captions across the whole training set: give the manifest source `mismatch: \(options.noise)` (as `sluice capsules train --noise` does)")
         }
         let (melBins, frames, size) = (parameters.int("mel_bins"), parameters.int("frames"), parameters.int("size"))
         let vocab = URL(fileURLWithPath: try CaptionVocabulary.path(parameters))
         let tokenizer: BertTokenizer
         do { tokenizer = try BertTokenizer(contentsOf: vocab) } catch {
-            throw StageError(item: parameters.stageName, reason: "vocab: \(error)")
+            throw StageError(path: parameters.stageName, reason: "vocab: \(error)")
         }
         let clip = ClipShape(frames: frames, size: size, seconds: parameters.double("seconds"), melBins: melBins)
         let heldout = try ClipStages.heldOut(parameters, clip: clip, text: true, overwrite: options.loop.overwrite, environment: environment)
@@ -53,11 +53,11 @@ enum CapsuleStages {
         return .sink(TrainerSink(run: run, environment: environment) { item in
             let batch = try ClipBatch(clipBatch: item)
             guard batch.frames.shape == [batch.count, frames, 3, size, size], batch.mel.shape[1] == melBins else {
-                throw StageError(item: item.itemDescription, reason: "frames \(batch.frames.shape) and mel \(batch.mel.shape): "
+                throw StageError(path: item.itemDescription, reason: "frames \(batch.frames.shape) and mel \(batch.mel.shape): "
                     + "the trainer takes raw frames B x \(frames) x 3 x \(size) x \(size) (video_frames) and \(melBins) mel bins")
             }
             if let bare = batch.captions.firstIndex(where: { $0.isEmpty }) {
-                throw StageError(item: item.itemDescription, reason: "clip \(bare) of the batch has no caption text (the capsule model embeds it)")
+                throw StageError(path: item.itemDescription, reason: "clip \(bare) of the batch has no caption text (the capsule model embeds it)")
             }
             return batch
         })
