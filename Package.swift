@@ -9,10 +9,11 @@ let mpi = Context.environment["SLUICE_MPI"] == "openmpi" ? (pkgConfig: "ompi-c",
 ///
 /// Dependencies point one way: sluice (CLI) -> Pipelines (YAML runner) -> domain modules
 /// (Media, Text, Shards) -> PipelineCore; Shards and Pipelines -> ObjectStore (S3), which depends on
-/// nothing of ours; Tensor stands on OpenBLAS alone. SystemErrors, below them all and depending on
-/// nothing, says system errors in words for every module that reads or writes files; Settings, a
-/// leaf too, describes options values (names, help, ranges, defaults) once for the command line,
-/// pipeline stages and checkpoints of Media, Text, Training and Pipelines. The C
+/// nothing of ours but SystemErrors; Tensor stands on OpenBLAS alone. SystemErrors, below them all
+/// and depending on nothing, says system errors in words for every module that reads or writes
+/// files, and holds `CodedError`, the shape every module's errors share; Settings, a leaf over it,
+/// describes options values (names, help, ranges, defaults) once for the command line, pipeline
+/// stages and checkpoints of Media, Text, Training and Pipelines. The C
 /// libraries sit behind tiny system-library targets that hold only a module map and a shim header.
 let package = Package(
     name: "Sluice",
@@ -46,10 +47,11 @@ let package = Package(
         .target(name: "CMelKernels"),
         .target(name: "CTensorKernels"),
 
-        /// System errors (errno, Foundation's file errors) in plain words; depends on nothing.
+        /// System errors (errno, Foundation's file errors) in plain words, and the `CodedError`
+        /// convention; depends on nothing.
         .target(name: "SystemErrors"),
-        /// Options values as lists of named, checked settings, and did-you-mean hints; depends on nothing.
-        .target(name: "Settings"),
+        /// Options values as lists of named, checked settings, and did-you-mean hints; over SystemErrors alone.
+        .target(name: "Settings", dependencies: ["SystemErrors"]),
 
         // MARK: The engine
         .target(
@@ -65,15 +67,16 @@ let package = Package(
         // MARK: Domain modules
         /// Video frames (FFmpeg), audio (libsndfile, FFmpeg), resampling, log-mel (FFmpeg's FFT, and
         /// FFTW for lengths FFmpeg 5.1 has no fast path for), as PipelineCore arrays.
-        .target(name: "Media", dependencies: ["CFFmpeg", "CSndFile", "CFFTW", "CMelKernels", "PipelineCore", "Settings"]),
+        .target(name: "Media", dependencies: ["CFFmpeg", "CSndFile", "CFFTW", "CMelKernels", "PipelineCore", "Settings", "SystemErrors"]),
         /// Corpus readers, BERT WordPiece (identical to HF tokenizers), vocabulary training, packing,
         /// MLM and RetroMAE masking.
         .target(name: "Text", dependencies: ["CZlib", "CZstd", "Settings", "SystemErrors"]),
         /// S3-compatible object storage: a blocking client (libcurl, our own SigV4 signer), retries,
-        /// multipart upload; plain http(s) reads on the same transport. Depends on nothing of ours.
+        /// multipart upload; plain http(s) reads on the same transport. Depends on nothing of ours
+        /// but SystemErrors (for the error convention).
         .target(
             name: "ObjectStore",
-            dependencies: ["CCurl", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: ["CCurl", "SystemErrors", .product(name: "Crypto", package: "swift-crypto")]),
         /// MDS-compatible shards: writer, reader, shuffling, splitting, resume, mixing; local or in a bucket.
         .target(
             name: "Shards",
@@ -85,7 +88,7 @@ let package = Package(
         /// grouped into samples by key; shards written with rotation by count and size.
         .target(name: "WebDataset", dependencies: ["CArchive", "ObjectStore", "SystemErrors"]),
         /// Ranks and collectives over MPI (or RANK/WORLD_SIZE for a data split without MPI).
-        .target(name: "MPIRanks", dependencies: ["CMPI"]),
+        .target(name: "MPIRanks", dependencies: ["CMPI", "SystemErrors"]),
         /// Tensors, tape autodiff over OpenBLAS, layers, optimizers, checkpoints, Monarch.
         .target(name: "Tensor", dependencies: ["COpenBLAS", "CTensorKernels", "SystemErrors"]),
         // RetroMAE: the BERT encoder with its enhanced decoder (Models), the trainer loop (Training)

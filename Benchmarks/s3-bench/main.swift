@@ -80,7 +80,7 @@ func run() throws {
         for i in 0..<dataset.count {
             let sample = try dataset.sample(i)
             guard case .int(let id)? = sample["id"], case .string(let text)? = sample["text"] else {
-                throw ShardError(.invalidValue, file: args[2], sample: i, "no int id and str text columns")
+                throw ShardError(.invalidValue, path: args[2], sample: i, "no int id and str text columns")
             }
             rows.append((id, text))
         }

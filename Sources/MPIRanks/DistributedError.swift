@@ -1,7 +1,10 @@
-/// Ranks could not be set up or a collective failed: what kind, and a sentence a user can act on.
-public struct DistributedError: Error, CustomStringConvertible, Sendable, Equatable {
+import SystemErrors
+
+/// Ranks could not be set up or a collective failed: what kind, where (the variable, MPI call or
+/// collective) and a sentence a user can act on.
+public struct DistributedError: CodedError, Equatable {
     /// What kind of failure: lets callers and tests branch without parsing the message.
-    public enum Kind: String, Sendable {
+    public enum Code: String, Sendable {
         /// RANK / WORLD_SIZE / LOCAL_RANK hold something other than a rank below the world size.
         case environment
         /// A collective was asked of a multi-rank job no MPI launcher started (ranks from RANK /
@@ -15,10 +18,20 @@ public struct DistributedError: Error, CustomStringConvertible, Sendable, Equata
         case peerFailed
     }
 
-    public let kind: Kind
+    public let code: Code
+    /// The environment variable, MPI call or collective at fault.
+    public let path: String
     public let reason: String
 
-    public init(_ kind: Kind, _ reason: String) { (self.kind, self.reason) = (kind, reason) }
+    public init(_ code: Code, path: String, _ reason: String) { (self.code, self.path, self.reason) = (code, path, reason) }
 
-    public var description: String { reason }
+    /// Settings and mismatched calls are the job's input; a failing MPI or peer is the system's.
+    public var failure: Failure {
+        switch code {
+        case .environment, .noLauncher, .mismatch: .data
+        case .mpi, .peerFailed: .io
+        }
+    }
+
+    public var description: String { "\(path): \(reason)" }
 }

@@ -51,7 +51,7 @@ public final class World: @unchecked Sendable {
             var provided: Int32 = 0
             try check(MPI_Init_thread(nil, nil, sluice_mpi_thread_multiple(), &provided), "MPI_Init_thread")
             guard provided >= sluice_mpi_thread_serialized() else {
-                throw DistributedError(.mpi, "this MPI gives thread level \(provided); Sluice needs MPI_THREAD_SERIALIZED or more")
+                throw DistributedError(.mpi, path: "MPI_Init_thread", "this MPI gives thread level \(provided); Sluice needs MPI_THREAD_SERIALIZED or more")
             }
             atexit { _ = MPI_Finalize() }
             MPI_Comm_set_errhandler(sluice_mpi_comm_world(), sluice_mpi_errors_return())
@@ -71,18 +71,18 @@ public final class World: @unchecked Sendable {
         for (name, text) in variables {
             guard let text else {
                 guard name == "LOCAL_RANK" else {
-                    throw DistributedError(.environment, "\(name) is not set but \(variables.filter { $0.1 != nil }.map { "\($0.0)=\($0.1!)" }.joined(separator: " ")) is: set RANK and WORLD_SIZE together")
+                    throw DistributedError(.environment, path: name, "not set, but \(variables.filter { $0.1 != nil }.map { "\($0.0)=\($0.1!)" }.joined(separator: " ")) is: set RANK and WORLD_SIZE together")
                 }
                 numbers.append(numbers[0])
                 continue
             }
             guard let value = Int(text), value >= 0 else {
-                throw DistributedError(.environment, "\(name)=\(text) is not a non-negative integer")
+                throw DistributedError(.environment, path: name, "'\(text)' is not a non-negative integer")
             }
             numbers.append(value)
         }
         guard numbers[1] >= 1, numbers[0] < numbers[1], numbers[2] < numbers[1] else {
-            throw DistributedError(.environment, "RANK=\(numbers[0]) and LOCAL_RANK=\(numbers[2]) must be below WORLD_SIZE=\(numbers[1]) (at least 1)")
+            throw DistributedError(.environment, path: "RANK", "\(numbers[0]) and LOCAL_RANK=\(numbers[2]) must be below WORLD_SIZE=\(numbers[1]) (at least 1)")
         }
         (rank, size, localRank, launcher) = (numbers[0], numbers[1], numbers[2], .environment)
     }
@@ -143,7 +143,7 @@ public final class World: @unchecked Sendable {
         counts[rank] = Int64(bytes.count)
         try allreduceMax(&counts)
         guard counts.allSatisfy({ $0 <= Int64(Int32.max) }), counts.reduce(0, +) <= Int64(Int32.max) else {
-            throw DistributedError(.mismatch, "allgather of \(counts.reduce(0, +)) bytes exceeds MPI's 2 GiB count")
+            throw DistributedError(.mismatch, path: "allgather", "\(counts.reduce(0, +)) bytes exceed MPI's 2 GiB count")
         }
         let sizes = counts.map { Int32($0) }
         var offsets: [Int32] = [0]
@@ -162,7 +162,7 @@ public final class World: @unchecked Sendable {
 
     /// Overwrites `values` on every rank with `root`'s (every rank passes the same count).
     public func broadcast(_ values: inout [Float], from root: Int = 0) throws(DistributedError) {
-        guard root >= 0, root < size else { throw DistributedError(.mismatch, "broadcast from rank \(root) of a world of \(size)") }
+        guard root >= 0, root < size else { throw DistributedError(.mismatch, path: "broadcast", "from rank \(root) of a world of \(size)") }
         try checkSameCount(values.count, "broadcast")
         try values.withUnsafeMutableBufferPointer { buffer throws(DistributedError) in
             try collective("MPI_Bcast") {
@@ -219,7 +219,7 @@ public final class World: @unchecked Sendable {
     }
 
     private func noLauncher(_ name: String) -> DistributedError {
-        DistributedError(.noLauncher, "\(name) needs MPI: rank \(rank) of \(size) comes from RANK/WORLD_SIZE, not mpiexec (start the job with `mpiexec -n \(size) ...`)")
+        DistributedError(.noLauncher, path: name, "needs MPI: rank \(rank) of \(size) comes from RANK/WORLD_SIZE, not mpiexec (start the job with `mpiexec -n \(size) ...`)")
     }
 
     /// Fails on every rank alike when the ranks disagree on a collective's element count (MPI
@@ -229,9 +229,9 @@ public final class World: @unchecked Sendable {
         var range: [Int64] = [Int64(count), -Int64(count)]
         try allreduceMax(&range)
         guard range[0] == -range[1] else {
-            throw DistributedError(.mismatch, "\(name): ranks passed between \(-range[1]) and \(range[0]) elements; every rank must pass the same count")
+            throw DistributedError(.mismatch, path: name, "ranks passed between \(-range[1]) and \(range[0]) elements; every rank must pass the same count")
         }
-        guard count <= Int(Int32.max) / size else { throw DistributedError(.mismatch, "\(name) of \(count) elements x \(size) ranks exceeds MPI's 32-bit count") }
+        guard count <= Int(Int32.max) / size else { throw DistributedError(.mismatch, path: name, "\(count) elements x \(size) ranks exceed MPI's 32-bit count") }
     }
 }
 
@@ -241,7 +241,7 @@ private func check(_ code: Int32, _ call: String) throws(DistributedError) {
     var text = [CChar](repeating: 0, count: Int(sluice_mpi_max_error_string()) + 1)
     var length: Int32 = 0
     MPI_Error_string(code, &text, &length)
-    throw DistributedError(.mpi, "\(call) failed: \(String(cString: text))")
+    throw DistributedError(.mpi, path: call, "failed: \(String(cString: text))")
 }
 
 /// A value behind a lock (the process's one world).

@@ -35,7 +35,7 @@ extension VideoReader {
     public func writeNPY(
         _ selection: FrameSelection, output: FrameOutput = FrameOutput(), seek: SeekMode = .exact, to url: URL
     ) throws(MediaError) -> (frameNumbers: [Int], width: Int, height: Int) {
-        func failure(_ error: NPYError) -> MediaError { MediaError(.writeFailed, path: error.file, error.reason) }
+        func failure(_ error: NPYError) -> MediaError { MediaError(.writeFailed, path: error.path, error.reason) }
         let numbers = try frameNumbers(selection, in: try index(), seek: seek)
         guard zip(numbers, numbers.dropFirst()).allSatisfy({ $0 <= $1 }) else {
             let batch = try frames(.indices(numbers), output: output)

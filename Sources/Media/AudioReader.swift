@@ -41,13 +41,13 @@ public enum AudioReader {
         }
         defer { withExtendedLifetime(cursor) {} }  // read through until sf_close
         guard let file = opened else {
-            let code = sf_error(nil)
-            let kind: MediaError.Kind = switch Int(code) {
+            let status = sf_error(nil)
+            let code: MediaError.Code = switch Int(status) {
             case SF_ERR_SYSTEM: .unreadable
             case SF_ERR_UNSUPPORTED_ENCODING: .unsupported
             default: .invalidData
             }
-            throw MediaError(kind, path: path, "libsndfile cannot open it: \(String(cString: sf_error_number(code)))")
+            throw MediaError(code, path: path, "libsndfile cannot open it: \(String(cString: sf_error_number(status)))")
         }
         defer { sf_close(file) }
         let channels = Int(info.channels), expected = Int(info.frames)

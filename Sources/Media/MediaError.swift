@@ -1,12 +1,13 @@
 import CFFmpeg
+import SystemErrors
 
 /// A media file could not be read: which file, what was being done, and why.
 ///
 /// Every failure on input data surfaces as this error (never a crash), so a pipeline can
 /// quarantine the record under its `skip` policy and a user can see what to fix.
-public struct MediaError: Error, CustomStringConvertible, Sendable, Equatable {
+public struct MediaError: CodedError, Equatable {
     /// What kind of failure: lets callers and tests branch without parsing the message.
-    public enum Kind: String, Sendable {
+    public enum Code: String, Sendable {
         /// The file does not exist or cannot be opened.
         case unreadable
         /// A directory, device or socket: reading it could block or never end (/dev/zero).
@@ -28,30 +29,30 @@ public struct MediaError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 
     /// What kind of failure.
-    public let kind: Kind
+    public let code: Code
     /// The file that failed.
     public let path: String
     /// A sentence a user can act on.
     public let reason: String
 
     /// Builds the error from its parts.
-    public init(_ kind: Kind, path: String, _ reason: String) {
-        self.kind = kind
+    public init(_ code: Code, path: String, _ reason: String) {
+        self.code = code
         self.path = path
         self.reason = reason
     }
 
     /// Translates an FFmpeg return code into the kind a user cares about, keeping FFmpeg's text.
-    init(ffmpeg code: Int32, path: String, during action: String) {
-        let kind: Kind
-        switch code {
-        case sluice_averror(ENOENT), sluice_averror(EACCES), sluice_averror(EISDIR): kind = .unreadable
-        case sluice_averror_eof(): kind = .truncated
-        case sluice_averror(EINVAL), sluice_averror(ENOSYS): kind = .unsupported
-        case sluice_averror_invaliddata(): kind = .invalidData
-        default: kind = .library
+    init(ffmpeg result: Int32, path: String, during action: String) {
+        let code: Code
+        switch result {
+        case sluice_averror(ENOENT), sluice_averror(EACCES), sluice_averror(EISDIR): code = .unreadable
+        case sluice_averror_eof(): code = .truncated
+        case sluice_averror(EINVAL), sluice_averror(ENOSYS): code = .unsupported
+        case sluice_averror_invaliddata(): code = .invalidData
+        default: code = .library
         }
-        self.init(kind, path: path, "\(action): \(ffmpegMessage(code))")
+        self.init(code, path: path, "\(action): \(ffmpegMessage(result))")
     }
 
     /// The error for a frame size a header states that FFmpeg will not decode (`av_image_check_size`),
@@ -63,6 +64,15 @@ public struct MediaError: Error, CustomStringConvertible, Sendable, Equatable {
         return MediaError(.invalidData, path: path,
                           "frame size \(width)x\(height) in its header is too large to decode: FFmpeg takes frames up to "
                               + "about 268 million pixels ((8 x width + 1024) x (height + 128) below 2^31)")
+    }
+
+    /// A file that cannot be opened or written is the system's; the rest, a device or directory
+    /// given as a media file included, is the data's.
+    public var failure: Failure {
+        switch code {
+        case .unreadable, .writeFailed: .io
+        case .notRegularFile, .empty, .invalidData, .truncated, .unsupported, .outOfRange, .library: .data
+        }
     }
 
     public var description: String { "\(path): \(reason)" }

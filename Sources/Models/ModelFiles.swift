@@ -3,7 +3,7 @@ import SystemErrors
 import Tensor
 
 /// A model file or input the models cannot use, naming the file (or input) and the reason.
-public struct ModelError: Error, CustomStringConvertible, Equatable, Sendable {
+public struct ModelError: CodedError, Equatable {
     /// What kind of failure, to match without parsing the message.
     public enum Code: String, Sendable {
         /// A `config.json` the models cannot build from.
@@ -20,10 +20,10 @@ public struct ModelError: Error, CustomStringConvertible, Equatable, Sendable {
 
     public let code: Code
     /// The file or input at fault.
-    public let source: String
+    public let path: String
     public let reason: String
 
-    public init(_ code: Code, _ source: String, _ reason: String) { (self.code, self.source, self.reason) = (code, source, reason) }
+    public init(_ code: Code, _ path: String, _ reason: String) { (self.code, self.path, self.reason) = (code, path, reason) }
 
     /// An engine error, its message kept: weights problems for file errors, input problems otherwise.
     public init(_ error: TensorError) {
@@ -33,10 +33,18 @@ public struct ModelError: Error, CustomStringConvertible, Equatable, Sendable {
         case .unreadableFile, .invalidFile, .missingTensor, .shapeMismatch: code = .invalidWeights
         case .unwritableFile: code = .writeFailed
         }
-        (source, reason) = (error.source, error.reason)
+        (path, reason) = (error.path, error.reason)
     }
 
-    public var description: String { source.isEmpty ? reason : "\(source): \(reason)" }
+    /// A model file that is missing or cannot be written is the system's; the rest is the data's.
+    public var failure: Failure {
+        switch code {
+        case .missingFile, .writeFailed: .io
+        case .invalidConfig, .invalidWeights, .invalidInput: .data
+        }
+    }
+
+    public var description: String { path.isEmpty ? reason : "\(path): \(reason)" }
 }
 
 extension BertConfig {

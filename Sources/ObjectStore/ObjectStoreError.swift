@@ -1,8 +1,10 @@
+import SystemErrors
+
 /// What went wrong talking to an object store or a web server, naming the bucket and key (or the
 /// URL) and the HTTP status so a user can tell a typo (404) from a wrong secret (403) from an
 /// unreachable server. Messages never hold a secret: only the access key id may appear, never the
 /// secret key or a signature; a URL is named without its query, which may carry a token.
-public struct ObjectStoreError: Error, CustomStringConvertible, Equatable, Sendable {
+public struct ObjectStoreError: CodedError, Equatable {
     /// The kind of failure, to match on.
     public enum Code: String, Sendable, Equatable {
         /// 403: wrong secret, unknown access key, or no permission.
@@ -53,13 +55,23 @@ public struct ObjectStoreError: Error, CustomStringConvertible, Equatable, Senda
         self.reason = reason
     }
 
+    /// The object (`s3://bucket/key`), or the URL when there is no bucket; empty when neither is known.
+    public var path: String {
+        guard let bucket else { return url ?? "" }
+        return "s3://\(bucket)" + (key.map { "/\($0)" } ?? "")
+    }
+
+    /// Settings that cannot work (a malformed URL, no credentials) are the caller's data; every
+    /// other failure is of the transfer.
+    public var failure: Failure { code == .configuration ? .data : .io }
+
     /// `url` without its query and fragment, which may carry a token.
     static func withoutQuery(_ url: String) -> String { String(url.prefix { $0 != "?" && $0 != "#" }) }
 
     public var description: String {
         var subject = ""
         if let bucket {
-            subject = "s3://\(bucket)" + (key.map { "/\($0)" } ?? "") + (url.map { " (at \($0))" } ?? "") + ": "
+            subject = path + (url.map { " (at \($0))" } ?? "") + ": "
         } else if let url {
             subject = url + ": "
         }

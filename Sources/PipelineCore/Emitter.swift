@@ -1,4 +1,5 @@
 import Foundation
+import SystemErrors
 
 /// Hands a source's items downstream in chunks, blocking when the next queue is full.
 public final class Emitter<Output: Sendable> {
@@ -26,7 +27,7 @@ public final class Emitter<Output: Sendable> {
 
     /// Passes one item on. Throws `PipelineStopped` once the run is stopping or has failed.
     public func emit(_ item: Output) throws {
-        if context.isStopping { throw PipelineStopped() }
+        if context.isStopping { throw PipelineStopped(path: metrics.name) }
         if buffer.isEmpty { bufferStartedAt = coarseNanos() }
         buffer.append(item)
         if buffer.count >= chunkSize || coarseNanos() &- bufferStartedAt > maxDelayNanos {
@@ -35,11 +36,12 @@ public final class Emitter<Output: Sendable> {
     }
 
     /// Reports an item the source could not produce (an unreadable file). Under `skip` it is
-    /// quarantined and the source goes on; under `fail` this throws and the run stops.
-    public func skip(item: String, reason: String) throws {
+    /// quarantined and the source goes on; under `fail` this throws and the run stops, failed
+    /// with `failure` (I/O for a file that cannot be read, data for one that is bad).
+    public func skip(item: String, reason: String, failure: Failure = .data) throws {
         context.itemFailed(stage: metrics, item: item,
-                           error: .itemFailed(stage: metrics.name, item: item, reason: withoutItem(reason, item)))
-        if context.hasFailed { throw PipelineStopped() }
+                           error: .itemFailed(stage: metrics.name, item: item, reason: withoutItem(reason, item), failure: failure))
+        if context.hasFailed { throw PipelineStopped(path: metrics.name) }
     }
 
     /// Whether the run wants sources to stop (Ctrl-C or a failure elsewhere).
@@ -51,7 +53,7 @@ public final class Emitter<Output: Sendable> {
         let sent = metrics.send(buffer, to: output)
         busySince = metrics.time.begin(.busy)
         buffer.removeAll(keepingCapacity: true)
-        if !sent { throw PipelineStopped() }
+        if !sent { throw PipelineStopped(path: metrics.name) }
     }
 
     /// Ends the source's busy time, once it has returned.

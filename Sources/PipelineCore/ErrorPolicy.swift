@@ -14,23 +14,24 @@ public protocol ItemDescribing {
     var itemDescription: String { get }
 }
 
-/// Why a pipeline stopped early.
-public enum PipelineError: Error, CustomStringConvertible, Equatable {
+/// Why a pipeline stopped early. A failure's cause is kept as words and as its `Failure` (bad
+/// data, or a file or system call that failed), so the command line exits with what it was.
+public enum PipelineError: CodedError, Equatable {
     /// A stage's code threw on an item under the `fail` policy.
-    case itemFailed(stage: String, item: String, reason: String)
+    case itemFailed(stage: String, item: String, reason: String, failure: Failure = .data)
     /// A stage spent longer than the watchdog allows on one item.
     case timedOut(stage: String, item: String, seconds: Double)
     /// A source or a stage's finishing step failed (not tied to one item).
-    case stageFailed(stage: String, reason: String)
+    case stageFailed(stage: String, reason: String, failure: Failure = .data)
     /// The run was aborted (e.g. a second Ctrl-C) before it drained.
     case aborted
 
-    /// The case without its details, to branch on (as `MediaError.Kind`).
-    public enum Kind: String, Sendable {
+    /// The case without its details, to branch on (as `MediaError.Code`).
+    public enum Code: String, Sendable {
         case itemFailed, timedOut, stageFailed, aborted
     }
 
-    public var kind: Kind {
+    public var code: Code {
         switch self {
         case .itemFailed: .itemFailed
         case .timedOut: .timedOut
@@ -39,13 +40,38 @@ public enum PipelineError: Error, CustomStringConvertible, Equatable {
         }
     }
 
+    /// The item that failed, or the stage when no item did; empty for an aborted run.
+    public var path: String {
+        switch self {
+        case let .itemFailed(_, item, _, _), let .timedOut(_, item, _): item
+        case let .stageFailed(stage, _, _): stage
+        case .aborted: ""
+        }
+    }
+
+    public var reason: String {
+        switch self {
+        case let .itemFailed(_, _, reason, _), let .stageFailed(_, reason, _): reason
+        case let .timedOut(_, _, seconds): "timed out after \(Self.format(seconds)) s (watchdog)"
+        case .aborted: "pipeline aborted before it finished"
+        }
+    }
+
+    /// The cause's failure; an item that hangs a stage is the data's.
+    public var failure: Failure {
+        switch self {
+        case let .itemFailed(_, _, _, failure), let .stageFailed(_, _, failure): failure
+        case .timedOut: .data
+        case .aborted: .interrupted
+        }
+    }
+
     public var description: String {
         switch self {
-        case let .itemFailed(stage, item, reason): "stage '\(stage)' failed on \(item): \(reason)"
-        case let .timedOut(stage, item, seconds):
-            "stage '\(stage)' timed out after \(Self.format(seconds)) s on \(item) (watchdog)"
-        case let .stageFailed(stage, reason): "stage '\(stage)' failed: \(reason)"
-        case .aborted: "pipeline aborted before it finished"
+        case let .itemFailed(stage, item, reason, _): "stage '\(stage)' failed on \(item): \(reason)"
+        case let .timedOut(stage, item, seconds): "stage '\(stage)' timed out after \(Self.format(seconds)) s on \(item) (watchdog)"
+        case let .stageFailed(stage, reason, _): "stage '\(stage)' failed: \(reason)"
+        case .aborted: reason
         }
     }
 

@@ -42,7 +42,7 @@ public enum NPY {
     /// The array a .npy file holds (version 1-3, little-endian or single-byte types, C order), its
     /// shape checked against the bytes that follow the header before anything is allocated.
     public static func decode(_ bytes: [UInt8], file: String) throws(NPYError) -> NDArray {
-        func fail(_ code: NPYError.Code, _ reason: String) -> NPYError { NPYError(code, file: file, reason: reason) }
+        func fail(_ code: NPYError.Code, _ reason: String) -> NPYError { NPYError(code, path: file, reason: reason) }
         guard bytes.count >= 10, bytes[0] == 0x93, Array(bytes[1..<6]) == Array("NUMPY".utf8), (1...3).contains(bytes[6]) else {
             throw fail(.notNPY, "no .npy magic (\\x93NUMPY and a version of 1 to 3)")
         }
@@ -98,7 +98,7 @@ public final class NPYFileWriter {
     /// Creates `url.partial` holding the header of an array of `shape` and `dtype`.
     public init(url: URL, shape: [Int], dtype: DType) throws(NPYError) {
         guard let size = NDArray.byteCount(shape: shape, dtype: dtype) else {
-            throw NPYError(.writeFailed, file: url.path, reason: "shape \(shape) of \(dtype) is larger than memory can address")
+            throw NPYError(.writeFailed, path: url.path, reason: "shape \(shape) of \(dtype) is larger than memory can address")
         }
         var status = stat()
         let special = stat(url.path, &status) == 0 && status.st_mode & S_IFMT != S_IFREG
@@ -109,7 +109,7 @@ public final class NPYFileWriter {
         if !special { unlink(target) }
         descriptor = open(target, special ? O_WRONLY | O_CLOEXEC : O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
-            throw NPYError(.writeFailed, file: url.path, reason: "cannot create \(target): \(SystemErrorText.words(errno: errno))")
+            throw NPYError(.writeFailed, path: url.path, reason: "cannot create \(target): \(SystemErrorText.words(errno: errno))")
         }
         var failure: NPYError?
         NPY.header(shape: shape, dtype: dtype).withUnsafeBytes { header in
@@ -125,7 +125,7 @@ public final class NPYFileWriter {
     /// Appends the next `bytes` of the data.
     public func append(_ bytes: UnsafeRawBufferPointer) throws(NPYError) {
         guard bytes.count <= remaining else {
-            throw NPYError(.writeFailed, file: url.path, reason: "\(bytes.count) more bytes than its shape holds")
+            throw NPYError(.writeFailed, path: url.path, reason: "\(bytes.count) more bytes than its shape holds")
         }
         try write(bytes)
         remaining -= bytes.count
@@ -134,18 +134,18 @@ public final class NPYFileWriter {
     /// Closes the file and renames it into place; fails if the data is short of its shape.
     public func finish() throws(NPYError) {
         guard remaining == 0 else {
-            throw NPYError(.writeFailed, file: url.path, reason: "\(remaining) bytes of its shape were never written")
+            throw NPYError(.writeFailed, path: url.path, reason: "\(remaining) bytes of its shape were never written")
         }
         closed = true
         guard close(descriptor) == 0 else {
             let reason = SystemErrorText.words(errno: errno)
             discardPartial()
-            throw NPYError(.writeFailed, file: url.path, reason: "cannot write: \(reason)")
+            throw NPYError(.writeFailed, path: url.path, reason: "cannot write: \(reason)")
         }
         guard target == url.path || rename(target, url.path) == 0 else {
             let reason = SystemErrorText.words(errno: errno)
             discardPartial()
-            throw NPYError(.writeFailed, file: url.path, reason: "cannot rename \(target) into place: \(reason)")
+            throw NPYError(.writeFailed, path: url.path, reason: "cannot rename \(target) into place: \(reason)")
         }
     }
 
@@ -161,7 +161,7 @@ public final class NPYFileWriter {
             let wrote = Glibc.write(descriptor, bytes.baseAddress! + done, bytes.count - done)
             if wrote < 0 && errno == EINTR { continue }
             guard wrote > 0 else {
-                throw NPYError(.writeFailed, file: url.path, reason: "cannot write: \(SystemErrorText.words(errno: wrote < 0 ? errno : EIO))")
+                throw NPYError(.writeFailed, path: url.path, reason: "cannot write: \(SystemErrorText.words(errno: wrote < 0 ? errno : EIO))")
             }
             done += wrote
         }
@@ -174,13 +174,17 @@ public final class NPYFileWriter {
 }
 
 /// A .npy file that cannot be read or written, and why.
-public struct NPYError: Error, CustomStringConvertible, Equatable {
-    public enum Code: Sendable, Equatable { case notNPY, truncated, badHeader, unsupported, writeFailed }
+public struct NPYError: CodedError, Equatable {
+    public enum Code: String, Sendable { case notNPY, truncated, badHeader, unsupported, writeFailed }
     public let code: Code
-    public let file: String
+    /// The .npy file.
+    public let path: String
     public let reason: String
 
-    public init(_ code: Code, file: String, reason: String) { (self.code, self.file, self.reason) = (code, file, reason) }
+    public init(_ code: Code, path: String, reason: String) { (self.code, self.path, self.reason) = (code, path, reason) }
 
-    public var description: String { "\(file): \(reason)" }
+    /// A file that cannot be written is the system's; one that cannot be read as .npy is the data's.
+    public var failure: Failure { code == .writeFailed ? .io : .data }
+
+    public var description: String { "\(path): \(reason)" }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SystemErrors
 import Synchronization
 
 /// A pipeline: a source, stages and a sink on engine-owned threads, joined by bounded queues.
@@ -44,7 +45,7 @@ public final class Pipeline: @unchecked Sendable {
                 } catch is PipelineStopped {
                     if !context.hasFailed { try? emitter.flush() }
                 } catch {
-                    context.fail(.stageFailed(stage: name, reason: reason(error)))
+                    context.fail(.stageFailed(stage: name, reason: reason(error), failure: Failure(of: error)))
                 }
                 emitter.finish()
                 output.producerFinished()

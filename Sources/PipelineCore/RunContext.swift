@@ -96,7 +96,7 @@ final class RunContext: @unchecked Sendable {
             } catch let writeError {
                 let file = quarantine.url.map { " \($0.path)" } ?? ""
                 fail(.stageFailed(stage: stage.name,
-                                  reason: "cannot write the quarantine file\(file): \(SystemErrorText.words(writeError))"))
+                                  reason: "cannot write the quarantine file\(file): \(SystemErrorText.words(writeError))", failure: .io))
             }
         }
     }

@@ -1,3 +1,5 @@
+import SystemErrors
+
 /// The three kinds of code a pipeline runs. Each instance is driven by one engine thread at a
 /// time, so stages may keep mutable state (open files, partial batches) without locking.
 
@@ -44,9 +46,15 @@ extension Sink {
     public mutating func finish(_ completion: Completion) throws {}
 }
 
-/// Thrown by `Emitter.emit` when the run is stopping; sources should let it propagate.
-public struct PipelineStopped: Error, CustomStringConvertible {
-    public var description: String { "pipeline is stopping" }
+/// Thrown by `Emitter.emit` when the run is stopping; sources should let it propagate. One kind
+/// only, so it has no `code`.
+public struct PipelineStopped: CodedError {
+    /// The source that was told to stop.
+    public var path: String
+    public var reason: String { "pipeline is stopping" }
+    public var failure: Failure { .interrupted }
+
+    public var description: String { "\(path): \(reason)" }
 }
 
 /// A closure as a source, for tests and small programs.

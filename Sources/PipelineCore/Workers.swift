@@ -1,4 +1,5 @@
 import Foundation
+import SystemErrors
 
 /// One input chunk worked through item by item. If its worker hangs on an item, the watchdog
 /// hands the rest of the chunk to a new worker; the owner generation tells the stuck one to
@@ -200,7 +201,7 @@ final class WorkerNode<Input: Sendable, Output: Sendable>: Watched, @unchecked S
     private func failed(_ item: Input, _ error: any Error) {
         let name = describe(item)
         context.itemFailed(stage: metrics, item: name,
-                           error: .itemFailed(stage: metrics.name, item: name, reason: reason(error, about: name)))
+                           error: .itemFailed(stage: metrics.name, item: name, reason: reason(error, about: name), failure: Failure(of: error)))
     }
 
     private func deliver(_ job: ItemJob<Input, Output>) {
@@ -227,7 +228,7 @@ final class WorkerNode<Input: Sendable, Output: Sendable>: Watched, @unchecked S
             do {
                 try finishStage(&tail, completion)
             } catch {
-                context.fail(.stageFailed(stage: metrics.name, reason: reason(error)))
+                context.fail(.stageFailed(stage: metrics.name, reason: reason(error), failure: Failure(of: error)))
             }
             metrics.time.end(.busy, startedAt: start)
             if let output, !tail.isEmpty, !context.hasFailed { _ = metrics.send(tail, to: output) }

@@ -1,4 +1,5 @@
 import Foundation
+import SystemErrors
 import Yams
 
 /// A YAML node that remembers where it came from, so every problem can name file, line and key.
@@ -224,10 +225,19 @@ extension Diagnostic {
     }
 }
 
-/// Every problem found in a pipeline file, reported together.
-public struct Diagnostics: Error, Sendable, CustomStringConvertible {
+/// Every problem found in a pipeline file, reported together. Problems have no kinds to tell
+/// apart, so there is no `code`; each names its own place.
+public struct Diagnostics: CodedError {
     public var problems: [Diagnostic]
-    public init(_ problems: [Diagnostic]) { self.problems = problems }
+    /// I/O when the file could not be read at all; bad data for problems in it.
+    public var failure: Failure
+
+    public init(_ problems: [Diagnostic], failure: Failure = .data) { (self.problems, self.failure) = (problems, failure) }
+
+    /// The file (or `--set` argument) of the first problem.
+    public var path: String { problems.first?.file ?? "" }
+    /// Every problem, one a line, each with its place.
+    public var reason: String { description }
     public var description: String { problems.map(\.description).joined(separator: "\n") }
 }
 

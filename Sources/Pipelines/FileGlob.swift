@@ -1,4 +1,5 @@
 import Foundation
+import SystemErrors
 
 /// What an `inputs` parameter found: the files to read, and the entries of its directories and
 /// globs that cannot be inputs, which the source quarantines rather than dropping without a word.
@@ -7,8 +8,9 @@ public struct InputPaths: Sendable, Equatable {
     public var unusable: [UnusableInput] = []
 }
 
-/// An entry a directory or glob turned up that cannot be read as an input, and why.
-public struct UnusableInput: Error, Sendable, Equatable, CustomStringConvertible {
+/// An entry a directory or glob turned up that cannot be read as an input, and why. One kind
+/// only (the entry cannot be read), so it has no `code`.
+public struct UnusableInput: CodedError, Equatable {
     /// The path as text; bytes of the name that are not UTF-8 appear as `\xHH`.
     public var path: String
     public var reason: String
@@ -27,6 +29,8 @@ public struct UnusableInput: Error, Sendable, Equatable, CustomStringConvertible
     init(path: String, reason: String, isDirectory: Bool = false) {
         self.init(bytes: Array(path.utf8), reason: reason, isDirectory: isDirectory)
     }
+
+    public var failure: Failure { .io }
 
     public var description: String { "\(path): \(reason)" }
 

@@ -13,10 +13,10 @@ enum OutputPaths {
         switch info.st_mode & S_IFMT {
         case S_IFREG, S_IFLNK: return
         case S_IFDIR:
-            throw StageError(.outputTaken, item: url.relativePath,
+            throw StageError(.outputTaken, path: url.relativePath,
                              reason: "is a directory; this sink writes \(what) there and replaces only files (name a file instead)")
         default:
-            throw StageError(.outputTaken, item: url.relativePath,
+            throw StageError(.outputTaken, path: url.relativePath,
                              reason: "is not a regular file (a FIFO, socket or device); this sink writes \(what) there and replaces only files")
         }
     }
@@ -31,7 +31,7 @@ enum OutputPaths {
             guard stat(path, &info) == 0 else { return nil }
             if info.st_mode & S_IFMT != S_IFDIR {
                 let blocker = path == url.path ? "it is a file" : "\(path) is a file"
-                return StageError(.outputTaken, item: url.relativePath, reason: "cannot create the output directory: \(blocker)")
+                return StageError(.outputTaken, path: url.relativePath, reason: "cannot create the output directory: \(blocker)")
             }
         }
         return nil
@@ -47,7 +47,7 @@ enum OutputPaths {
             if stat(path, &info) == 0 { continue }
             guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
                 let blocker = path == url.path ? "" : " \(path)"
-                throw StageError(.outputFailed, item: url.relativePath,
+                throw StageError(.outputFailed, path: url.relativePath,
                                  reason: "cannot create the output directory\(blocker): \(SystemErrorText.words(errno: errno))")
             }
         }
@@ -56,7 +56,7 @@ enum OutputPaths {
     /// Moves `partial` over `url` with rename(2), which replaces a file atomically and refuses a directory.
     static func commit(_ partial: URL, to url: URL) throws(StageError) {
         guard rename(partial.path, url.path) == 0 else {
-            throw StageError(.outputFailed, item: url.relativePath,
+            throw StageError(.outputFailed, path: url.relativePath,
                              reason: "cannot move \(partial.lastPathComponent) into place: \(SystemErrorText.words(errno: errno))")
         }
     }
@@ -68,7 +68,7 @@ enum OutputPaths {
         var info = stat()
         guard lstat(url.path, &info) == 0 else { return }
         guard unlink(url.path) == 0 || errno == ENOENT else {
-            throw StageError(.outputFailed, item: url.relativePath, reason: "cannot remove the previous run's file: \(SystemErrorText.words(errno: errno))")
+            throw StageError(.outputFailed, path: url.relativePath, reason: "cannot remove the previous run's file: \(SystemErrorText.words(errno: errno))")
         }
     }
 }

@@ -47,7 +47,7 @@ public struct PipelineFile {
     public func load(path: String, overrides: [String] = []) throws(Diagnostics) -> PipelinePlan {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw Diagnostics([Diagnostic(file: path, line: 0, column: 0, keyPath: "",
-                                          message: "cannot read the pipeline file (missing or unreadable)")])
+                                          message: "cannot read the pipeline file (missing or unreadable)")], failure: .io)
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw Diagnostics([Diagnostic(file: path, line: 0, column: 0, keyPath: "", message: "the file is not UTF-8")])

@@ -47,7 +47,7 @@ struct RunManifest {
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys,
                                                                                 .withoutEscapingSlashes])
         do { try data.write(to: url, options: .atomic) } catch {
-            throw StageError(.outputFailed, item: url.relativePath, reason: "cannot write the run manifest: \(SystemErrorText.words(error))")
+            throw StageError(.outputFailed, path: url.relativePath, reason: "cannot write the run manifest: \(SystemErrorText.words(error))")
         }
     }
 

@@ -80,17 +80,17 @@ public struct RunRecords: Sendable {
         do {
             client = try S3Client()
         } catch {
-            throw StageError(.outputFailed, item: first.0.description, reason: "cannot upload the \(first.3): \(error)")
+            throw StageError(.outputFailed, path: first.0.description, reason: "cannot upload the \(first.3): \(error)")
         }
         for (object, place, file, what) in uploads {
             // An empty quarantine leaves no local file; its object is uploaded empty all the same.
             if !FileManager.default.fileExists(atPath: file.path) && !FileManager.default.createFile(atPath: file.path, contents: nil) {
-                throw StageError(.outputFailed, item: file.relativePath, reason: "cannot create the \(what) file")
+                throw StageError(.outputFailed, path: file.relativePath, reason: "cannot create the \(what) file")
             }
             do {
                 try client.upload(file: file, to: object)
             } catch {
-                throw StageError(.outputFailed, item: object.description,
+                throw StageError(.outputFailed, path: object.description,
                                  reason: "cannot upload the \(what) (kept at \(file.relativePath)): \(error)")
             }
             try OutputPaths.commit(file, to: keptFile(place))

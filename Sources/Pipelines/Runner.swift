@@ -1,5 +1,6 @@
 import Foundation
 import PipelineCore
+import SystemErrors
 
 /// Runs a checked pipeline plan: live progress, then a manifest next to the output.
 public struct PipelineRunner {
@@ -49,7 +50,7 @@ public struct PipelineRunner {
             try plan.records.publish()
         } catch {
             guard let failure = report.failure else { throw error }
-            throw RunWithoutRecords(failure: failure, records: error)
+            throw RunWithoutRecords(run: failure, records: error)
         }
         return Outcome(report: report, manifest: plan.records.keptFile(plan.records.manifest),
                        leftPartial: environment.leftPartial)
@@ -58,11 +59,19 @@ public struct PipelineRunner {
 
 /// A run that failed and whose records could not be written either. The run's failure comes
 /// first: it is the cause to act on (a disk that filled up under a shard fails the manifest next).
-public struct RunWithoutRecords: Error, CustomStringConvertible {
-    public var failure: PipelineError
+public struct RunWithoutRecords: CodedError {
+    public typealias Code = PipelineError.Code
+    /// Why the run failed.
+    public var run: PipelineError
+    /// Why its records could not be written.
     public var records: any Error
 
-    public var description: String { "\(failure); the run's records could not be written either: \(records)" }
+    public var code: Code { run.code }
+    public var path: String { run.path }
+    public var reason: String { "\(run.reason); the run's records could not be written either: \(records)" }
+    public var failure: Failure { run.failure }
+
+    public var description: String { "\(run); the run's records could not be written either: \(records)" }
 }
 
 /// Where progress text goes: a terminal redraws in place, a log gets a line now and then.

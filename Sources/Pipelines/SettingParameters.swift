@@ -35,7 +35,7 @@ extension SettingsDescribed {
         do throws(SettingError) {
             try apply(values)
         } catch {
-            throw StageError(item: parameters.stageName, reason: error.description)
+            throw StageError(path: parameters.stageName, reason: error.description)
         }
     }
 }

@@ -23,7 +23,7 @@ extension PipelinePlan {
     public func build(in environment: RunEnvironment) throws -> Pipeline {
         let pipeline = Pipeline(name: name, options: options)
         guard let first = stages.first, case let .source(source) = try first.spec.make(first.parameters, environment)
-        else { throw PlanError("the first stage must be a source", kind: .invalidStructure) }
+        else { throw PlanError(.invalidStructure, "the first stage must be a source") }
         environment.didBuild(first)
         var stream = pipeline.source(first.name, ReportingUnusable(unusable: first.parameters.unusableInputs, source: source))
         for stage in stages.dropFirst() {
@@ -36,10 +36,10 @@ extension PipelinePlan {
             case let .sink(sink):
                 return stream.sink(stage.name, sink)
             case .source:
-                throw PlanError("stage '\(stage.name)' is a source in the middle of the pipeline", kind: .invalidStructure)
+                throw PlanError(.invalidStructure, stage: stage.name, "a source in the middle of the pipeline")
             }
         }
-        throw PlanError("the pipeline has no sink", kind: .invalidStructure)
+        throw PlanError(.invalidStructure, "the pipeline has no sink")
     }
 }
 
@@ -51,7 +51,7 @@ struct ReportingUnusable: Source {
     var source: any Source<Sample>
 
     mutating func run(_ emitter: Emitter<Sample>) throws {
-        for entry in unusable { try emitter.skip(item: entry.path, reason: entry.reason) }
+        for entry in unusable { try emitter.skip(item: entry.path, reason: entry.reason, failure: entry.failure) }
         try source.run(emitter)
     }
 }

@@ -1,6 +1,8 @@
+import SystemErrors
+
 /// A setting that cannot be applied, named as it was given (`--weight-decay`, `weight_decay`), so
 /// the command line, a pipeline file and a checkpoint can each say which one and why.
-public struct SettingError: Error, CustomStringConvertible, Equatable, Sendable {
+public struct SettingError: CodedError, Equatable {
     /// What kind of failure, for callers and tests to match without parsing the message.
     public enum Code: String, Sendable {
         /// A name no setting has.
@@ -20,6 +22,9 @@ public struct SettingError: Error, CustomStringConvertible, Equatable, Sendable 
     public init(_ code: Code, path: String, _ reason: String) {
         (self.code, self.path, self.reason) = (code, path, reason)
     }
+
+    /// A setting is always the input's: the command line, a pipeline file or a checkpoint.
+    public var failure: Failure { .data }
 
     public var description: String { "\(path): \(reason)" }
 }

@@ -141,7 +141,7 @@ public final class BucketPublisher: ShardPublisher, @unchecked Sendable {
         do {
             try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
         } catch {
-            throw ShardError(.writeFailed, file: staging.path, "cannot create the staging directory: \(SystemErrorText.words(error))")
+            throw ShardError(.writeFailed, path: staging.path, "cannot create the staging directory: \(SystemErrorText.words(error))")
         }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: staging.path)) ?? []
         for name in names where name == DatasetIndex.fileName || name.hasPrefix("shard.") {
@@ -159,7 +159,7 @@ func objectCall<T>(_ remote: ObjectURL, _ body: () throws(ObjectStoreError) -> T
     do {
         return try body()
     } catch {
-        throw ShardError(error.code == .notFound ? .missing : .unreadable, file: error.bucket.map { "s3://\($0)/" + (error.key ?? "") } ?? remote.description,
+        throw ShardError(error.code == .notFound ? .missing : .unreadable, path: error.bucket.map { "s3://\($0)/" + (error.key ?? "") } ?? remote.description,
                          "\(error.status.map { "HTTP \($0): " } ?? "")\(error.reason)")
     }
 }
@@ -178,7 +178,7 @@ extension DatasetIndex {
             do {
                 try FileManager.default.createDirectory(at: local, withIntermediateDirectories: true)
             } catch {
-                throw ShardError(.writeFailed, file: local.path, "cannot create the staging directory: \(SystemErrorText.words(error))")
+                throw ShardError(.writeFailed, path: local.path, "cannot create the staging directory: \(SystemErrorText.words(error))")
             }
             _ = try objectCall(remote) { () throws(ObjectStoreError) in
                 try client.download(remote.appending(part).appending(fileName), to: local.appendingPathComponent(fileName))
@@ -189,7 +189,7 @@ extension DatasetIndex {
             let object = remote.appending(shard.storedFile.basename)
             let size = try objectCall(remote) { () throws(ObjectStoreError) in try client.head(object).size }
             guard size == shard.storedFile.bytes else {
-                throw ShardError(.damaged, file: object.description, "is \(size) bytes, its part's index says \(shard.storedFile.bytes); nothing was merged")
+                throw ShardError(.damaged, path: object.description, "is \(size) bytes, its part's index says \(shard.storedFile.bytes); nothing was merged")
             }
         }
         try objectCall(remote) { () throws(ObjectStoreError) in

@@ -25,19 +25,19 @@ public struct Compression: Equatable, Sendable, CustomStringConvertible {
         let parts = name.split(separator: ":", maxSplits: 1).map(String.init)
         let level = parts.count == 2 ? Int(parts[1]) : nil
         if parts.count == 2 && level == nil {
-            throw ShardError(.invalidArgument, file: "compression", "bad level in '\(name)'")
+            throw ShardError(.invalidArgument, path: "compression", "bad level in '\(name)'")
         }
         switch parts.first {
         case "zstd":
             let l = level ?? 3
-            guard (1...22).contains(l) else { throw ShardError(.invalidArgument, file: "compression", "zstd level must be 1...22 in '\(name)'") }
+            guard (1...22).contains(l) else { throw ShardError(.invalidArgument, path: "compression", "zstd level must be 1...22 in '\(name)'") }
             self.init(algorithm: .zstd, level: l, description: name)
         case "gz":
             let l = level ?? 9
-            guard (0...9).contains(l) else { throw ShardError(.invalidArgument, file: "compression", "gz level must be 0...9 in '\(name)'") }
+            guard (0...9).contains(l) else { throw ShardError(.invalidArgument, path: "compression", "gz level must be 0...9 in '\(name)'") }
             self.init(algorithm: .gzip, level: l, description: name)
         default:
-            throw ShardError(.unsupported, file: "compression", "unsupported compression '\(name)' (sluice supports zstd and gz)")
+            throw ShardError(.unsupported, path: "compression", "unsupported compression '\(name)' (sluice supports zstd and gz)")
         }
     }
 
@@ -54,7 +54,7 @@ public struct Compression: Equatable, Sendable, CustomStringConvertible {
                 ZSTD_compress($0.baseAddress, bound, input.baseAddress, input.count, Int32(level))
             }
             guard ZSTD_isError(written) == 0 else {
-                throw ShardError(.writeFailed, file: "zstd", String(cString: ZSTD_getErrorName(written)))
+                throw ShardError(.writeFailed, path: "zstd", String(cString: ZSTD_getErrorName(written)))
             }
             out.removeSubrange(written...)
             return out
@@ -67,10 +67,10 @@ public struct Compression: Equatable, Sendable, CustomStringConvertible {
     /// output grows with what the stream really produces, so an index claiming more than the data
     /// holds costs no more memory than the data.
     public func decompress(_ input: UnsafeRawBufferPointer, rawSize: Int, file: String) throws(ShardError) -> [UInt8] {
-        guard input.count <= UInt32.max else { throw ShardError(.damaged, file: file, "compressed shard over 4 GiB") }
+        guard input.count <= UInt32.max else { throw ShardError(.damaged, path: file, "compressed shard over 4 GiB") }
         switch algorithm {
         case .zstd:
-            guard let context = ZSTD_createDCtx() else { throw ShardError(.unreadable, file: file, "zstd: out of memory") }
+            guard let context = ZSTD_createDCtx() else { throw ShardError(.unreadable, path: file, "zstd: out of memory") }
             defer { ZSTD_freeDCtx(context) }
             var source = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
             return try Self.growing(rawSize: rawSize, inputSize: input.count, file: file) { region in
@@ -81,7 +81,7 @@ public struct Compression: Equatable, Sendable, CustomStringConvertible {
             }
         case .gzip:
             var stream = z_stream()
-            guard sluice_inflate_init2(&stream, 31) == Z_OK else { throw ShardError(.unreadable, file: file, "inflateInit2 failed") }
+            guard sluice_inflate_init2(&stream, 31) == Z_OK else { throw ShardError(.unreadable, path: file, "inflateInit2 failed") }
             defer { inflateEnd(&stream) }
             stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
             stream.avail_in = uInt(input.count)
@@ -118,25 +118,25 @@ public struct Compression: Equatable, Sendable, CustomStringConvertible {
             if filled == out.count && out.count == rawSize {
                 // Full: any further byte means the index understates the size.
                 result = withUnsafeMutableBytes(of: &probe) { step($0) }
-                if case .progress(let n) = result, n > 0 { throw ShardError(.damaged, file: file, "decompresses to more than the \(rawSize) bytes the index says") }
-                if case .finished(let n) = result, n > 0 { throw ShardError(.damaged, file: file, "decompresses to more than the \(rawSize) bytes the index says") }
+                if case .progress(let n) = result, n > 0 { throw ShardError(.damaged, path: file, "decompresses to more than the \(rawSize) bytes the index says") }
+                if case .finished(let n) = result, n > 0 { throw ShardError(.damaged, path: file, "decompresses to more than the \(rawSize) bytes the index says") }
             } else {
                 if filled == out.count { out.append(contentsOf: repeatElement(0, count: min(out.count, rawSize - out.count))) }
                 result = out.withUnsafeMutableBytes { step(UnsafeMutableRawBufferPointer(rebasing: $0[filled...])) }
             }
             switch result {
-            case .failed(let reason): throw ShardError(.damaged, file: file, reason)
+            case .failed(let reason): throw ShardError(.damaged, path: file, reason)
             case .finished(let n):
                 filled += n
                 guard filled == rawSize else {
-                    throw ShardError(.damaged, file: file, "decompressed to \(filled) bytes, index says \(rawSize)")
+                    throw ShardError(.damaged, path: file, "decompressed to \(filled) bytes, index says \(rawSize)")
                 }
                 return out
             case .progress(let n):
                 // A decoder may read a header without output once; more means the input ran out.
                 idle = n > 0 ? 0 : idle + 1
                 guard idle < 3 else {
-                    throw ShardError(.damaged, file: file, "compressed data ends after \(filled) of the \(rawSize) bytes the index says (truncated)")
+                    throw ShardError(.damaged, path: file, "compressed data ends after \(filled) of the \(rawSize) bytes the index says (truncated)")
                 }
                 filled += n
             }
@@ -147,7 +147,7 @@ public struct Compression: Equatable, Sendable, CustomStringConvertible {
     private static func deflate(_ input: UnsafeRawBufferPointer, level: Int) throws(ShardError) -> [UInt8] {
         var stream = z_stream()
         guard sluice_deflate_init2(&stream, Int32(level), 31) == Z_OK else {
-            throw ShardError(.writeFailed, file: "gzip", "deflateInit2 failed")
+            throw ShardError(.writeFailed, path: "gzip", "deflateInit2 failed")
         }
         defer { deflateEnd(&stream) }
         let bound = Int(deflateBound(&stream, uLong(input.count))) + 32
@@ -159,7 +159,7 @@ public struct Compression: Equatable, Sendable, CustomStringConvertible {
             stream.avail_out = uInt(bound)
             return CZlib.deflate(&stream, Z_FINISH)
         }
-        guard status == Z_STREAM_END else { throw ShardError(.writeFailed, file: "gzip", "deflate failed (\(status))") }
+        guard status == Z_STREAM_END else { throw ShardError(.writeFailed, path: "gzip", "deflate failed (\(status))") }
         out.removeSubrange(Int(stream.total_out)...)
         return out
     }

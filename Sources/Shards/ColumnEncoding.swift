@@ -35,22 +35,22 @@ public enum ColumnEncoding: Equatable, Sendable, CustomStringConvertible {
             var shape: [Int]?
             if parts.count >= 2 && !parts[1].isEmpty {
                 guard let d = DType(mdsName: parts[1]) else {
-                    throw ShardError(.unsupported, file: "column \(column)", "unknown ndarray dtype '\(parts[1])' in '\(name)'")
+                    throw ShardError(.unsupported, path: "column \(column)", "unknown ndarray dtype '\(parts[1])' in '\(name)'")
                 }
                 dtype = d
             }
             if parts.count == 3 {
                 guard dtype != nil else {
-                    throw ShardError(.invalidArgument, file: "column \(column)", "a fixed ndarray shape needs a dtype: '\(name)'")
+                    throw ShardError(.invalidArgument, path: "column \(column)", "a fixed ndarray shape needs a dtype: '\(name)'")
                 }
                 let dims = parts[2].split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
                 guard !dims.isEmpty, dims.allSatisfy({ ($0 ?? 0) >= 1 }) else {
-                    throw ShardError(.invalidArgument, file: "column \(column)", "bad ndarray shape '\(parts[2])' in '\(name)'")
+                    throw ShardError(.invalidArgument, path: "column \(column)", "bad ndarray shape '\(parts[2])' in '\(name)'")
                 }
                 shape = dims.compactMap { $0 }
                 // A sample's bytes sit between two 32-bit shard offsets.
                 guard let bytes = NDArray.byteCount(shape: shape!, dtype: dtype!), bytes <= UInt32.max else {
-                    throw ShardError(.invalidArgument, file: "column \(column)", "ndarray shape '\(parts[2])' in '\(name)' is over 4 GiB per value")
+                    throw ShardError(.invalidArgument, path: "column \(column)", "ndarray shape '\(parts[2])' in '\(name)' is over 4 GiB per value")
                 }
             }
             self = .ndarray(dtype: dtype, shape: shape)
@@ -58,7 +58,7 @@ public enum ColumnEncoding: Equatable, Sendable, CustomStringConvertible {
             if parts.count == 1, let d = DType(mdsName: name) {
                 self = .scalar(d)
             } else {
-                throw ShardError(.unsupported, file: "column \(column)",
+                throw ShardError(.unsupported, path: "column \(column)",
                                  "unsupported encoding '\(name)' (sluice reads bytes, str, int, str_int, str_float, "
                                      + "the numeric scalars, ndarray, json, jpeg, png)")
             }
@@ -104,7 +104,7 @@ extension ColumnEncoding {
     /// Appends `value`'s bytes to `out`; `column` names the column in errors.
     func encode(_ value: ShardValue, column: String, into out: inout [UInt8]) throws(ShardError) {
         func mismatch() -> ShardError {
-            ShardError(.invalidValue, file: "column \(column)", "value \(value) does not fit encoding \(self)")
+            ShardError(.invalidValue, path: "column \(column)", "value \(value) does not fit encoding \(self)")
         }
         switch (self, value) {
         case (.bytes, .bytes(let b)), (.jpeg, .bytes(let b)), (.png, .bytes(let b)):

@@ -26,15 +26,15 @@ public struct ShardFileInfo: Equatable, Sendable {
     init(json: JSONValue, file: String) throws(ShardError) {
         guard let basename = json["basename"]?.stringValue, let bytes = json["bytes"]?.intValue, bytes >= 0,
               case .object(let pairs)? = json["hashes"] else {
-            throw ShardError(.damaged, file: file, "a shard file entry lacks basename, bytes or hashes")
+            throw ShardError(.damaged, path: file, "a shard file entry lacks basename, bytes or hashes")
         }
         var hashes: [String: String] = [:]
         for (name, value) in pairs {
-            guard let digest = value.stringValue else { throw ShardError(.damaged, file: file, "hash \(name) of \(basename) is not a string") }
+            guard let digest = value.stringValue else { throw ShardError(.damaged, path: file, "hash \(name) of \(basename) is not a string") }
             hashes[name] = digest
         }
         guard !basename.hasPrefix("/"), !basename.split(separator: "/").contains("..") else {
-            throw ShardError(.damaged, file: file, "shard basename '\(basename)' leaves the dataset directory")
+            throw ShardError(.damaged, path: file, "shard basename '\(basename)' leaves the dataset directory")
         }
         self.init(basename: basename, bytes: Int(bytes), hashes: hashes)
     }
@@ -80,15 +80,15 @@ public struct ShardConfig: Equatable, Sendable {
 
     init(json: JSONValue, file: String) throws(ShardError) {
         guard json["version"]?.intValue == 2 else {
-            throw ShardError(.unsupported, file: file, "unsupported shard version \(json["version"].map { $0.pythonJSON() } ?? "none") (expected 2)")
+            throw ShardError(.unsupported, path: file, "unsupported shard version \(json["version"].map { $0.pythonJSON() } ?? "none") (expected 2)")
         }
         guard json["format"]?.stringValue == "mds" else {
-            throw ShardError(.unsupported, file: file, "unsupported shard format \(json["format"].map { $0.pythonJSON() } ?? "none") (sluice reads mds)")
+            throw ShardError(.unsupported, path: file, "unsupported shard format \(json["format"].map { $0.pythonJSON() } ?? "none") (sluice reads mds)")
         }
         guard let names = json["column_names"]?.arrayValue?.compactMap(\.stringValue),
               let encodingNames = json["column_encodings"]?.arrayValue?.compactMap(\.stringValue),
               names.count == encodingNames.count, !names.isEmpty else {
-            throw ShardError(.damaged, file: file, "column_names and column_encodings are missing or differ in length")
+            throw ShardError(.damaged, path: file, "column_names and column_encodings are missing or differ in length")
         }
         var encodings: [ColumnEncoding] = []
         for (name, encoding) in zip(names, encodingNames) {
@@ -134,24 +134,24 @@ public struct ShardInfo: Equatable, Sendable {
     init(json: JSONValue, file: String) throws(ShardError) {
         config = try ShardConfig(json: json, file: file)
         guard let samples = json["samples"]?.intValue, samples >= 0, let raw = json["raw_data"] else {
-            throw ShardError(.damaged, file: file, "a shard entry lacks samples or raw_data")
+            throw ShardError(.damaged, path: file, "a shard entry lacks samples or raw_data")
         }
         self.samples = Int(samples)
         rawData = try ShardFileInfo(json: raw, file: file)
         // The shard's own layout bounds both numbers: 32-bit offsets, and 4 bytes of offset table
         // per sample after the count. An index claiming more cannot match its files.
         guard rawData.bytes <= UInt32.max else {
-            throw ShardError(.damaged, file: file, "raw_data claims \(rawData.bytes) bytes; an MDS shard holds at most \(UInt32.max) (32-bit offsets)")
+            throw ShardError(.damaged, path: file, "raw_data claims \(rawData.bytes) bytes; an MDS shard holds at most \(UInt32.max) (32-bit offsets)")
         }
         guard samples <= (rawData.bytes - 8) / 4 else {
-            throw ShardError(.damaged, file: file, "claims \(samples) samples, more than its \(rawData.bytes) raw bytes can hold")
+            throw ShardError(.damaged, path: file, "claims \(samples) samples, more than its \(rawData.bytes) raw bytes can hold")
         }
         if let zip = json["zip_data"], !zip.isNull {
             zipData = try ShardFileInfo(json: zip, file: file)
-            guard config.compression != nil else { throw ShardError(.damaged, file: file, "zip_data without compression") }
+            guard config.compression != nil else { throw ShardError(.damaged, path: file, "zip_data without compression") }
         } else {
             zipData = nil
-            guard config.compression == nil else { throw ShardError(.damaged, file: file, "compression without zip_data") }
+            guard config.compression == nil else { throw ShardError(.damaged, path: file, "compression without zip_data") }
         }
     }
 }
@@ -188,11 +188,11 @@ public struct DatasetIndex: Equatable, Sendable {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw ShardError(.unreadable, file: url.path, "cannot read the dataset index: \(SystemErrorText.words(error))")
+            throw ShardError(.unreadable, path: url.path, "cannot read the dataset index: \(SystemErrorText.words(error))")
         }
         let json = try JSONValue.parse(data, what: url.path)
-        guard json["version"]?.intValue == 2 else { throw ShardError(.unsupported, file: url.path, "unsupported index version (expected 2)") }
-        guard let entries = json["shards"]?.arrayValue else { throw ShardError(.damaged, file: url.path, "no shards list") }
+        guard json["version"]?.intValue == 2 else { throw ShardError(.unsupported, path: url.path, "unsupported index version (expected 2)") }
+        guard let entries = json["shards"]?.arrayValue else { throw ShardError(.damaged, path: url.path, "no shards list") }
         var shards: [ShardInfo] = []
         for (i, entry) in entries.enumerated() {
             shards.append(try ShardInfo(json: entry, file: "\(url.path) (shard \(i))"))
@@ -210,7 +210,7 @@ public struct DatasetIndex: Equatable, Sendable {
     static func partPath(_ given: String, in directory: String) throws(ShardError) -> String {
         let components = given.split(separator: "/").filter { $0 != "." }
         guard !given.hasPrefix("/"), !components.isEmpty, !components.contains("..") else {
-            throw ShardError(.invalidArgument, file: given, "a part must be a subdirectory of \(directory), given relative to it")
+            throw ShardError(.invalidArgument, path: given, "a part must be a subdirectory of \(directory), given relative to it")
         }
         return components.joined(separator: "/")
     }
@@ -225,11 +225,11 @@ public struct DatasetIndex: Equatable, Sendable {
         for given in parts {
             let part = try partPath(given, in: directory.path)
             guard seen.insert(part).inserted else {
-                throw ShardError(.invalidArgument, file: directory.appendingPathComponent(part).path, "is named twice; each part is merged once")
+                throw ShardError(.invalidArgument, path: directory.appendingPathComponent(part).path, "is named twice; each part is merged once")
             }
             let index = try load(directory: directory.appendingPathComponent(part))
             guard !index.inProgress else {
-                throw ShardError(.unfinished, file: directory.appendingPathComponent(part).path,
+                throw ShardError(.unfinished, path: directory.appendingPathComponent(part).path,
                                  "its writer has not finished; resume or finish it before merging")
             }
             for var shard in index.shards {
@@ -265,7 +265,7 @@ enum AtomicFile {
     static func write(_ parts: [UnsafeRawBufferPointer], to url: URL) throws(ShardError) {
         let temporary = url.path + temporarySuffix
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ShardError(.writeFailed, file: temporary, "cannot create: \(SystemErrorText.words(errno: errno))") }
+        guard fd >= 0 else { throw ShardError(.writeFailed, path: temporary, "cannot create: \(SystemErrorText.words(errno: errno))") }
         var offset = 0, unflushed = 0
         for bytes in parts {
             for start in stride(from: 0, to: bytes.count, by: chunk) {
@@ -277,7 +277,7 @@ enum AtomicFile {
                     guard n > 0 else {
                         let reason = SystemErrorText.words(errno: n == 0 ? EIO : errno)
                         close(fd)
-                        throw ShardError(.writeFailed, file: temporary, "cannot write: \(reason)")
+                        throw ShardError(.writeFailed, path: temporary, "cannot write: \(reason)")
                     }
                     written += n
                 }
@@ -292,11 +292,11 @@ enum AtomicFile {
         guard fsync(fd) == 0 else {
             let reason = SystemErrorText.words(errno: errno)
             close(fd)
-            throw ShardError(.writeFailed, file: temporary, "cannot flush to disk (fsync): \(reason)")
+            throw ShardError(.writeFailed, path: temporary, "cannot flush to disk (fsync): \(reason)")
         }
         close(fd)
         guard rename(temporary, url.path) == 0 else {
-            throw ShardError(.writeFailed, file: url.path, "cannot rename \(url.lastPathComponent + temporarySuffix) into place: \(SystemErrorText.words(errno: errno))")
+            throw ShardError(.writeFailed, path: url.path, "cannot rename \(url.lastPathComponent + temporarySuffix) into place: \(SystemErrorText.words(errno: errno))")
         }
         let directory = open(url.deletingLastPathComponent().path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if directory >= 0 {

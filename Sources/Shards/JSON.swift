@@ -192,7 +192,7 @@ private struct JSONParser {
     }
 
     func error(_ reason: String) -> ShardError {
-        ShardError(.damaged, file: what, "invalid JSON at byte \(position): \(reason)")
+        ShardError(.damaged, path: what, "invalid JSON at byte \(position): \(reason)")
     }
 
     mutating func skipWhitespace() {

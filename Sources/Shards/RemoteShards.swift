@@ -82,7 +82,7 @@ final class RemoteShards: @unchecked Sendable {
         let largest = shards.map(\.bytes).max() ?? 0
         let (needed, overflow) = largest.multipliedReportingOverflow(by: 4)
         if let limit = options.cacheLimit, overflow || limit < needed {
-            throw ShardError(.invalidArgument, file: remote.description,
+            throw ShardError(.invalidArgument, path: remote.description,
                              "cache_limit \(limit) is below 4x the largest shard (\(overflow ? "more than Int.max" : String(needed)) bytes)")
         }
         // Files a previous run left in the cache count as present (their hashes are checked on open).
@@ -235,19 +235,19 @@ final class RemoteShards: @unchecked Sendable {
         do {
             try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
         } catch {
-            throw ShardError(.writeFailed, file: target.path, "cannot create the cache directory: \(SystemErrorText.words(error))")
+            throw ShardError(.writeFailed, path: target.path, "cannot create the cache directory: \(SystemErrorText.words(error))")
         }
         do {
             try client.download(object, to: target)
         } catch {
-            throw ShardError(error.code == .notFound ? .missing : .unreadable, file: object.description, error.code == .notFound
+            throw ShardError(error.code == .notFound ? .missing : .unreadable, path: object.description, error.code == .notFound
                 ? "missing: the index lists it but the bucket has no such object (\(error))" : "\(error)")
         }
         do throws(ShardError) {
             _ = try ShardData.mapStoredFile(path: target.path, file, verify: true)
         } catch {
             unlink(target.path)
-            throw ShardError(error.kind, file: object.description, sample: error.sample, error.reason)
+            throw ShardError(error.code, path: object.description, sample: error.sample, error.reason)
         }
     }
 

@@ -48,13 +48,13 @@ public final class ShardDataset: Sendable {
         do {
             try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
         } catch {
-            throw ShardError(.writeFailed, file: cache.path, "cannot create the cache directory: \(SystemErrorText.words(error))")
+            throw ShardError(.writeFailed, path: cache.path, "cannot create the cache directory: \(SystemErrorText.words(error))")
         }
         let indexObject = remote.appending(DatasetIndex.fileName)
         do {
             try client.download(indexObject, to: cache.appendingPathComponent(DatasetIndex.fileName))
         } catch {
-            throw ShardError(error.code == .notFound ? .missing : .unreadable, file: indexObject.description, error.code == .notFound
+            throw ShardError(error.code == .notFound ? .missing : .unreadable, path: indexObject.description, error.code == .notFound
                 ? "no dataset here: the bucket has no index.json under this prefix (\(error))" : "\(error)")
         }
         try self.init(directory: cache, options: options, index: DatasetIndex.load(directory: cache),
@@ -70,7 +70,7 @@ public final class ShardDataset: Sendable {
         for (i, shard) in index.shards.enumerated() {
             let (next, overflow) = starts[starts.count - 1].addingReportingOverflow(shard.samples)
             guard !overflow else {
-                throw ShardError(.damaged, file: directory.appendingPathComponent(DatasetIndex.fileName).path,
+                throw ShardError(.damaged, path: directory.appendingPathComponent(DatasetIndex.fileName).path,
                                  "shard \(i): sample counts add up past \(Int.max)")
             }
             starts.append(next)
@@ -121,7 +121,7 @@ public final class ShardDataset: Sendable {
     /// Decodes global sample `i`.
     public func sample(_ i: Int) throws(ShardError) -> ShardSample {
         guard i >= 0 && i < count else {
-            throw ShardError(.outOfRange, file: directory.path, sample: i, "out of range: the dataset has \(count) samples")
+            throw ShardError(.outOfRange, path: directory.path, sample: i, "out of range: the dataset has \(count) samples")
         }
         let (shard, local) = locate(i)
         return try sample(shard: shard, local)
@@ -130,7 +130,7 @@ public final class ShardDataset: Sendable {
     /// Decodes sample `local` of shard `shard`.
     public func sample(shard: Int, _ local: Int) throws(ShardError) -> ShardSample {
         guard index.shards.indices.contains(shard) else {
-            throw ShardError(.outOfRange, file: directory.path, "no shard \(shard): the dataset has \(index.shards.count)")
+            throw ShardError(.outOfRange, path: directory.path, "no shard \(shard): the dataset has \(index.shards.count)")
         }
         let data = try open(shard)
         let info = index.shards[shard]
@@ -142,7 +142,7 @@ public final class ShardDataset: Sendable {
     /// Calls `body` with the encoded bytes of global sample `i`, without decoding or copying.
     public func withRawSample<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) throws(ShardError) -> R) throws(ShardError) -> R {
         guard i >= 0 && i < count else {
-            throw ShardError(.outOfRange, file: directory.path, sample: i, "out of range: the dataset has \(count) samples")
+            throw ShardError(.outOfRange, path: directory.path, sample: i, "out of range: the dataset has \(count) samples")
         }
         let (shard, local) = locate(i)
         return try open(shard).withSample(local, body)
@@ -179,7 +179,7 @@ public final class ShardDataset: Sendable {
             if let fixed = encoding.fixedSize {
                 sizes.append(fixed)
             } else {
-                guard cursor + 4 <= bytes.count else { throw ShardError(.damaged, file: file, sample: sample, "column sizes truncated") }
+                guard cursor + 4 <= bytes.count else { throw ShardError(.damaged, path: file, sample: sample, "column sizes truncated") }
                 sizes.append(Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: cursor, as: UInt32.self))))
                 cursor += 4
             }
@@ -187,11 +187,11 @@ public final class ShardDataset: Sendable {
         var result: ShardSample = [:]
         for (column, (encoding, size)) in zip(config.columnNames, zip(encodings, sizes)) {
             guard size <= bytes.count - cursor else {
-                throw ShardError(.damaged, file: file, sample: sample, "column '\(column)' runs past the sample's end")
+                throw ShardError(.damaged, path: file, sample: sample, "column '\(column)' runs past the sample's end")
             }
             let field = UnsafeRawBufferPointer(rebasing: bytes[cursor..<cursor + size])
             result[column] = try encoding.decode(field) { reason in
-                ShardError(.damaged, file: file, sample: sample, "column '\(column)': \(reason)")
+                ShardError(.damaged, path: file, sample: sample, "column '\(column)': \(reason)")
             }
             cursor += size
         }
@@ -318,7 +318,7 @@ final class ShardData: Sendable {
     /// Calls `body` with the bytes of sample `j` (0-based within this shard).
     func withSample<R>(_ j: Int, _ body: (UnsafeRawBufferPointer) throws(ShardError) -> R) throws(ShardError) -> R {
         guard j >= 0 && j < sampleCount else {
-            throw ShardError(.outOfRange, file: name, sample: j, "out of range: the shard has \(sampleCount) samples")
+            throw ShardError(.outOfRange, path: name, sample: j, "out of range: the shard has \(sampleCount) samples")
         }
         return try withBytes { raw throws(ShardError) in
             let begin = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 &+ 4 &* j, as: UInt32.self)))
@@ -331,7 +331,7 @@ final class ShardData: Sendable {
     static func mapStoredFile(path: String, _ stored: ShardFileInfo, verify: Bool) throws(ShardError) -> MappedFile {
         let file = try MappedFile(path: path)
         guard file.count == stored.bytes else {
-            throw ShardError(.damaged, file: path, "is \(file.count) bytes, the index says \(stored.bytes) (truncated or overwritten)")
+            throw ShardError(.damaged, path: path, "is \(file.count) bytes, the index says \(stored.bytes) (truncated or overwritten)")
         }
         if verify { try file.withBytes { raw throws(ShardError) in try Self.checkHashes(raw, stored, path) } }
         return file
@@ -342,26 +342,26 @@ final class ShardData: Sendable {
             guard let algorithm = HashAlgorithm(rawValue: name) else { continue }
             let actual = algorithm.hexDigest(bytes)
             guard actual == expected.lowercased() else {
-                throw ShardError(.damaged, file: path, "\(name) is \(actual), the index says \(expected): the file is damaged")
+                throw ShardError(.damaged, path: path, "\(name) is \(actual), the index says \(expected): the file is damaged")
             }
         }
     }
 
     private static func checkLayout(_ raw: UnsafeRawBufferPointer, samples: Int, _ path: String) throws(ShardError) {
-        guard raw.count >= 8 else { throw ShardError(.damaged, file: path, "too short for a shard header") }
+        guard raw.count >= 8 else { throw ShardError(.damaged, path: path, "too short for a shard header") }
         let count = Int(UInt32(littleEndian: raw.loadUnaligned(as: UInt32.self)))
-        guard count == samples else { throw ShardError(.damaged, file: path, "holds \(count) samples, the index says \(samples)") }
+        guard count == samples else { throw ShardError(.damaged, path: path, "holds \(count) samples, the index says \(samples)") }
         let tableEnd = 4 + 4 * (count + 1)
-        guard raw.count >= tableEnd else { throw ShardError(.damaged, file: path, "offset table truncated") }
+        guard raw.count >= tableEnd else { throw ShardError(.damaged, path: path, "offset table truncated") }
         var previous = tableEnd
         for j in 0...count {
             let offset = Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 + 4 * j, as: UInt32.self)))
             guard offset >= previous, offset <= raw.count else {
-                throw ShardError(.damaged, file: path, sample: j, "offset \(offset) is out of order or past the end (\(raw.count) bytes)")
+                throw ShardError(.damaged, path: path, sample: j, "offset \(offset) is out of order or past the end (\(raw.count) bytes)")
             }
             previous = offset
         }
-        guard previous == raw.count else { throw ShardError(.damaged, file: path, "ends at \(raw.count), its last sample at \(previous)") }
+        guard previous == raw.count else { throw ShardError(.damaged, path: path, "ends at \(raw.count), its last sample at \(previous)") }
     }
 }
 
@@ -373,12 +373,12 @@ final class MappedFile: Sendable {
     init(path: String) throws(ShardError) {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            if errno == ENOENT { throw ShardError(.missing, file: path, "missing: the index lists it but the file is not there") }
-            throw ShardError(.unreadable, file: path, String(cString: strerror(errno)))
+            if errno == ENOENT { throw ShardError(.missing, path: path, "missing: the index lists it but the file is not there") }
+            throw ShardError(.unreadable, path: path, String(cString: strerror(errno)))
         }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw ShardError(.unreadable, file: path, "cannot stat: \(String(cString: strerror(errno)))") }
+        guard fstat(fd, &info) == 0 else { throw ShardError(.unreadable, path: path, "cannot stat: \(String(cString: strerror(errno)))") }
         count = Int(info.st_size)
         if count == 0 {
             base = nil
@@ -387,7 +387,7 @@ final class MappedFile: Sendable {
         // MAP_POPULATE maps every page in one call: much cheaper than a fault per 4 KiB page on first touch.
         let address = mmap(nil, count, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0)
         guard let address, address != MAP_FAILED else {
-            throw ShardError(.unreadable, file: path, "cannot map: \(String(cString: strerror(errno)))")
+            throw ShardError(.unreadable, path: path, "cannot map: \(String(cString: strerror(errno)))")
         }
         base = UnsafeRawPointer(address)
     }

@@ -1,7 +1,9 @@
+import SystemErrors
+
 /// What went wrong with a dataset, naming the file and, when known, the sample, so a user can find it.
-public struct ShardError: Error, CustomStringConvertible, Equatable, Sendable {
+public struct ShardError: CodedError, Equatable {
     /// What kind of failure: lets callers and tests branch without parsing the message.
-    public enum Kind: String, Sendable {
+    public enum Code: String, Sendable {
         /// A file the index lists is not there.
         case missing
         /// A file exists but cannot be opened, mapped or read.
@@ -24,24 +26,33 @@ public struct ShardError: Error, CustomStringConvertible, Equatable, Sendable {
     }
 
     /// What kind of failure.
-    public var kind: Kind
+    public var code: Code
     /// The file at fault (a shard, `index.json`), or the dataset directory.
-    public var file: String
+    public var path: String
     /// The sample index within the file, when the problem is one sample.
     public var sample: Int?
     /// Why, in words a user can act on.
     public var reason: String
 
-    public init(_ kind: Kind, file: String, sample: Int? = nil, _ reason: String) {
-        self.kind = kind
-        self.file = file
+    public init(_ code: Code, path: String, sample: Int? = nil, _ reason: String) {
+        self.code = code
+        self.path = path
         self.sample = sample
         self.reason = reason
     }
 
+    /// Files that are missing, unreadable or unwritable are the system's; the rest is the data's
+    /// (an unfinished dataset included: what is there is not a dataset yet).
+    public var failure: Failure {
+        switch code {
+        case .missing, .unreadable, .writeFailed: .io
+        case .damaged, .unsupported, .invalidValue, .outOfRange, .invalidArgument, .unfinished: .data
+        }
+    }
+
     public var description: String {
-        if let sample { return "\(file): sample \(sample): \(reason)" }
-        return "\(file): \(reason)"
+        if let sample { return "\(path): sample \(sample): \(reason)" }
+        return "\(path): \(reason)"
     }
 }
 

@@ -47,7 +47,7 @@ public final class ShardWriter {
     public convenience init(directory: URL, config: ShardConfig, publisher: ShardPublisher? = nil) throws(ShardError) {
         let indexURL = directory.appendingPathComponent(DatasetIndex.fileName)
         guard !FileManager.default.fileExists(atPath: indexURL.path) else {
-            throw ShardError(.unfinished, file: indexURL.path, "a dataset already exists here; resume it or choose another directory")
+            throw ShardError(.unfinished, path: indexURL.path, "a dataset already exists here; resume it or choose another directory")
         }
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -59,7 +59,7 @@ public final class ShardWriter {
             let reason = FileManager.default.fileExists(atPath: blocker.path, isDirectory: &isDirectory) && !isDirectory.boolValue
                 ? (blocker == directory ? "is a file, not a dataset directory" : "cannot create the directory: \(blocker.path) is a file")
                 : "cannot create the directory: \(SystemErrorText.words(error))"
-            throw ShardError(.writeFailed, file: directory.path, reason)
+            throw ShardError(.writeFailed, path: directory.path, reason)
         }
         try self.init(directory: directory, config: config, index: DatasetIndex(shards: []), publisher: publisher)
     }
@@ -70,7 +70,7 @@ public final class ShardWriter {
     public convenience init(resuming directory: URL, config: ShardConfig, publisher: ShardPublisher? = nil) throws(ShardError) {
         let index = try DatasetIndex.load(directory: directory)
         if let first = index.shards.first, first.config != config {
-            throw ShardError(.invalidArgument, file: directory.appendingPathComponent(DatasetIndex.fileName).path,
+            throw ShardError(.invalidArgument, path: directory.appendingPathComponent(DatasetIndex.fileName).path,
                              "was written with other columns, compression, hashes or size limit")
         }
         let known = Set(index.shards.flatMap { [$0.rawData.basename, $0.zipData?.basename].compactMap { $0 } })
@@ -103,12 +103,12 @@ public final class ShardWriter {
         var algorithms: [HashAlgorithm] = []
         for name in config.hashes {
             guard let a = HashAlgorithm(rawValue: name) else {
-                throw ShardError(.unsupported, file: "hashes", "unsupported hash '\(name)' (sluice writes \(HashAlgorithm.allCases.map(\.rawValue)))")
+                throw ShardError(.unsupported, path: "hashes", "unsupported hash '\(name)' (sluice writes \(HashAlgorithm.allCases.map(\.rawValue)))")
             }
             algorithms.append(a)
         }
         if let limit = config.sizeLimit, limit >= 1 << 32 {
-            throw ShardError(.invalidArgument, file: "size_limit", "must be below 2^32: shard offsets are 32-bit")
+            throw ShardError(.invalidArgument, path: "size_limit", "must be below 2^32: shard offsets are 32-bit")
         }
         return algorithms
     }
@@ -126,16 +126,16 @@ public final class ShardWriter {
             var slot = 0
             for (name, encoding) in zip(config.columnNames, config.columnEncodings) {
                 guard let value = sample[name] else {
-                    throw ShardError(.invalidValue, file: directory.path, sample: samplesWritten + samplesInFlight + pendingEnds.count,
+                    throw ShardError(.invalidValue, path: directory.path, sample: samplesWritten + samplesInFlight + pendingEnds.count,
                                      "missing column '\(name)'")
                 }
                 let columnStart = pending.count
                 try encoding.encode(value, column: name, into: &pending)
                 let size = pending.count - columnStart
                 if let fixed = encoding.fixedSize {
-                    guard size == fixed else { throw ShardError(.invalidValue, file: "column \(name)", "encoded to \(size) bytes, expected \(fixed)") }
+                    guard size == fixed else { throw ShardError(.invalidValue, path: "column \(name)", "encoded to \(size) bytes, expected \(fixed)") }
                 } else {
-                    guard let size32 = UInt32(exactly: size) else { throw ShardError(.invalidValue, file: "column \(name)", "value over 4 GiB") }
+                    guard let size32 = UInt32(exactly: size) else { throw ShardError(.invalidValue, path: "column \(name)", "value over 4 GiB") }
                     let prefix = start + slot * 4
                     pending.withUnsafeMutableBytes { $0.storeBytes(of: size32.littleEndian, toByteOffset: prefix, as: UInt32.self) }
                     slot += 1
@@ -194,7 +194,7 @@ public final class ShardWriter {
         ColumnEncoding.appendLittleEndian(UInt32(dataStart), to: &header)
         for end in pendingEnds {
             guard let offset = UInt32(exactly: dataStart + end) else {
-                throw ShardError(.invalidValue, file: directory.path, "shard over 4 GiB: lower the size limit")
+                throw ShardError(.invalidValue, path: directory.path, "shard over 4 GiB: lower the size limit")
             }
             ColumnEncoding.appendLittleEndian(offset, to: &header)
         }

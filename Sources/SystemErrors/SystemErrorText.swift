@@ -49,10 +49,21 @@ public enum SystemErrorText {
     /// A Foundation or POSIX error (what `Data.write(to:)`, `FileHandle` and `FileManager` throw) as
     /// "FILE: reason", the file taken from the error when it names one; nil for other errors.
     public static func fileError(_ error: any Error) -> String? {
+        guard isSystemError(error) else { return nil }
+        return (file(of: error).map { "\($0): " } ?? "") + words(error)
+    }
+
+    /// Whether `error` is a Foundation or POSIX error (what `Data.write(to:)`, `FileHandle` and
+    /// `FileManager` throw), the kind `fileError` and `file(of:)` read.
+    public static func isSystemError(_ error: any Error) -> Bool {
+        let domain = (error as NSError).domain
+        return domain == NSCocoaErrorDomain || domain == NSPOSIXErrorDomain
+    }
+
+    /// The file a Foundation error names, if it names one.
+    public static func file(of error: any Error) -> String? {
         let bridged = error as NSError
-        guard bridged.domain == NSCocoaErrorDomain || bridged.domain == NSPOSIXErrorDomain else { return nil }
-        let file = bridged.userInfo[NSFilePathErrorKey] as? String ?? (bridged.userInfo[NSURLErrorKey] as? URL)?.path
-        return (file.map { "\($0): " } ?? "") + words(error)
+        return bridged.userInfo[NSFilePathErrorKey] as? String ?? (bridged.userInfo[NSURLErrorKey] as? URL)?.path
     }
 
     /// The errno behind `error`, if it has one: its own code in the POSIX domain, that of the

@@ -1,9 +1,10 @@
 import Foundation
+import SystemErrors
 
 /// What the engine could not do with data it was given: an index outside its table, a layer
 /// configuration it cannot build, a safetensors file, or a LAPACK call. Shape mismatches between
 /// ops are programming errors and stop with a message instead.
-public struct TensorError: Error, CustomStringConvertible, Equatable, Sendable {
+public struct TensorError: CodedError, Equatable {
     /// What kind of failure, to match without parsing the message.
     public enum Code: String, Sendable {
         /// A token id or class label from the data lies outside what it indexes.
@@ -26,15 +27,24 @@ public struct TensorError: Error, CustomStringConvertible, Equatable, Sendable {
 
     public let code: Code
     /// The file or the operation at fault; empty when the reason names it.
-    public let source: String
+    public let path: String
     public let reason: String
 
-    public init(_ code: Code, _ source: String, _ reason: String) {
-        (self.code, self.source, self.reason) = (code, source, reason)
+    public init(_ code: Code, _ path: String, _ reason: String) {
+        (self.code, self.path, self.reason) = (code, path, reason)
     }
 
     /// An error about `file`.
     public init(_ code: Code, _ file: URL, _ reason: String) { self.init(code, file.path, reason) }
 
-    public var description: String { source.isEmpty ? reason : "\(source): \(reason)" }
+    /// A file that cannot be opened or written is the system's; everything else is the data's
+    /// (a LAPACK failure is the matrix it was given).
+    public var failure: Failure {
+        switch code {
+        case .unreadableFile, .unwritableFile: .io
+        case .indexOutOfRange, .invalidConfiguration, .invalidFile, .missingTensor, .shapeMismatch, .linearAlgebra: .data
+        }
+    }
+
+    public var description: String { path.isEmpty ? reason : "\(path): \(reason)" }
 }

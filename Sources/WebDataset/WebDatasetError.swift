@@ -1,6 +1,8 @@
+import SystemErrors
+
 /// What went wrong reading or writing a WebDataset shard, naming the shard and, when known, the
 /// member, so a user can find it with `tar tvf`.
-public struct WebDatasetError: Error, CustomStringConvertible, Equatable, Sendable {
+public struct WebDatasetError: CodedError, Equatable {
     /// The kind of failure, to match on.
     public enum Code: String, Sendable {
         /// The shard cannot be opened or read (a missing file, a failed download).
@@ -37,6 +39,14 @@ public struct WebDatasetError: Error, CustomStringConvertible, Equatable, Sendab
         self.path = path
         self.member = member
         self.reason = reason
+    }
+
+    /// A shard that cannot be opened, read or written is the system's; the rest is the data's.
+    public var failure: Failure {
+        switch code {
+        case .unreadable, .writeFailed: .io
+        case .truncated, .damaged, .badName, .tooLarge, .duplicate, .invalidSample, .invalidArgument: .data
+        }
     }
 
     public var description: String {

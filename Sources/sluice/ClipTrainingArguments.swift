@@ -90,10 +90,7 @@ struct ClipTrainingArguments: ParsableArguments {
         if printPipeline { return print(pipeline.yaml, terminator: "") }
         threads.configure()
         try claimOut(overwrite: overwrite)
-        let plan: PipelinePlan
-        do { plan = try PipelineFile().plan(yaml: pipeline.yaml, file: "\(pipeline.trainer) pipeline") } catch {
-            throw ValidationError(error.description)
-        }
+        let plan = try PipelineFile().plan(yaml: pipeline.yaml, file: "\(pipeline.trainer) pipeline")
         try plan.runInProcess(quiet: false)
     }
 }

@@ -15,7 +15,7 @@ struct Probe: ParsableCommand {
     var noCount = false
 
     func run() throws {
-        let info = try media { try VideoReader(path: file).probe(countFrames: !noCount) }
+        let info = try VideoReader(path: file).probe(countFrames: !noCount)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         print(String(decoding: try encoder.encode(info), as: UTF8.self))
@@ -89,8 +89,8 @@ struct Frames: ParsableCommand {
     }
 
     func run() throws {
-        let reader = try media { try VideoReader(path: file, threads: threads) }
-        let written = try media { try reader.writeNPY(try selection(), output: output(), seek: seek, to: URL(fileURLWithPath: out)) }
+        let reader = try VideoReader(path: file, threads: threads)
+        let written = try reader.writeNPY(try selection(), output: output(), seek: seek, to: URL(fileURLWithPath: out))
         printError("\(out): \(written.frameNumbers.count) x \(written.height) x \(written.width) x 3 uint8 (frames \(summary(written.frameNumbers)))")
     }
 
@@ -176,21 +176,9 @@ struct Mel: ParsableCommand {
         options.center = !noCenter
         options.decibels = !linear
         options.topDecibels = topDb == 0 ? nil : topDb
-        let mel = try media {
-            try MelExtractor(options: options, threads: threads).compute(try AudioReader.load(path: file, sampleRate: sampleRate))
-        }
+        let mel = try MelExtractor(options: options, threads: threads).compute(try AudioReader.load(path: file, sampleRate: sampleRate))
         try NPY.write(mel.ndarray, to: URL(fileURLWithPath: out))
         printError("\(out): \(mel.frames) x \(mel.melBins) float32")
-    }
-}
-
-/// Runs a media call; a `MediaError` becomes a one-line message naming the file and exit code 1.
-private func media<T>(_ body: () throws -> T) throws -> T {
-    do {
-        return try body()
-    } catch let error as MediaError {
-        printError("error: \(error)")
-        throw ExitCode.failure
     }
 }
 

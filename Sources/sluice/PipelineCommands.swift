@@ -4,6 +4,7 @@ import MPIRanks
 import Foundation
 import PipelineCore
 import Pipelines
+import SystemErrors
 
 /// Options shared by commands that read a pipeline file.
 struct PipelineFileOptions: ParsableArguments {
@@ -14,12 +15,13 @@ struct PipelineFileOptions: ParsableArguments {
         "Override a value: --set stages.0.workers=4 (repeatable).", valueName: "key=value"))
     var overrides: [String] = []
 
+    /// The plan, or every problem of the file printed and exit 65 (74 when it cannot be read).
     func plan() throws -> PipelinePlan {
         do {
             return try PipelineFile().load(path: file, overrides: overrides)
         } catch {
             printError(error.description)
-            throw ExitCode(2)
+            throw ExitCode(Failure(of: error))
         }
     }
 }
@@ -61,7 +63,7 @@ struct Run: ParsableCommand {
 extension PipelinePlan {
     /// Runs in this process with live progress (unless `quiet`); Ctrl-C stops cleanly, a second
     /// aborts. Says where the records went and, last, which outputs a run that did not finish left
-    /// as `.partial`; a stopped run exits 130, a failed one 1.
+    /// as `.partial`; a stopped or aborted run exits 130, a failed one 65 (bad data) or 74 (I/O).
     func runInProcess(quiet: Bool, metrics: String? = nil) throws {
         let runner = PipelineRunner(plan: self, progress: quiet ? nil : .standardError)
         let interrupts = InterruptHandler()
@@ -76,8 +78,7 @@ extension PipelinePlan {
                 var isDirectory: ObjCBool = false
                 let why = FileManager.default.fileExists(atPath: metrics, isDirectory: &isDirectory) && isDirectory.boolValue
                     ? "it is a directory" : "the directory is missing or not writable"
-                printError("error: cannot write the metrics to \(metrics): \(why)")
-                throw ExitCode.failure
+                throw FileSystemError(.writeFailed, path: metrics, "cannot write the metrics: \(why)")
             }
         }
         if !report.quarantined.isEmpty {
@@ -91,11 +92,11 @@ extension PipelinePlan {
         case .stopped:
             let taken = report.snapshot.stages.last?.itemsIn ?? 0
             printError((["stopped by Ctrl-C after the sink took \(taken) items"] + leftLine).joined(separator: "; "))
-            throw ExitCode(130)
+            throw ExitCode.interrupted
         case .failed:
             printError("error: \(report.failure?.description ?? "failed")")
             leftLine.forEach(printError)
-            throw ExitCode.failure
+            throw ExitCode(report.failure?.failure ?? .data)
         }
     }
 }
@@ -113,8 +114,8 @@ extension Run {
         let report = try runner.run { interrupts.watch($0) }.report
         switch report.completion {
         case .finished: break
-        case .stopped: throw ValidationError("stopped before its part was done; nothing is merged")
-        case .failed: throw ValidationError("\(report.failure?.description ?? "failed"); nothing is merged")
+        case .stopped: throw UnmergedPart(.stopped, cause: nil)
+        case .failed: throw UnmergedPart(.failed, cause: report.failure)
         }
         try world.barrier()
         guard world.isPrimary else { return }
@@ -129,7 +130,7 @@ struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check a pipeline file and report every problem with file, line and key.",
         discussion: """
-            Exit 2: the file is wrong. Exit 1: the file is right but the pipeline cannot run as things
+            Exit 65: the file is wrong. Exit 74: the file is right but the pipeline cannot run as things
             stand (an input another pipeline writes is not there yet, which names that pipeline; an
             output path taken by a file of the wrong kind), as `run` would fail now. Exit 0: ok.
             """)
@@ -142,7 +143,7 @@ struct Validate: ParsableCommand {
         guard obstacles.isEmpty else {
             for obstacle in obstacles { printError(obstacle.description) }
             printError("\(pipeline.file): the file is right, but '\(plan.name)' cannot run as things stand")
-            throw ExitCode.failure
+            throw ExitCode.ioFailure
         }
         print("\(pipeline.file): ok: '\(plan.name)', \(plan.stages.count) stages: "
               + plan.stages.map { $0.workers > 1 ? "\($0.name)×\($0.workers)" : $0.name }.joined(separator: " -> "))
@@ -184,7 +185,7 @@ final class InterruptHandler: @unchecked Sendable {
                 printError("\naborting")
                 run.abort()
             default:
-                exit(130)
+                exit(ExitCode.interrupted.rawValue)
             }
         }
         source.resume()

@@ -3,6 +3,7 @@ import Foundation
 import Models
 import PipelineCore
 import Pipelines
+import SystemErrors
 import Tensor
 import Training
 
@@ -30,7 +31,7 @@ struct CheckpointClips<Model: RetrievalCommandModel>: ParsableArguments {
         let model = try Model(checkpoint: URL(fileURLWithPath: checkpoint))
         let clips = try ClipManifest(path: manifest).decode(model.clip, split: split.isEmpty ? nil : split)
         guard clips.count >= 2 else {
-            throw TrainingError(.data, manifest, "\(clips.count) clip\(clips.count == 1 ? "" : "s") of split '\(split)'; at least 2 are needed")
+            throw InputError(.tooSmall, path: manifest, "\(clips.count) clip\(clips.count == 1 ? "" : "s") of split '\(split)'; at least 2 are needed")
         }
         return (model, clips, try ClipDataset(clips, clip: model.clip, batchSize: 2, seed: 0))
     }
@@ -67,7 +68,7 @@ struct RetrievalEval<Model: RetrievalCommandModel>: ParsableCommand {
             // Only clips that have the field are ranked for it: a missing one is no label to agree on.
             let labels = clips.map { $0.fields[field] ?? "" }
             let with = labels.filter { !$0.isEmpty }.count
-            guard with > 0 else { throw TrainingError(.data, input.manifest, "no clip has a text field '\(field)'") }
+            guard with > 0 else { throw InputError(.empty, path: input.manifest, "no clip has a text field '\(field)'") }
             for (name, agreement) in try retrieval.labelAgreement(labels) {
                 print("\(field) at rank 1, \(name.replacingOccurrences(of: "_to_", with: " -> ")): \(HeldOutRetrieval.percent(agreement.atRank1)) "
                       + "(chance \(HeldOutRetrieval.percent(agreement.chance)))"
@@ -97,14 +98,14 @@ struct RetrievalEmbed<Model: RetrievalCommandModel>: ParsableCommand {
     func run() throws {
         let directory = URL(fileURLWithPath: out), partial = URL(fileURLWithPath: out + ".partial")
         for path in [directory, partial] where FileManager.default.fileExists(atPath: path.path) {
-            throw ValidationError("\(path.path) exists; give --out a new directory (nothing was written)")
+            throw FileSystemError(.writeFailed, path: path.path, "exists; give --out a new directory (nothing was written)")
         }
         let (model, clips, data) = try input.load()
         if let bad = clips.first(where: { $0.id.isEmpty || $0.id.contains(where: \.isNewline) }) {
-            throw TrainingError(.data, input.manifest, "clip id \(String(reflecting: bad.id)) cannot be a line of ids.txt (empty or with a line break)")
+            throw InputError(.invalidRecord, path: input.manifest, "clip id \(String(reflecting: bad.id)) cannot be a line of ids.txt (empty or with a line break)")
         }
         if model.modalities.contains(.text), let bare = clips.first(where: { $0.caption.isEmpty }) {
-            throw TrainingError(.data, input.manifest, "clip '\(bare.id)' has no \"caption\" text; the checkpoint's text tower embeds every clip's (nothing was written)")
+            throw InputError(.invalidRecord, path: input.manifest, "clip '\(bare.id)' has no \"caption\" text; the checkpoint's text tower embeds every clip's (nothing was written)")
         }
         let embeddings = try model.embeddings(of: data)
         try FileManager.default.createDirectory(at: partial, withIntermediateDirectories: true)
@@ -114,7 +115,7 @@ struct RetrievalEmbed<Model: RetrievalCommandModel>: ParsableCommand {
         }
         try Data(clips.map { $0.id + "\n" }.joined().utf8).write(to: partial.appendingPathComponent("ids.txt"))
         guard rename(partial.path, directory.path) == 0 else {
-            throw TrainingError(.data, partial.path, "cannot rename to \(out) (\(String(cString: strerror(errno)))); the index is complete there")
+            throw FileSystemError(.writeFailed, path: partial.path, "cannot rename to \(out): \(SystemErrorText.words(errno: errno)); the index is complete there")
         }
         let files = model.modalities.map { Model.name(of: $0) + ".npy" }.joined(separator: ", ")
         printError("\(clips.count) clips embedded into \(out): \(files), ids.txt (\(model.retrieval.embedding) dimensions)")
@@ -156,7 +157,7 @@ struct RetrievalSearch<Model: RetrievalCommandModel>: ParsableCommand {
         let query: Modality = text != nil ? .text : audio != nil ? .audio : .video
         guard model.modalities.contains(query) else {
             let missing = query == .text ? "the caption text branch" : "a \(query.rawValue) tower"
-            throw ValidationError("\(checkpoint): trained without \(missing), so it cannot embed a --\(query.rawValue) query")
+            throw TrainingError(.checkpoint, checkpoint, "trained without \(missing), so it cannot embed a --\(query.rawValue) query")
         }
         let candidates: Modality = query == .video ? .audio : .video
         let directory = URL(fileURLWithPath: index)
@@ -166,7 +167,7 @@ struct RetrievalSearch<Model: RetrievalCommandModel>: ParsableCommand {
         let index = try NPY.decode(Array(try Data(contentsOf: file)), file: file.path)
         let dimension = model.retrieval.embedding
         guard index.dtype == .float32, index.shape == [ids.count, dimension] else {
-            throw TrainingError(.data, file.path, "shape \(index.shape) of \(index.dtype); this checkpoint needs float32 [\(ids.count), \(dimension)] (one row per line of ids.txt)")
+            throw InputError(.mismatch, path: file.path, "shape \(index.shape) of \(index.dtype); this checkpoint needs float32 [\(ids.count), \(dimension)] (one row per line of ids.txt)")
         }
         let vector = try GradMode.withoutGradients { try model.embed(try queryBatch(model.clip), [query], training: false)[query]!.scalars }
         let scores = try RankingFigures.scores(queries: vector, candidates: index.values(as: Float.self), dimension: dimension)

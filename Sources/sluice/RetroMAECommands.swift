@@ -129,7 +129,8 @@ struct RetroMAETrain: ParsableCommand {
             }
         }
         guard blocks.count > evalBlocks + batchSize else {
-            throw ValidationError("the corpus gives \(blocks.count) blocks: too few for \(evalBlocks) held out and a batch of \(batchSize)")
+            throw InputError(.tooSmall, path: corpus.inputs.joined(separator: ", "),
+                             "\(blocks.count) blocks: too few for \(evalBlocks) held out and a batch of \(batchSize)")
         }
         var collator = RetroMAECollator(vocabulary: try MaskingVocabulary(tokenizer: tokenizer))
         (collator.options.maxLength, collator.options.encoderRatio, collator.options.decoderRatio) = (maxLength, encoderRatio, decoderRatio)
@@ -251,7 +252,9 @@ struct RetroMAEEval: ParsableCommand {
         let batches = try stride(from: 0, to: packed.count, by: max(1, batchSize)).map { start in
             try collator.collate(Array(packed[start..<min(packed.count, start + batchSize)]), seed: seed &+ UInt64(start))
         }.filter { $0.batchSize > 1 }
-        guard !batches.isEmpty else { throw ValidationError("the corpus gives \(packed.count) blocks: too few for a batch of two") }
+        guard !batches.isEmpty else {
+            throw InputError(.tooSmall, path: corpus.inputs.joined(separator: ", "), "\(packed.count) blocks: too few for a batch of two")
+        }
         let figures = try GradMode.withoutGradients {
             try bert.figures(batches: batches, tokenizer: tokenizer, heldout: try heldout.map(readPairs))
         }
@@ -279,8 +282,8 @@ private func readLines(_ path: String) throws -> [String] {
         texts = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
             .map(String.init).filter { !$0.isEmpty }
     } catch {
-        throw ValidationError("\(path): cannot read the texts: \(SystemErrorText.words(error))")
+        throw FileSystemError(.readFailed, path: path, "cannot read the texts: \(SystemErrorText.words(error))")
     }
-    guard !texts.isEmpty else { throw ValidationError("\(path): no texts") }
+    guard !texts.isEmpty else { throw InputError(.empty, path: path, "no texts") }
     return texts
 }

@@ -28,18 +28,13 @@ struct ShardsCommand: ParsableCommand {
         var cacheLimit: Int?
 
         func open(verify: Bool = true) throws -> ShardDataset {
-            do {
-                if let remote = ObjectURL(directory) {
-                    let cache = cache.map { URL(fileURLWithPath: $0) }
-                        ?? URL(fileURLWithPath: NSHomeDirectory()).appendingPathComponent(".cache/sluice/s3/\(remote.bucket)/\(remote.key)")
-                    return try ShardDataset(remote: remote, cache: cache, client: S3Client(), options: ReadOptions(verifyHashes: verify),
-                                            remoteOptions: RemoteOptions(readAhead: readAhead, cacheLimit: cacheLimit))
-                }
-                return try ShardDataset(directory: URL(fileURLWithPath: directory), options: ReadOptions(verifyHashes: verify))
-            } catch {
-                printError("error: \(error)")
-                throw ExitCode(2)
+            if let remote = ObjectURL(directory) {
+                let cache = cache.map { URL(fileURLWithPath: $0) }
+                    ?? URL(fileURLWithPath: NSHomeDirectory()).appendingPathComponent(".cache/sluice/s3/\(remote.bucket)/\(remote.key)")
+                return try ShardDataset(remote: remote, cache: cache, client: S3Client(), options: ReadOptions(verifyHashes: verify),
+                                        remoteOptions: RemoteOptions(readAhead: readAhead, cacheLimit: cacheLimit))
             }
+            return try ShardDataset(directory: URL(fileURLWithPath: directory), options: ReadOptions(verifyHashes: verify))
         }
     }
 
@@ -81,7 +76,7 @@ struct ShardsCommand: ParsableCommand {
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check every shard's hashes and decode every sample; exit 1 if anything is wrong.")
+            abstract: "Check every shard's hashes and decode every sample; exit 65 if anything is wrong.")
 
         @OptionGroup var dataset: DatasetArgument
 
@@ -94,7 +89,7 @@ struct ShardsCommand: ParsableCommand {
                 print("ok: \(data.index.shards.count) shard(s), \(data.count) samples\(note)")
             } else {
                 print("\(problems.count) of \(data.index.shards.count) shard(s) damaged\(note)")
-                throw ExitCode.failure
+                throw ExitCode.badData
             }
         }
     }
@@ -125,15 +120,10 @@ struct ShardsCommand: ParsableCommand {
         }
 
         private func show(_ i: Int, of data: ShardDataset) throws {
-            do {
-                let sample = try data.sample(i)
-                let shard = data.index.shards[data.locate(i).shard]
-                let fields = shard.config.columnNames.compactMap { name in sample[name].map { (name, $0.jsonValue) } }
-                print(JSONValue.object(fields).pythonJSON())
-            } catch {
-                printError("error: \(error)")
-                throw ExitCode.failure
-            }
+            let sample = try data.sample(i)
+            let shard = data.index.shards[data.locate(i).shard]
+            let fields = shard.config.columnNames.compactMap { name in sample[name].map { (name, $0.jsonValue) } }
+            print(JSONValue.object(fields).pythonJSON())
         }
 
         /// `A..<B` or `A...B` with 0 <= A; `A...Int.max` saturates rather than overflowing.
@@ -166,20 +156,15 @@ struct ShardsCommand: ParsableCommand {
         var parts: [String]
 
         func run() throws {
-            do {
-                let merged: DatasetIndex
-                if let remote = ObjectURL(directory) {
-                    let staging = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-merge-\(UUID().uuidString)")
-                    defer { try? FileManager.default.removeItem(at: staging) }
-                    merged = try DatasetIndex.merge(parts: parts, in: remote, client: S3Client(), staging: staging)
-                } else {
-                    merged = try DatasetIndex.merge(parts: parts, into: URL(fileURLWithPath: directory))
-                }
-                print("merged \(parts.count) part(s): \(merged.shards.count) shard(s), \(merged.sampleCount) samples")
-            } catch {
-                printError("error: \(error)")
-                throw ExitCode.failure
+            let merged: DatasetIndex
+            if let remote = ObjectURL(directory) {
+                let staging = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-merge-\(UUID().uuidString)")
+                defer { try? FileManager.default.removeItem(at: staging) }
+                merged = try DatasetIndex.merge(parts: parts, in: remote, client: S3Client(), staging: staging)
+            } else {
+                merged = try DatasetIndex.merge(parts: parts, into: URL(fileURLWithPath: directory))
             }
+            print("merged \(parts.count) part(s): \(merged.shards.count) shard(s), \(merged.sampleCount) samples")
         }
     }
 }

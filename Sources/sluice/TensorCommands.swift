@@ -13,11 +13,7 @@ struct SafeTensorsInfo: ParsableCommand {
     var file: String
 
     func run() throws {
-        let contents: (tensors: [String: Tensor], metadata: [String: String])
-        do { contents = try SafeTensors.read(URL(fileURLWithPath: file)) } catch {
-            printError(error.description)
-            throw ExitCode(2)
-        }
+        let contents = try SafeTensors.read(URL(fileURLWithPath: file))
         for name in contents.tensors.keys.sorted() {
             print("\(name)  \(contents.tensors[name]?.shape ?? [])")
         }

@@ -33,11 +33,7 @@ struct CorpusOptions: ParsableArguments {
         case .paragraphs: .paragraphs
         case .jsonl: .jsonl(field: field)
         }
-        do {
-            return try CorpusReader(paths: inputs, format: corpusFormat, keepEmptyDocuments: keepEmptyDocuments)
-        } catch {
-            throw ValidationError(error.description)
-        }
+        return try CorpusReader(paths: inputs, format: corpusFormat, keepEmptyDocuments: keepEmptyDocuments)
     }
 }
 
@@ -87,12 +83,7 @@ struct Tokenize: ParsableCommand {
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     func run() throws {
-        let tokenizer: BertTokenizer
-        do {
-            tokenizer = try BertTokenizer(contentsOf: URL(fileURLWithPath: self.tokenizer), lowercase: !cased)
-        } catch {
-            throw ValidationError(error.description)
-        }
+        let tokenizer = try BertTokenizer(contentsOf: URL(fileURLWithPath: self.tokenizer), lowercase: !cased)
         let reader = try corpus.reader(keepEmptyDocuments: !skipEmpty)
         let output = try out.map(PartialFile.init)
         let reporter = QuarantineReporter()
@@ -123,18 +114,18 @@ final class PartialFile {
         for candidate in [path, partial] {
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), isDirectory.boolValue {
-                throw ValidationError("\(candidate) is a directory; name the output file")
+                throw FileSystemError(.writeFailed, path: candidate, "is a directory; name the output file")
             }
         }
         guard FileManager.default.createFile(atPath: partial, contents: nil), let handle = FileHandle(forWritingAtPath: partial) else {
-            throw FileSystemError(description: "cannot create \(partial): \(SystemErrorText.words(errno: errno))")
+            throw FileSystemError(.writeFailed, path: partial, "cannot create: \(SystemErrorText.words(errno: errno))")
         }
         self.handle = handle
     }
 
     func write(_ data: Data) throws {
         do { try handle.write(contentsOf: data) } catch {
-            throw FileSystemError(description: "cannot write \(partial): \(SystemErrorText.words(error))")
+            throw FileSystemError(.writeFailed, path: partial, "cannot write: \(SystemErrorText.words(error))")
         }
     }
 
@@ -144,11 +135,11 @@ final class PartialFile {
             try handle.synchronize()
             try handle.close()
         } catch {
-            throw FileSystemError(description: "cannot flush \(partial) to disk: \(SystemErrorText.words(error))")
+            throw FileSystemError(.writeFailed, path: partial, "cannot flush to disk: \(SystemErrorText.words(error))")
         }
         closed = true
         guard rename(partial, path) == 0 else {
-            throw FileSystemError(description: "cannot rename \(partial) to \(path): \(SystemErrorText.words(errno: errno))")
+            throw FileSystemError(.writeFailed, path: partial, "cannot rename to \(path): \(SystemErrorText.words(errno: errno))")
         }
     }
 
@@ -183,8 +174,11 @@ struct VocabTrain: ParsableCommand {
     @Option(help: ArgumentHelp("Where to write vocab.txt.", valueName: "file"), transform: localPath)
     var out: String
 
-    func run() throws {
+    func validate() throws {
         guard size > 5 else { throw ValidationError("--size must leave room beyond the 5 special tokens") }
+    }
+
+    func run() throws {
         var trainer = WordPieceTrainer(vocabSize: size, minFrequency: minFrequency, limitAlphabet: limitAlphabet,
                                        normalizer: BertNormalizerOptions(lowercase: !cased))
         let reader = try corpus.reader()
@@ -196,7 +190,7 @@ struct VocabTrain: ParsableCommand {
             }
         }
         let vocabulary = trainer.train()
-        do { try vocabulary.write(to: URL(fileURLWithPath: out)) } catch { throw ValidationError(error.description) }
+        try vocabulary.write(to: URL(fileURLWithPath: out))
         print("\(out): \(vocabulary.count) tokens from \(reader.stats.documents) documents (\(trainer.wordCounts.count) distinct words)")
         if vocabulary.count < size {
             printError("note: the corpus supports only \(vocabulary.count) tokens at --min-frequency \(minFrequency)")

@@ -41,7 +41,7 @@ do {
             _ = try world.allgather([Float](repeating: 0, count: r + 1))
             require(n == 1, "allgather of unequal counts did not fail")
         } catch let error as DistributedError {
-            require(error.kind == .mismatch, "unequal allgather failed with \(error)")
+            require(error.code == .mismatch, "unequal allgather failed with \(error)")
         }
         try world.barrier()
         print("rank \(r) of \(n): collectives ok")

@@ -18,20 +18,20 @@ import Testing
         #expect((world.rank, world.size, world.localRank, world.launcher) == (3, 4, 1, .environment))
         #expect(!world.isPrimary)
         // Enough to split data, not to exchange it: collectives say so instead of hanging.
-        #expect(throws: DistributedError(.noLauncher, "barrier needs MPI: rank 3 of 4 comes from RANK/WORLD_SIZE, not mpiexec (start the job with `mpiexec -n 4 ...`)")) {
+        #expect(throws: DistributedError(.noLauncher, path: "barrier", "needs MPI: rank 3 of 4 comes from RANK/WORLD_SIZE, not mpiexec (start the job with `mpiexec -n 4 ...`)")) {
             try world.barrier()
         }
     }
 
     @Test func badVariablesAreNamed() {
         for (environment, fragment) in [(["RANK": "2", "WORLD_SIZE": "2"], "must be below WORLD_SIZE=2"),
-                                        (["RANK": "-1", "WORLD_SIZE": "2"], "RANK=-1 is not"),
-                                        (["WORLD_SIZE": "2"], "RANK is not set"),
-                                        (["RANK": "0", "WORLD_SIZE": "x"], "WORLD_SIZE=x")] {
+                                        (["RANK": "-1", "WORLD_SIZE": "2"], "RANK: '-1' is not"),
+                                        (["WORLD_SIZE": "2"], "RANK: not set"),
+                                        (["RANK": "0", "WORLD_SIZE": "x"], "WORLD_SIZE: 'x'")] {
             #expect {
                 try World(environment: environment)
             } throws: { error in
-                (error as? DistributedError)?.kind == .environment && "\(error)".contains(fragment)
+                (error as? DistributedError)?.code == .environment && "\(error)".contains(fragment)
             }
         }
     }

@@ -62,7 +62,7 @@ struct AudioReaderTests {
             try AudioReader.load(path: path)
         } throws: { error in
             let error = error as? MediaError
-            return error?.kind == .invalidData && error?.path == path && error?.reason.contains("libsndfile") == true
+            return error?.code == .invalidData && error?.path == path && error?.reason.contains("libsndfile") == true
         }
     }
 

@@ -50,7 +50,7 @@ struct HostileInputTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = try Self.cut(sample, to: 0.6, in: directory)
         let error = mediaFailure { _ = try AudioReader.load(path: path, sampleRate: 16000) }
-        #expect(error?.kind == .truncated, "\(error.map(String.init(describing:)) ?? "no error")")
+        #expect(error?.code == .truncated, "\(error.map(String.init(describing:)) ?? "no error")")
         #expect(error?.path == path)
     }
 
@@ -62,7 +62,7 @@ struct HostileInputTests {
         let directory = try Self.scratch()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = try Self.cut(sample, to: 0.6, in: directory)
-        #expect(mediaFailure { _ = try VideoReader(path: path).frames(.all) }?.kind == .truncated)
+        #expect(mediaFailure { _ = try VideoReader(path: path).frames(.all) }?.code == .truncated)
     }
 
     /// The untouched samples still read in full: the length checks accept what is whole.
@@ -114,15 +114,15 @@ struct HostileInputTests {
         let fifo = try Self.fifo("silent.wav", in: directory)
         Self.feed(fifo, Data())
         let error = mediaFailure { _ = try AudioReader.load(path: fifo) }
-        #expect(error?.kind == .empty)
+        #expect(error?.code == .empty)
         #expect(error?.reason == "the pipe closed without data (0 bytes)")
     }
 
     @Test func devZeroIsACharacterDeviceNotAnEmptyFile() {
         let error = mediaFailure { _ = try VideoReader(path: "/dev/zero") }
-        #expect(error?.kind == .notRegularFile)
+        #expect(error?.code == .notRegularFile)
         #expect(error?.reason.hasPrefix("is a character device") == true)
-        #expect(mediaFailure { _ = try AudioReader.load(path: "/dev/zero") }?.kind == .notRegularFile)
+        #expect(mediaFailure { _ = try AudioReader.load(path: "/dev/zero") }?.code == .notRegularFile)
     }
 
     @Test func aSymbolicLinkIsReadAsTheFileItNames() throws {
@@ -138,19 +138,19 @@ struct HostileInputTests {
     @Test func hugeOutputSizesAreRefusedBeforeAllocating() throws {
         let reader = try VideoReader(path: Repository.clips[0])
         let exact = mediaFailure { _ = try reader.frames(.indices([0]), output: FrameOutput(size: .exact(width: 100_000, height: 100_000))) }
-        #expect(exact?.kind == .outOfRange)
+        #expect(exact?.code == .outOfRange)
         #expect(exact?.reason == "output size 100000x100000 is not a picture size FFmpeg can hold")
         let side = mediaFailure {
             _ = try reader.frames(.indices([0]), output: FrameOutput(size: .shorterSideThenCrop(shorterSide: 100_000, width: 64, height: 64)))
         }
-        #expect(side?.kind == .outOfRange)
+        #expect(side?.code == .outOfRange)
         let sideMax = mediaFailure {
             _ = try reader.frames(.indices([0]), output: FrameOutput(size: .shorterSideThenCrop(shorterSide: .max, width: 64, height: 64)))
         }
-        #expect(sideMax?.kind == .outOfRange)
+        #expect(sideMax?.code == .outOfRange)
         // Each picture fits, but not a million of them in one batch.
         let batch = mediaFailure { _ = try reader.frames(.uniform(count: 1_000_000), output: FrameOutput(size: .exact(width: 1000, height: 1000))) }
-        #expect(batch?.kind == .outOfRange)
+        #expect(batch?.code == .outOfRange)
     }
 
     /// A raw video stream (YUV4MPEG2) whose header claims 30000x30000 frames: refused as before,
@@ -166,7 +166,7 @@ struct HostileInputTests {
         }
         let huge = try y4m("huge.y4m", width: 30000, height: 30000, data: 4096)
         let error = mediaFailure { _ = try VideoReader(path: huge).frames(.all) }
-        #expect(error?.kind == .invalidData)
+        #expect(error?.code == .invalidData)
         #expect(error?.path == huge)
         #expect(error?.reason.contains("frame size 30000x30000") == true && error?.reason.contains("too large") == true
                     && error?.reason.contains("268 million pixels") == true, "\(error.map(String.init(describing:)) ?? "no error")")
@@ -182,16 +182,16 @@ struct HostileInputTests {
             .timestamps([.infinity]), .timestamps([1e19]), .timestamps([.nan]), .fps(1e19), .fps(.infinity),
             .randomClip(seconds: .infinity, seed: 1), .randomClip(seconds: 1e19, seed: 1), .uniform(count: .max),
         ] {
-            #expect(mediaFailure { _ = try reader.frames(selection) }?.kind == .outOfRange, "\(selection)")
+            #expect(mediaFailure { _ = try reader.frames(selection) }?.code == .outOfRange, "\(selection)")
         }
     }
 
     @Test func fittingToAnImpossibleLengthIsOutOfRange() {
         let audio = AudioBuffer(source: "tone.wav", sampleRate: 16000, channels: 1, samples: [0, 1, 0])
         for seconds in [Double.infinity, 1e19, -1, .nan] {
-            #expect(mediaFailure { _ = try audio.fitted(toSeconds: seconds) }?.kind == .outOfRange)
+            #expect(mediaFailure { _ = try audio.fitted(toSeconds: seconds) }?.code == .outOfRange)
         }
-        #expect(mediaFailure { _ = try audio.resampled(to: 1 << 40) }?.kind == .outOfRange)
+        #expect(mediaFailure { _ = try audio.resampled(to: 1 << 40) }?.code == .outOfRange)
     }
 
     // MARK: Log-mel options
@@ -213,7 +213,7 @@ struct HostileInputTests {
         for reason in [problem { $0.hopLength = 0 }, problem { $0.minFrequency = .infinity }, problem { $0.sampleRate = -1 }] {
             #expect(reason != nil && reason?.contains("MelOptions(") == false)
         }
-        #expect(mediaFailure { _ = try MelExtractor(threads: 1 << 30) }?.kind == .outOfRange)
+        #expect(mediaFailure { _ = try MelExtractor(threads: 1 << 30) }?.code == .outOfRange)
     }
 }
 

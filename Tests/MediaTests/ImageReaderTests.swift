@@ -80,7 +80,7 @@ struct ImageReaderTests {
     /// A video is not an image: said so, not its first frame passed off as one.
     @Test func aVideoIsNotAnImage() {
         let error = mediaFailure { _ = try ImageReader.decode(.file(Repository.clips[0])) }
-        #expect(error?.kind == .unsupported && error?.reason.contains("not a still image") == true)
+        #expect(error?.code == .unsupported && error?.reason.contains("not a still image") == true)
     }
 
     /// Cut images: JPEG without its end marker (FFmpeg would fill the rest in grey), PNG before
@@ -91,7 +91,7 @@ struct ImageReaderTests {
         for cut in [bytes.count * 6 / 10, bytes.count - 1] {
             let name = "shard.tar:cut.\((image as NSString).pathExtension)"
             let error = mediaFailure { _ = try ImageReader.decode(.bytes(name: name, Array(bytes.prefix(cut)))) }
-            #expect(error?.kind == .truncated && error?.path == name, "\(image) cut to \(cut): \(error.map(String.init(describing:)) ?? "no error")")
+            #expect(error?.code == .truncated && error?.path == name, "\(image) cut to \(cut): \(error.map(String.init(describing:)) ?? "no error")")
         }
     }
 
@@ -106,7 +106,7 @@ struct ImageReaderTests {
         jpeg.replaceSubrange(sof + 5..<sof + 9, with: [0xFF, 0xFF, 0xFF, 0xFF])  // height, width 65535
         for (name, bytes) in [("huge.png", png), ("huge.jpg", jpeg)] {
             let error = mediaFailure { _ = try ImageReader.decode(.bytes(name: name, bytes)) }
-            #expect(error?.path == name && error?.kind == .invalidData, "\(error.map(String.init(describing:)) ?? "no error")")
+            #expect(error?.path == name && error?.code == .invalidData, "\(error.map(String.init(describing:)) ?? "no error")")
             #expect(error?.reason.hasPrefix("frame size \(name == "huge.png" ? "100000x100000" : "65535x65535") in its header is too large") == true)
         }
     }

@@ -120,7 +120,7 @@ struct MediaBytesTests {
         let error = mediaFailure {
             if sample.contains("/video/") || sample.hasSuffix(".mp4") { _ = try VideoReader(cut).frames(.all) } else { _ = try AudioReader.load(cut) }
         }
-        #expect(error?.kind == .truncated, "\(error.map(String.init(describing:)) ?? "no error")")
+        #expect(error?.code == .truncated, "\(error.map(String.init(describing:)) ?? "no error")")
         #expect(error?.path == name)
     }
 
@@ -149,7 +149,7 @@ struct MediaBytesTests {
         flac[21] |= 0x0F
         flac.replaceSubrange(22..<26, with: [0xFF, 0xFF, 0xFF, 0xFF])
         let error = mediaFailure { _ = try AudioReader.load(.bytes(name: name, flac)) }
-        #expect(error?.kind == .truncated && error?.reason.contains("header promises 68719476735 frames") == true,
+        #expect(error?.code == .truncated && error?.reason.contains("header promises 68719476735 frames") == true,
                 "\(error.map(String.init(describing:)) ?? "no error")")
     }
 
@@ -158,7 +158,7 @@ struct MediaBytesTests {
     @Test func anOverLargeRawVideoHeaderInBytesSaysTheFrameSize() {
         let y4m = Array("YUV4MPEG2 W30000 H30000 F25:1 Ip A1:1 C420jpeg\nFRAME\n".utf8) + [UInt8](repeating: 0, count: 4096)
         let error = mediaFailure { _ = try VideoReader(.bytes(name: "shard.tar:huge.y4m", y4m)).frames(.all) }
-        #expect(error?.kind == .invalidData && error?.path == "shard.tar:huge.y4m")
+        #expect(error?.code == .invalidData && error?.path == "shard.tar:huge.y4m")
         #expect(error?.reason.hasPrefix("frame size 30000x30000 in its header is too large to decode") == true)
     }
 

@@ -80,7 +80,7 @@ struct PipelineTests {
         let error = #expect(throws: PipelineError.itemFailed(stage: "check", item: "500", reason: "cannot handle 500")) {
             try pipeline.run()
         }
-        #expect(error?.kind == .itemFailed)
+        #expect(error?.code == .itemFailed)
         #expect(out.completion == .failed)
         #expect(out.items.count <= 500)
         #expect(out.items == Array(0..<out.items.count))

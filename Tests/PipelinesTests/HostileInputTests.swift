@@ -54,7 +54,7 @@ struct HostileInputTests {
         }
         #expect(try String(contentsOf: kept, encoding: .utf8) == "precious")
         let error = #expect(throws: StageError.self) { try JSONLinesSink(url: kept.deletingLastPathComponent()) }
-        #expect(error?.kind == .outputTaken)
+        #expect(error?.code == .outputTaken)
         #expect(error?.reason == "is a directory; this sink writes a JSON lines file there and replaces only files (name a file instead)")
     }
 
@@ -194,7 +194,7 @@ struct HostileInputTests {
                 sink: {type: jsonl, path: rows.jsonl}
                 """)
         }
-        #expect(error?.kind == .damaged)
+        #expect(error?.code == .damaged)
         #expect(error?.description.hasPrefix("\(index.path) (shard 0): claims 4611686018427387904 samples") == true)
     }
 

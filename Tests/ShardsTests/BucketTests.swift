@@ -143,7 +143,7 @@ struct BucketTests {
         while let result = reader.next() {
             switch result {
             case .sample: delivered += 1
-            case .failed(_, _, let error): failures[error.file] = error
+            case .failed(_, _, let error): failures[error.path] = error
             }
         }
         let lost = index.shards[1].samples + index.shards[2].samples

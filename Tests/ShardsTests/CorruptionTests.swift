@@ -38,7 +38,7 @@ struct CorruptionTests {
         defer { try? FileManager.default.removeItem(at: dataset.directory) }
         let (good, error) = readAround(dataset, bad: 2)
         #expect(good == dataset.count - dataset.index.shards[2].samples)
-        #expect(error?.file.hasSuffix("shard.00002.mds") == true)
+        #expect(error?.path.hasSuffix("shard.00002.mds") == true)
         #expect(error?.reason.contains("damaged") == true)
         #expect(Array(dataset.quarantined.keys) == [2])
         #expect(dataset.verify().count == 1)
@@ -48,7 +48,7 @@ struct CorruptionTests {
         let dataset = try damage("python_zstd") { try flipByte($0.appendingPathComponent("shard.00004.mds.zstd"), at: 100) }
         defer { try? FileManager.default.removeItem(at: dataset.directory) }
         let (_, error) = readAround(dataset, bad: 4)
-        #expect(error?.file.hasSuffix("shard.00004.mds.zstd") == true)
+        #expect(error?.path.hasSuffix("shard.00004.mds.zstd") == true)
     }
 
     /// Without hashes the layout checks still catch a broken offset table.
@@ -58,7 +58,7 @@ struct CorruptionTests {
         try flipByte(copy.appendingPathComponent("shard.00001.mds"), at: 9)
         let dataset = try ShardDataset(directory: copy, options: ReadOptions(verifyHashes: false))
         let (_, error) = readAround(dataset, bad: 1)
-        #expect(error?.file.hasSuffix("shard.00001.mds") == true)
+        #expect(error?.path.hasSuffix("shard.00001.mds") == true)
         #expect(error?.reason.contains("offset") == true)
     }
 
@@ -77,7 +77,7 @@ struct CorruptionTests {
         defer { try? FileManager.default.removeItem(at: dataset.directory) }
         let (good, error) = readAround(dataset, bad: 1)
         #expect(good == dataset.count - dataset.index.shards[1].samples)
-        #expect(error?.file.hasSuffix("shard.00001.mds") == true)
+        #expect(error?.path.hasSuffix("shard.00001.mds") == true)
         #expect(error?.reason.contains("missing") == true)
     }
 
@@ -105,7 +105,7 @@ struct CorruptionTests {
         let bad = dataset.sampleStarts[3]..<dataset.sampleStarts[4]
         #expect(Set(delivered) == Set(0..<dataset.count).subtracting(bad))
         #expect(delivered.count == dataset.count - bad.count)
-        #expect(!reports.isEmpty && reports.allSatisfy { $0.file.hasSuffix("shard.00003.mds") })
+        #expect(!reports.isEmpty && reports.allSatisfy { $0.path.hasSuffix("shard.00003.mds") })
     }
 
     /// Decoding on 1, 2 or 3 threads yields the rank's order, with the damaged shard's positions
@@ -124,7 +124,7 @@ struct CorruptionTests {
                 #expect(value == (try dataset.sample(index)))
                 order.append(index)
             case .failed(_, let index, let error):
-                #expect(error.file.hasSuffix("shard.00001.mds.gz"))
+                #expect(error.path.hasSuffix("shard.00001.mds.gz"))
                 #expect(bad.contains(index))
                 order.append(nil)
             }
@@ -141,7 +141,7 @@ struct CorruptionTests {
         defer { try? FileManager.default.removeItem(at: copy) }
         try Data("{\"shards\": [".utf8).write(to: copy.appendingPathComponent("index.json"))
         let error = #expect(throws: ShardError.self) { try ShardDataset(directory: copy) }
-        #expect(error?.file.hasSuffix("index.json") == true)
+        #expect(error?.path.hasSuffix("index.json") == true)
         try FileManager.default.removeItem(at: copy.appendingPathComponent("index.json"))
         #expect(throws: ShardError.self) { try ShardDataset(directory: copy) }
     }

@@ -13,7 +13,7 @@ struct EncodingTests {
 
     func decode(_ bytes: [UInt8], _ encoding: String) throws -> ShardValue {
         try bytes.withBytes { raw throws(ShardError) in
-            try ColumnEncoding(parsing: encoding).decode(raw) { ShardError(.damaged, file: "test", $0) }
+            try ColumnEncoding(parsing: encoding).decode(raw) { ShardError(.damaged, path: "test", $0) }
         }
     }
 

@@ -25,7 +25,7 @@ struct HostileInputTests {
         for claim in ["4611686018427387904", "\(Int.max)", "1000"] {
             try rewriteIndex(directory, text.replacingOccurrences(of: #""samples": 10"#, with: #""samples": \#(claim)"#))
             let error = #expect(throws: ShardError.self) { try ShardDataset(directory: directory) }
-            #expect(error?.kind == .damaged)
+            #expect(error?.code == .damaged)
             #expect(error?.reason.contains("claims \(claim) samples, more than its") == true, "\(claim)")
         }
     }
@@ -71,7 +71,7 @@ struct HostileInputTests {
         bytes += [UInt8](repeating: 0, count: 8)
         let error = #expect(throws: ShardError.self) {
             try bytes.withBytes { raw throws(ShardError) in
-                try ColumnEncoding.ndarray(dtype: nil, shape: nil).decode(raw) { ShardError(.damaged, file: "s", sample: 0, $0) }
+                try ColumnEncoding.ndarray(dtype: nil, shape: nil).decode(raw) { ShardError(.damaged, path: "s", sample: 0, $0) }
             }
         }
         #expect(error?.reason == "ndarray of shape [1073741824, 1073741824, 4] float64 needs more bytes than memory holds, found 8")
@@ -103,7 +103,7 @@ struct HostileInputTests {
         for (target, reason) in [(file, "is a file, not a dataset directory"),
                                  (file.appendingPathComponent("sub"), "cannot create the directory: \(file.path) is a file")] {
             let error = #expect(throws: ShardError.self) { try ShardWriter(directory: target, config: ShardConfig(columns: numberedColumns)) }
-            #expect(error?.kind == .writeFailed)
+            #expect(error?.code == .writeFailed)
             #expect(error?.reason == reason)
         }
         #expect(try String(contentsOf: file, encoding: .utf8) == "keep")

@@ -6,7 +6,7 @@ import Testing
 struct WriterTests {
     func ids(_ dataset: ShardDataset) throws -> [Int64] {
         try (0..<dataset.count).map { i in
-            guard case .int(let id)? = try dataset.sample(i)["id"] else { throw ShardError(.invalidValue, file: "test", "no id") }
+            guard case .int(let id)? = try dataset.sample(i)["id"] else { throw ShardError(.invalidValue, path: "test", "no id") }
             return id
         }
     }

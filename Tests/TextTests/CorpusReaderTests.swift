@@ -161,11 +161,11 @@ func quarantined(_ records: [CorpusRecord]) -> [CorpusQuarantine] {
 
     @Test func lineLimitIsBounded() {
         let error = #expect(throws: TextError.self) { try CorpusReader(paths: [], maxLineBytes: Int.max) }
-        #expect(error?.kind == .invalidOption)
+        #expect(error?.code == .invalidOption)
     }
 
     @Test func missingFileIsAClearError() {
-        #expect(throws: TextError(.notFound, source: "/nonexistent/x*.txt", "no such file, directory or matching glob")) {
+        #expect(throws: TextError(.notFound, path: "/nonexistent/x*.txt", "no such file, directory or matching glob")) {
             try CorpusReader(paths: ["/nonexistent/x*.txt"])
         }
     }

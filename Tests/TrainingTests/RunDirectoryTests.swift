@@ -41,7 +41,7 @@ struct RunDirectoryTests {
         let files = try Self.contents(directory)
         let error = try #require(throws: TrainingError.self) { try Self.train(into: directory, steps: 2) }
         #expect(error.code == .runExists)
-        #expect(error.source == directory.path)
+        #expect(error.path == directory.path)
         for words in ["metrics.jsonl", "checkpoint.safetensors", "events.out.tfevents.", "--resume", "--overwrite"] {
             #expect(error.reason.contains(words), "\(words)")
         }

@@ -61,13 +61,13 @@ struct CommandLineTests {
         try "name: bad\noutput: out/bad\nsource: {type: files, paths: samples}\nsink:\n  type: jsnl\n"
             .write(to: bad, atomically: true, encoding: .utf8)
         let result = try sluice(["validate", bad.path])
-        #expect(result.status == 2)
+        #expect(result.status == 65)
         #expect(result.errors.contains("bad.yaml:5:9: sink.type: unknown stage type 'jsnl'; did you mean 'jsonl'?"))
     }
 
     /// `validate` used to say ok where `run` then failed ("cannot read the dataset index"): a
     /// pipeline reading shards another pipeline writes is now said to be right but not runnable yet
-    /// (exit 1), naming the pipeline to run first; once that has run, it is ok. An output path
+    /// (exit 74), naming the pipeline to run first; once that has run, it is ok. An output path
     /// taken by a directory is found the same way.
     @Test func validateSaysWhichPipelineMustRunFirstAndWhichOutputIsTaken() throws {
         let dir = try scratch()
@@ -87,7 +87,7 @@ struct CommandLineTests {
             """.write(to: use, atomically: true, encoding: .utf8)
 
         let early = try sluice(["validate", use.path])
-        #expect(early.status == 1)
+        #expect(early.status == 74)
         #expect(early.errors.contains("use.yaml:3:31: source.paths: \(dir.path)/out/make/blocks holds no dataset yet (no index.json); "
                                       + "it is written by \(make.path) (output \(dir.path)/out/make): run that first"), "\(early.errors)")
         #expect(early.errors.contains("\(use.path): the file is right, but 'use' cannot run as things stand"))
@@ -100,7 +100,7 @@ struct CommandLineTests {
 
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("out/use/paths.jsonl"), withIntermediateDirectories: true)
         let taken = try sluice(["validate", use.path])
-        #expect(taken.status == 1)
+        #expect(taken.status == 74)
         #expect(taken.errors.contains("sink.path: \(dir.path)/out/use/paths.jsonl: is a directory; this sink writes a JSON lines file there"),
                 "\(taken.errors)")
     }
@@ -108,7 +108,7 @@ struct CommandLineTests {
     /// A `--set` mistake used to be reported at the file line of the value it replaced, a valid one.
     @Test func aSetMistakeNamesTheSetArgumentNotALineOfTheFile() throws {
         let result = try sluice(["run", "pipelines/demo.yaml", "--set", "options.on_error=skipp", "--set", "stages.0.wokers=2"])
-        #expect(result.status == 2)
+        #expect(result.status == 65)
         #expect(result.errors.contains("--set options.on_error=skipp: options.on_error: 'skipp' is not one of fail, skip; did you mean 'skip'?"))
         #expect(result.errors.contains("--set stages.0.wokers=2: stages[0].wokers: unknown key; did you mean 'workers'?"))
         #expect(!result.errors.contains("demo.yaml:"))
@@ -117,7 +117,7 @@ struct CommandLineTests {
     /// `output: s3://...` once ran into a local directory named `s3:` and said the manifest was in the bucket.
     @Test func validateRefusesAURLAsTheRunsOutput() throws {
         let result = try sluice(["validate", "pipelines/demo.yaml", "--set", "output=s3://bucket/prefix"])
-        #expect(result.status == 2)
+        #expect(result.status == 65)
         #expect(result.errors.contains("--set output=s3://bucket/prefix: output: 's3://bucket/prefix': the run's output must be a local directory"))
         #expect(!FileManager.default.fileExists(atPath: Self.repository.appendingPathComponent("s3:").path))
     }

@@ -45,16 +45,16 @@ extension CommandLineTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("x.npy").path
         let truncated = try sluice(["frames", "samples/broken/truncated.mp4", "--out", out])
-        #expect(truncated.status == 1)
+        #expect(truncated.status == 65)
         #expect(truncated.errors.contains("samples/broken/truncated.mp4: file truncated"))
         let wav = try sluice(["mel", "samples/broken/damaged-header.wav", "--out", out])
-        #expect(wav.status == 1)
+        #expect(wav.status == 65)
         #expect(wav.errors.contains("samples/broken/damaged-header.wav: libsndfile cannot open it"))
         let empty = try sluice(["probe", "samples/broken/empty.mp4"])
         #expect(empty.errors.contains("samples/broken/empty.mp4: file is empty (0 bytes)"))
     }
 
-    /// Hostile numbers end in exit 1 and a sentence, never a signal, a struct dump or zeros.
+    /// Hostile numbers end in exit 65 (bad data) and a sentence, never a signal, a struct dump or zeros.
     @Test func hostileMediaOptionsFailWithASentence() throws {
         let dir = try scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -71,7 +71,7 @@ extension CommandLineTests {
         ]
         for (arguments, message) in cases {
             let result = try sluice(arguments + (arguments[0] == "probe" ? [] : ["--out", out]))
-            #expect(result.status == 1, "\(arguments)")
+            #expect(result.status == 65, "\(arguments)")
             #expect(result.errors.contains(message), "\(arguments): \(result.errors)")
             #expect(!result.errors.contains("MelOptions("))
         }
@@ -85,7 +85,7 @@ extension CommandLineTests {
         let cut = dir.appendingPathComponent("cut.ogg")
         try whole.prefix(whole.count / 2).write(to: cut)
         let result = try sluice(["mel", cut.path, "--out", dir.appendingPathComponent("x.npy").path])
-        #expect(result.status == 1)
+        #expect(result.status == 65)
         #expect(result.errors.contains("cut.ogg: file truncated"))
     }
 

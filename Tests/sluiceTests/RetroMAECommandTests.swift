@@ -56,7 +56,7 @@ extension CommandLineTests {
         #expect(first.status == 0, "\(first.errors)")
         let before = try Data(contentsOf: metrics)
         let again = try sluice(Self.retromaeArguments(out: out, steps: 2))
-        #expect(again.status == 1)
+        #expect(again.status == 65)
         #expect(again.errors.contains("\(out.path): holds another run (checkpoint.safetensors, events.out.tfevents."))
         #expect(again.errors.contains("--resume") && again.errors.contains("--overwrite"), "\(again.errors)")
         #expect(!again.output.contains("retromae step "))

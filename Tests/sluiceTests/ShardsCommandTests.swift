@@ -28,7 +28,7 @@ struct ShardsCommandTests {
             #expect(ours == theirs)
         }
         let bad = try cli.sluice(["shards", "cat", "\(Self.fixtures)/python_gz", "--index", "24"])
-        #expect(bad.status == 1)
+        #expect(bad.status == 65)
         #expect(bad.errors.contains("sample 24: out of range"))
     }
 
@@ -39,7 +39,7 @@ struct ShardsCommandTests {
         #expect(try cli.sluice(["shards", "verify", copy.path]).output.contains("ok: 6 shard(s), 24 samples"))
         try FileManager.default.removeItem(at: copy.appendingPathComponent("shard.00003.mds"))
         let result = try cli.sluice(["shards", "verify", copy.path])
-        #expect(result.status == 1)
+        #expect(result.status == 65)
         #expect(result.output.contains("FAIL \(copy.path)/shard.00003.mds: missing"))
     }
 
@@ -60,7 +60,7 @@ struct ShardsCommandTests {
         try text.replacingOccurrences(of: #""version": 2}"#, with: #""sluice": {"in_progress": true}, "version": 2}"#)
             .write(to: index, atomically: true, encoding: .utf8)
         let refused = try cli.sluice(["shards", "merge", root.path, "a", "b"])
-        #expect(refused.status == 1)
+        #expect(refused.status == 65)
         #expect(refused.errors.contains("its writer has not finished"))
     }
 }
@@ -71,7 +71,7 @@ struct ShardsCommandHostileTests {
 
     @Test func catWalksAHugeRangeWithoutAllocatingIt() throws {
         let result = try cli.sluice(["shards", "cat", "\(ShardsCommandTests.fixtures)/python_gz", "--range", "20...\(Int.max)"])
-        #expect(result.status == 1)
+        #expect(result.status == 65)
         #expect(result.output.split(separator: "\n").count == 4)
         #expect(result.errors.contains("sample 24: out of range: the dataset has 24 samples"))
         let backwards = try cli.sluice(["shards", "cat", "\(ShardsCommandTests.fixtures)/python_gz", "--range", "5..<2"])
@@ -88,10 +88,10 @@ struct ShardsCommandHostileTests {
                                              toPath: root.appendingPathComponent(part).path)
         }
         let outside = try cli.sluice(["shards", "merge", root.appendingPathComponent("data").path, "../other"])
-        #expect(outside.status == 1)
+        #expect(outside.status == 65)
         #expect(outside.errors.contains("a part must be a subdirectory of"))
         let twice = try cli.sluice(["shards", "merge", root.appendingPathComponent("data").path, "p0", "p0"])
-        #expect(twice.status == 1)
+        #expect(twice.status == 65)
         #expect(twice.errors.contains("p0: is named twice; each part is merged once"))
         #expect(!FileManager.default.fileExists(atPath: root.appendingPathComponent("data/index.json").path))
     }

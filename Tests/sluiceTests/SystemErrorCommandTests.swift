@@ -49,7 +49,7 @@ struct Tmpfs {
 /// never Foundation's `Error Domain=NSCocoaErrorDomain Code=640 ...`, never only `manifest.json`.
 extension CommandLineTests {
     /// Shards of decoded frames into 256 KiB: the fourth shard fills the disk. The run fails
-    /// (exit 1) naming that shard and the full disk first; the manifest, which cannot be written
+    /// (exit 74) naming that shard and the full disk first; the manifest, which cannot be written
     /// either, comes after.
     @Test(.enabled(if: Tmpfs.permitted, Tmpfs.skipReason))
     func aFullDiskNamesTheShardThatFilledIt() throws {
@@ -71,7 +71,7 @@ extension CommandLineTests {
             """
         try yaml.write(to: pipeline, atomically: true, encoding: .utf8)
         let result = try sluice(["run", pipeline.path, "--quiet"])
-        #expect(result.status == 1)
+        #expect(result.status == 74)
         let shard = try #require(result.errors.range(of: #"shard\.\d{5}\.mds(\.partial)?: cannot write: the disk is full \(ENOSPC\)"#,
                                                      options: .regularExpression), "\(result.errors)")
         #expect(result.errors[..<shard.lowerBound].contains(out.appendingPathComponent("dataset").path))
@@ -79,7 +79,7 @@ extension CommandLineTests {
         #expect(!result.errors.contains("NSCocoaErrorDomain") && !result.errors.contains("Error Domain"))
     }
 
-    /// A JSON lines sink on a read-only file system: the file and EROFS, exit 1.
+    /// A JSON lines sink on a read-only file system: the file and EROFS, exit 74.
     @Test(.enabled(if: Tmpfs.permitted, Tmpfs.skipReason))
     func aReadOnlyFileSystemIsSaidSo() throws {
         let disk = try Tmpfs(size: "64k")
@@ -92,24 +92,24 @@ extension CommandLineTests {
             .write(to: pipeline, atomically: true, encoding: .utf8)
         #expect(disk.remountReadOnly())
         let result = try sluice(["run", pipeline.path, "--quiet"])
-        #expect(result.status == 1)
+        #expect(result.status == 74)
         #expect(result.errors.contains("\(out.path)/sums.jsonl.partial: cannot create the output file: the file system is read-only (EROFS)"),
                 "\(result.errors)")
     }
 
-    /// A trainer whose checkpoint does not fit: the checkpoint file and the full disk, exit 1.
+    /// A trainer whose checkpoint does not fit: the checkpoint file and the full disk, exit 74.
     @Test(.enabled(if: Tmpfs.permitted, Tmpfs.skipReason))
     func aCheckpointOnAFullDiskIsNamed() throws {
         let disk = try Tmpfs(size: "256k")
         defer { disk.unmount() }
         let out = disk.directory.appendingPathComponent("out")
         let result = try sluice(Self.retromaeArguments(out: out, steps: 2))
-        #expect(result.status == 1)
+        #expect(result.status == 74)
         #expect(result.errors.contains("\(out.path)/checkpoint.safetensors: cannot write the checkpoint: the disk is full (ENOSPC)"),
                 "\(result.errors)")
     }
 
-    /// `sluice tokenize --out` into 16 KiB: the .partial file and the full disk, exit 1 (an I/O
+    /// `sluice tokenize --out` into 16 KiB: the .partial file and the full disk, exit 74 (an I/O
     /// failure, not a usage mistake).
     @Test(.enabled(if: Tmpfs.permitted, Tmpfs.skipReason))
     func tokenizingOntoAFullDiskNamesThePartialFile() throws {
@@ -117,8 +117,8 @@ extension CommandLineTests {
         defer { disk.unmount() }
         let out = disk.directory.appendingPathComponent("ids.jsonl")
         let result = try sluice(["tokenize", "--tokenizer", "samples/retromae/vocab.txt", "--in", "samples/text/corpus.txt", "--out", out.path])
-        #expect(result.status == 1)
-        #expect(result.errors.contains("cannot write \(out.path).partial: the disk is full (ENOSPC)"), "\(result.errors)")
+        #expect(result.status == 74)
+        #expect(result.errors.contains("\(out.path).partial: cannot write: the disk is full (ENOSPC)"), "\(result.errors)")
     }
 
     /// `sluice frames --out` into a disk too small for the array: the .npy file and the full disk.
@@ -128,7 +128,7 @@ extension CommandLineTests {
         defer { disk.unmount() }
         let out = disk.directory.appendingPathComponent("frames.npy")
         let result = try sluice(["frames", "samples/shapes/video/shapes-00000.mp4", "--count", "8", "--out", out.path])
-        #expect(result.status == 1)
+        #expect(result.status == 74)
         #expect(result.errors.contains("\(out.path): cannot write: the disk is full (ENOSPC)"), "\(result.errors)")
     }
 }

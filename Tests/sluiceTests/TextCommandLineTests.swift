@@ -30,7 +30,7 @@ extension CommandLineTests {
         let taken = try sluice(["tokenize", "--tokenizer", "samples/text/bert-base-uncased-vocab.txt",
                                 "--in", corpus.path, "--out", dir.path])
         #expect(taken.status != 0)
-        #expect(taken.errors.contains("\(dir.path) is a directory; name the output file"))
+        #expect(taken.errors.contains("\(dir.path): is a directory; name the output file"))
         #expect(FileManager.default.fileExists(atPath: corpus.path))
 
         let missing = try sluice(["tokenize", "--tokenizer", dir.appendingPathComponent("none.txt").path, "--in", corpus.path])

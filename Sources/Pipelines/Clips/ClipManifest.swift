@@ -32,8 +32,8 @@ public struct ClipDecoder {
     public func frames(of path: String) throws -> [Float] {
         let (count, size) = (clip.frames, clip.size)
         let batch = try VideoReader(path: path).frames(.uniform(count: count), output: FrameOutput(size: .exact(width: size, height: size)))
-        guard batch.count == count else { throw StageError(.unreadableInput, item: path, reason: "\(batch.count) frames decoded, \(count) wanted") }
-        guard let pixels = batch.ndarray.planarFrames() else { throw StageError(.unreadableInput, item: path, reason: "frames are not RGB") }
+        guard batch.count == count else { throw StageError(.unreadableInput, path: path, reason: "\(batch.count) frames decoded, \(count) wanted") }
+        guard let pixels = batch.ndarray.planarFrames() else { throw StageError(.unreadableInput, path: path, reason: "frames are not RGB") }
         return pixels
     }
 
@@ -42,7 +42,7 @@ public struct ClipDecoder {
         var audio = try AudioReader.load(path: path, sampleRate: extractor.options.sampleRate)
         // Centred framing gives even an empty waveform a frame of padding: a caption must fill one window.
         guard audio.samples.count >= extractor.options.windowLength else {
-            throw StageError(.invalidItem, item: path, reason: "the spoken caption has \(audio.samples.count) samples, shorter than one mel frame of \(extractor.options.windowLength)")
+            throw StageError(.invalidItem, path: path, reason: "the spoken caption has \(audio.samples.count) samples, shorter than one mel frame of \(extractor.options.windowLength)")
         }
         let limit = Int(clip.boundedSeconds * Double(extractor.options.sampleRate))
         if audio.samples.count > limit { audio.samples = Array(audio.samples.prefix(limit)) }
@@ -85,7 +85,7 @@ public struct ClipManifest {
             }
         }
         try quarantine.map { try write(skipped, to: $0) }
-        guard !clips.isEmpty else { throw StageError(.invalidItem, item: path, reason: "no clip\(split.map { " of split '\($0)'" } ?? "") could be decoded") }
+        guard !clips.isEmpty else { throw StageError(.invalidItem, path: path, reason: "no clip\(split.map { " of split '\($0)'" } ?? "") could be decoded") }
         if !skipped.isEmpty {
             standardError("\(path): \(skipped.count) clips skipped, \(clips.count) kept" + (quarantine.map { "; see \($0.path)" } ?? ""))
         }
@@ -104,14 +104,14 @@ public struct ClipManifest {
             try data.write(to: partial)
             guard rename(partial.path, file.path) == 0 else { throw CocoaError(.fileWriteUnknown) }
         } catch {
-            throw StageError(.outputFailed, item: file.path, reason: "cannot write the quarantine file: \(SystemErrorText.words(error))")
+            throw StageError(.outputFailed, path: file.path, reason: "cannot write the quarantine file: \(SystemErrorText.words(error))")
         }
     }
 
     private func decode(_ row: ManifestRow, item: String, base: URL, split wanted: String?, decoder: ClipDecoder) throws -> DecodedClip? {
-        if let problem = row.problem { throw StageError(.invalidItem, item: item, reason: problem) }
+        if let problem = row.problem { throw StageError(.invalidItem, path: item, reason: problem) }
         guard let id = row.fields["id"]?.string, let video = row.fields["video"]?.string else {
-            throw StageError(.invalidItem, item: item, reason: "a row needs string 'id' and 'video'")
+            throw StageError(.invalidItem, path: item, reason: "a row needs string 'id' and 'video'")
         }
         let split = row.fields["split"]?.string ?? "train"
         if let wanted, split != wanted { return nil }

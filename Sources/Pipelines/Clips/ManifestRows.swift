@@ -56,18 +56,35 @@ public struct ManifestRows: Sequence {
         for pair in pairs {
             let parts = pair.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
-                return .failure(ColumnsError(description: "'\(pair)' is not COLUMN:FIELD (e.g. file_name:video)"))
+                return .failure(ColumnsError(.notAPair, "'\(pair)' is not COLUMN:FIELD (e.g. file_name:video)"))
             }
-            guard map[parts[0]] == nil else { return .failure(ColumnsError(description: "column '\(parts[0])' is mapped twice")) }
+            guard map[parts[0]] == nil else { return .failure(ColumnsError(.mappedTwice, "column '\(parts[0])' is mapped twice")) }
             guard !map.values.contains(parts[1]) else {
-                return .failure(ColumnsError(description: "two columns are mapped to field '\(parts[1])'"))
+                return .failure(ColumnsError(.mappedTwice, "two columns are mapped to field '\(parts[1])'"))
             }
             map[parts[0]] = parts[1]
         }
         return .success(map)
     }
 
-    public struct ColumnsError: Error, CustomStringConvertible { public let description: String }
+    /// A `columns` parameter that cannot rename: named by the parameter, as the pair is in the reason.
+    public struct ColumnsError: CodedError {
+        public enum Code: String, Sendable {
+            /// An entry that is not COLUMN:FIELD.
+            case notAPair
+            /// A column, or a field, named twice.
+            case mappedTwice
+        }
+
+        public let code: Code
+        public let reason: String
+        public var path: String { "columns" }
+        public var failure: Failure { .data }
+
+        init(_ code: Code, _ reason: String) { (self.code, self.reason) = (code, reason) }
+
+        public var description: String { "\(path): \(reason)" }
+    }
 
     /// Opens the file; an unreadable one (or a CSV without a header row) is an error naming it.
     public func makeIterator() -> Iterator { Iterator(self) }
@@ -95,7 +112,7 @@ public struct ManifestRows: Sequence {
                     let text = try String(contentsOf: rows.file, encoding: .utf8)
                     source = .lines(text.split(separator: "\n", omittingEmptySubsequences: false), next: 0)
                 } catch {
-                    failure = StageError(.unreadableInput, item: rows.name, reason: "cannot read the manifest: \(SystemErrorText.words(error))")
+                    failure = StageError(.unreadableInput, path: rows.name, reason: "cannot read the manifest: \(SystemErrorText.words(error))")
                 }
             }
         }
@@ -105,7 +122,7 @@ public struct ManifestRows: Sequence {
 
         private func openCSV(_ delimiter: UnicodeScalar) {
             guard FileManager.default.isReadableFile(atPath: rows.file.path), let stream = InputStream(url: rows.file) else {
-                failure = StageError(.unreadableInput, item: rows.name, reason: "cannot read the manifest: it is missing or unreadable")
+                failure = StageError(.unreadableInput, path: rows.name, reason: "cannot read the manifest: it is missing or unreadable")
                 return
             }
             do {
@@ -113,7 +130,7 @@ public struct ManifestRows: Sequence {
                 let header = reader.headerRow ?? []
                 if let error = Self.failure(of: reader, stream) { throw error }
                 if let twice = Dictionary(grouping: header, by: { $0 }).first(where: { $0.value.count > 1 })?.key {
-                    failure = StageError(.invalidItem, item: "\(rows.name):1", reason: "column '\(twice)' appears twice in the header row")
+                    failure = StageError(.invalidItem, path: "\(rows.name):1", reason: "column '\(twice)' appears twice in the header row")
                     return
                 }
                 source = .csv(reader, stream, header: header, line: 1 + ManifestRows.lineBreaks(in: header))
@@ -123,7 +140,7 @@ public struct ManifestRows: Sequence {
                 case .unicodeDecoding?: "the header row is not valid UTF-8"
                 default: "cannot read the manifest: \(SystemErrorText.words(error))"
                 }
-                failure = StageError(.unreadableInput, item: rows.name, reason: why)
+                failure = StageError(.unreadableInput, path: rows.name, reason: why)
             }
         }
 

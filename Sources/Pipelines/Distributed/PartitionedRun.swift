@@ -27,7 +27,7 @@ public struct PartitionedRun {
 
     public init(plan: PipelinePlan, rank: Int, size: Int) throws(PlanError) {
         guard let sink = plan.stages.last, !sink.spec.type.hasSuffix("_train") else {
-            throw PlanError("'\(plan.name)' ends in a trainer: pipeline training is not data-parallel yet; train with `mpiexec -n \(size) sluice retromae train`")
+            throw PlanError(.invalidStructure, path: "'\(plan.name)'", "ends in a trainer: pipeline training is not data-parallel yet; train with `mpiexec -n \(size) sluice retromae train`")
         }
         (self.plan, self.rank, self.size) = (plan, rank, size)
     }
@@ -50,7 +50,7 @@ public struct PartitionedRun {
                 guard case .output(let url) = value else { continue }
                 let path = url.standardizedFileURL.path
                 guard path == root || path.hasPrefix(root + "/") else {
-                    throw PlanError("stage '\(partitioned.stages[index].name)': \(key) \(url.path) is outside the output directory \(plan.outputDirectory.path); a run on \(size) ranks writes only under it")
+                    throw PlanError(stage: partitioned.stages[index].name, "\(key) \(url.path) is outside the output directory \(plan.outputDirectory.path); a run on \(size) ranks writes only under it")
                 }
                 let relative = String(path.dropFirst(root.count)).drop { $0 == "/" }
                 partitioned.stages[index].parameters.values[key] = .output(relative.isEmpty ? part : part.appendingPathComponent(String(relative)))
@@ -114,7 +114,7 @@ public struct PartitionedRun {
             let file = part.appendingPathComponent("manifest.json")
             guard let data = FileManager.default.contents(atPath: file.path),
                   let manifest = try JSONSerialization.jsonObject(with: data) as? [String: Any]
-            else { throw PlanError("rank \(rank) left no readable manifest at \(file.path): it did not finish") }
+            else { throw PlanError(.unfinishedPart, path: file.path, "rank \(rank) left no readable manifest: it did not finish") }
             manifests.append(manifest)
         }
         // Every file any rank wrote (a rank with no items of some kind has none of those files).
@@ -137,7 +137,7 @@ public struct PartitionedRun {
             if item.hasSuffix(".jsonl") {
                 try concatenate(present, into: target)
             } else {
-                guard present.count == 1 else { throw PlanError("\(present.count) ranks wrote \(item): outputs other than JSON lines and shards must differ between items") }
+                guard present.count == 1 else { throw PlanError(.collidingParts, path: item, "\(present.count) ranks wrote it: outputs other than JSON lines and shards must differ between items") }
                 try replace(target, with: present[0])
             }
         }

@@ -36,7 +36,7 @@ enum AugmentStages {
         let seed = UInt64(bitPattern: Int64(parameters.int("seed")))
         return .map { sample in
             guard case let .array(frames)? = sample[field], frames.dtype == .uint8, frames.shape.count == 4, frames.shape[3] == 3 else {
-                throw StageError(item: sample.origin, reason: "no uint8 T x H x W x 3 frames in '\(field)' (video_frames with format uint8)")
+                throw StageError(path: sample.origin, reason: "no uint8 T x H x W x 3 frames in '\(field)' (video_frames with format uint8)")
             }
             var rng = RandomGenerator(seed: sample.randomSeed(seed, stage: "frame_augment"))
             var out = sample
@@ -65,10 +65,10 @@ enum AugmentStages {
         let seed = UInt64(bitPattern: Int64(parameters.int("seed")))
         return .map { sample in
             guard case let .array(waveform)? = sample[field], waveform.dtype == .float32, waveform.shape.count == 1 else {
-                throw StageError(item: sample.origin, reason: "no mono float32 waveform in '\(field)'")
+                throw StageError(path: sample.origin, reason: "no mono float32 waveform in '\(field)'")
             }
             guard case let .int(rate)? = sample["sample_rate"], rate > 0, rate <= AudioBuffer.maximumSampleRate else {
-                throw StageError(item: sample.origin, reason: "no 'sample_rate' in 1...\(AudioBuffer.maximumSampleRate) Hz for the waveform in '\(field)'")
+                throw StageError(path: sample.origin, reason: "no 'sample_rate' in 1...\(AudioBuffer.maximumSampleRate) Hz for the waveform in '\(field)'")
             }
             var rng = RandomGenerator(seed: sample.randomSeed(seed, stage: "audio_augment"))
             var out = sample
@@ -76,7 +76,7 @@ enum AugmentStages {
                 let audio = AudioBuffer(source: sample.origin, sampleRate: rate, channels: 1, samples: waveform.values(as: Float.self))
                 out[field] = .array(try augment.apply(audio, using: &rng).ndarray)
             } catch {
-                throw StageError(item: sample.origin, reason: "\(error)")
+                throw StageError(path: sample.origin, reason: "\(error)")
             }
             return [out]
         }
@@ -102,7 +102,7 @@ enum AugmentStages {
         let seed = UInt64(bitPattern: Int64(parameters.int("seed")))
         return .map { sample in
             guard case let .array(mel)? = sample[field], mel.dtype == .float32, mel.shape.count == 2, mel.shape[0] > 0, mel.shape[1] > 0 else {
-                throw StageError(item: sample.origin, reason: "no float32 frames x mels log-mel in '\(field)'")
+                throw StageError(path: sample.origin, reason: "no float32 frames x mels log-mel in '\(field)'")
             }
             var rng = RandomGenerator(seed: sample.randomSeed(seed, stage: "spec_augment"))
             var out = sample

@@ -49,7 +49,7 @@ struct SampleBatcher: Transform {
             var values: [Value] = []
             for sample in samples {
                 guard let value = sample[key] else {
-                    throw StageError(item: sample.itemDescription,
+                    throw StageError(path: sample.itemDescription,
                                      reason: "has no field '\(key)' that other samples in its batch have")
                 }
                 values.append(value)
@@ -75,7 +75,7 @@ struct SampleBatcher: Transform {
         }
         let tails = Set(arrays.map { $0.shape.dropFirst() })
         guard let padValue, tails.count == 1, !first.shape.isEmpty else {
-            throw StageError(item: "field '\(field)'",
+            throw StageError(path: "field '\(field)'",
                              reason: "arrays of shapes \(Set(arrays.map(\.shape)).sorted { $0.lexicographicallyPrecedes($1) }) "
                                  + "cannot be stacked; set pad_value to pad along the first axis")
         }

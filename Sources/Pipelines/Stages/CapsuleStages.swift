@@ -25,14 +25,14 @@ enum CapsuleStages {
     ) { parameters, environment in
         let options = try CapsuleOptions(parameters)
         guard options.noise == 0 else {
-            throw StageError(item: parameters.stageName, reason: "noise mismatches captions across the whole training set: give the manifest source `mismatch: \(options.noise)` (as `sluice capsules train --noise` does)")
+            throw StageError(path: parameters.stageName, reason: "noise mismatches captions across the whole training set: give the manifest source `mismatch: \(options.noise)` (as `sluice capsules train --noise` does)")
         }
         let clip = try ClipShape(parameters)
         let (melBins, frames, size) = (clip.melBins, clip.frames, clip.size)
         let vocab = URL(fileURLWithPath: try CaptionVocabulary.path(parameters))
         let model: CapsuleTraining
         do { model = try CapsuleTraining(options: options, clip: clip, vocabulary: vocab) } catch {
-            throw StageError(item: parameters.stageName, reason: "vocab: \(error)")
+            throw StageError(path: parameters.stageName, reason: "vocab: \(error)")
         }
         let heldout = try ClipStages.heldOut(parameters, clip: clip, text: true, overwrite: options.loop.overwrite, environment: environment)
         let trainer = Trainer(model: model, options: options.loop)
@@ -46,11 +46,11 @@ enum CapsuleStages {
         return .sink(TrainerSink(run: run, environment: environment) { item in
             let batch = try ClipBatch(clipBatch: item)
             guard batch.frames.shape == [batch.count, frames, 3, size, size], batch.mel.shape[1] == melBins else {
-                throw StageError(item: item.itemDescription, reason: "frames \(batch.frames.shape) and mel \(batch.mel.shape): "
+                throw StageError(path: item.itemDescription, reason: "frames \(batch.frames.shape) and mel \(batch.mel.shape): "
                     + "the trainer takes raw frames B x \(frames) x 3 x \(size) x \(size) (video_frames) and \(melBins) mel bins")
             }
             if let bare = batch.captions.firstIndex(where: { $0.isEmpty }) {
-                throw StageError(item: item.itemDescription, reason: "clip \(bare) of the batch has no caption text (the capsule model embeds it)")
+                throw StageError(path: item.itemDescription, reason: "clip \(bare) of the batch has no caption text (the capsule model embeds it)")
             }
             return batch
         })

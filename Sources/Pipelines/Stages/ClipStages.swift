@@ -30,21 +30,21 @@ enum ClipStages {
         let minSeconds = parameters.double("min_seconds")
         return .map { sample in
             guard case let .array(frames)? = sample[framesField], frames.count > 0 else {
-                throw StageError(item: sample.origin, reason: "no frames in '\(framesField)'")
+                throw StageError(path: sample.origin, reason: "no frames in '\(framesField)'")
             }
             guard case let .array(mel)? = sample[melField], mel.dtype == .float32, mel.shape.count == 2, mel.shape[0] > 0 else {
-                throw StageError(item: sample.origin, reason: "no float32 frames x mels log-mel in '\(melField)'")
+                throw StageError(path: sample.origin, reason: "no float32 frames x mels log-mel in '\(melField)'")
             }
             var out = sample
             if case let .array(waveform)? = sample[waveformField] {
                 guard case let .int(rate)? = sample["sample_rate"], rate > 0 else {
-                    throw StageError(item: sample.origin, reason: "no 'sample_rate' for the waveform in '\(waveformField)'")
+                    throw StageError(path: sample.origin, reason: "no 'sample_rate' for the waveform in '\(waveformField)'")
                 }
                 // [frames] or [frames, channels]: the duration is the frame count.
                 let frames = waveform.shape.first ?? 0
                 let seconds = Double(frames) / Double(rate)
                 guard seconds >= minSeconds else {
-                    throw StageError(item: sample.origin, reason: String(
+                    throw StageError(path: sample.origin, reason: String(
                         format: "the spoken caption lasts %.1f ms (%d samples), shorter than one mel frame of %.1f ms",
                         seconds * 1000, frames, minSeconds * 1000))
                 }
@@ -96,14 +96,14 @@ extension ClipStages {
     /// and searched on captions of another length than it trained on. Returns `max_frames`.
     static func checkWindow(seconds: Double, environment: RunEnvironment, stage: String) throws -> Int {
         guard let batch = environment.upstream("clip_batch") else {
-            throw StageError(item: stage, reason: "no clip_batch stage upstream: the trainer takes clip_batch batches")
+            throw StageError(path: stage, reason: "no clip_batch stage upstream: the trainer takes clip_batch batches")
         }
         let (mel, decode) = (environment.upstream("log_mel"), environment.upstream("audio_decode"))
         let hop = Double(mel?.int("hop_length") ?? MelOptions().hopLength) / Double(decode?.int("sample_rate") ?? MelOptions().sampleRate)
         let maxFrames = batch.int("max_frames")
         let window = Double(maxFrames) * hop
         guard abs(window - seconds) < hop else {
-            throw StageError(item: stage, reason: String(
+            throw StageError(path: stage, reason: String(
                 format: "seconds %g, but %@ cuts captions to max_frames %d, %g s at the %g ms mel hop; set seconds: %g, or max_frames: %d",
                 seconds, batch.stageName, maxFrames, window, hop * 1000, window, Int((seconds / hop).rounded())))
         }
@@ -131,10 +131,10 @@ extension ClipStages {
             FileHandle.standardError.write(Data("\(stage): the first \(limit) held-out clips of split '\(split)' are ranked (heldout_clips); later rows are not read\n".utf8))
         }
         if text, let bare = clips.first(where: { $0.caption.isEmpty }) {
-            throw StageError(item: "\(path): \(bare.id)", reason: "heldout: no caption text (the trainer embeds it)")
+            throw StageError(path: "\(path): \(bare.id)", reason: "heldout: no caption text (the trainer embeds it)")
         }
-        guard clips.count >= 2 else { throw StageError(item: path, reason: "heldout: \(clips.count) clip of split '\(split)'; ranking needs at least 2") }
-        do { return try ClipDataset(clips, clip: clip, batchSize: 2, seed: 0) } catch { throw StageError(item: stage, reason: "heldout \(path): \(error)") }
+        guard clips.count >= 2 else { throw StageError(path: path, reason: "heldout: \(clips.count) clip of split '\(split)'; ranking needs at least 2") }
+        do { return try ClipDataset(clips, clip: clip, batchSize: 2, seed: 0) } catch { throw StageError(path: stage, reason: "heldout \(path): \(error)") }
     }
 
     /// The first `limit` clips of held-out MDS shards as spoken-moments-prepare.yaml writes them,
@@ -150,20 +150,20 @@ extension ClipStages {
                 let id: String = if case let .string(id)? = sample["id"] { id } else { "sample \(i)" }
                 guard case let .array(pixels)? = sample["frames"], pixels.shape == [clip.frames, clip.size, clip.size, 3],
                       let planar = pixels.planarFrames() else {
-                    throw StageError(item: "\(path): \(id)", reason: "heldout: no uint8 frames \(clip.frames) x \(clip.size) x \(clip.size) x 3 (the sink's frames and size)")
+                    throw StageError(path: "\(path): \(id)", reason: "heldout: no uint8 frames \(clip.frames) x \(clip.size) x \(clip.size) x 3 (the sink's frames and size)")
                 }
                 guard case let .array(mel)? = sample["mel"], mel.dtype == .float32, mel.shape.count == 2, mel.shape[0] > 0, mel.shape[1] == clip.melBins else {
-                    throw StageError(item: "\(path): \(id)", reason: "heldout: no float32 frames x \(clip.melBins) log-mel in 'mel'")
+                    throw StageError(path: "\(path): \(id)", reason: "heldout: no float32 frames x \(clip.melBins) log-mel in 'mel'")
                 }
                 let caption: String = if case let .string(caption)? = sample["caption"] { caption } else { "" }
-                if text, caption.isEmpty { throw StageError(item: "\(path): \(id)", reason: "heldout: no caption text (text_branch embeds it)") }
+                if text, caption.isEmpty { throw StageError(path: "\(path): \(id)", reason: "heldout: no caption text (text_branch embeds it)") }
                 frames.append(planar)
                 mels.append(Array(mel.values(as: Float.self).prefix(maxFrames * clip.melBins)))
                 ids.append(id)
                 captions.append(caption)
             }
         } catch let error as ShardError {
-            throw StageError(item: stage, reason: "heldout: \(error)")
+            throw StageError(path: stage, reason: "heldout: \(error)")
         }
         if total > limit {
             FileHandle.standardError.write(Data("\(stage): the first \(limit) of \(total) held-out clips are ranked (heldout_clips)\n".utf8))
@@ -171,7 +171,7 @@ extension ClipStages {
         do {
             return try ClipDataset(frames: frames, mels: mels, ids: ids, captions: captions, frameShape: clip.frameShape, melBins: clip.melBins,
                                    batchSize: 2, seed: 0)
-        } catch { throw StageError(item: stage, reason: "heldout \(path): \(error)") }
+        } catch { throw StageError(path: stage, reason: "heldout \(path): \(error)") }
     }
 }
 
@@ -208,7 +208,7 @@ struct ClipBatcher: Transform {
             return held = []
         }
         guard !first.isEmpty else {
-            throw StageError(item: "clip_batch", reason: "\(short) clips in all cannot fill one batch of \(size) (last: pad repeats the first batch)")
+            throw StageError(path: "clip_batch", reason: "\(short) clips in all cannot fill one batch of \(size) (last: pad repeats the first batch)")
         }
         notice("clip_batch: the last batch of \(short) clips padded with \(size - short) clips of the first (last: pad)")
         let clips = held + first.prefix(size - short)
@@ -225,24 +225,24 @@ struct ClipBatcher: Transform {
         var windows: [ArraySlice<Float>] = [], bins = 0
         for (row, clip) in clips.enumerated() {
             guard case let .array(clipFrames)? = clip["frames"] else {
-                throw StageError(item: clip.origin, reason: "no 'frames' to batch")
+                throw StageError(path: clip.origin, reason: "no 'frames' to batch")
             }
             let (shape, values) = try Self.planar(clipFrames, of: clip)
             guard row == 0 || shape == frameShape else {
-                throw StageError(item: clip.origin, reason: "frames \(shape) differ from the batch's \(frameShape)")
+                throw StageError(path: clip.origin, reason: "frames \(shape) differ from the batch's \(frameShape)")
             }
             frameShape = shape
             frames += values
             guard case let .array(mel)? = clip["mel"], mel.dtype == .float32, mel.shape.count == 2, mel.shape[0] > 0, mel.shape[1] > 0 else {
-                throw StageError(item: clip.origin, reason: "no float32 frames x mels log-mel in 'mel'")
+                throw StageError(path: clip.origin, reason: "no float32 frames x mels log-mel in 'mel'")
             }
             guard row == 0 || mel.shape[1] == bins else {
-                throw StageError(item: clip.origin, reason: "\(mel.shape[1]) mel bins, the batch has \(bins)")
+                throw StageError(path: clip.origin, reason: "\(mel.shape[1]) mel bins, the batch has \(bins)")
             }
             bins = mel.shape[1]
             let length = mel.shape[0]
             if case let .int(stated)? = clip["mel_length"], stated != length {
-                throw StageError(item: clip.origin, reason: "mel_length \(stated) but the log-mel has \(length) frames")
+                throw StageError(path: clip.origin, reason: "mel_length \(stated) but the log-mel has \(length) frames")
             }
             let kept = min(length, maxFrames)
             var start = 0
@@ -283,7 +283,7 @@ struct ClipBatcher: Transform {
     static func planar(_ frames: NDArray, of clip: Sample) throws -> (shape: [Int], values: [Float]) {
         if frames.dtype == .float32 { return (frames.shape, frames.values(as: Float.self)) }
         guard let values = frames.planarFrames() else {
-            throw StageError(item: clip.origin, reason: "frames \(frames.dtype) \(frames.shape) are neither uint8 T x H x W x 3 nor float32")
+            throw StageError(path: clip.origin, reason: "frames \(frames.dtype) \(frames.shape) are neither uint8 T x H x W x 3 nor float32")
         }
         return ([frames.shape[0], 3, frames.shape[1], frames.shape[2]], values)
     }
@@ -323,15 +323,15 @@ extension ClipBatch {
               case let .array(mel)? = item["mel"], mel.dtype == .float32, mel.shape.count == 3,
               case let .array(lengths)? = item["mel_lengths"], lengths.dtype == .int32,
               frames.shape[0] == mel.shape[0], lengths.shape == [mel.shape[0]] else {
-            throw StageError(item: item.itemDescription, reason: "not a clip_batch batch (float32 frames and mel, int32 mel_lengths, one row per clip)")
+            throw StageError(path: item.itemDescription, reason: "not a clip_batch batch (float32 frames and mel, int32 mel_lengths, one row per clip)")
         }
         // The trainers' losses rank every clip against the others: one clip has no negative.
         guard mel.shape[0] >= 2, mel.shape[2] >= 1 else {
-            throw StageError(item: item.itemDescription, reason: "a batch of \(mel.shape[0]) clips and \(mel.shape[2]) mel frames; a contrastive batch needs at least 2 clips of 1 frame")
+            throw StageError(path: item.itemDescription, reason: "a batch of \(mel.shape[0]) clips and \(mel.shape[2]) mel frames; a contrastive batch needs at least 2 clips of 1 frame")
         }
         let melLengths = lengths.values(as: Int32.self).map(Int.init)
         guard melLengths.allSatisfy({ $0 >= 1 && $0 <= mel.shape[2] }) else {
-            throw StageError(item: item.itemDescription, reason: "mel_lengths \(melLengths) outside 1...\(mel.shape[2])")
+            throw StageError(path: item.itemDescription, reason: "mel_lengths \(melLengths) outside 1...\(mel.shape[2])")
         }
         var captions = Array(repeating: "", count: mel.shape[0])
         if case let .list(values)? = item["captions"], values.count == captions.count {

@@ -63,7 +63,7 @@ enum FeatureStages {
         var config = ResDAVEnet.Config()
         let texts = parameters.strings("widths"), widths = texts.compactMap { Int($0) }
         guard widths.count == texts.count, widths.allSatisfy({ $0 > 0 && $0 <= 1 << 14 }) else {
-            throw PlanError("stage '\(parameters.stageName)': widths must be integers from 1 to 16384, got \(texts)")
+            throw PlanError(stage: parameters.stageName, "widths must be integers from 1 to 16384, got \(texts)")
         }
         if !widths.isEmpty { (config.stageWidths, config.blocks) = (widths, widths.map { _ in 2 }) }
         var rng = RandomGenerator(seed: UInt64(bitPattern: Int64(parameters.int("seed"))))
@@ -74,7 +74,7 @@ enum FeatureStages {
         return .transform(BatchedEncoder(parameters, field: field, output: parameters.string("output"), groupByShape: false) { sample in
             guard case let .array(mel)? = sample[field], mel.dtype == .float32, mel.shape.count == 2,
                   mel.shape[1] == melBins, mel.shape[0] > 0 else {
-                throw StageError(item: sample.itemDescription,
+                throw StageError(path: sample.itemDescription,
                                  reason: "'\(field)' is not a float32 frames x \(melBins) spectrogram")
             }
             return mel.tensor()
@@ -120,7 +120,7 @@ enum FeatureStages {
     private static func loadWeights(_ model: some Layer, _ parameters: StageParameters) throws {
         guard let file = parameters.inputs("weights").first else { return }
         do { try model.load(SafeTensors.read(file).tensors, from: file) } catch {
-            throw PlanError("stage '\(parameters.stageName)': \(error)")
+            throw PlanError(stage: parameters.stageName, "\(error)")
         }
     }
 
@@ -128,14 +128,14 @@ enum FeatureStages {
     /// float32 CHW frames (video_frames' `format: float32`, already normalised) as they are.
     static func clipTensor(_ sample: Sample, field: String) throws -> Tensor {
         guard case let .array(frames)? = sample[field] else {
-            throw StageError(item: sample.itemDescription, reason: "no array field '\(field)' of frames")
+            throw StageError(path: sample.itemDescription, reason: "no array field '\(field)' of frames")
         }
         let s = frames.shape
         if frames.dtype == .float32, s.count == 4, s[1] == 3, s.allSatisfy({ $0 > 0 }) {
             return frames.tensor()
         }
         guard frames.dtype == .uint8, s.count == 4, s[3] == 3, s.allSatisfy({ $0 > 0 }) else {
-            throw StageError(item: sample.itemDescription,
+            throw StageError(path: sample.itemDescription,
                              reason: "'\(field)' is \(frames.dtype) \(s), not uint8 T x H x W x 3 or float32 T x 3 x H x W")
         }
         let (count, plane) = (s[0], s[1] * s[2])

@@ -35,7 +35,7 @@ enum FileStages {
         let field = parameters.string("field")
         return .map { sample in
             guard case let .string(path)? = sample[field] else {
-                throw StageError(item: sample.itemDescription, reason: "no string field '\(field)' to read a file from")
+                throw StageError(path: sample.itemDescription, reason: "no string field '\(field)' to read a file from")
             }
             var out = sample
             out[digest.rawValue] = .string(try digest.hex(ofFile: path))
@@ -82,7 +82,7 @@ struct FilesSource: Source {
             case nil: break
             }
             guard let file = InputFile(path: url.path) else {
-                try emitter.skip(item: url.relativePath, reason: "file is missing or unreadable")
+                try emitter.skip(item: url.relativePath, reason: "file is missing or unreadable", failure: .io)
                 continue
             }
             if let kind = file.irregularKind {
@@ -99,7 +99,7 @@ extension FilesSource {
     private func emitObjects(under prefix: ObjectURL, _ emitter: Emitter<Sample>) throws {
         let found: [ObjectInfo]
         do { found = try objects.list(prefix) } catch {
-            try emitter.skip(item: prefix.description, reason: error.description)
+            try emitter.skip(item: prefix.description, reason: error.description, failure: error.failure)
             return
         }
         for info in found { try emitObject(.object(info.object), size: info.size, emitter) }
@@ -109,7 +109,7 @@ extension FilesSource {
     private func emitObject(_ remote: ObjectInputs.Remote, size: Int?, _ emitter: Emitter<Sample>) throws {
         let local: URL
         do { local = try objects.localCopy(of: remote, size: size) } catch {
-            try emitter.skip(item: remote.description, reason: error.description)
+            try emitter.skip(item: remote.description, reason: error.description, failure: error.failure)
             return
         }
         log.record(local)
@@ -125,7 +125,7 @@ enum Digest: String, CaseIterable {
 
     func hex(ofFile path: String) throws -> String {
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw StageError(.unreadableInput, item: path, reason: "cannot open for reading")
+            throw StageError(.unreadableInput, path: path, reason: "cannot open for reading")
         }
         defer { try? handle.close() }
         switch self {
@@ -141,7 +141,7 @@ enum Digest: String, CaseIterable {
         while true {
             let block: Data
             do { block = try handle.read(upToCount: 1 << 20) ?? Data() } catch {
-                throw StageError(.unreadableInput, item: path, reason: "read failed: \(SystemErrorText.words(error))")
+                throw StageError(.unreadableInput, path: path, reason: "read failed: \(SystemErrorText.words(error))")
             }
             if block.isEmpty { break }
             hasher.update(data: block)
@@ -170,7 +170,7 @@ final class JSONLinesSink: Sink {
         unlink(partial.path)  // a link left there is replaced, not followed
         let descriptor = open(partial.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
-            throw StageError(.outputFailed, item: partial.relativePath, reason: "cannot create the output file: \(SystemErrorText.words(errno: errno))")
+            throw StageError(.outputFailed, path: partial.relativePath, reason: "cannot create the output file: \(SystemErrorText.words(errno: errno))")
         }
         handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
     }
@@ -192,7 +192,7 @@ final class JSONLinesSink: Sink {
             try handle.synchronize()
             try handle.close()
         } catch {
-            throw StageError(.outputFailed, item: partial.relativePath, reason: "cannot flush to disk: \(SystemErrorText.words(error))")
+            throw StageError(.outputFailed, path: partial.relativePath, reason: "cannot flush to disk: \(SystemErrorText.words(error))")
         }
         guard completion == .finished else { return }
         try OutputPaths.commit(partial, to: url)
@@ -201,7 +201,7 @@ final class JSONLinesSink: Sink {
     private func flush() throws(StageError) {
         guard !buffer.isEmpty else { return }
         do { try handle.write(contentsOf: buffer) } catch {
-            throw StageError(.outputFailed, item: partial.relativePath, reason: "cannot write: \(SystemErrorText.words(error))")
+            throw StageError(.outputFailed, path: partial.relativePath, reason: "cannot write: \(SystemErrorText.words(error))")
         }
         buffer.removeAll(keepingCapacity: true)
     }

@@ -35,7 +35,7 @@ enum MediaStages {
         let columns: [String: String]
         switch ManifestRows.columnMap(parameters.strings("columns")) {
         case .success(let map): columns = map
-        case .failure(let error): throw PlanError("stage '\(parameters.stageName)': columns: \(error)")
+        case .failure(let error): throw PlanError(stage: parameters.stageName, error.description)
         }
         return .source(ManifestSource(urls: parameters.inputs("path"), columns: columns, split: parameters.optionalString("split"),
                                       log: environment.inputs, objects: ObjectInputs(outputDirectory: environment.outputDirectory),
@@ -84,7 +84,7 @@ enum MediaStages {
                 let frames = try VideoReader(source, threads: threads).frames(selection(sample), output: pictures.output, seek: seek)
                 out[output] = .array(pictures.array(frames))
             } catch {
-                throw StageError(item: sample.origin, reason: "\(error)")
+                throw StageError(path: sample.origin, reason: "\(error)")
             }
             return [out]
         }
@@ -110,7 +110,7 @@ enum MediaStages {
             do {
                 out[output] = .array(pictures.array(try ImageReader.decode(source, output: pictures.output)))
             } catch {
-                throw StageError(item: sample.origin, reason: "\(error)")
+                throw StageError(path: sample.origin, reason: "\(error)")
             }
             return [out]
         }
@@ -151,7 +151,7 @@ enum MediaStages {
                 out[output] = .array(audio.ndarray)
                 out["sample_rate"] = .int(rate)
             } catch {
-                throw StageError(item: sample.origin, reason: "\(error)")
+                throw StageError(path: sample.origin, reason: "\(error)")
             }
             return [out]
         }
@@ -172,14 +172,14 @@ enum MediaStages {
         // option is reported before the run starts (fmax is checked again against each item's rate).
         var checked = configured
         checked.sampleRate = AudioBuffer.maximumSampleRate
-        if let problem = checked.problem { throw PlanError("stage '\(parameters.stageName)': \(problem)") }
+        if let problem = checked.problem { throw PlanError(stage: parameters.stageName, "\(problem)") }
         let extractors = MelExtractorPool()
         return .map { sample in
             guard case let .array(waveform)? = sample[field], waveform.dtype == .float32, waveform.shape.count == 1 else {
-                throw StageError(item: sample.itemDescription, reason: "no mono float32 waveform in '\(field)'")
+                throw StageError(path: sample.itemDescription, reason: "no mono float32 waveform in '\(field)'")
             }
             guard case let .int(rate)? = sample["sample_rate"] else {
-                throw StageError(item: sample.itemDescription, reason: "no 'sample_rate' field for the waveform")
+                throw StageError(path: sample.itemDescription, reason: "no 'sample_rate' field for the waveform")
             }
             var options = configured
             options.sampleRate = rate
@@ -187,7 +187,7 @@ enum MediaStages {
             do {
                 out[output] = .array(try extractors.compute(waveform.values(as: Float.self), options: options).ndarray)
             } catch {
-                throw StageError(item: sample.itemDescription, reason: "\(error)")
+                throw StageError(path: sample.itemDescription, reason: "\(error)")
             }
             return [out]
         }
@@ -219,7 +219,7 @@ enum MediaStages {
             var output = FrameOutput(filter: ScaleFilter(rawValue: parameters.string("filter")) ?? .bicubic, autorotate: autorotate)
             if let text = parameters.optionalString("size") {
                 guard let (width, height) = FrameSize.dimensions(text) else {
-                    throw PlanError("stage '\(parameters.stageName)': size '\(text)' is not WxH, e.g. 224x224")
+                    throw PlanError(stage: parameters.stageName, "size '\(text)' is not WxH, e.g. 224x224")
                 }
                 output.size = parameters.string("resize") == "shorter_side_crop"
                     ? .shorterSideThenCrop(shorterSide: parameters.int("shorter_side"), width: width, height: height)
@@ -240,7 +240,7 @@ enum MediaStages {
         func numbers<T>(_ key: String, _ parse: (String) -> T?) throws -> [T] {
             try parameters.strings(key).map { text in
                 guard let value = parse(text) else {
-                    throw PlanError("stage '\(parameters.stageName)': '\(text)' in \(key) is not a number")
+                    throw PlanError(stage: parameters.stageName, "'\(text)' in \(key) is not a number")
                 }
                 return value
             }
@@ -269,7 +269,7 @@ enum MediaStages {
         switch sample[field] {
         case .string(let path)?: return .file(path)
         case .bytes(let bytes)?: return .bytes(name: "\(sample.itemDescription).\(field)", bytes)
-        default: throw StageError(item: sample.origin, reason: "no field '\(field)' holding a path or the bytes of a media file")
+        default: throw StageError(path: sample.origin, reason: "no field '\(field)' holding a path or the bytes of a media file")
         }
     }
 }
@@ -342,12 +342,12 @@ struct ManifestSource: Source {
             let name = remote?.description ?? url.relativePath
             let local: URL
             do { local = try remote.map { remote throws(ObjectStoreError) in try objects.localCopy(of: remote) } ?? url } catch {
-                try emitter.skip(item: name, reason: "cannot read the manifest: \(error)")
+                try emitter.skip(item: name, reason: "cannot read the manifest: \(error)", failure: error.failure)
                 continue
             }
             let reader = ManifestRows(file: local, name: name, columns: columns).makeIterator()
-            if let failure = reader.failure {
-                try emitter.skip(item: failure.item, reason: failure.reason)
+            if let unreadable = reader.failure {
+                try emitter.skip(item: unreadable.path, reason: unreadable.reason, failure: unreadable.failure)
                 continue
             }
             log.record(local)

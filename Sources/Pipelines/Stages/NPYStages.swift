@@ -21,11 +21,11 @@ enum NPYStages {
             let fields = named.isEmpty ? sample.fields.keys.filter { $0.hasSuffix("npy") } : named
             for field in fields {
                 guard case let .bytes(bytes)? = sample[field] else {
-                    guard named.isEmpty else { throw StageError(item: sample.itemDescription, reason: "no bytes field '\(field)' to read an array from") }
+                    guard named.isEmpty else { throw StageError(path: sample.itemDescription, reason: "no bytes field '\(field)' to read an array from") }
                     continue
                 }
                 do { out[field] = .array(try NPY.decode(bytes, file: "\(sample.itemDescription).\(field)")) } catch {
-                    throw StageError(item: sample.itemDescription, reason: "\(error)")
+                    throw StageError(path: sample.itemDescription, reason: "\(error)")
                 }
             }
             return [out]
@@ -72,7 +72,7 @@ final class NPYFilesSink: Sink {
         defer { position += 1 }
         let stem = Self.stem(id: item["id"]) ?? String(format: "%08d", position)
         if let earlier = taken[stem] {
-            throw StageError(.outputCollision, item: item.itemDescription,
+            throw StageError(.outputCollision, path: item.itemDescription,
                              reason: "its files would be named \(stem).*.npy, which \(earlier) already wrote (ids must be unique)")
         }
         var row = Sample()
@@ -85,7 +85,7 @@ final class NPYFilesSink: Sink {
                 }
                 let name = "\(stem).\(Self.safe(key)).npy"
                 guard name.utf8.count <= 255 else {
-                    throw StageError(.outputFailed, item: item.itemDescription, reason: "field name '\(key)' makes the file name too long")
+                    throw StageError(.outputFailed, path: item.itemDescription, reason: "field name '\(key)' makes the file name too long")
                 }
                 let url = directory.appendingPathComponent(name)
                 try OutputPaths.checkReplaceable(url, what: "an .npy file")

@@ -54,7 +54,7 @@ private func readPairs(_ files: [URL]) throws -> [TextPair] {
     for record in try PairReader(paths: files.map(\.path)) {
         switch record {
         case .pair(let pair): pairs.append(pair)
-        case .quarantined(let quarantine): throw StageError(item: "\(quarantine.source):\(quarantine.line)", reason: quarantine.description)
+        case .quarantined(let quarantine): throw StageError(path: "\(quarantine.source):\(quarantine.line)", reason: quarantine.description)
         }
     }
     return pairs
@@ -64,7 +64,7 @@ private func readPairs(_ files: [URL]) throws -> [TextPair] {
 func retroMAEBatch(_ item: Sample) throws -> RetroMAEBatch {
     func array(_ field: String, _ dtype: DType, rank: Int) throws -> NDArray {
         guard case let .array(value)? = item[field], value.dtype == dtype, value.shape.count == rank else {
-            throw StageError(item: item.itemDescription, reason: "field '\(field)' is not a \(rank)-D \(dtype) array (expected retromae_collate output)")
+            throw StageError(path: item.itemDescription, reason: "field '\(field)' is not a \(rank)-D \(dtype) array (expected retromae_collate output)")
         }
         return value
     }
@@ -74,7 +74,7 @@ func retroMAEBatch(_ item: Sample) throws -> RetroMAEBatch {
     let others = try [("encoder_labels", DType.int32), ("attention_mask", .uint8), ("decoder_input_ids", .int32),
                       ("decoder_labels", .int32)].map { try array($0.0, $0.1, rank: 2) }
     guard mask.shape == [b, l, l], others.allSatisfy({ $0.shape == [b, l] }) else {
-        throw StageError(item: item.itemDescription, reason: "batch arrays disagree on batch size and length \(b) x \(l)")
+        throw StageError(path: item.itemDescription, reason: "batch arrays disagree on batch size and length \(b) x \(l)")
     }
     return RetroMAEBatch(batchSize: b, length: l, encoderInputIds: ids.values(as: Int32.self),
                          encoderLabels: others[0].values(as: Int32.self), attentionMask: others[1].values(as: UInt8.self),

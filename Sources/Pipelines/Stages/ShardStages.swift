@@ -67,14 +67,14 @@ enum ShardStages {
         if !proportions.isEmpty {
             let shares = proportions.compactMap(Double.init)
             guard shares.count == paths.count, shares.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
-                throw PlanError("stage '\(parameters.stageName)': proportions must be \(paths.count) finite non-negative numbers, one per path")
+                throw PlanError(stage: parameters.stageName, "proportions must be \(paths.count) finite non-negative numbers, one per path")
             }
             weights = shares.map(MixWeight.proportion)
         }
         let rank = parameters.int("rank")
         let worldSize = parameters.int("world_size")
         guard rank < worldSize else {
-            throw PlanError("stage '\(parameters.stageName)': rank \(rank) must be below world_size \(worldSize)")
+            throw PlanError(stage: parameters.stageName, "rank \(rank) must be below world_size \(worldSize)")
         }
         let options = ShuffleOptions(
             shuffle: parameters.bool("shuffle"), seed: UInt64(parameters.int("seed")),
@@ -107,7 +107,7 @@ enum ShardStages {
         var columns: [String: ColumnEncoding] = [:]
         for entry in parameters.strings("columns") {
             guard let colon = entry.firstIndex(of: ":") else {
-                throw PlanError("stage '\(parameters.stageName)': column '\(entry)' needs name:encoding")
+                throw PlanError(stage: parameters.stageName, "column '\(entry)' needs name:encoding")
             }
             let name = String(entry[..<colon])
             columns[name] = try ColumnEncoding(parsing: String(entry[entry.index(after: colon)...]), column: name)
@@ -117,7 +117,7 @@ enum ShardStages {
         var hashes: [HashAlgorithm] = []
         for name in parameters.strings("hashes") {
             guard let algorithm = HashAlgorithm(rawValue: name) else {
-                throw PlanError("stage '\(parameters.stageName)': unknown hash '\(name)' (\(HashAlgorithm.allCases.map(\.rawValue).joined(separator: ", ")))")
+                throw PlanError(stage: parameters.stageName, "unknown hash '\(name)' (\(HashAlgorithm.allCases.map(\.rawValue).joined(separator: ", ")))")
             }
             hashes.append(algorithm)
         }
@@ -155,7 +155,7 @@ extension ShardValue {
     /// string as JSON text, and any other value as the JSON it maps to.
     public init(_ value: Value, for encoding: ColumnEncoding, column: String) throws(ShardError) {
         func refuse() -> ShardError {
-            ShardError(.invalidValue, file: "column \(column)", "a \(value.kindName) value cannot be stored as \(encoding)")
+            ShardError(.invalidValue, path: "column \(column)", "a \(value.kindName) value cannot be stored as \(encoding)")
         }
         switch (encoding, value) {
         case (.bytes, .bytes(let b)), (.jpeg, .bytes(let b)), (.png, .bytes(let b)): self = .bytes(b)
@@ -177,7 +177,7 @@ extension ShardValue {
             do {
                 self = .json(try JSONValue.parse(Array(text.utf8), what: "column \(column)"))
             } catch {
-                throw ShardError(.invalidValue, file: "column \(column)", "a json column takes JSON text: \(error.reason)")
+                throw ShardError(.invalidValue, path: "column \(column)", "a json column takes JSON text: \(error.reason)")
             }
         case (.json, _): self = .json(value.jsonEquivalent)
         default: throw refuse()
@@ -252,7 +252,7 @@ public final class ShardSink: Sink {
             var info = stat()
             guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
             guard unlink(path) == 0 else {
-                throw ShardError(.writeFailed, file: path, "cannot remove the previous run's file: \(String(cString: strerror(errno)))")
+                throw ShardError(.writeFailed, path: path, "cannot remove the previous run's file: \(String(cString: strerror(errno)))")
             }
         }
     }
@@ -265,7 +265,7 @@ public final class ShardSink: Sink {
         var sample: ShardSample = [:]
         for (name, encoding) in zip(writer.config.columnNames, writer.config.columnEncodings) {
             guard let value = item[name] else {
-                throw ShardError(.invalidValue, file: item.itemDescription, "has no field '\(name)' for the shard column of that name")
+                throw ShardError(.invalidValue, path: item.itemDescription, "has no field '\(name)' for the shard column of that name")
             }
             sample[name] = try ShardValue(value, for: encoding, column: name)
         }
@@ -350,9 +350,9 @@ public struct ShardSource: Source {
                     // A shard that fails to open is reported once; a bad sample in a good shard each time.
                     let item = "\(datasets[source].directory.relativePath) sample \(index)"
                     if error.sample != nil {
-                        try emitter.skip(item: item, reason: error.description)
-                    } else if reported.insert(error.file).inserted {
-                        try emitter.skip(item: item, reason: error.description + " (the shard's other samples are skipped too)")
+                        try emitter.skip(item: item, reason: error.description, failure: error.failure)
+                    } else if reported.insert(error.path).inserted {
+                        try emitter.skip(item: item, reason: error.description + " (the shard's other samples are skipped too)", failure: error.failure)
                     }
                 }
             }

@@ -34,7 +34,7 @@ enum SpokenMomentsStages {
         let vocabulary = try options.textBranch ? URL(fileURLWithPath: CaptionVocabulary.path(parameters)) : nil
         let resume = parameters.bool("resume"), weights = parameters.optionalString("backbone_weights")
         if options.backbone != .frameCNN, weights == nil, !resume {
-            throw StageError(item: parameters.stageName, reason: "backbone \(options.backbone.rawValue) needs backbone_weights: a frozen random backbone learns nothing")
+            throw StageError(path: parameters.stageName, reason: "backbone \(options.backbone.rawValue) needs backbone_weights: a frozen random backbone learns nothing")
         }
         let model: SpokenMomentsTraining
         do {
@@ -44,7 +44,7 @@ enum SpokenMomentsStages {
                 try options.backbone.depth?.check(tensors.keys, file: file)
                 try model.video.load(tensors, from: file)
             }
-        } catch { throw StageError(item: parameters.stageName, reason: "\(error)") }
+        } catch { throw StageError(path: parameters.stageName, reason: "\(error)") }
         let trainer = Trainer(model: model, options: options.loop)
         let run = try TrainingRun(trainer: trainer, directory: parameters.output("out"), name: "spoken-moments", unit: "examples",
                                   resume: resume)
@@ -56,12 +56,12 @@ enum SpokenMomentsStages {
         return .sink(TrainerSink(run: run, environment: environment) { item in
             let batch = try ClipBatch(clipBatch: item)
             guard batch.frames.shape.count == 5, Array(batch.frames.shape.dropFirst()) == clip.frameShape, batch.mel.shape[1] == clip.melBins else {
-                throw StageError(item: item.itemDescription, reason: "frames \(batch.frames.shape) and mel \(batch.mel.shape): the trainer "
+                throw StageError(path: item.itemDescription, reason: "frames \(batch.frames.shape) and mel \(batch.mel.shape): the trainer "
                     + "takes raw frames B x \(clip.frameShape.map(String.init).joined(separator: " x ")) (video_frames, not video_features; "
                     + "its frames and size parameters) and \(clip.melBins) mel bins")
             }
             if options.textBranch, let bare = batch.captions.firstIndex(where: \.isEmpty) {
-                throw StageError(item: item.itemDescription, reason: "clip \(bare) of the batch has no caption text (text_branch embeds it)")
+                throw StageError(path: item.itemDescription, reason: "clip \(bare) of the batch has no caption text (text_branch embeds it)")
             }
             return batch
         })

@@ -55,7 +55,7 @@ enum TextStages {
 
     static func loadTokenizer(_ parameters: StageParameters) throws -> BertTokenizer {
         guard let url = parameters.inputs("tokenizer").first else {
-            throw StageError(item: parameters.stageName, reason: "no tokenizer file")
+            throw StageError(path: parameters.stageName, reason: "no tokenizer file")
         }
         return try BertTokenizer(contentsOf: url, lowercase: parameters.bool("lowercase"))
     }
@@ -79,7 +79,7 @@ enum TextStages {
         let special = parameters.bool("special_tokens")
         return .map { sample in
             guard case let .string(text)? = sample[field] else {
-                throw StageError(item: sample.itemDescription, reason: "no string field '\(field)' to tokenize")
+                throw StageError(path: sample.itemDescription, reason: "no string field '\(field)' to tokenize")
             }
             let ids = tokenizer.encode(text, addSpecialTokens: special).ids
             var out = sample
@@ -102,7 +102,7 @@ enum TextStages {
         let field = parameters.string("field")
         return .map { sample in
             guard case let .string(text)? = sample[field] else {
-                throw StageError(item: sample.itemDescription, reason: "no string field '\(field)' to pack")
+                throw StageError(path: sample.itemDescription, reason: "no string field '\(field)' to pack")
             }
             return packer.pack(text).enumerated().map { index, block in
                 var out = Sample()
@@ -202,7 +202,7 @@ struct MLMMasking: Transform {
 
     mutating func process(_ item: Sample, into output: inout [Sample]) throws {
         guard case let .array(array)? = item[field], array.dtype == .int32, array.shape.count == 1 else {
-            throw StageError(item: item.itemDescription, reason: "field '\(field)' is not a 1-D int32 array of ids")
+            throw StageError(path: item.itemDescription, reason: "field '\(field)' is not a 1-D int32 array of ids")
         }
         var rng = SplitMix64.stream(seed: seed, index: index)
         index += 1
@@ -225,7 +225,7 @@ struct RetroMAEBatcher: Transform {
 
     mutating func process(_ item: Sample, into output: inout [Sample]) throws {
         guard case let .array(array)? = item[field], array.dtype == .int32, array.shape.count == 1 else {
-            throw StageError(item: item.itemDescription, reason: "field '\(field)' is not a 1-D int32 array of ids")
+            throw StageError(path: item.itemDescription, reason: "field '\(field)' is not a 1-D int32 array of ids")
         }
         blocks.append(array.values(as: Int32.self))
         if blocks.count == batchSize { try emit(into: &output) }

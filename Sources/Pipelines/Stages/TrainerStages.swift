@@ -73,7 +73,7 @@ public enum CaptionVocabulary {
     /// A sink's `vocab` parameter, refused when it is the missing default.
     static func path(_ parameters: StageParameters) throws -> String {
         let path = parameters.string("vocab")
-        if let reason = missingDefault(path, option: "vocab:") { throw StageError(item: parameters.stageName, reason: reason) }
+        if let reason = missingDefault(path, option: "vocab:") { throw StageError(path: parameters.stageName, reason: reason) }
         return path
     }
 }

@@ -35,7 +35,7 @@ enum WebDatasetStages {
     ) { parameters, environment in
         let rank = parameters.int("rank"), worldSize = parameters.int("world_size")
         guard rank < worldSize else {
-            throw PlanError("stage '\(parameters.stageName)': rank \(rank) must be below world_size \(worldSize)")
+            throw PlanError(stage: parameters.stageName, "rank \(rank) must be below world_size \(worldSize)")
         }
         return .source(WebDatasetSource(
             urls: parameters.inputs("paths"), log: environment.inputs, objects: ObjectInputs(outputDirectory: environment.outputDirectory),
@@ -67,7 +67,7 @@ enum WebDatasetStages {
         let (count, size) = (parameters.int("maxcount"), parameters.int("maxsize"))
         let numbering = (first: parameters.int("rank"), step: parameters.int("world_size"))
         guard numbering.first < numbering.step else {
-            throw PlanError("stage '\(parameters.stageName)': rank \(numbering.first) must be below world_size \(numbering.step)")
+            throw PlanError(stage: parameters.stageName, "rank \(numbering.first) must be below world_size \(numbering.step)")
         }
         if let remote = ObjectURL(path) {
             let staging = environment.outputDirectory.appendingPathComponent(".cache/s3-upload/\(remote.bucket)/\(remote.key)")
@@ -83,7 +83,7 @@ enum WebDatasetStages {
         }
         let directory = path.hasPrefix("/") ? URL(fileURLWithPath: path) : environment.outputDirectory.appendingPathComponent(path)
         if let taken = WebDatasetSink.shardsAlreadyIn(directory) {
-            throw StageError(.outputTaken, item: directory.relativePath, reason: "already holds \(taken): choose another directory")
+            throw StageError(.outputTaken, path: directory.relativePath, reason: "already holds \(taken): choose another directory")
         }
         return .sink(WebDatasetSink(writer: try WebDatasetWriter(directory: directory, maximumCount: count, maximumBytes: size, numbering: numbering),
                                     layout: layout))
@@ -119,11 +119,11 @@ struct WebDatasetSource: Source {
             do {
                 shards += try objects.list(prefix).map(\.object).filter { WebDatasetStages.isShard($0.key) }.compactMap { URL(string: $0.description) }
             } catch {
-                try emitter.skip(item: prefix.description, reason: error.description)
+                try emitter.skip(item: prefix.description, reason: error.description, failure: error.failure)
             }
         }
         guard shards.count >= worldSize else {
-            throw StageError(item: "webdataset", reason: "\(shards.count) shards cannot be shared by \(worldSize) ranks: each rank needs at least one")
+            throw StageError(path: "webdataset", reason: "\(shards.count) shards cannot be shared by \(worldSize) ranks: each rank needs at least one")
         }
         let start = resumeAt() ?? StreamPoint(epoch: 0, position: 0), firstEpoch = min(start.epoch, epochs)
         for epoch in firstEpoch..<epochs {
@@ -160,7 +160,7 @@ struct WebDatasetSource: Source {
             samples = ShardSamples(try TarReader(try bytes(of: url, named: name), path: name), maximumMemberBytes: maximumMemberBytes)
         } catch {
             guard position.reporting else { return }
-            return try emitter.skip(item: name, reason: error.reason)
+            return try emitter.skip(item: name, reason: error.reason, failure: error.failure)
         }
         if url.isFileURL, position.first { log.record(url) }
         do {
@@ -179,12 +179,12 @@ struct WebDatasetSource: Source {
                 case .rejected(let problem):
                     // The run being resumed reported what it read; this one reports what it reads anew.
                     guard position.reporting else { continue }
-                    try emitter.skip(item: name + ":" + (problem.member ?? ""), reason: problem.reason)
+                    try emitter.skip(item: name + ":" + (problem.member ?? ""), reason: problem.reason, failure: problem.failure)
                 }
             }
         } catch let failure as WebDatasetError {
             guard position.reporting else { return }
-            try emitter.skip(item: name + (failure.member.map { ":" + $0 } ?? ""), reason: failure.reason)
+            try emitter.skip(item: name + (failure.member.map { ":" + $0 } ?? ""), reason: failure.reason, failure: failure.failure)
         }
     }
 
@@ -229,18 +229,18 @@ final class WebDatasetSink: Sink {
 
     func consume(_ item: Sample) throws {
         guard case let .string(key)? = item[layout.keyField] else {
-            throw StageError(item: item.itemDescription, reason: "no string field '\(layout.keyField)' to name the sample's members")
+            throw StageError(path: item.itemDescription, reason: "no string field '\(layout.keyField)' to name the sample's members")
         }
         let names = layout.fields ?? item.fields.keys.filter { !$0.hasPrefix("__") && !Self.bookkeeping.contains($0) && $0 != layout.keyField }
         var fields: [WebDatasetSample.Field] = []
         for name in names {
-            guard let value = item[name] else { throw StageError(item: key, reason: "no field '\(name)' to write") }
+            guard let value = item[name] else { throw StageError(path: key, reason: "no field '\(name)' to write") }
             fields.append(.init(name: name, bytes: try Self.bytes(of: value, field: name, key: key)))
         }
         do { try writer.write(WebDatasetSample(key: key, fields: fields)) } catch {
             // A sample the format cannot hold is this item's fault; a failed write is the run's.
             guard error.code == .invalidSample else { throw error }
-            throw StageError(item: key, reason: error.reason)
+            throw StageError(path: key, reason: error.reason)
         }
     }
 
@@ -262,9 +262,9 @@ final class WebDatasetSink: Sink {
         case .array(let array) where field == "npy" || field.hasSuffix(".npy"):
             return Array(NPY.encode(array))
         case .array:
-            throw StageError(item: key, reason: "field '\(field)' holds an array, which is written only under an .npy name (e.g. '\(field).npy')")
+            throw StageError(path: key, reason: "field '\(field)' holds an array, which is written only under an .npy name (e.g. '\(field).npy')")
         case .null, .list:
-            throw StageError(item: key, reason: "field '\(field)' holds a value with no byte form (\(value.kindName))")
+            throw StageError(path: key, reason: "field '\(field)' holds a value with no byte form (\(value.kindName))")
         }
     }
 }

@@ -28,7 +28,7 @@ final class ByteStream {
     init(path: String) throws(TextError) {
         self.path = path
         fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw TextError(.unreadable, source: path, "cannot open: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw TextError(.unreadable, path: path, "cannot open: \(String(cString: strerror(errno)))") }
         raw = .allocate(byteCount: Self.chunkSize, alignment: 16)
         try fillRaw()
         if rawEnd - rawStart >= 2, raw[0] == 0x1F, raw[1] == 0x8B {
@@ -37,12 +37,12 @@ final class ByteStream {
             z.initialize(to: z_stream())
             guard sluice_inflate_init2(z, 15 + 16) == Z_OK else {
                 z.deallocate()
-                throw TextError(.invalidData, source: path, "cannot start gzip decompression")
+                throw TextError(.invalidData, path: path, "cannot start gzip decompression")
             }
             zlib = z
         } else if rawEnd - rawStart >= 4, raw[0] == 0x28, raw[1] == 0xB5, raw[2] == 0x2F, raw[3] == 0xFD {
             codec = .zstd
-            guard let d = ZSTD_createDStream() else { throw TextError(.invalidData, source: path, "cannot start zstd decompression") }
+            guard let d = ZSTD_createDStream() else { throw TextError(.invalidData, path: path, "cannot start zstd decompression") }
             ZSTD_initDStream(d)
             zstd = d
         }
@@ -62,7 +62,7 @@ final class ByteStream {
             let n = Glibc.read(fd, base + rawEnd, raw.count - rawEnd)
             if n < 0 {
                 if errno == EINTR { continue }
-                throw TextError(.unreadable, source: path, "read failed: \(String(cString: strerror(errno)))")
+                throw TextError(.unreadable, path: path, "read failed: \(String(cString: strerror(errno)))")
             }
             if n == 0 { rawEOF = true }
             rawEnd += n
@@ -88,7 +88,7 @@ final class ByteStream {
                     try fillRaw()
                     if rawStart == rawEnd {
                         if streamEnded { return 0 }
-                        throw TextError(.truncated, source: path, "gzip stream is truncated")
+                        throw TextError(.truncated, path: path, "gzip stream is truncated")
                     }
                 }
                 if streamEnded {
@@ -107,7 +107,7 @@ final class ByteStream {
                     streamEnded = true
                 } else if status != Z_OK && status != Z_BUF_ERROR {
                     let message = z.pointee.msg.map { String(cString: $0) } ?? "error \(status)"
-                    throw TextError(.invalidData, source: path, "gzip stream is corrupt: \(message)")
+                    throw TextError(.invalidData, path: path, "gzip stream is corrupt: \(message)")
                 }
             }
             return produced
@@ -119,14 +119,14 @@ final class ByteStream {
                     try fillRaw()
                     if rawStart == rawEnd {
                         if streamEnded { return 0 }
-                        throw TextError(.truncated, source: path, "zstd stream is truncated")
+                        throw TextError(.truncated, path: path, "zstd stream is truncated")
                     }
                 }
                 var input = ZSTD_inBuffer(src: rawBase + rawStart, size: rawEnd - rawStart, pos: 0)
                 let hint = ZSTD_decompressStream(d, &output, &input)
                 rawStart += input.pos
                 if ZSTD_isError(hint) != 0 {
-                    throw TextError(.invalidData, source: path, "zstd stream is corrupt: \(String(cString: ZSTD_getErrorName(hint)))")
+                    throw TextError(.invalidData, path: path, "zstd stream is corrupt: \(String(cString: ZSTD_getErrorName(hint)))")
                 }
                 // A hint of 0 means a frame ended; more input may start another frame.
                 streamEnded = hint == 0

@@ -94,7 +94,7 @@ public func expandCorpusPaths(_ patterns: [String]) throws(TextError) -> [String
         if FileManager.default.fileExists(atPath: pattern, isDirectory: &isDirectory) {
             if isDirectory.boolValue {
                 guard let walker = FileManager.default.enumerator(atPath: pattern) else {
-                    throw TextError(.unreadable, source: pattern, "cannot list directory")
+                    throw TextError(.unreadable, path: pattern, "cannot list directory")
                 }
                 var found: [String] = []
                 while let relative = walker.nextObject() as? String {
@@ -113,7 +113,7 @@ public func expandCorpusPaths(_ patterns: [String]) throws(TextError) -> [String
         }
         var g = glob_t()
         defer { globfree(&g) }
-        guard glob(pattern, 0, nil, &g) == 0 else { throw TextError(.notFound, source: pattern, "no such file, directory or matching glob") }
+        guard glob(pattern, 0, nil, &g) == 0 else { throw TextError(.notFound, path: pattern, "no such file, directory or matching glob") }
         var matched: [String] = []
         for i in 0..<Int(g.gl_pathc) {
             if let p = g.gl_pathv[i] { matched.append(String(cString: p)) }

@@ -7,10 +7,10 @@ extension BertTokenizer {
     /// Anything else is refused with an error naming the unsupported part.
     public init(tokenizerJSON url: URL) throws(TextError) {
         let path = url.path
-        func fail(_ reason: String) -> TextError { TextError(.invalidData, source: path, reason) }
+        func fail(_ reason: String) -> TextError { TextError(.invalidData, path: path, reason) }
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw TextError(.unreadable, source: path, "cannot read tokenizer.json: \(SystemErrorText.words(error))")
+            throw TextError(.unreadable, path: path, "cannot read tokenizer.json: \(SystemErrorText.words(error))")
         }
         let object: Any
         do { object = try JSONSerialization.jsonObject(with: data) } catch {

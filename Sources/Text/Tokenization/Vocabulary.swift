@@ -36,10 +36,10 @@ public struct Vocabulary: Sendable {
     public init(contentsOf url: URL, continuingPrefix: String = "##") throws(TextError) {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw TextError(.unreadable, source: url.path, "cannot read vocabulary: \(SystemErrorText.words(error))")
+            throw TextError(.unreadable, path: url.path, "cannot read vocabulary: \(SystemErrorText.words(error))")
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw TextError(.invalidData, source: url.path, "vocabulary is not valid UTF-8")
+            throw TextError(.invalidData, path: url.path, "vocabulary is not valid UTF-8")
         }
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         if lines.last == "" { lines.removeLast() }
@@ -48,7 +48,7 @@ public struct Vocabulary: Sendable {
             while let last = s.unicodeScalars.last, last.properties.isWhitespace { s = s.dropLast() }
             return String(s)
         }
-        guard !tokens.isEmpty else { throw TextError(.invalidData, source: url.path, "vocabulary is empty") }
+        guard !tokens.isEmpty else { throw TextError(.invalidData, path: url.path, "vocabulary is empty") }
         self.init(tokens: tokens, continuingPrefix: continuingPrefix)
     }
 
@@ -66,7 +66,7 @@ public struct Vocabulary: Sendable {
     public func write(to url: URL) throws(TextError) {
         let text = tokens.joined(separator: "\n") + "\n"
         do { try Data(text.utf8).write(to: url) } catch {
-            throw TextError(.unwritable, source: url.path, "cannot write vocabulary: \(SystemErrorText.words(error))")
+            throw TextError(.unwritable, path: url.path, "cannot write vocabulary: \(SystemErrorText.words(error))")
         }
     }
 }

@@ -18,7 +18,7 @@ final class RunLog {
             metrics = try FileHandle(forWritingTo: metricsURL)
             try metrics.seekToEnd()
         } catch {
-            throw TrainingError(.checkpoint, metricsURL.path, "cannot append to the metrics log: \(SystemErrorText.words(error))")
+            throw TrainingError(.writeFailed, metricsURL.path, "cannot append to the metrics log: \(SystemErrorText.words(error))")
         }
         events = try TensorBoardEventFile(directory: directory)
     }
@@ -33,7 +33,7 @@ final class RunLog {
         do {
             try metrics.write(contentsOf: line)
         } catch {
-            throw TrainingError(.checkpoint, metricsURL.path, "cannot write the metrics log: \(SystemErrorText.words(error))")
+            throw TrainingError(.writeFailed, metricsURL.path, "cannot write the metrics log: \(SystemErrorText.words(error))")
         }
         if !numbers.isEmpty { try events.write(scalars: numbers.map { ("\(group)/\($0.name)", Float($0.value)) }, step: step) }
     }
@@ -81,7 +81,7 @@ public enum RunDirectory {
             do {
                 try FileManager.default.removeItem(at: file)
             } catch {
-                throw TrainingError(.checkpoint, file.path, "cannot remove the earlier run's file: \(SystemErrorText.words(error))")
+                throw TrainingError(.writeFailed, file.path, "cannot remove the earlier run's file: \(SystemErrorText.words(error))")
             }
         }
     }

@@ -23,7 +23,7 @@ public struct TensorBoardEventFile {
         url = directory.appendingPathComponent("events.out.tfevents.\(Int(wallTime)).\(host).\(getpid()).sluice")
         let descriptor = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
-            throw TrainingError(.checkpoint, url.path, "cannot create the TensorBoard event file: \(SystemErrorText.words(errno: errno))")
+            throw TrainingError(.writeFailed, url.path, "cannot create the TensorBoard event file: \(SystemErrorText.words(errno: errno))")
         }
         handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         try write(Self.versionEvent(wallTime: wallTime))
@@ -38,7 +38,7 @@ public struct TensorBoardEventFile {
 
     private func write(_ event: [UInt8]) throws {
         do { try handle.write(contentsOf: Self.record(event)) } catch {
-            throw TrainingError(.checkpoint, url.path, "cannot write the TensorBoard event file: \(SystemErrorText.words(error))")
+            throw TrainingError(.writeFailed, url.path, "cannot write the TensorBoard event file: \(SystemErrorText.words(error))")
         }
     }
 

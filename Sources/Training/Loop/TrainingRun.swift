@@ -79,7 +79,7 @@ public final class TrainingRun<Model: TrainableModel> {
             do {
                 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             } catch {
-                throw TrainingError(.checkpoint, directory.path, "cannot create the run directory: \(SystemErrorText.words(error))")
+                throw TrainingError(.writeFailed, directory.path, "cannot create the run directory: \(SystemErrorText.words(error))")
             }
         }
         log = primary ? try RunLog(directory: directory) : nil
