@@ -42,9 +42,14 @@ struct ClipTrainingArguments: ParsableArguments {
         try RunDirectory.claim(URL(fileURLWithPath: out), resume: resume, overwrite: overwrite)
     }
 
+    /// The clip shape's flags are checked by its own settings (the ranges its checkpoints take).
     func validate() throws {
-        guard frames >= 1, frames <= 64, size >= 8, size <= 512, batchSize >= 2, ClipShape.secondsRange.contains(seconds) else {
-            throw ValidationError("--frames 1...64, --size 8...512, --batch-size at least 2, --seconds 0.025 (one mel window) to 600")
+        guard batchSize >= 2 else { throw ValidationError("--batch-size at least 2 (every other clip of the batch is a negative)") }
+        var shape = ClipShape()
+        do throws(SettingError) {
+            try shape.apply([("--frames", String(frames)), ("--size", String(size)), ("--seconds", String(seconds))])
+        } catch {
+            throw ValidationError(error.description)
         }
     }
 

@@ -86,7 +86,11 @@ public struct RetrievalCheckpoint<Options: SettingsDescribed> {
         // Checkpoints written before `frame_pooling` and `audio_pooling` existed pooled by the mean,
         // and still load as they were trained (a trainer without one of them ignores it).
         settings.merge(["frame_pooling": FeaturePooling.mean.rawValue, "audio_pooling": FeaturePooling.mean.rawValue]) { own, _ in own }
-        options = try Options(settingValues: settings)
+        do throws(SettingError) {
+            options = try Options(settingValues: settings)
+        } catch {
+            throw TrainingError(.checkpoint, file.path, "its recorded setting \(error.description)")
+        }
         clip = try ClipShape(metadata: extra, file: file.path)
         vocabulary = extra["vocab"].map { URL(fileURLWithPath: $0) }
         (self.file, self.tensors) = (file, tensors)
