@@ -16,12 +16,7 @@ enum CapsuleStages {
         type: "capsules_train", role: .sink,
         summary: "trains the multimodal capsule network (video, spoken caption, caption text; MMS over the three pairs) "
             + "on clip_batch batches; resumable checkpoints, metrics.jsonl and TensorBoard events under `out`",
-        parameters: [
-            ParameterSpec("out", .output, required: true, help: "directory for checkpoint.safetensors, metrics.jsonl and events"),
-            ParameterSpec("resume", .bool, default: "false", help: "continue from out/checkpoint.safetensors, skipping the batches it consumed"),
-            ParameterSpec("vocab", .path(objects: false), default: CaptionVocabulary.defaultPath,
-                          help: "BERT WordPiece vocab.txt for the caption text (the default is relative to the current directory: a clone's top directory)"),
-        ] + ClipShape.parameterSpecs() + ClipStages.heldoutParameters + CapsuleOptions.parameterSpecs()
+        parameters: ClipStages.trainerParameters(vocabUse: "") + CapsuleOptions.parameterSpecs()
     ) { parameters, environment in
         let options = try CapsuleOptions(parameters)
         guard options.noise == 0 else {

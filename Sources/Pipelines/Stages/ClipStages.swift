@@ -81,6 +81,19 @@ enum ClipStages {
 
 extension ClipStages {
     /// A clip trainer sink's held-out parameters.
+    /// What every clip trainer sink takes besides its settings: where the run goes, whether it
+    /// continues, the clip shape (checked on every batch, recorded in checkpoints), the caption
+    /// vocabulary (`vocabUse` says when it is read) and the held-out clips.
+    static func trainerParameters(vocabUse: String) -> [ParameterSpec] {
+        [
+            ParameterSpec("out", .output, required: true, help: "directory for checkpoint.safetensors, metrics.jsonl and events"),
+            ParameterSpec("resume", .bool, default: "false", help: "continue from out/checkpoint.safetensors, skipping the batches it consumed"),
+        ] + ClipShape.parameterSpecs() + [
+            ParameterSpec("vocab", .path(objects: false), default: CaptionVocabulary.defaultPath,
+                          help: vocabUse + "BERT WordPiece vocab.txt of the caption text (the default is relative to the current directory: a clone's top directory)"),
+        ] + heldoutParameters
+    }
+
     static let heldoutParameters = [
         ParameterSpec("heldout", .path(objects: false), help: "held-out clips: a JSONL clip manifest (its `heldout_split`) or MDS shards "
             + "(spoken-moments-prepare.yaml with source.split=test), ranked both ways beside set size and chance, "

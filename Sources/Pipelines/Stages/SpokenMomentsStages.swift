@@ -17,15 +17,10 @@ enum SpokenMomentsStages {
         type: "spoken_moments_train", role: .sink,
         summary: "trains Spoken Moments (frame CNN + ResDAVEnet, optional caption text tower; NCE/MMS/AMM) on clip_batch batches "
             + "of raw frames, ranking held-out shards as it goes; resumable checkpoints, metrics.jsonl and TensorBoard events under `out`",
-        parameters: [
-            ParameterSpec("out", .output, required: true, help: "directory for checkpoint.safetensors, metrics.jsonl and events"),
-            ParameterSpec("resume", .bool, default: "false", help: "continue from out/checkpoint.safetensors, skipping the batches it consumed"),
-        ] + ClipShape.parameterSpecs() + [
-            ParameterSpec("vocab", .path(objects: false), default: CaptionVocabulary.defaultPath,
-                          help: "with text_branch: BERT WordPiece vocab.txt of the caption text (the default is relative to the current directory: a clone's top directory)"),
+        parameters: ClipStages.trainerParameters(vocabUse: "with text_branch: ") + [
             ParameterSpec("backbone_weights", .path(objects: false),
                           help: "with backbone resnet*: torchvision weights converted to safetensors (README, \"Encoders\"); read unless resuming"),
-        ] + ClipStages.heldoutParameters + SpokenMomentsOptions.parameterSpecs()
+        ] + SpokenMomentsOptions.parameterSpecs()
     ) { parameters, environment in
         let options = try SpokenMomentsOptions(parameters)
         let clip = try ClipShape(parameters)
