@@ -40,103 +40,79 @@ public struct Setting<Options> {
 }
 
 extension Setting {
-    public static func int(_ name: String, _ path: WritableKeyPath<Options, Int>, min: Int = 1, max: Int = .max,
-                           _ help: String) -> Setting {
-        Setting(name: name, help: help, kind: .int(min: min, max: max), read: { String($0[keyPath: path]) },
+    /// A setting stored at `path`: `read` writes its value as text, `parse` reads text back (nil
+    /// when the text is not a value the setting takes). Every kind below is one of these.
+    public static func stored<Value>(_ name: String, _ path: WritableKeyPath<Options, Value>, kind: SettingKind, _ help: String,
+                                     read: @escaping (Value) -> String?, parse: @escaping (String) -> Value?) -> Setting {
+        Setting(name: name, help: help, kind: kind, read: { read($0[keyPath: path]) },
                 apply: { options, text in
-                    guard let value = Int(text), value >= min, value <= max else { return false }
+                    guard let value = parse(text) else { return false }
                     options[keyPath: path] = value
                     return true
                 })
+    }
+
+    public static func int(_ name: String, _ path: WritableKeyPath<Options, Int>, min: Int = 1, max: Int = .max,
+                           _ help: String) -> Setting {
+        stored(name, path, kind: .int(min: min, max: max), help, read: { String($0) }, parse: { integer($0, min: min, max: max) })
     }
 
     /// An integer that may be left unset (nil: the feature is off).
     public static func int(_ name: String, _ path: WritableKeyPath<Options, Int?>, min: Int = 0, max: Int = .max,
                            _ help: String) -> Setting {
-        Setting(name: name, help: help, kind: .int(min: min, max: max), read: { $0[keyPath: path].map { String($0) } },
-                apply: { options, text in
-                    guard let value = Int(text), value >= min, value <= max else { return false }
-                    options[keyPath: path] = value
-                    return true
-                })
+        stored(name, path, kind: .int(min: min, max: max), help, read: { $0.map { String($0) } },
+               parse: { integer($0, min: min, max: max).map { .some($0) } })
     }
 
     /// A seed: any non-negative 64-bit integer the command line and YAML can spell.
     public static func seed(_ name: String, _ path: WritableKeyPath<Options, UInt64>, _ help: String) -> Setting {
-        Setting(name: name, help: help, kind: .int(min: 0, max: .max), read: { String($0[keyPath: path]) },
-                apply: { options, text in
-                    guard let value = UInt64(text) else { return false }
-                    options[keyPath: path] = value
-                    return true
-                })
+        stored(name, path, kind: .int(min: 0, max: .max), help, read: { String($0) }, parse: { UInt64($0) })
     }
 
     public static func float(_ name: String, _ path: WritableKeyPath<Options, Float>, min: Double = 0,
                              max: Double = .infinity, _ help: String) -> Setting {
-        Setting(name: name, help: help, kind: .float(min: min, max: max), read: { String($0[keyPath: path]) },
-                apply: { options, text in
-                    guard let value = Float(text), value.isFinite, Double(value) >= min, Double(value) <= max else { return false }
-                    options[keyPath: path] = value
-                    return true
-                })
+        stored(name, path, kind: .float(min: min, max: max), help, read: { String($0) }, parse: { text in
+            Float(text).flatMap { $0.isFinite && Double($0) >= min && Double($0) <= max ? $0 : nil }
+        })
     }
 
     public static func double(_ name: String, _ path: WritableKeyPath<Options, Double>, min: Double = 0,
                               max: Double = .infinity, _ help: String) -> Setting {
-        Setting(name: name, help: help, kind: .float(min: min, max: max), read: { String($0[keyPath: path]) },
-                apply: { options, text in
-                    guard let value = number(text, min: min, max: max) else { return false }
-                    options[keyPath: path] = value
-                    return true
-                })
+        stored(name, path, kind: .float(min: min, max: max), help, read: { String($0) }, parse: { number($0, min: min, max: max) })
     }
 
     /// A number that may be left unset (nil: the options value works it out, as log-mel's top band edge).
     public static func double(_ name: String, _ path: WritableKeyPath<Options, Double?>, min: Double = 0,
                               max: Double = .infinity, _ help: String) -> Setting {
-        Setting(name: name, help: help, kind: .float(min: min, max: max), read: { $0[keyPath: path].map { String($0) } },
-                apply: { options, text in
-                    guard let value = number(text, min: min, max: max) else { return false }
-                    options[keyPath: path] = value
-                    return true
-                })
+        stored(name, path, kind: .float(min: min, max: max), help, read: { $0.map { String($0) } },
+               parse: { number($0, min: min, max: max).map { .some($0) } })
     }
 
     /// A number whose 0 turns its feature off (nil), as librosa's pre-emphasis and `top_db` take it.
     public static func doubleOrOff(_ name: String, _ path: WritableKeyPath<Options, Double?>, min: Double = 0,
                                    max: Double = .infinity, _ help: String) -> Setting {
-        Setting(name: name, help: help, kind: .float(min: min, max: max), read: { String($0[keyPath: path] ?? 0) },
-                apply: { options, text in
-                    guard let value = number(text, min: min, max: max) else { return false }
-                    options[keyPath: path] = value == 0 ? nil : value
-                    return true
-                })
+        stored(name, path, kind: .float(min: min, max: max), help, read: { String($0 ?? 0) },
+               parse: { number($0, min: min, max: max).map { $0 == 0 ? nil : $0 } })
+    }
+
+    public static func flag(_ name: String, _ path: WritableKeyPath<Options, Bool>, _ help: String) -> Setting {
+        stored(name, path, kind: .bool, help, read: { String($0) }, parse: { Bool($0) })
+    }
+
+    public static func choice<Value: CaseIterable & RawRepresentable>(
+        _ name: String, _ path: WritableKeyPath<Options, Value>, _ help: String) -> Setting where Value.RawValue == String {
+        stored(name, path, kind: .choice(Value.allCases.map(\.rawValue)), help, read: { $0.rawValue }, parse: { Value(rawValue: $0) })
+    }
+
+    /// `text` as an integer within `min...max`; nil otherwise.
+    private static func integer(_ text: String, min: Int, max: Int) -> Int? {
+        Int(text).flatMap { $0 >= min && $0 <= max ? $0 : nil }
     }
 
     /// `text` as a finite number within `min...max`; nil otherwise.
     private static func number(_ text: String, min: Double, max: Double) -> Double? {
         guard let value = Double(text), value.isFinite, value >= min, value <= max else { return nil }
         return value
-    }
-
-    public static func flag(_ name: String, _ path: WritableKeyPath<Options, Bool>, _ help: String) -> Setting {
-        Setting(name: name, help: help, kind: .bool, read: { String($0[keyPath: path]) },
-                apply: { options, text in
-                    guard let value = Bool(text) else { return false }
-                    options[keyPath: path] = value
-                    return true
-                })
-    }
-
-    public static func choice<Value: CaseIterable & RawRepresentable>(
-        _ name: String, _ path: WritableKeyPath<Options, Value>, _ help: String) -> Setting where Value.RawValue == String {
-        Setting(name: name, help: help, kind: .choice(Value.allCases.map(\.rawValue)),
-                read: { $0[keyPath: path].rawValue },
-                apply: { options, text in
-                    guard let value = Value(rawValue: text) else { return false }
-                    options[keyPath: path] = value
-                    return true
-                })
     }
 }
 
