@@ -101,6 +101,7 @@ let package = Package(
             dependencies: [
                 "PipelineCore", "Settings", "SystemErrors", "Media", "Shards", "WebDataset", "Text", "Models", "Training", "Tensor", "ObjectStore", "MPIRanks",
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CSV", package: "CSV.swift"),
             ]),
@@ -140,7 +141,7 @@ let package = Package(
         .testTarget(name: "SettingsTests", dependencies: ["Settings"]),
         .testTarget(name: "PipelineCoreTests", dependencies: ["PipelineCore"]),
         .testTarget(name: "MediaTests", dependencies: ["Media", "PipelineCore"], exclude: ["Fixtures"]),
-        .testTarget(name: "TextTests", dependencies: ["Text"], exclude: ["Fixtures"]),
+        .testTarget(name: "TextTests", dependencies: ["Text", "CZlib", "CZstd"], exclude: ["Fixtures"]),
         .testTarget(name: "ShardsTests", dependencies: ["Shards", "PipelineCore", "ObjectStore", "S3TestServer"], exclude: ["Fixtures"]),
         /// Starts a real S3 server (SeaweedFS, tools/install-s3-server.sh) on 127.0.0.1 for tests and benchmarks,
         /// and a plain HTTP one (a Python script) that serves ranges and misbehaves on request.
@@ -153,7 +154,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Tensor", "Text", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Settings", "Tensor", "Text", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "PipelineCore", "Shards", "Models", "Tensor", "Training", "Text",
+        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines", "PipelineCore", "Media", "Shards", "Models", "Tensor", "Training", "Text",
                                                            "ObjectStore", "S3TestServer"]),
         .testTarget(name: "sluiceTests", dependencies: ["sluice", "ObjectStore", "S3TestServer"]),
         /// Multi-rank tests: they run `mpiexec -n 2|3` of the sluice binary and of this helper.
