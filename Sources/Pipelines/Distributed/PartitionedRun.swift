@@ -89,7 +89,7 @@ public struct PartitionedRun {
         type: "rank_split", role: .stage, summary: "this rank's items of the source (added by multi-rank runs)",
         parameters: [ParameterSpec("rank", .int(min: 0), help: ""), ParameterSpec("world_size", .int(min: 1), help: "")]
     ) { parameters, _ in
-        .transform(RankSplit(rank: parameters.int("rank") ?? 0, size: parameters.int("world_size") ?? 1))
+        .transform(RankSplit(rank: parameters.int("rank"), size: parameters.int("world_size")))
     }
 
     struct RankSplit: Transform {

@@ -2,7 +2,6 @@ import Foundation
 import Models
 import PipelineCore
 import Tensor
-import Text
 import Training
 
 /// The multimodal capsule trainer as a pipeline sink: `clip_batch` batches (raw frames, caption
@@ -23,31 +22,12 @@ enum CapsuleStages {
             throw StageError(path: parameters.stageName, reason: "noise mismatches captions across the whole training set: give the manifest source `mismatch: \(options.noise)` (as `sluice capsules train --noise` does)")
         }
         let clip = try ClipShape(parameters)
-        let (melBins, frames, size) = (clip.melBins, clip.frames, clip.size)
         let vocab = URL(fileURLWithPath: try CaptionVocabulary.path(parameters))
         let model: CapsuleTraining
         do { model = try CapsuleTraining(options: options, clip: clip, vocabulary: vocab) } catch {
             throw StageError(path: parameters.stageName, reason: "vocab: \(error)")
         }
         let heldout = try ClipStages.heldOut(parameters, clip: clip, text: true, overwrite: options.loop.overwrite, environment: environment)
-        let trainer = Trainer(model: model, options: options.loop)
-        let run = try TrainingRun(trainer: trainer, directory: parameters.output("out"), name: "capsules", unit: "examples",
-                                  resume: parameters.bool("resume"))
-        if let heldout {
-            run.evaluate = { try HeldOutRetrieval(model: $0, clips: heldout).figures }
-            run.keepBest = "mean_r10"
-            run.chanceOfBest = "chance_r10"
-        }
-        return .sink(TrainerSink(run: run, environment: environment) { item in
-            let batch = try ClipBatch(clipBatch: item)
-            guard batch.frames.shape == [batch.count, frames, 3, size, size], batch.mel.shape[1] == melBins else {
-                throw StageError(path: item.itemDescription, reason: "frames \(batch.frames.shape) and mel \(batch.mel.shape): "
-                    + "the trainer takes raw frames B x \(frames) x 3 x \(size) x \(size) (video_frames) and \(melBins) mel bins")
-            }
-            if let bare = batch.captions.firstIndex(where: { $0.isEmpty }) {
-                throw StageError(path: item.itemDescription, reason: "clip \(bare) of the batch has no caption text (the capsule model embeds it)")
-            }
-            return batch
-        })
+        return try ClipStages.trainerSink(model, loop: options.loop, name: "capsules", heldout: heldout, parameters: parameters, environment: environment)
     }
 }

@@ -94,6 +94,32 @@ extension ClipStages {
         ] + heldoutParameters
     }
 
+    /// A clip trainer's sink: `model` on the training loop, its held-out clips ranked by
+    /// `HeldOutRetrieval` (the checkpoint of the best mean R@10 kept), fed `clip_batch` batches
+    /// checked against the model's clip shape and, when it embeds caption text, for text on every clip.
+    static func trainerSink<Model: RetrievalModel>(_ model: Model, loop: LoopOptions, name: String, heldout: ClipDataset?,
+                                                   parameters: StageParameters, environment: RunEnvironment) throws -> StageBody {
+        let run = try TrainingRun(trainer: Trainer(model: model, options: loop), directory: parameters.output("out"), name: name,
+                                  unit: "examples", resume: parameters.bool("resume"))
+        if let heldout {
+            run.evaluate = { try HeldOutRetrieval(model: $0, clips: heldout).figures }
+            (run.keepBest, run.chanceOfBest) = ("mean_r10", "chance_r10")
+        }
+        let (clip, text) = (model.clip, model.modalities.contains(.text))
+        return .sink(TrainerSink(run: run, environment: environment) { item in
+            let batch = try ClipBatch(clipBatch: item)
+            guard batch.frames.shape.count == 5, Array(batch.frames.shape.dropFirst()) == clip.frameShape, batch.mel.shape[1] == clip.melBins else {
+                throw StageError(path: item.itemDescription, reason: "frames \(batch.frames.shape) and mel \(batch.mel.shape): the trainer "
+                    + "takes raw frames B x \(clip.frameShape.map(String.init).joined(separator: " x ")) (video_frames, not video_features; "
+                    + "its frames and size parameters) and \(clip.melBins) mel bins")
+            }
+            if text, let bare = batch.captions.firstIndex(where: \.isEmpty) {
+                throw StageError(path: item.itemDescription, reason: "clip \(bare) of the batch has no caption text (the model's text tower embeds it)")
+            }
+            return batch
+        })
+    }
+
     static let heldoutParameters = [
         ParameterSpec("heldout", .path(objects: false), help: "held-out clips: a JSONL clip manifest (its `heldout_split`) or MDS shards "
             + "(spoken-moments-prepare.yaml with source.split=test), ranked both ways beside set size and chance, "

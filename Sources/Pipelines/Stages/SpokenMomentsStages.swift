@@ -40,25 +40,7 @@ enum SpokenMomentsStages {
                 try model.video.load(tensors, from: file)
             }
         } catch { throw StageError(path: parameters.stageName, reason: "\(error)") }
-        let trainer = Trainer(model: model, options: options.loop)
-        let run = try TrainingRun(trainer: trainer, directory: parameters.output("out"), name: "spoken-moments", unit: "examples",
-                                  resume: resume)
-        if let heldout {
-            run.evaluate = { try HeldOutRetrieval(model: $0, clips: heldout).figures }
-            run.keepBest = "mean_r10"
-            run.chanceOfBest = "chance_r10"
-        }
-        return .sink(TrainerSink(run: run, environment: environment) { item in
-            let batch = try ClipBatch(clipBatch: item)
-            guard batch.frames.shape.count == 5, Array(batch.frames.shape.dropFirst()) == clip.frameShape, batch.mel.shape[1] == clip.melBins else {
-                throw StageError(path: item.itemDescription, reason: "frames \(batch.frames.shape) and mel \(batch.mel.shape): the trainer "
-                    + "takes raw frames B x \(clip.frameShape.map(String.init).joined(separator: " x ")) (video_frames, not video_features; "
-                    + "its frames and size parameters) and \(clip.melBins) mel bins")
-            }
-            if options.textBranch, let bare = batch.captions.firstIndex(where: \.isEmpty) {
-                throw StageError(path: item.itemDescription, reason: "clip \(bare) of the batch has no caption text (text_branch embeds it)")
-            }
-            return batch
-        })
+        return try ClipStages.trainerSink(model, loop: options.loop, name: "spoken-moments", heldout: heldout, parameters: parameters,
+                                          environment: environment)
     }
 }
