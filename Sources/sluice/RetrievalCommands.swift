@@ -182,8 +182,7 @@ struct RetrievalSearch<Model: RetrievalCommandModel>: ParsableCommand {
         let decoder = try ClipDecoder(clip)
         var (mel, lengths) = (Tensor.zeros([1, clip.melBins, 1]), [1])
         if let audio { (mel, lengths) = ClipDataset.padded([try decoder.mel(of: audio)], melBins: clip.melBins) }
-        let frames = Tensor(shape: [1] + clip.frameShape, scalars: try video.map { try decoder.frames(of: $0) }
-            ?? [Float](repeating: 0, count: clip.frameShape.reduce(1, *)))
+        let frames = try video.map { Tensor(shape: [1] + clip.frameShape, scalars: try decoder.frames(of: $0)) } ?? Tensor.zeros([1, 1, 3, 1, 1])
         return ClipBatch(frames: frames, mel: mel, melLengths: lengths, captions: [text ?? ""])
     }
 }

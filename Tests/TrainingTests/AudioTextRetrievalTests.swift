@@ -9,7 +9,7 @@ import Training
 /// The README's walkthrough ("A new retrieval trainer"), compiled and run: a spoken caption <->
 /// caption text trainer is its options and one model+loss file on the retrieval kit; held-out
 /// figures, checkpoints and embedding come with the kit.
-struct AudioTextOptions: SettingsDescribed, Sendable, Equatable {
+struct AudioTextOptions: RetrievalSettings, Sendable, Equatable {
     var towers = ClipTowerOptions()
     var captionText = CaptionTextOptions()
     var retrieval = RetrievalOptions()
@@ -42,7 +42,6 @@ struct AudioTextModel: RetrievalModel {
         try self.init(options: checkpoint.options, clip: checkpoint.clip, vocabulary: try checkpoint.requireVocabulary())
     }
 
-    var retrieval: RetrievalOptions { options.retrieval }
     var modalities: [Modality] { [.audio, .text] }
     var rankedDirections: [(Modality, Modality)] { [(.text, .audio), (.audio, .text)] }
     var captionVocabulary: URL? { vocabulary }

@@ -12,7 +12,7 @@ import Text
 /// video, ResDAVEnet over log-mel for the spoken caption, WordPiece embeddings and a linear layer
 /// for the text (up to 20 words), the retrieval kit's loss (MMS) summed over the three modality
 /// pairs, Adam at 1e-3.
-public struct CapsuleOptions: SettingsDescribed, Sendable, Equatable {
+public struct CapsuleOptions: RetrievalSettings, Sendable, Equatable {
     public var routing = CapsuleRouting.selfAttention
     /// Output capsules M and the pose dimension D of every capsule.
     public var capsules = 8
@@ -74,7 +74,6 @@ public struct CapsuleTraining: RetrievalModel {
     }
 
     public var captionVocabulary: URL? { vocabulary }
-    public var retrieval: RetrievalOptions { options.retrieval }
     public var modalities: [Modality] { Modality.allCases }
     public var rankedDirections: [(Modality, Modality)] { [(.text, .video), (.video, .text), (.audio, .video)] }
 

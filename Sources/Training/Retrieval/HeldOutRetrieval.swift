@@ -24,14 +24,16 @@ public struct HeldOutRetrieval {
         var pairs: [(a: Modality, b: Modality, result: PairedRetrieval)] = []
         var directions: [(name: String, queries: Modality, candidates: Modality, figures: RankingFigures)] = []
         for (queries, candidates) in ranked {
-            var pair = pairs.first { [$0.a, $0.b] == [queries, candidates] || [$0.b, $0.a] == [queries, candidates] }
-            if pair == nil {
-                pair = (queries, candidates, try PairedRetrieval(a: embeddings[queries] ?? [], b: embeddings[candidates] ?? [], dimension: dimension,
-                                                                 subsetSize: subsetSize, subsets: subsets))
-                pairs.append(pair!)
+            let figures: RankingFigures
+            if let pair = pairs.first(where: { ($0.a, $0.b) == (candidates, queries) || ($0.a, $0.b) == (queries, candidates) }) {
+                figures = pair.a == queries ? pair.result.forward : pair.result.backward
+            } else {
+                let result = try PairedRetrieval(a: embeddings[queries] ?? [], b: embeddings[candidates] ?? [], dimension: dimension,
+                                                 subsetSize: subsetSize, subsets: subsets)
+                pairs.append((queries, candidates, result))
+                figures = result.forward
             }
-            let name = "\(Model.name(of: queries))_to_\(Model.name(of: candidates))"
-            directions.append((name, queries, candidates, pair!.a == queries ? pair!.result.forward : pair!.result.backward))
+            directions.append(("\(Model.name(of: queries))_to_\(Model.name(of: candidates))", queries, candidates, figures))
         }
         self.directions = directions
         (setSize, sets) = (pairs[0].result.setSize, pairs[0].result.sets)

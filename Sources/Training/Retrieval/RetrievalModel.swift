@@ -9,10 +9,9 @@ import Tensor
 /// `search` commands are written once against this protocol; a new retrieval trainer brings its
 /// towers and its loss.
 public protocol RetrievalModel: TrainableModel where Batch == ClipBatch {
-    associatedtype Options: SettingsDescribed
+    associatedtype Options: RetrievalSettings
     /// Its settings, the scoring and loss among them.
     var options: Options { get }
-    var retrieval: RetrievalOptions { get }
     /// The clips it takes, recorded in its checkpoints.
     var clip: ClipShape { get }
     /// The vocab.txt its caption text tower reads (nil without one), recorded in its checkpoints.
@@ -32,8 +31,15 @@ public protocol RetrievalModel: TrainableModel where Batch == ClipBatch {
     init(checkpoint: RetrievalCheckpoint<Options>) throws
 }
 
+/// A retrieval trainer's options: its settings, the kit's scoring and loss among them.
+public protocol RetrievalSettings: SettingsDescribed {
+    var retrieval: RetrievalOptions { get }
+}
+
 extension RetrievalModel {
     public static func name(of modality: Modality) -> String { modality.rawValue }
+
+    public var retrieval: RetrievalOptions { options.retrieval }
 
     /// The model a checkpoint file holds, with its weights.
     public init(checkpoint file: URL) throws {
@@ -68,7 +74,7 @@ extension RetrievalModel {
 /// What a clip trainer's checkpoint holds besides the optimizer's state: its settings
 /// (`setting.*`), the clip shape (`clip.*`), the caption vocabulary (`vocab`, with a text tower)
 /// and the tensors, checked before any tower is built.
-public struct RetrievalCheckpoint<Options: SettingsDescribed> {
+public struct RetrievalCheckpoint<Options: RetrievalSettings> {
     public let file: URL
     public let options: Options
     public let clip: ClipShape

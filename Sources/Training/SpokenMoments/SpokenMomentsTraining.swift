@@ -21,7 +21,7 @@ public enum VideoBackbone: String, Sendable, CaseIterable {
 /// ImageNet/TSM backbone; scores and loss are the retrieval kit's (`RetrievalOptions`). The spoken caption is pooled by
 /// its maximum over time, as frames are over their map: on clips with busy backgrounds and many
 /// voices the means ranked held-out clips at chance.
-public struct SpokenMomentsOptions: SettingsDescribed, Sendable, Equatable {
+public struct SpokenMomentsOptions: RetrievalSettings, Sendable, Equatable {
     public var backbone = VideoBackbone.frameCNN
     /// With a ResNet backbone, the paper's two phases: the backbone frozen for `frozenSteps`
     /// updates (the other groups at the learning rate), then every parameter at `finetuneRate`.
@@ -132,7 +132,6 @@ public struct SpokenMomentsTraining: RetrievalModel {
     }
 
     public var captionVocabulary: URL? { text?.vocabulary }
-    public var retrieval: RetrievalOptions { options.retrieval }
     public var modalities: [Modality] { text == nil ? [.video, .audio] : [.video, .audio, .text] }
     public var rankedDirections: [(Modality, Modality)] { [(.video, .audio), (.audio, .video), (.video, .text), (.text, .video)] }
     public static func name(of modality: Modality) -> String { modality == .audio ? "caption" : modality.rawValue }
